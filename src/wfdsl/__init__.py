@@ -1,0 +1,5 @@
+"""wfdsl: a declarative language for CRM automation workflows."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
