@@ -1,0 +1,826 @@
+"""Plans: the compiled, plain-data form of workflows, and its JSON encoding.
+
+A plan is what the compiler produces and what the runtime executes; it never
+refers to the AST. Everything in it is frozen `attrs` classes whose leaves are
+JSON-compatible data: criteria, step arguments and typed values are small JSON
+trees (see docs/plans.md). `plan_to_json` writes deterministic bytes and
+`plans_from_json` reads them back losslessly, or raises `PlanError`.
+
+Typed values (SPEC §2.1 literals) are encoded where JSON has no type:
+
+    "text", 42, -3.5, true                as themselves
+    {"date": "2026-12-24"}                a calendar date
+    {"datetime": "2026-12-24T09:00"}      a date-time (naive: in the workflow time zone)
+    {"time": "09:00"}                     a time of day
+    {"percent": 50}                       a percentage
+    [v, …]                                a list of values
+
+Durations are `{"parts": [[1, "day"], [6, "hour"]], "seconds": 108000}`;
+`seconds` counts days as 24 h, the parts keep the calendar meaning (a day in
+a delay is a calendar day in the workflow time zone, DST-correct).
+
+Weekdays are numbers, Monday = 0 … Sunday = 6 (as `datetime.weekday()`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from wfdsl.spans import Span
+
+FORMAT_VERSION = "1"
+
+#: Every step kind, as written in plans (and in `action` history entries).
+STEP_KINDS: tuple[str, ...] = (
+    "delay", "delay_until_day", "delay_until_date", "delay_until_anchor", "wait_for",
+    "if", "branch_on", "split",
+    "send_email", "notify", "set", "clear", "increment", "copy", "create_task",
+    "create_record", "assign_owner", "rotate_owner", "add_to_list", "remove_from_list",
+    "enroll_in_workflow", "unenroll_from_workflow", "webhook", "placeholder",
+    "label", "go_to", "end",
+)
+
+#: The `args` of each step kind (V: a typed value, D: a duration, P: `{"object", "property"}`,
+#: E: an event as in `trigger.events`). Strings keep `{{ … }}` tokens verbatim: the
+#: engine renders them when it performs the action.
+STEP_ARGS: dict[str, str] = {
+    "delay": "duration: D",
+    "delay_until_day": "day: weekday name | null (next occurrence of `at`), "
+                       "weekday: 0-6 | null, at: 'HH:MM' | null (start of the day)",
+    "delay_until_date": "base: {date} | {datetime} | {property: P}, sign: 1 | -1, "
+                        "offset: D | null, at: 'HH:MM' | null",
+    "delay_until_anchor": "side: 'before' | 'after' | null, offset: D | null, at: 'HH:MM' | null",
+    "wait_for": "event: E, timeout: D",
+    "if": "(none; see `branches`, `else_target`)",
+    "branch_on": "object, property (see `cases`, `else_target`)",
+    "split": "(none; see `arms`)",
+    "send_email": "email: str",
+    "notify": "recipient: str | null (the record's owner), subject: str | null, body: str | null",
+    "set": "object, property, value: V",
+    "clear": "object, property",
+    "increment": "object, property, amount: number",
+    "copy": "source: P, target: P",
+    "create_task": "title: str, due: D | null, assign_owner: bool, assignee: str | null, "
+                   "notes: str | null, priority: str | null",
+    "create_record": "object: str, fields: [{name: str, value: V}, …] (source order)",
+    "assign_owner": "owner: str",
+    "rotate_owner": "owners: [str, …]",
+    "add_to_list": "list: str",
+    "remove_from_list": "list: str",
+    "enroll_in_workflow": "workflow: str",
+    "unenroll_from_workflow": "workflow: str",
+    "webhook": "method: str (lower case), url: str, body: str | null",
+    "placeholder": "text: str",
+    "label": "name: str",
+    "go_to": "label: str (see `target`)",
+    "end": "(none)",
+}
+
+#: Step kinds that wait (the enrollment gets a timer or waits for an event).
+WAIT_KINDS: frozenset[str] = frozenset(
+    {"delay", "delay_until_day", "delay_until_date", "delay_until_anchor", "wait_for"}
+)
+#: Step kinds that only steer the flow.
+CONTROL_KINDS: frozenset[str] = frozenset({"if", "branch_on", "split", "label", "go_to", "end"})
+#: Step kinds that act on the CRM (checked against goal/unenroll first, windows apply).
+ACTION_KINDS: frozenset[str] = frozenset(STEP_KINDS) - WAIT_KINDS - CONTROL_KINDS
+
+TRIGGER_KINDS = ("manual", "filter", "event", "schedule")
+REENROLL_MODES = ("none", "every_time", "on_change")
+RECURRENCE_KINDS = ("daily", "weekly", "monthly", "once")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+DURATION_UNITS: dict[str, int] = {"minute": 60, "hour": 3600, "day": 86400, "week": 604800}
+
+#: Criteria data: a JSON tree such as `{"op": "and", "items": [...]}`.
+Criteria = Mapping[str, Any]
+
+
+class PlanError(Exception):
+    """A plan that cannot be read: malformed JSON, a missing field, an unknown version."""
+
+
+# ---------------------------------------------------------------- classes
+
+
+@attrs.frozen(kw_only=True)
+class PropRef:
+    """A qualified property: `contact.email` is `PropRef(object="contact", property="email")`."""
+
+    object: str
+    property: str
+
+    def dotted(self) -> str:
+        """`contact.email`."""
+        return f"{self.object}.{self.property}"
+
+
+@attrs.frozen(kw_only=True)
+class EventSpec:
+    """One event pattern: a trigger group, a `wait for`, or the event of `has …`.
+
+    `type` is the catalog name (`form.submitted`) or `property.changed`, which
+    has `object`/`property` and optionally `from_value`/`to_value` (None: any).
+    `criteria` is event-attribute criteria (bare attribute names), or None.
+    """
+
+    type: str
+    negated: bool = False
+    criteria: Criteria | None = None
+    object: str | None = None
+    property: str | None = None
+    from_value: Any = None
+    to_value: Any = None
+
+
+@attrs.frozen(kw_only=True)
+class Recurrence:
+    """`daily at 09:00`, `weekly on …` (`days`), `monthly on day N` (`day`), `once at …`."""
+
+    kind: str
+    at: str  # "HH:MM" for daily/weekly/monthly; "YYYY-MM-DDTHH:MM" for once
+    days: tuple[int, ...] = ()
+    day: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Trigger:
+    """How records enroll. `criteria` for filter triggers; `events` (OR-ed groups)
+    for event triggers; `recurrence` for schedules; `refinement` (`only if`)
+    is evaluated on the record when the event or occurrence happens."""
+
+    kind: str
+    criteria: Criteria | None = None
+    events: tuple[EventSpec, ...] = ()
+    recurrence: Recurrence | None = None
+    refinement: Criteria | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Reenroll:
+    mode: str = "none"
+    properties: tuple[PropRef, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class Anchor:
+    """The anchor of a date-centred workflow: a date property or a fixed date."""
+
+    property: PropRef | None = None
+    date: str | None = None  # "YYYY-MM-DD"
+    annually: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class Window:
+    """An execution window: actions run on `days` between `start` and `end` (local)."""
+
+    days: tuple[int, ...]
+    start: str
+    end: str
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    timezone: str = "UTC"
+    windows: tuple[Window, ...] = ()
+    pause_dates: tuple[str, ...] = ()
+    enroll_existing: bool = False
+    unenroll_unmet: bool = False
+    on_failure: str = "continue"
+
+
+@attrs.frozen(kw_only=True)
+class Branch:
+    """An `if`/`else if` branch: when `criteria` holds, continue at `target` (None: complete)."""
+
+    criteria: Criteria
+    target: str | None
+
+
+@attrs.frozen(kw_only=True)
+class Case:
+    """A `branch on` case: `criteria` is the compiled `P = value` test."""
+
+    value: Any
+    criteria: Criteria
+    target: str | None
+
+
+@attrs.frozen(kw_only=True)
+class Arm:
+    """A random-split arm with its share in percent."""
+
+    percent: float
+    target: str | None
+
+
+@attrs.frozen(kw_only=True)
+class Step:
+    """One node of the step graph.
+
+    `next` is the following step (None: the enrollment completes). Branching
+    kinds also carry their targets: `if` has `branches` and `else_target`,
+    `branch_on` has `cases` and `else_target`, `split` has `arms`, `go_to`
+    has `target`. `args` holds the kind's arguments (`STEP_ARGS`, docs/plans.md).
+
+    Ids are stable across edits that do not move a step: the structural path
+    (`steps.0`, `steps.2.then.0`, `steps.2.elif.0.1`, `steps.2.else.0`,
+    `steps.3.case.1.0`, `steps.3.else.0`, `steps.4.arm.0.0`), except that a
+    `label "retry"` step has the id `label:retry` and the steps after it in the
+    same block are numbered from it: `label:retry.1`, `label:retry.1.then.0`.
+    """
+
+    id: str
+    kind: str
+    span: Span
+    next: str | None
+    args: Mapping[str, Any] = attrs.field(factory=dict)
+    branches: tuple[Branch, ...] = ()
+    cases: tuple[Case, ...] = ()
+    arms: tuple[Arm, ...] = ()
+    else_target: str | None = None
+    target: str | None = None
+
+    def targets(self) -> list[str | None]:
+        """Every step this one can continue at (None: completion), in order."""
+        if self.kind == "if":
+            return [b.target for b in self.branches] + [self.else_target]
+        if self.kind == "branch_on":
+            return [c.target for c in self.cases] + [self.else_target]
+        if self.kind == "split":
+            return [a.target for a in self.arms]
+        if self.kind == "go_to":
+            return [self.target]
+        if self.kind == "end":
+            return []
+        return [self.next]
+
+
+@attrs.frozen(kw_only=True)
+class IndexKeys:
+    """What a part of a workflow depends on, so an engine can index instead of scan.
+
+    `properties` are dotted (`contact.email`, `company.industry`), `events`
+    catalog event types (`form.submitted`, `property.changed`, `list.added`, …),
+    `lists` list names, `workflows` workflow names.
+    """
+
+    events: tuple[str, ...] = ()
+    properties: tuple[str, ...] = ()
+    lists: tuple[str, ...] = ()
+    workflows: tuple[str, ...] = ()
+
+    def __or__(self, other: IndexKeys) -> IndexKeys:
+        return IndexKeys(
+            events=tuple(sorted(set(self.events) | set(other.events))),
+            properties=tuple(sorted(set(self.properties) | set(other.properties))),
+            lists=tuple(sorted(set(self.lists) | set(other.lists))),
+            workflows=tuple(sorted(set(self.workflows) | set(other.workflows))),
+        )
+
+    @property
+    def empty(self) -> bool:
+        return not (self.events or self.properties or self.lists or self.workflows)
+
+
+@attrs.frozen(kw_only=True)
+class Index:
+    """Index keys per part: the trigger (incl. `only if`), goal, unenroll criteria, suppression."""
+
+    trigger: IndexKeys = IndexKeys()
+    goal: IndexKeys = IndexKeys()
+    unenroll: IndexKeys = IndexKeys()
+    suppress: IndexKeys = IndexKeys()
+
+
+@attrs.frozen(kw_only=True)
+class WorkflowPlan:
+    name: str
+    object: str
+    source_hash: str  # sha256 hex of the workflow's source text
+    span: Span
+    trigger: Trigger
+    settings: Settings
+    entry: str | None  # first step id; None when there are no steps
+    steps: Mapping[str, Step]  # id -> step, in source order
+    description: str | None = None
+    reenroll: Reenroll = Reenroll()
+    goal: Criteria | None = None
+    unenroll: Criteria | None = None
+    suppress_lists: tuple[str, ...] = ()
+    anchor: Anchor | None = None
+    index: Index = Index()
+
+    def step(self, step_id: str) -> Step:
+        return self.steps[step_id]
+
+    @property
+    def sends_email(self) -> bool:
+        return any(s.kind == "send_email" for s in self.steps.values())
+
+
+@attrs.frozen(kw_only=True)
+class ProjectPlan:
+    workflows: tuple[WorkflowPlan, ...]
+    format_version: str = FORMAT_VERSION
+
+    def workflow(self, name: str) -> WorkflowPlan:
+        """The workflow with that name; KeyError if there is none."""
+        for plan in self.workflows:
+            if plan.name == name:
+                return plan
+        raise KeyError(name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(w.name for w in self.workflows)
+
+
+# ---------------------------------------------------------------- values
+
+
+def decode_value(data: Any) -> Any:
+    """A plan value as Python: dates become `date`/`datetime` (naive)/`time`.
+
+    >>> decode_value({"date": "2026-12-24"})
+    datetime.date(2026, 12, 24)
+    >>> decode_value(["a", {"time": "09:00"}])
+    ['a', datetime.time(9, 0)]
+    """
+    if isinstance(data, list):
+        return [decode_value(item) for item in data]
+    if isinstance(data, Mapping):
+        if "date" in data:
+            return dt.date.fromisoformat(str(data["date"]))
+        if "datetime" in data:
+            return dt.datetime.fromisoformat(str(data["datetime"]))
+        if "time" in data:
+            return dt.time.fromisoformat(str(data["time"]))
+        if "percent" in data:
+            return float(data["percent"])
+        raise PlanError(f"unknown typed value {dict(data)!r}")
+    return data
+
+
+def duration_seconds(data: Mapping[str, Any]) -> int:
+    """Seconds of a plan duration, counting a day as 24 hours."""
+    return int(data["seconds"])
+
+
+# ---------------------------------------------------------------- JSON out
+
+
+def _sorted(data: Any) -> Any:
+    """Free-form data (criteria, args) with dict keys in sorted order."""
+    if isinstance(data, Mapping):
+        # `op` first keeps criteria readable; every other key in sorted order.
+        return {str(k): _sorted(data[k]) for k in sorted(data, key=lambda k: (k != "op", k))}
+    if isinstance(data, (list, tuple)):
+        return [_sorted(item) for item in data]
+    return data
+
+
+def _event_out(event: EventSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": event.type, "negated": event.negated}
+    if event.object is not None:
+        out["object"] = event.object
+    if event.property is not None:
+        out["property"] = event.property
+    if event.from_value is not None:
+        out["from"] = _sorted(event.from_value)
+    if event.to_value is not None:
+        out["to"] = _sorted(event.to_value)
+    out["criteria"] = _sorted(event.criteria)
+    return out
+
+
+def _prop_out(prop: PropRef) -> dict[str, str]:
+    return {"object": prop.object, "property": prop.property}
+
+
+def _keys_out(keys: IndexKeys) -> dict[str, list[str]]:
+    return {
+        "events": sorted(keys.events),
+        "properties": sorted(keys.properties),
+        "lists": sorted(keys.lists),
+        "workflows": sorted(keys.workflows),
+    }
+
+
+def _step_out(step: Step) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": step.id,
+        "kind": step.kind,
+        "args": _sorted(step.args),
+        "next": step.next,
+    }
+    if step.kind == "if":
+        out["branches"] = [
+            {"criteria": _sorted(b.criteria), "target": b.target} for b in step.branches
+        ]
+        out["else_target"] = step.else_target
+    elif step.kind == "branch_on":
+        out["cases"] = [
+            {"value": _sorted(c.value), "criteria": _sorted(c.criteria), "target": c.target}
+            for c in step.cases
+        ]
+        out["else_target"] = step.else_target
+    elif step.kind == "split":
+        out["arms"] = [{"percent": a.percent, "target": a.target} for a in step.arms]
+    elif step.kind == "go_to":
+        out["target"] = step.target
+    out["span"] = step.span.to_json()
+    return out
+
+
+def workflow_to_data(plan: WorkflowPlan) -> dict[str, Any]:
+    """The JSON-ready dict of one workflow plan (fixed key order)."""
+    trigger = plan.trigger
+    trig: dict[str, Any] = {"kind": trigger.kind}
+    if trigger.kind == "filter":
+        trig["criteria"] = _sorted(trigger.criteria)
+    if trigger.kind == "event":
+        trig["events"] = [_event_out(e) for e in trigger.events]
+    if trigger.recurrence is not None:
+        rec = trigger.recurrence
+        trig["recurrence"] = {
+            "kind": rec.kind, "at": rec.at, "days": list(rec.days), "day": rec.day,
+        }
+    trig["refinement"] = _sorted(trigger.refinement)
+    anchor = None
+    if plan.anchor is not None:
+        anchor = {
+            "property": None if plan.anchor.property is None else _prop_out(plan.anchor.property),
+            "date": plan.anchor.date,
+            "annually": plan.anchor.annually,
+        }
+    settings = plan.settings
+    return {
+        "name": plan.name,
+        "object": plan.object,
+        "source_hash": plan.source_hash,
+        "span": plan.span.to_json(),
+        "description": plan.description,
+        "trigger": trig,
+        "reenroll": {
+            "mode": plan.reenroll.mode,
+            "properties": [_prop_out(p) for p in plan.reenroll.properties],
+        },
+        "goal": _sorted(plan.goal),
+        "unenroll": _sorted(plan.unenroll),
+        "suppress_lists": list(plan.suppress_lists),
+        "anchor": anchor,
+        "settings": {
+            "timezone": settings.timezone,
+            "windows": [
+                {"days": list(w.days), "start": w.start, "end": w.end} for w in settings.windows
+            ],
+            "pause_dates": list(settings.pause_dates),
+            "enroll_existing": settings.enroll_existing,
+            "unenroll_unmet": settings.unenroll_unmet,
+            "on_failure": settings.on_failure,
+        },
+        "index": {
+            "trigger": _keys_out(plan.index.trigger),
+            "goal": _keys_out(plan.index.goal),
+            "unenroll": _keys_out(plan.index.unenroll),
+            "suppress": _keys_out(plan.index.suppress),
+        },
+        "entry": plan.entry,
+        "steps": {step_id: _step_out(step) for step_id, step in plan.steps.items()},
+    }
+
+
+def plan_to_data(plans: ProjectPlan) -> dict[str, Any]:
+    return {
+        "format_version": plans.format_version,
+        "workflows": [workflow_to_data(w) for w in plans.workflows],
+    }
+
+
+def plan_to_json(plans: ProjectPlan) -> str:
+    """Deterministic JSON text (two-space indent, trailing newline, no timestamps).
+
+    >>> text = plan_to_json(ProjectPlan(workflows=()))
+    >>> text
+    '{\\n  "format_version": "1",\\n  "workflows": []\\n}\\n'
+    >>> plan_to_json(plans_from_json(text)) == text
+    True
+    """
+    return json.dumps(plan_to_data(plans), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+# ---------------------------------------------------------------- JSON in
+
+
+class _Reader:
+    """Typed access to a JSON object, with `PlanError`s that say where."""
+
+    def __init__(self, data: Any, where: str) -> None:
+        if not isinstance(data, dict):
+            raise PlanError(f"{where}: expected an object, found {_kind(data)}")
+        self.data = data
+        self.where = where
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def raw(self, key: str, default: Any = ...) -> Any:
+        if key not in self.data:
+            if default is ...:
+                raise PlanError(f"{self.where}: missing field `{key}`")
+            return default
+        return self.data[key]
+
+    def text(self, key: str, default: Any = ...) -> str:
+        value = self.raw(key, default)
+        if not isinstance(value, str):
+            raise PlanError(f"{self.where}.{key}: expected a string, found {_kind(value)}")
+        return value
+
+    def opt_str(self, key: str) -> str | None:
+        value = self.raw(key, None)
+        if value is not None and not isinstance(value, str):
+            raise PlanError(f"{self.where}.{key}: expected a string or null, found {_kind(value)}")
+        return value
+
+    def flag(self, key: str, default: Any = ...) -> bool:
+        value = self.raw(key, default)
+        if not isinstance(value, bool):
+            raise PlanError(f"{self.where}.{key}: expected true or false, found {_kind(value)}")
+        return value
+
+    def seq(self, key: str, default: Any = ...) -> list[Any]:
+        value = self.raw(key, default)
+        if not isinstance(value, list):
+            raise PlanError(f"{self.where}.{key}: expected a list, found {_kind(value)}")
+        return value
+
+    def obj(self, key: str) -> _Reader:
+        return _Reader(self.raw(key), f"{self.where}.{key}")
+
+    def criteria(self, key: str) -> Criteria | None:
+        value = self.raw(key, None)
+        if value is None:
+            return None
+        if not isinstance(value, dict) or not isinstance(value.get("op"), str):
+            raise PlanError(f"{self.where}.{key}: expected criteria (an object with `op`)")
+        return value
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
+            list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def _span_in(value: Any, where: str) -> Span:
+    if not (isinstance(value, list) and len(value) == 5 and isinstance(value[0], str)
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value[1:])):
+        raise PlanError(f"{where}.span: expected [file, line, col, end_line, end_col]")
+    return Span.from_json(value)
+
+
+def _strs(values: Iterable[Any], where: str) -> tuple[str, ...]:
+    out = []
+    for value in values:
+        if not isinstance(value, str):
+            raise PlanError(f"{where}: expected strings, found {_kind(value)}")
+        out.append(value)
+    return tuple(out)
+
+
+def _ints(values: Iterable[Any], where: str) -> tuple[int, ...]:
+    out = []
+    for value in values:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise PlanError(f"{where}: expected whole numbers, found {_kind(value)}")
+        out.append(value)
+    return tuple(out)
+
+
+def _prop_in(data: Any, where: str) -> PropRef:
+    r = _Reader(data, where)
+    return PropRef(object=r.text("object"), property=r.text("property"))
+
+
+def _event_in(data: Any, where: str) -> EventSpec:
+    r = _Reader(data, where)
+    return EventSpec(
+        type=r.text("type"),
+        negated=r.flag("negated", False),
+        criteria=r.criteria("criteria"),
+        object=r.opt_str("object"),
+        property=r.opt_str("property"),
+        from_value=r.raw("from", None),
+        to_value=r.raw("to", None),
+    )
+
+
+def _keys_in(data: Any, where: str) -> IndexKeys:
+    r = _Reader(data, where)
+    return IndexKeys(
+        events=_strs(r.seq("events", []), f"{where}.events"),
+        properties=_strs(r.seq("properties", []), f"{where}.properties"),
+        lists=_strs(r.seq("lists", []), f"{where}.lists"),
+        workflows=_strs(r.seq("workflows", []), f"{where}.workflows"),
+    )
+
+
+def _target(r: _Reader, key: str) -> str | None:
+    return r.opt_str(key)
+
+
+def _step_in(data: Any, where: str) -> Step:
+    r = _Reader(data, where)
+    kind = r.text("kind")
+    if kind not in STEP_KINDS:
+        raise PlanError(f"{where}.kind: unknown step kind `{kind}`")
+    args = r.raw("args", {})
+    if not isinstance(args, dict):
+        raise PlanError(f"{where}.args: expected an object, found {_kind(args)}")
+    branches = []
+    for i, item in enumerate(r.seq("branches", [])):
+        b = _Reader(item, f"{where}.branches[{i}]")
+        criteria = b.criteria("criteria")
+        if criteria is None:
+            raise PlanError(f"{where}.branches[{i}]: missing field `criteria`")
+        branches.append(Branch(criteria=criteria, target=_target(b, "target")))
+    cases = []
+    for i, item in enumerate(r.seq("cases", [])):
+        c = _Reader(item, f"{where}.cases[{i}]")
+        criteria = c.criteria("criteria")
+        if criteria is None:
+            raise PlanError(f"{where}.cases[{i}]: missing field `criteria`")
+        cases.append(Case(value=c.raw("value"), criteria=criteria, target=_target(c, "target")))
+    arms = []
+    for i, item in enumerate(r.seq("arms", [])):
+        a = _Reader(item, f"{where}.arms[{i}]")
+        percent = a.raw("percent")
+        if not isinstance(percent, (int, float)) or isinstance(percent, bool):
+            raise PlanError(f"{where}.arms[{i}].percent: expected a number")
+        arms.append(Arm(percent=percent, target=_target(a, "target")))
+    return Step(
+        id=r.text("id"),
+        kind=kind,
+        span=_span_in(r.raw("span"), where),
+        next=_target(r, "next"),
+        args=args,
+        branches=tuple(branches),
+        cases=tuple(cases),
+        arms=tuple(arms),
+        else_target=_target(r, "else_target"),
+        target=_target(r, "target"),
+    )
+
+
+def _choice(value: str, allowed: Sequence[str], where: str) -> str:
+    if value not in allowed:
+        raise PlanError(f"{where}: `{value}` is not one of {', '.join(allowed)}")
+    return value
+
+
+def _workflow_in(data: Any, where: str) -> WorkflowPlan:
+    r = _Reader(data, where)
+    name = r.text("name")
+    where = f"workflow {name!r}"
+    t = r.obj("trigger")
+    recurrence = None
+    if t.raw("recurrence", None) is not None:
+        rr = t.obj("recurrence")
+        day = rr.raw("day", None)
+        if day is not None and (not isinstance(day, int) or isinstance(day, bool)):
+            raise PlanError(f"{where}.trigger.recurrence.day: expected a whole number")
+        recurrence = Recurrence(
+            kind=_choice(rr.text("kind"), RECURRENCE_KINDS, f"{where}.trigger.recurrence.kind"),
+            at=rr.text("at"),
+            days=_ints(rr.seq("days", []), f"{where}.trigger.recurrence.days"),
+            day=day,
+        )
+    trigger = Trigger(
+        kind=_choice(t.text("kind"), TRIGGER_KINDS, f"{where}.trigger.kind"),
+        criteria=t.criteria("criteria"),
+        events=tuple(
+            _event_in(e, f"{where}.trigger.events[{i}]")
+            for i, e in enumerate(t.seq("events", []))
+        ),
+        recurrence=recurrence,
+        refinement=t.criteria("refinement"),
+    )
+    re = r.obj("reenroll") if r.has("reenroll") else _Reader({}, f"{where}.reenroll")
+    reenroll = Reenroll(
+        mode=_choice(re.text("mode", "none"), REENROLL_MODES, f"{where}.reenroll.mode"),
+        properties=tuple(
+            _prop_in(p, f"{where}.reenroll.properties[{i}]")
+            for i, p in enumerate(re.seq("properties", []))
+        ),
+    )
+    anchor = None
+    if r.raw("anchor", None) is not None:
+        a = r.obj("anchor")
+        anchor = Anchor(
+            property=None if a.raw("property", None) is None
+            else _prop_in(a.raw("property"), f"{where}.anchor.property"),
+            date=a.opt_str("date"),
+            annually=a.flag("annually", False),
+        )
+    s = r.obj("settings") if r.has("settings") else _Reader({}, f"{where}.settings")
+    windows = []
+    for i, item in enumerate(s.seq("windows", [])):
+        w = _Reader(item, f"{where}.settings.windows[{i}]")
+        windows.append(Window(
+            days=_ints(w.seq("days"), f"{where}.settings.windows[{i}].days"),
+            start=w.text("start"),
+            end=w.text("end"),
+        ))
+    settings = Settings(
+        timezone=s.text("timezone", "UTC"),
+        windows=tuple(windows),
+        pause_dates=_strs(s.seq("pause_dates", []), f"{where}.settings.pause_dates"),
+        enroll_existing=s.flag("enroll_existing", False),
+        unenroll_unmet=s.flag("unenroll_unmet", False),
+        on_failure=_choice(s.text("on_failure", "continue"), ("continue", "stop"),
+                           f"{where}.settings.on_failure"),
+    )
+    ix = r.obj("index") if r.has("index") else _Reader({}, f"{where}.index")
+    index = Index(
+        trigger=_keys_in(ix.raw("trigger", {}), f"{where}.index.trigger"),
+        goal=_keys_in(ix.raw("goal", {}), f"{where}.index.goal"),
+        unenroll=_keys_in(ix.raw("unenroll", {}), f"{where}.index.unenroll"),
+        suppress=_keys_in(ix.raw("suppress", {}), f"{where}.index.suppress"),
+    )
+    raw_steps = r.raw("steps")
+    if not isinstance(raw_steps, dict):
+        raise PlanError(f"{where}.steps: expected an object of steps by id")
+    steps: dict[str, Step] = {}
+    for step_id, raw in raw_steps.items():
+        step = _step_in(raw, f"{where}.steps[{step_id!r}]")
+        if step.id != step_id:
+            raise PlanError(f"{where}.steps[{step_id!r}]: its `id` is {step.id!r}")
+        steps[step_id] = step
+    entry = r.opt_str("entry")
+    for ref in [entry, *(t for s_ in steps.values() for t in (*s_.targets(), s_.next))]:
+        if ref is not None and ref not in steps:
+            raise PlanError(f"{where}: step id {ref!r} is referenced but not defined")
+    description = r.opt_str("description")
+    return WorkflowPlan(
+        name=name,
+        object=r.text("object"),
+        source_hash=r.text("source_hash"),
+        span=_span_in(r.raw("span"), where),
+        description=description,
+        trigger=trigger,
+        reenroll=reenroll,
+        goal=r.criteria("goal"),
+        unenroll=r.criteria("unenroll"),
+        suppress_lists=_strs(r.seq("suppress_lists", []), f"{where}.suppress_lists"),
+        anchor=anchor,
+        settings=settings,
+        entry=entry,
+        steps=steps,
+        index=index,
+    )
+
+
+def plans_from_data(data: Any) -> ProjectPlan:
+    """A `ProjectPlan` from decoded JSON data; raises PlanError."""
+    r = _Reader(data, "plan")
+    version = r.raw("format_version", None)
+    if version != FORMAT_VERSION:
+        shown = "missing" if version is None else repr(version)
+        raise PlanError(
+            f"plan format_version is {shown}; this version of wfdsl reads "
+            f"format_version {FORMAT_VERSION!r} (recompile the workflows with `wfdsl compile`)"
+        )
+    workflows = tuple(
+        _workflow_in(w, f"plan.workflows[{i}]") for i, w in enumerate(r.seq("workflows"))
+    )
+    names = [w.name for w in workflows]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise PlanError(f"plan: workflow {duplicates[0]!r} appears more than once")
+    return ProjectPlan(workflows=workflows, format_version=FORMAT_VERSION)
+
+
+def plans_from_json(text: str | bytes) -> ProjectPlan:
+    """Read a plan written by `plan_to_json`; raises PlanError for anything malformed.
+
+    >>> try:
+    ...     plans_from_json('{"format_version": "9", "workflows": []}')
+    ... except PlanError as error:
+    ...     print(str(error)[:30])
+    plan format_version is '9'; th
+    """
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise PlanError(f"plan is not valid JSON: {error}") from None
+    except UnicodeDecodeError as error:  # pragma: no cover - ValueError subclass
+        raise PlanError(f"plan is not UTF-8: {error}") from None
+    return plans_from_data(data)
