@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from lark import Lark, Token, Transformer, Tree, v_args
+from lark import Lark, Token
 from lark.exceptions import (
     UnexpectedCharacters,
     UnexpectedEOF,
     UnexpectedInput,
     UnexpectedToken,
-    VisitError,
 )
 
 from wfdsl import nodes as n
@@ -62,7 +61,7 @@ def _collect_comment(token: Token) -> None:
 def _parser() -> Lark:
     # `cache=True` stores the analysed grammar in the temp directory, keyed by
     # the grammar's hash, so a new process does not rebuild the LALR tables.
-    return Lark(
+    parser = Lark(
         grammar_text(),
         parser="lalr",
         lexer="contextual",
@@ -71,6 +70,128 @@ def _parser() -> Lark:
         cache=True,
         lexer_callbacks={"COMMENT": _collect_comment},
     )
+    _install_reducers(parser)
+    return parser
+
+
+# ---------------------------------------------------------------- reduce-time AST building
+#
+# Lark would build a parse tree (and propagate positions into it) that a
+# Transformer then walks again. Instead, each grammar rule's reduce callback
+# builds the AST node at once: it filters the children exactly as Lark's
+# child filter does (anonymous keywords out, `_rule`s inlined, `[x]`
+# placeholders in), takes the span from the first and last child it was
+# reduced from (keywords included: Lark's `propagate_positions` rule), and
+# calls the `_ToAst` method named after the rule. Half the work, same result.
+
+_BUILDERS: list[_ToAst] = []
+
+
+class _Inline(list):  # type: ignore[type-arg]
+    """The children of an inlined `_rule`."""
+
+
+class _Dotted:
+    __slots__ = ("text", "span")
+
+    def __init__(self, text: str, span: Span) -> None:
+        self.text = text
+        self.span = span
+
+
+def _bounds(
+    children: list[Any], extents: dict[int, tuple[int, int, int, int]]
+) -> tuple[int, int, int, int] | None:
+    """Start and end of what `children` were reduced from, keywords included.
+
+    Every reduce result's extent is kept in `extents` (by id, for the length
+    of one parse), so a rule that passes a child through (`event_args`
+    returns its criteria) still reaches to its closing parenthesis.
+    """
+    start = end = None
+    for child in children:
+        if isinstance(child, Token):
+            start = (child.line, child.column)
+            break
+        extent = extents.get(id(child))
+        if extent is not None:
+            start = extent[:2]
+            break
+    if start is None:
+        return None
+    for child in reversed(children):
+        if isinstance(child, Token):
+            end = (child.end_line, child.end_column)
+            break
+        extent = extents.get(id(child))
+        if extent is not None:
+            end = extent[2:]
+            break
+    if end is None:  # pragma: no cover - a start implies an end
+        return None
+    return (start[0], start[1], end[0], end[1])
+
+
+def _make_reducer(rule: Any) -> Callable[[list[Any]], Any]:
+    options = rule.options
+    expansion = rule.expansion
+    empty = options.empty_indices
+    if empty:
+        bits = "".join(str(int(b)) for b in empty)
+        nones = [len(ones) for ones in bits.split("0")]
+    else:
+        nones = [0] * (len(expansion) + 1)
+    include: list[tuple[int, bool, int]] = []
+    pending = 0
+    for i, sym in enumerate(expansion):
+        pending += nones[i]
+        if options.keep_all_tokens or not (sym.is_term and sym.filter_out):
+            include.append((i, not sym.is_term and sym.name.startswith("_"), pending))
+            pending = 0
+    trailing = pending + nones[len(expansion)]
+    name = rule.alias or options.template_source or rule.origin.name
+    inline = name.startswith("_")
+    expand1 = bool(options.expand1 and not rule.alias)
+    method = None if inline else getattr(_ToAst, str(name), None)
+    if method is None and not inline and not expand1:
+        raise RuntimeError(f"no AST builder for grammar rule {name!r}")
+
+    def reduce(children: list[Any]) -> Any:
+        filtered: list[Any] = []
+        for i, expand, add_none in include:
+            if add_none:
+                filtered.extend([None] * add_none)
+            if expand:
+                if filtered:
+                    filtered.extend(children[i])
+                else:  # left recursion (`x*`): grow the child's list in place
+                    filtered = children[i]
+            else:
+                filtered.append(children[i])
+        if trailing:
+            filtered.extend([None] * trailing)
+        builder = _BUILDERS[-1]
+        extents = builder.extents
+        bounds = _bounds(children, extents)
+        if inline:
+            result: Any = filtered if isinstance(filtered, _Inline) else _Inline(filtered)
+        elif expand1 and len(filtered) == 1:
+            result = filtered[0]
+        else:
+            line, col, end_line, end_col = bounds or (1, 1, 1, 1)
+            span = Span(file=builder.path, line=line, col=col, end_line=end_line, end_col=end_col)
+            result = method(builder, span, filtered)  # type: ignore[misc]
+        if bounds is not None:
+            extents[id(result)] = bounds
+        return result
+
+    return reduce
+
+
+def _install_reducers(parser: Lark) -> None:
+    callbacks = parser.parser.parser.parser.callbacks
+    for rule in list(callbacks):
+        callbacks[rule] = _make_reducer(rule)
 
 
 # ---------------------------------------------------------------- results
@@ -149,29 +270,18 @@ class _SyntaxProblem(Exception):
 
 def _parse_text(text: str, path: str) -> tuple[list[n.Workflow], list[n.Comment]]:
     comments: list[Token] = []
+    _COMMENT_SINKS.append(comments)
+    _BUILDERS.append(_ToAst(path))
     try:
-        tree = _parse_collecting(text, comments)
+        workflows = _parser().parse(text)
     except UnexpectedInput as error:
         raise _SyntaxProblem(_describe_error(error, text, path)) from None
-    try:
-        module = _ToAst(path).transform(tree)
-    except VisitError as error:
-        if isinstance(error.orig_exc, _SyntaxProblem):
-            raise error.orig_exc from None
-        raise
-    return list(module), [
+    finally:
+        _BUILDERS.pop()
+        _COMMENT_SINKS.pop()
+    return list(workflows or ()), [
         n.Comment(span=_token_span(tok, path), text=str(tok)) for tok in comments
     ]
-
-
-def _parse_collecting(text: str, comments: list[Token]) -> Tree[Token]:
-    # Comments are `%ignore`d by the grammar; the lexer callback, installed
-    # once when the parser is built, hands them to the innermost parse.
-    _COMMENT_SINKS.append(comments)
-    try:
-        return _parser().parse(text)
-    finally:
-        _COMMENT_SINKS.pop()
 
 
 # Workflow blocks start with `workflow "` at the start of a line (or at brace
@@ -237,38 +347,22 @@ def _file_span(text: str, path: str) -> Span:
     return Span(file=path, line=1, col=1, end_line=len(lines), end_col=len(lines[-1]) + 1)
 
 
+_NESTING_SCAN = re.compile(r'"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[{}()]')
+
+
 def _nesting_problem(text: str, path: str) -> Diagnostic | None:
     """A diagnostic when braces or parentheses nest deeper than MAX_NESTING."""
     if text.count("{") + text.count("(") <= MAX_NESTING:
         return None
     depth = 0
-    line = 1
-    col = 0
-    in_string = False
-    in_comment = False
-    escaped = False
-    for char in text:
-        col += 1
-        if char == "\n":
-            line, col, in_comment, in_string = line + 1, 0, False, False
-            continue
-        if in_comment:
-            continue
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-            continue
-        if char == '"':
-            in_string = True
-        elif char == "#":
-            in_comment = True
-        elif char in "{(":
+    for match in _NESTING_SCAN.finditer(text):
+        token = match.group()
+        if token in "{(":
             depth += 1
             if depth > MAX_NESTING:
+                at = match.start()
+                line = text.count("\n", 0, at) + 1
+                col = at - (text.rfind("\n", 0, at) + 1) + 1
                 span = Span(file=path, line=line, col=col, end_line=line, end_col=col + 1)
                 return Diagnostic.of(
                     "nesting-too-deep",
@@ -277,7 +371,7 @@ def _nesting_problem(text: str, path: str) -> Diagnostic | None:
                     span,
                     hint="split the workflow, or use `go to` and labels instead of deeper nesting",
                 )
-        elif char in "})":
+        elif token in "})":
             depth = max(0, depth - 1)
     return None
 
@@ -546,31 +640,21 @@ def decode_string(raw: str) -> tuple[str, str | None]:
     return "".join(out), None
 
 
-def _meta_span(meta: Any, path: str) -> Span:
-    return Span(
-        file=path,
-        line=meta.line,
-        col=meta.column,
-        end_line=meta.end_line,
-        end_col=meta.end_column,
-    )
-
-
 _Handler = Callable[..., Any]
 
 
-@v_args(meta=True)
-class _ToAst(Transformer[Token, Any]):
-    """Builds `nodes` from Lark's tree. Children arrive by position from the
-    grammar; each method names them at once."""
+class _ToAst:
+    """Builds `nodes` for each grammar rule. Each method gets the rule's span
+    and its children by position from the grammar, and names them at once."""
 
     def __init__(self, path: str) -> None:
-        super().__init__(visit_tokens=False)
         self.path = path
+        self.extents: dict[int, tuple[int, int, int, int]] = {}
 
     # -- helpers
-    def _span(self, meta: Any) -> Span:
-        return _meta_span(meta, self.path)
+    @staticmethod
+    def _span(span: Span) -> Span:
+        return span
 
     def _tspan(self, token: Token) -> Span:
         return _token_span(token, self.path)
@@ -642,15 +726,17 @@ class _ToAst(Transformer[Token, Any]):
         return n.TriggerEvent(span=self._span(meta), event=children[0], negated=True)
 
     def event_ref(self, meta: Any, children: list[Any]) -> n.EventRef:
-        (name, name_span), args = children
-        return n.EventRef(span=self._span(meta), name=name, name_span=name_span, criteria=args)
+        dotted, args = children
+        return n.EventRef(
+            span=self._span(meta), name=dotted.text, name_span=dotted.span, criteria=args
+        )
 
     def event_args(self, meta: Any, children: list[Any]) -> Any:
         return children[0]
 
     def property_change(self, meta: Any, children: list[Any]) -> n.PropertyChange:
-        (name, name_span), from_value, to_value = children
-        prop = n.PropertyRef(span=name_span, parts=tuple(name.split(".")))
+        dotted, from_value, to_value = children
+        prop = n.PropertyRef(span=dotted.span, parts=tuple(dotted.text.split(".")))
         return n.PropertyChange(
             span=self._span(meta), prop=prop, from_value=from_value, to_value=to_value
         )
@@ -750,14 +836,10 @@ class _ToAst(Transformer[Token, Any]):
 
     # -- criteria
     def or_expr(self, meta: Any, children: list[Any]) -> n.Or:
-        left, right = children
-        items = (*left.items, right) if isinstance(left, n.Or) else (left, right)
-        return n.Or(span=self._span(meta), items=items)
+        return n.Or(span=self._span(meta), items=tuple(children))
 
     def and_expr(self, meta: Any, children: list[Any]) -> n.And:
-        left, right = children
-        items = (*left.items, right) if isinstance(left, n.And) else (left, right)
-        return n.And(span=self._span(meta), items=items)
+        return n.And(span=self._span(meta), items=tuple(children))
 
     def not_expr(self, meta: Any, children: list[Any]) -> n.Not:
         return n.Not(span=self._span(meta), item=children[0])
@@ -854,11 +936,11 @@ class _ToAst(Transformer[Token, Any]):
         return n.Received(span=self._span(meta))
 
     def prop_ref(self, meta: Any, children: list[Any]) -> n.PropertyRef:
-        (name, span) = children[0]
-        return n.PropertyRef(span=span, parts=tuple(name.split(".")))
+        dotted = children[0]
+        return n.PropertyRef(span=dotted.span, parts=tuple(dotted.text.split(".")))
 
-    def dotted_name(self, meta: Any, children: list[Token]) -> tuple[str, Span]:
-        return ".".join(str(t) for t in children), self._span(meta)
+    def dotted_name(self, meta: Any, children: list[Token]) -> _Dotted:
+        return _Dotted(".".join(str(t) for t in children), self._span(meta))
 
     # -- values
     def string(self, meta: Any, children: list[Token]) -> n.StringLit:
@@ -954,7 +1036,7 @@ class _ToAst(Transformer[Token, Any]):
     def if_step(self, meta: Any, children: list[Any]) -> n.If:
         condition, body, rest = children
         first = n.IfBranch(
-            span=Span(file=self.path, line=meta.line, col=meta.column,
+            span=Span(file=self.path, line=meta.line, col=meta.col,
                       end_line=body.span.end_line, end_col=body.span.end_col),
             condition=condition,
             body=body,
@@ -975,7 +1057,7 @@ class _ToAst(Transformer[Token, Any]):
     def else_if(self, meta: Any, children: list[Any]) -> tuple[n.IfBranch, Any]:
         condition, body, rest = children
         branch = n.IfBranch(
-            span=Span(file=self.path, line=meta.line, col=meta.column,
+            span=Span(file=self.path, line=meta.line, col=meta.col,
                       end_line=body.span.end_line, end_col=body.span.end_col),
             condition=condition,
             body=body,
