@@ -512,7 +512,23 @@ def plan_to_json(plans: ProjectPlan) -> str:
     >>> plan_to_json(plans_from_json(text)) == text
     True
     """
-    return json.dumps(plan_to_data(plans), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return _dump(plan_to_data(plans), "") + "\n"
+
+
+def _dump(data: Any, indent: str) -> str:
+    """JSON with two-space indentation; lists of scalars (spans, days) on one line."""
+    inner = indent + "  "
+    if isinstance(data, dict):
+        if not data:
+            return "{}"
+        items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {_dump(v, inner)}"
+                 for k, v in data.items()]
+        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
+    if isinstance(data, list):
+        if all(not isinstance(v, (dict, list)) for v in data):
+            return "[" + ", ".join(_dump(v, inner) for v in data) + "]"
+        return "[\n" + ",\n".join(inner + _dump(v, inner) for v in data) + "\n" + indent + "]"
+    return json.dumps(data, ensure_ascii=False, allow_nan=False)
 
 
 # ---------------------------------------------------------------- JSON in
