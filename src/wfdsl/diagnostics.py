@@ -77,6 +77,8 @@ RULES: dict[str, Rule] = _rules(
     ("WF034", "empty-branch", "warning", "A branch with nothing to do."),
     ("WF035", "unused-suppression", "info", "A suppression comment that silences nothing."),
     ("WF036", "nesting-too-deep", "error", "Blocks or criteria nested deeper than the documented limit."),
+    ("WF037", "received-without-wait", "error", "`received` outside the `if` right after a `wait for`."),
+    ("WF038", "missing-steps", "error", "A workflow has no `steps` clause."),
 )
 
 

@@ -1,0 +1,134 @@
+"""Value checks: literals (durations, times, dates, time zones, percentages, URLs) in, `invalid-value` out."""
+
+from __future__ import annotations
+
+import calendar
+import functools
+import zoneinfo
+from collections.abc import Iterator
+
+from wfdsl import nodes as n
+from wfdsl.check.context import Context, did_you_mean
+from wfdsl.diagnostics import Diagnostic
+from wfdsl.spans import Span
+
+_MONTHS = list(calendar.month_name)
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _bad(message: str, span: Span, hint: str | None = None) -> Diagnostic:
+    return Diagnostic.of("invalid-value", message, span, hint=hint)
+
+
+def date_problem(text: str) -> str | None:
+    """Why `YYYY-MM-DD` text is not a calendar date, or None.
+
+    >>> date_problem("2026-02-30")
+    'February 2026 has 28 days'
+    """
+    year, month, day = (int(p) for p in text.split("-"))
+    if not 1 <= month <= 12:
+        return "months run from 01 to 12"
+    last = calendar.monthrange(year, month)[1] if year >= 1 else 31
+    if year < 1:
+        return "years start at 0001"
+    if not 1 <= day <= last:
+        return f"{_MONTHS[month]} {year} has {last} days"
+    return None
+
+
+def time_problem(text: str) -> str | None:
+    """Why `HH:MM` text is not a time of day (00:00–23:59), or None."""
+    hours, minutes = (int(p) for p in text.split(":"))
+    if hours > 23:
+        return "hours run from 00 to 23"
+    if minutes > 59:
+        return "minutes run from 00 to 59"
+    return None
+
+
+def datetime_problem(text: str) -> str | None:
+    day, _, clock = text.partition("T")
+    problem = date_problem(day)
+    if problem is not None:
+        return problem
+    parts = clock.split(":")
+    problem = time_problem(":".join(parts[:2]))
+    if problem is None and len(parts) == 3 and int(parts[2]) > 59:
+        problem = "seconds run from 00 to 59"
+    return problem
+
+
+def invalid_value(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:  # noqa: C901
+    """`invalid-value`: durations, times, dates, date-times, time zones, percentages, days, URLs."""
+    for node in wf.walk():
+        if isinstance(node, n.DurationPart):
+            if not node.amount.isdigit() or int(node.amount) == 0:
+                whole = node.amount.lstrip("-").split(".")[0]
+                fix = f"{max(1, int(whole) if whole.isdigit() else 1)} {node.unit}s"
+                yield _bad(
+                    f"found the duration amount `{node.amount}`; expected a positive whole number of "
+                    f"{node.unit}s",
+                    node.span,
+                    hint=f"write e.g. `{fix}`, or a smaller unit for fractions (`90 minutes`)",
+                )
+        elif isinstance(node, n.DateLit):
+            problem = date_problem(node.text)
+            if problem is not None:
+                yield _bad(f"found the date `{node.text}`, which is not a calendar date: {problem}", node.span)
+        elif isinstance(node, n.TimeLit):
+            problem = time_problem(node.text)
+            if problem is not None:
+                yield _bad(
+                    f"found the time `{node.text}`; expected HH:MM from 00:00 to 23:59 ({problem})",
+                    node.span,
+                )
+        elif isinstance(node, n.DateTimeLit):
+            problem = datetime_problem(node.text)
+            if problem is not None:
+                yield _bad(f"found the date-time `{node.text}`, which does not exist: {problem}", node.span)
+        elif isinstance(node, n.SplitArm):
+            value = node.percent.value
+            if not 0 < value <= 100:
+                yield _bad(
+                    f"found the share `{node.percent.text}%`; expected a percentage above 0% and at most 100%",
+                    node.percent.span,
+                    hint="remove an arm that gets no records",
+                )
+        elif isinstance(node, n.TimezoneSetting):
+            name = node.name.value
+            if name not in _zones():
+                yield _bad(
+                    f"found the time zone \"{name}\"; expected an IANA time zone name such as \"Europe/Oslo\"",
+                    node.name.span,
+                    hint=did_you_mean(name, sorted(_zones()), quote='"') or "see the tz database names (Area/City)",
+                )
+        elif isinstance(node, n.ExecuteSetting):
+            if time_problem(node.start.text) is None and time_problem(node.end.text) is None:
+                start = tuple(int(p) for p in node.start.text.split(":"))
+                end = tuple(int(p) for p in node.end.text.split(":"))
+                if end <= start:
+                    yield _bad(
+                        f"found the window from {node.start.text} to {node.end.text}; expected the end "
+                        "after the start (windows do not cross midnight)",
+                        node.span,
+                        hint="write two `execute on` lines for a window that crosses midnight",
+                    )
+        elif isinstance(node, n.Monthly):
+            day = node.day.value
+            if not isinstance(day, int) or not 1 <= day <= 31:
+                yield _bad(f"found `day {node.day.text}`; expected a day of the month from 1 to 31", node.day.span)
+        elif isinstance(node, n.Webhook):
+            url = node.url.value
+            if not (url.startswith("https://") or url.startswith("http://")) and not url.startswith("{{"):
+                yield _bad(
+                    f"found the webhook URL \"{url}\"; expected an absolute http:// or https:// URL",
+                    node.url.span,
+                )
+        elif isinstance(node, n.Increment):
+            if node.amount.value == 0:
+                yield _bad("found `increment … by 0`; expected a non-zero amount", node.amount.span)

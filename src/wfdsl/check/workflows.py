@@ -1,0 +1,249 @@
+"""Project-wide checks: every workflow of a project in, diagnostics about names, references and loops out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import attrs
+
+from wfdsl import nodes as n
+from wfdsl.catalog import WORKFLOW_EVENTS
+from wfdsl.check.context import (
+    Context,
+    did_you_mean,
+    event_attribute_values,
+    event_workflow_names,
+    sends_email,
+    trigger_criteria,
+    trigger_events,
+    walk_record,
+    workflow_steps,
+)
+from wfdsl.diagnostics import Diagnostic
+from wfdsl.spans import Span
+
+
+def _where(span: Span) -> str:
+    return f"{span.file}:{span.line}"
+
+
+def duplicate_workflow(ctx: Context) -> Iterator[Diagnostic]:
+    """`duplicate-workflow`: two workflows share a name in the project."""
+    for name, found in ctx.by_name.items():
+        for other in found[1:]:
+            yield Diagnostic.of(
+                "duplicate-workflow",
+                f"found a second workflow named \"{name}\" (the first is at {_where(found[0].name.span)}); "
+                "expected workflow names to be unique in a project",
+                other.name.span,
+                hint="rename one of them; other workflows refer to workflows by name",
+            )
+
+
+def _references(wf: n.Workflow) -> Iterator[tuple[str, n.StringLit]]:
+    """(kind, name) of every workflow this one names."""
+    for node in wf.walk():
+        if isinstance(node, n.EnrolledIn):
+            yield "enrolled", node.workflow
+        elif isinstance(node, n.ReachedGoal):
+            yield "goal", node.workflow
+        elif isinstance(node, n.EnrollInWorkflow):
+            yield "enroll", node.workflow
+        elif isinstance(node, n.UnenrollFromWorkflow):
+            yield "unenroll", node.workflow
+        elif isinstance(node, n.EventRef) and node.name in WORKFLOW_EVENTS:
+            kind = "goal" if node.name == "workflow.goal_met" else "event"
+            for name in event_workflow_names(node):
+                yield kind, name
+
+
+def unknown_workflow(ctx: Context) -> Iterator[Diagnostic]:
+    """`unknown-workflow`: a referenced workflow does not exist in the project."""
+    for wf in ctx.workflows:
+        for _, name in _references(wf):
+            if name.value in ctx.by_name:
+                continue
+            yield Diagnostic.of(
+                "unknown-workflow",
+                f"found a reference to the workflow \"{name.value}\", which is not in the project; "
+                "expected the name of a workflow in the files being checked",
+                name.span,
+                hint=did_you_mean(name.value, ctx.by_name, quote='"')
+                or "check the name, or lint the file that defines it together with this one",
+            )
+
+
+def goal_needs_marketing_email(ctx: Context) -> Iterator[Diagnostic]:
+    """`goal-needs-marketing-email`: a goal reference to a workflow whose goal can never be met."""
+    for wf in ctx.workflows:
+        for kind, name in _references(wf):
+            if kind != "goal" or name.value not in ctx.by_name:
+                continue
+            target = ctx.by_name[name.value][0]
+            if target.first(n.GoalClause) is None:
+                why = "has no `goal`"
+                fix = "add a `goal` to it, or test `enrolled in workflow` instead"
+            elif not sends_email(target):
+                why = "sends no marketing email, so it never counts a goal conversion"
+                fix = "add a `send email` step to it, or test its goal criteria directly"
+            else:
+                continue
+            yield Diagnostic.of(
+                "goal-needs-marketing-email",
+                f"found a test of the goal of workflow \"{name.value}\", which {why}; this can never be true",
+                name.span,
+                hint=fix,
+            )
+
+
+# ---------------------------------------------------------------- workflow-cycle
+
+
+@attrs.frozen(kw_only=True)
+class _Edge:
+    source: str
+    target: str
+    span: Span
+    why: str
+
+
+def _edges(ctx: Context) -> list[_Edge]:
+    """`A -> B` when something workflow A does can enroll a record in workflow B."""
+    setters: dict[str, list[tuple[str, Span]]] = {}
+    listers: dict[str, list[tuple[str, Span]]] = {}
+    edges: list[_Edge] = []
+    for wf in ctx.workflows:
+        name = wf.name.value
+        for step in workflow_steps(wf):
+            target: n.PropertyRef | None = None
+            if isinstance(step, (n.SetProperty, n.ClearProperty, n.Increment)):
+                target = step.prop
+            elif isinstance(step, n.CopyProperty):
+                target = step.target
+            if target is not None:
+                setters.setdefault(target.dotted, []).append((name, step.span))
+            if isinstance(step, (n.AddToList, n.RemoveFromList)):
+                listers.setdefault(step.name.value, []).append((name, step.span))
+            if isinstance(step, n.EnrollInWorkflow) and step.workflow.value in ctx.by_name:
+                edges.append(_Edge(source=name, target=step.workflow.value, span=step.span,
+                                   why=f"\"{name}\" enrolls records in \"{step.workflow.value}\""))
+    for wf in ctx.workflows:
+        name = wf.name.value
+        watched: set[str] = set()
+        lists: set[str] = set()
+        sources: list[tuple[str, str]] = []
+        for event in trigger_events(wf):
+            if isinstance(event, n.PropertyChange):
+                watched.add(event.prop.dotted)
+            elif event.name in WORKFLOW_EVENTS:
+                sources.extend((s.value, f"\"{name}\" enrolls on `{event.name}` of \"{s.value}\"")
+                               for s in event_workflow_names(event))
+            elif event.name in ("list.added", "list.removed"):
+                lists.update(v.value for v in event_attribute_values(event, "list"))
+        for criteria in trigger_criteria(wf):
+            for node in walk_record(criteria):
+                if isinstance(node, n.PropertyRef):
+                    watched.add(node.dotted)
+                elif isinstance(node, n.InList):
+                    lists.add(node.name.value)
+                elif isinstance(node, (n.EnrolledIn, n.ReachedGoal)):
+                    sources.append((node.workflow.value, f"\"{name}\" enrolls on the state of \"{node.workflow.value}\""))
+        for prop in sorted(watched):
+            for setter, span in setters.get(prop, []):
+                edges.append(_Edge(source=setter, target=name, span=span,
+                                   why=f"\"{setter}\" changes `{prop}`, which \"{name}\" enrolls on"))
+        for list_name in sorted(lists):
+            for setter, span in listers.get(list_name, []):
+                edges.append(_Edge(source=setter, target=name, span=span,
+                                   why=f"\"{setter}\" changes the list \"{list_name}\", which \"{name}\" enrolls on"))
+        for source, why in sources:
+            found = ctx.by_name.get(source)
+            if found:
+                edges.append(_Edge(source=source, target=name, span=found[0].name.span, why=why))
+    return [e for e in edges if e.source != e.target]
+
+
+def workflow_cycle(ctx: Context) -> Iterator[Diagnostic]:
+    """`workflow-cycle`: workflows that enroll each other in a loop; reported once per workflow on it."""
+    edges = _edges(ctx)
+    graph: dict[str, list[_Edge]] = {}
+    for edge in edges:
+        graph.setdefault(edge.source, []).append(edge)
+    for component in _strongly_connected(sorted(ctx.by_name), graph):
+        if len(component) < 2:
+            continue
+        members = set(component)
+        for start in component:
+            path = _cycle_from(start, graph, members)
+            if not path:
+                continue
+            names = " → ".join(f"\"{e.source}\"" for e in path) + f" → \"{start}\""
+            yield Diagnostic.of(
+                "workflow-cycle",
+                f"found a loop of workflows: {names}; {path[0].why}, and so on around the loop",
+                path[0].span,
+                hint="break the loop (e.g. an `unenroll when` or suppression list), or suppress this "
+                "warning if re-enrollment settings keep it finite",
+            )
+
+
+def _cycle_from(start: str, graph: dict[str, list[_Edge]], members: set[str]) -> list[_Edge]:
+    """The shortest path of edges from `start` back to `start`, inside `members`."""
+    frontier: list[tuple[str, list[_Edge]]] = [(start, [])]
+    seen = {start}
+    while frontier:
+        following: list[tuple[str, list[_Edge]]] = []
+        for node, path in frontier:
+            for edge in graph.get(node, []):
+                if edge.target not in members:
+                    continue
+                if edge.target == start:
+                    return [*path, edge]
+                if edge.target not in seen:
+                    seen.add(edge.target)
+                    following.append((edge.target, [*path, edge]))
+        frontier = following
+    return []
+
+
+def _strongly_connected(nodes: list[str], graph: dict[str, list[_Edge]]) -> list[list[str]]:
+    """Tarjan's algorithm, iterative; components in discovery order."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+    counter = 0
+    for root in nodes:
+        if root in index:
+            continue
+        work: list[tuple[str, int]] = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(node)
+            targets = [e.target for e in graph.get(node, [])]
+            if i < len(targets):
+                work.append((node, i + 1))
+                target = targets[i]
+                if target not in index:
+                    work.append((target, 0))
+                elif target in on_stack:
+                    low[node] = min(low[node], index[target])
+                continue
+            if low[node] == index[node]:
+                component: list[str] = []
+                while True:
+                    item = stack.pop()
+                    on_stack.discard(item)
+                    component.append(item)
+                    if item == node:
+                        break
+                out.append(sorted(component))
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    return out

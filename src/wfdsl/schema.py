@@ -1,0 +1,456 @@
+"""Schema: CRM object types and their typed properties (SPEC §2.9), built in or from a config file.
+
+A project schema lives in the closest `wfdsl.toml` (`[schema]` table) or
+`pyproject.toml` (`[tool.wfdsl.schema]` table) found walking up from the
+linted path; without one the built-in schema of common HubSpot standard
+properties applies. The format is documented in docs/configuration.md.
+
+>>> BUILTIN.property("contact", "lifecyclestage").type
+'enumeration'
+>>> BUILTIN.property("contact", "date_of_birth").type
+'string'
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from wfdsl.catalog import STANDARD_OBJECT_TYPES
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+#: The property types of SPEC §2.9.
+PROPERTY_TYPES: tuple[str, ...] = ("string", "number", "bool", "date", "datetime", "enumeration")
+
+CONFIG_FILE = "wfdsl.toml"
+PYPROJECT = "pyproject.toml"
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; the message names the file."""
+
+    def __init__(self, path: str | Path, message: str) -> None:
+        self.path = str(path)
+        self.reason = message
+        super().__init__(f"{path}: {message}")
+
+
+@attrs.frozen(kw_only=True)
+class Property:
+    """One property of an object type: its name, type and (enumerations) options."""
+
+    name: str
+    type: str
+    options: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        if self.type == "enumeration":
+            return {"type": self.type, "options": list(self.options)}
+        return {"type": self.type}
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class Schema:
+    """Object types and their properties.
+
+    `source` is the config file the schema came from, or None for the
+    built-in schema; unknown properties are errors with a project schema
+    and warnings with the built-in one (SPEC §2.9).
+    """
+
+    objects: Mapping[str, Mapping[str, Property]]
+    custom_types: frozenset[str] = frozenset()
+    source: str | None = None
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.source is None
+
+    @property
+    def object_types(self) -> tuple[str, ...]:
+        """Standard object types, then the custom ones in sorted order."""
+        return STANDARD_OBJECT_TYPES + tuple(sorted(self.custom_types))
+
+    def has_object(self, name: str) -> bool:
+        return name in STANDARD_OBJECT_TYPES or name in self.custom_types
+
+    def properties(self, object_type: str) -> Mapping[str, Property]:
+        return self.objects.get(object_type, {})
+
+    def property(self, object_type: str, name: str) -> Property | None:
+        return self.properties(object_type).get(name)
+
+    def to_json(self) -> dict[str, Any]:
+        """The schema as plain data (`wfdsl schema --format json`)."""
+        return {
+            "source": self.source,
+            "objects": {
+                name: {
+                    "custom": name in self.custom_types,
+                    "properties": {p: prop.to_json() for p, prop in sorted(self.properties(name).items())},
+                }
+                for name in self.object_types
+            },
+        }
+
+    def to_toml(self) -> str:
+        """The schema in the config file format, with `builtin = false` (it is complete)."""
+        out = ["[schema]", "builtin = false"]
+        for name in self.object_types:
+            header = f"schema.custom.{name}" if name in self.custom_types else f"schema.{name}"
+            out.append("")
+            out.append(f"[{header}]")
+            for pname, prop in sorted(self.properties(name).items()):
+                if prop.type == "enumeration":
+                    options = ", ".join(json.dumps(o) for o in prop.options)
+                    out.append(f'{pname} = {{ type = "enumeration", options = [{options}] }}')
+                else:
+                    out.append(f'{pname} = "{prop.type}"')
+        return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- built-in schema
+
+
+def _enum(*options: str) -> tuple[str, tuple[str, ...]]:
+    return ("enumeration", options)
+
+
+_LIFECYCLE = _enum(
+    "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead",
+    "opportunity", "customer", "evangelist", "other",
+)
+_LEAD_STATUS = _enum(
+    "NEW", "OPEN", "IN_PROGRESS", "OPEN_DEAL", "UNQUALIFIED",
+    "ATTEMPTED_TO_CONTACT", "CONNECTED", "BAD_TIMING",
+)
+
+#: Properties every standard object has.
+_COMMON: dict[str, str | tuple[str, tuple[str, ...]]] = {
+    "hs_object_id": "string",
+    "createdate": "datetime",
+    "hs_createdate": "datetime",
+    "lastmodifieddate": "datetime",
+    "hs_lastmodifieddate": "datetime",
+    "hubspot_owner_id": "string",
+}
+
+_BUILTIN_PROPERTIES: dict[str, dict[str, str | tuple[str, tuple[str, ...]]]] = {
+    "contact": {
+        "email": "string",
+        "firstname": "string",
+        "lastname": "string",
+        "salutation": "string",
+        "phone": "string",
+        "mobilephone": "string",
+        "fax": "string",
+        "address": "string",
+        "city": "string",
+        "state": "string",
+        "zip": "string",
+        "country": "string",
+        "company": "string",
+        "jobtitle": "string",
+        "website": "string",
+        "industry": "string",
+        "message": "string",
+        "hs_language": "string",
+        # A single-line text property in HubSpot, not a date (SPEC §3 date-property-type).
+        "date_of_birth": "string",
+        "lifecyclestage": _LIFECYCLE,
+        "hs_lead_status": _LEAD_STATUS,
+        "hubspotscore": "number",
+        "num_associated_deals": "number",
+        "recent_deal_amount": "number",
+        "total_revenue": "number",
+        "annualrevenue": "string",
+        "email_opt_out": "bool",
+        "hs_email_optout": "bool",
+        "hs_analytics_source": _enum(
+            "ORGANIC_SEARCH", "PAID_SEARCH", "EMAIL_MARKETING", "SOCIAL_MEDIA", "REFERRALS",
+            "OTHER_CAMPAIGNS", "DIRECT_TRAFFIC", "OFFLINE", "PAID_SOCIAL", "AI_REFERRALS",
+        ),
+        "closedate": "datetime",
+        "first_conversion_date": "datetime",
+        "recent_conversion_date": "datetime",
+        "notes_last_contacted": "datetime",
+        "hs_lifecyclestage_customer_date": "datetime",
+        "hs_lifecyclestage_lead_date": "datetime",
+    },
+    "company": {
+        "name": "string",
+        "domain": "string",
+        "website": "string",
+        "phone": "string",
+        "address": "string",
+        "city": "string",
+        "state": "string",
+        "zip": "string",
+        "country": "string",
+        "description": "string",
+        # An enumeration in HubSpot whose options vary by portal; a string here.
+        "industry": "string",
+        "numberofemployees": "number",
+        "annualrevenue": "number",
+        "lifecyclestage": _LIFECYCLE,
+        "hs_lead_status": _LEAD_STATUS,
+        "type": _enum("PROSPECT", "PARTNER", "RESELLER", "VENDOR", "OTHER"),
+        "num_associated_contacts": "number",
+        "num_associated_deals": "number",
+        "total_revenue": "number",
+        "closedate": "datetime",
+        "notes_last_contacted": "datetime",
+    },
+    "deal": {
+        "dealname": "string",
+        "amount": "number",
+        "dealstage": _enum(
+            "appointmentscheduled", "qualifiedtobuy", "presentationscheduled",
+            "decisionmakerboughtin", "contractsent", "closedwon", "closedlost",
+        ),
+        "pipeline": "string",
+        "closedate": "date",
+        "dealtype": _enum("newbusiness", "existingbusiness"),
+        "hs_priority": _enum("low", "medium", "high"),
+        "description": "string",
+        "hs_forecast_probability": "number",
+        "hs_is_closed_won": "bool",
+        "num_associated_contacts": "number",
+    },
+    "ticket": {
+        "subject": "string",
+        "content": "string",
+        "hs_pipeline": "string",
+        "hs_pipeline_stage": _enum("1", "2", "3", "4"),
+        "hs_ticket_priority": _enum("LOW", "MEDIUM", "HIGH", "URGENT"),
+        "hs_ticket_category": _enum(
+            "PRODUCT_ISSUE", "BILLING_ISSUE", "FEATURE_REQUEST", "GENERAL_INQUIRY",
+        ),
+        "source_type": _enum("EMAIL", "CHAT", "PHONE", "FORM"),
+        "closed_date": "datetime",
+        "time_to_close": "number",
+    },
+    "quote": {"hs_title": "string", "hs_expiration_date": "date", "hs_quote_amount": "number"},
+    "lead": {"hs_lead_name": "string"},
+    "call": {"hs_call_title": "string", "hs_call_duration": "number"},
+    "meeting": {"hs_meeting_title": "string", "hs_meeting_start_time": "datetime"},
+    "task": {
+        "hs_task_subject": "string",
+        "hs_task_status": _enum("NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"),
+        "hs_task_priority": _enum("NONE", "LOW", "MEDIUM", "HIGH"),
+    },
+    "invoice": {"hs_invoice_status": _enum("draft", "open", "paid", "voided"), "hs_due_date": "date"},
+    "payment": {"hs_initial_amount": "number"},
+    "subscription": {"hs_status": "string", "hs_next_payment_due_date": "date"},
+    "conversation": {},
+    "feedback": {"hs_survey_type": "string", "hs_response_value": "number"},
+    "user": {"hs_email": "string", "hs_given_name": "string", "hs_family_name": "string"},
+    "goal": {"hs_goal_name": "string", "hs_target_amount": "number"},
+}
+
+
+def _property(name: str, spec: str | tuple[str, tuple[str, ...]]) -> Property:
+    if isinstance(spec, tuple):
+        return Property(name=name, type=spec[0], options=spec[1])
+    return Property(name=name, type=spec)
+
+
+def _builtin() -> Schema:
+    objects: dict[str, dict[str, Property]] = {}
+    for object_type in STANDARD_OBJECT_TYPES:
+        props = {**_COMMON, **_BUILTIN_PROPERTIES.get(object_type, {})}
+        objects[object_type] = {name: _property(name, spec) for name, spec in props.items()}
+    return Schema(objects=objects)
+
+
+#: The built-in schema of common HubSpot standard properties.
+BUILTIN: Schema = _builtin()
+
+
+# ---------------------------------------------------------------- config files
+
+
+def find_config(start: str | Path) -> tuple[Path, dict[str, Any]] | None:
+    """The closest config file at or above `start` and its wfdsl table.
+
+    In each directory `wfdsl.toml` comes first, then a `pyproject.toml` that
+    has a `[tool.wfdsl]` table (one without it is passed over).
+    """
+    here = Path(start).absolute()
+    if not here.is_dir():
+        here = here.parent
+    for directory in (here, *here.parents):
+        candidate = directory / CONFIG_FILE
+        if candidate.is_file():
+            return candidate, _read_toml(candidate)
+        candidate = directory / PYPROJECT
+        if candidate.is_file():
+            data = _read_toml(candidate)
+            tool = data.get("tool")
+            if isinstance(tool, dict) and "wfdsl" in tool:
+                table = tool["wfdsl"]
+                if not isinstance(table, dict):
+                    raise ConfigError(candidate, "`tool.wfdsl` must be a table")
+                return candidate, table
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as error:
+        raise ConfigError(path, f"cannot read: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, "not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(path, f"not valid TOML: {error}") from None
+
+
+def load_schema(start: str | Path | None = None) -> Schema:
+    """The schema for files at `start` (a file or directory; default: the working directory).
+
+    Raises ConfigError for a config file that cannot be used.
+
+    >>> load_schema("/").is_builtin
+    True
+    """
+    found = find_config(Path.cwd() if start is None else start)
+    if found is None:
+        return BUILTIN
+    path, table = found
+    return schema_from_config(table, str(path), prefix=_prefix(path))
+
+
+def load_schema_file(path: str | Path) -> Schema:
+    """The schema of one named config file (`wfdsl.toml` or `pyproject.toml`)."""
+    file = Path(path)
+    data = _read_toml(file)
+    if file.name == PYPROJECT:
+        tool = data.get("tool", {})
+        table = tool.get("wfdsl", {}) if isinstance(tool, dict) else {}
+        if not isinstance(table, dict):
+            raise ConfigError(file, "`tool.wfdsl` must be a table")
+        data = table
+    return schema_from_config(data, str(file), prefix=_prefix(file))
+
+
+def _prefix(path: Path) -> str:
+    return "tool.wfdsl." if path.name == PYPROJECT else ""
+
+
+_TOP_KEYS = ("schema",)
+_TABLE_KEYS = ("type", "options", "description", "label")
+
+
+def schema_from_config(table: Mapping[str, Any], source: str, *, prefix: str = "") -> Schema:
+    """A Schema from a parsed config table (the contents of `wfdsl.toml`).
+
+    A config without a `schema` table gives the built-in schema.
+
+    >>> s = schema_from_config({"schema": {"contact": {"renewal_date": "date"}}}, "wfdsl.toml")
+    >>> (s.property("contact", "renewal_date").type, s.property("contact", "email").type, s.is_builtin)
+    ('date', 'string', False)
+    """
+    for key in table:
+        if key not in _TOP_KEYS:
+            raise ConfigError(source, f"unknown key `{prefix}{key}`; expected {_alternatives(key, _TOP_KEYS)}")
+    raw = table.get("schema")
+    if raw is None:
+        return BUILTIN
+    if not isinstance(raw, dict):
+        raise ConfigError(source, f"`{prefix}schema` must be a table")
+    builtin = raw.get("builtin", True)
+    if not isinstance(builtin, bool):
+        raise ConfigError(source, f"`{prefix}schema.builtin` must be true or false")
+    objects: dict[str, dict[str, Property]] = {
+        t: dict(BUILTIN.properties(t)) if builtin else {} for t in STANDARD_OBJECT_TYPES
+    }
+    custom: set[str] = set()
+    for key, value in raw.items():
+        where = f"{prefix}schema.{key}"
+        if key == "builtin":
+            continue
+        if key == "custom":
+            if not isinstance(value, dict):
+                raise ConfigError(source, f"`{where}` must be a table of custom object types")
+            for name, props in value.items():
+                cwhere = f"{where}.{name}"
+                if not _NAME.match(name):
+                    raise ConfigError(source, f"`{cwhere}`: `{name}` is not a valid object type name")
+                if name in STANDARD_OBJECT_TYPES:
+                    raise ConfigError(
+                        source,
+                        f"`{cwhere}`: `{name}` is a standard object type; "
+                        f"declare its properties under [{prefix}schema.{name}]",
+                    )
+                custom.add(name)
+                objects[name] = _properties(props, source, cwhere)
+            continue
+        if key not in STANDARD_OBJECT_TYPES:
+            guess = difflib.get_close_matches(key, STANDARD_OBJECT_TYPES, n=1)
+            maybe = f" (did you mean `{guess[0]}`?)" if guess else ""
+            raise ConfigError(
+                source,
+                f"`{where}`: `{key}` is not a standard object type{maybe}; "
+                f"declare custom object types under [{prefix}schema.custom.{key}]",
+            )
+        objects[key].update(_properties(value, source, where))
+    return Schema(objects=objects, custom_types=frozenset(custom), source=source)
+
+
+def _alternatives(word: str, options: tuple[str, ...]) -> str:
+    guess = difflib.get_close_matches(word, options, n=1)
+    listed = ", ".join(f"`{o}`" for o in options)
+    return f"one of {listed}" + (f" (did you mean `{guess[0]}`?)" if guess else "")
+
+
+def _properties(value: Any, source: str, where: str) -> dict[str, Property]:
+    if not isinstance(value, dict):
+        raise ConfigError(source, f"`{where}` must be a table of properties (name = \"type\")")
+    out: dict[str, Property] = {}
+    for name, spec in value.items():
+        pwhere = f"{where}.{name}"
+        if not _NAME.match(name):
+            raise ConfigError(source, f"`{pwhere}`: `{name}` is not a valid property name")
+        out[name] = _property_spec(name, spec, source, pwhere)
+    return out
+
+
+def _property_spec(name: str, spec: Any, source: str, where: str) -> Property:
+    if isinstance(spec, str):
+        kind, options = spec, None
+    elif isinstance(spec, dict):
+        for key in spec:
+            if key not in _TABLE_KEYS:
+                raise ConfigError(source, f"`{where}`: unknown key `{key}`; expected {_alternatives(key, _TABLE_KEYS)}")
+        kind = spec.get("type")
+        options = spec.get("options")
+        if not isinstance(kind, str):
+            raise ConfigError(source, f"`{where}` needs a `type` (one of {', '.join(PROPERTY_TYPES)})")
+    else:
+        raise ConfigError(
+            source, f"`{where}` must be a type name (\"date\") or a table ({{ type = \"enumeration\", options = [...] }})"
+        )
+    if kind not in PROPERTY_TYPES:
+        raise ConfigError(source, f"`{where}`: unknown type `{kind}`; expected {_alternatives(kind, PROPERTY_TYPES)}")
+    if kind == "enumeration":
+        if not isinstance(options, list) or not options or not all(isinstance(o, str) for o in options):
+            raise ConfigError(source, f"`{where}`: an enumeration needs `options`, a non-empty list of strings")
+        return Property(name=name, type=kind, options=tuple(options))
+    if options is not None:
+        raise ConfigError(source, f"`{where}`: `options` only apply to the type `enumeration`, not `{kind}`")
+    return Property(name=name, type=kind)
