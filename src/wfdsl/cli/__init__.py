@@ -15,6 +15,7 @@ from wfdsl import __version__
 #: module name -> command name, registered in this order.
 COMMANDS: dict[str, str] = {
     "parse": "parse",
+    "compile": "compile",
 }
 
 
