@@ -16,6 +16,8 @@ from wfdsl import __version__
 COMMANDS: dict[str, str] = {
     "parse": "parse",
     "compile": "compile",
+    "lint": "lint",
+    "schema_cmd": "schema",
 }
 
 

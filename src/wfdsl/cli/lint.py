@@ -1,0 +1,134 @@
+"""`wfdsl lint`: check files (or stdin) and print diagnostics as text, JSON, GitHub annotations or SARIF."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from wfdsl.check import check_project, has_errors, resolve_names, select
+from wfdsl.cli.common import Exit, fail
+from wfdsl.diagnostics import Severity
+from wfdsl.formats import render, statistics, summary_line
+from wfdsl.project import Project, SourceError, load_project, project_from_text
+from wfdsl.schema import ConfigError, Schema, load_schema, load_schema_file
+
+FORMATS = ("text", "json", "github", "sarif")
+
+
+def _use_color(choice: str) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty()
+
+
+@click.command("lint")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="Output format; json and sarif print only the document on stdout.")
+@click.option("--strict", is_flag=True, help="Treat placeholder actions as errors.")
+@click.option("--select", "selected", multiple=True, metavar="NAME",
+              help="Report only these checks (names or codes; repeat or separate with commas).")
+@click.option("--ignore", "ignored", multiple=True, metavar="NAME",
+              help="Do not report these checks (names or codes; repeat or separate with commas).")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when errors are found.")
+@click.option("--max-warnings", type=click.IntRange(min=0), metavar="N",
+              help="Exit 1 when more than N warnings are found.")
+@click.option("--statistics", "show_statistics", is_flag=True,
+              help="Print how often each check fired (text and github formats: after the output).")
+@click.option("--stdin-filename", metavar="PATH",
+              help="The file name to report for text read from `-`; also where the config search starts.")
+@click.option("--config", "config", type=click.Path(), metavar="FILE",
+              help="Use this wfdsl.toml or pyproject.toml instead of searching for one.")
+@click.option("--color", "color", type=click.Choice(("auto", "always", "never")), default="auto",
+              show_default=True, help="Colour the text output (auto: only on a terminal).")
+def lint(
+    paths: tuple[str, ...],
+    fmt: str,
+    strict: bool,
+    selected: tuple[str, ...],
+    ignored: tuple[str, ...],
+    exit_zero: bool,
+    max_warnings: int | None,
+    show_statistics: bool,
+    stdin_filename: str | None,
+    config: str | None,
+    color: str,
+) -> None:
+    """Check PATHS (.wf files or directories; `-` reads stdin) against SPEC §3.
+
+    Exit status: 0 no errors, 1 errors (or too many warnings), 2 usage, I/O or
+    configuration error.
+    """
+    try:
+        only = resolve_names(selected)
+        skip = resolve_names(ignored)
+    except ValueError as error:
+        fail(str(error))
+    project = _load(paths, stdin_filename)
+    schema = _schema(paths, stdin_filename, config)
+    found = check_project(project, schema, strict=strict)
+    diagnostics = select(found, only=only, ignore=skip)
+    sources = {result.module.path: result.source for result in project.files}
+    files = len(project.files)
+
+    output = render(fmt, diagnostics, sources, files=files, color=fmt == "text" and _use_color(color))
+    if fmt == "text":
+        parts = [output] if output else []
+        if show_statistics and diagnostics:
+            parts.append(statistics(diagnostics))
+        parts.append(summary_line(diagnostics, files))
+        click.echo("\n\n".join(parts))
+    else:
+        if output:
+            click.echo(output)
+        if fmt == "github":
+            if show_statistics and diagnostics:
+                click.echo(statistics(diagnostics), err=True)
+            click.echo(summary_line(diagnostics, files), err=True)
+
+    warnings = sum(1 for d in diagnostics if d.severity is Severity.WARNING)
+    failed = has_errors(diagnostics)
+    if max_warnings is not None and warnings > max_warnings:
+        click.echo(f"wfdsl: {warnings} warnings, more than --max-warnings {max_warnings}", err=True)
+        failed = True
+    sys.exit(int(Exit.ERRORS if failed and not exit_zero else Exit.OK))
+
+
+def _load(paths: tuple[str, ...], stdin_filename: str | None) -> Project:
+    if "-" in paths:
+        if len(paths) > 1:
+            fail("`-` (stdin) cannot be combined with other paths")
+        data = sys.stdin.buffer.read()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            fail("stdin is not UTF-8 text")
+        return project_from_text(text.removeprefix("\ufeff"), stdin_filename or "<stdin>")
+    if stdin_filename is not None:
+        fail("--stdin-filename needs `-` among the paths")
+    try:
+        return load_project(paths)
+    except SourceError as error:
+        fail(str(error))
+    raise AssertionError("unreachable")
+
+
+def _schema(paths: tuple[str, ...], stdin_filename: str | None, config: str | None) -> Schema:
+    try:
+        if config is not None:
+            if not Path(config).is_file():
+                fail(f"{config}: no such config file")
+            return load_schema_file(config)
+        if paths == ("-",):
+            start = Path(stdin_filename).parent if stdin_filename else Path.cwd()
+        else:
+            start = Path(paths[0])
+        return load_schema(start)
+    except ConfigError as error:
+        fail(f"bad configuration: {error}")
+    raise AssertionError("unreachable")
