@@ -1,0 +1,590 @@
+"""SQLite CRM adapter: records, associations, lists, histories, outbox and idempotency log in a file.
+
+The embedded default CRM of `wfdsl run` (`--crm sqlite:///wfdsl-crm.db`). It
+behaves exactly like `adapters.memory.MemoryCRM` (same events derived from
+updates, same property and event history, same action semantics) but keeps
+everything in a SQLite file (WAL), so it outlives the process.
+
+Idempotency: every performed action is written to the `performed` table
+with its key and result, in the same transaction as its effects. A second
+`perform` with a known key changes nothing, counts a replay, and returns the
+stored result — the log is the proof that no action was performed twice.
+
+Units: the service loop can group everything the CRM does for a batch of
+steps into one unit (`begin_unit` … `end_unit(token)`). While a unit is open
+the adapter keeps a redo journal of its writes; the service stores that
+journal in the state store's transaction, commits the store, then ends the
+unit. If the process dies between the two commits, `replay_unit` re-applies
+the journal on restart, so the CRM and the state always agree
+(docs/operating.md, "What happens on a crash").
+
+>>> import datetime as dt
+>>> crm = SQLiteCRM(":memory:")
+>>> at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+>>> crm.add_record("contact", "c1", {"email": "ann@example.com"}, at=at)
+>>> crm.get("contact", "c1").properties["email"]
+'ann@example.com'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from wfdsl.runtime.protocols import (
+    Action,
+    ActionResult,
+    Event,
+    PermanentAdapterError,
+    Record,
+)
+from wfdsl.stores.sqlite import (
+    StoreError,
+    connect,
+    dumps,
+    from_micros,
+    loads,
+    micros,
+    migrate,
+    sqlite_options,
+)
+
+Key = tuple[str, str]
+
+#: The property `assign owner` / `rotate owner` set (as in the memory CRM).
+OWNER_PROPERTY = "hubspot_owner_id"
+#: `PRAGMA application_id` of a wfdsl CRM file ("wfcr").
+CRM_APPLICATION_ID = 0x77666372
+
+
+class RecordsError(ValueError):
+    """A records file (SPEC §8) that cannot be imported."""
+
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    CREATE TABLE records (
+        n INTEGER PRIMARY KEY AUTOINCREMENT,
+        object TEXT NOT NULL, id TEXT NOT NULL, props TEXT NOT NULL,
+        UNIQUE (object, id)
+    );
+    CREATE TABLE lists (
+        object TEXT NOT NULL, id TEXT NOT NULL, list TEXT NOT NULL,
+        PRIMARY KEY (object, id, list)
+    );
+    CREATE TABLE associations (
+        n INTEGER PRIMARY KEY AUTOINCREMENT,
+        object TEXT NOT NULL, id TEXT NOT NULL, other_object TEXT NOT NULL,
+        other_id TEXT NOT NULL,
+        UNIQUE (object, id, other_object, other_id)
+    );
+    CREATE TABLE property_history (
+        n INTEGER PRIMARY KEY AUTOINCREMENT,
+        object TEXT NOT NULL, id TEXT NOT NULL, prop TEXT NOT NULL,
+        at INTEGER NOT NULL, value TEXT NOT NULL
+    );
+    CREATE INDEX property_history_key ON property_history (object, id, prop);
+    CREATE TABLE event_history (
+        n INTEGER PRIMARY KEY AUTOINCREMENT,
+        object TEXT NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL,
+        at INTEGER NOT NULL, data TEXT NOT NULL
+    );
+    CREATE INDEX event_history_key ON event_history (object, id, type);
+    CREATE TABLE performed (
+        n INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL, object TEXT NOT NULL, id TEXT NOT NULL,
+        at INTEGER NOT NULL, args TEXT NOT NULL, result TEXT NOT NULL,
+        replays INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE outbox (
+        n INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL, object TEXT NOT NULL, id TEXT NOT NULL,
+        at INTEGER NOT NULL, args TEXT NOT NULL
+    )
+    """,
+)
+
+_EVENT_FIELDS = frozenset(f.name for f in attrs.fields(Event))
+
+
+def _event_out(event: Event) -> dict[str, Any]:
+    return attrs.asdict(event, recurse=False)
+
+
+def _event_in(data: Mapping[str, Any]) -> Event:
+    return Event(**{k: v for k, v in data.items() if k in _EVENT_FIELDS})
+
+
+class SQLiteCRM:
+    """A CRMAdapter whose data lives in a SQLite file (SPEC §6 `sqlite`)."""
+
+    def __init__(self, path: str | Path, *, synchronous: str = "full") -> None:
+        self.path = str(path)
+        self._conn = connect(self.path, CRM_APPLICATION_ID, "CRM", synchronous)
+        try:
+            migrate(self._conn, MIGRATIONS, CRM_APPLICATION_ID, self.path, "CRM")
+        except BaseException:
+            self._conn.close()
+            raise
+        self._depth = 0
+        self._journal: list[list[Any]] | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteCRM:
+        """`sqlite:///crm.db`, `sqlite:////abs/crm.db`, `…?synchronous=normal`."""
+        path, options = sqlite_options(url)
+        return cls(path, synchronous=options.get("synchronous", "full"))
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # ------------------------------------------------------------ transactions and units
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """Every write goes through here, so an open unit can journal it."""
+        if self._journal is not None:
+            self._journal.append([sql, list(params)])
+        return self._conn.execute(sql, params)
+
+    @contextmanager
+    def _atomic(self) -> Iterator[None]:
+        depth = self._depth
+        mark = len(self._journal) if self._journal is not None else 0
+        self._conn.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT a{depth}")
+        self._depth = depth + 1
+        try:
+            yield
+        except BaseException:
+            self._depth = depth
+            if depth == 0:
+                self._conn.execute("ROLLBACK")
+            else:
+                self._conn.execute(f"ROLLBACK TO a{depth}")
+                self._conn.execute(f"RELEASE a{depth}")
+                if self._journal is not None:
+                    del self._journal[mark:]
+            raise
+        self._depth = depth
+        self._conn.execute("COMMIT" if depth == 0 else f"RELEASE a{depth}")
+
+    def begin_unit(self) -> None:
+        """Open a unit: writes until `end_unit` are one transaction, journaled for redo."""
+        if self._depth:
+            raise RuntimeError("a unit is already open")
+        self._conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        self._journal = []
+
+    def unit_journal(self) -> list[list[Any]]:
+        """The writes of the open unit so far: `[sql, params]` pairs, in order."""
+        return list(self._journal or [])
+
+    def end_unit(self, token: int) -> None:
+        """Commit the open unit, recording `token` as the last applied unit."""
+        self._journal = None
+        self._conn.execute(
+            "INSERT OR REPLACE INTO meta (name, value) VALUES ('unit', ?)", (str(token),)
+        )
+        self._depth = 0
+        self._conn.execute("COMMIT")
+
+    def abort_unit(self) -> None:
+        """Roll the open unit back."""
+        if self._depth:
+            self._conn.execute("ROLLBACK")
+        self._depth = 0
+        self._journal = None
+
+    def applied_unit(self) -> int:
+        """The token of the last committed unit (0 if none)."""
+        row = self._conn.execute("SELECT value FROM meta WHERE name = 'unit'").fetchone()
+        return 0 if row is None else int(row[0])
+
+    def replay_unit(self, token: int, journal: Sequence[Sequence[Any]]) -> None:
+        """Re-apply the writes of a unit whose commit was lost (recovery after a crash)."""
+        self.begin_unit()
+        try:
+            for sql, params in journal:
+                self._conn.execute(sql, params)
+        except BaseException:
+            self.abort_unit()
+            raise
+        self.end_unit(token)
+
+    # ------------------------------------------------------------ metadata
+
+    def get_meta(self, name: str) -> Any:
+        row = self._conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else loads(row[0])
+
+    def set_meta(self, name: str, value: Any) -> None:
+        with self._atomic():
+            self._exec("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
+                       (name, dumps(value)))
+
+    # ------------------------------------------------------------ setup
+
+    def _ensure(self, key: Key) -> bool:
+        """Create an empty record if there is none; True if it was created."""
+        return self._exec(
+            "INSERT OR IGNORE INTO records (object, id, props) VALUES (?, ?, '{}')", key
+        ).rowcount > 0
+
+    def _props(self, key: Key) -> dict[str, Any] | None:
+        row = self._conn.execute(
+            "SELECT props FROM records WHERE object = ? AND id = ?", key
+        ).fetchone()
+        return None if row is None else dict(loads(row[0]))
+
+    def _save_props(self, key: Key, props: Mapping[str, Any]) -> None:
+        self._exec("UPDATE records SET props = ? WHERE object = ? AND id = ?",
+                   (dumps(dict(props)), key[0], key[1]))
+
+    def _history(self, key: Key, prop: str, at: dt.datetime, value: Any) -> None:
+        self._exec(
+            "INSERT INTO property_history (object, id, prop, at, value) VALUES (?, ?, ?, ?, ?)",
+            (key[0], key[1], prop, micros(at), dumps(value)),
+        )
+
+    def add_record(self, object_type: str, record_id: str, properties: Mapping[str, Any],
+                   *, at: dt.datetime) -> None:
+        """Create (or overwrite) a record without producing events: data that already exists."""
+        key = (object_type, record_id)
+        with self._atomic():
+            self._ensure(key)
+            props = {p: v for p, v in properties.items() if p != "id"}
+            self._save_props(key, props)
+            for prop, value in props.items():
+                self._history(key, prop, at, value)
+
+    def associate(self, a: Key, b: Key) -> None:
+        """Associate two records both ways; the first association of a type is the primary."""
+        with self._atomic():
+            for left, right in ((a, b), (b, a)):
+                self._exec(
+                    "INSERT OR IGNORE INTO associations (object, id, other_object, other_id) "
+                    "VALUES (?, ?, ?, ?)", (*left, *right),
+                )
+
+    def set_lists(self, key: Key, names: set[str]) -> None:
+        with self._atomic():
+            self._exec("DELETE FROM lists WHERE object = ? AND id = ?", key)
+            for name in sorted(names):
+                self._exec("INSERT INTO lists (object, id, list) VALUES (?, ?, ?)", (*key, name))
+
+    def add_to_list(self, name: str, key: Key) -> None:
+        with self._atomic():
+            self._exec("INSERT OR IGNORE INTO lists (object, id, list) VALUES (?, ?, ?)",
+                       (*key, name))
+
+    def exists(self, object_type: str, record_id: str) -> bool:
+        return self._props((object_type, record_id)) is not None
+
+    def import_records(self, data: Any, *, at: dt.datetime) -> int:
+        """Load a records file (SPEC §8) once: a file already imported (same content) is skipped.
+
+        Returns the number of records imported (0 when skipped). RecordsError
+        for data that is not a records file.
+        """
+        digest = hashlib.sha256(dumps(data).encode("utf-8")).hexdigest()
+        if not isinstance(data, Mapping):
+            raise RecordsError("a records file is a JSON object of record lists by type")
+        imported = self.get_meta("imported") or []
+        if digest in imported:
+            return 0
+        count = 0
+        with self._atomic():
+            for object_type, items in data.items():
+                if object_type in ("associations", "lists"):
+                    continue
+                if not isinstance(items, list):
+                    raise RecordsError(f"{object_type!r}: expected a list of records")
+                for number, item in enumerate(items):
+                    if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
+                        raise RecordsError(
+                            f"{object_type}[{number}]: a record is an object with a string \"id\""
+                        )
+                    self.add_record(object_type, item["id"], item, at=at)
+                    count += 1
+            for number, link in enumerate(data.get("associations") or []):
+                try:
+                    self.associate(_ref(link["from"]), _ref(link["to"]))
+                except (KeyError, TypeError, ValueError):
+                    raise RecordsError(
+                        f"associations[{number}]: expected {{\"from\": \"type:id\", "
+                        f"\"to\": \"type:id\"}}"
+                    ) from None
+            lists = data.get("lists") or {}
+            if not isinstance(lists, Mapping):
+                raise RecordsError("\"lists\": expected an object of list name -> [\"type:id\"]")
+            for name, members in lists.items():
+                for member in members if isinstance(members, list) else [members]:
+                    try:
+                        self.add_to_list(str(name), _ref(member))
+                    except (TypeError, ValueError):
+                        raise RecordsError(
+                            f"lists[{name!r}]: {member!r} is not \"type:id\""
+                        ) from None
+            self.set_meta("imported", [*imported, digest])
+        return count
+
+    # ------------------------------------------------------------ reads
+
+    def get(self, object_type: str, record_id: str) -> Record | None:
+        key = (object_type, record_id)
+        props = self._props(key)
+        if props is None:
+            return None
+        lists = frozenset(name for name, in self._conn.execute(
+            "SELECT list FROM lists WHERE object = ? AND id = ?", key))
+        associations: dict[str, list[str]] = {}
+        for other_type, other_id in self._conn.execute(
+            "SELECT other_object, other_id FROM associations WHERE object = ? AND id = ? "
+            "ORDER BY n", key,
+        ):
+            associations.setdefault(other_type, []).append(other_id)
+        return Record(object=object_type, id=record_id, properties=props, lists=lists,
+                      associations={t: tuple(ids) for t, ids in associations.items()})
+
+    def property_history(self, object_type: str, record_id: str,
+                         prop: str) -> Sequence[tuple[dt.datetime, Any]]:
+        rows = self._conn.execute(
+            "SELECT at, value FROM property_history WHERE object = ? AND id = ? AND prop = ? "
+            "ORDER BY n", (object_type, record_id, prop),
+        )
+        return [(from_micros(at), loads(value)) for at, value in rows]
+
+    def event_history(self, object_type: str, record_id: str,
+                      event_type: str) -> Sequence[tuple[dt.datetime, Mapping[str, Any]]]:
+        rows = self._conn.execute(
+            "SELECT at, data FROM event_history WHERE object = ? AND id = ? AND type = ? "
+            "ORDER BY n", (object_type, record_id, event_type),
+        )
+        return [(from_micros(at), loads(data)) for at, data in rows]
+
+    def query(self, object_type: str, criteria: Mapping[str, Any] | None = None) -> Iterator[str]:
+        ids = [i for i, in self._conn.execute(
+            "SELECT id FROM records WHERE object = ? ORDER BY n", (object_type,))]
+        yield from ids
+
+    # ------------------------------------------------------------ changes
+
+    def _remember(self, event: Event) -> Event:
+        self._exec(
+            "INSERT INTO event_history (object, id, type, at, data) VALUES (?, ?, ?, ?, ?)",
+            (event.object, event.id, event.type, micros(event.at), dumps(dict(event.data))),
+        )
+        return event
+
+    def _set(self, key: Key, changes: Mapping[str, Any], at: dt.datetime,
+             cause: str | None) -> list[Event]:
+        self._ensure(key)
+        props = self._props(key) or {}
+        events = []
+        for prop, value in changes.items():
+            if prop == "id":
+                continue
+            previous = props.get(prop)
+            if previous == value and (prop in props or value is None):
+                continue
+            if value is None:
+                props.pop(prop, None)
+            else:
+                props[prop] = value
+            self._history(key, prop, at, value)
+            events.append(self._remember(Event(
+                type="property.changed", object=key[0], id=key[1], at=at,
+                data={"property": prop, "value": value, "previous": previous}, cause=cause,
+            )))
+        if events:
+            self._save_props(key, props)
+        return events
+
+    def _list_change(self, key: Key, name: str, add: bool, at: dt.datetime,
+                     cause: str | None) -> list[Event]:
+        member = self._conn.execute(
+            "SELECT 1 FROM lists WHERE object = ? AND id = ? AND list = ?", (*key, name)
+        ).fetchone() is not None
+        if member == add:
+            return []
+        if add:
+            self._exec("INSERT INTO lists (object, id, list) VALUES (?, ?, ?)", (*key, name))
+        else:
+            self._exec("DELETE FROM lists WHERE object = ? AND id = ? AND list = ?",
+                       (*key, name))
+        kind = "list.added" if add else "list.removed"
+        return [self._remember(Event(type=kind, object=key[0], id=key[1], at=at,
+                                     data={"list": name}, cause=cause))]
+
+    def observe(self, event: Event) -> Sequence[Event]:
+        with self._atomic():
+            return self._observe(event)
+
+    def _observe(self, event: Event) -> Sequence[Event]:
+        key = (event.object, event.id)
+        if event.type == "record.created":
+            created: list[Event] = []
+            if self._ensure(key):
+                created = [self._remember(Event(
+                    type="record.created", object=event.object, id=event.id, at=event.at,
+                    data=dict(event.data), cause=event.cause))]
+            return created + self._set(key, dict(event.properties or {}), event.at, event.cause)
+        if event.type == "record.updated":
+            return self._set(key, dict(event.properties or {}), event.at, event.cause)
+        if event.type in ("list.added", "list.removed"):
+            name = str(event.data.get("list", ""))
+            return self._list_change(key, name, event.type == "list.added", event.at, event.cause)
+        return [self._remember(event)]
+
+    def _target(self, action: Action) -> Key:
+        """The record an update acts on: the enrolled one, or its primary associated record."""
+        object_type = str(action.args.get("object", action.object))
+        if object_type == action.object:
+            return (action.object, action.id)
+        row = self._conn.execute(
+            "SELECT other_id FROM associations WHERE object = ? AND id = ? AND other_object = ? "
+            "ORDER BY n LIMIT 1", (action.object, action.id, object_type),
+        ).fetchone()
+        if row is None:
+            raise PermanentAdapterError(
+                f"{action.object}:{action.id} has no associated {object_type} to update"
+            )
+        return (object_type, row[0])
+
+    def perform(self, action: Action, idempotency_key: str) -> ActionResult:
+        with self._atomic():
+            row = self._conn.execute(
+                "SELECT result FROM performed WHERE key = ?", (idempotency_key,)
+            ).fetchone()
+            if row is not None:
+                self._exec("UPDATE performed SET replays = replays + 1 WHERE key = ?",
+                           (idempotency_key,))
+                return _result_in(loads(row[0]))
+            result = self._perform(action)
+            self._exec(
+                "INSERT INTO performed (key, kind, object, id, at, args, result) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (idempotency_key, action.kind, action.object, action.id, micros(action.at),
+                 dumps(dict(action.args)), dumps(_result_out(result))),
+            )
+            return result
+
+    def performed(self) -> list[dict[str, Any]]:
+        """The idempotency log: one row per action actually performed, oldest first."""
+        rows = self._conn.execute(
+            "SELECT key, kind, object, id, at, args, replays FROM performed ORDER BY n"
+        )
+        return [
+            {"key": key, "kind": kind, "object": obj, "id": rid, "at": from_micros(at),
+             "args": loads(args), "replays": replays}
+            for key, kind, obj, rid, at, args, replays in rows
+        ]
+
+    def outbox(self) -> list[dict[str, Any]]:
+        """What left the CRM (emails, tasks, notifications, webhooks), oldest first."""
+        rows = self._conn.execute("SELECT kind, object, id, at, args FROM outbox ORDER BY n")
+        return [
+            {"kind": kind, "object": obj, "id": rid, "at": from_micros(at).isoformat(),
+             "args": loads(args)}
+            for kind, obj, rid, at, args in rows
+        ]
+
+    def records(self, object_type: str | None = None) -> list[Record]:
+        """Every record (of a type), in creation order."""
+        sql = "SELECT object, id FROM records"
+        params: tuple[str, ...] = ()
+        if object_type is not None:
+            sql += " WHERE object = ?"
+            params = (object_type,)
+        keys = self._conn.execute(sql + " ORDER BY n", params).fetchall()
+        return [r for r in (self.get(o, i) for o, i in keys) if r is not None]
+
+    def _next(self, name: str) -> int:
+        value: int = self._exec(
+            "INSERT INTO counters (name, value) VALUES (?, 1) "
+            "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value", (name,),
+        ).fetchone()[0]
+        return value
+
+    def _perform(self, action: Action) -> ActionResult:
+        args = action.args
+        at = action.at
+        own: Key = (action.object, action.id)
+        cause = str(args.get("_enrollment")) if args.get("_enrollment") else None
+        kind = action.kind
+        if kind in ("set", "clear", "copy"):
+            target = self._target(action)
+            value = None if kind == "clear" else args.get("value")
+            return ActionResult(events=tuple(self._set(target, {str(args["property"]): value},
+                                                       at, cause)))
+        if kind == "increment":
+            target = self._target(action)
+            prop = str(args["property"])
+            current = (self._props(target) or {}).get(prop)
+            try:
+                base = float(current) if current not in (None, "") else 0.0
+            except (TypeError, ValueError) as error:
+                raise PermanentAdapterError(
+                    f"{target[0]}.{prop} is {current!r}, not a number"
+                ) from error
+            total = base + float(args.get("by", 0))
+            number: Any = int(total) if total.is_integer() else total
+            return ActionResult(events=tuple(self._set(target, {prop: number}, at, cause)))
+        if kind in ("assign_owner", "rotate_owner"):
+            return ActionResult(events=tuple(self._set(own, {OWNER_PROPERTY: args.get("owner")},
+                                                       at, cause)))
+        if kind in ("add_to_list", "remove_from_list"):
+            return ActionResult(events=tuple(self._list_change(
+                own, str(args["list"]), kind == "add_to_list", at, cause)))
+        if kind == "create_record":
+            object_type = str(args.get("object_type", args.get("object", "record")))
+            new_id = f"{object_type}-{self._next('created')}"
+            key = (object_type, new_id)
+            self._ensure(key)
+            events = [self._remember(Event(type="record.created", object=object_type,
+                                           id=new_id, at=at, cause=cause))]
+            props = args.get("properties", {})
+            events += self._set(key, dict(props) if isinstance(props, Mapping) else {}, at, cause)
+            self.associate(own, key)
+            return ActionResult(events=tuple(events), data={"id": new_id})
+        self._exec(
+            "INSERT INTO outbox (kind, object, id, at, args) VALUES (?, ?, ?, ?, ?)",
+            (kind, action.object, action.id, micros(at),
+             dumps({k: v for k, v in args.items() if not k.startswith("_")})),
+        )
+        if kind == "send_email":
+            return ActionResult(events=(self._remember(Event(
+                type="email.sent", object=action.object, id=action.id, at=at,
+                data={"email": args.get("email")}, cause=cause)),))
+        return ActionResult()
+
+
+def _ref(text: Any) -> Key:
+    if not isinstance(text, str) or ":" not in text:
+        raise ValueError(text)
+    object_type, _, record_id = text.partition(":")
+    if not object_type or not record_id:
+        raise ValueError(text)
+    return (object_type, record_id)
+
+
+def _result_out(result: ActionResult) -> dict[str, Any]:
+    return {"events": [_event_out(e) for e in result.events], "data": dict(result.data)}
+
+
+def _result_in(data: Mapping[str, Any]) -> ActionResult:
+    return ActionResult(events=tuple(_event_in(e) for e in data.get("events", ())),
+                        data=dict(data.get("data", {})))
+
+
+__all__ = ["CRM_APPLICATION_ID", "OWNER_PROPERTY", "RecordsError", "SQLiteCRM", "StoreError"]

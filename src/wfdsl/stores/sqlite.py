@@ -1,0 +1,594 @@
+"""SQLite state store: enrollments, timers, history, stats and facts in one SQLite file.
+
+The embedded default of `wfdsl run` (`--store sqlite:///wfdsl-state.db`).
+Stdlib `sqlite3` in WAL mode. Every `with store.transaction():` block is one
+SQLite transaction (`BEGIN IMMEDIATE` … `COMMIT`, `ROLLBACK` on an
+exception); a nested block is a SAVEPOINT, so an exception caught by the
+caller undoes the nested block only. A write made outside any block commits
+on its own.
+
+Durability: `synchronous=FULL` by default — in WAL mode a commit returns only
+after the WAL is fsynced, so a committed step survives a process crash *and*
+a power loss. `?synchronous=normal` trades the power-loss guarantee (not the
+process-crash one) for speed. The service loop commits in batches, which
+amortises the fsync over many steps.
+
+The schema is versioned with `PRAGMA user_version` and migrated forward on
+open; a file written by a newer wfdsl is refused (`SchemaVersionError`), and
+`PRAGMA application_id` keeps a CRM file from being opened as a store.
+
+>>> store = SQLiteStore(":memory:")
+>>> with store.transaction():
+...     store.add_stat("W", "enrolled", 1)
+>>> store.stats("W")["enrolled"]
+1
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import attrs
+
+from wfdsl.runtime.protocols import STAT_FIELDS, Enrollment, HistoryEntry, Timer, utc
+
+UTC = dt.timezone.utc
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+
+#: `PRAGMA application_id` of a wfdsl state store ("wfst").
+STORE_APPLICATION_ID = 0x77667374
+SYNCHRONOUS = ("off", "normal", "full", "extra")
+
+
+class StoreError(Exception):
+    """A SQLite file that cannot be used as asked (wrong kind, newer schema, unreadable)."""
+
+
+class SchemaVersionError(StoreError):
+    """The file was written by a newer wfdsl: its schema version is unknown here."""
+
+
+# ---------------------------------------------------------------- shared helpers
+
+
+def sqlite_options(url: str) -> tuple[str, dict[str, str]]:
+    """The file path and options of a `sqlite://` URL.
+
+    >>> sqlite_options("sqlite:///state.db?synchronous=normal")
+    ('state.db', {'synchronous': 'normal'})
+    >>> sqlite_options("sqlite:////var/lib/wf.db")[0]
+    '/var/lib/wf.db'
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() != "sqlite":
+        raise StoreError(f"not a sqlite URL: {url!r}")
+    location, _, query = rest.partition("?")
+    if not location.startswith("/") or location == "/":
+        raise StoreError(
+            f"{url!r} names no file: use sqlite:///relative.db or sqlite:////absolute/path.db"
+        )
+    path = location[1:]
+    options = {key: values[-1] for key, values in parse_qs(query).items()}
+    unknown = sorted(set(options) - {"synchronous"})
+    if unknown:
+        raise StoreError(f"unknown option {unknown[0]!r} in {url!r} (known: synchronous)")
+    if options.get("synchronous", "full").lower() not in SYNCHRONOUS:
+        raise StoreError(
+            f"synchronous={options['synchronous']} in {url!r}: use one of "
+            + ", ".join(SYNCHRONOUS)
+        )
+    return path, options
+
+
+def connect(path: str, application_id: int, what: str, synchronous: str = "full") -> sqlite3.Connection:
+    """An autocommit connection in WAL mode, checked to be a wfdsl file of the right kind."""
+    if path != ":memory:":
+        parent = Path(path).parent
+        if not parent.is_dir():
+            raise StoreError(f"{path}: directory {str(parent)!r} does not exist")
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 10000")
+        found = conn.execute("PRAGMA application_id").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if found != application_id and (found != 0 or tables):
+            conn.close()
+            raise StoreError(f"{path} is not a wfdsl {what} file")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+    except sqlite3.DatabaseError as error:
+        raise StoreError(f"{path}: {error}") from error
+    return conn
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[str], application_id: int,
+            path: str, what: str) -> None:
+    """Bring the schema to `len(migrations)`: migration `i` turns version i into i+1."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(migrations):
+        raise SchemaVersionError(
+            f"{path} has {what} schema version {version}, newer than this wfdsl "
+            f"understands ({len(migrations)}): upgrade wfdsl to open it"
+        )
+    for number in range(version, len(migrations)):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(migrations[number]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA application_id = {application_id}")
+            conn.execute(f"PRAGMA user_version = {number + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def micros(value: dt.datetime) -> int:
+    """Microseconds since the epoch (sortable, exact)."""
+    delta = utc(value) - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(value: int) -> dt.datetime:
+    return EPOCH + dt.timedelta(microseconds=value)
+
+
+def _enc(value: Any) -> Any:
+    # JSON with tags for what JSON lacks, so values read back equal to what was written.
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dt.datetime):
+        return {"$dt": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, dt.time):
+        return {"$time": value.isoformat()}
+    if isinstance(value, Mapping):
+        if all(isinstance(k, str) and not k.startswith("$") for k in value):
+            return {k: _enc(v) for k, v in value.items()}
+        return {"$map": [[_enc(k), _enc(v)] for k, v in value.items()]}
+    if isinstance(value, tuple):
+        return {"$tuple": [_enc(v) for v in value]}
+    if isinstance(value, (set, frozenset)):
+        return {"$set": sorted((_enc(v) for v in value), key=repr)}
+    if isinstance(value, list):
+        return [_enc(v) for v in value]
+    if attrs.has(type(value)):
+        return _enc(attrs.asdict(value, recurse=False))
+    return str(value)
+
+
+def _dec(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_dec(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        (tag, inner), = value.items()
+        if tag == "$dt":
+            return dt.datetime.fromisoformat(inner)
+        if tag == "$date":
+            return dt.date.fromisoformat(inner)
+        if tag == "$time":
+            return dt.time.fromisoformat(inner)
+        if tag == "$tuple":
+            return tuple(_dec(v) for v in inner)
+        if tag == "$set":
+            return frozenset(_dec(v) for v in inner)
+        if tag == "$map":
+            return {_dec(k): _dec(v) for k, v in inner}
+    return {k: _dec(v) for k, v in value.items()}
+
+
+def dumps(value: Any) -> str:
+    """JSON text that `loads` turns back into an equal value (datetimes, tuples included)."""
+    return json.dumps(_enc(value), ensure_ascii=False, separators=(",", ":"))
+
+
+def loads(text: str | None) -> Any:
+    return None if text is None else _dec(json.loads(text))
+
+
+# ---------------------------------------------------------------- schema
+
+#: Migration i turns schema version i into i+1 (version 0 is an empty file).
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE enrollments (
+        n INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        workflow TEXT NOT NULL,
+        object TEXT NOT NULL,
+        record TEXT NOT NULL,
+        status TEXT NOT NULL,
+        ended INTEGER,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX enrollments_record ON enrollments (object, record);
+    CREATE INDEX enrollments_workflow ON enrollments (workflow, status);
+    CREATE TABLE timers (
+        key TEXT PRIMARY KEY,
+        due INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        workflow TEXT NOT NULL,
+        enrollment TEXT
+    );
+    CREATE INDEX timers_due ON timers (due, seq, key);
+    CREATE TABLE history (
+        n INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        workflow TEXT NOT NULL,
+        object TEXT NOT NULL,
+        id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        step TEXT,
+        detail TEXT NOT NULL,
+        enrollment TEXT
+    );
+    CREATE INDEX history_record ON history (object, id);
+    CREATE INDEX history_workflow ON history (workflow);
+    CREATE INDEX history_enrollment ON history (enrollment);
+    CREATE INDEX history_kind_at ON history (kind, at);
+    CREATE TABLE stats (
+        workflow TEXT NOT NULL, field TEXT NOT NULL, value INTEGER NOT NULL,
+        PRIMARY KEY (workflow, field)
+    );
+    CREATE TABLE facts (
+        kind TEXT NOT NULL, workflow TEXT NOT NULL, object TEXT NOT NULL,
+        record TEXT NOT NULL, at INTEGER NOT NULL,
+        PRIMARY KEY (kind, workflow, object, record)
+    );
+    CREATE INDEX facts_at ON facts (at);
+    CREATE TABLE workflows (workflow TEXT PRIMARY KEY, state TEXT NOT NULL);
+    CREATE TABLE journal (token INTEGER PRIMARY KEY, payload TEXT NOT NULL)
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_ENROLLMENT_FIELDS = frozenset(f.name for f in attrs.fields(Enrollment))
+
+
+def _enrollment(data: str) -> Enrollment:
+    values = loads(data)
+    return Enrollment(**{k: v for k, v in values.items() if k in _ENROLLMENT_FIELDS})
+
+
+def _timer(row: Sequence[Any]) -> Timer:
+    key, due, seq, kind, workflow, enrollment = row
+    return Timer(key=key, due=from_micros(due), seq=seq, kind=kind, workflow=workflow,
+                 enrollment=enrollment)
+
+
+def _entry(row: Sequence[Any]) -> HistoryEntry:
+    seq, at, workflow, object_type, record_id, kind, step, detail, enrollment = row
+    return HistoryEntry(seq=seq, at=from_micros(at), workflow=workflow, object=object_type,
+                        id=record_id, kind=kind, step=step, detail=loads(detail),
+                        enrollment=enrollment)
+
+
+_TIMER_COLUMNS = "key, due, seq, kind, workflow, enrollment"
+_HISTORY_COLUMNS = "seq, at, workflow, object, id, kind, step, detail, enrollment"
+
+
+class SQLiteStore:
+    """A StateStore in a SQLite file (SPEC §6 `sqlite`)."""
+
+    def __init__(self, path: str | Path, *, synchronous: str = "full") -> None:
+        self.path = str(path)
+        self._conn = connect(self.path, STORE_APPLICATION_ID, "state store", synchronous)
+        try:
+            migrate(self._conn, MIGRATIONS, STORE_APPLICATION_ID, self.path, "state store")
+        except BaseException:
+            self._conn.close()
+            raise
+        self._depth = 0
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteStore:
+        """`sqlite:///state.db`, `sqlite:////abs/state.db`, `…?synchronous=normal`."""
+        path, options = sqlite_options(url)
+        return cls(path, synchronous=options.get("synchronous", "full"))
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # ------------------------------------------------------------ transactions
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        conn = self._conn
+        depth = self._depth
+        if depth == 0:
+            conn.execute("BEGIN IMMEDIATE")
+        else:
+            conn.execute(f"SAVEPOINT s{depth}")
+        self._depth = depth + 1
+        try:
+            yield
+        except BaseException:
+            self._depth = depth
+            if depth == 0:
+                conn.execute("ROLLBACK")
+            else:
+                conn.execute(f"ROLLBACK TO s{depth}")
+                conn.execute(f"RELEASE s{depth}")
+            raise
+        self._depth = depth
+        if depth == 0:
+            conn.execute("COMMIT")
+        else:
+            conn.execute(f"RELEASE s{depth}")
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        # One atomic unit for a multi-statement method; no savepoint when already inside one.
+        if self._depth:
+            yield self._conn
+        else:
+            with self.transaction():
+                yield self._conn
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self._conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def next_seq(self, name: str) -> int:
+        with self._write() as conn:
+            value: int = conn.execute(
+                "INSERT INTO counters (name, value) VALUES (?, 1) "
+                "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+                (name,),
+            ).fetchone()[0]
+        return value
+
+    # ------------------------------------------------------------ enrollments
+
+    def put_enrollment(self, enrollment: Enrollment) -> None:
+        ended = None if enrollment.ended_at is None else micros(enrollment.ended_at)
+        self._conn.execute(
+            "INSERT INTO enrollments (id, workflow, object, record, status, ended, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "workflow = excluded.workflow, object = excluded.object, record = excluded.record, "
+            "status = excluded.status, ended = excluded.ended, data = excluded.data",
+            (enrollment.id, enrollment.workflow, enrollment.object, enrollment.record,
+             enrollment.status, ended, dumps(attrs.asdict(enrollment, recurse=False))),
+        )
+
+    def enrollment(self, enrollment_id: str) -> Enrollment | None:
+        data = self._one("SELECT data FROM enrollments WHERE id = ?", (enrollment_id,))
+        return None if data is None else _enrollment(data)
+
+    def enrollments_of(self, object_type: str, record_id: str) -> Sequence[Enrollment]:
+        rows = self._conn.execute(
+            "SELECT data FROM enrollments WHERE object = ? AND record = ? ORDER BY n",
+            (object_type, record_id),
+        )
+        return [_enrollment(data) for data, in rows]
+
+    def enrollments(self, workflow: str | None = None,
+                    status: str | None = None) -> Iterable[Enrollment]:
+        where, params = _where(workflow=workflow, status=status)
+        rows = self._conn.execute(f"SELECT data FROM enrollments{where} ORDER BY n", params)
+        return [_enrollment(data) for data, in rows]
+
+    def count_enrollments(self, workflow: str | None = None, status: str | None = None) -> int:
+        where, params = _where(workflow=workflow, status=status)
+        count: int = self._one(f"SELECT count(*) FROM enrollments{where}", params)
+        return count
+
+    # ------------------------------------------------------------ timers
+
+    def set_timer(self, timer: Timer) -> None:
+        self._conn.execute(
+            f"INSERT OR REPLACE INTO timers ({_TIMER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+            (timer.key, micros(timer.due), timer.seq, timer.kind, timer.workflow,
+             timer.enrollment),
+        )
+
+    def cancel_timer(self, key: str) -> None:
+        self._conn.execute("DELETE FROM timers WHERE key = ?", (key,))
+
+    def timer(self, key: str) -> Timer | None:
+        row = self._conn.execute(
+            f"SELECT {_TIMER_COLUMNS} FROM timers WHERE key = ?", (key,)
+        ).fetchone()
+        return None if row is None else _timer(row)
+
+    def pop_due(self, now: dt.datetime) -> Timer | None:
+        with self._write() as conn:
+            row = conn.execute(
+                f"SELECT {_TIMER_COLUMNS} FROM timers WHERE due <= ? "
+                "ORDER BY due, seq, key LIMIT 1",
+                (micros(now),),
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute("DELETE FROM timers WHERE key = ?", (row[0],))
+        return _timer(row)
+
+    def next_due(self) -> dt.datetime | None:
+        due = self._one("SELECT min(due) FROM timers")
+        return None if due is None else from_micros(due)
+
+    def timers(self, limit: int | None = None) -> list[Timer]:
+        """Timers by due time (the earliest `limit` of them)."""
+        sql = f"SELECT {_TIMER_COLUMNS} FROM timers ORDER BY due, seq, key"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [_timer(row) for row in self._conn.execute(sql)]
+
+    def count_timers(self) -> int:
+        count: int = self._one("SELECT count(*) FROM timers")
+        return count
+
+    # ------------------------------------------------------------ history
+
+    def append_history(self, entry: HistoryEntry) -> None:
+        self._conn.execute(
+            f"INSERT INTO history ({_HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (entry.seq, micros(entry.at), entry.workflow, entry.object, entry.id, entry.kind,
+             entry.step, dumps(entry.detail), entry.enrollment),
+        )
+
+    def history(self, record: tuple[str, str] | None = None,
+                workflow: str | None = None) -> Sequence[HistoryEntry]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if record is not None:
+            clauses.append("object = ? AND id = ?")
+            params += [record[0], record[1]]
+        if workflow is not None:
+            clauses.append("workflow = ?")
+            params.append(workflow)
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        rows = self._conn.execute(
+            f"SELECT {_HISTORY_COLUMNS} FROM history{where} ORDER BY n", params
+        )
+        return [_entry(row) for row in rows]
+
+    def count_history(self, kind: str | None = None) -> int:
+        where, params = _where(kind=kind)
+        count: int = self._one(f"SELECT count(*) FROM history{where}", params)
+        return count
+
+    # ------------------------------------------------------------ stats
+
+    def add_stat(self, workflow: str, field: str, delta: int) -> None:
+        self._conn.execute(
+            "INSERT INTO stats (workflow, field, value) VALUES (?, ?, ?) "
+            "ON CONFLICT (workflow, field) DO UPDATE SET value = value + excluded.value",
+            (workflow, field, delta),
+        )
+
+    def stats(self, workflow: str) -> Mapping[str, int]:
+        found = dict(self._conn.execute(
+            "SELECT field, value FROM stats WHERE workflow = ?", (workflow,)
+        ).fetchall())
+        return {name: found.get(name, 0) for name in STAT_FIELDS}
+
+    def reset_stats(self, workflow: str, fields: Sequence[str]) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO stats (workflow, field, value) VALUES (?, ?, 0) "
+                "ON CONFLICT (workflow, field) DO UPDATE SET value = 0",
+                [(workflow, name) for name in fields],
+            )
+
+    # ------------------------------------------------------------ facts
+
+    def add_fact(self, kind: str, workflow: str, object_type: str, record_id: str,
+                 at: dt.datetime) -> None:
+        self._conn.execute(
+            "INSERT INTO facts (kind, workflow, object, record, at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (kind, workflow, object, record) DO UPDATE SET at = excluded.at",
+            (kind, workflow, object_type, record_id, micros(at)),
+        )
+
+    def has_fact(self, kind: str, workflow: str, object_type: str, record_id: str) -> bool:
+        return self._one(
+            "SELECT 1 FROM facts WHERE kind = ? AND workflow = ? AND object = ? AND record = ?",
+            (kind, workflow, object_type, record_id),
+        ) is not None
+
+    def count_facts(self) -> int:
+        count: int = self._one("SELECT count(*) FROM facts")
+        return count
+
+    # ------------------------------------------------------------ workflow state
+
+    def workflow_state(self, workflow: str) -> Mapping[str, Any]:
+        state = self._one("SELECT state FROM workflows WHERE workflow = ?", (workflow,))
+        return {} if state is None else dict(loads(state))
+
+    def set_workflow_state(self, workflow: str, state: Mapping[str, Any]) -> None:
+        self._conn.execute(
+            "INSERT OR REPLACE INTO workflows (workflow, state) VALUES (?, ?)",
+            (workflow, dumps(dict(state))),
+        )
+
+    def workflows(self) -> list[str]:
+        """Every workflow the store knows of (state, stats or enrollments), sorted."""
+        rows = self._conn.execute(
+            "SELECT workflow FROM workflows UNION SELECT workflow FROM stats "
+            "UNION SELECT workflow FROM enrollments ORDER BY 1"
+        )
+        return [name for name, in rows]
+
+    # ------------------------------------------------------------ service metadata
+
+    def get_meta(self, name: str, default: Any = None) -> Any:
+        """A value the service keeps next to the state (input position, clock, …)."""
+        text = self._one("SELECT value FROM meta WHERE name = ?", (name,))
+        return default if text is None else loads(text)
+
+    def set_meta(self, name: str, value: Any) -> None:
+        self._conn.execute(
+            "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, dumps(value))
+        )
+
+    def put_journal(self, token: int, payload: Any) -> None:
+        """Keep a CRM redo journal in the same transaction as the state it goes with."""
+        self._conn.execute(
+            "INSERT OR REPLACE INTO journal (token, payload) VALUES (?, ?)", (token, dumps(payload))
+        )
+
+    def journals_after(self, token: int) -> list[tuple[int, Any]]:
+        rows = self._conn.execute(
+            "SELECT token, payload FROM journal WHERE token > ? ORDER BY token", (token,)
+        )
+        return [(t, loads(p)) for t, p in rows]
+
+    def drop_journals(self, upto: int) -> None:
+        self._conn.execute("DELETE FROM journal WHERE token <= ?", (upto,))
+
+    # ------------------------------------------------------------ retention
+
+    def prune(self, *, actions_before: dt.datetime, history_before: dt.datetime,
+              facts_before: dt.datetime) -> int:
+        with self._write() as conn:
+            removed = conn.execute(
+                "DELETE FROM history WHERE kind = 'action' AND at < ?", (micros(actions_before),)
+            ).rowcount
+            removed += conn.execute(
+                "DELETE FROM history WHERE at < ? AND enrollment IN ("
+                "SELECT id FROM enrollments WHERE status != 'active' AND ended IS NOT NULL "
+                "AND ended < ?)",
+                (micros(history_before), micros(history_before)),
+            ).rowcount
+            removed += conn.execute(
+                "DELETE FROM facts WHERE at < ?", (micros(facts_before),)
+            ).rowcount
+        return int(removed)
+
+
+def _where(**filters: str | None) -> tuple[str, list[Any]]:
+    used = [(name, value) for name, value in filters.items() if value is not None]
+    if not used:
+        return "", []
+    return " WHERE " + " AND ".join(f"{name} = ?" for name, _ in used), [v for _, v in used]
+
+
+__all__ = [
+    "SCHEMA_VERSION", "SQLiteStore", "SchemaVersionError", "StoreError", "connect", "dumps",
+    "from_micros", "loads", "micros", "migrate", "sqlite_options",
+]
