@@ -94,7 +94,7 @@ def test_placeholder_is_a_warning_and_an_error_when_strict() -> None:
 def test_unknown_property_is_a_warning_with_the_builtin_schema(tmp_path: Path) -> None:
     text = 'workflow "W" { object contact steps { set contact.colour = "x" } }'
     assert _check(text) == [("unknown-property", "warning")]
-    (tmp_path / "wfdsl.toml").write_text("[schema.contact]\nrenewal = \"date\"\n")
+    (tmp_path / "wfdsl.toml").write_text('[schema.contact]\nrenewal = "date"\n')
     project = project_from_text(text, "w.wf")
     diagnostics = check_project(project, load_schema(tmp_path))
     assert [(d.name, d.severity) for d in diagnostics] == [("unknown-property", Severity.ERROR)]
@@ -107,9 +107,15 @@ def test_messages_say_what_was_found_and_expected_with_did_you_mean() -> None:
     )
     (diag,) = check_project(project_from_text(text, "w.wf"))
     assert diag.name == "invalid-option"
-    assert diag.message.startswith('found "custmer" for `contact.lifecyclestage`; expected one of its options: ')
+    assert diag.message.startswith(
+        'found "custmer" for `contact.lifecyclestage`; expected one of its options: '
+    )
     assert diag.hint == 'did you mean "customer"?'
-    assert (diag.span.line, diag.span.col, diag.span.end_col) == (1, text.index('"custmer"') + 1, text.index('"custmer"') + 10)
+    assert (diag.span.line, diag.span.col, diag.span.end_col) == (
+        1,
+        text.index('"custmer"') + 1,
+        text.index('"custmer"') + 10,
+    )
 
 
 def test_check_reports_every_problem_not_just_the_first() -> None:
@@ -130,14 +136,14 @@ def test_diagnostics_are_sorted_by_position() -> None:
 def test_suppression_covers_the_whole_statement() -> None:
     text = (
         'workflow "W" {\n'
-        '  object contact\n'
-        '  steps {\n'
+        "  object contact\n"
+        "  steps {\n"
         '    if contact.x = "1" {  # wfdsl: ignore[unknown-property]\n'
         '      set contact.y = "2"\n'
-        '    }\n'
+        "    }\n"
         '    set contact.z = "3"\n'
-        '  }\n'
-        '}\n'
+        "  }\n"
+        "}\n"
     )
     project = project_from_text(text, "w.wf")
     assert [(d.span.line, d.name) for d in check_project(project)] == [(7, "unknown-property")]

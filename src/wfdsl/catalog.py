@@ -18,9 +18,22 @@ import attrs
 
 #: The standard object types, in the order of SPEC §2.1.
 STANDARD_OBJECT_TYPES: tuple[str, ...] = (
-    "contact", "company", "deal", "ticket", "quote", "lead", "call", "meeting",
-    "task", "invoice", "payment", "subscription", "conversation", "feedback",
-    "user", "goal",
+    "contact",
+    "company",
+    "deal",
+    "ticket",
+    "quote",
+    "lead",
+    "call",
+    "meeting",
+    "task",
+    "invoice",
+    "payment",
+    "subscription",
+    "conversation",
+    "feedback",
+    "user",
+    "goal",
 )
 
 #: Marker in `EventSpec.objects`: every object type, standard or custom.
@@ -63,7 +76,9 @@ class EventSpec:
         return ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _events(*rows: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]) -> dict[str, EventSpec]:
+def _events(
+    *rows: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]],
+) -> dict[str, EventSpec]:
     table: dict[str, EventSpec] = {}
     for names, objects, attributes in rows:
         for name in names:
@@ -94,8 +109,11 @@ EVENTS: dict[str, EventSpec] = _events(
     (("document.viewed", "document.closed", "document.shared"), _C, ("document",)),
     (
         (
-            "sequence.enrolled", "sequence.finished", "sequence.unenrolled",
-            "sequence.unenrolled_by_workflow", "sequence.unenrolled_manually",
+            "sequence.enrolled",
+            "sequence.finished",
+            "sequence.unenrolled",
+            "sequence.unenrolled_by_workflow",
+            "sequence.unenrolled_manually",
             "sequence.meeting_booked",
         ),
         _C,
@@ -113,4 +131,10 @@ EVENTS: dict[str, EventSpec] = _events(
 
 #: Input events that change records rather than being catalog events a trigger
 #: names (SPEC §8): the runtime turns them into catalog events.
-INPUT_EVENTS: tuple[str, ...] = ("record.created", "record.updated", "list.added", "list.removed", "workflow.enroll")
+INPUT_EVENTS: tuple[str, ...] = (
+    "record.created",
+    "record.updated",
+    "list.added",
+    "list.removed",
+    "workflow.enroll",
+)

@@ -54,8 +54,11 @@ def summary_line(diagnostics: Sequence[Diagnostic], files: int) -> str:
     where = _plural(files, "file")
     if not diagnostics:
         return f"No problems found in {where}."
-    parts = [_plural(counts["errors"], "error"), _plural(counts["warnings"], "warning"),
-             _plural(counts["infos"], "info")]
+    parts = [
+        _plural(counts["errors"], "error"),
+        _plural(counts["warnings"], "warning"),
+        _plural(counts["infos"], "info"),
+    ]
     return f"Found {parts[0]}, {parts[1]} and {parts[2]} in {where}."
 
 
@@ -75,7 +78,9 @@ def statistics(diagnostics: Sequence[Diagnostic]) -> str:
     """
     counts = Counter((d.code, d.name, d.severity.value) for d in diagnostics)
     rows = sorted(counts.items(), key=lambda item: (-item[1], item[0][0]))
-    return "\n".join(f"{count:5d}  {code}  {name}  ({severity})" for (code, name, severity), count in rows)
+    return "\n".join(
+        f"{count:5d}  {code}  {name}  ({severity})" for (code, name, severity), count in rows
+    )
 
 
 def diagnostic_json(d: Diagnostic) -> dict[str, Any]:
@@ -126,14 +131,16 @@ def to_github(diagnostics: Sequence[Diagnostic]) -> str:
     for d in diagnostics:
         s = d.span
         message = d.message + (f"\nhint: {d.hint}" if d.hint else "")
-        props = ",".join([
-            f"file={_escape_property(s.file)}",
-            f"line={s.line}",
-            f"col={s.col}",
-            f"endLine={s.end_line}",
-            f"endColumn={s.end_col}",
-            f"title={_escape_property(f'{d.code} {d.name}')}",
-        ])
+        props = ",".join(
+            [
+                f"file={_escape_property(s.file)}",
+                f"line={s.line}",
+                f"col={s.col}",
+                f"endLine={s.end_line}",
+                f"endColumn={s.end_col}",
+                f"title={_escape_property(f'{d.code} {d.name}')}",
+            ]
+        )
         lines.append(f"::{_GITHUB_LEVEL[d.severity]} {props}::{_escape_data(message)}")
     return "\n".join(lines)
 
@@ -156,52 +163,65 @@ def to_sarif(diagnostics: Sequence[Diagnostic], sources: Sources) -> str:
     for d in diagnostics:
         s = d.span
         message = d.message + (f" (hint: {d.hint})" if d.hint else "")
-        results.append({
-            "ruleId": d.code,
-            "ruleIndex": index[d.name],
-            "level": _SARIF_LEVEL[d.severity],
-            "message": {"text": message},
-            "locations": [{
-                "physicalLocation": {
-                    "artifactLocation": {"uri": s.file.replace("\\", "/")},
-                    "region": {
-                        "startLine": s.line,
-                        "startColumn": s.col,
-                        "endLine": s.end_line,
-                        "endColumn": s.end_col,
-                    },
-                }
-            }],
-            "partialFingerprints": {"wfdsl/v1": fingerprint(d, sources)},
-        })
+        results.append(
+            {
+                "ruleId": d.code,
+                "ruleIndex": index[d.name],
+                "level": _SARIF_LEVEL[d.severity],
+                "message": {"text": message},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": s.file.replace("\\", "/")},
+                            "region": {
+                                "startLine": s.line,
+                                "startColumn": s.col,
+                                "endLine": s.end_line,
+                                "endColumn": s.end_col,
+                            },
+                        }
+                    }
+                ],
+                "partialFingerprints": {"wfdsl/v1": fingerprint(d, sources)},
+            }
+        )
     log = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {
-                "driver": {
-                    "name": "wfdsl",
-                    "version": __version__,
-                    "informationUri": DOCS_URL,
-                    "rules": [
-                        {
-                            "id": rule.code,
-                            "name": rule.name,
-                            "shortDescription": {"text": rule.summary},
-                            "helpUri": help_uri(rule.name),
-                            "defaultConfiguration": {"level": _SARIF_LEVEL[rule.severity]},
-                        }
-                        for rule in rules
-                    ],
-                }
-            },
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "wfdsl",
+                        "version": __version__,
+                        "informationUri": DOCS_URL,
+                        "rules": [
+                            {
+                                "id": rule.code,
+                                "name": rule.name,
+                                "shortDescription": {"text": rule.summary},
+                                "helpUri": help_uri(rule.name),
+                                "defaultConfiguration": {"level": _SARIF_LEVEL[rule.severity]},
+                            }
+                            for rule in rules
+                        ],
+                    }
+                },
+                "results": results,
+            }
+        ],
     }
     return json.dumps(log, indent=2, ensure_ascii=False)
 
 
-def render(fmt: str, diagnostics: Iterable[Diagnostic], sources: Sources, *, files: int, color: bool = False) -> str:
+def render(
+    fmt: str,
+    diagnostics: Iterable[Diagnostic],
+    sources: Sources,
+    *,
+    files: int,
+    color: bool = False,
+) -> str:
     """Dispatch on a format name: `text`, `json`, `github`, `sarif`."""
     items = list(diagnostics)
     if fmt == "json":

@@ -100,7 +100,9 @@ class Schema:
             "objects": {
                 name: {
                     "custom": name in self.custom_types,
-                    "properties": {p: prop.to_json() for p, prop in sorted(self.properties(name).items())},
+                    "properties": {
+                        p: prop.to_json() for p, prop in sorted(self.properties(name).items())
+                    },
                 }
                 for name in self.object_types
             },
@@ -130,12 +132,24 @@ def _enum(*options: str) -> tuple[str, tuple[str, ...]]:
 
 
 _LIFECYCLE = _enum(
-    "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead",
-    "opportunity", "customer", "evangelist", "other",
+    "subscriber",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "customer",
+    "evangelist",
+    "other",
 )
 _LEAD_STATUS = _enum(
-    "NEW", "OPEN", "IN_PROGRESS", "OPEN_DEAL", "UNQUALIFIED",
-    "ATTEMPTED_TO_CONTACT", "CONNECTED", "BAD_TIMING",
+    "NEW",
+    "OPEN",
+    "IN_PROGRESS",
+    "OPEN_DEAL",
+    "UNQUALIFIED",
+    "ATTEMPTED_TO_CONTACT",
+    "CONNECTED",
+    "BAD_TIMING",
 )
 
 #: Properties every standard object has.
@@ -180,8 +194,16 @@ _BUILTIN_PROPERTIES: dict[str, dict[str, str | tuple[str, tuple[str, ...]]]] = {
         "email_opt_out": "bool",
         "hs_email_optout": "bool",
         "hs_analytics_source": _enum(
-            "ORGANIC_SEARCH", "PAID_SEARCH", "EMAIL_MARKETING", "SOCIAL_MEDIA", "REFERRALS",
-            "OTHER_CAMPAIGNS", "DIRECT_TRAFFIC", "OFFLINE", "PAID_SOCIAL", "AI_REFERRALS",
+            "ORGANIC_SEARCH",
+            "PAID_SEARCH",
+            "EMAIL_MARKETING",
+            "SOCIAL_MEDIA",
+            "REFERRALS",
+            "OTHER_CAMPAIGNS",
+            "DIRECT_TRAFFIC",
+            "OFFLINE",
+            "PAID_SOCIAL",
+            "AI_REFERRALS",
         ),
         "closedate": "datetime",
         "first_conversion_date": "datetime",
@@ -218,8 +240,13 @@ _BUILTIN_PROPERTIES: dict[str, dict[str, str | tuple[str, tuple[str, ...]]]] = {
         "dealname": "string",
         "amount": "number",
         "dealstage": _enum(
-            "appointmentscheduled", "qualifiedtobuy", "presentationscheduled",
-            "decisionmakerboughtin", "contractsent", "closedwon", "closedlost",
+            "appointmentscheduled",
+            "qualifiedtobuy",
+            "presentationscheduled",
+            "decisionmakerboughtin",
+            "contractsent",
+            "closedwon",
+            "closedlost",
         ),
         "pipeline": "string",
         "closedate": "date",
@@ -237,7 +264,10 @@ _BUILTIN_PROPERTIES: dict[str, dict[str, str | tuple[str, tuple[str, ...]]]] = {
         "hs_pipeline_stage": _enum("1", "2", "3", "4"),
         "hs_ticket_priority": _enum("LOW", "MEDIUM", "HIGH", "URGENT"),
         "hs_ticket_category": _enum(
-            "PRODUCT_ISSUE", "BILLING_ISSUE", "FEATURE_REQUEST", "GENERAL_INQUIRY",
+            "PRODUCT_ISSUE",
+            "BILLING_ISSUE",
+            "FEATURE_REQUEST",
+            "GENERAL_INQUIRY",
         ),
         "source_type": _enum("EMAIL", "CHAT", "PHONE", "FORM"),
         "closed_date": "datetime",
@@ -252,7 +282,10 @@ _BUILTIN_PROPERTIES: dict[str, dict[str, str | tuple[str, tuple[str, ...]]]] = {
         "hs_task_status": _enum("NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"),
         "hs_task_priority": _enum("NONE", "LOW", "MEDIUM", "HIGH"),
     },
-    "invoice": {"hs_invoice_status": _enum("draft", "open", "paid", "voided"), "hs_due_date": "date"},
+    "invoice": {
+        "hs_invoice_status": _enum("draft", "open", "paid", "voided"),
+        "hs_due_date": "date",
+    },
     "payment": {"hs_initial_amount": "number"},
     "subscription": {"hs_status": "string", "hs_next_payment_due_date": "date"},
     "conversation": {},
@@ -367,7 +400,9 @@ def schema_from_config(table: Mapping[str, Any], source: str, *, prefix: str = "
     """
     for key in table:
         if key not in _TOP_KEYS:
-            raise ConfigError(source, f"unknown key `{prefix}{key}`; expected {_alternatives(key, _TOP_KEYS)}")
+            raise ConfigError(
+                source, f"unknown key `{prefix}{key}`; expected {_alternatives(key, _TOP_KEYS)}"
+            )
     raw = table.get("schema")
     if raw is None:
         return BUILTIN
@@ -390,7 +425,9 @@ def schema_from_config(table: Mapping[str, Any], source: str, *, prefix: str = "
             for name, props in value.items():
                 cwhere = f"{where}.{name}"
                 if not _NAME.match(name):
-                    raise ConfigError(source, f"`{cwhere}`: `{name}` is not a valid object type name")
+                    raise ConfigError(
+                        source, f"`{cwhere}`: `{name}` is not a valid object type name"
+                    )
                 if name in STANDARD_OBJECT_TYPES:
                     raise ConfigError(
                         source,
@@ -420,7 +457,7 @@ def _alternatives(word: str, options: tuple[str, ...]) -> str:
 
 def _properties(value: Any, source: str, where: str) -> dict[str, Property]:
     if not isinstance(value, dict):
-        raise ConfigError(source, f"`{where}` must be a table of properties (name = \"type\")")
+        raise ConfigError(source, f'`{where}` must be a table of properties (name = "type")')
     out: dict[str, Property] = {}
     for name, spec in value.items():
         pwhere = f"{where}.{name}"
@@ -432,25 +469,43 @@ def _properties(value: Any, source: str, where: str) -> dict[str, Property]:
 
 def _property_spec(name: str, spec: Any, source: str, where: str) -> Property:
     if isinstance(spec, str):
-        kind, options = spec, None
+        kind: Any = spec
+        options: Any = None
     elif isinstance(spec, dict):
         for key in spec:
             if key not in _TABLE_KEYS:
-                raise ConfigError(source, f"`{where}`: unknown key `{key}`; expected {_alternatives(key, _TABLE_KEYS)}")
+                raise ConfigError(
+                    source,
+                    f"`{where}`: unknown key `{key}`; expected {_alternatives(key, _TABLE_KEYS)}",
+                )
         kind = spec.get("type")
         options = spec.get("options")
         if not isinstance(kind, str):
-            raise ConfigError(source, f"`{where}` needs a `type` (one of {', '.join(PROPERTY_TYPES)})")
+            raise ConfigError(
+                source, f"`{where}` needs a `type` (one of {', '.join(PROPERTY_TYPES)})"
+            )
     else:
         raise ConfigError(
-            source, f"`{where}` must be a type name (\"date\") or a table ({{ type = \"enumeration\", options = [...] }})"
+            source,
+            f'`{where}` must be a type name ("date") or a table ({{ type = "enumeration", options = [...] }})',
         )
     if kind not in PROPERTY_TYPES:
-        raise ConfigError(source, f"`{where}`: unknown type `{kind}`; expected {_alternatives(kind, PROPERTY_TYPES)}")
+        raise ConfigError(
+            source,
+            f"`{where}`: unknown type `{kind}`; expected {_alternatives(kind, PROPERTY_TYPES)}",
+        )
     if kind == "enumeration":
-        if not isinstance(options, list) or not options or not all(isinstance(o, str) for o in options):
-            raise ConfigError(source, f"`{where}`: an enumeration needs `options`, a non-empty list of strings")
+        if (
+            not isinstance(options, list)
+            or not options
+            or not all(isinstance(o, str) for o in options)
+        ):
+            raise ConfigError(
+                source, f"`{where}`: an enumeration needs `options`, a non-empty list of strings"
+            )
         return Property(name=name, type=kind, options=tuple(options))
     if options is not None:
-        raise ConfigError(source, f"`{where}`: `options` only apply to the type `enumeration`, not `{kind}`")
+        raise ConfigError(
+            source, f"`{where}`: `options` only apply to the type `enumeration`, not `{kind}`"
+        )
     return Property(name=name, type=kind)

@@ -59,7 +59,9 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-def check_project(project: Project, schema: Schema | None = None, *, strict: bool = False) -> list[Diagnostic]:
+def check_project(
+    project: Project, schema: Schema | None = None, *, strict: bool = False
+) -> list[Diagnostic]:
     """Every diagnostic of `project`, sorted: syntax problems and the results of `CHECKS`.
 
     `schema` defaults to the built-in schema (`wfdsl.schema.load_schema(path)`
@@ -92,7 +94,8 @@ def resolve_names(items: Iterable[str]) -> tuple[str, ...]:
             if name is None:
                 hint = did_you_mean(part.strip(), RULES)
                 raise ValueError(
-                    f"unknown check `{part.strip()}`" + (f" ({hint})" if hint else "")
+                    f"unknown check `{part.strip()}`"
+                    + (f" ({hint})" if hint else "")
                     + "; see docs/checks.md for the names and codes"
                 )
             out.append(name)

@@ -81,11 +81,17 @@ def unknown_event_attribute(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic
                 expected = f"one of {one_of(spec.attributes)}"
                 hint = did_you_mean(prop.dotted, spec.attributes)
                 if hint is None and len(prop.parts) == 2 and ctx.schema.has_object(prop.parts[0]):
-                    hint = f"test record properties such as `{prop.dotted}` outside the event: " \
+                    hint = (
+                        f"test record properties such as `{prop.dotted}` outside the event: "
                         f"`{event.name}(…) only if {prop.dotted} …` or in `if`"
+                    )
             else:
                 expected = "no attributes"
-                hint = "use `only if <criteria>` to test the record's properties" if event.name != PROPERTY_CHANGED else None
+                hint = (
+                    "use `only if <criteria>` to test the record's properties"
+                    if event.name != PROPERTY_CHANGED
+                    else None
+                )
             yield Diagnostic.of(
                 "unknown-event-attribute",
                 f"found the attribute `{prop.dotted}` for the event `{event.name}`; expected {expected}",

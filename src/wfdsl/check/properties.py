@@ -24,7 +24,9 @@ def unknown_property(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
             target = step.object_type.value
             for field in step.fields:
                 if ctx.schema.property(target, field.name.value) is None:
-                    yield _unknown(ctx, target, field.name.value, field.name.span, f"`{field.name.value}`")
+                    yield _unknown(
+                        ctx, target, field.name.value, field.name.span, f"`{field.name.value}`"
+                    )
 
 
 def _check_ref(ctx: Context, wf: n.Workflow, ref: n.PropertyRef) -> Iterator[Diagnostic]:
@@ -70,7 +72,10 @@ def _unknown(ctx: Context, owner: str, name: str, span: object, shown: str) -> D
     if guess is not None:
         hint = guess.replace("`", "`" + owner + ".", 1) if shown.startswith(f"`{owner}.") else guess
     elif schema.is_builtin:
-        hint = f"for a custom property, declare it in wfdsl.toml: [schema.{owner}] {name} = \"string\""
+        hint = (
+            f"for a custom property, declare it in wfdsl.toml: [schema.{owner}] "
+            f'{name} = "{_guess_type(name)}"'
+        )
     else:
         hint = f"declare it under [schema.{owner}] in {schema.source}, or fix the name"
     return Diagnostic.of(
@@ -81,6 +86,17 @@ def _unknown(ctx: Context, owner: str, name: str, span: object, shown: str) -> D
         hint=hint,
         severity=Severity.WARNING if schema.is_builtin else Severity.ERROR,
     )
+
+
+def _guess_type(name: str) -> str:
+    lowered = name.lower()
+    if lowered.endswith(("_date", "date")):
+        return "date"
+    if lowered.endswith(("_at", "_time", "timestamp")):
+        return "datetime"
+    if lowered.endswith(("_count", "_score", "amount", "_number")):
+        return "number"
+    return "string"
 
 
 # ---------------------------------------------------------------- type-mismatch / invalid-option
@@ -96,7 +112,7 @@ _KIND = {
     n.ListLit: "a list",
 }
 _EXPECTED = {
-    "string": "a string such as \"text\"",
+    "string": 'a string such as "text"',
     "number": "a number such as 42",
     "bool": "true or false",
     "date": "a date such as 2026-12-24",
@@ -145,22 +161,29 @@ def _mismatch_hint(ptype: str, value: n.Node) -> str | None:
             return f"write {value.value.strip().lower()} without quotes"
         if ptype in _DATES and _DATE_TEXT.match(value.value.strip()):
             return f"write the date without quotes: {value.value.strip()}"
-    if ptype in ("string", "enumeration") and isinstance(value, (n.NumberLit, n.BoolLit, n.DateLit)):
-        return f"quote it: \"{_source(value)}\""
+    if ptype in ("string", "enumeration") and isinstance(
+        value, (n.NumberLit, n.BoolLit, n.DateLit)
+    ):
+        return f'quote it: "{_source(value)}"'
     if ptype == "date" and isinstance(value, n.DateTimeLit):
         return f"drop the time of day: {value.text.split('T')[0]}"
     return None
 
 
 def _check_value(
-    prop: n.PropertyRef | n.Name, dotted: str, spec: Property, value: n.Node, *, templated: bool = False
+    prop: n.PropertyRef | n.Name,
+    dotted: str,
+    spec: Property,
+    value: n.Node,
+    *,
+    templated: bool = False,
 ) -> Iterator[Diagnostic]:
     if isinstance(value, n.ListLit):
         yield Diagnostic.of(
             "type-mismatch",
             f"found a list for `{dotted}`; expected a single value ({_EXPECTED[spec.type]})",
             value.span,
-            hint="test several values with `in [\"a\", \"b\"]`",
+            hint='test several values with `in ["a", "b"]`',
         )
         return
     if not _accepts(spec.type, value, templated=templated):
@@ -176,7 +199,7 @@ def _check_value(
         if value.value not in spec.options:
             yield Diagnostic.of(
                 "invalid-option",
-                f"found \"{value.value}\" for `{dotted}`; expected one of its options: "
+                f'found "{value.value}" for `{dotted}`; expected one of its options: '
                 f"{one_of([chr(34) + o + chr(34) for o in spec.options], limit=10).replace('`', '')}",
                 value.span,
                 hint=did_you_mean(value.value, spec.options, quote='"')
@@ -184,8 +207,14 @@ def _check_value(
             )
 
 
-def _operator(dotted: str, spec: Property, op: str, span: object, allowed: tuple[str, ...], hint: str) -> Diagnostic:
-    expected = " or ".join(allowed) if len(allowed) <= 2 else ", ".join(allowed[:-1]) + " or " + allowed[-1]
+def _operator(
+    dotted: str, spec: Property, op: str, span: object, allowed: tuple[str, ...], hint: str
+) -> Diagnostic:
+    expected = (
+        " or ".join(allowed)
+        if len(allowed) <= 2
+        else ", ".join(allowed[:-1]) + " or " + allowed[-1]
+    )
     return Diagnostic.of(
         "type-mismatch",
         f"found `{op}` on `{dotted}`, a {spec.type} property; expected a {expected} property for `{op}`",
@@ -243,8 +272,11 @@ def _typed(ctx: Context, node: n.Node) -> Iterator[Diagnostic]:  # noqa: C901 - 
     elif isinstance(node, n.TextMatch):
         if spec.type != "string":
             op = node.op.replace("_", " ")
-            hint = "compare with `=` or `in [...]`" if spec.type == "enumeration" else \
-                "text operators apply to string properties"
+            hint = (
+                "compare with `=` or `in [...]`"
+                if spec.type == "enumeration"
+                else "text operators apply to string properties"
+            )
             yield _operator(dotted, spec, op, node.span, ("string",), hint)
     elif isinstance(node, n.DateCompare):
         if spec.type not in _DATES:
@@ -259,7 +291,11 @@ def _typed(ctx: Context, node: n.Node) -> Iterator[Diagnostic]:  # noqa: C901 - 
             )
     elif isinstance(node, n.RelativeDate):
         if spec.type not in _DATES:
-            op = {"within_last": "within last", "within_next": "within next", "more_than_ago": "more than … ago"}[node.op]
+            op = {
+                "within_last": "within last",
+                "within_next": "within next",
+                "more_than_ago": "more than … ago",
+            }[node.op]
             yield _operator(dotted, spec, op, node.span, _DATES, _order_hint(spec))
     elif isinstance(node, n.PropertyChange):
         for value in (node.from_value, node.to_value):
@@ -269,7 +305,9 @@ def _typed(ctx: Context, node: n.Node) -> Iterator[Diagnostic]:  # noqa: C901 - 
         yield from _check_value(prop, dotted, spec, node.value, templated=True)
     elif isinstance(node, n.Increment):
         if spec.type != "number":
-            yield _operator(dotted, spec, "increment", node.span, ("number",), "set it with `set …` instead")
+            yield _operator(
+                dotted, spec, "increment", node.span, ("number",), "set it with `set …` instead"
+            )
     elif isinstance(node, n.BranchOn):
         for case in node.cases:
             yield from _check_value(prop, dotted, spec, case.value)
@@ -303,7 +341,7 @@ def date_property_type(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
             "property to anchor on",
             clause.target.span,
             hint=f"create a custom date property (e.g. [schema.{clause.target.parts[0]}] "
-            f"{clause.target.parts[1]}_date = \"date\"), copy the values into it, and anchor on it",
+            f'{clause.target.parts[1]}_date = "date"), copy the values into it, and anchor on it',
         )
 
 
@@ -317,7 +355,11 @@ def unknown_variable(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     a warning with the built-in schema, an error with a project schema.
     """
     own = wf.object_type
-    reachable = tuple(dict.fromkeys([*([own] if own and ctx.schema.has_object(own) else []), *STANDARD_OBJECT_TYPES]))
+    reachable = tuple(
+        dict.fromkeys(
+            [*([own] if own and ctx.schema.has_object(own) else []), *STANDARD_OBJECT_TYPES]
+        )
+    )
     for node in wf.walk():
         if not isinstance(node, n.StringLit):
             continue
@@ -345,14 +387,21 @@ def unknown_variable(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
                 continue
             if ctx.schema.property(owner, name) is None:
                 schema = ctx.schema
-                where = "the built-in schema" if schema.is_builtin else f"the project schema ({schema.source})"
+                where = (
+                    "the built-in schema"
+                    if schema.is_builtin
+                    else f"the project schema ({schema.source})"
+                )
                 guess = did_you_mean(name, schema.properties(owner))
                 yield Diagnostic.of(
                     "unknown-variable",
                     f"found `{shown}`, but `{name}` is not a {owner} property in {where}; the token "
                     "cannot be filled in",
                     var.span,
-                    hint=(guess.replace("`", "`" + owner + ".", 1) if guess else
-                          f"declare it under [schema.{owner}] in the schema, or fix the name"),
+                    hint=(
+                        guess.replace("`", "`" + owner + ".", 1)
+                        if guess
+                        else f"declare it under [schema.{owner}] in the schema, or fix the name"
+                    ),
                     severity=Severity.WARNING if schema.is_builtin else Severity.ERROR,
                 )

@@ -21,7 +21,7 @@ def placeholder_action(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
         if isinstance(step, n.Placeholder):
             yield Diagnostic.of(
                 "placeholder-action",
-                f"found the placeholder \"{step.text.value}\"; it must be replaced by a real action "
+                f'found the placeholder "{step.text.value}"; it must be replaced by a real action '
                 "before the workflow can be turned on",
                 step.span,
                 hint="replace it with an action (send email, create task, set …)",
@@ -65,8 +65,11 @@ def unreachable_step(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
                         f"found {count} after `{word}` on line {stopper.span.line}; no record can reach "
                         f"{'them' if len(dead) > 1 else 'it'}",
                         Span(
-                            file=dead[0].span.file, line=dead[0].span.line, col=dead[0].span.col,
-                            end_line=dead[-1].span.end_line, end_col=dead[-1].span.end_col,
+                            file=dead[0].span.file,
+                            line=dead[0].span.line,
+                            col=dead[0].span.col,
+                            end_line=dead[-1].span.end_line,
+                            end_col=dead[-1].span.end_col,
                         ),
                         hint="remove the steps, or put a `label` that a `go to` jumps to before them",
                     )
@@ -87,7 +90,7 @@ def labels(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
             if name in seen:
                 yield Diagnostic.of(
                     "duplicate-label",
-                    f"found the label \"{name}\" a second time (the first is on line "
+                    f'found the label "{name}" a second time (the first is on line '
                     f"{seen[name].span.line}); expected each label once per workflow",
                     step.name.span,
                     hint="rename one of them",
@@ -98,11 +101,15 @@ def labels(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
         if isinstance(step, n.GoTo) and step.target.value not in seen:
             yield Diagnostic.of(
                 "unknown-label",
-                f"found `go to \"{step.target.value}\"`, but the workflow has no such label; expected "
-                + (f"one of {', '.join(chr(34) + k + chr(34) for k in seen)}" if seen else "a `label` step"),
+                f'found `go to "{step.target.value}"`, but the workflow has no such label; expected '
+                + (
+                    f"a label such as {', '.join(chr(34) + k + chr(34) for k in list(seen)[:3])}"
+                    if seen
+                    else "a `label` step to jump to"
+                ),
                 step.target.span,
                 hint=did_you_mean(step.target.value, seen, quote='"')
-                or f"add `label \"{step.target.value}\"` where the jump should land",
+                or f'add `label "{step.target.value}"` where the jump should land',
             )
 
 
@@ -147,7 +154,11 @@ def received_without_wait(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
             for before, step in zip(block.steps, block.steps[1:]):
                 if isinstance(before, n.WaitFor) and isinstance(step, n.If):
                     for branch in step.branches:
-                        allowed.update(id(node) for node in branch.condition.walk() if isinstance(node, n.Received))
+                        allowed.update(
+                            id(node)
+                            for node in branch.condition.walk()
+                            if isinstance(node, n.Received)
+                        )
     for node in wf.walk():
         if isinstance(node, n.Received) and id(node) not in allowed:
             yield Diagnostic.of(

@@ -10,7 +10,6 @@ from wfdsl.check.context import (
     blocks,
     clause_keyword,
     did_you_mean,
-    one_of,
     workflow_steps,
 )
 from wfdsl.diagnostics import Diagnostic
@@ -21,7 +20,7 @@ def missing_object(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     if wf.first(n.ObjectClause) is None:
         yield Diagnostic.of(
             "missing-object",
-            f"workflow {wf.name.value!r} has no `object` clause; expected `object <type>` "
+            f'workflow "{wf.name.value}" has no `object` clause; expected `object <type>` '
             "naming the type of record it enrolls",
             wf.name.span,
             hint="add a line such as `object contact`",
@@ -33,7 +32,7 @@ def missing_steps(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     if wf.first(n.StepsClause) is None:
         yield Diagnostic.of(
             "missing-steps",
-            f"workflow {wf.name.value!r} has no `steps` clause; expected `steps {{ … }}` "
+            f'workflow "{wf.name.value}" has no `steps` clause; expected `steps {{ … }}` '
             "with the actions to perform",
             wf.name.span,
             hint="add `steps { … }`; write `steps { }` for a workflow that only enrolls",
@@ -59,7 +58,7 @@ def _unknown_object(name: n.Name, known: tuple[str, ...], what: str) -> Diagnost
     return Diagnostic.of(
         "unknown-object",
         f"found the object type `{name.value}` for the {what}; expected a standard type "
-        f"({one_of(known[:5], limit=5)}, …) or a custom object type declared in the schema",
+        "such as `contact`, `company` or `deal`, or a custom object type declared in the schema",
         name.span,
         hint=hint or "declare custom object types under [schema.custom.<name>] in wfdsl.toml",
     )
@@ -86,7 +85,7 @@ def duplicate_clause(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
             continue
         yield Diagnostic.of(
             "duplicate-clause",
-            f"found a second `{keyword}` clause in workflow {wf.name.value!r} "
+            f'found a second `{keyword}` clause in workflow "{wf.name.value}" '
             f"(the first is on line {first.span.line}); expected each clause at most once",
             clause.span,
             hint=f"merge the two `{keyword}` clauses into one",
@@ -116,9 +115,9 @@ def empty_steps(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     if isinstance(clause, n.StepsClause) and not clause.body.steps:
         yield Diagnostic.of(
             "empty-steps",
-            f"workflow {wf.name.value!r} has no steps; it enrolls records and does nothing",
+            f'workflow "{wf.name.value}" has no steps; it enrolls records and does nothing',
             clause.span,
-            hint="add actions, or a `placeholder \"…\"` step to fill in later",
+            hint='add actions, or a `placeholder "…"` step to fill in later',
         )
 
 
@@ -136,13 +135,19 @@ def empty_branch(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
                 for index, branch in enumerate(step.branches):
                     if not branch.body.steps:
                         what = "`if`" if index == 0 else "`else if`"
-                        yield _empty(branch.body, what, "negate the condition, or remove the branch")
+                        yield _empty(
+                            branch.body, what, "negate the condition, or remove the branch"
+                        )
                 if step.else_body is not None and not step.else_body.steps:
                     yield _empty(step.else_body, "`else`", "remove the empty `else { }`")
             elif isinstance(step, n.BranchOn):
                 for case in step.cases:
                     if not case.body.steps:
-                        yield _empty(case.body, "branch case", "remove the case; values without a case go to `else`")
+                        yield _empty(
+                            case.body,
+                            "branch case",
+                            "remove the case; values without a case go to `else`",
+                        )
                 if step.else_body is not None and not step.else_body.steps:
                     yield _empty(step.else_body, "`else`", "remove the empty `else { }`")
 

@@ -75,24 +75,36 @@ def collect(result: ParseResult) -> tuple[list[Suppression], list[Diagnostic]]:
     for comment in result.module.comments:
         for match in _PATTERN.finditer(comment.text):
             col = comment.span.col + match.start()
-            span = Span(file=comment.span.file, line=comment.span.line, col=col,
-                        end_line=comment.span.line, end_col=col + len(match.group()))
+            span = Span(
+                file=comment.span.file,
+                line=comment.span.line,
+                col=col,
+                end_line=comment.span.line,
+                end_col=col + len(match.group()),
+            )
             raw = tuple(part.strip() for part in match.group(2).split(",") if part.strip())
             names: list[str] = []
             for item in raw:
                 name = normalise(item)
                 if name is None:
-                    problems.append(Diagnostic.of(
-                        "unused-suppression",
-                        f"found `{item}` in a suppression comment, which is not a check name; "
-                        "expected a name such as `unknown-property` or a code such as `WF018`",
-                        span,
-                        hint=did_you_mean(item, RULES) or "see docs/checks.md for the names",
-                    ))
+                    problems.append(
+                        Diagnostic.of(
+                            "unused-suppression",
+                            f"found `{item}` in a suppression comment, which is not a check name; "
+                            "expected a name such as `unknown-property` or a code such as `WF018`",
+                            span,
+                            hint=did_you_mean(item, RULES) or "see docs/checks.md for the names",
+                        )
+                    )
                 else:
                     names.append(name)
-            supp = Suppression(file=comment.span.file, span=span, names=tuple(dict.fromkeys(names)),
-                               raw=raw, whole_file=match.group(1) == "ignore-file")
+            supp = Suppression(
+                file=comment.span.file,
+                span=span,
+                names=tuple(dict.fromkeys(names)),
+                raw=raw,
+                whole_file=match.group(1) == "ignore-file",
+            )
             if not supp.whole_file:
                 line = comment.span.line
                 text = lines[line - 1] if 0 < line <= len(lines) else ""

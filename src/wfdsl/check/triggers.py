@@ -30,6 +30,15 @@ _SYNTAX = {
 }
 
 
+def _choices(items: list[str]) -> str:
+    unique = list(dict.fromkeys(items))
+    return one_of(unique) if len(unique) == 1 else f"one of {one_of(unique)}"
+
+
+def _a(word: str) -> str:
+    return ("an " if word[0] in "aeiou" else "a ") + word
+
+
 def _kind(trigger: n.Node) -> str:
     return _KIND[type(trigger)]
 
@@ -68,7 +77,7 @@ def multiple_triggers(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
         else:
             yield Diagnostic.of(
                 "multiple-triggers",
-                f"found a {kind} trigger after a {first_kind} trigger (line {first.span.line}); "
+                f"found {_a(kind)} trigger after {_a(first_kind)} trigger (line {first.span.line}); "
                 "expected one trigger kind per workflow",
                 clause.span,
                 hint="keep one kind; a workflow enrolls through one kind of trigger",
@@ -83,7 +92,9 @@ def negated_event_trigger(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
             continue
         for item in trigger.events:
             if item.negated:
-                name = item.event.name if isinstance(item.event, n.EventRef) else "the property change"
+                name = (
+                    item.event.name if isinstance(item.event, n.EventRef) else "the property change"
+                )
                 yield Diagnostic.of(
                     "negated-event-trigger",
                     f"found `enroll on not {name}`: the absence of an event cannot trigger "
@@ -126,7 +137,9 @@ def reenroll_mismatch(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
             "with `reenroll every time`",
         )
     elif not clause.every_time and isinstance(trigger, n.FilterTrigger):
-        used = [node.dotted for node in walk_record(trigger.criteria) if isinstance(node, n.PropertyRef)]
+        used = [
+            node.dotted for node in walk_record(trigger.criteria) if isinstance(node, n.PropertyRef)
+        ]
         for prop in clause.properties:
             if prop.dotted in used:
                 continue
@@ -134,8 +147,9 @@ def reenroll_mismatch(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
             yield Diagnostic.of(
                 "reenroll-mismatch",
                 f"found `{prop.dotted}` in `reenroll on change of`, but the enrollment criteria do not "
-                f"use it; expected one of {one_of(dict.fromkeys(used))}" if used else
-                f"found `{prop.dotted}` in `reenroll on change of`, but the enrollment criteria use "
+                f"use it; expected {_choices(used)}"
+                if used
+                else f"found `{prop.dotted}` in `reenroll on change of`, but the enrollment criteria use "
                 "no property",
                 prop.span,
                 hint=guess or "list only properties that the `enroll when` criteria test",
@@ -151,7 +165,7 @@ def enroll_existing_with_event(ctx: Context, wf: n.Workflow) -> Iterator[Diagnos
         if isinstance(setting, n.EnrollExistingSetting):
             yield Diagnostic.of(
                 "enroll-existing-with-event",
-                f"found `enroll existing records` with a {kind} trigger; it only applies to filter "
+                f"found `enroll existing records` with {_a(kind)} trigger; it only applies to filter "
                 "and schedule triggers (past events are never replayed)",
                 setting.span,
                 hint="remove the setting, or use a filter trigger to enroll records that already qualify",
@@ -192,7 +206,9 @@ def email_open_criteria(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     events: list[n.Node] = list(trigger_events(wf))
     for clause in wf.clauses:
         if isinstance(clause, n.GoalClause):
-            events.extend(node.event for node in walk_record(clause.criteria) if isinstance(node, n.HasEvent))
+            events.extend(
+                node.event for node in walk_record(clause.criteria) if isinstance(node, n.HasEvent)
+            )
     for event in events:
         if isinstance(event, n.EventRef) and event.name == "email.opened":
             yield Diagnostic.of(

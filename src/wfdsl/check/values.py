@@ -69,7 +69,8 @@ def invalid_value(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:  # noqa
         if isinstance(node, n.DurationPart):
             if not node.amount.isdigit() or int(node.amount) == 0:
                 whole = node.amount.lstrip("-").split(".")[0]
-                fix = f"{max(1, int(whole) if whole.isdigit() else 1)} {node.unit}s"
+                amount = max(1, int(whole) if whole.isdigit() else 1)
+                fix = f"{amount} {node.unit}{'s' if amount > 1 else ''}"
                 yield _bad(
                     f"found the duration amount `{node.amount}`; expected a positive whole number of "
                     f"{node.unit}s",
@@ -79,7 +80,10 @@ def invalid_value(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:  # noqa
         elif isinstance(node, n.DateLit):
             problem = date_problem(node.text)
             if problem is not None:
-                yield _bad(f"found the date `{node.text}`, which is not a calendar date: {problem}", node.span)
+                yield _bad(
+                    f"found the date `{node.text}`, which is not a calendar date: {problem}",
+                    node.span,
+                )
         elif isinstance(node, n.TimeLit):
             problem = time_problem(node.text)
             if problem is not None:
@@ -90,7 +94,9 @@ def invalid_value(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:  # noqa
         elif isinstance(node, n.DateTimeLit):
             problem = datetime_problem(node.text)
             if problem is not None:
-                yield _bad(f"found the date-time `{node.text}`, which does not exist: {problem}", node.span)
+                yield _bad(
+                    f"found the date-time `{node.text}`, which does not exist: {problem}", node.span
+                )
         elif isinstance(node, n.SplitArm):
             value = node.percent.value
             if not 0 < value <= 100:
@@ -103,9 +109,10 @@ def invalid_value(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:  # noqa
             name = node.name.value
             if name not in _zones():
                 yield _bad(
-                    f"found the time zone \"{name}\"; expected an IANA time zone name such as \"Europe/Oslo\"",
+                    f'found the time zone "{name}"; expected an IANA time zone name such as "Europe/Oslo"',
                     node.name.span,
-                    hint=did_you_mean(name, sorted(_zones()), quote='"') or "see the tz database names (Area/City)",
+                    hint=did_you_mean(name, sorted(_zones()), quote='"')
+                    or "see the tz database names (Area/City)",
                 )
         elif isinstance(node, n.ExecuteSetting):
             if time_problem(node.start.text) is None and time_problem(node.end.text) is None:
@@ -121,12 +128,17 @@ def invalid_value(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:  # noqa
         elif isinstance(node, n.Monthly):
             day = node.day.value
             if not isinstance(day, int) or not 1 <= day <= 31:
-                yield _bad(f"found `day {node.day.text}`; expected a day of the month from 1 to 31", node.day.span)
+                yield _bad(
+                    f"found `day {node.day.text}`; expected a day of the month from 1 to 31",
+                    node.day.span,
+                )
         elif isinstance(node, n.Webhook):
             url = node.url.value
-            if not (url.startswith("https://") or url.startswith("http://")) and not url.startswith("{{"):
+            if not (url.startswith("https://") or url.startswith("http://")) and not url.startswith(
+                "{{"
+            ):
                 yield _bad(
-                    f"found the webhook URL \"{url}\"; expected an absolute http:// or https:// URL",
+                    f'found the webhook URL "{url}"; expected an absolute http:// or https:// URL',
                     node.url.span,
                 )
         elif isinstance(node, n.Increment):

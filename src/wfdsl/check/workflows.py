@@ -33,7 +33,7 @@ def duplicate_workflow(ctx: Context) -> Iterator[Diagnostic]:
         for other in found[1:]:
             yield Diagnostic.of(
                 "duplicate-workflow",
-                f"found a second workflow named \"{name}\" (the first is at {_where(found[0].name.span)}); "
+                f'found a second workflow named "{name}" (the first is at {_where(found[0].name.span)}); '
                 "expected workflow names to be unique in a project",
                 other.name.span,
                 hint="rename one of them; other workflows refer to workflows by name",
@@ -65,7 +65,7 @@ def unknown_workflow(ctx: Context) -> Iterator[Diagnostic]:
                 continue
             yield Diagnostic.of(
                 "unknown-workflow",
-                f"found a reference to the workflow \"{name.value}\", which is not in the project; "
+                f'found a reference to the workflow "{name.value}", which is not in the project; '
                 "expected the name of a workflow in the files being checked",
                 name.span,
                 hint=did_you_mean(name.value, ctx.by_name, quote='"')
@@ -90,7 +90,7 @@ def goal_needs_marketing_email(ctx: Context) -> Iterator[Diagnostic]:
                 continue
             yield Diagnostic.of(
                 "goal-needs-marketing-email",
-                f"found a test of the goal of workflow \"{name.value}\", which {why}; this can never be true",
+                f'found a test of the goal of workflow "{name.value}", which {why}; this can never be true',
                 name.span,
                 hint=fix,
             )
@@ -125,8 +125,14 @@ def _edges(ctx: Context) -> list[_Edge]:
             if isinstance(step, (n.AddToList, n.RemoveFromList)):
                 listers.setdefault(step.name.value, []).append((name, step.span))
             if isinstance(step, n.EnrollInWorkflow) and step.workflow.value in ctx.by_name:
-                edges.append(_Edge(source=name, target=step.workflow.value, span=step.span,
-                                   why=f"\"{name}\" enrolls records in \"{step.workflow.value}\""))
+                edges.append(
+                    _Edge(
+                        source=name,
+                        target=step.workflow.value,
+                        span=step.span,
+                        why=f'"{name}" enrolls records in "{step.workflow.value}"',
+                    )
+                )
     for wf in ctx.workflows:
         name = wf.name.value
         watched: set[str] = set()
@@ -136,8 +142,10 @@ def _edges(ctx: Context) -> list[_Edge]:
             if isinstance(event, n.PropertyChange):
                 watched.add(event.prop.dotted)
             elif event.name in WORKFLOW_EVENTS:
-                sources.extend((s.value, f"\"{name}\" enrolls on `{event.name}` of \"{s.value}\"")
-                               for s in event_workflow_names(event))
+                sources.extend(
+                    (s.value, f'"{name}" enrolls on `{event.name}` of "{s.value}"')
+                    for s in event_workflow_names(event)
+                )
             elif event.name in ("list.added", "list.removed"):
                 lists.update(v.value for v in event_attribute_values(event, "list"))
         for criteria in trigger_criteria(wf):
@@ -147,15 +155,32 @@ def _edges(ctx: Context) -> list[_Edge]:
                 elif isinstance(node, n.InList):
                     lists.add(node.name.value)
                 elif isinstance(node, (n.EnrolledIn, n.ReachedGoal)):
-                    sources.append((node.workflow.value, f"\"{name}\" enrolls on the state of \"{node.workflow.value}\""))
+                    sources.append(
+                        (
+                            node.workflow.value,
+                            f'"{name}" enrolls on the state of "{node.workflow.value}"',
+                        )
+                    )
         for prop in sorted(watched):
             for setter, span in setters.get(prop, []):
-                edges.append(_Edge(source=setter, target=name, span=span,
-                                   why=f"\"{setter}\" changes `{prop}`, which \"{name}\" enrolls on"))
+                edges.append(
+                    _Edge(
+                        source=setter,
+                        target=name,
+                        span=span,
+                        why=f'"{setter}" changes `{prop}`, which "{name}" enrolls on',
+                    )
+                )
         for list_name in sorted(lists):
             for setter, span in listers.get(list_name, []):
-                edges.append(_Edge(source=setter, target=name, span=span,
-                                   why=f"\"{setter}\" changes the list \"{list_name}\", which \"{name}\" enrolls on"))
+                edges.append(
+                    _Edge(
+                        source=setter,
+                        target=name,
+                        span=span,
+                        why=f'"{setter}" changes the list "{list_name}", which "{name}" enrolls on',
+                    )
+                )
         for source, why in sources:
             found = ctx.by_name.get(source)
             if found:
@@ -177,7 +202,7 @@ def workflow_cycle(ctx: Context) -> Iterator[Diagnostic]:
             path = _cycle_from(start, graph, members)
             if not path:
                 continue
-            names = " → ".join(f"\"{e.source}\"" for e in path) + f" → \"{start}\""
+            names = " → ".join(f'"{e.source}"' for e in path) + f' → "{start}"'
             yield Diagnostic.of(
                 "workflow-cycle",
                 f"found a loop of workflows: {names}; {path[0].why}, and so on around the loop",

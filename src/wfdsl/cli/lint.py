@@ -28,24 +28,62 @@ def _use_color(choice: str) -> bool:
 
 @click.command("lint")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="Output format; json and sarif print only the document on stdout.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="Output format; json and sarif print only the document on stdout.",
+)
 @click.option("--strict", is_flag=True, help="Treat placeholder actions as errors.")
-@click.option("--select", "selected", multiple=True, metavar="NAME",
-              help="Report only these checks (names or codes; repeat or separate with commas).")
-@click.option("--ignore", "ignored", multiple=True, metavar="NAME",
-              help="Do not report these checks (names or codes; repeat or separate with commas).")
+@click.option(
+    "--select",
+    "selected",
+    multiple=True,
+    metavar="NAME",
+    help="Report only these checks (names or codes; repeat or separate with commas).",
+)
+@click.option(
+    "--ignore",
+    "ignored",
+    multiple=True,
+    metavar="NAME",
+    help="Do not report these checks (names or codes; repeat or separate with commas).",
+)
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when errors are found.")
-@click.option("--max-warnings", type=click.IntRange(min=0), metavar="N",
-              help="Exit 1 when more than N warnings are found.")
-@click.option("--statistics", "show_statistics", is_flag=True,
-              help="Print how often each check fired (text and github formats: after the output).")
-@click.option("--stdin-filename", metavar="PATH",
-              help="The file name to report for text read from `-`; also where the config search starts.")
-@click.option("--config", "config", type=click.Path(), metavar="FILE",
-              help="Use this wfdsl.toml or pyproject.toml instead of searching for one.")
-@click.option("--color", "color", type=click.Choice(("auto", "always", "never")), default="auto",
-              show_default=True, help="Colour the text output (auto: only on a terminal).")
+@click.option(
+    "--max-warnings",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Exit 1 when more than N warnings are found.",
+)
+@click.option(
+    "--statistics",
+    "show_statistics",
+    is_flag=True,
+    help="Print how often each check fired (text and github formats: after the output).",
+)
+@click.option(
+    "--stdin-filename",
+    metavar="PATH",
+    help="The file name to report for text read from `-`; also where the config search starts.",
+)
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(),
+    metavar="FILE",
+    help="Use this wfdsl.toml or pyproject.toml instead of searching for one.",
+)
+@click.option(
+    "--color",
+    "color",
+    type=click.Choice(("auto", "always", "never")),
+    default="auto",
+    show_default=True,
+    help="Colour the text output (auto: only on a terminal).",
+)
 def lint(
     paths: tuple[str, ...],
     fmt: str,
@@ -76,13 +114,14 @@ def lint(
     sources = {result.module.path: result.source for result in project.files}
     files = len(project.files)
 
-    output = render(fmt, diagnostics, sources, files=files, color=fmt == "text" and _use_color(color))
+    coloured = fmt == "text" and _use_color(color)
+    output = render(fmt, diagnostics, sources, files=files, color=coloured)
     if fmt == "text":
         parts = [output] if output else []
         if show_statistics and diagnostics:
             parts.append(statistics(diagnostics))
         parts.append(summary_line(diagnostics, files))
-        click.echo("\n\n".join(parts))
+        click.echo("\n\n".join(parts), color=coloured)
     else:
         if output:
             click.echo(output)

@@ -13,10 +13,21 @@ from wfdsl.schema import ConfigError, Schema, load_schema, load_schema_file
 
 @click.command("schema")
 @click.argument("path", required=False, type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(("toml", "json")), default="toml", show_default=True,
-              help="toml prints a complete config file (`builtin = false`); json prints plain data.")
-@click.option("--config", "config", type=click.Path(), metavar="FILE",
-              help="Read this wfdsl.toml or pyproject.toml instead of searching for one.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("toml", "json")),
+    default="toml",
+    show_default=True,
+    help="toml prints a complete config file (`builtin = false`); json prints plain data.",
+)
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(),
+    metavar="FILE",
+    help="Read this wfdsl.toml or pyproject.toml instead of searching for one.",
+)
 def schema(path: str | None, fmt: str, config: str | None) -> None:
     """Print the schema that `wfdsl lint PATH` would use (PATH defaults to the working directory)."""
     try:
