@@ -1,0 +1,269 @@
+"""Memory CRM adapter: records, associations, lists and histories in dicts; actions in an outbox.
+
+The adapter `simulate` and the tests use. It derives `property.changed`
+events from updates, keeps every property's history and every record's
+event history (for `has ever been` and `has …` filters), honours idempotency
+keys (`performed` is its log: one entry per action actually performed), and
+can be told to fail (`fail_next`) for fault-injection tests.
+
+>>> import datetime as dt
+>>> crm = MemoryCRM()
+>>> at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+>>> crm.add_record("contact", "c1", {"email": "ann@example.com"}, at=at)
+>>> crm.get("contact", "c1").properties["email"]
+'ann@example.com'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from wfdsl.runtime.protocols import (
+    Action,
+    ActionResult,
+    Event,
+    PermanentAdapterError,
+    Record,
+    TransientAdapterError,
+)
+
+Key = tuple[str, str]
+
+#: The property `assign owner` / `rotate owner` set.
+OWNER_PROPERTY = "hubspot_owner_id"
+
+
+@attrs.define
+class _Fault:
+    kind: str | None
+    error: str
+    times: int
+    message: str
+
+
+class MemoryCRM:
+    """An in-memory CRM (SPEC §6 `memory`)."""
+
+    def __init__(self) -> None:
+        self._records: dict[Key, dict[str, Any]] = {}
+        self._by_type: dict[str, list[str]] = {}
+        self._lists: dict[Key, set[str]] = {}
+        self._assoc: dict[Key, dict[str, list[str]]] = {}
+        self._prop_history: dict[tuple[str, str, str], list[tuple[dt.datetime, Any]]] = {}
+        self._events: dict[tuple[str, str, str], list[tuple[dt.datetime, Mapping[str, Any]]]] = {}
+        self._results: dict[str, ActionResult] = {}
+        self._faults: list[_Fault] = []
+        self._created = 0
+        #: Idempotency log: (key, action) for every action actually performed.
+        self.performed: list[tuple[str, Action]] = []
+        #: What left the CRM: emails, tasks, notifications, webhooks (kind, record, args).
+        self.outbox: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------ setup
+
+    def add_record(self, object_type: str, record_id: str, properties: Mapping[str, Any],
+                   *, at: dt.datetime) -> None:
+        """Create (or overwrite) a record without producing events: data that already exists."""
+        key = (object_type, record_id)
+        if key not in self._records:
+            self._by_type.setdefault(object_type, []).append(record_id)
+        self._records[key] = {}
+        for prop, value in properties.items():
+            if prop == "id":
+                continue
+            self._records[key][prop] = value
+            self._prop_history.setdefault((object_type, record_id, prop), []).append((at, value))
+
+    def associate(self, a: Key, b: Key) -> None:
+        """Associate two records both ways; the first association of a type is the primary."""
+        for left, right in ((a, b), (b, a)):
+            ids = self._assoc.setdefault(left, {}).setdefault(right[0], [])
+            if right[1] not in ids:
+                ids.append(right[1])
+
+    def set_lists(self, key: Key, names: set[str]) -> None:
+        self._lists[key] = set(names)
+
+    def add_to_list(self, name: str, key: Key) -> None:
+        self._lists.setdefault(key, set()).add(name)
+
+    def fail_next(self, kind: str | None = None, *, error: str = "transient", times: int = 1,
+                  message: str = "injected failure") -> None:
+        """Make the next `times` actions (of `kind`, or any) raise a transient or
+        permanent adapter error."""
+        self._faults.append(_Fault(kind=kind, error=error, times=times, message=message))
+
+    def exists(self, object_type: str, record_id: str) -> bool:
+        return (object_type, record_id) in self._records
+
+    # ------------------------------------------------------------ reads
+
+    def get(self, object_type: str, record_id: str) -> Record | None:
+        key = (object_type, record_id)
+        props = self._records.get(key)
+        if props is None:
+            return None
+        return Record(
+            object=object_type,
+            id=record_id,
+            properties=dict(props),
+            lists=frozenset(self._lists.get(key, ())),
+            associations={t: tuple(ids) for t, ids in self._assoc.get(key, {}).items()},
+        )
+
+    def property_history(self, object_type: str, record_id: str,
+                         prop: str) -> Sequence[tuple[dt.datetime, Any]]:
+        return list(self._prop_history.get((object_type, record_id, prop), ()))
+
+    def event_history(self, object_type: str, record_id: str,
+                      event_type: str) -> Sequence[tuple[dt.datetime, Mapping[str, Any]]]:
+        return list(self._events.get((object_type, record_id, event_type), ()))
+
+    def query(self, object_type: str, criteria: Mapping[str, Any] | None = None) -> Iterator[str]:
+        yield from list(self._by_type.get(object_type, ()))
+
+    # ------------------------------------------------------------ changes
+
+    def _remember(self, event: Event) -> Event:
+        self._events.setdefault((event.object, event.id, event.type), []).append(
+            (event.at, dict(event.data))
+        )
+        return event
+
+    def _set(self, key: Key, changes: Mapping[str, Any], at: dt.datetime,
+             cause: str | None) -> list[Event]:
+        if key not in self._records:
+            self._records[key] = {}
+            self._by_type.setdefault(key[0], []).append(key[1])
+        props = self._records[key]
+        events = []
+        for prop, value in changes.items():
+            if prop == "id":
+                continue
+            previous = props.get(prop)
+            if previous == value and (prop in props or value is None):
+                continue
+            if value is None:
+                props.pop(prop, None)
+            else:
+                props[prop] = value
+            self._prop_history.setdefault((key[0], key[1], prop), []).append((at, value))
+            events.append(self._remember(Event(
+                type="property.changed", object=key[0], id=key[1], at=at,
+                data={"property": prop, "value": value, "previous": previous}, cause=cause,
+            )))
+        return events
+
+    def _list_change(self, key: Key, name: str, add: bool, at: dt.datetime,
+                     cause: str | None) -> list[Event]:
+        members = self._lists.setdefault(key, set())
+        if (name in members) == add:
+            return []
+        if add:
+            members.add(name)
+        else:
+            members.discard(name)
+        kind = "list.added" if add else "list.removed"
+        return [self._remember(Event(type=kind, object=key[0], id=key[1], at=at,
+                                     data={"list": name}, cause=cause))]
+
+    def observe(self, event: Event) -> Sequence[Event]:
+        key = (event.object, event.id)
+        if event.type == "record.created":
+            existed = key in self._records
+            created = [] if existed else [self._remember(Event(
+                type="record.created", object=event.object, id=event.id, at=event.at,
+                data=dict(event.data), cause=event.cause))]
+            if not existed:
+                self._records[key] = {}
+                self._by_type.setdefault(event.object, []).append(event.id)
+            return created + self._set(key, dict(event.properties or {}), event.at, event.cause)
+        if event.type == "record.updated":
+            return self._set(key, dict(event.properties or {}), event.at, event.cause)
+        if event.type in ("list.added", "list.removed"):
+            name = str(event.data.get("list", ""))
+            return self._list_change(key, name, event.type == "list.added", event.at, event.cause)
+        return [self._remember(event)]
+
+    def _target(self, action: Action) -> Key:
+        """The record an update acts on: the enrolled one, or its primary associated record."""
+        object_type = str(action.args.get("object", action.object))
+        if object_type == action.object:
+            return (action.object, action.id)
+        ids = self._assoc.get((action.object, action.id), {}).get(object_type, [])
+        if not ids:
+            raise PermanentAdapterError(
+                f"{action.object}:{action.id} has no associated {object_type} to update"
+            )
+        return (object_type, ids[0])
+
+    def perform(self, action: Action, idempotency_key: str) -> ActionResult:
+        if idempotency_key in self._results:
+            return self._results[idempotency_key]
+        for fault in self._faults:
+            if fault.times > 0 and fault.kind in (None, action.kind):
+                fault.times -= 1
+                if fault.error == "permanent":
+                    raise PermanentAdapterError(fault.message)
+                raise TransientAdapterError(fault.message)
+        result = self._perform(action)
+        self._results[idempotency_key] = result
+        self.performed.append((idempotency_key, action))
+        return result
+
+    def _perform(self, action: Action) -> ActionResult:
+        args = action.args
+        at = action.at
+        own: Key = (action.object, action.id)
+        cause = str(args.get("_enrollment")) if args.get("_enrollment") else None
+        kind = action.kind
+        if kind in ("set", "clear", "copy"):
+            target = self._target(action)
+            value = None if kind == "clear" else args.get("value")
+            return ActionResult(events=tuple(self._set(target, {str(args["property"]): value},
+                                                       at, cause)))
+        if kind == "increment":
+            target = self._target(action)
+            prop = str(args["property"])
+            current = self._records.get(target, {}).get(prop)
+            try:
+                base = float(current) if current not in (None, "") else 0.0
+            except (TypeError, ValueError) as error:
+                raise PermanentAdapterError(
+                    f"{target[0]}.{prop} is {current!r}, not a number"
+                ) from error
+            total = base + float(args.get("by", 0))
+            value: Any = int(total) if total.is_integer() else total
+            return ActionResult(events=tuple(self._set(target, {prop: value}, at, cause)))
+        if kind in ("assign_owner", "rotate_owner"):
+            return ActionResult(events=tuple(self._set(own, {OWNER_PROPERTY: args.get("owner")},
+                                                       at, cause)))
+        if kind in ("add_to_list", "remove_from_list"):
+            return ActionResult(events=tuple(self._list_change(
+                own, str(args["list"]), kind == "add_to_list", at, cause)))
+        if kind == "create_record":
+            object_type = str(args.get("object_type", args.get("object", "record")))
+            self._created += 1
+            new_id = f"{object_type}-{self._created}"
+            key = (object_type, new_id)
+            events = [self._remember(Event(type="record.created", object=object_type,
+                                           id=new_id, at=at, cause=cause))]
+            self._records[key] = {}
+            self._by_type.setdefault(object_type, []).append(new_id)
+            props = args.get("properties", {})
+            events += self._set(key, dict(props) if isinstance(props, Mapping) else {}, at, cause)
+            self.associate(own, key)
+            return ActionResult(events=tuple(events), data={"id": new_id})
+        entry = {"kind": kind, "object": action.object, "id": action.id,
+                 "at": at.isoformat(), "args": {k: v for k, v in args.items()
+                                                if not k.startswith("_")}}
+        self.outbox.append(entry)
+        if kind == "send_email":
+            return ActionResult(events=(self._remember(Event(
+                type="email.sent", object=action.object, id=action.id, at=at,
+                data={"email": args.get("email")}, cause=cause)),))
+        return ActionResult()

@@ -1,0 +1,104 @@
+"""Facts: what compiled criteria read about one record, served from the CRM adapter and the store.
+
+`RecordFacts` implements the `Facts` protocol of `runtime.criteria` for the
+record being evaluated. Other object types resolve through the record's
+primary association (the first associated record of that type). Overrides
+let the engine evaluate criteria as they stood *before* a change (a filter
+trigger fires when a record comes to meet its criteria).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from wfdsl.runtime.protocols import CRMAdapter, Record, StateStore
+
+#: Fact kinds kept in the store (SPEC §5.10).
+ENROLLED_FACT = "enrolled"
+GOAL_FACT = "goal"
+
+
+def with_url_parts(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Event attributes with `url.base`, `url.domain` and `url.path` derived from `url`."""
+    url = data.get("url")
+    if not isinstance(url, str) or "url.path" in data:
+        return data
+    from wfdsl.runtime.criteria import url_parts
+
+    out = dict(data)
+    for key, value in url_parts(url).items():
+        out.setdefault(key if key.startswith("url") else f"url.{key}", value)
+    return out
+
+
+class RecordFacts:
+    """The facts about one record at one moment."""
+
+    def __init__(
+        self,
+        crm: CRMAdapter,
+        store: StateStore,
+        record: Record,
+        *,
+        now: dt.datetime,
+        tz: dt.tzinfo,
+        received: bool | None = None,
+        overrides: Mapping[tuple[str, str], Any] | None = None,
+        list_overrides: Mapping[str, bool] | None = None,
+    ) -> None:
+        self.crm = crm
+        self.store = store
+        self.record = record
+        self.now = now
+        self.tz = tz
+        self.received = received
+        self._overrides = dict(overrides or {})
+        self._lists = dict(list_overrides or {})
+        self._related: dict[str, Record | None] = {}
+
+    def before(self, overrides: Mapping[tuple[str, str], Any],
+               list_overrides: Mapping[str, bool]) -> RecordFacts:
+        """The same record with some values as they were before a change."""
+        return RecordFacts(self.crm, self.store, self.record, now=self.now, tz=self.tz,
+                           received=self.received, overrides=overrides,
+                           list_overrides=list_overrides)
+
+    def _target(self, object_type: str) -> Record | None:
+        if object_type == self.record.object:
+            return self.record
+        if object_type not in self._related:
+            ids = self.record.associations.get(object_type, ())
+            self._related[object_type] = self.crm.get(object_type, ids[0]) if ids else None
+        return self._related[object_type]
+
+    def value(self, object_type: str, prop: str) -> object | None:
+        key = (object_type, prop)
+        if key in self._overrides:
+            return self._overrides[key]
+        target = self._target(object_type)
+        if target is None:
+            return None
+        return target.properties.get(prop)
+
+    def history(self, object_type: str, prop: str) -> Sequence[object]:
+        target = self._target(object_type)
+        if target is None:
+            return []
+        return [value for _, value in self.crm.property_history(target.object, target.id, prop)]
+
+    def in_list(self, name: str) -> bool:
+        if name in self._lists:
+            return self._lists[name]
+        return name in self.record.lists
+
+    def events(self, event_type: str) -> Sequence[tuple[dt.datetime, Mapping[str, object]]]:
+        found = self.crm.event_history(self.record.object, self.record.id, event_type)
+        return [(at, with_url_parts(data)) for at, data in found]
+
+    def enrolled_in(self, workflow: str) -> bool:
+        return self.store.has_fact(ENROLLED_FACT, workflow, self.record.object, self.record.id)
+
+    def reached_goal(self, workflow: str) -> bool:
+        return self.store.has_fact(GOAL_FACT, workflow, self.record.object, self.record.id)

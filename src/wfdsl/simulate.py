@@ -1,0 +1,326 @@
+"""Simulation: plans + records file + JSON Lines events -> engine on a virtual clock -> trace.
+
+SPEC §8. Records exist before the simulation starts; events are read and fed
+one line at a time (the file is never loaded whole), with the timers that
+fall due between them fired first. Malformed input raises
+`SimulationInputError`, which names the file and the line.
+
+>>> import datetime as dt
+>>> from wfdsl.plan import ProjectPlan
+>>> sim = Simulation(ProjectPlan(workflows=()), load_records_data({}, "records.json"),
+...                  start=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+>>> sim.run([]); sim.trace()
+[]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from wfdsl.adapters.memory import MemoryCRM
+from wfdsl.catalog import EVENTS, INPUT_EVENTS
+from wfdsl.plan import ProjectPlan
+from wfdsl.runtime.engine import Engine
+from wfdsl.runtime.protocols import Event, VirtualClock
+from wfdsl.stores.memory import MemoryStore
+
+#: Without `--until`, the simulation stops this long after the last event.
+HORIZON = dt.timedelta(days=400)
+
+
+class SimulationInputError(Exception):
+    """A records or events file that cannot be used; `str()` is `FILE:LINE: message`."""
+
+    def __init__(self, file: str, line: int, message: str) -> None:
+        super().__init__(f"{file}:{line}: {message}")
+        self.file = file
+        self.line = line
+        self.message = message
+
+
+@attrs.frozen(kw_only=True)
+class SeedRecord:
+    object: str
+    id: str
+    properties: Mapping[str, Any]
+
+
+@attrs.frozen(kw_only=True)
+class Seed:
+    """The contents of a records file."""
+
+    records: tuple[SeedRecord, ...] = ()
+    associations: tuple[tuple[tuple[str, str], tuple[str, str]], ...] = ()
+    lists: Mapping[str, tuple[tuple[str, str], ...]] = attrs.field(factory=dict)
+
+
+# ---------------------------------------------------------------- records file
+
+
+def _line_of(text: str, needle: str) -> int:
+    """The 1-based line where `needle` first occurs in `text` (1 if nowhere)."""
+    index = text.find(needle) if needle else -1
+    return 1 if index < 0 else text.count("\n", 0, index) + 1
+
+
+def _record_ref(value: Any, file: str, line: int, what: str) -> tuple[str, str]:
+    if not isinstance(value, str) or ":" not in value:
+        raise SimulationInputError(
+            file, line, f"{what} must be `type:id` (e.g. \"contact:c1\"), found {value!r}"
+        )
+    object_type, _, record_id = value.partition(":")
+    return object_type, record_id
+
+
+def load_records_data(data: Any, file: str, text: str = "") -> Seed:
+    """A `Seed` from decoded records-file JSON. `text` (the file's text) locates errors."""
+    if not isinstance(data, dict):
+        raise SimulationInputError(file, 1, "expected a JSON object with a list of records "
+                                            "per object type")
+    records: list[SeedRecord] = []
+    associations = []
+    lists: dict[str, tuple[tuple[str, str], ...]] = {}
+    seen: set[tuple[str, str]] = set()
+    for key, value in data.items():
+        line = _line_of(text, f'"{key}"')
+        if key == "associations":
+            if not isinstance(value, list):
+                raise SimulationInputError(file, line, "`associations` must be a list of "
+                                                       '{"from": "type:id", "to": "type:id"}')
+            for item in value:
+                if not isinstance(item, dict):
+                    raise SimulationInputError(file, line, "an association must be an object "
+                                                           'with "from" and "to"')
+                here = _line_of(text, json.dumps(item.get("from")))
+                associations.append((_record_ref(item.get("from"), file, here, "`from`"),
+                                     _record_ref(item.get("to"), file, here, "`to`")))
+            continue
+        if key == "lists":
+            if not isinstance(value, dict):
+                raise SimulationInputError(file, line, '`lists` must map list names to '
+                                                       '["type:id", …]')
+            for name, members in value.items():
+                here = _line_of(text, json.dumps(name))
+                if not isinstance(members, list):
+                    raise SimulationInputError(file, here, f"list {name!r} must be a list "
+                                                           "of \"type:id\"")
+                lists[str(name)] = tuple(_record_ref(m, file, here, "a list member")
+                                         for m in members)
+            continue
+        if not isinstance(value, list):
+            raise SimulationInputError(file, line, f"`{key}` must be a list of records")
+        for item in value:
+            if not isinstance(item, dict) or "id" not in item:
+                raise SimulationInputError(file, line, f"each `{key}` record must be an "
+                                                       "object with an \"id\"")
+            record_id = item["id"]
+            if not isinstance(record_id, (str, int)) or isinstance(record_id, bool):
+                raise SimulationInputError(file, line, f"`{key}` record id must be a string")
+            ref = (str(key), str(record_id))
+            if ref in seen:
+                here = _line_of(text, json.dumps(record_id))
+                raise SimulationInputError(file, here, f"duplicate record {key}:{record_id}")
+            seen.add(ref)
+            props = {k: v for k, v in item.items() if k != "id"}
+            records.append(SeedRecord(object=str(key), id=str(record_id), properties=props))
+    return Seed(records=tuple(records), associations=tuple(associations), lists=lists)
+
+
+def load_records(path: str | Path) -> Seed:
+    """Read a records file (SPEC §8)."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SimulationInputError(file, 1, "no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SimulationInputError(file, 1, f"cannot read: {error}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SimulationInputError(file, error.lineno, f"invalid JSON: {error.msg}") from None
+    return load_records_data(data, file, text)
+
+
+# ---------------------------------------------------------------- events file
+
+
+def _timestamp(value: Any, file: str, line: int) -> dt.datetime:
+    if not isinstance(value, str):
+        raise SimulationInputError(file, line, "`at` must be an ISO 8601 time with a zone, "
+                                               'e.g. "2026-11-23T10:00:00Z"')
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise SimulationInputError(file, line, f"`at` is not an ISO 8601 time: {value!r}") \
+            from None
+    if when.tzinfo is None:
+        raise SimulationInputError(file, line, f"`at` {value!r} has no zone; add `Z` or an "
+                                               "offset such as `+01:00`")
+    return when.astimezone(dt.timezone.utc)
+
+
+def parse_event(data: Any, file: str, line: int) -> Event:
+    """One events-file line (decoded JSON) as an `Event`."""
+    if not isinstance(data, dict):
+        raise SimulationInputError(file, line, "each line must be a JSON object")
+    for field in ("at", "type", "object", "id"):
+        if field not in data:
+            raise SimulationInputError(file, line, f"missing field `{field}`")
+    at = _timestamp(data["at"], file, line)
+    kind = data["type"]
+    if not isinstance(kind, str) or (kind not in EVENTS and kind not in INPUT_EVENTS):
+        raise SimulationInputError(
+            file, line, f"unknown event type {kind!r}; expected record.created, "
+                        "record.updated, list.added, list.removed, workflow.enroll "
+                        "or a catalog event such as form.submitted")
+    object_type = data["object"]
+    if not isinstance(object_type, str) or not object_type:
+        raise SimulationInputError(file, line, "`object` must be an object type, e.g. "
+                                               '"contact"')
+    record_id = data["id"]
+    if not isinstance(record_id, (str, int)) or isinstance(record_id, bool):
+        raise SimulationInputError(file, line, "`id` must be a string")
+    attributes = data.get("data", {})
+    if not isinstance(attributes, dict):
+        raise SimulationInputError(file, line, "`data` must be a JSON object")
+    properties = data.get("properties")
+    if properties is not None and not isinstance(properties, dict):
+        raise SimulationInputError(file, line, "`properties` must be a JSON object")
+    if kind == "record.updated" and not properties:
+        raise SimulationInputError(file, line, "record.updated needs `properties`")
+    if kind in ("list.added", "list.removed") and not isinstance(attributes.get("list"), str):
+        raise SimulationInputError(file, line, f'{kind} needs `data.list` (a list name)')
+    if kind == "workflow.enroll" and not isinstance(attributes.get("workflow"), str):
+        raise SimulationInputError(file, line, "workflow.enroll needs `data.workflow` "
+                                               "(a workflow name)")
+    return Event(type=kind, object=object_type, id=str(record_id), at=at, data=attributes,
+                 properties=properties)
+
+
+def read_events(path: str | Path) -> Iterator[Event]:
+    """Events from a JSON Lines file, one line at a time, checked to be in time order."""
+    file = str(path)
+    previous: dt.datetime | None = None
+    try:
+        handle = open(path, encoding="utf-8")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        raise SimulationInputError(file, 1, "no such file") from None
+    except OSError as error:
+        raise SimulationInputError(file, 1, f"cannot read: {error}") from None
+    with handle:
+        line_no = 0
+        while True:
+            try:
+                line = handle.readline()
+            except UnicodeDecodeError as error:
+                raise SimulationInputError(file, line_no + 1, f"not UTF-8: {error}") from None
+            if not line:
+                return
+            line_no += 1
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise SimulationInputError(file, line_no, f"invalid JSON: {error.msg}") \
+                    from None
+            event = parse_event(data, file, line_no)
+            if previous is not None and event.at < previous:
+                raise SimulationInputError(
+                    file, line_no, f"events must be in time order: {data['at']} is before "
+                                   f"the previous event ({previous.isoformat()})")
+            previous = event.at
+            yield event
+
+
+# ---------------------------------------------------------------- running
+
+
+class Simulation:
+    """One simulation run: a memory CRM seeded from the records, a memory store, a
+    virtual clock, and every workflow active from the start."""
+
+    def __init__(self, plans: ProjectPlan, seed: Seed, *, start: dt.datetime | None = None,
+                 until: dt.datetime | None = None) -> None:
+        self.plans = plans
+        self.seed = seed
+        self.start = start
+        self.until = until
+        self.crm = MemoryCRM()
+        self.store = MemoryStore()
+        self.engine: Engine | None = None
+
+    def _begin(self, start: dt.datetime) -> Engine:
+        clock = VirtualClock(start)
+        for record in self.seed.records:
+            self.crm.add_record(record.object, record.id, record.properties, at=start)
+        for left, right in self.seed.associations:
+            self.crm.associate(left, right)
+        for name, members in self.seed.lists.items():
+            for member in members:
+                self.crm.add_to_list(name, member)
+        engine = Engine(self.plans, self.crm, self.store, clock)
+        for workflow in engine.workflows:
+            engine.activate(workflow)
+        self.engine = engine
+        return engine
+
+    def run(self, events: Iterable[Event]) -> None:
+        """Feed the events in order, firing due timers in between, then run out the clock."""
+        stream = iter(events)
+        first = next(stream, None)
+        start = self.start or (first.at if first is not None else self.until)
+        if start is None:
+            raise SimulationInputError("events", 1, "no events and no --start: nothing to "
+                                                    "simulate")
+        engine = self._begin(start)
+        last = start
+        pending = [] if first is None else [first]
+        for event in _chain(pending, stream):
+            if self.until is not None and event.at > self.until:
+                break
+            engine.clock.set(event.at) if isinstance(engine.clock, VirtualClock) else None
+            engine.run_due(event.at)
+            engine.ingest(event)
+            last = max(last, event.at)
+        end = self.until if self.until is not None else last + HORIZON
+        while True:
+            due = engine.next_due()
+            if due is None or due > end:
+                break
+            if isinstance(engine.clock, VirtualClock):
+                engine.clock.set(due)
+            engine.run_due(due)
+
+    def trace(self) -> list[dict[str, Any]]:
+        """The history entries in time order, as SPEC §8 JSON objects."""
+        return [entry.to_json() for entry in self.store.history()]
+
+    def entries(self) -> list[Any]:
+        return list(self.store.history())
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        if self.engine is None:
+            return {}
+        return {name: self.engine.stats(name) for name in self.engine.workflows}
+
+
+def _chain(first: list[Event], rest: Iterator[Event]) -> Iterator[Event]:
+    yield from first
+    yield from rest
+
+
+def simulate_files(plans: ProjectPlan, records: str | Path, events: str | Path, *,
+                   start: dt.datetime | None = None,
+                   until: dt.datetime | None = None) -> Simulation:
+    """Run a simulation from files (what `wfdsl simulate` does)."""
+    sim = Simulation(plans, load_records(records), start=start, until=until)
+    sim.run(read_events(events))
+    return sim

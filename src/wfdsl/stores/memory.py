@@ -1,0 +1,174 @@
+"""Memory state store: enrollments, timers, history, stats and facts in process memory.
+
+The store `simulate` and the tests use; nothing survives the process.
+`transaction()` only tracks nesting: nothing outlives the process, so there
+is no crash to be atomic against.
+
+>>> store = MemoryStore()
+>>> with store.transaction():
+...     store.add_stat("W", "enrolled", 1)
+>>> store.stats("W")["enrolled"]
+1
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from wfdsl.runtime.protocols import STAT_FIELDS, Enrollment, HistoryEntry, Timer
+
+
+class MemoryStore:
+    """An in-memory StateStore (SPEC §6 `memory`)."""
+
+    def __init__(self) -> None:
+        self._counters: dict[str, int] = {}
+        self._enrollments: dict[str, Enrollment] = {}
+        self._by_record: dict[tuple[str, str], list[str]] = {}
+        self._timers: dict[str, Timer] = {}
+        self._heap: list[tuple[dt.datetime, int, str]] = []
+        self._history: list[HistoryEntry] = []
+        self._stats: dict[str, dict[str, int]] = {}
+        self._facts: dict[tuple[str, str, str, str], dt.datetime] = {}
+        self._workflows: dict[str, dict[str, Any]] = {}
+        self._depth = 0
+
+    # ------------------------------------------------------------ transactions
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        # Nothing here survives the process, so there is nothing to make atomic
+        # against a crash; the block only tracks nesting like a durable store.
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+
+    def next_seq(self, name: str) -> int:
+        value = self._counters.get(name, 0) + 1
+        self._counters[name] = value
+        return value
+
+    # ------------------------------------------------------------ enrollments
+
+    def put_enrollment(self, enrollment: Enrollment) -> None:
+        if enrollment.id not in self._enrollments:
+            self._by_record.setdefault((enrollment.object, enrollment.record), []).append(
+                enrollment.id
+            )
+        self._enrollments[enrollment.id] = enrollment
+
+    def enrollment(self, enrollment_id: str) -> Enrollment | None:
+        return self._enrollments.get(enrollment_id)
+
+    def enrollments_of(self, object_type: str, record_id: str) -> Sequence[Enrollment]:
+        return [self._enrollments[i] for i in self._by_record.get((object_type, record_id), ())]
+
+    def enrollments(self, workflow: str | None = None,
+                    status: str | None = None) -> Iterable[Enrollment]:
+        return [
+            e for e in self._enrollments.values()
+            if (workflow is None or e.workflow == workflow)
+            and (status is None or e.status == status)
+        ]
+
+    # ------------------------------------------------------------ timers
+
+    def set_timer(self, timer: Timer) -> None:
+        self._timers[timer.key] = timer
+        heapq.heappush(self._heap, (timer.due, timer.seq, timer.key))
+
+    def cancel_timer(self, key: str) -> None:
+        self._timers.pop(key, None)
+
+    def timer(self, key: str) -> Timer | None:
+        return self._timers.get(key)
+
+    def _clean_top(self) -> None:
+        # Heap entries of replaced or cancelled timers are dropped lazily.
+        while self._heap:
+            due, seq, key = self._heap[0]
+            timer = self._timers.get(key)
+            if timer is not None and timer.due == due and timer.seq == seq:
+                return
+            heapq.heappop(self._heap)
+
+    def pop_due(self, now: dt.datetime) -> Timer | None:
+        self._clean_top()
+        if not self._heap or self._heap[0][0] > now:
+            return None
+        _, _, key = heapq.heappop(self._heap)
+        return self._timers.pop(key)
+
+    def next_due(self) -> dt.datetime | None:
+        self._clean_top()
+        return self._heap[0][0] if self._heap else None
+
+    def timers(self) -> list[Timer]:
+        return sorted(self._timers.values(), key=lambda t: (t.due, t.seq))
+
+    # ------------------------------------------------------------ history
+
+    def append_history(self, entry: HistoryEntry) -> None:
+        self._history.append(entry)
+
+    def history(self, record: tuple[str, str] | None = None,
+                workflow: str | None = None) -> Sequence[HistoryEntry]:
+        return [
+            e for e in self._history
+            if (record is None or (e.object, e.id) == tuple(record))
+            and (workflow is None or e.workflow == workflow)
+        ]
+
+    # ------------------------------------------------------------ stats and facts
+
+    def add_stat(self, workflow: str, field: str, delta: int) -> None:
+        counters = self._stats.setdefault(workflow, {})
+        counters[field] = counters.get(field, 0) + delta
+
+    def stats(self, workflow: str) -> Mapping[str, int]:
+        counters = self._stats.get(workflow, {})
+        return {name: counters.get(name, 0) for name in STAT_FIELDS}
+
+    def reset_stats(self, workflow: str, fields: Sequence[str]) -> None:
+        counters = self._stats.setdefault(workflow, {})
+        for name in fields:
+            counters[name] = 0
+
+    def add_fact(self, kind: str, workflow: str, object_type: str, record_id: str,
+                 at: dt.datetime) -> None:
+        self._facts[(kind, workflow, object_type, record_id)] = at
+
+    def has_fact(self, kind: str, workflow: str, object_type: str, record_id: str) -> bool:
+        return (kind, workflow, object_type, record_id) in self._facts
+
+    def workflow_state(self, workflow: str) -> Mapping[str, Any]:
+        return dict(self._workflows.get(workflow, {}))
+
+    def set_workflow_state(self, workflow: str, state: Mapping[str, Any]) -> None:
+        self._workflows[workflow] = dict(state)
+
+    # ------------------------------------------------------------ retention
+
+    def prune(self, *, actions_before: dt.datetime, history_before: dt.datetime,
+              facts_before: dt.datetime) -> int:
+        ended_old = {
+            e.id for e in self._enrollments.values()
+            if e.status != "active" and e.ended_at is not None and e.ended_at < history_before
+        }
+        kept = [
+            h for h in self._history
+            if not (h.kind == "action" and h.at < actions_before)
+            and not (h.enrollment in ended_old and h.at < history_before)
+        ]
+        removed = len(self._history) - len(kept)
+        self._history = kept
+        old_facts = [k for k, at in self._facts.items() if at < facts_before]
+        for key in old_facts:
+            del self._facts[key]
+        return removed + len(old_facts)
