@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "compile": "compile",
     "lint": "lint",
     "schema_cmd": "schema",
+    "simulate": "simulate",
 }
 
 
