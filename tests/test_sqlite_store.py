@@ -1,0 +1,114 @@
+"""SQLite store specifics: URLs, schema versions, file kinds, durability settings, registry."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from wfdsl.adapters.memory import MemoryCRM
+from wfdsl.adapters.sqlite import SQLiteCRM
+from wfdsl.registry import ConfigError, Registry, open_adapter, open_store, split_url
+from wfdsl.stores.memory import MemoryStore
+from wfdsl.stores.sqlite import (
+    SCHEMA_VERSION,
+    SchemaVersionError,
+    SQLiteStore,
+    StoreError,
+    sqlite_options,
+)
+
+
+def test_url_paths(tmp_path: Path) -> None:
+    assert sqlite_options("sqlite:///state.db") == ("state.db", {})
+    assert sqlite_options("sqlite:////abs/x.db") == ("/abs/x.db", {})
+    assert sqlite_options("sqlite:///a.db?synchronous=normal")[1] == {"synchronous": "normal"}
+    with pytest.raises(StoreError, match="names no file"):
+        sqlite_options("sqlite://")
+    with pytest.raises(StoreError, match="unknown option 'mode'"):
+        sqlite_options("sqlite:///a.db?mode=ro")
+    with pytest.raises(StoreError, match="synchronous=sometimes"):
+        sqlite_options("sqlite:///a.db?synchronous=sometimes")
+
+
+def test_wal_and_synchronous_full_by_default(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    conn = store._conn
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    normal = SQLiteStore.from_url(f"sqlite:///{tmp_path}/n.db?synchronous=normal")
+    assert normal._conn.execute("PRAGMA synchronous").fetchone()[0] == 1
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    SQLiteStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    with pytest.raises(SchemaVersionError, match="newer than this wfdsl understands"):
+        SQLiteStore(path)
+
+
+def test_a_crm_file_is_not_a_store_and_back(tmp_path: Path) -> None:
+    SQLiteCRM(tmp_path / "crm.db").close()
+    with pytest.raises(StoreError, match="is not a wfdsl state store file"):
+        SQLiteStore(tmp_path / "crm.db")
+    SQLiteStore(tmp_path / "state.db").close()
+    with pytest.raises(StoreError, match="is not a wfdsl CRM file"):
+        SQLiteCRM(tmp_path / "state.db")
+
+
+def test_garbage_file_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(StoreError, match="junk.db"):
+        SQLiteStore(path)
+
+
+# ---------------------------------------------------------------- registry
+
+
+def test_registry_opens_by_url(tmp_path: Path) -> None:
+    assert isinstance(open_store("memory://"), MemoryStore)
+    assert isinstance(open_adapter("memory://"), MemoryCRM)
+    store = open_store(f"sqlite:///{tmp_path}/s.db")
+    assert isinstance(store, SQLiteStore) and store.path == f"{tmp_path}/s.db"
+    crm = open_adapter(f"sqlite:///{tmp_path}/c.db")
+    assert isinstance(crm, SQLiteCRM)
+
+
+def test_registry_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = open_store("sqlite:///rel.db")
+    assert isinstance(store, SQLiteStore)
+    assert (tmp_path / "rel.db").exists()
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("state.db", "not a URL: 'state.db' (expected NAME://LOCATION"),
+    ("postgres://db/x", "unknown store 'postgres' in 'postgres://db/x' (known: memory, sqlite)"),
+    ("memory://somewhere", "the memory store takes no location: use memory://"),
+    ("sqlite://", "cannot open store 'sqlite://': 'sqlite://' names no file"),
+    ("sqlite:////no/such/dir/x.db", "directory '/no/such/dir' does not exist"),
+])
+def test_registry_errors(url: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        open_store(url)
+    assert message in str(caught.value)
+
+
+def test_registry_names_adapters() -> None:
+    with pytest.raises(ConfigError, match=r"unknown adapter 'hubspot' .*known: memory, sqlite"):
+        open_adapter("hubspot://x")
+
+
+def test_registry_register_explicitly() -> None:
+    registry = Registry("wfdsl.stores", "store")
+    registry.register("mine", MemoryStore)
+    assert "mine" in registry.names()
+    assert isinstance(registry.open("mine://"), MemoryStore)
+    assert split_url("Mine://x") == ("mine", "x")
