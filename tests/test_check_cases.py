@@ -153,3 +153,30 @@ def test_syntax_problems_cannot_be_suppressed() -> None:
     text = '# wfdsl: ignore-file[syntax]\nworkflow "W" { object contact steps { send email x } }\n'
     names = [d.name for d in check_project(project_from_text(text, "w.wf"))]
     assert names == ["syntax"]
+
+
+# ---------------------------------------------------------------- docs/checks.md
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "checks.md"
+BLOCK = re.compile(r"^```wf (expect=(?P<name>[a-z-]+)|ok)\n(?P<body>.*?)^```", re.M | re.S)
+
+
+def _doc_blocks() -> list[tuple[str, str, int]]:
+    text = DOCS.read_text(encoding="utf-8")
+    return [
+        (m.group("name") or "ok", m.group("body"), text[: m.start()].count("\n") + 1)
+        for m in BLOCK.finditer(text)
+    ]
+
+
+@pytest.mark.parametrize(("expect", "body", "line"), _doc_blocks(), ids=lambda v: str(v)[:20])
+def test_docs_examples_do_what_they_say(expect: str, body: str, line: int) -> None:
+    names = {d.name for d in check_project(project_from_text(body, f"checks.md:{line}"))}
+    assert names == (set() if expect == "ok" else {expect})
+
+
+def test_docs_have_a_section_and_an_anchor_for_every_check() -> None:
+    headings = set(re.findall(r"^## ([a-z-]+)$", DOCS.read_text(encoding="utf-8"), re.M))
+    assert set(RULES) <= headings
+    examples = {name for name, _, _ in _doc_blocks()}
+    assert set(RULES) - examples == {"nesting-too-deep"}
