@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
@@ -382,11 +383,23 @@ class ExplainNode:
         """An indented text tree, `✓`/`✗` per node."""
         mark = "✓" if self.result else "✗"
         line = f"{indent}{mark} {describe(self.data)}"
-        if not self.children and self.data.get("op") in PROPERTY_OPS:
-            line += f"  (value: {self.value!r})"
+        op = self.data.get("op")
+        if op in PROPERTY_OPS:
+            shown = "unknown" if is_unknown(self.value) else _seen(self.value)
+            line += f"  (value: {shown})"
+        elif op == "has_event":
+            line += f"  ({self.value} matching event{'' if self.value == 1 else 's'})"
         rows = [line]
         rows.extend(child.render(indent + "  ") for child in self.children)
         return "\n".join(rows)
+
+
+def _seen(value: object) -> str:
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (str, int, float, bool)):
+        return json.dumps(value, ensure_ascii=False)
+    return repr(value)
 
 
 def explain_criteria(data: Mapping[str, Any], facts: Facts) -> ExplainNode:
@@ -426,36 +439,83 @@ def explain_criteria(data: Mapping[str, Any], facts: Facts) -> ExplainNode:
     raise ValueError(f"unknown criteria operator {op!r}")
 
 
-def describe(data: Mapping[str, Any]) -> str:
-    """A short text for a criteria node, close to the source syntax."""
+def _literal(value: Any) -> str:
+    """A plan value as the source writes it: `"text"`, `50`, `2026-12-24`, `[…]`."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        if "percent" in value:
+            return f"{value['percent']}%"
+        return str(next(iter(value.values()), ""))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _duration_text(duration: Mapping[str, Any]) -> str:
+    return " ".join(f"{a} {u}{'' if a == 1 else 's'}" for a, u in duration["parts"])
+
+
+_WORDS = {"eq": "=", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
+          "in": "in", "not_in": "not in", "contains": "contains", "not_contains": "not contains",
+          "starts_with": "starts with", "ends_with": "ends with", "ever": "has ever been",
+          "never": "has never been", "before": "before", "after": "after",
+          "within_last": "within last", "within_next": "within next",
+          "more_than_ago": "more than"}
+
+
+def _event_text(event: Mapping[str, Any]) -> str:
+    if event.get("type") == "property.changed":
+        text = f"{event.get('object')}.{event.get('property')} changed"
+        if event.get("from") is not None:
+            text += f" from {_literal(event['from'])}"
+        if event.get("to") is not None:
+            text += f" to {_literal(event['to'])}"
+        return text
+    criteria = event.get("criteria")
+    return str(event["type"]) + ("" if criteria is None else f"({describe(criteria, True)})")
+
+
+def describe(data: Mapping[str, Any], nested: bool = False) -> str:
+    """Criteria data as text close to the source syntax.
+
+    With `nested=False` an `and`/`or`/`not` node is just its keyword (the
+    explain tree shows its children below it); with `nested=True` the whole
+    tree is written out.
+
+    >>> describe({"op": "in", "object": "contact", "property": "country", "values": ["NO"]})
+    'contact.country in ["NO"]'
+    """
     op = str(data.get("op"))
-    words = {"eq": "=", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
-             "not_in": "not in", "not_contains": "not contains", "starts_with": "starts with",
-             "ends_with": "ends with", "ever": "has ever been", "never": "has never been",
-             "within_last": "within last", "within_next": "within next",
-             "more_than_ago": "more than"}
-    if op in ("and", "or", "not"):
-        return op
+    if op in ("and", "or"):
+        if not nested:
+            return op
+        return "(" + f" {op} ".join(describe(i, True) for i in data["items"]) + ")"
+    if op == "not":
+        return f"not {describe(data['item'], True)}" if nested else "not"
     if op in PROPERTY_OPS:
         target = _target_of(data)
         name = target if isinstance(target, str) else ".".join(target)
         if op in ("known", "unknown"):
             return f"{name} is {op}"
         if op in ("in", "not_in"):
-            return f"{name} {words.get(op, op)} {data['values']!r}"
+            return f"{name} {_WORDS[op]} {_literal(data['values'])}"
         if op == "between":
-            return f"{name} between {data['low']!r} and {data['high']!r}"
+            return f"{name} between {_literal(data['low'])} and {_literal(data['high'])}"
         if "duration" in data:
-            parts = " ".join(f"{a} {u}" for a, u in data["duration"]["parts"])
-            return f"{name} {words[op]} {parts}" + (" ago" if op == "more_than_ago" else "")
-        return f"{name} {words.get(op, op)} {data.get('value')!r}"
+            suffix = " ago" if op == "more_than_ago" else ""
+            return f"{name} {_WORDS[op]} {_duration_text(data['duration'])}{suffix}"
+        return f"{name} {_WORDS[op]} {_literal(data.get('value'))}"
     if op == "in_list":
-        return f"in list {data['list']!r}"
+        return f"in list {_literal(data['list'])}"
     if op in ("enrolled_in", "reached_goal"):
         verb = "enrolled in" if op == "enrolled_in" else "reached goal of"
-        return f"{verb} workflow {data['workflow']!r}"
+        return f"{verb} workflow {_literal(data['workflow'])}"
     if op == "has_event":
-        return ("has not " if data.get("negated") else "has ") + str(data["event"]["type"])
+        text = ("has not " if data.get("negated") else "has ") + _event_text(data["event"])
+        if data.get("within") is not None:
+            text += f" within last {_duration_text(data['within'])}"
+        return text
     return op
 
 
