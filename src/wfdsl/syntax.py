@@ -411,6 +411,7 @@ _CLAUSE_WORDS = {
     "OBJECT", "DESCRIPTION", "ENROLL", "REENROLL", "GOAL", "SUPPRESS", "UNENROLL",
     "SETTINGS", "ANCHOR", "STEPS",
 }
+_CLAUSE_KEYWORDS = {w.lower() for w in _CLAUSE_WORDS}
 _VALUE_WORDS = {"STRING", "NUMBER", "TRUE", "FALSE", "DATE", "TIME", "DATETIME", "PERCENT", "LSQB"}
 _SETTING_WORDS = {"TIMEZONE", "EXECUTE", "PAUSE", "ENROLL", "UNENROLL", "ON"}
 
@@ -424,9 +425,12 @@ _CONTEXT_WORDS: dict[tuple[str, ...], str] = {
     ("placeholder",): "a string describing the action to fill in",
     ("label",): "a string naming the label",
     ("go", "to"): "a string naming the label to go to",
+    ("delay", "until"): (
+        "a day, a time of day, a date, a date property or `anchor` "
+        "(as in `delay until monday at 09:00`)"
+    ),
     ("timezone",): 'a string naming a time zone like "Europe/Oslo"',
     ("list",): "a string naming the list",
-    ("workflow",): "a string naming the workflow",
     ("assign", "owner"): "a string naming the owner",
     ("create", "task"): "a string with the task's title",
     ("notify",): "a string with the recipient's address, or `owner`",
@@ -443,7 +447,7 @@ _CONTEXT_WORDS: dict[tuple[str, ...], str] = {
     ("on",): "an event like `form.submitted`, or `schedule`",
 }
 
-_WORD_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|[A-Za-z_][A-Za-z0-9_]*|\S')
+_WORD_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*|[A-Za-z_][A-Za-z0-9_]*|\S')
 
 
 def _keyword_of(parser: Lark, terminal: str) -> str | None:
@@ -488,6 +492,20 @@ def _closest_keyword(word: str, expected: set[str]) -> str | None:
     return matches[0] if matches else None
 
 
+#: The words of terminals that are patterns rather than keywords, for "did you mean".
+_PATTERN_WORDS: dict[str, tuple[str, ...]] = {
+    "UNIT": ("minute", "minutes", "hour", "hours", "day", "days", "week", "weeks"),
+    "WEEKDAY": ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
+}
+
+
+def _closest_word(word: str, expected: set[str]) -> str | None:
+    words = [w for name in expected for w in _PATTERN_WORDS.get(name, ())]
+    matches = difflib.get_close_matches(word.lower(), words, n=3, cutoff=0.6)
+    same_length = [m for m in matches if len(m) == len(word)]  # `dayz` -> `days`, not `day`
+    return (same_length or matches or [None])[0]
+
+
 def _join_words(words: list[str]) -> str:
     if not words:
         return "nothing more"
@@ -511,9 +529,16 @@ def _describe_found(token: Token) -> str:
 
 def _previous_words(text: str, pos: int) -> list[str]:
     """The last few tokens before `pos` on the text (comments skipped)."""
-    start = max(0, pos - 400)
-    window = re.sub(r"#[^\n]*", "", text[start:pos])
-    return _WORD_TOKEN.findall(window)[-3:]
+    start = text.rfind("\n", 0, max(0, pos - 400)) + 1  # whole lines: strings stay whole
+    words = [w for w in _WORD_TOKEN.findall(text, start, pos) if not w.startswith("#")]
+    return words[-3:]
+
+
+def _after(previous: list[str]) -> str:
+    """` after `…`` naming the last two tokens, or nothing after a block's `}`."""
+    if not previous or previous[-1] == "}":
+        return ""
+    return f" after `{' '.join(previous[-2:])}`"
 
 
 def _context_phrase(previous: list[str], expected: set[str]) -> str | None:
@@ -557,7 +582,7 @@ def _describe_error(error: UnexpectedInput, text: str, path: str) -> Diagnostic:
             )
         allowed = _words_for(error.allowed or ())
         previous = _previous_words(text, error.pos_in_stream)
-        after = f" after `{' '.join(previous[-2:])}`" if previous else ""
+        after = _after(previous)
         shown = repr(char)[1:-1] if char.isprintable() else f"U+{ord(char):04X}" if char else "?"
         return Diagnostic.of(
             "syntax",
@@ -578,20 +603,31 @@ def _describe_error(error: UnexpectedInput, text: str, path: str) -> Diagnostic:
         previous = _previous_words(text, pos)
         phrase = _context_phrase(previous, expected)
         words = [phrase] if phrase else _words_for(expected)
-        after = f" after `{' '.join(previous[-2:])}`" if previous else ""
+        after = _after(previous)
         message = f"found {_describe_found(token)}, expected {_join_words(words)}{after}"
         hint = None
-        if token.type == "$END":
-            open_block = _open_block(text, pos)
-            if open_block is not None:
-                head, line = open_block
-                hint = f"the block `{head} {{` opened at line {line} is not closed with `}}`"
+        open_block = _open_block(text, pos)
+        if token.type == "$END" and open_block is not None:
+            head, line = open_block
+            message = (
+                f"found the end of the file, expected `}}` to close the block "
+                f"`{head} {{` opened at line {line}"
+            )
+            hint = "every `{` needs a matching `}`; a `}` may be missing further up"
+        elif len(previous) >= 2 and previous[-2] == "object" and previous[-1] in _CLAUSE_KEYWORDS:
+            hint = f"`object` needs an object type such as `contact` before `{previous[-1]}`"
+        elif str(token) in {"else", "elif"}:
+            hint = "`else` follows the `}` of an `if` block"
+        elif str(token) == "}" and open_block is None:
+            hint = "this `}` has no open block to close; remove it"
+        elif str(token) == "=" and previous and previous[-1] == "=":
+            hint = "compare with a single `=`"
+        elif token.type == "NAME" and (guess := _closest_word(str(token), expected)):
+            hint = f"did you mean `{guess}`?"
         elif token.type == "NAME" and (guess := _closest_keyword(str(token), expected)):
             hint = f"did you mean `{guess}`?"
         elif token.type == "NAME" and "STRING" in expected and not phrase:
             hint = f'names of emails, lists, workflows and labels are strings: "{token}"'
-        elif token.type == "NAME" and str(token) in {"else", "elif"}:
-            hint = "`else` follows the `}` of an `if` block"
         return Diagnostic.of("syntax", message, span, hint=hint)
     if isinstance(error, UnexpectedEOF):  # pragma: no cover - LALR reports $END as a token
         span = _file_span(text, path)
@@ -617,6 +653,19 @@ _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
 _VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 _UNITS = {"minute": "minute", "minutes": "minute", "hour": "hour", "hours": "hour",
           "day": "day", "days": "day", "week": "week", "weeks": "week"}
+
+
+def _bad_escape_column(raw: str) -> int | None:
+    """The offset in a string literal (quotes included) of its first unknown escape."""
+    i = 1
+    while i < len(raw) - 1:
+        if raw[i] == "\\":
+            if raw[i + 1] not in _ESCAPES:
+                return i
+            i += 2
+            continue
+        i += 1
+    return None
 
 
 def decode_string(raw: str) -> tuple[str, str | None]:
@@ -663,7 +712,13 @@ class _ToAst:
         span = self._tspan(token)
         value, problem = decode_string(str(token))
         if problem is not None:
-            raise _SyntaxProblem(Diagnostic.of("syntax", problem, span))
+            at = _bad_escape_column(str(token))
+            if at is not None and span.line == span.end_line:
+                col = span.col + at
+                span = Span(file=self.path, line=span.line, col=col, end_line=span.line,
+                            end_col=col + 2)
+            raise _SyntaxProblem(Diagnostic.of(
+                "syntax", problem, span, hint='write a backslash as `\\\\`'))
         variables = []
         raw = str(token)
         for match in _VARIABLE.finditer(raw):
