@@ -310,3 +310,85 @@ def test_schema_command_reports_bad_config(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["schema", str(tmp_path)])
     assert result.exit_code == 2
     assert result.stderr.startswith(f"wfdsl: error: bad configuration: {tmp_path / 'wfdsl.toml'}: not valid TOML")
+
+
+# ---------------------------------------------------------------- docs/lint.md and docs/configuration.md
+
+
+def _blocks(doc: str, lang: str) -> list[str]:
+    text = (ROOT / "docs" / doc).read_text(encoding="utf-8")
+    return re.findall(rf"^```{lang}\n(.*?)^```", text, re.M | re.S)
+
+
+def test_lint_docs_console_sessions_are_real() -> None:
+    import shlex
+    import subprocess
+    import sys
+
+    sessions = _blocks("lint.md", "console")
+    assert sessions
+    for block in sessions:
+        command, *expected = block.splitlines()
+        assert command.startswith("$ wfdsl ")
+        args = shlex.split(command[2:])
+        stdin = None
+        if "<" in args:
+            stdin = (ROOT / args[args.index("<") + 1]).read_bytes()
+            args = args[: args.index("<")]
+        done = subprocess.run(
+            [sys.executable, "-m", "wfdsl", *args[1:]], cwd=ROOT, input=stdin, capture_output=True
+        )
+        assert done.stdout.decode().splitlines() == expected
+
+
+def test_lint_docs_ci_commands_run() -> None:
+    commands = [
+        line.split("run: ", 1)[1].split(" >")[0]
+        for block in _blocks("lint.md", "yaml")
+        for line in block.splitlines()
+        if "run: wfdsl " in line
+    ]
+    assert len(commands) == 2
+    for command in commands:
+        result = CliRunner().invoke(cli, command.split()[1:])
+        assert result.exit_code == 0, result.stdout
+    hooks = (ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8")
+    assert "- id: wfdsl-lint" in hooks and "entry: wfdsl lint" in hooks and "files: \\.wf$" in hooks
+    assert any("- id: wfdsl-lint" in block for block in _blocks("lint.md", "yaml"))
+
+
+def test_lint_docs_json_sample_matches_real_output() -> None:
+    (sample,) = _blocks("lint.md", "json")
+    documented = json.loads(sample)
+    text = 'workflow "W" {\n  object contact\n  enroll on form.submited\n  steps { send email "Hi" }\n}\n'
+    _, out, _ = lint("--format", "json", "-", "--stdin-filename", "flows/welcome.wf", stdin=text)
+    assert json.loads(out) == documented
+
+
+def test_lint_docs_python_example_runs() -> None:
+    (code,) = _blocks("lint.md", "python")
+    exec(compile(code, "docs/lint.md", "exec"), {})
+
+
+def test_configuration_docs_examples_load(tmp_path: Path) -> None:
+    import tomllib
+
+    blocks = _blocks("configuration.md", "toml")
+    assert len(blocks) == 2
+    wfdsl_toml, pyproject = (tomllib.loads(b) for b in blocks)
+    schema = schema_from_config(wfdsl_toml, "wfdsl.toml")
+    assert schema.property("contact", "favourite_colour").options == ("red", "green", "blue")  # type: ignore[union-attr]
+    assert schema.property("deal", "dealstage").options == ("new", "won", "lost")  # type: ignore[union-attr]
+    assert schema.custom_types == frozenset({"pet"})
+    (tmp_path / "pyproject.toml").write_text(blocks[1])
+    from wfdsl.schema import load_schema
+
+    assert load_schema(tmp_path).property("pet", "name") is not None
+    assert pyproject["tool"]["wfdsl"]["schema"]["contact"] == {"renewal_date": "date"}
+    (tmp_path / "wfdsl.toml").write_text('[schema.contact]\nrenewal_date = "dat"\n')
+    result = CliRunner().invoke(cli, ["lint", "examples/welcome-series.wf", "--config", str(tmp_path / "wfdsl.toml")])
+    documented = (
+        "`schema.contact.renewal_date`: unknown type `dat`; expected one of `string`, `number`, "
+        "`bool`, `date`, `datetime`, `enumeration` (did you mean `date`?)"
+    )
+    assert documented in result.stderr
