@@ -488,7 +488,8 @@ class Engine:
         if prior and plan.reenroll.mode == "on_change":
             changed = {f"{e.object}.{e.data.get('property')}" for e in events
                        if e.type == "property.changed"}
-            reenroll = any(p.dotted in changed for p in plan.reenroll.properties)
+            reenroll = any(f"{p.object}.{p.property}" in changed
+                           for p in plan.reenroll.properties)
         if was_met and not reenroll:
             return  # it met the criteria already: nothing new
         cause = next((e.cause for e in events if e.cause), None)
