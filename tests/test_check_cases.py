@@ -1,4 +1,4 @@
-"""Data-driven checker tests: every case under tests/cases/check yields exactly its `# expect:` marks.
+"""Data-driven checker tests: each case in tests/cases/check yields exactly its `# expect:` marks.
 
 A top-level `.wf` file is a one-file project; a directory is one project of
 all its `.wf` files, with the schema found from that directory. A first line

@@ -38,9 +38,9 @@ def _in_root(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def lint(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
     result = CliRunner().invoke(cli, ["lint", *args], input=stdin)
-    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), (
-        result.exception
-    )
+    assert not isinstance(result.exception, Exception) or isinstance(
+        result.exception, SystemExit
+    ), result.exception
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -67,7 +67,9 @@ def test_text_header_format_caret_and_hint(files: Path) -> None:
     code, out, _ = lint(str(files / "errs.wf"))
     assert code == 1
     first = out.split("\n\n")[0].splitlines()
-    assert re.fullmatch(rf"{re.escape(str(files / 'errs.wf'))}:3:13: error\[unknown-event\] .+", first[0])
+    assert re.fullmatch(
+        rf"{re.escape(str(files / 'errs.wf'))}:3:13: error\[unknown-event\] .+", first[0]
+    )
     assert first[1] == "    enroll on form.submited"
     assert first[2] == "  " + " " * 12 + "^" * len("form.submited")
     assert first[3] == "  hint: did you mean `form.submitted`?"
@@ -139,7 +141,7 @@ def test_no_paths_is_a_usage_error() -> None:
 
 
 def test_bad_config_is_exit_2_naming_the_file(files: Path) -> None:
-    (files / "wfdsl.toml").write_text("[schema.contact]\nrenewal = \"dat\"\n")
+    (files / "wfdsl.toml").write_text('[schema.contact]\nrenewal = "dat"\n')
     code, out, err = lint(str(files / "clean.wf"))
     assert (code, out) == (2, "")
     assert str(files / "wfdsl.toml") in err
@@ -198,7 +200,18 @@ def test_json_document_shape(files: Path) -> None:
     assert code == 1
     document = json.loads(out)  # stdout holds only the document
     assert document["format_version"] == "1"
-    keys = {"code", "name", "severity", "message", "hint", "file", "line", "col", "end_line", "end_col"}
+    keys = {
+        "code",
+        "name",
+        "severity",
+        "message",
+        "hint",
+        "file",
+        "line",
+        "col",
+        "end_line",
+        "end_col",
+    }
     for item in document["diagnostics"]:
         assert set(item) == keys
         assert RULES[item["name"]].code == item["code"]
@@ -208,11 +221,20 @@ def test_json_document_shape(files: Path) -> None:
         "errors": 2,
         "warnings": 2,
         "infos": 0,
-        "by_name": {"invalid-value": 1, "placeholder-action": 1, "unknown-event": 1, "unknown-property": 1},
+        "by_name": {
+            "invalid-value": 1,
+            "placeholder-action": 1,
+            "unknown-event": 1,
+            "unknown-property": 1,
+        },
     }
     first = document["diagnostics"][0]
     assert (first["file"], first["line"], first["col"], first["end_line"], first["end_col"]) == (
-        str(files / "errs.wf"), 3, 13, 3, 26,
+        str(files / "errs.wf"),
+        3,
+        13,
+        3,
+        26,
     )
 
 
@@ -230,9 +252,15 @@ def test_github_annotations(files: Path) -> None:
     assert lines[0] == (
         f"::error file={path},line=3,col=13,endLine=3,endColumn=26,title=WF006 unknown-event::"
         "found the event `form.submited`, which is not in the event catalog; expected an event "
-        "such as `form.submitted`, `email.clicked` or `list.added`%0Ahint: did you mean `form.submitted`?"
+        "such as `form.submitted`, `email.clicked` or `list.added`%0Ahint: did you mean "
+        "`form.submitted`?"
     )
-    assert [line.split(" ")[0] for line in lines] == ["::error", "::error", "::warning", "::warning"]
+    assert [line.split(" ")[0] for line in lines] == [
+        "::error",
+        "::error",
+        "::warning",
+        "::warning",
+    ]
     assert "Found 2 errors" in err
 
 
@@ -272,7 +300,9 @@ def test_sarif_fingerprints_survive_moved_lines(files: Path) -> None:
     _, after, _ = lint("--format", "sarif", str(path))
 
     def prints(text: str) -> list[str]:
-        return [r["partialFingerprints"]["wfdsl/v1"] for r in json.loads(text)["runs"][0]["results"]]
+        return [
+            r["partialFingerprints"]["wfdsl/v1"] for r in json.loads(text)["runs"][0]["results"]
+        ]
 
     assert prints(before) == prints(after)
 
@@ -292,7 +322,9 @@ def test_schema_command_prints_a_config_that_round_trips(tmp_path: Path) -> None
     )
     result = CliRunner().invoke(cli, ["schema", str(tmp_path)])
     assert result.exit_code == 0
-    assert result.stdout.startswith(f"# effective schema: {tmp_path / 'wfdsl.toml'}\n[schema]\nbuiltin = false\n")
+    assert result.stdout.startswith(
+        f"# effective schema: {tmp_path / 'wfdsl.toml'}\n[schema]\nbuiltin = false\n"
+    )
     import tomllib
 
     again = schema_from_config(tomllib.loads(result.stdout), "printed.toml")
@@ -309,10 +341,12 @@ def test_schema_command_reports_bad_config(tmp_path: Path) -> None:
     (tmp_path / "wfdsl.toml").write_text("[schema\n")
     result = CliRunner().invoke(cli, ["schema", str(tmp_path)])
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"wfdsl: error: bad configuration: {tmp_path / 'wfdsl.toml'}: not valid TOML")
+    assert result.stderr.startswith(
+        f"wfdsl: error: bad configuration: {tmp_path / 'wfdsl.toml'}: not valid TOML"
+    )
 
 
-# ---------------------------------------------------------------- docs/lint.md and docs/configuration.md
+# ---------------------------------------------------------------- docs
 
 
 def _blocks(doc: str, lang: str) -> list[str]:
@@ -360,7 +394,10 @@ def test_lint_docs_ci_commands_run() -> None:
 def test_lint_docs_json_sample_matches_real_output() -> None:
     (sample,) = _blocks("lint.md", "json")
     documented = json.loads(sample)
-    text = 'workflow "W" {\n  object contact\n  enroll on form.submited\n  steps { send email "Hi" }\n}\n'
+    text = (
+        'workflow "W" {\n  object contact\n  enroll on form.submited\n'
+        '  steps { send email "Hi" }\n}\n'
+    )
     _, out, _ = lint("--format", "json", "-", "--stdin-filename", "flows/welcome.wf", stdin=text)
     assert json.loads(out) == documented
 
@@ -386,7 +423,9 @@ def test_configuration_docs_examples_load(tmp_path: Path) -> None:
     assert load_schema(tmp_path).property("pet", "name") is not None
     assert pyproject["tool"]["wfdsl"]["schema"]["contact"] == {"renewal_date": "date"}
     (tmp_path / "wfdsl.toml").write_text('[schema.contact]\nrenewal_date = "dat"\n')
-    result = CliRunner().invoke(cli, ["lint", "examples/welcome-series.wf", "--config", str(tmp_path / "wfdsl.toml")])
+    result = CliRunner().invoke(
+        cli, ["lint", "examples/welcome-series.wf", "--config", str(tmp_path / "wfdsl.toml")]
+    )
     documented = (
         "`schema.contact.renewal_date`: unknown type `dat`; expected one of `string`, `number`, "
         "`bool`, `date`, `datetime`, `enumeration` (did you mean `date`?)"

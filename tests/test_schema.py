@@ -1,4 +1,4 @@
-"""The schema: built-in HubSpot properties, config file discovery (closest wins) and config errors."""
+"""The schema: built-in HubSpot properties, config discovery (closest wins), config errors."""
 
 from __future__ import annotations
 
@@ -13,8 +13,14 @@ from wfdsl.schema import BUILTIN, ConfigError, load_schema, load_schema_file, sc
 def test_builtin_schema_has_hubspot_standard_properties() -> None:
     lifecycle = BUILTIN.property("contact", "lifecyclestage")
     assert lifecycle is not None and lifecycle.options == (
-        "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead",
-        "opportunity", "customer", "evangelist", "other",
+        "subscriber",
+        "lead",
+        "marketingqualifiedlead",
+        "salesqualifiedlead",
+        "opportunity",
+        "customer",
+        "evangelist",
+        "other",
     )
     assert BUILTIN.property("contact", "date_of_birth").type == "string"  # type: ignore[union-attr]
     assert BUILTIN.property("contact", "hubspotscore").type == "number"  # type: ignore[union-attr]
@@ -87,11 +93,17 @@ def test_a_config_without_schema_table_keeps_builtin_warnings() -> None:
     ("text", "message"),
     [
         ("[schema\n", "not valid TOML"),
-        ('[schema.contact]\nx = "dat"\n', "`schema.contact.x`: unknown type `dat`; expected one of"),
+        (
+            '[schema.contact]\nx = "dat"\n',
+            "`schema.contact.x`: unknown type `dat`; expected one of",
+        ),
         ('[schema.contact]\nx = { type = "enumeration" }\n', "an enumeration needs `options`"),
         ('[schema.contact]\nx = { type = "string", options = ["a"] }\n', "`options` only apply"),
         ('[schema.contact]\nx = { type = "string", colour = 1 }\n', "unknown key `colour`"),
-        ('[schema.contcat]\nx = "string"\n', "not a standard object type (did you mean `contact`?)"),
+        (
+            '[schema.contcat]\nx = "string"\n',
+            "not a standard object type (did you mean `contact`?)",
+        ),
         ('[schema.custom.deal]\nx = "string"\n', "`deal` is a standard object type"),
         ('[schema]\nbuiltin = "yes"\n', "`schema.builtin` must be true or false"),
         ('[shcema.contact]\nx = "string"\n', "unknown key `shcema`"),
@@ -99,7 +111,9 @@ def test_a_config_without_schema_table_keeps_builtin_warnings() -> None:
         ('[schema.contact]\n"bad name" = "string"\n', "is not a valid property name"),
     ],
 )
-def test_bad_config_is_a_config_error_naming_the_file(tmp_path: Path, text: str, message: str) -> None:
+def test_bad_config_is_a_config_error_naming_the_file(
+    tmp_path: Path, text: str, message: str
+) -> None:
     path = tmp_path / "wfdsl.toml"
     path.write_text(text)
     with pytest.raises(ConfigError) as caught:
@@ -110,5 +124,7 @@ def test_bad_config_is_a_config_error_naming_the_file(tmp_path: Path, text: str,
 
 def test_pyproject_errors_name_the_tool_table(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.wfdsl.schema.contact]\nx = "text"\n')
-    with pytest.raises(ConfigError, match=r"`tool\.wfdsl\.schema\.contact\.x`: unknown type `text`"):
+    with pytest.raises(
+        ConfigError, match=r"`tool\.wfdsl\.schema\.contact\.x`: unknown type `text`"
+    ):
         load_schema(tmp_path)

@@ -123,7 +123,8 @@ def to_github(diagnostics: Sequence[Diagnostic]) -> str:
     """GitHub Actions workflow commands, one annotation per line.
 
     >>> from wfdsl.spans import Span
-    >>> d = Diagnostic.of("syntax", "found `}`", Span(file="a.wf", line=2, col=3, end_line=2, end_col=4))
+    >>> span = Span(file="a.wf", line=2, col=3, end_line=2, end_col=4)
+    >>> d = Diagnostic.of("syntax", "found `}`", span)
     >>> print(to_github([d]))
     ::error file=a.wf,line=2,col=3,endLine=2,endColumn=4,title=WF001 syntax::found `}`
     """
@@ -149,7 +150,7 @@ _SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.I
 
 
 def fingerprint(d: Diagnostic, sources: Sources) -> str:
-    """A location-independent identity: rule, file, the text of the line, message (stable across line moves)."""
+    """An identity that survives moved lines: rule, file, the line's text, message."""
     line = source_line(sources.get(d.span.file, ""), d.span.line) or ""
     key = "\x00".join([d.code, d.span.file, line.strip(), d.message])
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]

@@ -395,8 +395,8 @@ def schema_from_config(table: Mapping[str, Any], source: str, *, prefix: str = "
     A config without a `schema` table gives the built-in schema.
 
     >>> s = schema_from_config({"schema": {"contact": {"renewal_date": "date"}}}, "wfdsl.toml")
-    >>> (s.property("contact", "renewal_date").type, s.property("contact", "email").type, s.is_builtin)
-    ('date', 'string', False)
+    >>> (s.property("contact", "renewal_date").type, s.property("contact", "email").type)
+    ('date', 'string')
     """
     for key in table:
         if key not in _TOP_KEYS:
@@ -487,7 +487,8 @@ def _property_spec(name: str, spec: Any, source: str, where: str) -> Property:
     else:
         raise ConfigError(
             source,
-            f'`{where}` must be a type name ("date") or a table ({{ type = "enumeration", options = [...] }})',
+            f'`{where}` must be a type name ("date") or a table '
+            f'({{ type = "enumeration", options = [...] }})',
         )
     if kind not in PROPERTY_TYPES:
         raise ConfigError(

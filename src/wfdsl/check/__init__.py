@@ -7,7 +7,8 @@ applies suppression comments and returns every diagnostic of the project
 and code.
 
 >>> from wfdsl.project import project_from_text
->>> p = project_from_text('workflow "W" { object contact enroll on form.submited steps { end } }', "w.wf")
+>>> text = 'workflow "W" { object contact enroll on form.submited steps { end } }'
+>>> p = project_from_text(text, "w.wf")
 >>> [(d.name, d.hint) for d in check_project(p)]
 [('unknown-event', 'did you mean `form.submitted`?')]
 """
@@ -105,7 +106,7 @@ def resolve_names(items: Iterable[str]) -> tuple[str, ...]:
 def select(
     diagnostics: Iterable[Diagnostic], *, only: Iterable[str] = (), ignore: Iterable[str] = ()
 ) -> list[Diagnostic]:
-    """Keep the diagnostics named in `only` (all when empty) and not in `ignore` (names, already resolved)."""
+    """The diagnostics named in `only` (all when empty) and not in `ignore` (resolved names)."""
     chosen = set(only)
     dropped = set(ignore)
     return [d for d in diagnostics if (not chosen or d.name in chosen) and d.name not in dropped]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Union
 
 import attrs
 
@@ -94,7 +93,7 @@ def one_of(options: Iterable[str], *, limit: int = 8) -> str:
 
 # ---------------------------------------------------------------- walking
 
-Event = Union[n.EventRef, n.PropertyChange]
+Event = n.EventRef | n.PropertyChange
 
 
 def walk_record(node: n.Node) -> Iterator[n.Node]:

@@ -45,11 +45,15 @@ def event_object_mismatch(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
             if len(event.prop.parts) == 2 and owner != object_type and ctx.schema.has_object(owner):
                 yield Diagnostic.of(
                     "event-object-mismatch",
-                    f"found a change of `{event.prop.dotted}` in a {object_type} workflow; a property "
+                    f"found a change of `{event.prop.dotted}` in a {object_type} workflow; a "
+                    "property "
                     f"change is an event of the changed record, expected a {object_type} property",
                     event.prop.span,
-                    hint=f"test `{event.prop.dotted}` in the criteria of a filter trigger instead, or "
-                    f"move this to a {owner} workflow",
+                    hint=(
+                        f"test `{event.prop.dotted}` in the criteria of a filter trigger "
+                        "instead, or "
+                        f"move this to a {owner} workflow"
+                    ),
                 )
             continue
         spec = EVENTS.get(event.name)
@@ -94,7 +98,8 @@ def unknown_event_attribute(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic
                 )
             yield Diagnostic.of(
                 "unknown-event-attribute",
-                f"found the attribute `{prop.dotted}` for the event `{event.name}`; expected {expected}",
+                f"found the attribute `{prop.dotted}` for the event `{event.name}`; expected "
+                f"{expected}",
                 prop.span,
                 hint=hint,
             )

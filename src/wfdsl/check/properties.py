@@ -1,4 +1,4 @@
-"""Property checks: property references, values and `{{ … }}` tokens against the schema in, diagnostics out."""
+"""Property checks: property references, values and `{{ … }}` tokens in, schema diagnostics out."""
 
 from __future__ import annotations
 
@@ -200,11 +200,15 @@ def _check_value(
             yield Diagnostic.of(
                 "invalid-option",
                 f'found "{value.value}" for `{dotted}`; expected one of its options: '
-                f"{one_of([chr(34) + o + chr(34) for o in spec.options], limit=10).replace('`', '')}",
+                f"{_options(spec.options)}",
                 value.span,
                 hint=did_you_mean(value.value, spec.options, quote='"')
                 or "use an option's internal value, not its label",
             )
+
+
+def _options(options: tuple[str, ...]) -> str:
+    return one_of([f'"{o}"' for o in options], limit=10).replace("`", "")
 
 
 def _operator(
@@ -217,14 +221,15 @@ def _operator(
     )
     return Diagnostic.of(
         "type-mismatch",
-        f"found `{op}` on `{dotted}`, a {spec.type} property; expected a {expected} property for `{op}`",
+        f"found `{op}` on `{dotted}`, a {spec.type} property; expected a {expected} property "
+        f"for `{op}`",
         span,  # type: ignore[arg-type]
         hint=hint,
     )
 
 
 def type_mismatch(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
-    """`type-mismatch` and `invalid-option`: values against property types and enumeration options."""
+    """`type-mismatch` and `invalid-option`: values against property types and options."""
     for node in walk_record(wf):
         yield from _typed(ctx, node)
 
@@ -395,7 +400,8 @@ def unknown_variable(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
                 guess = did_you_mean(name, schema.properties(owner))
                 yield Diagnostic.of(
                     "unknown-variable",
-                    f"found `{shown}`, but `{name}` is not a {owner} property in {where}; the token "
+                    f"found `{shown}`, but `{name}` is not a {owner} property in {where}; the "
+                    "token "
                     "cannot be filled in",
                     var.span,
                     hint=(

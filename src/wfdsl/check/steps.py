@@ -1,4 +1,4 @@
-"""Step checks: a workflow's step blocks in, diagnostics about actions, splits, labels, anchors and waits out."""
+"""Step checks: a workflow's step blocks in, diagnostics about actions, labels and waits out."""
 
 from __future__ import annotations
 
@@ -42,12 +42,14 @@ def split_percentages(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
                 "split-percentages",
                 f"found split shares that add up to {shown} ({shares}); expected 100%",
                 step.span,
-                hint="adjust the shares; an arm with an empty block keeps records as a control group",
+                hint=(
+                    "adjust the shares; an arm with an empty block keeps records as a control group"
+                ),
             )
 
 
 def unreachable_step(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
-    """`unreachable-step`: steps after `end` or `go to` in the same block (until a targeted label)."""
+    """`unreachable-step`: steps after `end` or `go to` in a block (up to a targeted label)."""
     body = _body(wf)
     if body is None:
         return
@@ -62,7 +64,8 @@ def unreachable_step(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
                     count = f"{len(dead)} step{'s' if len(dead) > 1 else ''}"
                     yield Diagnostic.of(
                         "unreachable-step",
-                        f"found {count} after `{word}` on line {stopper.span.line}; no record can reach "
+                        f"found {count} after `{word}` on line {stopper.span.line}; no record "
+                        "can reach "
                         f"{'them' if len(dead) > 1 else 'it'}",
                         Span(
                             file=dead[0].span.file,
@@ -71,7 +74,9 @@ def unreachable_step(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
                             end_line=dead[-1].span.end_line,
                             end_col=dead[-1].span.end_col,
                         ),
-                        hint="remove the steps, or put a `label` that a `go to` jumps to before them",
+                        hint=(
+                            "remove the steps, or put a `label` that a `go to` jumps to before them"
+                        ),
                     )
                 stopper, dead = None, []
                 continue
@@ -101,7 +106,8 @@ def labels(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
         if isinstance(step, n.GoTo) and step.target.value not in seen:
             yield Diagnostic.of(
                 "unknown-label",
-                f'found `go to "{step.target.value}"`, but the workflow has no such label; expected '
+                f'found `go to "{step.target.value}"`, but the workflow has no such label; '
+                "expected "
                 + (
                     f"a label such as {', '.join(chr(34) + k + chr(34) for k in list(seen)[:3])}"
                     if seen
@@ -114,7 +120,7 @@ def labels(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
 
 
 def anchor_delay_first(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
-    """`anchor-delay-first`: a date-centred workflow whose first step is not a date-centred delay."""
+    """`anchor-delay-first`: a date-centred workflow that does not start with an anchor delay."""
     anchor = wf.first(n.AnchorClause)
     body = _body(wf)
     if anchor is None or body is None or not body.steps:
@@ -151,7 +157,7 @@ def received_without_wait(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     body = _body(wf)
     if body is not None:
         for block in blocks(body):
-            for before, step in zip(block.steps, block.steps[1:]):
+            for before, step in zip(block.steps, block.steps[1:], strict=False):
                 if isinstance(before, n.WaitFor) and isinstance(step, n.If):
                     for branch in step.branches:
                         allowed.update(
@@ -164,7 +170,8 @@ def received_without_wait(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
             yield Diagnostic.of(
                 "received-without-wait",
                 "found `received` outside the `if` that directly follows a `wait for`; it tests "
-                "whether the awaited event arrived, so it needs that `wait for` just before the `if`",
+                "whether the awaited event arrived, so it needs that `wait for` just before "
+                "the `if`",
                 node.span,
                 hint="place `wait for <event> up to <duration>` immediately before this `if`",
             )

@@ -73,7 +73,7 @@ _SINGLE_SETTINGS: tuple[tuple[type[n.Node], str], ...] = (
 
 
 def duplicate_clause(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
-    """`duplicate-clause`: a clause (or a one-off setting) appears twice; `enroll` is `multiple-triggers`."""
+    """`duplicate-clause`: a clause or a one-off setting twice (`enroll`: `multiple-triggers`)."""
     seen: dict[str, n.Node] = {}
     for clause in wf.clauses:
         if isinstance(clause, n.EnrollClause):

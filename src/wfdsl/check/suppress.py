@@ -132,7 +132,7 @@ def _target(statements: list[Span], line: int, trailing: bool) -> tuple[int, int
 
 
 def apply(project: Project, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    """Drop suppressed diagnostics; add `unused-suppression` for suppressions that silenced nothing."""
+    """Drop suppressed diagnostics; report suppressions that silenced nothing."""
     suppressions: list[Suppression] = []
     kept: list[Diagnostic] = []
     for result in project.files:

@@ -69,7 +69,8 @@ def multiple_triggers(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
             }.get(kind, "keep one of them")
             yield Diagnostic.of(
                 "multiple-triggers",
-                f"found a second `{_SYNTAX[kind]}` clause (the first is on line {first.span.line}); "
+                f"found a second `{_SYNTAX[kind]}` clause (the first is on line "
+                f"{first.span.line}); "
                 "expected one `enroll` clause",
                 clause.span,
                 hint=combine,
@@ -77,7 +78,8 @@ def multiple_triggers(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
         else:
             yield Diagnostic.of(
                 "multiple-triggers",
-                f"found {_a(kind)} trigger after {_a(first_kind)} trigger (line {first.span.line}); "
+                f"found {_a(kind)} trigger after {_a(first_kind)} trigger (line "
+                f"{first.span.line}); "
                 "expected one trigger kind per workflow",
                 clause.span,
                 hint="keep one kind; a workflow enrolls through one kind of trigger",
@@ -131,7 +133,8 @@ def reenroll_mismatch(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     elif not clause.every_time and kind in ("event", "schedule"):
         yield Diagnostic.of(
             "reenroll-mismatch",
-            f"found `reenroll on change of …` with an {kind} trigger; expected `reenroll every time`",
+            f"found `reenroll on change of …` with an {kind} trigger; expected `reenroll every "
+            "time`",
             clause.span,
             hint=f"each {'event' if kind == 'event' else 'occurrence'} can enroll the record again "
             "with `reenroll every time`",
@@ -146,11 +149,15 @@ def reenroll_mismatch(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
             guess = did_you_mean(prop.dotted, used)
             yield Diagnostic.of(
                 "reenroll-mismatch",
-                f"found `{prop.dotted}` in `reenroll on change of`, but the enrollment criteria do not "
-                f"use it; expected {_choices(used)}"
+                (
+                    f"found `{prop.dotted}` in `reenroll on change of`, but the enrollment "
+                    f"criteria do not use it; expected {_choices(used)}"
+                )
                 if used
-                else f"found `{prop.dotted}` in `reenroll on change of`, but the enrollment criteria use "
-                "no property",
+                else (
+                    f"found `{prop.dotted}` in `reenroll on change of`, but the enrollment "
+                    "criteria use no property"
+                ),
                 prop.span,
                 hint=guess or "list only properties that the `enroll when` criteria test",
             )
@@ -165,10 +172,14 @@ def enroll_existing_with_event(ctx: Context, wf: n.Workflow) -> Iterator[Diagnos
         if isinstance(setting, n.EnrollExistingSetting):
             yield Diagnostic.of(
                 "enroll-existing-with-event",
-                f"found `enroll existing records` with {_a(kind)} trigger; it only applies to filter "
+                f"found `enroll existing records` with {_a(kind)} trigger; it only applies to "
+                "filter "
                 "and schedule triggers (past events are never replayed)",
                 setting.span,
-                hint="remove the setting, or use a filter trigger to enroll records that already qualify",
+                hint=(
+                    "remove the setting, or use a filter trigger to enroll records that "
+                    "already qualify"
+                ),
             )
 
 
@@ -181,7 +192,8 @@ def goal_not_contact(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
         if isinstance(clause, n.GoalClause):
             yield Diagnostic.of(
                 "goal-not-contact",
-                f"found a `goal` in a {object_type} workflow; goals exist only in contact workflows",
+                f"found a `goal` in a {object_type} workflow; goals exist only in contact "
+                "workflows",
                 clause.span,
                 hint="use `unenroll when <criteria>` to stop records that reached the outcome",
             )

@@ -1,4 +1,4 @@
-"""Value checks: literals (durations, times, dates, time zones, percentages, URLs) in, `invalid-value` out."""
+"""Value checks: literals (durations, times, dates, time zones, shares) in, `invalid-value` out."""
 
 from __future__ import annotations
 
@@ -72,7 +72,8 @@ def invalid_value(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:  # noqa
                 amount = max(1, int(whole) if whole.isdigit() else 1)
                 fix = f"{amount} {node.unit}{'s' if amount > 1 else ''}"
                 yield _bad(
-                    f"found the duration amount `{node.amount}`; expected a positive whole number of "
+                    f"found the duration amount `{node.amount}`; expected a positive whole "
+                    "number of "
                     f"{node.unit}s",
                     node.span,
                     hint=f"write e.g. `{fix}`, or a smaller unit for fractions (`90 minutes`)",
@@ -101,7 +102,8 @@ def invalid_value(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:  # noqa
             value = node.percent.value
             if not 0 < value <= 100:
                 yield _bad(
-                    f"found the share `{node.percent.text}%`; expected a percentage above 0% and at most 100%",
+                    f"found the share `{node.percent.text}%`; expected a percentage above 0% "
+                    "and at most 100%",
                     node.percent.span,
                     hint="remove an arm that gets no records",
                 )
@@ -109,7 +111,8 @@ def invalid_value(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:  # noqa
             name = node.name.value
             if name not in _zones():
                 yield _bad(
-                    f'found the time zone "{name}"; expected an IANA time zone name such as "Europe/Oslo"',
+                    f'found the time zone "{name}"; expected an IANA time zone name such as '
+                    '"Europe/Oslo"',
                     node.name.span,
                     hint=did_you_mean(name, sorted(_zones()), quote='"')
                     or "see the tz database names (Area/City)",
@@ -120,7 +123,8 @@ def invalid_value(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:  # noqa
                 end = tuple(int(p) for p in node.end.text.split(":"))
                 if end <= start:
                     yield _bad(
-                        f"found the window from {node.start.text} to {node.end.text}; expected the end "
+                        f"found the window from {node.start.text} to {node.end.text}; expected "
+                        "the end "
                         "after the start (windows do not cross midnight)",
                         node.span,
                         hint="write two `execute on` lines for a window that crosses midnight",

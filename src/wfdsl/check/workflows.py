@@ -1,4 +1,4 @@
-"""Project-wide checks: every workflow of a project in, diagnostics about names, references and loops out."""
+"""Project-wide checks: all workflows of a project in, name, reference and loop diagnostics out."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def duplicate_workflow(ctx: Context) -> Iterator[Diagnostic]:
         for other in found[1:]:
             yield Diagnostic.of(
                 "duplicate-workflow",
-                f'found a second workflow named "{name}" (the first is at {_where(found[0].name.span)}); '
+                f'found a second workflow named "{name}" (the first is at '
+                f"{_where(found[0].name.span)}); "
                 "expected workflow names to be unique in a project",
                 other.name.span,
                 hint="rename one of them; other workflows refer to workflows by name",
@@ -90,7 +91,8 @@ def goal_needs_marketing_email(ctx: Context) -> Iterator[Diagnostic]:
                 continue
             yield Diagnostic.of(
                 "goal-needs-marketing-email",
-                f'found a test of the goal of workflow "{name.value}", which {why}; this can never be true',
+                f'found a test of the goal of workflow "{name.value}", which {why}; this can '
+                "never be true",
                 name.span,
                 hint=fix,
             )
@@ -189,7 +191,7 @@ def _edges(ctx: Context) -> list[_Edge]:
 
 
 def workflow_cycle(ctx: Context) -> Iterator[Diagnostic]:
-    """`workflow-cycle`: workflows that enroll each other in a loop; reported once per workflow on it."""
+    """`workflow-cycle`: workflows that enroll each other in a loop; once per workflow on it."""
     edges = _edges(ctx)
     graph: dict[str, list[_Edge]] = {}
     for edge in edges:
@@ -207,8 +209,10 @@ def workflow_cycle(ctx: Context) -> Iterator[Diagnostic]:
                 "workflow-cycle",
                 f"found a loop of workflows: {names}; {path[0].why}, and so on around the loop",
                 path[0].span,
-                hint="break the loop (e.g. an `unenroll when` or suppression list), or suppress this "
-                "warning if re-enrollment settings keep it finite",
+                hint=(
+                    "break the loop (e.g. an `unenroll when` or suppression list), or suppress "
+                    "this warning if re-enrollment settings keep it finite"
+                ),
             )
 
 

@@ -1,4 +1,4 @@
-"""`wfdsl lint`: check files (or stdin) and print diagnostics as text, JSON, GitHub annotations or SARIF."""
+"""`wfdsl lint`: files (or stdin) in, diagnostics as text, JSON, GitHub annotations or SARIF out."""
 
 from __future__ import annotations
 
