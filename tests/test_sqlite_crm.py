@@ -1,4 +1,4 @@
-"""The SQLite CRM adapter behaves like the memory one, keeps its data, honours keys, and redoes units."""
+"""The SQLite CRM adapter: like the memory one, durable, honours keys, redoes units."""
 
 from __future__ import annotations
 

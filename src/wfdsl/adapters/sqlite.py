@@ -1,4 +1,4 @@
-"""SQLite CRM adapter: records, associations, lists, histories, outbox and idempotency log in a file.
+"""SQLite CRM adapter: records, lists, histories, outbox and idempotency log in a file.
 
 The embedded default CRM of `wfdsl run` (`--crm sqlite:///wfdsl-crm.db`). It
 behaves exactly like `adapters.memory.MemoryCRM` (same events derived from

@@ -18,7 +18,11 @@ COMMANDS: dict[str, str] = {
     "compile": "compile",
     "lint": "lint",
     "schema_cmd": "schema",
+    "fmt": "fmt",
     "simulate": "simulate",
+    "run": "run",
+    "status": "status",
+    "prune": "prune",
 }
 
 

@@ -87,7 +87,8 @@ def sqlite_options(url: str) -> tuple[str, dict[str, str]]:
     return path, options
 
 
-def connect(path: str, application_id: int, what: str, synchronous: str = "full") -> sqlite3.Connection:
+def connect(path: str, application_id: int, what: str,
+            synchronous: str = "full") -> sqlite3.Connection:
     """An autocommit connection in WAL mode, checked to be a wfdsl file of the right kind."""
     if path != ":memory:":
         parent = Path(path).parent

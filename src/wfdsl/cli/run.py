@@ -1,0 +1,162 @@
+"""`wfdsl run`: workflows + store URL + CRM URL + an event stream in; the service loop."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+import click
+
+from wfdsl.cli.common import Exit, fail
+from wfdsl.compile import CompileFailed, load_plans
+from wfdsl.plan import PlanError, ProjectPlan
+from wfdsl.project import SourceError
+from wfdsl.registry import ConfigError, open_adapter, open_store
+from wfdsl.render import render_text
+from wfdsl.runtime.protocols import AdapterError
+from wfdsl.service import CLOCKS, Options, Service
+from wfdsl.simulate import SimulationInputError, load_records
+
+DEFAULT_STORE = "sqlite:///wfdsl-state.db"
+DEFAULT_CRM = "sqlite:///wfdsl-crm.db"
+
+
+def time_option(value: str | None, option: str) -> dt.datetime | None:
+    """An ISO 8601 option value as aware UTC (naive means UTC); exits 2 when malformed."""
+    if value is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"{option}: {value!r} is not an ISO 8601 time (e.g. 2026-11-23T10:00:00Z)")
+        raise  # pragma: no cover - fail exits
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when.astimezone(dt.timezone.utc)
+
+
+def plans_or_exit(paths: tuple[str, ...]) -> ProjectPlan:
+    """Plans from sources or a compiled plan; diagnostics (exit 1) or a clear error (exit 2)."""
+    try:
+        schema = None
+        if not (len(paths) == 1 and paths[0].endswith(".json")):
+            from wfdsl.schema import ConfigError as SchemaError
+            from wfdsl.schema import load_schema
+            try:
+                schema = load_schema(paths[0])
+            except SchemaError as error:
+                fail(str(error))
+        return load_plans(list(paths), schema)
+    except CompileFailed as failed:
+        for diagnostic in failed.diagnostics:
+            click.echo(render_text(diagnostic, failed.sources.get(diagnostic.span.file, "")),
+                       err=True)
+        count = len(failed.diagnostics)
+        click.echo(f"wfdsl: {count} error{'s' if count != 1 else ''}; nothing run", err=True)
+        sys.exit(int(Exit.ERRORS))
+    except (SourceError, PlanError) as error:
+        fail(str(error))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _records(path: str | None) -> Any:
+    if path is None:
+        return None
+    try:
+        load_records(path)  # checks the file, with FILE:LINE errors
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except SimulationInputError as error:
+        fail(str(error))
+    return None  # pragma: no cover
+
+
+def _stream(events: str | None) -> tuple[IO[bytes] | None, str]:
+    if events is None:
+        return None, "-"
+    if events == "-":
+        return sys.stdin.buffer, "-"
+    path = Path(events)
+    try:
+        return open(path, "rb"), str(path.resolve())  # noqa: SIM115 - closed by the caller
+    except FileNotFoundError:
+        fail(f"{events}: no such file")
+    except OSError as error:
+        fail(f"{events}: cannot read: {error.strerror}")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@click.command("run")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--store", "store_url", default=DEFAULT_STORE, show_default=True, metavar="URL",
+              help="State store: sqlite:///FILE, sqlite:////ABS/FILE or memory://.")
+@click.option("--crm", "crm_url", default=DEFAULT_CRM, show_default=True, metavar="URL",
+              help="CRM adapter: sqlite:///FILE, memory:// or a plug-in's URL.")
+@click.option("--events", metavar="FILE|-",
+              help="JSON Lines events (SPEC §8) to ingest; `-` for stdin. A file is "
+                   "followed as it grows and resumed after the last committed line.")
+@click.option("--records", metavar="FILE",
+              help="Records file (SPEC §8) loaded into the CRM once, on the first start.")
+@click.option("--clock", type=click.Choice(CLOCKS), default="real", show_default=True,
+              help="`virtual`: the clock follows the events' `at` (testing and replay).")
+@click.option("--until-idle", "--once", "until_idle", is_flag=True,
+              help="Exit at the end of the input once nothing is due "
+                   "(virtual clock: once no timer is left before --until).")
+@click.option("--until", metavar="T",
+              help="Virtual clock with --until-idle: run timers up to T "
+                   "(default: 400 days past the last event).")
+@click.option("--batch", type=click.IntRange(1, 100_000), default=200, show_default=True,
+              help="Events or timers per commit.")
+@click.option("--status-every", type=click.FloatRange(0), default=10.0, show_default=True,
+              metavar="SECONDS", help="Seconds between status lines on stderr (0: none).")
+def run(paths: tuple[str, ...], store_url: str, crm_url: str, events: str | None,
+        records: str | None, clock: str, until_idle: bool, until: str | None, batch: int,
+        status_every: float) -> None:
+    """Run PATHS (.wf sources or a compiled plan) as a service: ingest events, fire timers.
+
+    SIGTERM or SIGINT finish the batch in progress, commit it and exit 0.
+    """
+    until_at = time_option(until, "--until")
+    if until_at is not None and clock != "virtual":
+        fail("--until needs --clock virtual")
+    plans = plans_or_exit(paths)
+    data = _records(records)
+    try:
+        store = open_store(store_url)
+        crm = open_adapter(crm_url)
+    except ConfigError as error:
+        fail(str(error))
+    stream, source = _stream(events)
+    options = Options(clock=clock, until_idle=until_idle, until=until_at, batch=batch,
+                      status_every=status_every)
+    service = Service(plans, crm, store, options=options, records=data,
+                      log=lambda text: click.echo(text, err=True))
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        service.stop()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        counts = service.run(stream, source)
+    except SimulationInputError as error:
+        fail(str(error))
+    except (AdapterError, ValueError) as error:
+        fail(f"runtime failure: {error}", Exit.RUNTIME)
+    except OSError as error:
+        fail(f"cannot read the events: {error}")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if stream is not None and stream is not sys.stdin.buffer:
+            stream.close()
+        for thing in (store, crm):
+            close = getattr(thing, "close", None)
+            if callable(close):
+                close()
+    if status_every:
+        click.echo(f"wfdsl run: {counts.line()}", err=True)
+    sys.exit(int(Exit.OK))

@@ -1,0 +1,87 @@
+"""`wfdsl status`: a store URL in; workflows, waiting enrollments, timers and stats out."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from wfdsl.cli.common import Exit, fail
+from wfdsl.cli.run import DEFAULT_STORE
+from wfdsl.registry import ConfigError, open_store
+from wfdsl.service import status_report
+
+
+def _short(value: str | None) -> str:
+    return "-" if value is None else value.replace("+00:00", "Z")
+
+
+def render_status(report: dict[str, Any]) -> str:
+    """The text form of `status_report`."""
+    lines = []
+    totals = report["totals"]
+    lines.append(f"{totals['workflows']} workflows · {totals['waiting']} waiting · "
+                 f"{totals['timers']} timers · {totals['history']} history entries")
+    if report["workflows"]:
+        lines.append("")
+        lines.append("Workflows")
+        width = max(len(w["name"]) for w in report["workflows"])
+        for w in report["workflows"]:
+            s = w["stats"]
+            lines.append(
+                f"  {w['name']:<{width}}  {'on ' if w['active'] else 'off'}  "
+                f"enrolled {s['enrolled']}  active {s['active']}  completed {s['completed']}  "
+                f"unenrolled {s['unenrolled']}  goal_met {s['goal_met']}  "
+                f"emailed {s['emailed']}  converted {s['converted']}  "
+                f"conversion {s['conversion_rate']:.2f}"
+            )
+    if report["waiting"]:
+        lines.append("")
+        lines.append(f"Waiting enrollments (first {len(report['waiting'])})")
+        for e in report["waiting"]:
+            where = f"at {e['step']}" if e["step"] else "starting"
+            until = f"until {_short(e['until'])}" if e["until"] else ""
+            event = f"for {e['waiting_for']}" if e["waiting_for"] else ""
+            lines.append("  " + "  ".join(x for x in (
+                f"{e['object']}:{e['id']}", e["workflow"], where, event, until) if x))
+    if report["timers"]:
+        lines.append("")
+        lines.append(f"Next timers (first {len(report['timers'])})")
+        for t in report["timers"]:
+            lines.append(f"  {_short(t['due'])}  {t['kind']:<8}  {t['workflow']}  "
+                         f"{t['enrollment'] or t['key']}")
+    return "\n".join(lines) + "\n"
+
+
+@click.command("status")
+@click.option("--store", "store_url", default=DEFAULT_STORE, show_default=True, metavar="URL",
+              help="The state store to report on.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@click.option("--limit", type=click.IntRange(0), default=20, show_default=True,
+              help="Waiting enrollments and timers to list.")
+def status(store_url: str, fmt: str, limit: int) -> None:
+    """Show the workflows, waiting enrollments, next timers and stats of a state store."""
+    if store_url.startswith("sqlite:"):
+        from wfdsl.stores.sqlite import sqlite_options
+
+        try:
+            path = sqlite_options(store_url)[0]
+        except Exception as error:  # reported as the registry would
+            fail(f"cannot open store {store_url!r}: {error}")
+        from pathlib import Path
+
+        if path != ":memory:" and not Path(path).exists():
+            fail(f"{path}: no such state store (run `wfdsl run` first, or check --store)")
+    try:
+        store = open_store(store_url)
+    except ConfigError as error:
+        fail(str(error))
+    report = status_report(store, limit=limit)
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_status(report), nl=False)
+    sys.exit(int(Exit.OK))

@@ -1,0 +1,559 @@
+"""Service loop: plans + CRM adapter + state store + JSON Lines events in; a running engine.
+
+What `wfdsl run` does, as a library. `Service.run(stream)` reads events
+(SPEC §8 lines) from a file object, feeds them to the engine, fires due
+timers, and commits in *units*: everything done for a batch of events (or a
+batch of timers) is one store transaction, together with the input position
+and the clock. A unit is small (at most `batch` events or timers), so a
+stop request (`Service.stop()`, wired to SIGTERM/SIGINT by the CLI) is
+honoured within one batch: the unit in progress finishes, commits, and
+`run` returns.
+
+Crash safety (docs/operating.md): when the CRM adapter supports units
+(`SQLiteCRM`) and the store keeps journals (`SQLiteStore`), a unit is
+
+    1. CRM unit opened; engine work (CRM writes journaled, store writes in
+       the store transaction);
+    2. the CRM redo journal, the input position and the clock written to the
+       store; store COMMIT  ← the unit is now durable;
+    3. CRM COMMIT, recording the unit token.
+
+A crash before 2 loses the unit in both files (its input is read again); a
+crash between 2 and 3 is repaired on the next start by replaying the
+journal into the CRM. Other adapters perform actions at once; the engine's
+idempotency keys (enrollment + step + attempt) keep a re-run unit from
+performing an action twice with an adapter that honours keys.
+
+Clocks: `real` (the system clock; events' `at` may be omitted) or `virtual`
+(the clock follows the events' `at`; timers fire as event time passes; at the
+end of the input with `until_idle`, the clock runs on until no timer is left
+or `until`, default 400 days past the last event, as `wfdsl simulate` does) —
+a testing and replay mode.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+import attrs
+
+from wfdsl.plan import PlanError, ProjectPlan, plan_to_json, plans_from_json
+from wfdsl.runtime.engine import Engine
+from wfdsl.runtime.protocols import (
+    Clock,
+    CRMAdapter,
+    StateStore,
+    SystemClock,
+    VirtualClock,
+    utc,
+)
+from wfdsl.simulate import HORIZON, SimulationInputError, parse_event
+
+UTC = dt.timezone.utc
+CLOCKS = ("real", "virtual")
+
+
+@attrs.frozen(kw_only=True)
+class Options:
+    """How the loop runs (the `wfdsl run` options)."""
+
+    clock: str = "real"
+    until_idle: bool = False  # stop at the end of the input once no timer is due
+    until: dt.datetime | None = None  # virtual clock: run timers up to here at the end
+    batch: int = 200  # events or timers per unit (one commit)
+    status_every: float = 10.0  # seconds between status lines; 0: none
+    poll: float = 0.2  # seconds between looks at a file that has no new line yet
+    follow: bool = True  # keep reading a file that grows (like `tail -f`)
+
+
+@attrs.define
+class Counts:
+    """What the status line shows."""
+
+    enrolled: int = 0
+    waiting: int = 0
+    fired: int = 0
+    failed: int = 0
+    events: int = 0
+    rejected: int = 0
+    next_timer: dt.datetime | None = None
+
+    def line(self) -> str:
+        """`enrolled 3 · waiting 2 · fired 5 · failed 0 · events 9 · rejected 0 · next timer …`."""
+        nxt = "none" if self.next_timer is None else \
+            self.next_timer.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return (f"enrolled {self.enrolled} · waiting {self.waiting} · fired {self.fired} · "
+                f"failed {self.failed} · events {self.events} · rejected {self.rejected} · "
+                f"next timer {nxt}")
+
+
+class _Meta:
+    """Service metadata kept in the store when it can (`get_meta`/`set_meta`), else here."""
+
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+        self._local: dict[str, Any] = {}
+
+    def get(self, name: str, default: Any = None) -> Any:
+        getter = getattr(self._store, "get_meta", None)
+        if getter is not None:
+            return getter(name, default)
+        return self._local.get(name, default)
+
+    def set(self, name: str, value: Any) -> None:
+        setter = getattr(self._store, "set_meta", None)
+        if setter is not None:
+            setter(name, value)
+        else:
+            self._local[name] = value
+
+
+@attrs.frozen
+class _Line:
+    number: int
+    end: int  # byte offset just after the line
+    text: bytes
+
+
+_EOF = object()
+
+
+class _Reader(threading.Thread):
+    """Reads lines on a thread so the loop can wait for input and timers at once."""
+
+    def __init__(self, stream: IO[bytes], start_line: int, follow: bool, poll: float) -> None:
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.number = start_line
+        self.follow = follow
+        self.poll = poll
+        self.lines: queue.Queue[Any] = queue.Queue(maxsize=10_000)
+        self.halt = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        partial = b""
+        try:
+            while not self.halt.is_set():
+                chunk = self.stream.readline()
+                if not chunk:
+                    if not self.follow:
+                        break
+                    time.sleep(self.poll)
+                    continue
+                partial += chunk
+                if not partial.endswith(b"\n") and self.follow:
+                    continue  # a line still being written
+                self.number += 1
+                end = self.stream.tell() if self.stream.seekable() else 0
+                self.lines.put(_Line(self.number, end, partial))
+                partial = b""
+            if partial:
+                self.number += 1
+                end = self.stream.tell() if self.stream.seekable() else 0
+                self.lines.put(_Line(self.number, end, partial))
+        except BaseException as error:  # reported by the loop
+            self.error = error
+        self.lines.put(_EOF)
+
+
+class Service:
+    """One engine fed from an event stream, committing in units (see the module docs)."""
+
+    def __init__(self, plans: ProjectPlan, crm: CRMAdapter, store: StateStore, *,
+                 options: Options = Options(), records: Any = None,
+                 log: Callable[[str], None] = lambda text: None,
+                 clock: Clock | None = None) -> None:
+        if options.clock not in CLOCKS:
+            raise ValueError(f"unknown clock {options.clock!r} (known: real, virtual)")
+        self.plans = plans
+        self.crm = crm
+        self.store = store
+        self.options = options
+        self.records = records
+        self.log = log
+        self.meta = _Meta(store)
+        self._stop = threading.Event()
+        self._journaled = callable(getattr(crm, "begin_unit", None)) and \
+            callable(getattr(store, "put_journal", None))
+        self._units = callable(getattr(crm, "begin_unit", None))
+        self.virtual = options.clock == "virtual"
+        if clock is None:
+            clock = VirtualClock(dt.datetime.now(UTC)) if self.virtual else SystemClock()
+        self.clock = clock
+        self.engine: Engine | None = None
+        self.counts = Counts()
+        self._last_event: dt.datetime | None = None
+        self._unit_depth = 0
+
+    # ------------------------------------------------------------ control
+
+    def stop(self) -> None:
+        """Ask the loop to finish the unit in progress, commit and return (signal-safe)."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # ------------------------------------------------------------ units
+
+    @contextmanager
+    def _unit(self) -> Iterator[None]:
+        """One commit: store transaction (with the CRM journal), then the CRM unit.
+        A unit opened inside another joins it."""
+        if self._unit_depth:
+            self._unit_depth += 1
+            try:
+                yield
+            finally:
+                self._unit_depth -= 1
+            return
+        self._unit_depth = 1
+        try:
+            yield from self._outer_unit()
+        finally:
+            self._unit_depth = 0
+
+    def _outer_unit(self) -> Iterator[None]:
+        if self._units:
+            self.crm.begin_unit()  # type: ignore[attr-defined]
+        token = 0
+        try:
+            with self.store.transaction():
+                yield
+                if self._journaled:
+                    applied = self.crm.applied_unit()  # type: ignore[attr-defined]
+                    token = max(int(self.meta.get("unit", 0)), applied) + 1
+                    self.store.put_journal(  # type: ignore[attr-defined]
+                        token, self.crm.unit_journal())  # type: ignore[attr-defined]
+                    self.store.drop_journals(token - 1)  # type: ignore[attr-defined]
+                    self.meta.set("unit", token)
+                self.meta.set("clock", self.clock.now().isoformat())
+                self.meta.set("fired", self.counts.fired)
+        except BaseException:
+            if self._units:
+                self.crm.abort_unit()  # type: ignore[attr-defined]
+            raise
+        if self._units:
+            self.crm.end_unit(token)  # type: ignore[attr-defined]
+
+    def recover(self) -> int:
+        """Replay CRM journals whose commit was lost in a crash; the number replayed."""
+        if not self._journaled:
+            return 0
+        applied = self.crm.applied_unit()  # type: ignore[attr-defined]
+        replayed = 0
+        for token, journal in self.store.journals_after(applied):  # type: ignore[attr-defined]
+            self.crm.replay_unit(token, journal)  # type: ignore[attr-defined]
+            replayed += 1
+        return replayed
+
+    # ------------------------------------------------------------ start
+
+    def _stored_plans(self) -> ProjectPlan | None:
+        text = self.meta.get("plans")
+        if not text:
+            return None
+        try:
+            return plans_from_json(text)
+        except PlanError:
+            return None
+
+    def _start(self, start: dt.datetime) -> Engine:
+        """The engine, with the records imported and the workflows activated (first start),
+        or the stored plans migrated to the new ones (a restart with changed plans)."""
+        if isinstance(self.clock, VirtualClock):
+            saved = self.meta.get("clock")
+            self.clock.set(dt.datetime.fromisoformat(saved) if saved else start)
+        new_text = plan_to_json(self.plans)
+        old = self._stored_plans()
+        with self._unit():
+            if old is not None and plan_to_json(old) != new_text:
+                engine = Engine(old, self.crm, self.store, self.clock)
+                engine.deploy(self.plans)
+            else:
+                engine = Engine(self.plans, self.crm, self.store, self.clock)
+            if self.records is not None and not self.meta.get("records_loaded"):
+                load = getattr(self.crm, "import_records", None)
+                if load is None:
+                    raise ValueError("this CRM adapter cannot import a records file")
+                load(self.records, at=utc(self.clock.now()))
+                self.meta.set("records_loaded", True)
+            for name in engine.workflows:
+                if not self.store.workflow_state(name).get("active"):
+                    engine.activate(name)
+            self.meta.set("plans", new_text)
+        self.counts.fired = int(self.meta.get("fired", 0))
+        self.engine = engine
+        return engine
+
+    # ------------------------------------------------------------ work
+
+    def _fire_due(self, limit: dt.datetime) -> int:
+        """Fire the timers due by `limit`, `batch` at a time per unit."""
+        assert self.engine is not None
+        engine = self.engine
+        total = 0
+        while not self.stopping:
+            due = engine.next_due()
+            if due is None or due > limit:
+                break
+            fired = 0
+            with self._unit():
+                while fired < self.options.batch and not self.stopping:
+                    due = engine.next_due()
+                    if due is None or due > limit:
+                        break
+                    if isinstance(self.clock, VirtualClock):
+                        self.clock.set(due)
+                    count = engine.run_due(due)
+                    fired += count
+                    self.counts.fired += count
+            total += fired
+        return total
+
+    def _event(self, item: _Line, source: str) -> Any:
+        try:
+            text = item.text.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise SimulationInputError(source, item.number, f"not UTF-8: {error}") from None
+        if not text.strip():
+            return None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise SimulationInputError(source, item.number, f"invalid JSON: {error.msg}") \
+                from None
+        if not self.virtual and isinstance(data, dict) and "at" not in data:
+            data["at"] = self.clock.now().isoformat()
+        return parse_event(data, source, item.number)
+
+    def _process(self, items: list[_Line], source: str) -> None:
+        """Feed a batch of lines as one unit; stops early (and commits) on a stop request."""
+        position = None
+        with self._unit():
+            for item in items:
+                position = item
+                try:
+                    event = self._event(item, source)
+                except SimulationInputError as error:
+                    self.log(f"wfdsl: warning: {error} (line skipped)")
+                    self.counts.rejected += 1
+                    continue
+                if event is None:
+                    continue
+                if self.engine is None:
+                    self._start(event.at)
+                assert self.engine is not None
+                if isinstance(self.clock, VirtualClock):
+                    self.clock.set(event.at)
+                    self.counts.fired += self.engine.run_due(event.at)
+                else:
+                    self.counts.fired += self.engine.run_due(self.clock.now())
+                self.engine.ingest(event)
+                self.counts.events += 1
+                self._last_event = event.at
+                if self.stopping:
+                    break
+            if position is not None:
+                self.meta.set("input", {"source": source, "line": position.number,
+                                        "offset": position.end})
+                self.meta.set("last_event", None if self._last_event is None
+                              else self._last_event.isoformat())
+
+    def refresh(self) -> Counts:
+        """Counts from the store (totals over every workflow)."""
+        store = self.store
+        counts = self.counts
+        names = list(self.engine.workflows) if self.engine else []
+        counts.enrolled = sum(store.stats(name).get("enrolled", 0) for name in names)
+        counter = getattr(store, "count_enrollments", None)
+        counts.waiting = counter(status="active") if counter else \
+            len(list(store.enrollments(status="active")))
+        history_counter = getattr(store, "count_history", None)
+        counts.failed = history_counter("failed") if history_counter else \
+            sum(1 for e in store.history() if e.kind == "failed")
+        counts.next_timer = store.next_due()
+        return counts
+
+    # ------------------------------------------------------------ the loop
+
+    def run(self, stream: IO[bytes] | None, source: str = "-") -> Counts:
+        """Run until the input ends (`until_idle`) or `stop()`; returns the final counts.
+
+        `stream` is a binary file object (None: no input, timers only). A
+        seekable stream resumes after the last line a previous run committed
+        when `source` names the same input.
+        """
+        self.recover()
+        start_line = 0
+        if stream is not None and stream.seekable():
+            saved = self.meta.get("input")
+            if saved and saved.get("source") == source:
+                stream.seek(int(saved["offset"]))
+                start_line = int(saved["line"])
+        saved_last = self.meta.get("last_event")
+        self._last_event = dt.datetime.fromisoformat(saved_last) if saved_last else None
+        if not self.virtual or self.meta.get("plans"):
+            self._start(self.clock.now())
+        follow = self.options.follow and not self.options.until_idle and \
+            stream is not None and stream.seekable()
+        reader = _Reader(stream, start_line, follow, self.options.poll) if stream else None
+        if reader is not None:
+            reader.start()
+        ended = reader is None
+        last_status = time.monotonic()
+        try:
+            while not self.stopping:
+                items, ended = self._take(reader, ended)
+                if items:
+                    self._process(items, source)
+                elif self.engine is not None and not self.virtual:
+                    self._fire_due(self.clock.now())
+                if reader is not None and reader.error is not None:
+                    raise reader.error
+                now = time.monotonic()
+                if self.options.status_every and now - last_status >= self.options.status_every:
+                    self.log(f"wfdsl run: {self.refresh().line()}")
+                    last_status = now
+                if ended and self.options.until_idle:
+                    self._finish()
+                    break
+        finally:
+            if reader is not None:
+                reader.halt.set()
+        return self.refresh()
+
+    def _take(self, reader: _Reader | None, ended: bool) -> tuple[list[_Line], bool]:
+        """Up to `batch` lines: waits for the first (until a timer is due), then takes
+        what is already there."""
+        if reader is None or ended:
+            if not self.options.until_idle:
+                self._stop.wait(self._wait_seconds())
+            return [], True
+        items: list[_Line] = []
+        try:
+            first = reader.lines.get(timeout=self._wait_seconds())
+        except queue.Empty:
+            return [], False
+        if first is _EOF:
+            return [], True
+        items.append(first)
+        while len(items) < self.options.batch:
+            try:
+                nxt = reader.lines.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is _EOF:
+                return items, True
+            items.append(nxt)
+        return items, False
+
+    def _wait_seconds(self) -> float:
+        wait = 0.5
+        if self.engine is not None and not self.virtual:
+            due = self.engine.next_due()
+            if due is not None:
+                wait = min(wait, max(0.0, (due - self.clock.now()).total_seconds()))
+        return wait
+
+    def _finish(self) -> None:
+        """The end of the input with `until_idle`: fire what is due, then stop."""
+        if self.engine is None:
+            if not self.virtual:
+                return
+            self._start(self.clock.now())
+        if self.virtual:
+            last = self._last_event or self.clock.now()
+            end = self.options.until or (last + HORIZON)
+            self._fire_due(end)
+        else:
+            self._fire_due(self.clock.now())
+
+
+# ---------------------------------------------------------------- status and prune
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else utc(value).isoformat()
+
+
+def status_report(store: StateStore, *, limit: int = 20) -> dict[str, Any]:
+    """What `wfdsl status` shows: workflows with stats, waiting enrollments, next timers.
+
+    >>> from wfdsl.stores.memory import MemoryStore
+    >>> status_report(MemoryStore())["totals"]["waiting"]
+    0
+    """
+    names_of = getattr(store, "workflows", None)
+    active = list(store.enrollments(status="active"))
+    names = sorted(names_of() if callable(names_of) else {e.workflow for e in active})
+    timers_of = getattr(store, "timers", None)
+    timers = list(timers_of()) if callable(timers_of) else []
+    due_of = {t.enrollment: t.due for t in timers if t.enrollment}
+    workflows = []
+    for name in names:
+        counters = dict(store.stats(name))
+        emailed = counters.get("emailed", 0)
+        counters["conversion_rate"] = min(1.0, counters.get("converted", 0) / emailed) \
+            if emailed else 0.0
+        state = store.workflow_state(name)
+        workflows.append({
+            "name": name,
+            "active": bool(state.get("active")),
+            "version": state.get("version"),
+            "waiting": sum(1 for e in active if e.workflow == name),
+            "stats": counters,
+        })
+    waiting = [
+        {"enrollment": e.id, "workflow": e.workflow, "object": e.object, "id": e.record,
+         "step": e.step, "phase": e.phase, "enrolled_at": _iso(e.enrolled_at),
+         "until": _iso(due_of.get(e.id)),
+         "waiting_for": None if e.waiting_for is None else dict(e.waiting_for).get("type")}
+        for e in active[:limit]
+    ]
+    next_timers = [
+        {"due": _iso(t.due), "kind": t.kind, "workflow": t.workflow, "enrollment": t.enrollment,
+         "key": t.key}
+        for t in timers[:limit]
+    ]
+    history_count = getattr(store, "count_history", None)
+    return {
+        "format_version": "1",
+        "workflows": workflows,
+        "waiting": waiting,
+        "timers": next_timers,
+        "totals": {
+            "workflows": len(workflows),
+            "waiting": len(active),
+            "timers": len(timers),
+            "history": history_count() if callable(history_count) else len(store.history()),
+        },
+    }
+
+
+def prune_store(store: StateStore, now: dt.datetime) -> dict[str, Any]:
+    """Apply the retention rules of SPEC §5.10 at `now`; what was removed and the cut-offs."""
+    from wfdsl.runtime.engine import ACTION_RETENTION, FACT_RETENTION, HISTORY_RETENTION
+
+    now = utc(now)
+    cutoffs = {
+        "actions_before": now - ACTION_RETENTION,
+        "history_before": now - HISTORY_RETENTION,
+        "facts_before": now - FACT_RETENTION,
+    }
+    with store.transaction():
+        removed = store.prune(**cutoffs)
+    return {"removed": removed, **{k: v.isoformat() for k, v in cutoffs.items()},
+            "now": now.isoformat()}
+
+
+__all__ = ["CLOCKS", "Counts", "Options", "Service", "prune_store", "status_report"]
