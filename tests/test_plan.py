@@ -236,6 +236,18 @@ def _valid() -> dict[str, Any]:
         (lambda d: d["workflows"][0]["steps"]["steps.0"].update(span=[1, 2]), "span"),
         (lambda d: d["workflows"].append(d["workflows"][0]), "appears more than once"),
         (lambda d: d["workflows"][0].update(goal="yes"), "expected criteria"),
+        (lambda d: d["workflows"][0].update(goal={"op": "resembles"}),
+         "unknown criteria operator `resembles`"),
+        (lambda d: d["workflows"][0].update(goal={"op": "or", "items": [{"op": "eq"}]}),
+         "goal.items[0]: `eq` needs `object` and `property`"),
+        (lambda d: d["workflows"][0].update(goal={
+            "op": "before", "object": "contact", "property": "d", "value": {"date": "2026-13-45"}}),
+         "goal.value"),
+        (lambda d: d["workflows"][0].update(goal={
+            "op": "has_event", "event": {"type": "form.submitted"}, "within": {"parts": []}}),
+         "goal.within: expected a duration"),
+        (lambda d: d["workflows"][0]["steps"]["steps.0"].update(args={}),
+         "a `send_email` step needs `email`"),
     ],
 )
 def test_malformed_plans_raise_plan_error(mutate: Any, message: str) -> None:

@@ -586,7 +586,107 @@ class _Reader:
             return None
         if not isinstance(value, dict) or not isinstance(value.get("op"), str):
             raise PlanError(f"{self.where}.{key}: expected criteria (an object with `op`)")
+        check_criteria(value, f"{self.where}.{key}")
         return value
+
+
+#: Argument keys each step kind must have (the rest are optional or may be null).
+REQUIRED_ARGS: dict[str, tuple[str, ...]] = {
+    "delay": ("duration",),
+    "delay_until_date": ("base",),
+    "wait_for": ("event", "timeout"),
+    "branch_on": ("object", "property"),
+    "send_email": ("email",),
+    "set": ("object", "property", "value"),
+    "clear": ("object", "property"),
+    "increment": ("object", "property", "amount"),
+    "copy": ("source", "target"),
+    "create_task": ("title",),
+    "create_record": ("object", "fields"),
+    "assign_owner": ("owner",),
+    "rotate_owner": ("owners",),
+    "add_to_list": ("list",),
+    "remove_from_list": ("list",),
+    "enroll_in_workflow": ("workflow",),
+    "unenroll_from_workflow": ("workflow",),
+    "webhook": ("method", "url"),
+    "placeholder": ("text",),
+    "label": ("name",),
+    "go_to": ("label",),
+}
+
+_VALUE_KEYS = {"eq": ("value",), "ne": ("value",), "lt": ("value",), "le": ("value",),
+               "gt": ("value",), "ge": ("value",), "known": (), "unknown": (),
+               "in": ("values",), "not_in": ("values",), "between": ("low", "high"),
+               "contains": ("value",), "not_contains": ("value",), "starts_with": ("value",),
+               "ends_with": ("value",), "ever": ("value",), "never": ("value",),
+               "before": ("value",), "after": ("value",), "within_last": ("duration",),
+               "within_next": ("duration",), "more_than_ago": ("duration",)}
+CRITERIA_OPS: frozenset[str] = frozenset(
+    {"and", "or", "not", "in_list", "enrolled_in", "reached_goal", "has_event", "received",
+     *_VALUE_KEYS}
+)
+
+
+def _check_value(value: Any, where: str) -> None:
+    try:
+        decode_value(value)
+    except (ValueError, TypeError) as error:
+        raise PlanError(f"{where}: {error}") from None
+
+
+def _check_duration(value: Any, where: str) -> None:
+    if not isinstance(value, dict) or not isinstance(value.get("seconds"), int):
+        raise PlanError(f"{where}: expected a duration ({{\"parts\": …, \"seconds\": N}})")
+
+
+def _check_event(value: Any, where: str) -> None:
+    if not isinstance(value, dict) or not isinstance(value.get("type"), str):
+        raise PlanError(f"{where}: expected an event (an object with `type`)")
+    if value.get("criteria") is not None:
+        check_criteria(value["criteria"], f"{where}.criteria")
+
+
+def check_criteria(data: Any, where: str = "criteria") -> None:
+    """Raise PlanError unless `data` is a well-formed criteria tree."""
+    stack = [(data, where)]
+    while stack:
+        node, at = stack.pop()
+        if not isinstance(node, dict) or not isinstance(node.get("op"), str):
+            raise PlanError(f"{at}: expected criteria (an object with `op`)")
+        op = node["op"]
+        if op not in CRITERIA_OPS:
+            raise PlanError(f"{at}: unknown criteria operator `{op}`")
+        if op in ("and", "or"):
+            items = node.get("items")
+            if not isinstance(items, list):
+                raise PlanError(f"{at}.items: expected a list of criteria")
+            stack.extend((item, f"{at}.items[{i}]") for i, item in enumerate(items))
+        elif op == "not":
+            stack.append((node.get("item"), f"{at}.item"))
+        elif op in _VALUE_KEYS:
+            named = isinstance(node.get("attribute"), str) or (
+                isinstance(node.get("object"), str) and isinstance(node.get("property"), str)
+            )
+            if not named:
+                raise PlanError(f"{at}: `{op}` needs `object` and `property` (or `attribute`)")
+            for key in _VALUE_KEYS[op]:
+                if key not in node:
+                    raise PlanError(f"{at}: `{op}` needs `{key}`")
+                if key == "duration":
+                    _check_duration(node[key], f"{at}.{key}")
+                else:
+                    if key == "values" and not isinstance(node[key], list):
+                        raise PlanError(f"{at}.values: expected a list")
+                    _check_value(node[key], f"{at}.{key}")
+        elif op in ("in_list", "enrolled_in", "reached_goal"):
+            key = "list" if op == "in_list" else "workflow"
+            if not isinstance(node.get(key), str):
+                raise PlanError(f"{at}: `{op}` needs `{key}` (a string)")
+        elif op == "has_event":
+            _check_event(node.get("event"), f"{at}.event")
+            if node.get("within") is not None:
+                _check_duration(node["within"], f"{at}.within")
 
 
 def _kind(value: Any) -> str:
@@ -627,6 +727,7 @@ def _prop_in(data: Any, where: str) -> PropRef:
 
 
 def _event_in(data: Any, where: str) -> EventSpec:
+    _check_event(data, where)
     r = _Reader(data, where)
     return EventSpec(
         type=r.text("type"),
@@ -661,6 +762,11 @@ def _step_in(data: Any, where: str) -> Step:
     args = r.raw("args", {})
     if not isinstance(args, dict):
         raise PlanError(f"{where}.args: expected an object, found {_kind(args)}")
+    missing = [key for key in REQUIRED_ARGS.get(kind, ()) if key not in args]
+    if missing:
+        raise PlanError(f"{where}.args: a `{kind}` step needs `{missing[0]}`")
+    if kind == "wait_for":
+        _check_event(args["event"], f"{where}.args.event")
     branches = []
     for i, item in enumerate(r.seq("branches", [])):
         b = _Reader(item, f"{where}.branches[{i}]")
