@@ -14,8 +14,8 @@ from wfdsl.check.context import (
     event_attribute_values,
     event_workflow_names,
     sends_email,
-    trigger_criteria,
     trigger_events,
+    triggers,
     walk_record,
     workflow_steps,
 )
@@ -150,7 +150,9 @@ def _edges(ctx: Context) -> list[_Edge]:
                 )
             elif event.name in ("list.added", "list.removed"):
                 lists.update(v.value for v in event_attribute_values(event, "list"))
-        for criteria in trigger_criteria(wf):
+        # Only filter criteria enroll on a change; `only if` refinements of event and
+        # schedule triggers are tested when the event or the occurrence comes.
+        for criteria in _filter_criteria(wf):
             for node in walk_record(criteria):
                 if isinstance(node, n.PropertyRef):
                     watched.add(node.dotted)
@@ -188,6 +190,12 @@ def _edges(ctx: Context) -> list[_Edge]:
             if found:
                 edges.append(_Edge(source=source, target=name, span=found[0].name.span, why=why))
     return [e for e in edges if e.source != e.target]
+
+
+def _filter_criteria(wf: n.Workflow) -> Iterator[n.Criteria]:
+    for trigger in triggers(wf):
+        if isinstance(trigger, n.FilterTrigger):
+            yield trigger.criteria
 
 
 def workflow_cycle(ctx: Context) -> Iterator[Diagnostic]:
