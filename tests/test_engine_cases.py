@@ -17,9 +17,9 @@ import json
 from pathlib import Path
 
 import pytest
-from engine_helpers import event, plans
 from syrupy.assertion import SnapshotAssertion
 
+from engine_helpers import event, plans
 from wfdsl.simulate import Simulation, load_records_data
 
 CASES = Path(__file__).parent / "cases" / "engine"

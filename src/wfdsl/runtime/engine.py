@@ -141,6 +141,7 @@ class Engine:
     def _load(self, plans: ProjectPlan | Iterable[WorkflowPlan]) -> None:
         workflows = plans.workflows if isinstance(plans, ProjectPlan) else tuple(plans)
         self._plans: dict[str, _Compiled] = {}
+        self._order = {plan.name: i for i, plan in enumerate(workflows)}
         # index: key -> workflow names, for triggers and for watchers of enrollments
         self._trigger_index: dict[str, set[str]] = {}
         self._watch_index: dict[str, set[str]] = {}
@@ -303,6 +304,21 @@ class Engine:
     def next_due(self) -> dt.datetime | None:
         return self.store.next_due()
 
+    def workflows_for(self, event: Event) -> tuple[str, ...]:
+        """The workflows an event is looked at by (through the index; never all of them).
+
+        >>> import datetime as dt
+        >>> from wfdsl.runtime.protocols import VirtualClock
+        >>> engine = Engine((), None, None, VirtualClock(dt.datetime(2026, 1, 1)))
+        >>> engine.workflows_for(Event(type="page.visited", object="contact", id="c1",
+        ...                            at=dt.datetime(2026, 1, 1)))
+        ()
+        """
+        keys = self._event_keys(event)
+        found = set(self._lookup(self._watch_index, keys))
+        found |= set(self._lookup(self._trigger_index, keys))
+        return tuple(sorted(found, key=self._order.__getitem__))
+
     def stats(self, workflow: str) -> dict[str, Any]:
         """The counters of SPEC §5.3 and `conversion_rate` = converted / emailed."""
         counters = dict(self.store.stats(workflow))
@@ -404,7 +420,7 @@ class Engine:
         for key in keys:
             found |= index.get(key, set())
         # Plan order keeps runs deterministic.
-        return [name for name in self._plans if name in found]
+        return sorted(found, key=self._order.__getitem__)
 
     def _records_for(self, object_type: str, event: Event) -> list[Record]:
         """The records of `object_type` an event concerns: its own record, or the
