@@ -21,6 +21,7 @@ class Context:
     schema: Schema
     strict: bool = False
     by_name: Mapping[str, tuple[n.Workflow, ...]]
+    _walks: dict[tuple[int, bool], tuple[n.Node, ...]] = attrs.field(factory=dict, alias="_walks")
 
     @classmethod
     def build(cls, project: Project, schema: Schema, *, strict: bool = False) -> Context:
@@ -42,6 +43,15 @@ class Context:
         """The workflow's object type if it is known to the schema, else None."""
         name = workflow.object_type
         return name if name is not None and self.schema.has_object(name) else None
+
+    def nodes(self, workflow: n.Workflow, *, record: bool = False) -> tuple[n.Node, ...]:
+        """Every node of a workflow (`record`: not inside event criteria), walked once and kept."""
+        key = (id(workflow), record)
+        found = self._walks.get(key)
+        if found is None:
+            found = tuple(walk_record(workflow) if record else workflow.walk())
+            self._walks[key] = found
+        return found
 
     def resolve(self, prop: n.PropertyRef) -> Property | None:
         """The schema property a two-part reference names, or None."""

@@ -10,15 +10,15 @@ from wfdsl.check.context import Context, did_you_mean, one_of, walk_record
 from wfdsl.diagnostics import Diagnostic
 
 
-def _events(wf: n.Workflow) -> Iterator[n.EventRef | n.PropertyChange]:
-    for node in wf.walk():
+def _events(ctx: Context, wf: n.Workflow) -> Iterator[n.EventRef | n.PropertyChange]:
+    for node in ctx.nodes(wf):
         if isinstance(node, (n.EventRef, n.PropertyChange)):
             yield node
 
 
 def unknown_event(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     """`unknown-event`: an event name not in the catalog."""
-    for event in _events(wf):
+    for event in _events(ctx, wf):
         if not isinstance(event, n.EventRef) or event.name in EVENTS:
             continue
         hint = did_you_mean(event.name, EVENTS)
@@ -39,7 +39,7 @@ def event_object_mismatch(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     object_type = ctx.object_type(wf)
     if object_type is None:
         return
-    for event in _events(wf):
+    for event in _events(ctx, wf):
         if isinstance(event, n.PropertyChange):
             owner = event.prop.parts[0]
             if len(event.prop.parts) == 2 and owner != object_type and ctx.schema.has_object(owner):
@@ -71,7 +71,7 @@ def event_object_mismatch(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
 
 def unknown_event_attribute(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     """`unknown-event-attribute`: a bare name inside `event(…)` that the event does not have."""
-    for event in _events(wf):
+    for event in _events(ctx, wf):
         if not isinstance(event, n.EventRef) or event.criteria is None:
             continue
         spec = EVENTS.get(event.name)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from wfdsl import nodes as n
 from wfdsl.catalog import STANDARD_OBJECT_TYPES
-from wfdsl.check.context import Context, did_you_mean, one_of, walk_record, workflow_steps
+from wfdsl.check.context import Context, did_you_mean, one_of, workflow_steps
 from wfdsl.diagnostics import Diagnostic, Severity
 from wfdsl.schema import Property
 
@@ -16,7 +16,7 @@ from wfdsl.schema import Property
 
 def unknown_property(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     """`unknown-property` (and `unknown-object` for the type part of a reference)."""
-    for node in walk_record(wf):
+    for node in ctx.nodes(wf, record=True):
         if isinstance(node, n.PropertyRef):
             yield from _check_ref(ctx, wf, node)
     for step in workflow_steps(wf):
@@ -230,7 +230,7 @@ def _operator(
 
 def type_mismatch(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     """`type-mismatch` and `invalid-option`: values against property types and options."""
-    for node in walk_record(wf):
+    for node in ctx.nodes(wf, record=True):
         yield from _typed(ctx, node)
 
 
@@ -365,7 +365,7 @@ def unknown_variable(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
             [*([own] if own and ctx.schema.has_object(own) else []), *STANDARD_OBJECT_TYPES]
         )
     )
-    for node in wf.walk():
+    for node in ctx.nodes(wf):
         if not isinstance(node, n.StringLit):
             continue
         for var in node.variables:

@@ -165,7 +165,7 @@ def received_without_wait(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
                             for node in branch.condition.walk()
                             if isinstance(node, n.Received)
                         )
-    for node in wf.walk():
+    for node in ctx.nodes(wf):
         if isinstance(node, n.Received) and id(node) not in allowed:
             yield Diagnostic.of(
                 "received-without-wait",

@@ -65,7 +65,7 @@ def datetime_problem(text: str) -> str | None:
 
 def invalid_value(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:  # noqa: C901
     """`invalid-value`: durations, times, dates, date-times, time zones, percentages, days, URLs."""
-    for node in wf.walk():
+    for node in ctx.nodes(wf):
         if isinstance(node, n.DurationPart):
             if not node.amount.isdigit() or int(node.amount) == 0:
                 whole = node.amount.lstrip("-").split(".")[0]

@@ -41,9 +41,9 @@ def duplicate_workflow(ctx: Context) -> Iterator[Diagnostic]:
             )
 
 
-def _references(wf: n.Workflow) -> Iterator[tuple[str, n.StringLit]]:
+def _references(ctx: Context, wf: n.Workflow) -> Iterator[tuple[str, n.StringLit]]:
     """(kind, name) of every workflow this one names."""
-    for node in wf.walk():
+    for node in ctx.nodes(wf):
         if isinstance(node, n.EnrolledIn):
             yield "enrolled", node.workflow
         elif isinstance(node, n.ReachedGoal):
@@ -61,7 +61,7 @@ def _references(wf: n.Workflow) -> Iterator[tuple[str, n.StringLit]]:
 def unknown_workflow(ctx: Context) -> Iterator[Diagnostic]:
     """`unknown-workflow`: a referenced workflow does not exist in the project."""
     for wf in ctx.workflows:
-        for _, name in _references(wf):
+        for _, name in _references(ctx, wf):
             if name.value in ctx.by_name:
                 continue
             yield Diagnostic.of(
@@ -77,7 +77,7 @@ def unknown_workflow(ctx: Context) -> Iterator[Diagnostic]:
 def goal_needs_marketing_email(ctx: Context) -> Iterator[Diagnostic]:
     """`goal-needs-marketing-email`: a goal reference to a workflow whose goal can never be met."""
     for wf in ctx.workflows:
-        for kind, name in _references(wf):
+        for kind, name in _references(ctx, wf):
             if kind != "goal" or name.value not in ctx.by_name:
                 continue
             target = ctx.by_name[name.value][0]
@@ -109,24 +109,44 @@ class _Edge:
     why: str
 
 
+def _literal(value: n.Node | None) -> str | None:
+    """A comparable text for a literal value; None when it is not known before run time."""
+    if isinstance(value, n.StringLit):
+        return None if value.variables else value.value
+    if isinstance(value, n.BoolLit):
+        return "true" if value.value else "false"
+    text = getattr(value, "text", None)
+    return text if isinstance(text, str) else None
+
+
+_ANY = "\x00any"
+
+
 def _edges(ctx: Context) -> list[_Edge]:
     """`A -> B` when something workflow A does can enroll a record in workflow B."""
-    setters: dict[str, list[tuple[str, Span]]] = {}
-    listers: dict[str, list[tuple[str, Span]]] = {}
+    # property -> (workflow, span, value written or _ANY)
+    setters: dict[str, list[tuple[str, Span, str]]] = {}
+    # list -> (workflow, span, "added" | "removed")
+    listers: dict[str, list[tuple[str, Span, str]]] = {}
     edges: list[_Edge] = []
     for wf in ctx.workflows:
         name = wf.name.value
         for step in workflow_steps(wf):
-            target: n.PropertyRef | None = None
-            if isinstance(step, (n.SetProperty, n.ClearProperty, n.Increment)):
-                target = step.prop
+            if isinstance(step, n.SetProperty):
+                written = _literal(step.value)
+                setters.setdefault(step.prop.dotted, []).append(
+                    (name, step.span, _ANY if written is None else written)
+                )
+            elif isinstance(step, n.ClearProperty):
+                setters.setdefault(step.prop.dotted, []).append((name, step.span, ""))
+            elif isinstance(step, n.Increment):
+                setters.setdefault(step.prop.dotted, []).append((name, step.span, _ANY))
             elif isinstance(step, n.CopyProperty):
-                target = step.target
-            if target is not None:
-                setters.setdefault(target.dotted, []).append((name, step.span))
-            if isinstance(step, (n.AddToList, n.RemoveFromList)):
-                listers.setdefault(step.name.value, []).append((name, step.span))
-            if isinstance(step, n.EnrollInWorkflow) and step.workflow.value in ctx.by_name:
+                setters.setdefault(step.target.dotted, []).append((name, step.span, _ANY))
+            elif isinstance(step, (n.AddToList, n.RemoveFromList)):
+                kind = "added" if isinstance(step, n.AddToList) else "removed"
+                listers.setdefault(step.name.value, []).append((name, step.span, kind))
+            elif isinstance(step, n.EnrollInWorkflow) and step.workflow.value in ctx.by_name:
                 edges.append(
                     _Edge(
                         source=name,
@@ -137,27 +157,29 @@ def _edges(ctx: Context) -> list[_Edge]:
                 )
     for wf in ctx.workflows:
         name = wf.name.value
-        watched: set[str] = set()
-        lists: set[str] = set()
+        watched: dict[str, set[str]] = {}  # property -> values that enroll (_ANY: any change)
+        lists: dict[str, set[str]] = {}  # list -> "added", "removed", _ANY
         sources: list[tuple[str, str]] = []
         for event in trigger_events(wf):
             if isinstance(event, n.PropertyChange):
-                watched.add(event.prop.dotted)
+                wanted = _literal(event.to_value) if event.to_value is not None else None
+                watched.setdefault(event.prop.dotted, set()).add(_ANY if wanted is None else wanted)
             elif event.name in WORKFLOW_EVENTS:
                 sources.extend(
                     (s.value, f'"{name}" enrolls on `{event.name}` of "{s.value}"')
                     for s in event_workflow_names(event)
                 )
             elif event.name in ("list.added", "list.removed"):
-                lists.update(v.value for v in event_attribute_values(event, "list"))
+                for value in event_attribute_values(event, "list"):
+                    lists.setdefault(value.value, set()).add(event.name.split(".")[1])
         # Only filter criteria enroll on a change; `only if` refinements of event and
         # schedule triggers are tested when the event or the occurrence comes.
         for criteria in _filter_criteria(wf):
             for node in walk_record(criteria):
                 if isinstance(node, n.PropertyRef):
-                    watched.add(node.dotted)
+                    watched.setdefault(node.dotted, set()).add(_ANY)
                 elif isinstance(node, n.InList):
-                    lists.add(node.name.value)
+                    lists.setdefault(node.name.value, set()).add(_ANY)
                 elif isinstance(node, (n.EnrolledIn, n.ReachedGoal)):
                     sources.append(
                         (
@@ -165,26 +187,31 @@ def _edges(ctx: Context) -> list[_Edge]:
                             f'"{name}" enrolls on the state of "{node.workflow.value}"',
                         )
                     )
-        for prop in sorted(watched):
-            for setter, span in setters.get(prop, []):
-                edges.append(
-                    _Edge(
-                        source=setter,
-                        target=name,
-                        span=span,
-                        why=f'"{setter}" changes `{prop}`, which "{name}" enrolls on',
+        for prop, wanted_values in sorted(watched.items()):
+            for setter, span, written in setters.get(prop, []):
+                if _ANY in wanted_values or written == _ANY or written in wanted_values:
+                    edges.append(
+                        _Edge(
+                            source=setter,
+                            target=name,
+                            span=span,
+                            why=f'"{setter}" changes `{prop}`, which "{name}" enrolls on',
+                        )
                     )
-                )
-        for list_name in sorted(lists):
-            for setter, span in listers.get(list_name, []):
-                edges.append(
-                    _Edge(
-                        source=setter,
-                        target=name,
-                        span=span,
-                        why=f'"{setter}" changes the list "{list_name}", which "{name}" enrolls on',
+        for list_name, kinds in sorted(lists.items()):
+            for setter, span, kind in listers.get(list_name, []):
+                if _ANY in kinds or kind in kinds:
+                    edges.append(
+                        _Edge(
+                            source=setter,
+                            target=name,
+                            span=span,
+                            why=(
+                                f'"{setter}" changes the list "{list_name}", '
+                                f'which "{name}" enrolls on'
+                            ),
+                        )
                     )
-                )
         for source, why in sources:
             found = ctx.by_name.get(source)
             if found:
