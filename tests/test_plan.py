@@ -85,7 +85,7 @@ def test_examples_compile_through_the_checker_and_round_trip() -> None:
 def test_compiling_twice_gives_identical_bytes() -> None:
     plans = [compile_project(load_project([CASES]))[0] for _ in range(2)]
     assert plans[0] is not None and plans[1] is not None
-    assert len(plans[0].workflows) == 5
+    assert len(plans[0].workflows) == 6
     assert plan_to_json(plans[0]) == plan_to_json(plans[1])
 
 
