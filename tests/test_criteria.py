@@ -479,3 +479,35 @@ def test_compiled_criteria_agree_with_the_reference(
     assert compile_criteria(data)(facts) is expected
     assert compile_record_predicate(data)(record) is expected
     assert explain_criteria(data, facts).result is expected
+
+
+# ---------------------------------------------------------------- from source text
+
+SOURCE_TABLE: list[tuple[str, dict[str, object], bool]] = [
+    ('contact.lifecyclestage = "lead" and contact.email ends with "@example.com"',
+     {"contact.lifecyclestage": "LEAD", "contact.email": "ann@Example.com"}, True),
+    ('contact.city != "Oslo"', {}, True),
+    ('not (contact.city = "Oslo")', {}, True),
+    ('contact.country not in ["NO", "SE"]', {"contact.country": "se"}, False),
+    ('contact.hubspotscore between 10 and 20 or company.industry = "Software"',
+     {"company.industry": "software"}, True),
+    ("contact.createdate within last 2 weeks", {"contact.createdate": "2026-06-01"}, True),
+    ("contact.createdate more than 2 weeks ago", {"contact.createdate": "2026-05-31"}, True),
+    ('contact.renewal_date after 2026-06-15T13:00', {"contact.renewal_date":
+                                                     "2026-06-15T11:30:00Z"}, True),
+    ("contact.email_opt_out = true", {"contact.email_opt_out": "TRUE"}, True),
+    ("contact.email_opt_out = true", {}, False),
+]
+
+
+@pytest.mark.parametrize(("text", "props", "expected"), SOURCE_TABLE)
+def test_criteria_from_source(text: str, props: dict[str, object], expected: bool) -> None:
+    from wfdsl.compile import criteria_data
+    from wfdsl.syntax import parse
+
+    source = f'workflow "W" {{ object contact enroll when {text} steps {{ end }} }}'
+    result = parse(source, "w.wf")
+    assert result.ok, result.diagnostics
+    trigger = result.module.workflows[0].trigger
+    data = criteria_data(trigger.criteria)  # type: ignore[union-attr]
+    assert compile_criteria(data)(FakeFacts(props=props)) is expected
