@@ -257,8 +257,8 @@ class Simulation:
         self.store = MemoryStore()
         self.engine: Engine | None = None
 
-    def _begin(self, start: dt.datetime) -> Engine:
-        clock = VirtualClock(start)
+    def _begin(self, clock: VirtualClock) -> Engine:
+        start = clock.now()
         for record in self.seed.records:
             self.crm.add_record(record.object, record.id, record.properties, at=start)
         for left, right in self.seed.associations:
@@ -280,13 +280,14 @@ class Simulation:
         if start is None:
             raise SimulationInputError("events", 1, "no events and no --start: nothing to "
                                                     "simulate")
-        engine = self._begin(start)
+        clock = VirtualClock(start)
+        engine = self._begin(clock)
         last = start
         pending = [] if first is None else [first]
         for event in _chain(pending, stream):
             if self.until is not None and event.at > self.until:
                 break
-            engine.clock.set(event.at) if isinstance(engine.clock, VirtualClock) else None
+            clock.set(event.at)
             engine.run_due(event.at)
             engine.ingest(event)
             last = max(last, event.at)
@@ -295,8 +296,7 @@ class Simulation:
             due = engine.next_due()
             if due is None or due > end:
                 break
-            if isinstance(engine.clock, VirtualClock):
-                engine.clock.set(due)
+            clock.set(due)
             engine.run_due(due)
 
     def trace(self) -> list[dict[str, Any]]:

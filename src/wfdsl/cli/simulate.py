@@ -14,8 +14,10 @@ from wfdsl.diagnostics import Severity
 from wfdsl.plan import PlanError
 from wfdsl.project import SourceError
 from wfdsl.render import render_text
+from wfdsl.runtime.engine import EngineError
 from wfdsl.runtime.history import trace_line
 from wfdsl.runtime.protocols import AdapterError
+from wfdsl.runtime.timing import TimingError
 from wfdsl.simulate import SimulationInputError, simulate_files
 
 
@@ -79,6 +81,8 @@ def simulate(paths: tuple[str, ...], records: str, events: str, start: str | Non
         fail(str(error))
     except AdapterError as error:
         fail(f"adapter failure: {error}", Exit.RUNTIME)
+    except (EngineError, TimingError) as error:
+        fail(f"runtime failure: {error}", Exit.RUNTIME)
     out = sys.stdout
     for entry in sim.entries():
         if fmt == "json":

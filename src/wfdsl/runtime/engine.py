@@ -531,6 +531,8 @@ class Engine:
             return
         record = self.crm.get(event.object, event.id)
         if record is None:
+            self._record(plan.name, event.object, event.id, h.NOT_ENROLLED, None,
+                         {"reason": h.UNKNOWN_RECORD})
             return
         if compiled.refinement is not None and not compiled.refinement(self._facts(record, plan)):
             return
@@ -707,6 +709,25 @@ class Engine:
         if status == "unenrolled":
             self._emit(Event(type="workflow.unenrolled", object=enr.object, id=enr.record,
                              at=self._now, data={"workflow": enr.workflow}))
+        self._annual_after_end(ended)
+
+    def _annual_after_end(self, enr: Enrollment) -> None:
+        """`annually`: a record still enrolled on 1 January enrolls again once its
+        enrollment for the previous year ends (SPEC §2.8)."""
+        compiled = self._plans.get(enr.workflow)
+        if compiled is None:
+            return
+        plan = compiled.plan
+        if plan.anchor is None or not plan.anchor.annually or not self.is_active(plan.name):
+            return
+        tz = timing.zone(plan.settings.timezone)
+        if enr.enrolled_at.astimezone(tz).year >= self._now.astimezone(tz).year:
+            return
+        record = self.crm.get(enr.object, enr.record)
+        criteria = compiled.trigger or compiled.refinement
+        if record is None or (criteria is not None and not criteria(self._facts(record, plan))):
+            return
+        self._try_enroll(compiled, record, annual=True)
 
     def _unenroll(self, enr: Enrollment, reason: str) -> None:
         self._end(enr, "unenrolled", h.UNENROLLED, {"reason": reason})
