@@ -105,8 +105,8 @@ def goal_needs_marketing_email(ctx: Context) -> Iterator[Diagnostic]:
 class _Edge:
     source: str
     target: str
-    span: Span
-    why: str
+    span: Span | None = None
+    why: str = ""
 
 
 def _literal(value: n.Node | None) -> str | None:
@@ -119,33 +119,46 @@ def _literal(value: n.Node | None) -> str | None:
     return text if isinstance(text, str) else None
 
 
-_ANY = "\x00any"
+_ANY = "*"
+_HUB = "\x00"  # hub nodes (a property or list change) are not workflow names
+
+
+def _hub(*parts: str) -> str:
+    return _HUB + "\x1f".join(parts)
+
+
+def _filter_criteria(wf: n.Workflow) -> Iterator[n.Criteria]:
+    for trigger in triggers(wf):
+        if isinstance(trigger, n.FilterTrigger):
+            yield trigger.criteria
 
 
 def _edges(ctx: Context) -> list[_Edge]:
-    """`A -> B` when something workflow A does can enroll a record in workflow B."""
-    # property -> (workflow, span, value written or _ANY)
-    setters: dict[str, list[tuple[str, Span, str]]] = {}
-    # list -> (workflow, span, "added" | "removed")
-    listers: dict[str, list[tuple[str, Span, str]]] = {}
+    """The graph: `A -> B` when something workflow A does can enroll a record in workflow B.
+
+    Property and list changes go through hub nodes (a writer -> `S|prop|value`
+    -> `W|prop|value` -> a watcher), so the graph stays linear in the number
+    of workflows even when many of them write and watch the same property.
+    """
     edges: list[_Edge] = []
+    writes: dict[tuple[str, str], set[str]] = {}  # (kind, thing) -> values written
+    watches: dict[tuple[str, str], set[str]] = {}  # (kind, thing) -> values watched
     for wf in ctx.workflows:
         name = wf.name.value
         for step in workflow_steps(wf):
+            change: tuple[str, str, str, str] | None = None  # kind, thing, value, description
             if isinstance(step, n.SetProperty):
                 written = _literal(step.value)
-                setters.setdefault(step.prop.dotted, []).append(
-                    (name, step.span, _ANY if written is None else written)
-                )
+                change = ("prop", step.prop.dotted, _ANY if written is None else written, "")
             elif isinstance(step, n.ClearProperty):
-                setters.setdefault(step.prop.dotted, []).append((name, step.span, ""))
+                change = ("prop", step.prop.dotted, "", "")
             elif isinstance(step, n.Increment):
-                setters.setdefault(step.prop.dotted, []).append((name, step.span, _ANY))
+                change = ("prop", step.prop.dotted, _ANY, "")
             elif isinstance(step, n.CopyProperty):
-                setters.setdefault(step.target.dotted, []).append((name, step.span, _ANY))
+                change = ("prop", step.target.dotted, _ANY, "")
             elif isinstance(step, (n.AddToList, n.RemoveFromList)):
                 kind = "added" if isinstance(step, n.AddToList) else "removed"
-                listers.setdefault(step.name.value, []).append((name, step.span, kind))
+                change = ("list", step.name.value, kind, "")
             elif isinstance(step, n.EnrollInWorkflow) and step.workflow.value in ctx.by_name:
                 edges.append(
                     _Edge(
@@ -155,31 +168,42 @@ def _edges(ctx: Context) -> list[_Edge]:
                         why=f'"{name}" enrolls records in "{step.workflow.value}"',
                     )
                 )
+            if change is not None:
+                kind, thing, value, _ = change
+                writes.setdefault((kind, thing), set()).add(value)
+                what = f"`{thing}`" if kind == "prop" else f'the list "{thing}"'
+                edges.append(
+                    _Edge(
+                        source=name,
+                        target=_hub("S", kind, thing, value),
+                        span=step.span,
+                        why=f'"{name}" changes {what}',
+                    )
+                )
     for wf in ctx.workflows:
         name = wf.name.value
-        watched: dict[str, set[str]] = {}  # property -> values that enroll (_ANY: any change)
-        lists: dict[str, set[str]] = {}  # list -> "added", "removed", _ANY
+        watched: set[tuple[str, str, str]] = set()
         sources: list[tuple[str, str]] = []
         for event in trigger_events(wf):
             if isinstance(event, n.PropertyChange):
                 wanted = _literal(event.to_value) if event.to_value is not None else None
-                watched.setdefault(event.prop.dotted, set()).add(_ANY if wanted is None else wanted)
+                watched.add(("prop", event.prop.dotted, _ANY if wanted is None else wanted))
             elif event.name in WORKFLOW_EVENTS:
                 sources.extend(
                     (s.value, f'"{name}" enrolls on `{event.name}` of "{s.value}"')
                     for s in event_workflow_names(event)
                 )
             elif event.name in ("list.added", "list.removed"):
-                for value in event_attribute_values(event, "list"):
-                    lists.setdefault(value.value, set()).add(event.name.split(".")[1])
+                for list_name in event_attribute_values(event, "list"):
+                    watched.add(("list", list_name.value, event.name.split(".")[1]))
         # Only filter criteria enroll on a change; `only if` refinements of event and
         # schedule triggers are tested when the event or the occurrence comes.
         for criteria in _filter_criteria(wf):
             for node in walk_record(criteria):
                 if isinstance(node, n.PropertyRef):
-                    watched.setdefault(node.dotted, set()).add(_ANY)
+                    watched.add(("prop", node.dotted, _ANY))
                 elif isinstance(node, n.InList):
-                    lists.setdefault(node.name.value, set()).add(_ANY)
+                    watched.add(("list", node.name.value, _ANY))
                 elif isinstance(node, (n.EnrolledIn, n.ReachedGoal)):
                     sources.append(
                         (
@@ -187,62 +211,48 @@ def _edges(ctx: Context) -> list[_Edge]:
                             f'"{name}" enrolls on the state of "{node.workflow.value}"',
                         )
                     )
-        for prop, wanted_values in sorted(watched.items()):
-            for setter, span, written in setters.get(prop, []):
-                if _ANY in wanted_values or written == _ANY or written in wanted_values:
-                    edges.append(
-                        _Edge(
-                            source=setter,
-                            target=name,
-                            span=span,
-                            why=f'"{setter}" changes `{prop}`, which "{name}" enrolls on',
-                        )
-                    )
-        for list_name, kinds in sorted(lists.items()):
-            for setter, span, kind in listers.get(list_name, []):
-                if _ANY in kinds or kind in kinds:
-                    edges.append(
-                        _Edge(
-                            source=setter,
-                            target=name,
-                            span=span,
-                            why=(
-                                f'"{setter}" changes the list "{list_name}", '
-                                f'which "{name}" enrolls on'
-                            ),
-                        )
-                    )
+        for kind, thing, value in sorted(watched):
+            watches.setdefault((kind, thing), set()).add(value)
+            edges.append(_Edge(source=_hub("W", kind, thing, value), target=name))
         for source, why in sources:
             found = ctx.by_name.get(source)
             if found:
                 edges.append(_Edge(source=source, target=name, span=found[0].name.span, why=why))
+    for key, values in writes.items():
+        for value in values:
+            for target in watches.get(key, set()):
+                if _ANY in (value, target) or value == target:
+                    edges.append(
+                        _Edge(source=_hub("S", *key, value), target=_hub("W", *key, target))
+                    )
     return [e for e in edges if e.source != e.target]
-
-
-def _filter_criteria(wf: n.Workflow) -> Iterator[n.Criteria]:
-    for trigger in triggers(wf):
-        if isinstance(trigger, n.FilterTrigger):
-            yield trigger.criteria
 
 
 def workflow_cycle(ctx: Context) -> Iterator[Diagnostic]:
     """`workflow-cycle`: workflows that enroll each other in a loop; once per workflow on it."""
-    edges = _edges(ctx)
     graph: dict[str, list[_Edge]] = {}
-    for edge in edges:
+    for edge in _edges(ctx):
         graph.setdefault(edge.source, []).append(edge)
-    for component in _strongly_connected(sorted(ctx.by_name), graph):
-        if len(component) < 2:
+    nodes = sorted(set(ctx.by_name) | set(graph))
+    for component in _strongly_connected(nodes, graph):
+        workflows = [c for c in component if not c.startswith(_HUB)]
+        if len(workflows) < 2:
             continue
         members = set(component)
-        for start in component:
+        for start in workflows:
             path = _cycle_from(start, graph, members)
             if not path:
                 continue
-            names = " → ".join(f'"{e.source}"' for e in path) + f' → "{start}"'
+            names = [e.source for e in path if not e.source.startswith(_HUB)]
+            loop = " → ".join(f'"{w}"' for w in [*names, start])
+            why = path[0].why
+            if path[0].target.startswith(_HUB):
+                following = next(e.target for e in path if not e.target.startswith(_HUB))
+                why += f', which "{following}" enrolls on'
+            assert path[0].span is not None
             yield Diagnostic.of(
                 "workflow-cycle",
-                f"found a loop of workflows: {names}; {path[0].why}, and so on around the loop",
+                f"found a loop of workflows: {loop}; {why}, and so on around the loop",
                 path[0].span,
                 hint=(
                     "break the loop (e.g. an `unenroll when` or suppression list), or suppress "
@@ -252,20 +262,25 @@ def workflow_cycle(ctx: Context) -> Iterator[Diagnostic]:
 
 
 def _cycle_from(start: str, graph: dict[str, list[_Edge]], members: set[str]) -> list[_Edge]:
-    """The shortest path of edges from `start` back to `start`, inside `members`."""
-    frontier: list[tuple[str, list[_Edge]]] = [(start, [])]
-    seen = {start}
+    """The shortest path from `start` back to it through at least one other workflow."""
+    State = tuple[str, bool]
+    frontier: list[tuple[State, list[_Edge]]] = [((start, False), [])]
+    seen: set[State] = {(start, False)}
     while frontier:
-        following: list[tuple[str, list[_Edge]]] = []
-        for node, path in frontier:
+        following: list[tuple[State, list[_Edge]]] = []
+        for (node, other), path in frontier:
             for edge in graph.get(node, []):
-                if edge.target not in members:
+                target = edge.target
+                if target not in members:
                     continue
-                if edge.target == start:
-                    return [*path, edge]
-                if edge.target not in seen:
-                    seen.add(edge.target)
-                    following.append((edge.target, [*path, edge]))
+                if target == start:
+                    if other:
+                        return [*path, edge]
+                    continue
+                state = (target, other or not target.startswith(_HUB))
+                if state not in seen:
+                    seen.add(state)
+                    following.append((state, [*path, edge]))
         frontier = following
     return []
 
@@ -289,10 +304,10 @@ def _strongly_connected(nodes: list[str], graph: dict[str, list[_Edge]]) -> list
                 counter += 1
                 stack.append(node)
                 on_stack.add(node)
-            targets = [e.target for e in graph.get(node, [])]
+            targets = graph.get(node, [])
             if i < len(targets):
                 work.append((node, i + 1))
-                target = targets[i]
+                target = targets[i].target
                 if target not in index:
                     work.append((target, 0))
                 elif target in on_stack:
