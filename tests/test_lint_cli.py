@@ -431,3 +431,12 @@ def test_configuration_docs_examples_load(tmp_path: Path) -> None:
         "`bool`, `date`, `datetime`, `enumeration` (did you mean `date`?)"
     )
     assert documented in result.stderr
+
+
+def test_select_takes_several_names_after_one_flag(files: Path) -> None:
+    path = str(files / "errs.wf")
+    _, out, _ = lint("--format", "json", "--select", "unknown-event", "WF021", path)
+    names = sorted(d["name"] for d in json.loads(out)["diagnostics"])
+    assert names == ["invalid-value", "unknown-event"]
+    _, out, _ = lint("--ignore", "unknown-event", "invalid-value", "--format", "json", path)
+    assert [d["name"] for d in json.loads(out)["diagnostics"]] == ["unknown-property"]

@@ -26,7 +26,50 @@ def _use_color(choice: str) -> bool:
     return sys.stdout.isatty()
 
 
-@click.command("lint")
+class _LintCommand(click.Command):
+    """Lets `--select`/`--ignore` take several names: `--select unknown-event WF018 PATH`.
+
+    Words after one of these options that are check names or codes (and not
+    existing paths) are read as more values of that option.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        out: list[str] = []
+        option: str | None = None
+        index = 0
+        while index < len(args):
+            arg = args[index]
+            index += 1
+            if arg == "--":
+                out.extend(args[index - 1 :])
+                break
+            if arg in ("--select", "--ignore"):
+                option = arg
+                out.append(arg)
+                if index < len(args):
+                    out.append(args[index])
+                    index += 1
+                continue
+            if arg.startswith(("--select=", "--ignore=")):
+                option = arg.split("=", 1)[0]
+                out.append(arg)
+                continue
+            if option is not None and _names_only(arg) and not Path(arg).exists():
+                out.extend([option, arg])
+                continue
+            option = None
+            out.append(arg)
+        return super().parse_args(ctx, out)
+
+
+def _names_only(arg: str) -> bool:
+    try:
+        return bool(arg) and not arg.startswith("-") and bool(resolve_names([arg]))
+    except ValueError:
+        return False
+
+
+@click.command("lint", cls=_LintCommand)
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option(
     "--format",
