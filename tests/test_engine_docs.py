@@ -1,0 +1,100 @@
+"""The runtime and embedding docs run: their examples are checked against the engine.
+
+docs/runtime.md: after each `<!-- case: NAME -->` marker come a ```wf block (the
+workflows of tests/cases/engine/NAME.case) and a ```text block (its text trace; a
+line `…` stands for lines left out). Run `python tests/test_engine_docs.py` to
+refill the blocks after changing a case.
+
+docs/embedding.md: every ```python block runs, in order, in one namespace.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from test_engine_cases import CASES, _sections, run_case
+from wfdsl.runtime.history import trace_line
+
+ROOT = Path(__file__).resolve().parents[1]
+
+RUNTIME = ROOT / "docs" / "runtime.md"
+EMBEDDING = ROOT / "docs" / "embedding.md"
+MARKER = re.compile(r"<!-- case: ([a-z0-9_]+) -->\n+```wf\n(.*?)```\n+```text\n(.*?)```", re.S)
+
+
+def _workflows(name: str) -> str:
+    text = _sections((CASES / f"{name}.case").read_text(encoding="utf-8"))["workflows"]
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    return "\n".join(lines).strip() + "\n"
+
+
+def _trace(name: str) -> list[str]:
+    sim, _ = run_case(CASES / f"{name}.case")
+    return [trace_line(e) for e in sim.entries()]
+
+
+def _matches(doc: list[str], actual: list[str]) -> bool:
+    if "…" not in doc:
+        return doc == actual
+    pos = 0
+    for line in doc:
+        if line == "…":
+            continue
+        while pos < len(actual) and actual[pos] != line:
+            pos += 1
+        if pos == len(actual):
+            return False
+        pos += 1
+    return True
+
+
+def _blocks() -> list[tuple[str, str, str]]:
+    return MARKER.findall(RUNTIME.read_text(encoding="utf-8"))
+
+
+def test_runtime_doc_has_examples() -> None:
+    assert len(_blocks()) >= 15
+
+
+@pytest.mark.parametrize("name", [b[0] for b in _blocks()])
+def test_runtime_doc_example(name: str) -> None:
+    for found, workflows, trace in _blocks():
+        if found != name:
+            continue
+        assert workflows == _workflows(name)
+        assert _matches(trace.splitlines(), _trace(name)), f"trace of {name} differs"
+
+
+def test_embedding_guide_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    blocks = re.findall(r"```python\n(.*?)```", EMBEDDING.read_text(encoding="utf-8"), re.S)
+    assert blocks
+    namespace: dict[str, object] = {"__name__": "__docs__"}
+    for block in blocks:
+        exec(compile(block, str(EMBEDDING), "exec"), namespace)  # noqa: S102
+
+
+def _refill() -> None:
+    text = RUNTIME.read_text(encoding="utf-8")
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        old = match.group(3).splitlines()
+        trace = _trace(name)
+        if "…" in old and _matches(old, trace):
+            lines = old
+        elif len(trace) > 14:
+            lines = trace[:10] + ["…"] + trace[-3:]
+        else:
+            lines = trace
+        return (f"<!-- case: {name} -->\n```wf\n{_workflows(name)}```\n\n```text\n"
+                + "".join(line + "\n" for line in lines) + "```")
+
+    RUNTIME.write_text(MARKER.sub(fill, text), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    _refill()
