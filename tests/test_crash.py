@@ -1,0 +1,154 @@
+"""Crash test: `wfdsl run` killed with SIGKILL at random moments and restarted loses nothing
+committed, performs no action twice, and ends in the state of an uninterrupted run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wfdsl.adapters.sqlite import SQLiteCRM
+from wfdsl.stores.sqlite import SQLiteStore
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+UNTIL = "2028-03-01T00:00:00Z"
+ROUNDS = 16  # copies of the examples' events, four weeks apart
+
+
+def _events(path: Path) -> None:
+    lines = (EXAMPLES / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    out = []
+    for copy in range(ROUNDS):
+        shift = dt.timedelta(days=28 * copy)
+        for line in lines:
+            data = json.loads(line)
+            at = dt.datetime.fromisoformat(data["at"].replace("Z", "+00:00")) + shift
+            data["at"] = at.isoformat()
+            out.append(json.dumps(data))
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("crash-inputs")
+    plan = base / "plan.json"
+    subprocess.run([sys.executable, "-m", "wfdsl", "compile", str(EXAMPLES), "-o", str(plan)],
+                   check=True, capture_output=True)
+    events = base / "events.jsonl"
+    _events(events)
+    return {"plan": plan, "events": events, "records": EXAMPLES / "records.json"}
+
+
+def _command(inputs: dict[str, Path], where: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "wfdsl", "run", str(inputs["plan"]),
+        "--store", f"sqlite:///{where / 'state.db'}", "--crm", f"sqlite:///{where / 'crm.db'}",
+        "--records", str(inputs["records"]), "--events", str(inputs["events"]),
+        "--clock", "virtual", "--until-idle", "--until", UNTIL, "--batch", "3",
+        "--status-every", "0",
+    ]
+
+
+def _run(inputs: dict[str, Path], where: Path) -> None:
+    done = subprocess.run(_command(inputs, where), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+
+def final_state(where: Path) -> dict[str, Any]:
+    """Everything the run leaves behind, as comparable plain data."""
+    store = SQLiteStore(where / "state.db")
+    crm = SQLiteCRM(where / "crm.db")
+    try:
+        workflows = store.workflows()
+        return {
+            "history": [e.to_json() for e in store.history()],
+            "stats": {name: dict(store.stats(name)) for name in workflows},
+            "enrollments": [repr(e) for e in store.enrollments()],
+            "timers": [repr(t) for t in store.timers()],
+            "records": [repr(r) for r in crm.records()],
+            "outbox": crm.outbox(),
+            # with the replay counts: a crash must not add replays to those the run itself makes
+            "performed": [(p["key"], p["kind"], p["object"], p["id"], p["replays"])
+                          for p in crm.performed()],
+            "property_history": [
+                (r.object, r.id, prop, crm.property_history(r.object, r.id, prop))
+                for r in crm.records() for prop in sorted(r.properties)
+            ],
+        }
+    finally:
+        store.close()
+        crm.close()
+
+
+def _committed(where: Path) -> tuple[list[Any], set[str]]:
+    if not (where / "state.db").exists():
+        return [], set()
+    store = SQLiteStore(where / "state.db")
+    try:
+        return [e.to_json() for e in store.history()], {e.id for e in store.enrollments()}
+    finally:
+        store.close()
+
+
+def crash_and_compare(inputs: dict[str, Path], tmp_path: Path, kills: int, seed: int) -> int:
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    _run(inputs, reference)
+    expected = final_state(reference)
+    assert len(expected["history"]) > 1000 and expected["performed"]
+
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    rng = random.Random(seed)
+    killed = 0
+    history: list[Any] = []
+    enrollments: set[str] = set()
+    for _ in range(kills):
+        process = subprocess.Popen(_command(inputs, crashed), stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE)
+        time.sleep(rng.uniform(0.2, 1.0))
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            killed += 1
+        process.wait()
+        now_history, now_enrollments = _committed(crashed)
+        # nothing committed is lost: what was there before the kill is still there
+        assert now_history[:len(history)] == history
+        assert enrollments <= now_enrollments
+        history, enrollments = now_history, now_enrollments
+        if process.returncode == 0:
+            break
+    _run(inputs, crashed)  # the last restart runs to the end
+    actual = final_state(crashed)
+    assert actual["history"][:len(history)] == history
+    for key in expected:
+        assert actual[key] == expected[key], key
+    # the idempotency log holds each key once (performed once), with the replays of the
+    # uninterrupted run and no more (compared above)
+    keys = [p[0] for p in actual["performed"]]
+    assert len(keys) == len(set(keys))
+    return killed
+
+
+def test_killed_and_restarted_run_ends_as_an_uninterrupted_one(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    killed = crash_and_compare(inputs, tmp_path, kills=10, seed=5)
+    assert killed == 10  # every kill landed while the run was busy
+
+
+@pytest.mark.slow
+def test_crash_soak(inputs: dict[str, Path], tmp_path: Path) -> None:
+    count = int(os.environ.get("WFDSL_SOAK_KILLS", "200"))
+    killed = crash_and_compare(inputs, tmp_path, kills=count, seed=int(time.time()))
+    print(f"soak: {killed} kills")
