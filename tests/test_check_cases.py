@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from wfdsl.check import CHECKS, check_project
 from wfdsl.diagnostics import RULES, Severity
@@ -180,3 +182,53 @@ def test_docs_have_a_section_and_an_anchor_for_every_check() -> None:
     assert set(RULES) <= headings
     examples = {name for name, _, _ in _doc_blocks()}
     assert set(RULES) - examples == {"nesting-too-deep"}
+
+
+# ---------------------------------------------------------------- robustness
+
+_SOURCES = [p.read_text(encoding="utf-8") for p in sorted(CASES.rglob("*.wf"))]
+_WORDS = sorted({w for text in _SOURCES for w in text.split()})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    source=st.sampled_from(_SOURCES),
+    edits=st.lists(
+        st.tuples(
+            st.integers(0, 10_000),
+            st.sampled_from(["drop", "insert", "swap"]),
+            st.sampled_from(_WORDS),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    strict=st.booleans(),
+)
+def test_checker_never_raises_on_mutated_programs(
+    source: str, edits: list[tuple[int, str, str]], strict: bool
+) -> None:
+    words = source.split(" ")
+    for position, action, word in edits:
+        at = position % len(words)
+        if action == "drop":
+            del words[at]
+        elif action == "insert":
+            words.insert(at, word)
+        else:
+            words[at] = word
+        if not words:
+            words = [""]
+    diagnostics = check_project(project_from_text(" ".join(words), "m.wf"), strict=strict)
+    assert all(d.span.line >= 1 and d.span.col >= 1 for d in diagnostics)
+
+
+def test_unknown_workflow_hint_points_at_syntax_errors_first() -> None:
+    text = (
+        'workflow "A" { object contact steps { enroll in workflow "B" } }\n'
+        'workflow "B" { object contact steps { send email x } }\n'
+    )
+    found = {d.name: d for d in check_project(project_from_text(text, "w.wf"))}
+    assert set(found) == {"syntax", "unknown-workflow"}
+    assert found["unknown-workflow"].hint == (
+        "fix the syntax errors first: a workflow that does not parse is not in the project"
+    )

@@ -60,6 +60,12 @@ def _references(ctx: Context, wf: n.Workflow) -> Iterator[tuple[str, n.StringLit
 
 def unknown_workflow(ctx: Context) -> Iterator[Diagnostic]:
     """`unknown-workflow`: a referenced workflow does not exist in the project."""
+    broken = any(d.name == "syntax" for d in ctx.project.diagnostics)
+    fallback = (
+        "fix the syntax errors first: a workflow that does not parse is not in the project"
+        if broken
+        else "check the name, or lint the file that defines it together with this one"
+    )
     for wf in ctx.workflows:
         for _, name in _references(ctx, wf):
             if name.value in ctx.by_name:
@@ -69,8 +75,7 @@ def unknown_workflow(ctx: Context) -> Iterator[Diagnostic]:
                 f'found a reference to the workflow "{name.value}", which is not in the project; '
                 "expected the name of a workflow in the files being checked",
                 name.span,
-                hint=did_you_mean(name.value, ctx.by_name, quote='"')
-                or "check the name, or lint the file that defines it together with this one",
+                hint=did_you_mean(name.value, ctx.by_name, quote='"') or fallback,
             )
 
 
