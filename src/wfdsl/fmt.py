@@ -309,9 +309,11 @@ class _Printer:
         self.out: list[str] = []
 
     # -- source helpers
-    def _blank_before(self, line: int) -> bool:
-        """Whether the source line just above `line` is blank."""
-        return 2 <= line <= len(self.lines) + 1 and not self.lines[line - 2].strip()
+    def _blank_before(self, line: int, col: int = 1) -> bool:
+        """Whether the thing at `line`, `col` starts its line and the source line above is blank."""
+        if not 2 <= line <= len(self.lines) or self.lines[line - 1][: col - 1].strip():
+            return False
+        return not self.lines[line - 2].strip()
 
     def _scan(self, pos: tuple[int, int], char: str) -> tuple[int, int]:
         """The position of the next `char` at or after `pos`, skipping blanks and comments."""
@@ -446,7 +448,7 @@ class _Printer:
             self._leading(close, 1, first=False, blank_after_comments=False)
             self._emit(0, ["}"], close)
         for comment in rest:
-            if self._blank_before(comment.span.line):
+            if self._blank_before(*_begin(comment.span)):
                 self._blank()
             self.out.append(_comment_text(comment))
         return "\n".join(self.out) + "\n" if self.out else ""
@@ -470,10 +472,10 @@ class _Printer:
         """The statement's leading comments, keeping the source's blank lines (at most one)."""
         pad = INDENT * level
         for k, comment in enumerate(stmt.leading):
-            if self._blank_before(comment.span.line) and not (first and k == 0):
+            if self._blank_before(*_begin(comment.span)) and not (first and k == 0):
                 self._blank()
             self.out.append(pad + _comment_text(comment))
-        if stmt.leading and blank_after_comments and self._blank_before(stmt.start[0]):
+        if stmt.leading and blank_after_comments and self._blank_before(*stmt.start):
             self._blank()
 
     def _blank(self) -> None:
@@ -539,8 +541,8 @@ class _Printer:
         """A blank line before a block item that had one in the source (not the first)."""
         if first:
             return
-        line = stmt.leading[0].span.line if stmt.leading else stmt.start[0]
-        if self._blank_before(line):
+        where = _begin(stmt.leading[0].span) if stmt.leading else stmt.start
+        if self._blank_before(*where):
             self._blank()
 
     def _block(self, block: n.Block, level: int, *, close: bool = True) -> None:
