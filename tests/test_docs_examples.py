@@ -18,7 +18,7 @@ import pytest
 from wfdsl.check import check_project
 from wfdsl.project import project_from_text
 from wfdsl.schema import load_schema_file
-from wfdsl.syntax import parse
+from wfdsl.syntax import MAX_NESTING, parse
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").glob("*.md"))
@@ -59,6 +59,11 @@ def test_doc_block_parses(page: str, line: int, expect: str | None, body: str) -
     else:
         assert result.diagnostics == (), result.diagnostics
         assert result.module.workflows, "a ```wf block holds no workflow"
+
+
+def test_the_language_reference_states_the_real_nesting_limit() -> None:
+    text = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
+    assert f"nest at most {MAX_NESTING} deep" in text
 
 
 LANGUAGE = [b for b in BLOCKS if b[0] == "language.md"]
