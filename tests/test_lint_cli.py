@@ -102,7 +102,7 @@ def test_max_warnings(files: Path) -> None:
     assert lint("--max-warnings", "1", str(files / "warns.wf"))[0] == 0
     code, _, err = lint("--max-warnings", "0", str(files / "warns.wf"))
     assert code == 1
-    assert "1 warnings, more than --max-warnings 0" in err
+    assert "wfdsl: found 1 warning, more than --max-warnings 0" in err
 
 
 def test_strict_makes_placeholders_errors(files: Path) -> None:

@@ -10,6 +10,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from wfdsl import __version__
 from wfdsl.diagnostics import RULES, Diagnostic, Severity
@@ -173,7 +174,7 @@ def to_sarif(diagnostics: Sequence[Diagnostic], sources: Sources) -> str:
                 "locations": [
                     {
                         "physicalLocation": {
-                            "artifactLocation": {"uri": s.file.replace("\\", "/")},
+                            "artifactLocation": {"uri": quote(s.file.replace("\\", "/"))},
                             "region": {
                                 "startLine": s.line,
                                 "startColumn": s.col,

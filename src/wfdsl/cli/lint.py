@@ -176,7 +176,10 @@ def lint(
     warnings = sum(1 for d in diagnostics if d.severity is Severity.WARNING)
     failed = has_errors(diagnostics)
     if max_warnings is not None and warnings > max_warnings:
-        click.echo(f"wfdsl: {warnings} warnings, more than --max-warnings {max_warnings}", err=True)
+        noun = "warning" if warnings == 1 else "warnings"
+        click.echo(
+            f"wfdsl: found {warnings} {noun}, more than --max-warnings {max_warnings}", err=True
+        )
         failed = True
     sys.exit(int(Exit.ERRORS if failed and not exit_zero else Exit.OK))
 
