@@ -25,6 +25,7 @@ so workflows chain.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -36,7 +37,7 @@ from wfdsl.plan import EventSpec, ProjectPlan, Step, WorkflowPlan, decode_value
 from wfdsl.runtime import history as h
 from wfdsl.runtime import timing
 from wfdsl.runtime.criteria import compile_criteria, compile_event_criteria
-from wfdsl.runtime.facts import ENROLLED_FACT, GOAL_FACT, RecordFacts, with_url_parts
+from wfdsl.runtime.facts import ENROLLED_FACT, GOAL_FACT, RecordFacts
 from wfdsl.runtime.protocols import (
     Action,
     AdapterError,
@@ -134,6 +135,7 @@ class Engine:
         # Batches of events: the events one change stands for are judged together.
         self._queue: deque[list[Event]] = deque()
         self._criteria_cache: dict[int, tuple[Any, Predicate]] = {}
+        self._event_cache: dict[str, Callable[..., bool]] = {}
         self._load(plans)
 
     # ------------------------------------------------------------ plans and index
@@ -174,7 +176,7 @@ class Engine:
         trig = plan.trigger
         events = []
         for spec in trig.events:
-            events.append((spec, compile_event_criteria(spec.criteria)))
+            events.append((spec, self._event_fn(spec.criteria)))
         ix = plan.index
         parts = [ix.goal, ix.unenroll, ix.suppress]
         if plan.settings.unenroll_unmet and trig.kind == "filter":
@@ -199,6 +201,18 @@ class Engine:
             watch_lists=frozenset(x for p in parts for x in p.lists),
             watch_workflows=frozenset(x for p in parts for x in p.workflows),
         )
+
+    def _event_fn(self, criteria: Any) -> Callable[..., bool] | None:
+        """Compiled event criteria, once per distinct criteria (a `wait for` read back
+        from a durable store is a fresh dict each time)."""
+        if criteria is None:
+            return None
+        key = json.dumps(criteria, sort_keys=True, default=str)
+        fn = self._event_cache.get(key)
+        if fn is None:
+            fn = compile_event_criteria(criteria)
+            self._event_cache[key] = fn
+        return fn
 
     def _fn(self, criteria: Any) -> Predicate:
         cached = self._criteria_cache.get(id(criteria))
@@ -556,7 +570,8 @@ class Engine:
                 return False
             if to_v is not None and not _same(event.data.get("value"), to_v):
                 return False
-        return fn is None or fn(with_url_parts(event.data))
+        # Relative dates in event criteria are measured from the engine's time.
+        return fn is None or fn(event.data, _EventClock(self._now))
 
     # ------------------------------------------------------------ enrollment
 
@@ -644,10 +659,10 @@ class Engine:
             if self._check(latest, compiled, record):
                 spec = latest.waiting_for
                 if spec is not None and self._matches(
-                    spec, compile_event_criteria(spec.get("criteria")), event
+                    spec, self._event_fn(spec.get("criteria")), event
                 ):
                     self.store.cancel_timer(latest.id)
-                    enr = attrs.evolve(latest, waiting_for=None, received=True, phase="after")
+                    enr = attrs.evolve(latest, waiting_for=None, received=True)
                     self.store.put_enrollment(enr)
                     self._run(enr)
         elif latest.status == "completed" and not latest.goal_met and compiled.goal is not None:
@@ -753,7 +768,8 @@ class Engine:
         self._record(new.name, enr.object, enr.record, h.SKIPPED, enr.step,
                      {"reason": h.STEP_REMOVED, "continue_at": target}, enr.id)
         # The timer (if any) keeps running; when it fires the enrollment runs `target`.
-        self.store.put_enrollment(attrs.evolve(updated, step=target, phase="at"))
+        self.store.put_enrollment(attrs.evolve(updated, step=target, phase="at",
+                                               waiting_for=None))
         if target is None and self.store.timer(enr.id) is None:
             self._complete(updated)
 
@@ -773,7 +789,7 @@ class Engine:
         if enr is None or enr.status != "active":
             return
         if timer.kind == "timeout":
-            enr = attrs.evolve(enr, waiting_for=None, received=False, phase="after")
+            enr = attrs.evolve(enr, waiting_for=None, received=False)
             self.store.put_enrollment(enr)
         self._run(enr)
 
@@ -1163,6 +1179,14 @@ class Engine:
             object=object_type, id=record_id, kind=kind, step=step, detail=dict(detail),
             enrollment=enrollment,
         ))
+
+
+@attrs.frozen
+class _EventClock:
+    """The `now`/`tz` that event criteria read for relative dates."""
+
+    now: dt.datetime
+    tz: dt.tzinfo = dt.timezone.utc
 
 
 @attrs.frozen

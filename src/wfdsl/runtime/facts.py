@@ -20,19 +20,6 @@ ENROLLED_FACT = "enrolled"
 GOAL_FACT = "goal"
 
 
-def with_url_parts(data: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Event attributes with `url.base`, `url.domain` and `url.path` derived from `url`."""
-    url = data.get("url")
-    if not isinstance(url, str) or "url.path" in data:
-        return data
-    from wfdsl.runtime.criteria import url_parts
-
-    out = dict(data)
-    for key, value in url_parts(url).items():
-        out.setdefault(key if key.startswith("url") else f"url.{key}", value)
-    return out
-
-
 class RecordFacts:
     """The facts about one record at one moment."""
 
@@ -95,7 +82,7 @@ class RecordFacts:
 
     def events(self, event_type: str) -> Sequence[tuple[dt.datetime, Mapping[str, object]]]:
         found = self.crm.event_history(self.record.object, self.record.id, event_type)
-        return [(at, with_url_parts(data)) for at, data in found]
+        return list(found)
 
     def enrolled_in(self, workflow: str) -> bool:
         return self.store.has_fact(ENROLLED_FACT, workflow, self.record.object, self.record.id)
