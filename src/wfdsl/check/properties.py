@@ -255,6 +255,9 @@ def _typed(ctx: Context, node: n.Node) -> Iterator[Diagnostic]:  # noqa: C901 - 
                 hint="create a custom date property and delay until it",
             )
         return
+    if isinstance(node, n.CopyProperty):
+        yield from _copy(ctx, node)
+        return
     if spec is None or not isinstance(prop, n.PropertyRef):
         return
     dotted = prop.dotted
@@ -316,6 +319,22 @@ def _typed(ctx: Context, node: n.Node) -> Iterator[Diagnostic]:  # noqa: C901 - 
     elif isinstance(node, n.BranchOn):
         for case in node.cases:
             yield from _check_value(prop, dotted, spec, case.value)
+
+
+def _copy(ctx: Context, node: n.CopyProperty) -> Iterator[Diagnostic]:
+    """A copy into a number, bool or date property needs a value of that kind."""
+    source, target = ctx.resolve(node.source), ctx.resolve(node.target)
+    if source is None or target is None or target.type in ("string", "enumeration"):
+        return
+    if source.type == target.type or {source.type, target.type} <= set(_DATES):
+        return
+    yield Diagnostic.of(
+        "type-mismatch",
+        f"found `copy {node.source.dotted} to {node.target.dotted}`: a {source.type} property "
+        f"copied into a {target.type} property; expected a {target.type} source",
+        node.span,
+        hint="copy into a property of the same type, or into a text property",
+    )
 
 
 def _order_hint(spec: Property) -> str:

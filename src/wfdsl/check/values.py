@@ -145,6 +145,14 @@ def invalid_value(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:  # noqa
                     f'found the webhook URL "{url}"; expected an absolute http:// or https:// URL',
                     node.url.span,
                 )
+        elif isinstance(node, n.DelayUntilDate):
+            if isinstance(node.base, n.DateTimeLit) and node.at is not None:
+                yield _bad(
+                    f"found `delay until {node.base.text} at {node.at.text}`: the date-time "
+                    "already names a time of day; expected one or the other",
+                    node.at.span,
+                    hint=f"write `delay until {node.base.text.split('T')[0]} at {node.at.text}`",
+                )
         elif isinstance(node, n.Increment):
             if node.amount.value == 0:
                 yield _bad("found `increment … by 0`; expected a non-zero amount", node.amount.span)
