@@ -44,6 +44,11 @@ EXPECTED: dict[str, tuple[list[tuple[int, int]], list[str]]] = {
     "unknown_operator": ([(3, 39)], []),
     "unterminated_string": ([(4, 16)], []),
     "valid_after_broken": ([(5, 3)], ["Fine"]),
+    "go_to_bare_name": ([(5, 11)], []),
+    "misspelt_setting": ([(4, 5)], []),
+    "misspelt_weekday": ([(3, 32)], []),
+    "unclosed_event_parenthesis": ([(4, 3)], []),
+    "wait_without_timeout": ([(5, 5)], []),
     "workflow_name_not_a_string": ([(1, 10)], []),
 }
 
@@ -88,6 +93,10 @@ def test_reported_where_expected(name: str, snapshot: object) -> None:
         ("unknown_operator", "hint: compare with a single `=`"),
         ("extra_closing_brace", "hint: this `}` has no open block to close"),
         ("missing_object_type", "hint: `object` needs an object type"),
+        ("misspelt_setting", "hint: did you mean `timezone`?"),
+        ("misspelt_weekday", "hint: did you mean `monday`?"),
+        ("wait_without_timeout", "expected `up to` and a duration"),
+        ("go_to_bare_name", "expected a string naming the label to go to after `go to`"),
     ],
 )
 def test_message_says_what_is_wrong_in_words(name: str, phrase: str) -> None:

@@ -400,6 +400,7 @@ _TERMINAL_WORDS: dict[str, str] = {
     "HTTP_METHOD": "an HTTP method like `post`",
     "OFFSET_SIGN": "`+` or `-`",
     "$END": "the end of the file",
+    "UP": "`up to` and a duration (as in `up to 3 days`)",
 }
 
 _STEP_WORDS = {
