@@ -849,12 +849,14 @@ class Engine:
             if step is None:
                 self._complete(enr)
                 return
-            enr = attrs.evolve(enr, step=step_id)
+            if enr.step != step_id:
+                enr = attrs.evolve(enr, step=step_id)
             result = self._step(enr, compiled, step)
             if result is _WAIT:
                 return
             if isinstance(result, _Goto):
-                enr = attrs.evolve(result.enr, attempt=0)
+                enr = result.enr if result.enr.attempt == 0 else attrs.evolve(result.enr,
+                                                                              attempt=0)
                 step_id = result.target
                 continue
             return  # ended
