@@ -678,6 +678,27 @@ _RUNTIME_GLOBALS: dict[str, Any] = {
 }
 
 
+#: Compiled functions by (mode, canonical JSON of the tree): engines compile the
+#: same goal or branch criteria for many enrollments; Python's compile() is the
+#: expensive part. Bounded so that a long-running service does not grow forever.
+_CACHE: dict[tuple[str, str], Callable[..., bool]] = {}
+_CACHE_SIZE = 4096
+
+
+def _cached_build(data: Mapping[str, Any], mode: str, extra: dict[str, Any]) -> Callable[..., bool]:
+    try:
+        key = (mode, json.dumps(data, sort_keys=True, default=repr))
+    except (TypeError, ValueError, RecursionError):
+        return _build(data, mode, extra)
+    function = _CACHE.get(key)
+    if function is None:
+        function = _build(data, mode, extra)
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = function
+    return function
+
+
 def _build(data: Mapping[str, Any], mode: str, extra: dict[str, Any]) -> Callable[..., bool]:
     gen = _Gen(mode)
     body = gen.expr(data)
@@ -701,7 +722,7 @@ def compile_criteria(data: Mapping[str, Any]) -> Callable[[Facts], bool]:
     True
     """
     try:
-        return _build(data, "facts", {})
+        return _cached_build(data, "facts", {})
     except (RecursionError, SyntaxError, MemoryError):
         return lambda facts: evaluate_criteria(data, facts)
 
@@ -722,7 +743,7 @@ def compile_event_criteria(
     if data is None:
         return lambda attrs_, facts=None: True
     try:
-        return _build(data, "event", {"_NOW": _now_utc, "_TZ": UTC})
+        return _cached_build(data, "event", {"_NOW": _now_utc, "_TZ": UTC})
     except (RecursionError, SyntaxError, MemoryError):
         return lambda attrs_, facts=None: _event_eval(data, attrs_, facts)
 
