@@ -258,7 +258,7 @@ class Engine:
                 if compiled.trigger(self._facts(record, plan)):
                     with self.store.transaction():
                         self._try_enroll(compiled, record)
-        self._drain()
+                        self._drain()
 
     def deactivate(self, workflow: str) -> None:
         """Turn a workflow off: no new enrollments; active ones are unenrolled (`deactivated`)."""
@@ -273,7 +273,7 @@ class Engine:
             self.store.cancel_timer(f"annual:{workflow}")
             for enr in list(self.store.enrollments(workflow=workflow, status="active")):
                 self._unenroll(enr, h.DEACTIVATED)
-        self._drain()
+            self._drain()
 
     def is_active(self, workflow: str) -> bool:
         return bool(self.store.workflow_state(workflow).get("active"))
@@ -283,20 +283,25 @@ class Engine:
         """Enroll a record by hand (the API, a `workflow.enroll` event)."""
         object_type, record_id = _record_key(record)
         self._advance(at)
-        self._queue.append([Event(type="workflow.enroll", object=object_type, id=record_id,
-                                  at=self._now, data={"workflow": workflow})])
-        self._drain()
+        with self.store.transaction():
+            self._queue.append([Event(type="workflow.enroll", object=object_type,
+                                      id=record_id, at=self._now,
+                                      data={"workflow": workflow})])
+            self._drain()
 
     def ingest(self, event: Event) -> None:
         """Take one event from outside (SPEC §8 input events or catalog events)."""
         self._advance(event.at)
-        if event.type == "workflow.enroll":
-            self._queue.append([attrs.evolve(event, at=self._now)])
-        else:
-            batch = list(self.crm.observe(attrs.evolve(event, at=self._now)))
-            if batch:
-                self._queue.append(batch)
-        self._drain()
+        # One transaction per input: the event and everything it sets off commit
+        # together, so a crash never leaves half of a chain behind.
+        with self.store.transaction():
+            if event.type == "workflow.enroll":
+                self._queue.append([attrs.evolve(event, at=self._now)])
+            else:
+                batch = list(self.crm.observe(attrs.evolve(event, at=self._now)))
+                if batch:
+                    self._queue.append(batch)
+            self._drain()
 
     def run_due(self, now: dt.datetime | None = None) -> int:
         """Fire every timer due at or before `now` (default: the clock), in due order.
@@ -310,8 +315,8 @@ class Engine:
                     break
                 self._now = max(self._now, timer.due)
                 self._fire(timer)
+                self._drain()
             fired += 1
-            self._drain()
         self._now = max(self._now, limit)
         return fired
 

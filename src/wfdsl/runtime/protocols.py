@@ -7,11 +7,16 @@ entries) is plain frozen `attrs` classes defined here, so an adapter or a store
 needs nothing else from wfdsl.
 
 Store design, for durable implementations: every change the engine makes for
-one step (enrollment row, timer, history entries, stats, facts) happens inside
-one `with store.transaction():` block. A SQLite store opens `BEGIN IMMEDIATE`
-on entry and commits on a clean exit (rolls back on an exception); nested
-blocks join the outer one. Timers are keyed (`Timer.key`), so setting a timer
-replaces the previous one with that key: an enrollment has at most one.
+one input -- an ingested event or a fired timer, with every step and chained
+event it sets off (enrollment rows, timers, history entries, stats, facts,
+counters) -- happens inside one `with store.transaction():` block. A SQLite
+store opens `BEGIN IMMEDIATE` on entry and commits on a clean exit (rolls back
+on an exception); nested blocks join the outer one. After a crash the input is
+either fully committed or not at all; replaying it re-creates the same
+enrollment ids (counters roll back too), hence the same idempotency keys, so an
+adapter that honours keys performs nothing twice. Timers are keyed
+(`Timer.key`), so setting a timer replaces the previous one with that key: an
+enrollment has at most one.
 """
 
 from __future__ import annotations
