@@ -19,6 +19,8 @@ COMMANDS: dict[str, str] = {
     "lint": "lint",
     "schema_cmd": "schema",
     "fmt": "fmt",
+    "graph": "graph",
+    "new": "new",
     "simulate": "simulate",
     "run": "run",
     "status": "status",
