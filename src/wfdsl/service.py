@@ -54,7 +54,7 @@ from wfdsl.runtime.protocols import (
     VirtualClock,
     utc,
 )
-from wfdsl.simulate import HORIZON, SimulationInputError, parse_event
+from wfdsl.simulate import HORIZON, SimulationInputError, load_records_data, parse_event
 
 UTC = dt.timezone.utc
 CLOCKS = ("real", "virtual")
@@ -162,6 +162,27 @@ class _Reader(threading.Thread):
         except BaseException as error:  # reported by the loop
             self.error = error
         self.lines.put(_EOF)
+
+
+def load_records_into(crm: CRMAdapter, data: Any, at: dt.datetime) -> None:
+    """Load a records file (SPEC §8, decoded JSON) into a CRM: `import_records` when the
+    adapter has it (SQLiteCRM imports a file once), else `add_record`/`associate`/`add_to_list`
+    (MemoryCRM). ValueError for an adapter that can do neither."""
+    importer = getattr(crm, "import_records", None)
+    if callable(importer):
+        importer(data, at=at)
+        return
+    if not all(callable(getattr(crm, name, None))
+               for name in ("add_record", "associate", "add_to_list")):
+        raise ValueError(f"the {type(crm).__name__} adapter cannot load a records file")
+    seed = load_records_data(data, "records")
+    for record in seed.records:
+        crm.add_record(record.object, record.id, record.properties, at=at)  # type: ignore[attr-defined]
+    for left, right in seed.associations:
+        crm.associate(left, right)  # type: ignore[attr-defined]
+    for name, members in seed.lists.items():
+        for member in members:
+            crm.add_to_list(name, member)  # type: ignore[attr-defined]
 
 
 class Service:
@@ -282,10 +303,7 @@ class Service:
             else:
                 engine = Engine(self.plans, self.crm, self.store, self.clock)
             if self.records is not None and not self.meta.get("records_loaded"):
-                load = getattr(self.crm, "import_records", None)
-                if load is None:
-                    raise ValueError("this CRM adapter cannot import a records file")
-                load(self.records, at=utc(self.clock.now()))
+                load_records_into(self.crm, self.records, utc(self.clock.now()))
                 self.meta.set("records_loaded", True)
             for name in engine.workflows:
                 if not self.store.workflow_state(name).get("active"):

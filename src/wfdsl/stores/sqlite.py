@@ -299,6 +299,9 @@ class SQLiteStore:
             self._conn.close()
             raise
         self._depth = 0
+        # Decoded enrollments by id, with the JSON they came from: a record's enrollments
+        # are read on every event, decoding is the cost, and equal text means equal value.
+        self._decoded: dict[str, tuple[str, Enrollment]] = {}
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -375,22 +378,34 @@ class SQLiteStore:
              enrollment.status, ended, dumps(attrs.asdict(enrollment, recurse=False))),
         )
 
+    def _decode(self, enrollment_id: str, data: str) -> Enrollment:
+        cached = self._decoded.get(enrollment_id)
+        if cached is not None and cached[0] == data:
+            return cached[1]
+        value = _enrollment(data)
+        if len(self._decoded) >= 200_000:
+            self._decoded.clear()
+        self._decoded[enrollment_id] = (data, value)
+        return value
+
     def enrollment(self, enrollment_id: str) -> Enrollment | None:
         data = self._one("SELECT data FROM enrollments WHERE id = ?", (enrollment_id,))
-        return None if data is None else _enrollment(data)
+        return None if data is None else self._decode(enrollment_id, data)
 
     def enrollments_of(self, object_type: str, record_id: str) -> Sequence[Enrollment]:
         rows = self._conn.execute(
-            "SELECT data FROM enrollments WHERE object = ? AND record = ? ORDER BY n",
+            "SELECT id, data FROM enrollments WHERE object = ? AND record = ? ORDER BY n",
             (object_type, record_id),
         )
-        return [_enrollment(data) for data, in rows]
+        return [self._decode(eid, data) for eid, data in rows]
 
     def enrollments(self, workflow: str | None = None,
                     status: str | None = None) -> Iterable[Enrollment]:
         where, params = _where(workflow=workflow, status=status)
-        rows = self._conn.execute(f"SELECT data FROM enrollments{where} ORDER BY n", params)
-        return [_enrollment(data) for data, in rows]
+        rows = self._conn.execute(
+            f"SELECT id, data FROM enrollments{where} ORDER BY n", params
+        )
+        return [self._decode(eid, data) for eid, data in rows]
 
     def count_enrollments(self, workflow: str | None = None, status: str | None = None) -> int:
         where, params = _where(workflow=workflow, status=status)
