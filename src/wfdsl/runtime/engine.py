@@ -534,6 +534,8 @@ class Engine:
         """The record as it was before `events` (the changes they report undone)."""
         values: dict[tuple[str, str], Any] = {}
         lists: dict[str, bool] = {}
+        hidden = [(e.type, e.at, e.data) for e in events
+                  if e.object == facts.record.object and e.id == facts.record.id]
         for event in events:
             if event.type == "property.changed":
                 key = (event.object, str(event.data.get("property")))
@@ -541,7 +543,7 @@ class Engine:
             elif event.type in ("list.added", "list.removed") and \
                     event.object == facts.record.object:
                 lists.setdefault(str(event.data.get("list")), event.type == "list.removed")
-        return facts.before(values, lists)
+        return facts.before(values, lists, hidden)
 
     def _event_trigger(self, compiled: _Compiled, event: Event) -> None:
         plan = compiled.plan

@@ -20,6 +20,9 @@ ENROLLED_FACT = "enrolled"
 GOAL_FACT = "goal"
 
 
+_FACT_OF = {"workflow.enrolled": ENROLLED_FACT, "workflow.goal_met": GOAL_FACT}
+
+
 class RecordFacts:
     """The facts about one record at one moment."""
 
@@ -34,6 +37,7 @@ class RecordFacts:
         received: bool | None = None,
         overrides: Mapping[tuple[str, str], Any] | None = None,
         list_overrides: Mapping[str, bool] | None = None,
+        hidden_events: Sequence[tuple[str, dt.datetime, Mapping[str, Any]]] = (),
     ) -> None:
         self.crm = crm
         self.store = store
@@ -43,14 +47,23 @@ class RecordFacts:
         self.received = received
         self._overrides = dict(overrides or {})
         self._lists = dict(list_overrides or {})
+        self._hidden = list(hidden_events)
+        # The facts these events wrote did not exist before them.
+        self._unfacts = {
+            (_FACT_OF[kind], str(data.get("workflow")))
+            for kind, _, data in self._hidden if kind in _FACT_OF
+        }
         self._related: dict[str, Record | None] = {}
 
     def before(self, overrides: Mapping[tuple[str, str], Any],
-               list_overrides: Mapping[str, bool]) -> RecordFacts:
-        """The same record with some values as they were before a change."""
+               list_overrides: Mapping[str, bool],
+               hidden_events: Sequence[tuple[str, dt.datetime, Mapping[str, Any]]] = (),
+               ) -> RecordFacts:
+        """The same record as it was before a change: some values as they were, some
+        list memberships flipped back, some events not yet happened."""
         return RecordFacts(self.crm, self.store, self.record, now=self.now, tz=self.tz,
                            received=self.received, overrides=overrides,
-                           list_overrides=list_overrides)
+                           list_overrides=list_overrides, hidden_events=hidden_events)
 
     def _target(self, object_type: str) -> Record | None:
         if object_type == self.record.object:
@@ -81,11 +94,18 @@ class RecordFacts:
         return name in self.record.lists
 
     def events(self, event_type: str) -> Sequence[tuple[dt.datetime, Mapping[str, object]]]:
-        found = self.crm.event_history(self.record.object, self.record.id, event_type)
-        return list(found)
+        found = list(self.crm.event_history(self.record.object, self.record.id, event_type))
+        for kind, at, data in self._hidden:
+            if kind == event_type and (at, data) in found:
+                found.remove((at, data))
+        return found
 
     def enrolled_in(self, workflow: str) -> bool:
+        if (ENROLLED_FACT, workflow) in self._unfacts:
+            return False
         return self.store.has_fact(ENROLLED_FACT, workflow, self.record.object, self.record.id)
 
     def reached_goal(self, workflow: str) -> bool:
+        if (GOAL_FACT, workflow) in self._unfacts:
+            return False
         return self.store.has_fact(GOAL_FACT, workflow, self.record.object, self.record.id)
