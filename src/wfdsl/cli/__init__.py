@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "run": "run",
     "status": "status",
     "prune": "prune",
+    "explain": "explain",
+    "test_cmd": "test",
 }
 
 

@@ -1,0 +1,46 @@
+"""`wfdsl test`: workflow test files in, a pytest-like report and an exit code out."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from wfdsl.cli.common import Exit, fail
+from wfdsl.testing import TestFileError, TestReport, run_paths
+
+
+def render(report: TestReport) -> str:
+    """One line per case, the problems of failures below it, then the summary line."""
+    lines = []
+    for result in report.results:
+        label = f"{result.file}::{result.name}"
+        if result.status == "pass":
+            lines.append(f"PASS   {label}")
+        elif result.status == "xfail":
+            lines.append(f"XFAIL  {label}  (expected failure: {result.xfail})")
+        elif result.status == "xpass":
+            lines.append(f"XPASS  {label}")
+            lines.append(f"    marked xfail ({result.xfail}) but every expectation held: "
+                         "remove `xfail`")
+        else:
+            lines.append(f"FAIL   {label}")
+            lines.extend(f"    {problem}" for problem in result.problems)
+    lines.append("")
+    if report.xfailed:
+        lines.append(f"{report.xfailed} expected failure{'s' if report.xfailed != 1 else ''}")
+    lines.append(f"{report.passed} passed, {report.failed} failed")
+    return "\n".join(lines) + "\n"
+
+
+@click.command("test")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+def test(paths: tuple[str, ...]) -> None:
+    """Run the workflow test files (*.wftest.toml) at or below PATHS."""
+    try:
+        report = run_paths(paths)
+    except TestFileError as error:
+        fail(str(error))
+        return
+    sys.stdout.write(render(report))
+    sys.exit(int(Exit.ERRORS if report.failed else Exit.OK))
