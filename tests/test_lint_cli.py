@@ -440,3 +440,17 @@ def test_select_takes_several_names_after_one_flag(files: Path) -> None:
     assert names == ["invalid-value", "unknown-event"]
     _, out, _ = lint("--ignore", "unknown-event", "invalid-value", "--format", "json", path)
     assert [d["name"] for d in json.loads(out)["diagnostics"]] == ["unknown-property"]
+
+
+def test_one_schema_per_run_and_a_warning_about_others(
+    files: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    other = tmp_path_factory.mktemp("other")
+    (other / "wfdsl.toml").write_text('[schema.contact]\ncolour = "string"\n')
+    (other / "o.wf").write_text(CLEAN.replace("Clean", "Other"))
+    code, _, err = lint(str(files / "clean.wf"), str(other))
+    assert code == 0
+    assert err == (
+        f"wfdsl: warning: {other} has its own config {other / 'wfdsl.toml'}; all paths are "
+        "checked with the built-in schema (lint them separately to use both)\n"
+    )

@@ -13,7 +13,7 @@ from wfdsl.cli.common import Exit, fail
 from wfdsl.diagnostics import Severity
 from wfdsl.formats import render, statistics, summary_line
 from wfdsl.project import Project, SourceError, load_project, project_from_text
-from wfdsl.schema import ConfigError, Schema, load_schema, load_schema_file
+from wfdsl.schema import ConfigError, Schema, find_config, load_schema, load_schema_file
 
 FORMATS = ("text", "json", "github", "sarif")
 
@@ -203,6 +203,20 @@ def _load(paths: tuple[str, ...], stdin_filename: str | None) -> Project:
     raise AssertionError("unreachable")
 
 
+def _warn_other_configs(start: Path, others: tuple[str, ...]) -> None:
+    """One schema applies to the whole project: say so when other paths have their own."""
+    used = find_config(start)
+    for other in others:
+        found = find_config(other)
+        if found is not None and (used is None or found[0] != used[0]):
+            where = str(used[0]) if used else "the built-in schema"
+            click.echo(
+                f"wfdsl: warning: {other} has its own config {found[0]}; "
+                f"all paths are checked with {where} (lint them separately to use both)",
+                err=True,
+            )
+
+
 def _schema(paths: tuple[str, ...], stdin_filename: str | None, config: str | None) -> Schema:
     try:
         if config is not None:
@@ -213,6 +227,7 @@ def _schema(paths: tuple[str, ...], stdin_filename: str | None, config: str | No
             start = Path(stdin_filename).parent if stdin_filename else Path.cwd()
         else:
             start = Path(paths[0])
+            _warn_other_configs(start, paths[1:])
         return load_schema(start)
     except ConfigError as error:
         fail(f"bad configuration: {error}")
