@@ -151,7 +151,10 @@ class _Builder:
             else_target = (
                 after if step.else_body is None else self.block(step.else_body.steps, after)
             )
-            self.edge(sid, else_target, _else_label(step.branches[0].condition))
+            single = len(step.branches) == 1
+            self.edge(
+                sid, else_target, _else_label(step.branches[0].condition) if single else "else"
+            )
             return sid
         if isinstance(step, n.BranchOn):
             self.add(sid, "decision", f"branch on {step.prop.dotted}")
@@ -273,7 +276,10 @@ def _wrap(text: str) -> list[str]:
 def _mermaid_text(text: str) -> str:
     escaped = (
         text.replace("#", "#35;")
-        .replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+        .replace("&", "#amp;")
+        .replace('"', "#quot;")
+        .replace("<", "#lt;")
+        .replace(">", "#gt;")
     )
     return escaped
 
