@@ -85,14 +85,14 @@ def _names_only(arg: str) -> bool:
     "selected",
     multiple=True,
     metavar="NAME",
-    help="Report only these checks (names or codes; repeat or separate with commas).",
+    help="Report only these checks.",
 )
 @click.option(
     "--ignore",
     "ignored",
     multiple=True,
     metavar="NAME",
-    help="Do not report these checks (names or codes; repeat or separate with commas).",
+    help="Do not report these checks.",
 )
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when errors are found.")
 @click.option(
@@ -140,7 +140,11 @@ def lint(
     config: str | None,
     color: str,
 ) -> None:
-    """Check PATHS (.wf files or directories; `-` reads stdin) against SPEC §3.
+    """Check PATHS (.wf files or directories; `-` reads stdin) for problems.
+
+    Every check is listed with an example in docs/checks.md. Options that take
+    NAME accept check names or codes, several after one flag, repeated, or
+    comma-separated.
 
     Exit status: 0 no errors, 1 errors (or too many warnings), 2 usage, I/O or
     configuration error.

@@ -29,7 +29,10 @@ from wfdsl.schema import ConfigError, Schema, load_schema, load_schema_file
     help="Read this wfdsl.toml or pyproject.toml instead of searching for one.",
 )
 def schema(path: str | None, fmt: str, config: str | None) -> None:
-    """Print the schema that `wfdsl lint PATH` would use (PATH: the working directory)."""
+    """Print the schema that `wfdsl lint PATH` would use.
+
+    PATH defaults to the working directory.
+    """
     try:
         if config is not None:
             if not Path(config).is_file():
