@@ -435,14 +435,8 @@ class _ObservedFacts(RecordFacts):
     observer: _Observer | None = None
     is_before = False
 
-    def before(self, overrides: Mapping[tuple[str, str], Any],
-               list_overrides: Mapping[str, bool]) -> RecordFacts:
-        out = _ObservedFacts(self.crm, self.store, self.record, now=self.now, tz=self.tz,
-                             received=self.received, overrides=overrides,
-                             list_overrides=list_overrides)
-        out.observer = self.observer
-        out.is_before = True
-        return out
+    def before(self, *args: Any, **kw: Any) -> RecordFacts:
+        return _observed(super().before(*args, **kw), self.observer, before=True)
 
     def in_list(self, name: str) -> bool:
         result = super().in_list(name)
@@ -461,6 +455,16 @@ class _ObservedFacts(RecordFacts):
             else:
                 obs.add(ctx.workflow, Lists(label=label, lists=((name, result),)))
         return result
+
+
+def _observed(facts: RecordFacts, observer: _Observer | None, *,
+              before: bool = False) -> _ObservedFacts:
+    """The same facts object, observed (its class swapped: no copy, no constructor call)."""
+    facts.__class__ = _ObservedFacts
+    assert isinstance(facts, _ObservedFacts)
+    facts.observer = observer
+    facts.is_before = before
+    return facts
 
 
 def _check_label(what: str, ctx: _Ctx) -> str:
@@ -499,11 +503,7 @@ class ExplainEngine(Engine):
 
     def _facts(self, record: Record, plan: WorkflowPlan, *, received: bool | None = None,
                ) -> RecordFacts:
-        base = super()._facts(record, plan, received=received)
-        out = _ObservedFacts(base.crm, base.store, base.record, now=base.now, tz=base.tz,
-                             received=base.received)
-        out.observer = self._observer
-        return out
+        return _observed(super()._facts(record, plan, received=received), self._observer)
 
     def _evaluated(self, criteria: Any, facts: Any, result: bool) -> None:
         obs = self._observer
