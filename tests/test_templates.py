@@ -142,10 +142,8 @@ def test_cli_writes_a_template_and_refuses_to_overwrite(tmp_path: Path) -> None:
     target.write_text("mine\n")
     code, _, err = _run("new", "--template", "birthday", str(target))
     assert code == 2
-    assert (
-        err
-        == f"wfdsl: error: {target}: already exists; not overwriting it (choose another file name)\n"
-    )
+    expected = f"{target}: already exists; not overwriting it (choose another file name)"
+    assert err == f"wfdsl: error: {expected}\n"
     assert target.read_text() == "mine\n"
 
 
