@@ -91,6 +91,11 @@ def did_you_mean(word: str, options: Iterable[str], *, quote: str = "`") -> str 
     return f"did you mean {quote}{matches[0]}{quote}?" if matches else None
 
 
+def article(word: str) -> str:
+    """`an enumeration`, `a string`, `an invoice`, `a user`."""
+    return ("an " if word[:1] in ("a", "e", "i", "o") else "a ") + word
+
+
 def one_of(options: Iterable[str], *, limit: int = 8) -> str:
     """`"a", "b" or "c"` (with `…` past `limit`)."""
     items = [f"`{o}`" for o in options]

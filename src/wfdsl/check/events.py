@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from wfdsl import nodes as n
 from wfdsl.catalog import EVENTS, PROPERTY_CHANGED
-from wfdsl.check.context import Context, did_you_mean, one_of, walk_record
+from wfdsl.check.context import Context, article, did_you_mean, one_of, walk_record
 from wfdsl.diagnostics import Diagnostic
 
 
@@ -45,14 +45,16 @@ def event_object_mismatch(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
             if len(event.prop.parts) == 2 and owner != object_type and ctx.schema.has_object(owner):
                 yield Diagnostic.of(
                     "event-object-mismatch",
-                    f"found a change of `{event.prop.dotted}` in a {object_type} workflow; a "
+                    f"found a change of `{event.prop.dotted}` in {article(object_type)} "
+                    "workflow; a "
                     "property "
-                    f"change is an event of the changed record, expected a {object_type} property",
+                    "change is an event of the changed record, expected "
+                    f"{article(object_type)} property",
                     event.prop.span,
                     hint=(
                         f"test `{event.prop.dotted}` in the criteria of a filter trigger "
                         "instead, or "
-                        f"move this to a {owner} workflow"
+                        f"move this to {article(owner)} workflow"
                     ),
                 )
             continue
@@ -61,7 +63,7 @@ def event_object_mismatch(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
             continue
         yield Diagnostic.of(
             "event-object-mismatch",
-            f"found the event `{event.name}` in a {object_type} workflow; it applies to "
+            f"found the event `{event.name}` in {article(object_type)} workflow; it applies to "
             f"{spec.describe_objects()} only",
             event.name_span,
             hint=f"use it in a {sorted(spec.objects)[0]} workflow, or pick an event that "

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from wfdsl import nodes as n
 from wfdsl.catalog import STANDARD_OBJECT_TYPES
-from wfdsl.check.context import Context, did_you_mean, one_of, workflow_steps
+from wfdsl.check.context import Context, article, did_you_mean, one_of, workflow_steps
 from wfdsl.diagnostics import Diagnostic, Severity
 from wfdsl.schema import Property
 
@@ -80,7 +80,7 @@ def _unknown(ctx: Context, owner: str, name: str, span: object, shown: str) -> D
         hint = f"declare it under [schema.{owner}] in {schema.source}, or fix the name"
     return Diagnostic.of(
         "unknown-property",
-        f"found {shown}, which is not a {owner} property in {where}; "
+        f"found {shown}, which is not {article(owner)} property in {where}; "
         "expected a property the schema declares",
         span,  # type: ignore[arg-type]
         hint=hint,
@@ -189,8 +189,8 @@ def _check_value(
     if not _accepts(spec.type, value, templated=templated):
         yield Diagnostic.of(
             "type-mismatch",
-            f"found {_KIND.get(type(value), 'a value')} `{_source(value)}` for `{dotted}`, a "
-            f"{spec.type} property; expected {_EXPECTED[spec.type]}",
+            f"found {_KIND.get(type(value), 'a value')} `{_source(value)}` for `{dotted}`, "
+            f"{article(spec.type)} property; expected {_EXPECTED[spec.type]}",
             value.span,
             hint=_mismatch_hint(spec.type, value),
         )
@@ -221,7 +221,8 @@ def _operator(
     )
     return Diagnostic.of(
         "type-mismatch",
-        f"found `{op}` on `{dotted}`, a {spec.type} property; expected a {expected} property "
+        f"found `{op}` on `{dotted}`, {article(spec.type)} property; expected a {expected} "
+        "property "
         f"for `{op}`",
         span,  # type: ignore[arg-type]
         hint=hint,
@@ -249,7 +250,8 @@ def _typed(ctx: Context, node: n.Node) -> Iterator[Diagnostic]:  # noqa: C901 - 
         if bspec is not None and bspec.type not in _DATES:
             yield Diagnostic.of(
                 "type-mismatch",
-                f"found `delay until {node.base.dotted}`, a {bspec.type} property; expected a date "
+                f"found `delay until {node.base.dotted}`, {article(bspec.type)} property; "
+                "expected a date "
                 "or datetime property",
                 node.base.span,
                 hint="create a custom date property and delay until it",
@@ -330,8 +332,9 @@ def _copy(ctx: Context, node: n.CopyProperty) -> Iterator[Diagnostic]:
         return
     yield Diagnostic.of(
         "type-mismatch",
-        f"found `copy {node.source.dotted} to {node.target.dotted}`: a {source.type} property "
-        f"copied into a {target.type} property; expected a {target.type} source",
+        f"found `copy {node.source.dotted} to {node.target.dotted}`: {article(source.type)} "
+        "property "
+        f"copied into {article(target.type)} property; expected {article(target.type)} source",
         node.span,
         hint="copy into a property of the same type, or into a text property",
     )
@@ -361,7 +364,7 @@ def date_property_type(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
         dotted = clause.target.dotted
         yield Diagnostic.of(
             "date-property-type",
-            f"found `anchor {dotted}`, a {spec.type} property; expected a date or datetime "
+            f"found `anchor {dotted}`, {article(spec.type)} property; expected a date or datetime "
             "property to anchor on",
             clause.target.span,
             hint=f"create a custom date property (e.g. [schema.{clause.target.parts[0]}] "
@@ -419,7 +422,8 @@ def unknown_variable(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
                 guess = did_you_mean(name, schema.properties(owner))
                 yield Diagnostic.of(
                     "unknown-variable",
-                    f"found `{shown}`, but `{name}` is not a {owner} property in {where}; the "
+                    f"found `{shown}`, but `{name}` is not {article(owner)} property in "
+                    f"{where}; the "
                     "token "
                     "cannot be filled in",
                     var.span,

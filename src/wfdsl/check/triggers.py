@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from wfdsl import nodes as n
 from wfdsl.check.context import (
     Context,
+    article,
     did_you_mean,
     one_of,
     sends_email,
@@ -192,7 +193,7 @@ def goal_not_contact(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
         if isinstance(clause, n.GoalClause):
             yield Diagnostic.of(
                 "goal-not-contact",
-                f"found a `goal` in a {object_type} workflow; goals exist only in contact "
+                f"found a `goal` in {article(object_type)} workflow; goals exist only in contact "
                 "workflows",
                 clause.span,
                 hint="use `unenroll when <criteria>` to stop records that reached the outcome",
