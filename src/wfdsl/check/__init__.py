@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from wfdsl.check import events, properties, steps, structure, suppress, triggers, values, workflows
 from wfdsl.check.context import Check, Context, did_you_mean, per_workflow
 from wfdsl.diagnostics import RULES, Diagnostic, Severity
-from wfdsl.project import Project
+from wfdsl.project import Project, project_from_text
 from wfdsl.schema import BUILTIN, Schema
 
 #: Every check, in the order it runs (roughly the order of the rule codes).
@@ -76,6 +76,17 @@ def check_project(
     return sorted([*project.diagnostics, *kept], key=Diagnostic.sort_key)
 
 
+def check_source(
+    text: str, path: str = "<string>", schema: Schema | None = None, *, strict: bool = False
+) -> list[Diagnostic]:
+    """`check_project` for one file's text.
+
+    >>> [d.name for d in check_source('workflow "W" { object contcat steps { end } }')]
+    ['unknown-object']
+    """
+    return check_project(project_from_text(text, path), schema, strict=strict)
+
+
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.severity is Severity.ERROR for d in diagnostics)
 
@@ -116,6 +127,7 @@ __all__ = [
     "CHECKS",
     "Context",
     "check_project",
+    "check_source",
     "has_errors",
     "resolve_names",
     "select",

@@ -10,6 +10,7 @@ from wfdsl.catalog import STANDARD_OBJECT_TYPES
 from wfdsl.check.context import Context, article, did_you_mean, one_of, workflow_steps
 from wfdsl.diagnostics import Diagnostic, Severity
 from wfdsl.schema import Property
+from wfdsl.spans import Span
 
 # ---------------------------------------------------------------- unknown-property
 
@@ -65,7 +66,7 @@ def _check_ref(ctx: Context, wf: n.Workflow, ref: n.PropertyRef) -> Iterator[Dia
         yield _unknown(ctx, parts[0], parts[1], ref.span, f"`{ref.dotted}`")
 
 
-def _unknown(ctx: Context, owner: str, name: str, span: object, shown: str) -> Diagnostic:
+def _unknown(ctx: Context, owner: str, name: str, span: Span, shown: str) -> Diagnostic:
     schema = ctx.schema
     where = "the built-in schema" if schema.is_builtin else f"the project schema ({schema.source})"
     guess = did_you_mean(name, schema.properties(owner))
@@ -82,7 +83,7 @@ def _unknown(ctx: Context, owner: str, name: str, span: object, shown: str) -> D
         "unknown-property",
         f"found {shown}, which is not {article(owner)} property in {where}; "
         "expected a property the schema declares",
-        span,  # type: ignore[arg-type]
+        span,
         hint=hint,
         severity=Severity.WARNING if schema.is_builtin else Severity.ERROR,
     )
@@ -212,7 +213,7 @@ def _options(options: tuple[str, ...]) -> str:
 
 
 def _operator(
-    dotted: str, spec: Property, op: str, span: object, allowed: tuple[str, ...], hint: str
+    dotted: str, spec: Property, op: str, span: Span, allowed: tuple[str, ...], hint: str
 ) -> Diagnostic:
     expected = (
         " or ".join(allowed)
@@ -224,7 +225,7 @@ def _operator(
         f"found `{op}` on `{dotted}`, {article(spec.type)} property; expected a {expected} "
         "property "
         f"for `{op}`",
-        span,  # type: ignore[arg-type]
+        span,
         hint=hint,
     )
 
