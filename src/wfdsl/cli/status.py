@@ -18,12 +18,20 @@ def _short(value: str | None) -> str:
     return "-" if value is None else value.replace("+00:00", "Z")
 
 
+def _count(number: int, word: str) -> str:
+    if number == 1:
+        return f"1 {word}"
+    return f"{number} {word[:-1] + 'ies' if word.endswith('y') else word + 's'}"
+
+
 def render_status(report: dict[str, Any]) -> str:
     """The text form of `status_report`."""
     lines = []
     totals = report["totals"]
-    lines.append(f"{totals['workflows']} workflows · {totals['waiting']} waiting · "
-                 f"{totals['timers']} timers · {totals['history']} history entries")
+    lines.append(" · ".join([
+        _count(totals["workflows"], "workflow"), f"{totals['waiting']} waiting",
+        _count(totals["timers"], "timer"), _count(totals["history"], "history entry"),
+    ]))
     if report["workflows"]:
         lines.append("")
         lines.append("Workflows")
@@ -39,7 +47,7 @@ def render_status(report: dict[str, Any]) -> str:
             )
     if report["waiting"]:
         lines.append("")
-        lines.append(f"Waiting enrollments (first {len(report['waiting'])})")
+        lines.append(f"Waiting enrollments ({len(report['waiting'])} of {totals['waiting']})")
         for e in report["waiting"]:
             where = f"at {e['step']}" if e["step"] else "starting"
             until = f"until {_short(e['until'])}" if e["until"] else ""
@@ -48,7 +56,7 @@ def render_status(report: dict[str, Any]) -> str:
                 f"{e['object']}:{e['id']}", e["workflow"], where, event, until) if x))
     if report["timers"]:
         lines.append("")
-        lines.append(f"Next timers (first {len(report['timers'])})")
+        lines.append(f"Next timers ({len(report['timers'])} of {totals['timers']})")
         for t in report["timers"]:
             lines.append(f"  {_short(t['due'])}  {t['kind']:<8}  {t['workflow']}  "
                          f"{t['enrollment'] or t['key']}")
