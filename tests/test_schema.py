@@ -128,3 +128,20 @@ def test_pyproject_errors_name_the_tool_table(tmp_path: Path) -> None:
         ConfigError, match=r"`tool\.wfdsl\.schema\.contact\.x`: unknown type `text`"
     ):
         load_schema(tmp_path)
+
+
+def test_docstring_examples_of_the_lint_modules() -> None:
+    import doctest
+    import importlib
+
+    for name in (
+        "wfdsl.catalog",
+        "wfdsl.schema",
+        "wfdsl.formats",
+        "wfdsl.check",
+        "wfdsl.check.context",
+        "wfdsl.check.values",
+    ):
+        result = doctest.testmod(importlib.import_module(name))
+        assert result.failed == 0, name
+        assert result.attempted > 0, name
