@@ -282,3 +282,27 @@ def test_cli_non_utf8_file_is_a_syntax_error(tmp_path: Path) -> None:
     bad.write_bytes('workflow "Caf\xe9" { object contact steps { end } }'.encode("latin-1"))
     code, _, err = _run("fmt", str(bad))
     assert code == 1 and "not UTF-8" in err
+
+
+# ---------------------------------------------------------------- docs/fmt.md
+
+DOC = (CASES.parent.parent / "docs" / "fmt.md").read_text(encoding="utf-8")
+
+
+def _fence(info: str) -> str:
+    start = DOC.index(f"```{info}\n") + len(f"```{info}\n")
+    return DOC[start : DOC.index("```\n", start)]
+
+
+def test_the_docs_example_is_real_output() -> None:
+    before, after = _fence("wf before"), _fence("wf after")
+    assert format_source(before) == after
+    assert format_source(after) == after
+
+
+def test_the_docs_library_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    code = _fence("python")
+    exec(compile(code, "docs/fmt.md", "exec"), {})
+    printed = capsys.readouterr().out
+    shown = DOC[DOC.index("prints\n\n```\n") + len("prints\n\n```\n") :]
+    assert printed == shown[: shown.index("```\n")]

@@ -165,3 +165,29 @@ def test_cli_errors(tmp_path: Path) -> None:
     empty.write_text("# nothing here\n")
     code, _, err = _run("graph", str(empty))
     assert code == 2 and "no workflows to draw" in err
+
+
+# ---------------------------------------------------------------- docs/graph.md
+
+DOCS = CASES.parent.parent / "docs"
+
+
+def test_the_docs_mermaid_is_real_output() -> None:
+    page = (DOCS / "graph.md").read_text(encoding="utf-8")
+    start = page.index("```mermaid\n") + len("```mermaid\n")
+    shown = page[start : page.index("```\n", start)]
+    workflows = parse_file(EXAMPLES / "trial-onboarding-ab-test.wf").module.workflows
+    assert shown == render_graphs(workflows, "mermaid") + "\n"
+
+
+@pytest.mark.parametrize("dot", sorted((DOCS / "img").glob("*.dot")), ids=lambda p: p.name)
+def test_the_docs_pictures_are_current(dot: Path) -> None:
+    example = EXAMPLES / dot.with_suffix(".wf").name
+    current = render_graphs(parse_file(example).module.workflows, "dot") + "\n"
+    wf, img = example.relative_to(DOCS.parent), dot.relative_to(DOCS.parent)
+    assert dot.read_text(encoding="utf-8") == current, (
+        f"{example.name} changed: render the picture again with `wfdsl graph {wf} --format dot"
+        f" > {img} && dot -Tsvg {img} -o {img.with_suffix('.svg')}`"
+    )
+    assert dot.with_suffix(".svg").is_file()
+    assert (DOCS / "graph.md").read_text(encoding="utf-8").count(f"img/{dot.stem}.svg") == 1
