@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from wfdsl.cli import cli
 from wfdsl.diagnostics import RULES
 from wfdsl.formats import DOCS_URL
-from wfdsl.schema import schema_from_config
+from wfdsl.schema import lint_settings_from_config, schema_from_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = "tests/cases/check"
@@ -411,8 +411,10 @@ def test_configuration_docs_examples_load(tmp_path: Path) -> None:
     import tomllib
 
     blocks = _blocks("configuration.md", "toml")
-    assert len(blocks) == 2
-    wfdsl_toml, pyproject = (tomllib.loads(b) for b in blocks)
+    assert len(blocks) == 3
+    wfdsl_toml, pyproject, lint_table = (tomllib.loads(b) for b in blocks)
+    settings = lint_settings_from_config(lint_table, "wfdsl.toml")
+    assert settings.ignore == ("email-open-criteria", "workflow-cycle") and settings.strict
     schema = schema_from_config(wfdsl_toml, "wfdsl.toml")
     assert schema.property("contact", "favourite_colour").options == ("red", "green", "blue")  # type: ignore[union-attr]
     assert schema.property("deal", "dealstage").options == ("new", "won", "lost")  # type: ignore[union-attr]
@@ -453,4 +455,32 @@ def test_one_schema_per_run_and_a_warning_about_others(
     assert err == (
         f"wfdsl: warning: {other} has its own config {other / 'wfdsl.toml'}; all paths are "
         "checked with the built-in schema (lint them separately to use both)\n"
+    )
+
+
+def _names(out: str) -> list[str]:
+    return sorted(d["name"] for d in json.loads(out)["diagnostics"])
+
+
+def test_lint_table_of_the_config_file(files: Path) -> None:
+    (files / "wfdsl.toml").write_text('[lint]\nignore = ["WF006"]\nstrict = true\n')
+    code, out, _ = lint("--format", "json", str(files))
+    assert code == 1
+    assert _names(out) == ["invalid-value", "placeholder-action", "unknown-property"]
+    severities = {d["name"]: d["severity"] for d in json.loads(out)["diagnostics"]}
+    assert severities["placeholder-action"] == "error"
+    (files / "wfdsl.toml").write_text('[lint]\nselect = ["unknown-event", "invalid-value"]\n')
+    _, out, _ = lint("--format", "json", "--ignore", "invalid-value", str(files))
+    assert _names(out) == ["unknown-event"]  # --ignore adds to the config
+    _, out, _ = lint("--format", "json", "--select", "unknown-property", str(files))
+    assert _names(out) == ["unknown-property"]  # --select replaces the config's
+
+
+def test_bad_lint_table_is_exit_2(files: Path) -> None:
+    (files / "wfdsl.toml").write_text('[lint]\nignore = ["unknown-evnt"]\n')
+    code, _, err = lint(str(files / "clean.wf"))
+    assert code == 2
+    assert err == (
+        f"wfdsl: error: bad configuration: {files / 'wfdsl.toml'}: `lint.ignore`: unknown check "
+        "`unknown-evnt` (did you mean `unknown-event`?)\n"
     )

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from wfdsl.catalog import EVENTS, STANDARD_OBJECT_TYPES
-from wfdsl.schema import BUILTIN, ConfigError, load_schema, load_schema_file, schema_from_config
+from wfdsl.schema import (
+    BUILTIN,
+    ConfigError,
+    LintSettings,
+    load_lint_settings,
+    load_schema,
+    load_schema_file,
+    schema_from_config,
+)
 
 
 def test_builtin_schema_has_hubspot_standard_properties() -> None:
@@ -145,3 +154,27 @@ def test_docstring_examples_of_the_lint_modules() -> None:
         result = doctest.testmod(importlib.import_module(name))
         assert result.failed == 0, name
         assert result.attempted > 0, name
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[lint]\nstrict = 1\n", "`lint.strict` must be true or false"),
+        ('[lint]\nselect = "syntax"\n', "`lint.select` must be a list of check names or codes"),
+        ("[lint]\nfix = true\n", "unknown key `lint.fix`"),
+        ("lint = 3\n", "`lint` must be a table"),
+    ],
+)
+def test_bad_lint_settings(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "wfdsl.toml").write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_lint_settings(tmp_path)
+
+
+def test_lint_settings_accept_codes_and_read_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.wfdsl.lint]\nignore = ["WF031", "workflow-cycle"]\nstrict = true\n'
+    )
+    settings = load_lint_settings(tmp_path / "sub" / "a.wf")
+    assert settings == LintSettings(ignore=("email-open-criteria", "workflow-cycle"), strict=True)
+    assert load_lint_settings(config=tmp_path / "pyproject.toml") == settings

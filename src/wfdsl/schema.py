@@ -1,4 +1,4 @@
-"""Schema: CRM object types and their typed properties (SPEC §2.9), built in or from a config file.
+"""Schema and config: config files in, the CRM schema (SPEC §2.9) and lint settings out.
 
 A project schema lives in the closest `wfdsl.toml` (`[schema]` table) or
 `pyproject.toml` (`[tool.wfdsl.schema]` table) found walking up from the
@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 
 from wfdsl.catalog import STANDARD_OBJECT_TYPES
+from wfdsl.diagnostics import RULES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -385,7 +386,79 @@ def _prefix(path: Path) -> str:
     return "tool.wfdsl." if path.name == PYPROJECT else ""
 
 
-_TOP_KEYS = ("schema",)
+@attrs.frozen(kw_only=True)
+class LintSettings:
+    """The `[lint]` table: default `select`/`ignore` rule names and `strict` for `wfdsl lint`."""
+
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    strict: bool = False
+
+
+_LINT_KEYS = ("select", "ignore", "strict")
+
+
+def load_lint_settings(
+    start: str | Path | None = None, *, config: str | Path | None = None
+) -> LintSettings:
+    """The `[lint]` settings of the closest config file (or of `config`), else the defaults.
+
+    >>> load_lint_settings("/")
+    LintSettings(select=(), ignore=(), strict=False)
+    """
+    if config is not None:
+        file = Path(config)
+        data = _read_toml(file)
+        if file.name == PYPROJECT:
+            tool = data.get("tool", {})
+            data = tool.get("wfdsl", {}) if isinstance(tool, dict) else {}
+        return lint_settings_from_config(data, str(file), prefix=_prefix(file))
+    found = find_config(Path.cwd() if start is None else start)
+    if found is None:
+        return LintSettings()
+    path, table = found
+    return lint_settings_from_config(table, str(path), prefix=_prefix(path))
+
+
+def lint_settings_from_config(
+    table: Mapping[str, Any], source: str, *, prefix: str = ""
+) -> LintSettings:
+    """LintSettings from a parsed config table; rule names or codes are checked."""
+    raw = table.get("lint", {})
+    if not isinstance(raw, dict):
+        raise ConfigError(source, f"`{prefix}lint` must be a table")
+    for key in raw:
+        if key not in _LINT_KEYS:
+            raise ConfigError(
+                source,
+                f"unknown key `{prefix}lint.{key}`; expected {_alternatives(key, _LINT_KEYS)}",
+            )
+    strict = raw.get("strict", False)
+    if not isinstance(strict, bool):
+        raise ConfigError(source, f"`{prefix}lint.strict` must be true or false")
+    return LintSettings(
+        select=_rule_names(raw.get("select", []), source, f"{prefix}lint.select"),
+        ignore=_rule_names(raw.get("ignore", []), source, f"{prefix}lint.ignore"),
+        strict=strict,
+    )
+
+
+def _rule_names(value: Any, source: str, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(source, f"`{where}` must be a list of check names or codes")
+    codes = {rule.code: name for name, rule in RULES.items()}
+    out: list[str] = []
+    for item in value:
+        name = item if item in RULES else codes.get(item.upper())
+        if name is None:
+            guess = difflib.get_close_matches(item, list(RULES), n=1)
+            maybe = f" (did you mean `{guess[0]}`?)" if guess else ""
+            raise ConfigError(source, f"`{where}`: unknown check `{item}`{maybe}")
+        out.append(name)
+    return tuple(dict.fromkeys(out))
+
+
+_TOP_KEYS = ("schema", "lint")
 _TABLE_KEYS = ("type", "options", "description", "label")
 
 

@@ -13,7 +13,15 @@ from wfdsl.cli.common import Exit, fail
 from wfdsl.diagnostics import Severity
 from wfdsl.formats import render, statistics, summary_line
 from wfdsl.project import Project, SourceError, load_project, project_from_text
-from wfdsl.schema import ConfigError, Schema, find_config, load_schema, load_schema_file
+from wfdsl.schema import (
+    ConfigError,
+    LintSettings,
+    Schema,
+    find_config,
+    load_lint_settings,
+    load_schema,
+    load_schema_file,
+)
 
 FORMATS = ("text", "json", "github", "sarif")
 
@@ -155,8 +163,11 @@ def lint(
     except ValueError as error:
         fail(str(error))
     project = _load(paths, stdin_filename)
-    schema = _schema(paths, stdin_filename, config)
-    found = check_project(project, schema, strict=strict)
+    schema, settings = _config(paths, stdin_filename, config)
+    # Command-line `--select` replaces the config's; `--ignore` adds to it.
+    only = only or settings.select
+    skip = (*settings.ignore, *skip)
+    found = check_project(project, schema, strict=strict or settings.strict)
     diagnostics = select(found, only=only, ignore=skip)
     sources = {result.module.path: result.source for result in project.files}
     files = len(project.files)
@@ -221,18 +232,20 @@ def _warn_other_configs(start: Path, others: tuple[str, ...]) -> None:
             )
 
 
-def _schema(paths: tuple[str, ...], stdin_filename: str | None, config: str | None) -> Schema:
+def _config(
+    paths: tuple[str, ...], stdin_filename: str | None, config: str | None
+) -> tuple[Schema, LintSettings]:
     try:
         if config is not None:
             if not Path(config).is_file():
                 fail(f"{config}: no such config file")
-            return load_schema_file(config)
+            return load_schema_file(config), load_lint_settings(config=config)
         if paths == ("-",):
             start = Path(stdin_filename).parent if stdin_filename else Path.cwd()
         else:
             start = Path(paths[0])
             _warn_other_configs(start, paths[1:])
-        return load_schema(start)
+        return load_schema(start), load_lint_settings(start)
     except ConfigError as error:
         fail(f"bad configuration: {error}")
     raise AssertionError("unreachable")
