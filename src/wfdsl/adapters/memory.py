@@ -223,8 +223,8 @@ class MemoryCRM:
         kind = action.kind
         if kind in ("set", "clear", "copy"):
             target = self._target(action)
-            value = None if kind == "clear" else args.get("value")
-            return ActionResult(events=tuple(self._set(target, {str(args["property"]): value},
+            new = None if kind == "clear" else args.get("value")
+            return ActionResult(events=tuple(self._set(target, {str(args["property"]): new},
                                                        at, cause)))
         if kind == "increment":
             target = self._target(action)
@@ -237,8 +237,8 @@ class MemoryCRM:
                     f"{target[0]}.{prop} is {current!r}, not a number"
                 ) from error
             total = base + float(args.get("by", 0))
-            value: Any = int(total) if total.is_integer() else total
-            return ActionResult(events=tuple(self._set(target, {prop: value}, at, cause)))
+            number: Any = int(total) if total.is_integer() else total
+            return ActionResult(events=tuple(self._set(target, {prop: number}, at, cause)))
         if kind in ("assign_owner", "rotate_owner"):
             return ActionResult(events=tuple(self._set(own, {OWNER_PROPERTY: args.get("owner")},
                                                        at, cause)))

@@ -83,7 +83,7 @@ class _Compiled:
     refinement: Predicate | None
     goal: Predicate | None
     unenroll: Predicate | None
-    events: list[tuple[EventSpec, Callable[[Mapping[str, object]], bool]]]
+    events: list[tuple[EventSpec, Callable[..., bool] | None]]
     watch_events: frozenset[str]
     watch_props: frozenset[str]
     watch_lists: frozenset[str]
@@ -340,7 +340,7 @@ class Engine:
 
     def stats(self, workflow: str) -> dict[str, Any]:
         """The counters of SPEC §5.3 and `conversion_rate` = converted / emailed."""
-        counters = dict(self.store.stats(workflow))
+        counters: dict[str, Any] = dict(self.store.stats(workflow))
         emailed = counters.get("emailed", 0)
         rate = counters.get("converted", 0) / emailed if emailed else 0.0
         counters["conversion_rate"] = min(1.0, rate)
@@ -561,7 +561,7 @@ class Engine:
                          cause=event.cause)
 
     def _matches(self, spec: EventSpec | Mapping[str, Any],
-                 fn: Callable[[Mapping[str, object]], bool] | None, event: Event) -> bool:
+                 fn: Callable[..., bool] | None, event: Event) -> bool:
         if isinstance(spec, Mapping):
             etype, obj, prop = spec.get("type"), spec.get("object"), spec.get("property")
             from_v, to_v = spec.get("from"), spec.get("to")
@@ -971,20 +971,20 @@ class Engine:
                 return _Goto(enr, step.next)
             return self._sleep(enr, step, until, {}, phase="after")
         if step.kind == "delay_until_date":
-            until = self._date_target(enr, plan, args)
-            if until is None:
+            target = self._date_target(enr, plan, args)
+            if target is None:
                 self._record(plan.name, enr.object, enr.record, h.SKIPPED, step.id,
                              {"reason": h.DATE_UNKNOWN}, enr.id)
                 return _Goto(enr, step.next)
-            if until <= now:
+            if target <= now:
                 self._record(plan.name, enr.object, enr.record, h.SKIPPED, step.id,
-                             {"reason": h.DATE_PASSED, "until": until.isoformat()}, enr.id)
+                             {"reason": h.DATE_PASSED, "until": target.isoformat()}, enr.id)
                 return _Goto(enr, step.next)
-            return self._sleep(enr, step, until, {}, phase="after")
+            return self._sleep(enr, step, target, {}, phase="after")
         # delay_until_anchor
-        until = self._anchor_target(enr, plan, step)
-        if until is not None and until > now:
-            return self._sleep(enr, step, until, {}, phase="after")
+        anchor_at = self._anchor_target(enr, plan, step)
+        if anchor_at is not None and anchor_at > now:
+            return self._sleep(enr, step, anchor_at, {}, phase="after")
         return self._skip_passed(enr, compiled, step)
 
     def _date_target(self, enr: Enrollment, plan: WorkflowPlan,

@@ -76,11 +76,13 @@ class RecordFacts:
     def value(self, object_type: str, prop: str) -> object | None:
         key = (object_type, prop)
         if key in self._overrides:
-            return self._overrides[key]
+            before: object | None = self._overrides[key]
+            return before
         target = self._target(object_type)
         if target is None:
             return None
-        return target.properties.get(prop)
+        found: object | None = target.properties.get(prop)
+        return found
 
     def history(self, object_type: str, prop: str) -> Sequence[object]:
         target = self._target(object_type)
