@@ -17,6 +17,7 @@ from wfdsl.check import check_project
 from wfdsl.cli import cli
 from wfdsl.fmt import format_source, quote
 from wfdsl.project import project_from_text
+from wfdsl.render import render_text
 from wfdsl.schema import Schema, schema_from_config
 from wfdsl.syntax import parse
 from wfdsl.templates import TEMPLATES, Template, find_template, template_text
@@ -182,3 +183,22 @@ def test_templates_are_in_the_wheel(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in NAMES:
         assert f"wfdsl/templates/{name}.wf" in names
+
+
+# ---------------------------------------------------------------- docs/templates.md
+
+DOC = (ROOT / "docs" / "templates.md").read_text(encoding="utf-8")
+
+
+def _after(marker: str) -> str:
+    start = DOC.index(marker) + len(marker)
+    return DOC[start : DOC.index("```\n", start)]
+
+
+def test_the_docs_show_real_output() -> None:
+    assert _after("`wfdsl new --list` prints:\n\n```\n") == _run("new", "--list")[1]
+    text = _after("```wf\n")
+    assert text == template_text("form-follow-up")
+    project = project_from_text(text, "follow-up.wf")
+    first = check_project(project)[0]
+    assert _after("reports its two placeholders:\n\n```\n") == render_text(first, text) + "\n"
