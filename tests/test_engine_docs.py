@@ -15,23 +15,64 @@ from pathlib import Path
 
 import pytest
 
+from engine_helpers import at, engine, plans
 from test_engine_cases import CASES, _sections, run_case
 from wfdsl.runtime.history import trace_line
+from wfdsl.runtime.protocols import Event
 
 ROOT = Path(__file__).resolve().parents[1]
 
 RUNTIME = ROOT / "docs" / "runtime.md"
 EMBEDDING = ROOT / "docs" / "embedding.md"
-MARKER = re.compile(r"<!-- case: ([a-z0-9_]+) -->\n+```wf\n(.*?)```\n+```text\n(.*?)```", re.S)
+MARKER = re.compile(r"<!-- (case|scenario): ([a-z0-9_]+) -->\n+```wf\n(.*?)```\n+```text\n(.*?)```",
+                    re.S)
+T0 = "2026-03-02T09:00:00Z"
+
+
+def _deploy() -> tuple[str, list[str]]:
+    """SPEC §5.4: a new version drops the delay an enrollment waits in."""
+    v1 = ('workflow "Drip" {\n  object contact\n  enroll on form.submitted\n  steps {\n'
+          '    send email "One"\n    delay 2 days\n    label "tail"\n'
+          '    send email "Two"\n  }\n}\n')
+    eng, crm = engine(v1, T0)
+    crm.add_record("contact", "c1", {}, at=at(T0))
+    eng.activate("Drip")
+    eng.ingest(Event(type="form.submitted", object="contact", id="c1", at=at(T0)))
+    eng.deploy(plans(v1.replace("    delay 2 days\n", "")))
+    eng.run_due(at("2026-04-01T00:00:00Z"))
+    return v1, [trace_line(e) for e in eng.history()]
+
+
+def _retries() -> tuple[str, list[str]]:
+    """SPEC §5.7: two transient failures, then success; the adapter saw one action."""
+    text = ('workflow "Hook" {\n  object contact\n  enroll on form.submitted\n'
+            '  settings { on failure stop }\n  steps {\n'
+            '    webhook post "https://hooks.example.com/lead"\n    send email "Thanks"\n'
+            '  }\n}\n')
+    eng, crm = engine(text, T0)
+    crm.add_record("contact", "c1", {}, at=at(T0))
+    crm.fail_next("webhook", times=2, message="503 Service Unavailable")
+    eng.activate("Hook")
+    eng.ingest(Event(type="form.submitted", object="contact", id="c1", at=at(T0)))
+    eng.run_due(at("2026-03-03T00:00:00Z"))
+    assert [key for key, _ in crm.performed] == ["e1:steps.0:2", "e1:steps.1:0"]
+    return text, [trace_line(e) for e in eng.history()]
+
+
+SCENARIOS = {"deploy": _deploy, "retries": _retries}
 
 
 def _workflows(name: str) -> str:
+    if name in SCENARIOS:
+        return SCENARIOS[name]()[0]
     text = _sections((CASES / f"{name}.case").read_text(encoding="utf-8"))["workflows"]
     lines = [line for line in text.splitlines() if not line.startswith("#")]
     return "\n".join(lines).strip() + "\n"
 
 
 def _trace(name: str) -> list[str]:
+    if name in SCENARIOS:
+        return SCENARIOS[name]()[1]
     sim, _ = run_case(CASES / f"{name}.case")
     return [trace_line(e) for e in sim.entries()]
 
@@ -52,7 +93,8 @@ def _matches(doc: list[str], actual: list[str]) -> bool:
 
 
 def _blocks() -> list[tuple[str, str, str]]:
-    return MARKER.findall(RUNTIME.read_text(encoding="utf-8"))
+    return [(name, wf, trace) for _, name, wf, trace in
+            MARKER.findall(RUNTIME.read_text(encoding="utf-8"))]
 
 
 def test_runtime_doc_has_examples() -> None:
@@ -81,8 +123,8 @@ def _refill() -> None:
     text = RUNTIME.read_text(encoding="utf-8")
 
     def fill(match: re.Match[str]) -> str:
-        name = match.group(1)
-        old = match.group(3).splitlines()
+        kind, name = match.group(1), match.group(2)
+        old = match.group(4).splitlines()
         trace = _trace(name)
         if "…" in old and _matches(old, trace):
             lines = old
@@ -90,7 +132,7 @@ def _refill() -> None:
             lines = trace[:10] + ["…"] + trace[-3:]
         else:
             lines = trace
-        return (f"<!-- case: {name} -->\n```wf\n{_workflows(name)}```\n\n```text\n"
+        return (f"<!-- {kind}: {name} -->\n```wf\n{_workflows(name)}```\n\n```text\n"
                 + "".join(line + "\n" for line in lines) + "```")
 
     RUNTIME.write_text(MARKER.sub(fill, text), encoding="utf-8")
