@@ -296,6 +296,7 @@ class Service:
             self.clock.set(dt.datetime.fromisoformat(saved) if saved else start)
         new_text = plan_to_json(self.plans)
         old = self._stored_plans()
+        self.counts.fired = int(self.meta.get("fired", 0))
         with self._unit():
             if old is not None and plan_to_json(old) != new_text:
                 engine = Engine(old, self.crm, self.store, self.clock)
@@ -309,7 +310,6 @@ class Service:
                 if not self.store.workflow_state(name).get("active"):
                     engine.activate(name)
             self.meta.set("plans", new_text)
-        self.counts.fired = int(self.meta.get("fired", 0))
         self.engine = engine
         return engine
 
