@@ -342,7 +342,7 @@ def _validate_action(action: Any, where: str, file: str, lines: _Lines, i: int, 
     if not isinstance(action, dict) or not isinstance(action.get("kind"), str):
         raise TestFileError(file, f"{where}: each action needs a `kind` "
                                   '(e.g. { kind = "send_email" })', line)
-    allowed = ACTION_KEYS if timed else ("kind", "args")
+    allowed = ACTION_KEYS
     for key in action:
         if key not in allowed:
             close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
