@@ -422,11 +422,12 @@ class _Printer:
                 if before:
                     max(before, key=lambda s: s.end).trailing.append(comment)
                     continue
-            inside = [s for s in ordered if s.start < pos < s.end]
-            if inside:
-                max(inside, key=lambda s: s.start).leading.append(comment)
-                continue
             index = bisect.bisect_right(starts, pos)
+            # Header extents do not nest: only the last statement starting before
+            # the comment can hold it.
+            if index and pos < ordered[index - 1].end:
+                ordered[index - 1].leading.append(comment)
+                continue
             if index < len(ordered):
                 ordered[index].leading.append(comment)
             else:
