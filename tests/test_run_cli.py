@@ -197,3 +197,34 @@ def test_memory_store_and_crm_run(tmp_path: Path) -> None:
                     RECORDS, "--events", EVENTS, "--clock", "virtual", "--until-idle")
     assert result.exit_code == 0, result.output
     assert "enrolled 3 · waiting 0 · fired 2" in result.output
+
+
+def test_restart_with_changed_workflows_deploys_them(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    source = Path(WF).read_text(encoding="utf-8")
+    (project / "welcome.wf").write_text(source, encoding="utf-8")
+    args = ["run", str(project), "--records", RECORDS, "--events", EVENTS, "--clock", "virtual",
+            "--until-idle", "--status-every", "0"]
+    first = wfdsl(*args, "--until", "2026-11-25T12:00:00Z", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    # c3 waits in the delay; the new version adds a last email, and a new workflow appears
+    (project / "welcome.wf").write_text(source.replace(
+        'set contact.hs_lead_status = "IN_PROGRESS"',
+        'set contact.hs_lead_status = "IN_PROGRESS"\n    send email "Welcome #3"'),
+        encoding="utf-8")
+    (project / "customers.wf").write_text(
+        'workflow "Customers" {\n  object contact\n'
+        '  enroll when contact.lifecyclestage = "customer"\n'
+        '  settings { enroll existing records }\n'
+        '  steps { send email "Thanks" }\n}\n', encoding="utf-8")
+    second = wfdsl(*args, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    entries = history(tmp_path / "wfdsl-state.db")
+    c3 = [(e["kind"], e["detail"].get("email")) for e in entries
+          if e["id"] == "c3" and e["workflow"] == "Welcome"]
+    assert c3[-3:] == [("action", None), ("action", "Welcome #3"), ("completed", None)]
+    c1 = [e["detail"].get("email") for e in entries if e["id"] == "c1" and e["kind"] == "action"]
+    assert "Welcome #3" not in c1  # c1 completed under the first version
+    thanks = [e["id"] for e in entries if e["workflow"] == "Customers" and e["kind"] == "action"]
+    assert thanks == ["c2"]  # activated on restart, enrolled the existing customer

@@ -148,6 +148,9 @@ def run(paths: tuple[str, ...], store_url: str, crm_url: str, events: str | None
         fail(f"runtime failure: {error}", Exit.RUNTIME)
     except OSError as error:
         fail(f"cannot read the events: {error}")
+    except Exception as error:  # the batch was rolled back; it is read again on restart
+        fail(f"runtime failure ({type(error).__name__}): {error}; the batch in progress was "
+             "rolled back", Exit.RUNTIME)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
