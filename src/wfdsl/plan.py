@@ -114,6 +114,7 @@ class PropRef:
     object: str
     property: str
 
+    @property
     def dotted(self) -> str:
         """`contact.email`."""
         return f"{self.object}.{self.property}"

@@ -115,6 +115,15 @@ def _same(actual: Any, expected: Any) -> bool:
     return str(actual).casefold() == str(expected).casefold()
 
 
+def idempotency_key(enr: Enrollment, step_id: str) -> str:
+    """`<enrollment>:<step>:<attempt>`; a step reached again through `go to`
+    is a new action, so from the second pass on the step part is `<step>@<pass>`.
+    The pass count is stored with the enrollment, so a replay after a crash
+    computes the same key."""
+    step = step_id if enr.passes == 0 else f"{step_id}@{enr.passes}"
+    return f"{enr.id}:{step}:{enr.attempt}"
+
+
 class Engine:
     """The workflow interpreter (SPEC §5)."""
 
@@ -875,7 +884,7 @@ class Engine:
         if kind == "label":
             return _Goto(enr, step.next)
         if kind == "go_to":
-            return _Goto(enr, step.target)
+            return _Goto(attrs.evolve(enr, passes=enr.passes + 1), step.target)
         if kind == "end":
             self._complete(enr)
             return _ENDED
@@ -1138,7 +1147,7 @@ class Engine:
         args = self._action_args(enr, plan, step, facts)
         action = Action(kind=kind, object=enr.object, id=enr.record, at=self._now,
                         args={**args, "_enrollment": enr.id})
-        key = f"{enr.id}:{step.id}:{enr.attempt}"
+        key = idempotency_key(enr, step.id)
         try:
             result = self.crm.perform(action, key)
         except TransientAdapterError as error:

@@ -143,6 +143,7 @@ class Enrollment:
     waiting_for: Mapping[str, Any] | None = None
     anchor: str | None = None  # ISO date of the anchor for this enrollment
     caused_by: str | None = None
+    passes: int = 0  # `go to` jumps taken: a step performed again in a loop gets a new key
 
 
 @attrs.frozen(kw_only=True)

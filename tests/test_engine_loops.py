@@ -1,0 +1,47 @@
+"""A step reached again through `go to` is performed again, with its own idempotency key."""
+
+from __future__ import annotations
+
+import attrs
+from engine_helpers import simulate
+
+from wfdsl.runtime.engine import idempotency_key
+from wfdsl.runtime.protocols import Enrollment
+
+LOOP = """
+workflow "Loop" {
+  object contact
+  enroll when contact.lifecyclestage = "lead"
+  steps {
+    set contact.hubspotscore = 0
+    label "again"
+    delay 1 hour
+    increment contact.hubspotscore by 1
+    if contact.hubspotscore < 3 {
+      go to "again"
+    }
+    send email "Done"
+  }
+}
+"""
+
+
+def test_increment_in_a_go_to_loop_runs_on_every_pass() -> None:
+    sim = simulate(
+        LOOP,
+        {"contact": [{"id": "c1", "email": "a@x.com"}]},
+        [{"at": "2026-11-23T10:00:00Z", "type": "record.updated", "object": "contact",
+          "id": "c1", "properties": {"lifecyclestage": "lead"}}],
+    )
+    actions = [e["detail"]["action"] for e in sim.trace() if e["kind"] == "action"]
+    assert actions == ["set", "increment", "increment", "increment", "send_email"]
+    assert sim.trace()[-1]["kind"] == "completed"
+
+
+def test_key_names_the_pass_only_after_the_first() -> None:
+    import datetime as dt
+
+    enr = Enrollment(id="e1", workflow="W", object="contact", record="c1", status="active",
+                     enrolled_at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), seq=1)
+    assert idempotency_key(enr, "steps.2") == "e1:steps.2:0"
+    assert idempotency_key(attrs.evolve(enr, passes=2), "steps.2") == "e1:steps.2@2:0"
