@@ -344,7 +344,7 @@ class _Observer:
     def __init__(self, target: tuple[str, str]) -> None:
         self.target = target
         self.seen: list[_Seen] = []
-        self.causes: dict[int, str] = {0: "start"}
+        self.causes: dict[int, str] = {0: "start of the simulation"}
         self._cause_stack: list[int] = [0]
         self.contexts: list[_Ctx] = []
         self.depth = 0  # > 0 while a criteria predicate runs
