@@ -228,3 +228,22 @@ def test_restart_with_changed_workflows_deploys_them(tmp_path: Path) -> None:
     assert "Welcome #3" not in c1  # c1 completed under the first version
     thanks = [e["id"] for e in entries if e["workflow"] == "Customers" and e["kind"] == "action"]
     assert thanks == ["c2"]  # activated on restart, enrolled the existing customer
+
+
+def test_a_second_service_on_the_same_store_is_refused(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text(Path(EVENTS).read_text(encoding="utf-8"), encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wfdsl", "run", WF, "--events", str(events),
+         "--clock", "virtual", "--status-every", "0.2"],
+        cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+    )
+    assert process.stderr is not None
+    assert process.stderr.readline().startswith("wfdsl run: ")  # running, holding the store
+    other = wfdsl("run", WF, "--until-idle", cwd=tmp_path)
+    os.kill(process.pid, signal.SIGINT)
+    assert process.wait(timeout=20) == 0
+    assert other.returncode == 2
+    assert other.stderr == (f"wfdsl: error: wfdsl-state.db is in use by another `wfdsl run` "
+                            f"(pid {process.pid}); stop it first or use another --store\n")
+    assert wfdsl("run", WF, "--until-idle", cwd=tmp_path).returncode == 0  # free again

@@ -411,9 +411,12 @@ class Service:
         seekable stream resumes after the last line a previous run committed
         when `source` names the same input.
         """
+        claim = getattr(self.store, "lock", None)
+        if callable(claim):
+            claim()
         self.recover()
         start_line = 0
-        if stream is not None and stream.seekable():
+        if stream is not None and source != "-" and stream.seekable():
             saved = self.meta.get("input")
             if saved and saved.get("source") == source:
                 stream.seek(int(saved["offset"]))

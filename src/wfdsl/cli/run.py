@@ -21,6 +21,7 @@ from wfdsl.render import render_text
 from wfdsl.runtime.protocols import AdapterError
 from wfdsl.service import CLOCKS, Options, Service
 from wfdsl.simulate import SimulationInputError, load_records
+from wfdsl.stores.sqlite import StoreError
 
 DEFAULT_STORE = "sqlite:///wfdsl-state.db"
 DEFAULT_CRM = "sqlite:///wfdsl-crm.db"
@@ -142,7 +143,7 @@ def run(paths: tuple[str, ...], store_url: str, crm_url: str, events: str | None
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         counts = service.run(stream, source)
-    except SimulationInputError as error:
+    except (SimulationInputError, StoreError) as error:
         fail(str(error))
     except (AdapterError, ValueError) as error:
         fail(f"runtime failure: {error}", Exit.RUNTIME)

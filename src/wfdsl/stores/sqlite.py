@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import parse_qs
 
 import attrs
@@ -299,6 +300,7 @@ class SQLiteStore:
             self._conn.close()
             raise
         self._depth = 0
+        self._lock: IO[str] | None = None
         # Decoded enrollments by id, with the JSON they came from: a record's enrollments
         # are read on every event, decoding is the cost, and equal text means equal value.
         self._decoded: dict[str, tuple[str, Enrollment]] = {}
@@ -311,6 +313,33 @@ class SQLiteStore:
 
     def close(self) -> None:
         self._conn.close()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def lock(self) -> None:
+        """Claim the store for one service process (an advisory lock on `PATH.lock`,
+        released when the process ends, however it ends). StoreError if another has it."""
+        if self.path == ":memory:" or self._lock is not None:
+            return
+        import fcntl
+
+        handle = open(self.path + ".lock", "a+")  # noqa: SIM115 - kept open while locked
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            owner = handle.read().strip() or "another process"
+            handle.close()
+            raise StoreError(
+                f"{self.path} is in use by another `wfdsl run` ({owner}); "
+                "stop it first or use another --store"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        self._lock = handle
 
     # ------------------------------------------------------------ transactions
 
