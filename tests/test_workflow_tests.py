@@ -1,0 +1,304 @@
+"""`wfdsl test`: workflow test files, their report and exit codes (0 pass, 1 failure, 2 malformed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from syrupy.assertion import SnapshotAssertion
+
+from wfdsl.cli import cli
+from wfdsl.testing import TestFileError, discover, run_paths
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+WORKFLOW = """\
+workflow "Welcome" {
+  object contact
+  enroll when contact.lifecyclestage = "lead" and contact.email is known
+  goal contact.lifecyclestage = "customer"
+  suppress list "Competitors"
+  steps {
+    send email "Welcome #1"
+    delay 2 days
+    send email "Welcome #2"
+  }
+}
+"""
+
+SETUP = """\
+workflows = ["welcome.wf"]
+start = 2026-11-23T10:00:00Z
+[records]
+contact = [
+  { id = "c1", email = "ann@example.com", lifecyclestage = "subscriber" },
+  { id = "c9", email = "ida@rival.com", lifecyclestage = "subscriber" },
+]
+lists = { Competitors = ["contact:c9"] }
+
+[[events]]
+at = 2026-11-23T10:00:00Z
+type = "record.updated"
+object = "contact"
+id = "c1"
+properties = { lifecyclestage = "lead" }
+
+[[events]]
+at = 2026-11-23T10:00:00Z
+type = "record.updated"
+object = "contact"
+id = "c9"
+properties = { lifecyclestage = "lead" }
+"""
+
+
+def project(tmp_path: Path, tests: str, name: str = "welcome.wftest.toml") -> Path:
+    (tmp_path / "welcome.wf").write_text(WORKFLOW, encoding="utf-8")
+    path = tmp_path / name
+    path.write_text(SETUP + tests, encoding="utf-8")
+    return path
+
+
+def run(*paths: Path | str) -> Any:
+    return CliRunner().invoke(cli, ["test", *map(str, paths)])
+
+
+PASSING = """
+[[test]]
+name = "a new lead gets two emails two days apart"
+workflow = "Welcome"
+record = "c1"
+enrolled = true
+actions = [
+  { kind = "send_email", args = { email = "Welcome #1" }, at = 2026-11-23T10:00:00Z },
+  { kind = "send_email", args = { email = "Welcome #2" }, within = [2026-11-25T00:00:00Z, 2026-11-26T00:00:00Z] },
+]
+no_actions = ["create_task"]
+completed = true
+goal_met = false
+
+[[test]]
+name = "a competitor is suppressed"
+workflow = "Welcome"
+record = "contact:c9"
+enrolled = false
+reason = "suppressed"
+
+[[test]]
+name = "stats"
+workflow = "Welcome"
+stats = { enrolled = 1, emailed = 1, conversion_rate = 0.0 }
+"""
+
+
+def test_examples_pass() -> None:
+    """Every example's test file passes (xfail cases are engine discrepancies, reported)."""
+    result = run(EXAMPLES)
+    assert result.exit_code == 0, result.output
+    last = result.output.splitlines()[-1]
+    assert last.endswith(" passed, 0 failed")
+    assert int(last.split()[0]) >= 16
+
+
+def test_every_example_has_a_test_file() -> None:
+    examples = {p.stem for p in EXAMPLES.glob("*.wf")}
+    tests = {p.name.removesuffix(".wftest.toml") for p in discover([EXAMPLES / "tests"])}
+    assert examples <= tests, sorted(examples - tests)
+
+
+def test_all_pass(tmp_path: Path, snapshot: SnapshotAssertion) -> None:
+    path = project(tmp_path, PASSING)
+    result = run(path)
+    assert result.exit_code == 0, result.output
+    assert result.output.replace(str(tmp_path), "TMP") == snapshot
+
+
+def test_failures_show_expected_and_actual(tmp_path: Path, snapshot: SnapshotAssertion) -> None:
+    path = project(tmp_path, """
+[[test]]
+name = "wrong expectations"
+workflow = "Welcome"
+record = "c1"
+enrolled = 2
+actions = [{ kind = "send_email", args = { email = "Welcome #3" } }]
+no_actions = [{ kind = "send_email", args = { email = "Welcome #1" } }]
+goal_met = true
+unenrolled = "goal_met"
+
+[[test]]
+name = "wrong reason and stats"
+workflow = "Welcome"
+record = "c9"
+reason = "goal_already_met"
+stats = { enrolled = 3, unknown_counter = 1 }
+
+[[test]]
+name = "this one passes"
+workflow = "Welcome"
+record = "c1"
+enrolled = true
+""")
+    result = run(path)
+    assert result.exit_code == 1
+    out = result.output.replace(str(tmp_path), "TMP")
+    assert out.splitlines()[-1] == "1 passed, 2 failed"
+    assert "FAIL   TMP/welcome.wftest.toml::wrong expectations" in out
+    assert "enrolled: expected 2, got 1" in out
+    assert 'actions: expected send_email email="Welcome #3" (in this order), not found' in out
+    assert "reason: expected not_enrolled (goal_already_met), got: suppressed" in out
+    assert out == snapshot
+
+
+def test_time_window_and_exact_time_can_fail(tmp_path: Path) -> None:
+    path = project(tmp_path, """
+[[test]]
+name = "too early"
+workflow = "Welcome"
+record = "c1"
+actions = [{ kind = "send_email", args = { email = "Welcome #2" }, at = 2026-11-24T10:00:00Z }]
+
+[[test]]
+name = "outside the window"
+workflow = "Welcome"
+record = "c1"
+actions = [{ kind = "send_email", within = [2026-11-26T00:00:00Z, 2026-11-27T00:00:00Z] }]
+""")
+    result = run(path)
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == "0 passed, 2 failed"
+
+
+def test_order_of_actions_matters(tmp_path: Path) -> None:
+    path = project(tmp_path, """
+[[test]]
+name = "reversed"
+workflow = "Welcome"
+record = "c1"
+actions = [
+  { kind = "send_email", args = { email = "Welcome #2" } },
+  { kind = "send_email", args = { email = "Welcome #1" } },
+]
+""")
+    assert run(path).exit_code == 1
+
+
+def test_derived_reasons(tmp_path: Path) -> None:
+    """Refusals the trace does not record (criteria unmet) are found through explain."""
+    path = project(tmp_path, """
+[[test]]
+name = "criteria unmet"
+workflow = "Welcome"
+record = "c2"
+records = { contact = [{ id = "c2", lifecyclestage = "subscriber" }] }
+events = [{ at = 2026-11-23T10:00:00Z, type = "record.updated", object = "contact", id = "c2", properties = { lifecyclestage = "lead" } }]
+enrolled = false
+reason = "criteria_unmet"
+""")
+    result = run(path)
+    assert result.exit_code == 0, result.output
+
+
+def test_xfail_and_xpass(tmp_path: Path) -> None:
+    path = project(tmp_path, """
+[[test]]
+name = "known engine gap"
+workflow = "Welcome"
+record = "c1"
+enrolled = 5
+xfail = "a reason"
+""")
+    result = run(path)
+    assert result.exit_code == 0, result.output
+    assert "XFAIL  " in result.output and "(expected failure: a reason)" in result.output
+    assert result.output.splitlines()[-2:] == ["1 expected failure", "0 passed, 0 failed"]
+    path.write_text(path.read_text(encoding="utf-8").replace("enrolled = 5", "enrolled = 1"),
+                    encoding="utf-8")
+    result = run(path)
+    assert result.exit_code == 1
+    assert "XPASS  " in result.output and "remove `xfail`" in result.output
+    assert result.output.splitlines()[-1] == "0 passed, 1 failed"
+
+
+def test_files_found_below_a_directory(tmp_path: Path) -> None:
+    project(tmp_path, PASSING)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "welcome.wf").write_text(WORKFLOW, encoding="utf-8")
+    (tmp_path / "sub" / "more.wftest.toml").write_text(SETUP + PASSING, encoding="utf-8")
+    (tmp_path / "notes.toml").write_text("x = 1\n", encoding="utf-8")
+    assert [p.name for p in discover([tmp_path])] == ["more.wftest.toml",
+                                                      "welcome.wftest.toml"]
+    result = run(tmp_path)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "6 passed, 0 failed"
+
+
+@pytest.mark.parametrize(("tests", "message"), [
+    ('\n[[test]]\nname = "x"\nworkflow = "Welcome"\nenroled = true\n',
+     "welcome.wftest.toml:27: [[test]] #1: unknown key `enroled`; did you mean `enrolled`?"),
+    ('\n[[test]]\nname = "x"\nworkflow = "Welcom"\n',
+     "welcome.wftest.toml:26: [[test]] #1 (x): unknown workflow 'Welcom'; did you mean "
+     "'Welcome'?"),
+    ('\n[[test]]\nname = "x"\nworkflow = "Welcome"\nenrolled = true\n',
+     "welcome.wftest.toml:27: [[test]] #1 (x): `enrolled` needs a `record`"),
+    ('\n[[test]]\nname = "x"\nworkflow = "Welcome"\nrecord = "c7"\nenrolled = true\n',
+     "[[test]] #1 (x): unknown record 'c7'"),
+    ('\n[[test]]\nname = "x"\nworkflow = "Welcome"\nrecord = "c1"\n'
+     'actions = [{ kind = "send_email", at = "soon" }]\n',
+     "welcome.wftest.toml:28: `at` is not an ISO 8601 time: 'soon'"),
+    ('\n[[test]]\nname = "x"\nworkflow = "Welcome"\nrecord = "c1"\ngoal_met = "yes"\n',
+     "welcome.wftest.toml:28: [[test]] #1 (x): `goal_met` must be true or false"),
+    ('\n[[test]]\nname = "x"\nworkflow = "Welcome"\n\n[[test]]\nname = "x"\n'
+     'workflow = "Welcome"\n', "duplicate test name 'x'"),
+    ('\n[[test]]\nworkflow = "Welcome"\n', "every test needs a `name`"),
+    ('\n[[test]]\nname = "x\nworkflow = "Welcome"\n',
+     "welcome.wftest.toml:25: invalid TOML:"),
+    ("", "welcome.wftest.toml: no test cases: add a [[test]] table with a `name`"),
+])
+def test_malformed_files_exit_2(tmp_path: Path, tests: str, message: str) -> None:
+    path = project(tmp_path, tests)
+    result = run(path)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("wfdsl: error: ")
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_malformed_setup_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "welcome.wf").write_text(WORKFLOW, encoding="utf-8")
+    path = tmp_path / "t.wftest.toml"
+    path.write_text('workflows = ["missing.wf"]\n[[test]]\nname = "x"\nworkflow = "W"\n',
+                    encoding="utf-8")
+    result = run(path)
+    assert result.exit_code == 2
+    assert "t.wftest.toml:1: workflow file" in result.output and "does not exist" in result.output
+    path.write_text('workflows = ["welcome.wf"]\nrecords = "none.json"\n[[test]]\nname = "x"\n'
+                    'workflow = "Welcome"\n', encoding="utf-8")
+    result = run(path)
+    assert result.exit_code == 2
+    assert "none.json:1: no such file" in result.output
+    (tmp_path / "bad.wf").write_text('workflow "B" { object contact steps { frobnicate } }\n',
+                                     encoding="utf-8")
+    path.write_text('workflows = ["bad.wf"]\n[[test]]\nname = "x"\nworkflow = "B"\n',
+                    encoding="utf-8")
+    result = run(path)
+    assert result.exit_code == 2
+    assert "t.wftest.toml:1: the workflows do not compile" in result.output
+
+
+def test_no_test_files_and_missing_paths_exit_2(tmp_path: Path) -> None:
+    result = run(tmp_path)
+    assert result.exit_code == 2
+    assert "no test files (*.wftest.toml) found" in result.output
+    result = run(tmp_path / "nope")
+    assert result.exit_code == 2
+    assert "no such file or directory" in result.output
+
+
+def test_library_api(tmp_path: Path) -> None:
+    report = run_paths([project(tmp_path, PASSING)])
+    assert (report.passed, report.failed, report.xfailed) == (3, 0, 0)
+    with pytest.raises(TestFileError):
+        run_paths([tmp_path / "missing"])
