@@ -45,3 +45,43 @@ def test_key_names_the_pass_only_after_the_first() -> None:
                      enrolled_at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), seq=1)
     assert idempotency_key(enr, "steps.2") == "e1:steps.2:0"
     assert idempotency_key(attrs.evolve(enr, passes=2), "steps.2") == "e1:steps.2@2:0"
+
+
+PLACEHOLDER = """
+workflow "Draft" {
+  object contact
+  enroll when contact.lifecyclestage = "lead"
+  steps {
+    placeholder "Send a survey"
+  }
+}
+"""
+
+
+def test_a_workflow_with_placeholders_cannot_be_turned_on() -> None:
+    import datetime as dt
+
+    import pytest
+    from engine_helpers import plans
+
+    from wfdsl.adapters.memory import MemoryCRM
+    from wfdsl.runtime.engine import Engine, EngineError
+    from wfdsl.runtime.protocols import VirtualClock
+    from wfdsl.stores.memory import MemoryStore
+
+    clock = VirtualClock(dt.datetime(2026, 1, 5, tzinfo=dt.timezone.utc))
+    engine = Engine(plans(PLACEHOLDER), MemoryCRM(), MemoryStore(), clock)
+    with pytest.raises(EngineError, match="placeholder actions"):
+        engine.activate("Draft")
+    assert not engine.is_active("Draft")
+
+
+def test_a_simulation_previews_placeholders_as_skipped() -> None:
+    sim = simulate(
+        PLACEHOLDER,
+        {"contact": [{"id": "c1"}]},
+        [{"at": "2026-11-23T10:00:00Z", "type": "record.updated", "object": "contact",
+          "id": "c1", "properties": {"lifecyclestage": "lead"}}],
+    )
+    skipped = [e for e in sim.trace() if e["kind"] == "skipped"]
+    assert [e["detail"]["reason"] for e in skipped] == ["placeholder"]

@@ -834,7 +834,8 @@ class ExplainSimulation(Simulation):
         for name, members in self.seed.lists.items():
             for member in members:
                 self.crm.add_to_list(name, member)
-        engine = ExplainEngine(self.plans, self.crm, self.store, clock, observer=self.observer)
+        engine = ExplainEngine(self.plans, self.crm, self.store, clock, observer=self.observer,
+                               allow_placeholders=True)
         self.started = utc(start)
         self._initial(engine)
         for workflow in engine.workflows:

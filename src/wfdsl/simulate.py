@@ -266,7 +266,7 @@ class Simulation:
         for name, members in self.seed.lists.items():
             for member in members:
                 self.crm.add_to_list(name, member)
-        engine = Engine(self.plans, self.crm, self.store, clock)
+        engine = Engine(self.plans, self.crm, self.store, clock, allow_placeholders=True)
         for workflow in engine.workflows:
             engine.activate(workflow)
         self.engine = engine

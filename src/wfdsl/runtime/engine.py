@@ -135,8 +135,13 @@ class Engine:
         clock: Clock,
         *,
         loop_limit: int = LOOP_LIMIT,
+        allow_placeholders: bool = False,
     ) -> None:
         self.crm = crm
+        # A workflow with placeholder actions cannot be turned on (`placeholder-action`
+        # is an error when activating); a simulation may preview it, recording each
+        # placeholder as `skipped`.
+        self.allow_placeholders = allow_placeholders
         self.store = store
         self.clock = clock
         self.loop_limit = loop_limit
@@ -248,6 +253,12 @@ class Engine:
         if compiled is None:
             raise EngineError(f"unknown workflow {workflow!r}")
         plan = compiled.plan
+        placeholders = sorted(sid for sid, step in plan.steps.items() if step.kind == "placeholder")
+        if placeholders and not self.allow_placeholders:
+            raise EngineError(
+                f"workflow {workflow!r} has placeholder actions ({', '.join(placeholders)}): "
+                "fill them in before turning it on"
+            )
         self._now = max(self._now, utc(self.clock.now()))
         existing = plan.settings.enroll_existing if enroll_existing is None else enroll_existing
         with self.store.transaction():
