@@ -1,4 +1,4 @@
-"""`wfdsl test`: workflow test files, their report and exit codes (0 pass, 1 failure, 2 malformed)."""
+"""`wfdsl test`: workflow test files, their report, exit codes (0 pass, 1 failure, 2 malformed)."""
 
 from __future__ import annotations
 
@@ -72,13 +72,19 @@ name = "a new lead gets two emails two days apart"
 workflow = "Welcome"
 record = "c1"
 enrolled = true
-actions = [
-  { kind = "send_email", args = { email = "Welcome #1" }, at = 2026-11-23T10:00:00Z },
-  { kind = "send_email", args = { email = "Welcome #2" }, within = [2026-11-25T00:00:00Z, 2026-11-26T00:00:00Z] },
-]
 no_actions = ["create_task"]
 completed = true
 goal_met = false
+
+[[test.actions]]
+kind = "send_email"
+args = { email = "Welcome #1" }
+at = 2026-11-23T10:00:00Z
+
+[[test.actions]]
+kind = "send_email"
+args = { email = "Welcome #2" }
+within = [2026-11-25T00:00:00Z, 2026-11-26T00:00:00Z]
 
 [[test]]
 name = "a competitor is suppressed"
@@ -193,9 +199,15 @@ name = "criteria unmet"
 workflow = "Welcome"
 record = "c2"
 records = { contact = [{ id = "c2", lifecyclestage = "subscriber" }] }
-events = [{ at = 2026-11-23T10:00:00Z, type = "record.updated", object = "contact", id = "c2", properties = { lifecyclestage = "lead" } }]
 enrolled = false
 reason = "criteria_unmet"
+
+[[test.events]]
+at = 2026-11-23T10:00:00Z
+type = "record.updated"
+object = "contact"
+id = "c2"
+properties = { lifecyclestage = "lead" }
 """)
     result = run(path)
     assert result.exit_code == 0, result.output
