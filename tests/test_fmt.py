@@ -306,3 +306,13 @@ def test_the_docs_library_example_runs(capsys: pytest.CaptureFixture[str]) -> No
     printed = capsys.readouterr().out
     shown = DOC[DOC.index("prints\n\n```\n") + len("prints\n\n```\n") :]
     assert printed == shown[: shown.index("```\n")]
+
+
+def test_cli_rewrites_through_symlinks(tmp_path: Path) -> None:
+    real = tmp_path / "real.wf"
+    real.write_text(UGLY)
+    link = tmp_path / "link.wf"
+    link.symlink_to(real)
+    assert _run("fmt", str(link))[0] == 0
+    assert link.is_symlink()
+    assert real.read_text() == PRETTY

@@ -39,6 +39,7 @@ def _diff(path: str, before: str, after: str) -> str:
 
 def _write(target: Path, text: str) -> None:
     """Replace a file atomically (a temporary file in the same directory, then rename)."""
+    target = target.resolve()  # through a symlink: rewrite the file it points to
     fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
