@@ -1,0 +1,87 @@
+"""The service loop as a library: real-clock timers, stop requests, units with any store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import threading
+from pathlib import Path
+
+from wfdsl.adapters.memory import MemoryCRM
+from wfdsl.adapters.sqlite import SQLiteCRM
+from wfdsl.compile import load_plans
+from wfdsl.service import Counts, Options, Service, status_report
+from wfdsl.stores.memory import MemoryStore
+from wfdsl.stores.sqlite import SQLiteStore
+
+CASES = Path(__file__).resolve().parent / "cases" / "run"
+UTC = dt.timezone.utc
+RECORDS = json.loads((CASES / "records.json").read_text(encoding="utf-8"))
+
+
+class FakeClock:
+    """A real-mode clock the test moves by hand."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.value = now
+
+    def now(self) -> dt.datetime:
+        return self.value
+
+
+def plans() -> object:
+    return load_plans([CASES / "welcome.wf"])
+
+
+def lead(record: str) -> bytes:
+    return (json.dumps({"type": "record.updated", "object": "contact", "id": record,
+                        "properties": {"lifecyclestage": "lead"}}) + "\n").encode()
+
+
+def test_real_clock_fires_timers_when_they_are_due(tmp_path: Path) -> None:
+    clock = FakeClock(dt.datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
+    store, crm = SQLiteStore(tmp_path / "s.db"), SQLiteCRM(tmp_path / "c.db")
+    service = Service(plans(), crm, store, options=Options(until_idle=True), records=RECORDS,
+                      clock=clock)  # type: ignore[arg-type]
+    counts = service.run(io.BytesIO(lead("c1")), "-")
+    assert (counts.enrolled, counts.waiting, counts.fired) == (1, 1, 0)
+    assert counts.next_timer == dt.datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    clock.value = dt.datetime(2026, 11, 25, 10, 0, 1, tzinfo=UTC)
+    later = Service(plans(), crm, store, options=Options(until_idle=True), clock=clock)  # type: ignore[arg-type]
+    counts = later.run(None)
+    assert (counts.waiting, counts.fired, counts.next_timer) == (0, 1, None)
+    assert [e.kind for e in store.history()][-2:] == ["action", "completed"]
+    assert crm.get("contact", "c1").properties["hs_lead_status"] == "IN_PROGRESS"  # type: ignore[union-attr]
+
+
+def test_stop_finishes_and_remembers_the_position(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_bytes((CASES / "events.jsonl").read_bytes())
+    store = SQLiteStore(tmp_path / "s.db")
+    service = Service(plans(), SQLiteCRM(tmp_path / "c.db"), store, records=RECORDS,
+                      options=Options(clock="virtual", poll=0.05))
+    timer = threading.Timer(0.5, service.stop)
+    timer.start()
+    with events.open("rb") as stream:  # followed: only stop() ends this run
+        counts = service.run(stream, str(events))
+    assert counts.events == 4 and service.stopping
+    assert store.get_meta("input") == {"source": str(events), "line": 4,
+                                       "offset": events.stat().st_size}
+    assert store.get_meta("clock") == "2026-11-24T10:00:00+00:00"
+
+
+def test_memory_store_and_crm_work_without_units() -> None:
+    service = Service(plans(), MemoryCRM(), MemoryStore(), records=RECORDS,
+                      options=Options(clock="virtual", until_idle=True))
+    counts = service.run(io.BytesIO((CASES / "events.jsonl").read_bytes()), "-")
+    assert (counts.enrolled, counts.fired, counts.events) == (3, 2, 4)
+    report = status_report(service.store)
+    assert report["totals"]["history"] == 18
+
+
+def test_status_line() -> None:
+    counts = Counts(enrolled=3, waiting=1, fired=2, failed=0, events=4, rejected=1,
+                    next_timer=dt.datetime(2026, 11, 26, 10, 0, tzinfo=UTC))
+    assert counts.line() == ("enrolled 3 · waiting 1 · fired 2 · failed 0 · events 4 · "
+                             "rejected 1 · next timer 2026-11-26T10:00:00Z")
