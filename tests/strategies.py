@@ -18,9 +18,11 @@ Use:
     @given(programs())
     def test_something(text: str) -> None: ...
 
-Building blocks (`criteria_texts`, `step_texts`, `workflow_texts`,
-`value_texts`, `duration_texts`) are strategies of token lists or text, for
-tests that need one construct rather than a whole file.
+`mutated_programs()` gives valid programs with a few random edits (most of
+them do not parse) for robustness tests. Building blocks (`criteria_texts`,
+`step_texts`, `workflow_texts`, `value_texts`, `duration_texts`) are
+strategies of token lists or text, for tests that need one construct rather
+than a whole file.
 """
 
 from __future__ import annotations
@@ -559,6 +561,64 @@ def programs(
     return draw(layouts([t for w in workflows for t in w], comments=comments, messy=messy))
 
 
+_NOISE = (
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    "=",
+    "..",
+    "%",
+    "#",
+    '"',
+    "\\",
+    "\n",
+    "if",
+    "else",
+    "workflow",
+    "steps",
+    "enroll",
+    "on",
+    "or",
+    "and",
+    "not",
+    "delay",
+    "2",
+    "days",
+    "09:00",
+    "2026-13-45",
+    "contact.",
+    "\u00e9",
+    "\x00",
+)
+
+
+@st.composite
+def mutated_programs(draw: st.DrawFn, max_edits: int = 4) -> str:
+    """A valid program with a few random edits: most no longer parse (for robustness tests).
+
+    Each edit deletes a slice, duplicates one, or inserts a token or a stray
+    character at a random place.
+    """
+    text = draw(programs(max_workflows=1))
+    for _ in range(draw(st.integers(1, max_edits))):
+        size = len(text)
+        at = draw(st.integers(0, size))
+        kind = draw(st.sampled_from(["delete", "duplicate", "insert"]))
+        if kind == "delete" and size:
+            end = draw(st.integers(at, min(size, at + 12)))
+            text = text[:at] + text[end:]
+        elif kind == "duplicate" and size:
+            end = draw(st.integers(at, min(size, at + 12)))
+            text = text[:end] + text[at:end] + text[end:]
+        else:
+            text = text[:at] + draw(st.sampled_from(_NOISE)) + text[at:]
+    return text
+
+
 def tokens_text(tokens: Tokens) -> str:
     """Tokens joined with single spaces (a quick way to see what a strategy produced)."""
     return " ".join(tokens)
@@ -571,6 +631,7 @@ __all__: list[Any] = [
     "duration_texts",
     "event_texts",
     "layouts",
+    "mutated_programs",
     "predicate_texts",
     "programs",
     "step_texts",

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 
 from conftest import CASES, EXAMPLES
-from strategies import programs
+from strategies import mutated_programs, programs
 from wfdsl import nodes as n
 from wfdsl.cli import cli
 from wfdsl.fmt import comment_texts, criteria_text, format_source, same_ast
@@ -316,3 +316,27 @@ def test_cli_rewrites_through_symlinks(tmp_path: Path) -> None:
     assert _run("fmt", str(link))[0] == 0
     assert link.is_symlink()
     assert real.read_text() == PRETTY
+
+
+def test_same_ast_sees_real_differences() -> None:
+    def workflows(text: str) -> tuple[n.Workflow, ...]:
+        return parse(text).module.workflows
+
+    base = workflows('workflow "W" { object contact steps { delay 2 days } }')
+    assert same_ast(base, workflows('workflow "W" {steps{delay 2 day} object contact}'))
+    assert not same_ast(base, workflows('workflow "W" { object contact steps { delay 3 days } }'))
+    assert not same_ast(base, workflows('workflow "V" { object contact steps { delay 2 days } }'))
+    shell = 'workflow "W" {{ object contact goal {} steps {{ }} }}'
+    nested = workflows(shell.format("contact.a = 1 or (contact.b = 2 or contact.c = 3)"))
+    flat = workflows(shell.format("contact.a = 1 or contact.b = 2 or contact.c = 3"))
+    assert not same_ast(nested, flat)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_programs())
+def test_broken_programs_are_refused_or_formatted_never_crash(text: str) -> None:
+    result = format_source(text)
+    if isinstance(result, str):
+        assert_formats_well(text)
+    else:
+        assert result and all(d.severity.value == "error" for d in result)
