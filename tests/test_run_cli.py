@@ -247,3 +247,14 @@ def test_a_second_service_on_the_same_store_is_refused(tmp_path: Path) -> None:
     assert other.stderr == (f"wfdsl: error: wfdsl-state.db is in use by another `wfdsl run` "
                             f"(pid {process.pid}); stop it first or use another --store\n")
     assert wfdsl("run", WF, "--until-idle", cwd=tmp_path).returncode == 0  # free again
+
+
+@pytest.mark.parametrize("command", ["status", "prune"])
+def test_status_and_prune_never_create_a_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               command: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke(command, "--store", "sqlite:///nope.db")
+    assert result.exit_code == 2
+    assert result.output == ("wfdsl: error: nope.db: no such state store (run `wfdsl run` "
+                             "first, or check --store)\n")
+    assert not (tmp_path / "nope.db").exists()

@@ -522,7 +522,7 @@ def status_report(store: StateStore, *, limit: int = 20) -> dict[str, Any]:
     due_of = {t.enrollment: t.due for t in timers if t.enrollment}
     workflows = []
     for name in names:
-        counters = dict(store.stats(name))
+        counters: dict[str, float] = dict(store.stats(name))
         emailed = counters.get("emailed", 0)
         counters["conversion_rate"] = min(1.0, counters.get("converted", 0) / emailed) \
             if emailed else 0.0

@@ -8,9 +8,9 @@ import sys
 
 import click
 
-from wfdsl.cli.common import Exit, fail
+from wfdsl.cli.common import Exit
 from wfdsl.cli.run import DEFAULT_STORE, time_option
-from wfdsl.registry import ConfigError, open_store
+from wfdsl.cli.status import open_existing_store
 from wfdsl.service import prune_store
 
 
@@ -25,10 +25,7 @@ def prune(store_url: str, now: str | None, fmt: str) -> None:
     history of enrollments that ended more than 183 days ago, and `enrolled in` /
     `reached goal of` facts older than 730 days."""
     when = time_option(now, "--now") or dt.datetime.now(dt.timezone.utc)
-    try:
-        store = open_store(store_url)
-    except ConfigError as error:
-        fail(str(error))
+    store = open_existing_store(store_url)
     result = prune_store(store, when)
     if fmt == "json":
         click.echo(json.dumps(result, indent=2))

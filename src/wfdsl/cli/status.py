@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,6 +13,7 @@ from wfdsl.cli.common import Exit, fail
 from wfdsl.cli.run import DEFAULT_STORE
 from wfdsl.registry import ConfigError, open_store
 from wfdsl.service import status_report
+from wfdsl.stores.sqlite import StoreError, sqlite_options
 
 
 def _short(value: str | None) -> str:
@@ -63,6 +65,22 @@ def render_status(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def open_existing_store(url: str) -> Any:
+    """The store a URL names; exits 2 when it is a SQLite file that does not exist (reading
+    or pruning a store must not create an empty one)."""
+    if url.startswith("sqlite:"):
+        try:
+            path = sqlite_options(url)[0]
+        except StoreError as error:
+            fail(f"cannot open store {url!r}: {error}")
+        if path != ":memory:" and not Path(path).exists():
+            fail(f"{path}: no such state store (run `wfdsl run` first, or check --store)")
+    try:
+        return open_store(url)
+    except ConfigError as error:
+        fail(str(error))
+
+
 @click.command("status")
 @click.option("--store", "store_url", default=DEFAULT_STORE, show_default=True, metavar="URL",
               help="The state store to report on.")
@@ -72,21 +90,7 @@ def render_status(report: dict[str, Any]) -> str:
               help="Waiting enrollments and timers to list.")
 def status(store_url: str, fmt: str, limit: int) -> None:
     """Show the workflows, waiting enrollments, next timers and stats of a state store."""
-    if store_url.startswith("sqlite:"):
-        from wfdsl.stores.sqlite import sqlite_options
-
-        try:
-            path = sqlite_options(store_url)[0]
-        except Exception as error:  # reported as the registry would
-            fail(f"cannot open store {store_url!r}: {error}")
-        from pathlib import Path
-
-        if path != ":memory:" and not Path(path).exists():
-            fail(f"{path}: no such state store (run `wfdsl run` first, or check --store)")
-    try:
-        store = open_store(store_url)
-    except ConfigError as error:
-        fail(str(error))
+    store = open_existing_store(store_url)
     report = status_report(store, limit=limit)
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
