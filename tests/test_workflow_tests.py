@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import shlex
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -314,3 +317,58 @@ def test_library_api(tmp_path: Path) -> None:
     assert (report.passed, report.failed, report.xfailed) == (3, 0, 0)
     with pytest.raises(TestFileError):
         run_paths([tmp_path / "missing"])
+
+
+# ---------------------------------------------------------------- the docs pages
+
+FILE_BLOCK = re.compile(r"```toml file=(?P<path>\S+)\n(?P<body>.*?)```", re.S)
+TOML_BLOCK = re.compile(r"```toml\n(?P<body>.*?)```", re.S)
+CONSOLE = re.compile(r"```console(?: exit=(?P<code>\d))?\n\$ (?P<cmd>[^\n]*)\n(?P<out>.*?)```",
+                     re.S)
+PAGES = ("explain.md", "testing.md")
+
+
+def _console_blocks() -> list[tuple[str, int, str, str]]:
+    found = []
+    for page in PAGES:
+        text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+        for match in CONSOLE.finditer(text):
+            found.append((page, int(match.group("code") or 0), match.group("cmd"),
+                          match.group("out")))
+    return found
+
+
+@pytest.fixture
+def docs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the examples with the docs' test files written into it, as the cwd."""
+    shutil.copytree(EXAMPLES, tmp_path / "examples")
+    for page in PAGES:
+        text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+        for match in FILE_BLOCK.finditer(text):
+            (tmp_path / match.group("path")).write_text(match.group("body"), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize(("page", "code", "cmd", "out"), _console_blocks(),
+                         ids=[f"{p}:{c[:60]}" for p, _, c, _ in _console_blocks()])
+def test_docs_console_blocks_are_real_output(docs_dir: Path, page: str, code: int, cmd: str,
+                                             out: str) -> None:
+    args = shlex.split(cmd)
+    assert args[0] == "wfdsl"
+    result = CliRunner().invoke(cli, args[1:])
+    assert result.exit_code == code, result.output
+    assert result.output == out
+
+
+def test_docs_toml_fragments_run(docs_dir: Path) -> None:
+    text = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+    head = 'workflows = ["../welcome-series.wf"]\nrecords = "../records.json"\n' \
+           'events = "../events.jsonl"\n'
+    fragments = TOML_BLOCK.findall(text)
+    assert fragments
+    for i, fragment in enumerate(fragments):
+        path = docs_dir / "examples" / "tests" / f"fragment-{i}.wftest.toml"
+        path.write_text(head + fragment, encoding="utf-8")
+        report = run_paths([path])
+        assert report.failed == 0 and report.passed >= 1

@@ -665,6 +665,14 @@ class ExplainEngine(Engine):
         return _NOTES.get((kind, str(reason)))
 
     def _batch_text(self, batch: Sequence[Event]) -> str:
+        created = [e for e in batch if e.type == "record.created"]
+        if created:
+            # The properties it was created with are listed with the record's events.
+            first = created[0]
+            text = "record.created"
+            if not self._observer.is_target(first.object, first.id):
+                text = f"{first.object}:{first.id} {text}"
+            return text
         parts = []
         for event in batch:
             text = _event_text(event)
