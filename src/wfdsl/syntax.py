@@ -230,6 +230,13 @@ def parse(text: str, path: str = "<string>") -> ParseResult:
         diagnostics: list[Diagnostic] = []
     except _SyntaxProblem:
         workflows, comments, diagnostics = _parse_blockwise(text, path)
+    not_problem = _not_nesting_problem(workflows, text) if text.count("not") > MAX_NESTING else None
+    if not_problem is not None:
+        return ParseResult(
+            module=n.Module(span=_file_span(text, path), path=path, workflows=()),
+            diagnostics=(not_problem,),
+            source=text,
+        )
     module = n.Module(
         span=_file_span(text, path),
         path=path,
@@ -373,6 +380,28 @@ def _nesting_problem(text: str, path: str) -> Diagnostic | None:
                 )
         elif token in "})":
             depth = max(0, depth - 1)
+    return None
+
+
+def _not_nesting_problem(workflows: Iterable[n.Node], text: str) -> Diagnostic | None:
+    """A diagnostic when `not` is applied more than MAX_NESTING times along one path.
+
+    `not not … x` needs no parentheses, so the text scan cannot see it; later
+    stages recurse over criteria, so the depth is bounded here (iteratively).
+    """
+    stack: list[tuple[n.Node, int]] = [(w, 0) for w in workflows]
+    while stack:
+        node, nots = stack.pop()
+        if isinstance(node, n.Not):
+            nots += 1
+            if nots > MAX_NESTING:
+                return Diagnostic.of(
+                    "nesting-too-deep",
+                    f"found `not` nested {nots} deep; expected at most {MAX_NESTING}",
+                    node.span,
+                    hint="`not not x` means `x`: remove doubled `not`s, or split the criteria",
+                )
+        stack.extend((child, nots) for child in node.children())
     return None
 
 
