@@ -112,3 +112,41 @@ def test_registry_register_explicitly() -> None:
     assert "mine" in registry.names()
     assert isinstance(registry.open("mine://"), MemoryStore)
     assert split_url("Mine://x") == ("mine", "x")
+
+
+def test_an_older_file_is_migrated_forward_keeping_its_data(tmp_path: Path) -> None:
+    from wfdsl.stores.sqlite import MIGRATIONS
+
+    path = tmp_path / "s.db"
+    old = SQLiteStore(path)
+    old.add_stat("W", "enrolled", 2)
+    old.close()
+
+    class NextVersion(SQLiteStore):
+        migrations = (*MIGRATIONS, "ALTER TABLE stats ADD COLUMN note TEXT; "
+                                   "CREATE INDEX stats_note ON stats (note)")
+
+    new = NextVersion(path)
+    assert new._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+    assert new.stats("W")["enrolled"] == 2
+    assert new._conn.execute("SELECT note FROM stats").fetchall() == [(None,)]
+    new.close()
+    with pytest.raises(SchemaVersionError, match=f"schema version {SCHEMA_VERSION + 1}"):
+        SQLiteStore(path)  # and this wfdsl cannot go back to it
+
+
+def test_a_failed_migration_changes_nothing(tmp_path: Path) -> None:
+    from wfdsl.stores.sqlite import MIGRATIONS
+
+    path = tmp_path / "s.db"
+    SQLiteStore(path).close()
+
+    class Broken(SQLiteStore):
+        migrations = (*MIGRATIONS, "ALTER TABLE stats ADD COLUMN x TEXT; SELECT a FROM nowhere")
+
+    with pytest.raises(StoreError, match="cannot migrate the state store schema from version 1 "
+                                         "to 2: no such table: nowhere"):
+        Broken(path)
+    again = SQLiteStore(path)
+    assert again._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert "x" not in [r[1] for r in again._conn.execute("PRAGMA table_info(stats)")]

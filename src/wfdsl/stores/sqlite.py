@@ -127,6 +127,12 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[str], application_id:
             conn.execute(f"PRAGMA application_id = {application_id}")
             conn.execute(f"PRAGMA user_version = {number + 1}")
             conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            conn.execute("ROLLBACK")
+            raise StoreError(
+                f"{path}: cannot migrate the {what} schema from version {number} to "
+                f"{number + 1}: {error}"
+            ) from error
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -291,11 +297,14 @@ _HISTORY_COLUMNS = "seq, at, workflow, object, id, kind, step, detail, enrollmen
 class SQLiteStore:
     """A StateStore in a SQLite file (SPEC §6 `sqlite`)."""
 
+    #: The schema's migrations; a new schema version appends one (never edits one).
+    migrations: tuple[str, ...] = MIGRATIONS
+
     def __init__(self, path: str | Path, *, synchronous: str = "full") -> None:
         self.path = str(path)
         self._conn = connect(self.path, STORE_APPLICATION_ID, "state store", synchronous)
         try:
-            migrate(self._conn, MIGRATIONS, STORE_APPLICATION_ID, self.path, "state store")
+            migrate(self._conn, self.migrations, STORE_APPLICATION_ID, self.path, "state store")
         except BaseException:
             self._conn.close()
             raise
