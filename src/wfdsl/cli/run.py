@@ -98,10 +98,10 @@ def _stream(events: str | None) -> tuple[IO[bytes] | None, str]:
 @click.option("--crm", "crm_url", default=DEFAULT_CRM, show_default=True, metavar="URL",
               help="CRM adapter: sqlite:///FILE, memory:// or a plug-in's URL.")
 @click.option("--events", metavar="FILE|-",
-              help="JSON Lines events (SPEC §8) to ingest; `-` for stdin. A file is "
-                   "followed as it grows and resumed after the last committed line.")
+              help="JSON Lines events to ingest (as for `wfdsl simulate`); `-` for stdin. "
+                   "A file is followed as it grows and resumed after the last committed line.")
 @click.option("--records", metavar="FILE",
-              help="Records file (SPEC §8) loaded into the CRM once, on the first start.")
+              help="Records file (as for `wfdsl simulate`) loaded into the CRM once.")
 @click.option("--clock", type=click.Choice(CLOCKS), default="real", show_default=True,
               help="`virtual`: the clock follows the events' `at` (testing and replay).")
 @click.option("--until-idle", "--once", "until_idle", is_flag=True,
@@ -111,6 +111,7 @@ def _stream(events: str | None) -> tuple[IO[bytes] | None, str]:
               help="Virtual clock with --until-idle: run timers up to T "
                    "(default: 400 days past the last event).")
 @click.option("--batch", type=click.IntRange(1, 100_000), default=200, show_default=True,
+              metavar="N",
               help="Events or timers per commit.")
 @click.option("--status-every", type=click.FloatRange(0), default=10.0, show_default=True,
               metavar="SECONDS", help="Seconds between status lines on stderr (0: none).")
