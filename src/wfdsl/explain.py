@@ -132,7 +132,7 @@ def _tree(node: ExplainNode, facts: RecordFacts | None) -> Tree:
     elif op in PROPERTY_OPS:
         seen = _was(node.value)
     elif op == "has_event":
-        count = int(node.value or 0)
+        count = node.value if isinstance(node.value, int) else 0
         seen = f"{count} matching event{'' if count == 1 else 's'}"
     elif op == "in_list":
         seen = "member" if node.result else "not a member"
@@ -830,7 +830,7 @@ class ExplainSimulation(Simulation):
         self.observer = _Observer(target)
         self.started: dt.datetime | None = None
 
-    def _begin(self, clock: Any) -> Engine:  # type: ignore[override]
+    def _begin(self, clock: Any) -> Engine:
         # As Simulation._begin, with the observing engine; tests hold the traces equal.
         if not isinstance(clock, VirtualClock):
             clock = VirtualClock(clock)
@@ -884,19 +884,15 @@ def resolve_record(ref: str, known: Iterable[tuple[str, str]]) -> tuple[str, str
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
-            names = ", ".join(f"{a}:{b}" for a, b in found)
-            raise ExplainError(f"record {ref!r} is ambiguous: {names}; write it as type:id")
+            both = ", ".join(f"{a}:{b}" for a, b in found)
+            raise ExplainError(f"record {ref!r} is ambiguous: {both}; write it as type:id")
     names = [f"{a}:{b}" for a, b in keys]
     close = difflib.get_close_matches(ref, names + [b for _, b in keys], n=3, cutoff=0.5)
     hint = ""
     if close:
         hint = "; did you mean " + " or ".join(f"`{c}`" for c in dict.fromkeys(close)) + "?"
-    return _raise(f"unknown record {ref!r}: it is neither in the records file nor created "
-                  f"by an event{hint}")
-
-
-def _raise(message: str) -> Any:
-    raise ExplainError(message)
+    raise ExplainError(f"unknown record {ref!r}: it is neither in the records file nor created "
+                       f"by an event{hint}")
 
 
 def _known_records(seed: Seed, events: Sequence[Event]) -> list[tuple[str, str]]:
