@@ -258,3 +258,24 @@ def test_status_and_prune_never_create_a_store(tmp_path: Path, monkeypatch: pyte
     assert result.output == ("wfdsl: error: nope.db: no such state store (run `wfdsl run` "
                              "first, or check --store)\n")
     assert not (tmp_path / "nope.db").exists()
+
+
+def test_a_workflow_removed_from_the_sources_is_turned_off(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "welcome.wf").write_text(Path(WF).read_text(encoding="utf-8"), encoding="utf-8")
+    args = ["run", str(project), "--records", RECORDS, "--events", EVENTS, "--clock", "virtual",
+            "--until-idle", "--status-every", "0"]
+    assert wfdsl(*args, "--until", "2026-11-25T12:00:00Z", cwd=tmp_path).returncode == 0
+    (project / "welcome.wf").write_text(
+        'workflow "Other" {\n  object contact\n  enroll when contact.city = "Oslo"\n'
+        '  steps { send email "Hei" }\n}\n', encoding="utf-8")
+    again = wfdsl(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    entries = history(tmp_path / "wfdsl-state.db")
+    assert entries[-1]["id"] == "c3" and entries[-1]["kind"] == "unenrolled"
+    assert entries[-1]["detail"]["reason"] == "deactivated"
+    report = json.loads(wfdsl("status", "--format", "json", cwd=tmp_path).stdout)
+    assert {w["name"]: w["active"] for w in report["workflows"]} == {"Other": True,
+                                                                    "Welcome": False}
+    assert report["totals"]["timers"] == 0

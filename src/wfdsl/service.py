@@ -300,6 +300,10 @@ class Service:
         with self._unit():
             if old is not None and plan_to_json(old) != new_text:
                 engine = Engine(old, self.crm, self.store, self.clock)
+                kept = {w.name for w in self.plans.workflows}
+                for name in engine.workflows:
+                    if name not in kept and engine.is_active(name):
+                        engine.deactivate(name)  # removed from the sources: turned off
                 engine.deploy(self.plans)
             else:
                 engine = Engine(self.plans, self.crm, self.store, self.clock)
