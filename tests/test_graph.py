@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
 
 from conftest import CASES, EXAMPLES
+from strategies import programs
 from wfdsl import nodes as n
 from wfdsl.cli import cli
 from wfdsl.graph import Graph, render_graphs, to_dot, to_mermaid, workflow_graph
@@ -191,3 +193,16 @@ def test_the_docs_pictures_are_current(dot: Path) -> None:
     )
     assert dot.with_suffix(".svg").is_file()
     assert (DOCS / "graph.md").read_text(encoding="utf-8").count(f"img/{dot.stem}.svg") == 1
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs(comments=False))
+def test_generated_programs_draw_in_both_formats(text: str) -> None:
+    workflows = parse(text).module.workflows
+    for wf in workflows:
+        graph = workflow_graph(wf)
+        ids = [node.id for node in graph.nodes]
+        assert len(ids) == len(set(ids)) and ids[0] == "trigger"
+        assert all(e.source in ids and e.target in ids for e in graph.edges)
+    for fmt in ("mermaid", "dot"):
+        assert render_graphs(workflows, fmt) == render_graphs(workflows, fmt)
