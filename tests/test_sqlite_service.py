@@ -34,9 +34,12 @@ def plans() -> object:
     return load_plans([CASES / "welcome.wf"])
 
 
-def lead(record: str) -> bytes:
-    return (json.dumps({"type": "record.updated", "object": "contact", "id": record,
-                        "properties": {"lifecyclestage": "lead"}}) + "\n").encode()
+def lead(record: str, at: str | None = None) -> bytes:
+    event = {"type": "record.updated", "object": "contact", "id": record,
+             "properties": {"lifecyclestage": "lead"}}
+    if at is not None:
+        event["at"] = at
+    return (json.dumps(event) + "\n").encode()
 
 
 def test_real_clock_fires_timers_when_they_are_due(tmp_path: Path) -> None:
@@ -85,3 +88,15 @@ def test_status_line() -> None:
                     next_timer=dt.datetime(2026, 11, 26, 10, 0, tzinfo=UTC))
     assert counts.line() == ("enrolled 3 · waiting 1 · fired 2 · failed 0 · events 4 · "
                              "rejected 1 · next timer 2026-11-26T10:00:00Z")
+
+
+def test_failed_actions_are_counted_and_retried(tmp_path: Path) -> None:
+    crm = MemoryCRM()
+    crm.fail_next("send_email", error="transient", times=1, message="rate limited")
+    store = SQLiteStore(tmp_path / "s.db")
+    service = Service(plans(), crm, store, records=RECORDS,
+                      options=Options(clock="virtual", until_idle=True))
+    counts = service.run(io.BytesIO(lead("c1", "2026-11-23T10:00:00Z")), "-")
+    assert counts.failed == 1
+    kinds = [(e.kind, e.detail.get("error")) for e in store.history()]
+    assert kinds[:3] == [("enrolled", None), ("failed", "rate limited"), ("action", None)]
