@@ -390,3 +390,31 @@ def test_cli_bad_files_exit_2(tmp_path: Path) -> None:
                  str(bad), "--record", "c1")
     assert result.exit_code == 2
     assert "no such file" in result.output
+
+
+def test_reenroll_on_change_needs_a_listed_property(snapshot: SnapshotAssertion) -> None:
+    text = """\
+workflow "On change" {
+  object contact
+  enroll when contact.lifecyclestage = "lead" and contact.score > 10
+  reenroll on change of contact.score
+  steps { send email "Score" }
+}
+"""
+    report = explain(text, {"contact": [{"id": "c1", "lifecyclestage": "lead", "score": 1}]},
+                     [ev("2026-03-05T11:00:00Z", "record.updated", properties={"score": 20}),
+                      ev("2026-03-05T13:00:00Z", "record.updated",
+                         properties={"lifecyclestage": "other"}),
+                      ev("2026-03-05T14:00:00Z", "record.updated",
+                         properties={"lifecyclestage": "lead"}),
+                      ev("2026-03-05T15:00:00Z", "record.updated",
+                         properties={"email": "x@y.z", "score": 30}),
+                      ev("2026-03-05T16:00:00Z", "record.updated",
+                         properties={"lifecyclestage": "Lead"})], "c1")
+    wf = report.workflow("On change")
+    assert wf.enrollments == 2
+    assert wf.reasons == ("criteria_unmet", "reenroll_off", "already_met")
+    body = render_text(report)
+    assert "enrolled before; re-enrollment needs a change of contact.score" in body
+    assert "it enrolled before, and re-enrolls only on a change of contact.score" in body
+    assert body == snapshot

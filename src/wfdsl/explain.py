@@ -327,6 +327,7 @@ class _Ctx:
     step: str | None = None
     record: tuple[str, str] | None = None
     on_change: bool = False
+    note: str | None = None  # why "met already" matters here (re-enrollment)
 
 
 @attrs.frozen
@@ -425,7 +426,8 @@ class _Observer:
         if "trigger" in checks and checks.get("trigger_before") is not None \
                 and checks["trigger_before"].result:
             return ALREADY_MET, ("the criteria were met already before this change: a filter "
-                                 "trigger enrolls when a record comes to meet them")
+                                 "trigger enrolls when a record comes to meet them"
+                                 + (f"; {ctx.note}" if ctx.note else ""))
         return None, None
 
 
@@ -587,8 +589,19 @@ class ExplainEngine(Engine):
     # -- decisions
 
     def _filter_trigger(self, compiled: Any, record: Record, events: Sequence[Event]) -> None:
-        with self._observer.context("filter_trigger", compiled.plan.name,
-                                    record=(record.object, record.id)):
+        plan = compiled.plan
+        note = None
+        if self._observer.is_target(record.object, record.id) and any(
+                e.workflow == plan.name for e in self.store.enrollments_of(record.object,
+                                                                           record.id)):
+            if plan.reenroll.mode == "on_change":
+                props = ", ".join(f"{p.object}.{p.property}" for p in plan.reenroll.properties)
+                note = f"it enrolled before, and re-enrolls only on a change of {props}"
+            else:
+                note = ("it enrolled before, and re-enrollment is off (add `reenroll on change "
+                        "of <property>` to allow it)")
+        with self._observer.context("filter_trigger", plan.name,
+                                    record=(record.object, record.id), note=note):
             super()._filter_trigger(compiled, record, events)
 
     def _event_trigger(self, compiled: Any, event: Event) -> None:
@@ -942,7 +955,7 @@ def explain_record(plans: ProjectPlan, seed: Seed, events: Sequence[Event], reco
     assert isinstance(engine, ExplainEngine)
     obs = sim.observer
     reports = tuple(_report(plan, obs, engine) for plan in chosen)
-    return Explanation(record=target, start=sim.started, end=engine._now,
+    return Explanation(record=target, start=sim.started, end=utc(engine.clock.now()),
                        events=tuple(obs.events), workflows=reports)
 
 
