@@ -102,9 +102,9 @@ def test_a_workflow_without_steps_goes_from_trigger_to_end() -> None:
 
 
 def test_mermaid_escapes_quotes_hashes_and_the_end_keyword() -> None:
-    graph = _graph('workflow "W" { object contact steps { send email "Hi #1 <b>" end } }')
+    graph = _graph('workflow "W" { object contact steps { send email "Hi #1 <b>|`x`" end } }')
     text = to_mermaid([graph])
-    assert 's1["send email #quot;Hi #35;1 #lt;b#gt;#quot;"]' in text
+    assert 's1["send email #quot;Hi #35;1 #lt;b#gt;#124;#96;x#96;#quot;"]' in text
     assert "s1 --> end_" in text
     assert "\n  end_((" in text
 

@@ -280,6 +280,8 @@ def _mermaid_text(text: str) -> str:
         .replace('"', "#quot;")
         .replace("<", "#lt;")
         .replace(">", "#gt;")
+        .replace("|", "#124;")  # would end an edge label
+        .replace("`", "#96;")  # "` starts a Markdown string
     )
     return escaped
 
