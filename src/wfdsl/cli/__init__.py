@@ -30,14 +30,26 @@ COMMANDS: dict[str, str] = {
 }
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """Imports a command's module only when that command runs (or help lists it), so
+    `wfdsl lint` does not pay for the engine, the stores and the formatter at start."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS.values(), *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            for module, name in COMMANDS.items():
+                if name == cmd_name:
+                    command = getattr(importlib.import_module(f"wfdsl.cli.{module}"), name)
+                    self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="wfdsl")
 def cli() -> None:
     """wfdsl: CRM automation workflows as text — lint, compile, simulate, run."""
-
-
-for _module, _name in COMMANDS.items():
-    cli.add_command(getattr(importlib.import_module(f"wfdsl.cli.{_module}"), _name))
 
 
 def main() -> None:
