@@ -372,3 +372,16 @@ def test_docs_toml_fragments_run(docs_dir: Path) -> None:
         path.write_text(head + fragment, encoding="utf-8")
         report = run_paths([path])
         assert report.failed == 0 and report.passed >= 1
+
+
+def test_a_workflow_file_runs_its_test_file(tmp_path: Path) -> None:
+    assert discover([EXAMPLES / "welcome-series.wf"]) == [
+        EXAMPLES / "tests" / "welcome-series.wftest.toml"]
+    result = run(EXAMPLES / "webinar.wf")
+    assert result.exit_code == 0, result.output
+    assert "webinar.wftest.toml::" in result.output
+    lonely = tmp_path / "lonely.wf"
+    lonely.write_text(WORKFLOW, encoding="utf-8")
+    result = run(lonely)
+    assert result.exit_code == 2
+    assert "no test file for this workflow file" in result.output

@@ -119,12 +119,22 @@ def parse_time(value: Any, where: str, file: str = "", line: int | None = None) 
 
 
 def discover(paths: Iterable[str | Path]) -> list[Path]:
-    """The test files at or below `paths` (`*.wftest.toml`; a file given by name is taken)."""
+    """The test files for `paths`: every `*.wftest.toml` below a directory; for a `.wf`
+    file, its test file next to it or in `tests/` beside it (`x.wf` -> `x.wftest.toml`);
+    any other file given by name is taken as a test file."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             found.extend(sorted(p for p in path.rglob(f"*{SUFFIX}") if p.is_file()))
+        elif path.is_file() and path.suffix == ".wf":
+            near = [path.with_name(path.stem + SUFFIX),
+                    path.parent / "tests" / (path.stem + SUFFIX)]
+            hits = [p for p in near if p.is_file()]
+            if not hits:
+                raise TestFileError(str(path), "no test file for this workflow file (looked "
+                                               f"for {near[0]} and {near[1]})")
+            found.extend(hits)
         elif path.is_file():
             found.append(path)
         else:
