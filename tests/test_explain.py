@@ -418,3 +418,56 @@ workflow "On change" {
     assert "enrolled before; re-enrollment needs a change of contact.score" in body
     assert "it enrolled before, and re-enrolls only on a change of contact.score" in body
     assert body == snapshot
+
+
+# ---------------------------------------------------------------- the engine's scenarios
+
+ENGINE_CASES = sorted((ROOT / "tests" / "cases" / "engine").glob("*.case"))
+
+
+def _case(path: Path) -> tuple[str, dict[str, Any], list[dict[str, Any]], dict[str, str]]:
+    parts = {"workflows": ""}
+    current = "workflows"
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+        if line.startswith("--- "):
+            current = line[4:].strip()
+            parts[current] = ""
+        else:
+            parts[current] += line
+    events = [json.loads(x) for x in (parts.get("events") or "").splitlines() if x.strip()]
+    return (parts["workflows"], json.loads(parts.get("records") or "{}"), events,
+            json.loads(parts.get("options") or "{}"))
+
+
+@pytest.mark.parametrize("path", ENGINE_CASES, ids=[p.stem for p in ENGINE_CASES])
+def test_explain_agrees_with_every_engine_scenario(path: Path) -> None:
+    """Observing changes no decision, and each `not_enrolled` of the trace is explained."""
+    text, records, events, options = _case(path)
+    times = {k: at(v) for k, v in options.items() if k in ("start", "until")}
+    plan = plans(text)
+    seed = load_records_data(records, "records.json")
+    stream = [event(e) for e in events]
+    plain = Simulation(plan, seed, **times)
+    plain.run(iter(stream))
+    trace = plain.trace()
+    refused: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for entry in trace:
+        # (a record that does not exist cannot be explained: explain says so, exit 2)
+        if entry["kind"] == "not_enrolled" and entry["workflow"] in {
+                w.name for w in plan.workflows} and entry["detail"]["reason"] != "unknown_record":
+            refused.setdefault((entry["object"], entry["id"]), set()).add(
+                (entry["workflow"], entry["detail"]["reason"]))
+    if not refused and seed.records:
+        first = seed.records[0]
+        observed = ExplainSimulation(plan, seed, (first.object, first.id), **times)
+        observed.run(iter(stream))
+        assert observed.trace() == trace
+    for (object_type, record_id), expected in refused.items():
+        observed = ExplainSimulation(plan, seed, (object_type, record_id), **times)
+        observed.run(iter(stream))
+        assert observed.trace() == trace
+        report = explain_record(plan, seed, stream, f"{object_type}:{record_id}", **times)
+        for workflow, reason in expected:
+            wf = report.workflow(workflow)
+            assert reason in wf.reasons, (workflow, reason, wf.verdict)
+            assert f"not_enrolled ({reason})" in render_text(report)
