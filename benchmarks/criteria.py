@@ -24,7 +24,8 @@ WORKFLOW = """workflow "Criteria" {
 RULE_ENGINE_TEXT = (
     '(lifecyclestage&.as_lower == "lead" and hubspotscore != null and hubspotscore >= 50'
     ' and country&.as_lower in ["ie", "no", "se", "dk", "fi"])'
-    ' or (city&.as_lower == "dublin" and email&.as_lower&.ends_with("@example.com"))'
+    ' or (city&.as_lower == "dublin" and email != null'
+    ' and email.as_lower.ends_with("@example.com"))'
 )
 
 
@@ -164,9 +165,10 @@ def run(size: Size) -> list[Row]:
         "rule-engine": (rule_engine_predicate(), peer_data),
         "business-rules": (business_rules_predicate(), peer_data),
     }
-    expected = [hand_written(r) for r in peer_data]
+    sample = data[:2000]
+    expected = [hand_written(r) for r in sample]
     for name, (fn, _) in contenders.items():
-        got = [bool(fn(r)) for r in peer_data]
+        got = [bool(fn(r)) for r in sample]
         if got != expected:
             bad = sum(a != b for a, b in zip(got, expected, strict=True))
             raise AssertionError(f"{name} disagrees with the hand-written function on {bad}")
