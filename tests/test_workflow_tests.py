@@ -1,7 +1,13 @@
-"""`wfdsl test`: workflow test files, their report, exit codes (0 pass, 1 failure, 2 malformed)."""
+"""`wfdsl test`: workflow test files, their report, exit codes (0 pass, 1 failure, 2 malformed).
+
+The console blocks of docs/explain.md and docs/testing.md are real output, held to it here;
+after a deliberate change, `WFDSL_UPDATE_DOCS=1 pytest tests/test_workflow_tests.py -k
+update_docs` rewrites them.
+"""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -385,3 +391,20 @@ def test_a_workflow_file_runs_its_test_file(tmp_path: Path) -> None:
     result = run(lonely)
     assert result.exit_code == 2
     assert "no test file for this workflow file" in result.output
+
+
+@pytest.mark.skipif(not os.environ.get("WFDSL_UPDATE_DOCS"),
+                    reason="set WFDSL_UPDATE_DOCS=1 to rewrite the docs' console output")
+def test_update_docs_console_output(docs_dir: Path) -> None:
+    """`WFDSL_UPDATE_DOCS=1 pytest tests/test_workflow_tests.py -k update_docs` pastes the
+    real output (and exit status) of every console block of these pages into them."""
+    for page in PAGES:
+        path = ROOT / "docs" / page
+
+        def fill(match: re.Match[str]) -> str:
+            result = CliRunner().invoke(cli, shlex.split(match.group("cmd"))[1:])
+            code = f" exit={result.exit_code}" if result.exit_code else ""
+            return f"```console{code}\n$ {match.group('cmd')}\n{result.output}```"
+
+        text = path.read_text(encoding="utf-8")
+        path.write_text(CONSOLE.sub(fill, text), encoding="utf-8")
