@@ -277,6 +277,16 @@ def test_files_found_below_a_directory(tmp_path: Path) -> None:
     ('\n[[test]]\nname = "x\nworkflow = "Welcome"\n',
      "welcome.wftest.toml:25: invalid TOML:"),
     ("", "welcome.wftest.toml: no test cases: add a [[test]] table with a `name`"),
+    ('\n[[test]]\nname = "x"\nworkflow = "Welcome"\nrecord = "c1"\nenrolled = true\n'
+     'records = { contact = [{ name = "no id" }] }\n',
+     "welcome.wftest.toml:29: records (inline):1: each `contact` record must be an object with"),
+    ('\n[[test]]\nname = "x"\nworkflow = "Welcome"\nrecord = "c1"\n'
+     'events = [{ at = 2026-11-23T10:00:00Z, type = "nope", object = "contact", id = "c1" }]\n',
+     "welcome.wftest.toml:28: events (inline):1: unknown event type 'nope'"),
+    ('\n[[test]]\nname = "x"\nworkflow = "Welcome"\nrecord = "co1"\nenrolled = true\n'
+     'records = { company = [{ id = "co1" }] }\n',
+     "welcome.wftest.toml:27: [[test]] #1 (x): 'Welcome' enrolls contact records, and "
+     "company:co1 is a company"),
 ])
 def test_malformed_files_exit_2(tmp_path: Path, tests: str, message: str) -> None:
     path = project(tmp_path, tests)

@@ -425,7 +425,10 @@ def _run(tf: _File, case: _Case, cache: dict[str, _Run]) -> _Run:
         seed, _ = _seed(setup.records, base)
         events = _events(setup.events, base)
     except SimulationInputError as error:
-        raise TestFileError(file, f"{error}", lines.of("records", case.index)) from None
+        key = "events" if error.file.startswith("events") or error.file.endswith(".jsonl") \
+            else "records"
+        line = lines.of(key, case.index) if key in case.data else lines.of(key)
+        raise TestFileError(file, f"{error}", line) from None
     start = None if setup.start is None else parse_time(setup.start, "start", file)
     until = None if setup.until is None else parse_time(setup.until, "until", file)
     sim = Simulation(tf.plans, seed, start=start, until=until)
@@ -513,6 +516,12 @@ def _check_case(tf: _File, case: _Case, run: _Run) -> list[str]:
                                           f"{error}", _Lines(tf.text).of("record", case.index)
                             ) from None
     key = f"{target[0]}:{target[1]}"
+    plan = next(p for p in tf.plans.workflows if p.name == workflow)
+    if plan.object != target[0]:
+        raise TestFileError(str(tf.path), f"[[test]] #{case.index + 1} ({data['name']}): "
+                                          f"{workflow!r} enrolls {plan.object} records, and "
+                                          f"{key} is a {target[0]}",
+                            _Lines(tf.text).of("record", case.index))
     entries = [e for e in run.sim.trace() if e["workflow"] == workflow
                and (e["object"], e["id"]) == target]
     kinds = [e["kind"] for e in entries]

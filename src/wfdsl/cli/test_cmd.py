@@ -7,6 +7,7 @@ import sys
 import click
 
 from wfdsl.cli.common import Exit, fail
+from wfdsl.runtime.protocols import AdapterError
 from wfdsl.testing import TestFileError, TestReport, run_paths
 
 
@@ -41,6 +42,9 @@ def test(paths: tuple[str, ...]) -> None:
         report = run_paths(paths)
     except TestFileError as error:
         fail(str(error))
+        return
+    except AdapterError as error:
+        fail(f"adapter failure: {error}", Exit.RUNTIME)
         return
     sys.stdout.write(render(report))
     sys.exit(int(Exit.ERRORS if report.failed else Exit.OK))
