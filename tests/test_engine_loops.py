@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import attrs
-from engine_helpers import simulate
 
+from engine_helpers import simulate
 from wfdsl.runtime.engine import idempotency_key
 from wfdsl.runtime.protocols import Enrollment
 
@@ -62,8 +62,8 @@ def test_a_workflow_with_placeholders_cannot_be_turned_on() -> None:
     import datetime as dt
 
     import pytest
-    from engine_helpers import plans
 
+    from engine_helpers import plans
     from wfdsl.adapters.memory import MemoryCRM
     from wfdsl.runtime.engine import Engine, EngineError
     from wfdsl.runtime.protocols import VirtualClock

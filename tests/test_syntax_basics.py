@@ -5,7 +5,10 @@ from wfdsl.syntax import parse
 
 
 def test_keywords_are_property_names_after_a_dot() -> None:
-    text = 'workflow "W" { object deal steps { set deal.stage = "x" clear ticket.goal clear ticket.list set contact.email = "a" } }'
+    text = (
+        'workflow "W" { object deal steps { set deal.stage = "x" clear ticket.goal'
+        ' clear ticket.list set contact.email = "a" } }'
+    )
     result = parse(text, "w.wf")
     assert result.ok, result.diagnostics
     props = [s.prop.parts for s in result.module.workflows[0].steps]

@@ -82,7 +82,7 @@ def ast_key(value: object) -> object:
     if isinstance(value, n.Node):
         fields = tuple(
             (field.name, ast_key(getattr(value, field.name)))
-            for field in attrs.fields(type(value))  # type: ignore[arg-type]
+            for field in attrs.fields(type(value))
             if not isinstance(getattr(value, field.name), Span)
         )
         return (type(value).__name__, fields)

@@ -9,16 +9,13 @@ formatter can write back what the author wrote.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Union
 
 import attrs
 
 from wfdsl.spans import Span
 
-node = attrs.frozen(kw_only=True)
 
-
-@node
+@attrs.frozen(kw_only=True)
 class Node:
     span: Span
 
@@ -45,27 +42,27 @@ class Node:
 # ---------------------------------------------------------------- values
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Name(Node):
     """A bare identifier: an object type, a field of `create deal { … }`."""
 
     value: str
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Variable(Node):
     """A `{{ contact.firstname }}` data token inside a string."""
 
     path: tuple[str, ...]
 
 
-@node
+@attrs.frozen(kw_only=True)
 class StringLit(Node):
     value: str
     variables: tuple[Variable, ...] = ()
 
 
-@node
+@attrs.frozen(kw_only=True)
 class NumberLit(Node):
     text: str
 
@@ -74,27 +71,27 @@ class NumberLit(Node):
         return float(self.text) if "." in self.text else int(self.text)
 
 
-@node
+@attrs.frozen(kw_only=True)
 class BoolLit(Node):
     value: bool
 
 
-@node
+@attrs.frozen(kw_only=True)
 class DateLit(Node):
     text: str
 
 
-@node
+@attrs.frozen(kw_only=True)
 class TimeLit(Node):
     text: str
 
 
-@node
+@attrs.frozen(kw_only=True)
 class DateTimeLit(Node):
     text: str
 
 
-@node
+@attrs.frozen(kw_only=True)
 class PercentLit(Node):
     text: str  # without the `%`
 
@@ -103,26 +100,28 @@ class PercentLit(Node):
         return float(self.text)
 
 
-@node
+@attrs.frozen(kw_only=True)
 class ListLit(Node):
     items: tuple[Value, ...]
 
 
-Value = Union[StringLit, NumberLit, BoolLit, DateLit, TimeLit, DateTimeLit, PercentLit, ListLit]
+Value = (
+    StringLit | NumberLit | BoolLit | DateLit | TimeLit | DateTimeLit | PercentLit | ListLit
+)
 
 
-@node
+@attrs.frozen(kw_only=True)
 class DurationPart(Node):
     amount: str  # source text; the checker requires a positive whole number
     unit: str  # canonical singular: minute, hour, day, week
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Duration(Node):
     parts: tuple[DurationPart, ...]
 
 
-@node
+@attrs.frozen(kw_only=True)
 class PropertyRef(Node):
     """`contact.email`, `deal.amount`; inside event criteria `form` or `url.path`."""
 
@@ -136,7 +135,7 @@ class PropertyRef(Node):
 # ---------------------------------------------------------------- events
 
 
-@node
+@attrs.frozen(kw_only=True)
 class EventRef(Node):
     """`form.submitted` or `form.submitted(form = "Demo")`."""
 
@@ -145,7 +144,7 @@ class EventRef(Node):
     criteria: Criteria | None = None
 
 
-@node
+@attrs.frozen(kw_only=True)
 class PropertyChange(Node):
     """`contact.city changed [from v] [to v]` (the `property.changed` event)."""
 
@@ -154,62 +153,64 @@ class PropertyChange(Node):
     to_value: Value | None = None
 
 
-Event = Union[EventRef, PropertyChange]
+Event = (
+    EventRef | PropertyChange
+)
 
 
 # ---------------------------------------------------------------- criteria
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Or(Node):
     items: tuple[Criteria, ...]
 
 
-@node
+@attrs.frozen(kw_only=True)
 class And(Node):
     items: tuple[Criteria, ...]
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Not(Node):
     item: Criteria
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Compare(Node):
     prop: PropertyRef
     op: str  # = != < <= > >=
     value: Value
 
 
-@node
+@attrs.frozen(kw_only=True)
 class IsKnown(Node):
     prop: PropertyRef
     known: bool
 
 
-@node
+@attrs.frozen(kw_only=True)
 class InValues(Node):
     prop: PropertyRef
     values: ListLit
     negated: bool
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Between(Node):
     prop: PropertyRef
     low: Value
     high: Value
 
 
-@node
+@attrs.frozen(kw_only=True)
 class TextMatch(Node):
     prop: PropertyRef
     op: str  # contains, not_contains, starts_with, ends_with
     value: StringLit
 
 
-@node
+@attrs.frozen(kw_only=True)
 class HistoryMatch(Node):
     """`P has ever been v` (ever=True) / `P has never been v` (ever=False)."""
 
@@ -218,180 +219,184 @@ class HistoryMatch(Node):
     value: Value
 
 
-@node
+@attrs.frozen(kw_only=True)
 class DateCompare(Node):
     prop: PropertyRef
     op: str  # before, after
     value: Value
 
 
-@node
+@attrs.frozen(kw_only=True)
 class RelativeDate(Node):
     prop: PropertyRef
     op: str  # within_last, within_next, more_than_ago
     duration: Duration
 
 
-@node
+@attrs.frozen(kw_only=True)
 class InList(Node):
     """`in list "Name"`; `not in list "Name"` is `Not(InList)`."""
 
     name: StringLit
 
 
-@node
+@attrs.frozen(kw_only=True)
 class EnrolledIn(Node):
     workflow: StringLit
 
 
-@node
+@attrs.frozen(kw_only=True)
 class ReachedGoal(Node):
     workflow: StringLit
 
 
-@node
+@attrs.frozen(kw_only=True)
 class HasEvent(Node):
     event: Event
     negated: bool
     within: Duration | None = None
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Received(Node):
     """`received` — the outcome of the preceding `wait for`."""
 
 
-Criteria = Union[
-    Or, And, Not, Compare, IsKnown, InValues, Between, TextMatch, HistoryMatch,
-    DateCompare, RelativeDate, InList, EnrolledIn, ReachedGoal, HasEvent, Received,
-]
+Criteria = (
+    Or | And | Not | Compare | IsKnown | InValues | Between | TextMatch | HistoryMatch
+    | DateCompare | RelativeDate | InList | EnrolledIn | ReachedGoal | HasEvent | Received
+)
 
 
 # ---------------------------------------------------------------- triggers
 
 
-@node
+@attrs.frozen(kw_only=True)
 class ManualTrigger(Node):
     explicit: bool = True
 
 
-@node
+@attrs.frozen(kw_only=True)
 class FilterTrigger(Node):
     criteria: Criteria
 
 
-@node
+@attrs.frozen(kw_only=True)
 class TriggerEvent(Node):
     event: Event
     negated: bool = False
 
 
-@node
+@attrs.frozen(kw_only=True)
 class EventTrigger(Node):
     events: tuple[TriggerEvent, ...]
     refinement: Criteria | None = None
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Daily(Node):
     at: TimeLit
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Weekly(Node):
     days: tuple[Name, ...]
     at: TimeLit
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Monthly(Node):
     day: NumberLit
     at: TimeLit
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Once(Node):
     at: DateTimeLit
 
 
-Recurrence = Union[Daily, Weekly, Monthly, Once]
+Recurrence = (
+    Daily | Weekly | Monthly | Once
+)
 
 
-@node
+@attrs.frozen(kw_only=True)
 class ScheduleTrigger(Node):
     recurrence: Recurrence
     refinement: Criteria | None = None
 
 
-Trigger = Union[ManualTrigger, FilterTrigger, EventTrigger, ScheduleTrigger]
+Trigger = (
+    ManualTrigger | FilterTrigger | EventTrigger | ScheduleTrigger
+)
 
 
 # ---------------------------------------------------------------- settings
 
 
-@node
+@attrs.frozen(kw_only=True)
 class DayRange(Node):
     start: str
     end: str
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Day(Node):
     name: str
 
 
-@node
+@attrs.frozen(kw_only=True)
 class TimezoneSetting(Node):
     name: StringLit
 
 
-@node
+@attrs.frozen(kw_only=True)
 class ExecuteSetting(Node):
     days: tuple[DayRange | Day, ...]
     start: TimeLit
     end: TimeLit
 
 
-@node
+@attrs.frozen(kw_only=True)
 class PauseSetting(Node):
     dates: tuple[DateLit, ...]
 
 
-@node
+@attrs.frozen(kw_only=True)
 class EnrollExistingSetting(Node):
     pass
 
 
-@node
+@attrs.frozen(kw_only=True)
 class UnenrollUnmetSetting(Node):
     pass
 
 
-@node
+@attrs.frozen(kw_only=True)
 class OnFailureSetting(Node):
     mode: str  # continue, stop
 
 
-Setting = Union[
-    TimezoneSetting, ExecuteSetting, PauseSetting, EnrollExistingSetting,
-    UnenrollUnmetSetting, OnFailureSetting,
-]
+Setting = (
+    TimezoneSetting | ExecuteSetting | PauseSetting | EnrollExistingSetting
+    | UnenrollUnmetSetting | OnFailureSetting
+)
 
 
 # ---------------------------------------------------------------- steps
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Block(Node):
     steps: tuple[Step, ...]
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Delay(Node):
     duration: Duration
 
 
-@node
+@attrs.frozen(kw_only=True)
 class DelayUntilDay(Node):
     """`delay until monday at 09:00`; `delay until 09:00` has `day=None`."""
 
@@ -399,7 +404,7 @@ class DelayUntilDay(Node):
     at: TimeLit | None
 
 
-@node
+@attrs.frozen(kw_only=True)
 class DelayUntilDate(Node):
     """`delay until 2026-12-24 at 09:00`, `delay until contact.renewal_date - 7 days`."""
 
@@ -409,7 +414,7 @@ class DelayUntilDate(Node):
     at: TimeLit | None
 
 
-@node
+@attrs.frozen(kw_only=True)
 class DelayUntilAnchor(Node):
     """`delay until anchor`, `delay until 30 days before anchor at 09:00`."""
 
@@ -418,84 +423,84 @@ class DelayUntilAnchor(Node):
     at: TimeLit | None
 
 
-@node
+@attrs.frozen(kw_only=True)
 class WaitFor(Node):
     event: Event
     timeout: Duration
 
 
-@node
+@attrs.frozen(kw_only=True)
 class IfBranch(Node):
     condition: Criteria
     body: Block
 
 
-@node
+@attrs.frozen(kw_only=True)
 class If(Node):
     branches: tuple[IfBranch, ...]
     else_body: Block | None = None
 
 
-@node
+@attrs.frozen(kw_only=True)
 class BranchCase(Node):
     value: Value
     body: Block
 
 
-@node
+@attrs.frozen(kw_only=True)
 class BranchOn(Node):
     prop: PropertyRef
     cases: tuple[BranchCase, ...]
     else_body: Block | None = None
 
 
-@node
+@attrs.frozen(kw_only=True)
 class SplitArm(Node):
     percent: PercentLit
     body: Block
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Split(Node):
     arms: tuple[SplitArm, ...]
 
 
-@node
+@attrs.frozen(kw_only=True)
 class SendEmail(Node):
     email: StringLit
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Notify(Node):
     recipient: StringLit | None  # None: the record's owner
     subject: StringLit | None = None
     body: StringLit | None = None
 
 
-@node
+@attrs.frozen(kw_only=True)
 class SetProperty(Node):
     prop: PropertyRef
     value: Value
 
 
-@node
+@attrs.frozen(kw_only=True)
 class ClearProperty(Node):
     prop: PropertyRef
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Increment(Node):
     prop: PropertyRef
     amount: NumberLit
 
 
-@node
+@attrs.frozen(kw_only=True)
 class CopyProperty(Node):
     source: PropertyRef
     target: PropertyRef
 
 
-@node
+@attrs.frozen(kw_only=True)
 class CreateTask(Node):
     title: StringLit
     due: Duration | None = None
@@ -505,81 +510,81 @@ class CreateTask(Node):
     priority: str | None = None
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Field(Node):
     name: Name
     value: Value
 
 
-@node
+@attrs.frozen(kw_only=True)
 class CreateRecord(Node):
     object_type: Name
     fields: tuple[Field, ...]
 
 
-@node
+@attrs.frozen(kw_only=True)
 class AssignOwner(Node):
     owner: StringLit
 
 
-@node
+@attrs.frozen(kw_only=True)
 class RotateOwner(Node):
     owners: ListLit
 
 
-@node
+@attrs.frozen(kw_only=True)
 class AddToList(Node):
     name: StringLit
 
 
-@node
+@attrs.frozen(kw_only=True)
 class RemoveFromList(Node):
     name: StringLit
 
 
-@node
+@attrs.frozen(kw_only=True)
 class EnrollInWorkflow(Node):
     workflow: StringLit
 
 
-@node
+@attrs.frozen(kw_only=True)
 class UnenrollFromWorkflow(Node):
     workflow: StringLit
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Webhook(Node):
     method: str
     url: StringLit
     body: StringLit | None = None
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Placeholder(Node):
     text: StringLit
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Label(Node):
     name: StringLit
 
 
-@node
+@attrs.frozen(kw_only=True)
 class GoTo(Node):
     target: StringLit
 
 
-@node
+@attrs.frozen(kw_only=True)
 class End(Node):
     pass
 
 
-Step = Union[
-    Delay, DelayUntilDay, DelayUntilDate, DelayUntilAnchor, WaitFor, If, BranchOn,
-    Split, SendEmail, Notify, SetProperty, ClearProperty, Increment, CopyProperty,
-    CreateTask, CreateRecord, AssignOwner, RotateOwner, AddToList, RemoveFromList,
-    EnrollInWorkflow, UnenrollFromWorkflow, Webhook, Placeholder, Label, GoTo, End,
-]
+Step = (
+    Delay | DelayUntilDay | DelayUntilDate | DelayUntilAnchor | WaitFor | If | BranchOn
+    | Split | SendEmail | Notify | SetProperty | ClearProperty | Increment | CopyProperty
+    | CreateTask | CreateRecord | AssignOwner | RotateOwner | AddToList | RemoveFromList
+    | EnrollInWorkflow | UnenrollFromWorkflow | Webhook | Placeholder | Label | GoTo | End
+)
 
 DATE_CENTRED_DELAYS = (DelayUntilAnchor,)
 
@@ -587,62 +592,62 @@ DATE_CENTRED_DELAYS = (DelayUntilAnchor,)
 # ---------------------------------------------------------------- clauses
 
 
-@node
+@attrs.frozen(kw_only=True)
 class ObjectClause(Node):
     type: Name
 
 
-@node
+@attrs.frozen(kw_only=True)
 class DescriptionClause(Node):
     text: StringLit
 
 
-@node
+@attrs.frozen(kw_only=True)
 class EnrollClause(Node):
     trigger: Trigger
 
 
-@node
+@attrs.frozen(kw_only=True)
 class ReenrollClause(Node):
     every_time: bool
     properties: tuple[PropertyRef, ...] = ()
 
 
-@node
+@attrs.frozen(kw_only=True)
 class GoalClause(Node):
     criteria: Criteria
 
 
-@node
+@attrs.frozen(kw_only=True)
 class SuppressClause(Node):
     lists: tuple[StringLit, ...]
 
 
-@node
+@attrs.frozen(kw_only=True)
 class UnenrollClause(Node):
     criteria: Criteria
 
 
-@node
+@attrs.frozen(kw_only=True)
 class SettingsClause(Node):
     settings: tuple[Setting, ...]
 
 
-@node
+@attrs.frozen(kw_only=True)
 class AnchorClause(Node):
     target: PropertyRef | DateLit
     annually: bool
 
 
-@node
+@attrs.frozen(kw_only=True)
 class StepsClause(Node):
     body: Block
 
 
-Clause = Union[
-    ObjectClause, DescriptionClause, EnrollClause, ReenrollClause, GoalClause,
-    SuppressClause, UnenrollClause, SettingsClause, AnchorClause, StepsClause,
-]
+Clause = (
+    ObjectClause | DescriptionClause | EnrollClause | ReenrollClause | GoalClause
+    | SuppressClause | UnenrollClause | SettingsClause | AnchorClause | StepsClause
+)
 
 #: Clause keyword for each clause class, in the order `wfdsl fmt` writes them.
 CLAUSE_ORDER: tuple[tuple[type[Node], str], ...] = (
@@ -662,7 +667,7 @@ CLAUSE_ORDER: tuple[tuple[type[Node], str], ...] = (
 # ---------------------------------------------------------------- files
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Workflow(Node):
     name: StringLit
     clauses: tuple[Clause, ...]
@@ -698,12 +703,12 @@ class Workflow(Node):
         return clause.settings if isinstance(clause, SettingsClause) else ()
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Comment(Node):
     text: str  # including the leading `#`
 
 
-@node
+@attrs.frozen(kw_only=True)
 class Module(Node):
     """One parsed `.wf` file."""
 

@@ -24,6 +24,7 @@ Weekdays are numbers, Monday = 0 … Sunday = 6 (as `datetime.weekday()`).
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -114,7 +115,7 @@ class PropRef:
     object: str
     property: str
 
-    @property
+    @builtins.property  # the field `property` shadows the builtin in this class
     def dotted(self) -> str:
         """`contact.email`."""
         return f"{self.object}.{self.property}"

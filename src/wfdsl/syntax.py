@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 from lark import Lark, Token
@@ -129,7 +129,7 @@ def _bounds(
             break
     if end is None:  # pragma: no cover - a start implies an end
         return None
-    return (start[0], start[1], end[0], end[1])
+    return (start[0] or 1, start[1] or 1, end[0] or 1, end[1] or 1)
 
 
 def _make_reducer(rule: Any) -> Callable[[list[Any]], Any]:
@@ -218,7 +218,7 @@ def parse(text: str, path: str = "<string>") -> ParseResult:
     (True, 'W')
     """
     comments: list[n.Comment] = []
-    depth_problem = _nesting_problem(text, path)
+    depth_problem = _nesting_problem(text, path) or _long_number_problem(text, path)
     if depth_problem is not None:
         return ParseResult(
             module=n.Module(span=_file_span(text, path), path=path, workflows=()),
@@ -286,7 +286,7 @@ def _parse_text(text: str, path: str) -> tuple[list[n.Workflow], list[n.Comment]
     finally:
         _BUILDERS.pop()
         _COMMENT_SINKS.pop()
-    return list(workflows or ()), [
+    return list(cast("list[n.Workflow]", workflows) or ()), [
         n.Comment(span=_token_span(tok, path), text=str(tok)) for tok in comments
     ]
 
@@ -326,7 +326,7 @@ def _parse_blockwise(
         line.strip().startswith("#") or not line.strip() for line in text[: starts[0]].splitlines()
     ):
         starts = [0, *starts]
-    bounds = list(zip(starts, [*starts[1:], len(text)]))
+    bounds = list(zip(starts, [*starts[1:], len(text)], strict=False))
     workflows: list[n.Workflow] = []
     comments: list[n.Comment] = []
     diagnostics: list[Diagnostic] = []
@@ -380,6 +380,32 @@ def _nesting_problem(text: str, path: str) -> Diagnostic | None:
                 )
         elif token in "})":
             depth = max(0, depth - 1)
+    return None
+
+
+#: Longest run of digits in a number; longer ones would overflow dates and int().
+MAX_DIGITS = 100
+
+_LONG_DIGITS = re.compile(rf"\d{{{MAX_DIGITS + 1},}}")
+_DIGIT_SCAN = re.compile(rf'"(?:[^"\\\n]|\\.)*"?|#[^\n]*|\d{{{MAX_DIGITS + 1},}}')
+
+
+def _long_number_problem(text: str, path: str) -> Diagnostic | None:
+    """A diagnostic for a number with more than MAX_DIGITS digits (outside strings and comments)."""
+    if _LONG_DIGITS.search(text) is None:
+        return None
+    for match in _DIGIT_SCAN.finditer(text):
+        token = match.group()
+        if token[0].isdigit():
+            at = match.start()
+            line = text.count("\n", 0, at) + 1
+            col = at - (text.rfind("\n", 0, at) + 1) + 1
+            span = Span(file=path, line=line, col=col, end_line=line, end_col=col + len(token))
+            return Diagnostic.of(
+                "invalid-value",
+                f"found a number with {len(token)} digits; expected at most {MAX_DIGITS}",
+                span,
+            )
     return None
 
 
@@ -533,7 +559,8 @@ def _closest_word(word: str, expected: set[str]) -> str | None:
     words = [w for name in expected for w in _PATTERN_WORDS.get(name, ())]
     matches = difflib.get_close_matches(word.lower(), words, n=3, cutoff=0.6)
     same_length = [m for m in matches if len(m) == len(word)]  # `dayz` -> `days`, not `day`
-    return (same_length or matches or [None])[0]
+    found = same_length or matches
+    return found[0] if found else None
 
 
 def _join_words(words: list[str]) -> str:
@@ -601,7 +628,8 @@ def _open_block(text: str, pos: int) -> tuple[str, int] | None:
 def _describe_error(error: UnexpectedInput, text: str, path: str) -> Diagnostic:
     if isinstance(error, UnexpectedCharacters):
         line, col = error.line, error.column
-        char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
+        pos = error.pos_in_stream or 0
+        char = text[pos] if pos < len(text) else ""
         span = Span(file=path, line=line, col=col, end_line=line, end_col=col + 1)
         if char == '"':
             return Diagnostic.of(
@@ -611,7 +639,7 @@ def _describe_error(error: UnexpectedInput, text: str, path: str) -> Diagnostic:
                 hint="strings cannot span lines; write a line break as `\\n`",
             )
         allowed = _words_for(error.allowed or ())
-        previous = _previous_words(text, error.pos_in_stream)
+        previous = _previous_words(text, pos)
         after = _after(previous)
         shown = repr(char)[1:-1] if char.isprintable() else f"U+{ord(char):04X}" if char else "?"
         return Diagnostic.of(
@@ -1137,7 +1165,8 @@ class _ToAst:
         return n.If(span=self._span(meta), branches=tuple(branches), else_body=else_body)
 
     def else_block(self, meta: Any, children: list[Any]) -> n.Block:
-        return children[0]
+        block: n.Block = children[0]
+        return block
 
     def else_if(self, meta: Any, children: list[Any]) -> tuple[n.IfBranch, Any]:
         condition, body, rest = children
