@@ -34,7 +34,6 @@ a testing and replay mode.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import queue
 import threading
 import time
@@ -54,7 +53,13 @@ from wfdsl.runtime.protocols import (
     VirtualClock,
     utc,
 )
-from wfdsl.simulate import HORIZON, SimulationInputError, load_records_data, parse_event
+from wfdsl.simulate import (
+    HORIZON,
+    SimulationInputError,
+    load_records_data,
+    loads_json,
+    parse_event,
+)
 
 UTC = dt.timezone.utc
 CLOCKS = ("real", "virtual")
@@ -349,11 +354,7 @@ class Service:
             raise SimulationInputError(source, item.number, f"not UTF-8: {error}") from None
         if not text.strip():
             return None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise SimulationInputError(source, item.number, f"invalid JSON: {error.msg}") \
-                from None
+        data = loads_json(text, source, item.number)
         if not self.virtual and isinstance(data, dict) and "at" not in data:
             data["at"] = self.clock.now().isoformat()
         return parse_event(data, source, item.number)

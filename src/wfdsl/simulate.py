@@ -63,6 +63,24 @@ class Seed:
 # ---------------------------------------------------------------- records file
 
 
+#: Event times after this year are refused (delays and the horizon must stay in range).
+MAX_YEAR = 9000
+
+
+def loads_json(text: str, file: str, line: int) -> Any:
+    """Decoded JSON, or `SimulationInputError` naming the file and line (also for
+    nesting too deep to decode and integers too long to convert)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SimulationInputError(file, line + error.lineno - 1,
+                                   f"invalid JSON: {error.msg}") from None
+    except RecursionError:
+        raise SimulationInputError(file, line, "invalid JSON: nested too deeply") from None
+    except ValueError as error:  # e.g. an integer with more than 4300 digits
+        raise SimulationInputError(file, line, f"invalid JSON: {error}") from None
+
+
 def _line_of(text: str, needle: str) -> int:
     """The 1-based line where `needle` first occurs in `text` (1 if nowhere)."""
     index = text.find(needle) if needle else -1
@@ -141,11 +159,7 @@ def load_records(path: str | Path) -> Seed:
         raise SimulationInputError(file, 1, "no such file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise SimulationInputError(file, 1, f"cannot read: {error}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise SimulationInputError(file, error.lineno, f"invalid JSON: {error.msg}") from None
-    return load_records_data(data, file, text)
+    return load_records_data(loads_json(text, file, 1), file, text)
 
 
 # ---------------------------------------------------------------- events file
@@ -163,6 +177,8 @@ def _timestamp(value: Any, file: str, line: int) -> dt.datetime:
     if when.tzinfo is None:
         raise SimulationInputError(file, line, f"`at` {value!r} has no zone; add `Z` or an "
                                                "offset such as `+01:00`")
+    if when.year > MAX_YEAR:
+        raise SimulationInputError(file, line, f"`at` {value!r} is after the year {MAX_YEAR}")
     return when.astimezone(dt.timezone.utc)
 
 
@@ -226,11 +242,7 @@ def read_events(path: str | Path) -> Iterator[Event]:
             line_no += 1
             if not line.strip():
                 continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise SimulationInputError(file, line_no, f"invalid JSON: {error.msg}") \
-                    from None
+            data = loads_json(line, file, line_no)
             event = parse_event(data, file, line_no)
             if previous is not None and event.at < previous:
                 raise SimulationInputError(
@@ -272,14 +284,15 @@ class Simulation:
         self.engine = engine
         return engine
 
-    def run(self, events: Iterable[Event]) -> None:
-        """Feed the events in order, firing due timers in between, then run out the clock."""
+    def run(self, events: Iterable[Event], source: str = "events") -> None:
+        """Feed the events in order, firing due timers in between, then run out the clock.
+        `source` names the events in errors."""
         stream = iter(events)
         first = next(stream, None)
         start = self.start or (first.at if first is not None else self.until)
         if start is None:
-            raise SimulationInputError("events", 1, "no events and no --start: nothing to "
-                                                    "simulate")
+            raise SimulationInputError(source, 1, "no events and no --start: nothing to "
+                                                  "simulate")
         clock = VirtualClock(start)
         engine = self._begin(clock)
         last = start
@@ -291,7 +304,8 @@ class Simulation:
             engine.run_due(event.at)
             engine.ingest(event)
             last = max(last, event.at)
-        end = self.until if self.until is not None else last + HORIZON
+        room = dt.datetime.max.replace(tzinfo=dt.timezone.utc) - last
+        end = self.until if self.until is not None else last + min(HORIZON, room)
         while True:
             due = engine.next_due()
             if due is None or due > end:
@@ -322,5 +336,5 @@ def simulate_files(plans: ProjectPlan, records: str | Path, events: str | Path, 
                    until: dt.datetime | None = None) -> Simulation:
     """Run a simulation from files (what `wfdsl simulate` does)."""
     sim = Simulation(plans, load_records(records), start=start, until=until)
-    sim.run(read_events(events))
+    sim.run(read_events(events), str(events))
     return sim

@@ -63,6 +63,22 @@ def datetime_problem(text: str) -> str | None:
     return problem
 
 
+#: Longest duration a step may wait (about 100 years); longer ones overflow dates.
+MAX_DURATION_MINUTES = 5218 * 7 * 24 * 60
+
+_UNIT_MINUTES = {"minute": 1, "hour": 60, "day": 24 * 60, "week": 7 * 24 * 60}
+
+
+def _minutes(duration: n.Duration) -> int:
+    total = 0
+    for part in duration.parts:
+        if part.amount.isdigit():
+            if len(part.amount) > 12:  # also keeps int() clear of its digit limit
+                return MAX_DURATION_MINUTES + 1
+            total += int(part.amount) * _UNIT_MINUTES.get(part.unit, 1)
+    return total
+
+
 def invalid_value(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:  # noqa: C901
     """`invalid-value`: durations, times, dates, date-times, time zones, percentages, days, URLs."""
     for node in ctx.nodes(wf):
@@ -78,6 +94,14 @@ def invalid_value(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:  # noqa
                     node.span,
                     hint=f"write e.g. `{fix}`, or a smaller unit for fractions (`90 minutes`)",
                 )
+        elif isinstance(node, n.Duration) and _minutes(node) > MAX_DURATION_MINUTES:
+            yield _bad(
+                "found a duration longer than 100 years; expected at most "
+                f"{MAX_DURATION_MINUTES // (60 * 24 * 7)} weeks",
+                node.span,
+                hint="a workflow step cannot wait that long: use a date-centred delay or "
+                "a shorter duration",
+            )
         elif isinstance(node, n.DateLit):
             problem = date_problem(node.text)
             if problem is not None:

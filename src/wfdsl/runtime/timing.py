@@ -98,12 +98,16 @@ def add_duration(start: dt.datetime, parts: Iterable[Sequence[Any]], tz_name: st
             seconds += int(amount) * 60
         else:
             raise TimingError(f"unknown duration unit {unit!r}")
-    result = start
-    if days:
-        wall = local(start, tz)
-        day = wall.date() + dt.timedelta(days=sign * days)
-        result = localize(day, wall.time().replace(tzinfo=None), tz)
-    return result + dt.timedelta(seconds=sign * seconds)
+    try:
+        result = start
+        if days:
+            wall = local(start, tz)
+            day = wall.date() + dt.timedelta(days=sign * days)
+            result = localize(day, wall.time().replace(tzinfo=None), tz)
+        return result + dt.timedelta(seconds=sign * seconds)
+    except OverflowError:
+        raise TimingError(f"{start.isoformat()} {'+' if sign > 0 else '-'} {days} days "
+                          f"{seconds} seconds is beyond the year 9999") from None
 
 
 def duration_parts(data: Any) -> list[list[Any]]:
