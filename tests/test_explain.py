@@ -471,3 +471,17 @@ def test_explain_agrees_with_every_engine_scenario(path: Path) -> None:
             wf = report.workflow(workflow)
             assert reason in wf.reasons, (workflow, reason, wf.verdict)
             assert f"not_enrolled ({reason})" in render_text(report)
+
+
+def test_every_observed_engine_method_exists() -> None:
+    """ExplainEngine observes by overriding engine methods: a renamed one would silently stop
+    being observed, so each override must still name a method of Engine."""
+    from wfdsl.explain import ExplainEngine
+    from wfdsl.runtime.engine import Engine
+
+    overrides = [name for name, value in vars(ExplainEngine).items()
+                 if callable(value) and not name.startswith("__")
+                 and name not in ("evaluate_now", "lists_now", "_evaluated", "_branch_label",
+                                  "_note", "_batch_text")]
+    assert len(overrides) >= 15
+    assert [name for name in overrides if not hasattr(Engine, name)] == []
