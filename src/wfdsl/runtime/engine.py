@@ -70,6 +70,18 @@ _TOKEN = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_.]*)
 Predicate = Callable[[Any], bool]
 
 
+_ENROLLMENT_FIELDS = tuple(field.name for field in attrs.fields(Enrollment))
+
+
+def _evolve(enr: Enrollment, **changes: Any) -> Enrollment:
+    """`attrs.evolve` for enrollments, which every step copies: the same new instance
+    (built by the class's own `__init__`) for about half the time, without attrs'
+    per-call look at the class's fields."""
+    values = {name: getattr(enr, name) for name in _ENROLLMENT_FIELDS}
+    values.update(changes)
+    return Enrollment(**values)
+
+
 class EngineError(Exception):
     """A call the engine cannot serve (an unknown workflow name)."""
 
@@ -689,7 +701,7 @@ class Engine:
                     spec, self._event_fn(spec.get("criteria")), event
                 ):
                     self.store.cancel_timer(latest.id)
-                    enr = attrs.evolve(latest, waiting_for=None, received=True)
+                    enr = _evolve(latest, waiting_for=None, received=True)
                     self.store.put_enrollment(enr)
                     self._run(enr)
         elif latest.status == "completed" and not latest.goal_met and compiled.goal is not None:
@@ -730,7 +742,7 @@ class Engine:
         if converted:
             self._record(plan.name, enr.object, enr.record, h.CONVERTED, None, {}, enr.id)
             self.store.add_stat(plan.name, "converted", 1)
-        enr = attrs.evolve(enr, goal_met=True, converted=converted)
+        enr = _evolve(enr, goal_met=True, converted=converted)
         self.store.put_enrollment(enr)
         self._emit(Event(type="workflow.goal_met", object=enr.object, id=enr.record,
                          at=self._now, data={"workflow": plan.name}))
@@ -742,7 +754,7 @@ class Engine:
         if current.status != "active":
             return
         self.store.cancel_timer(enr.id)
-        ended = attrs.evolve(enr, status=status, ended_at=self._now, waiting_for=None,
+        ended = _evolve(enr, status=status, ended_at=self._now, waiting_for=None,
                              step=None)
         self.store.put_enrollment(ended)
         self.store.add_stat(enr.workflow, "active", -1)
@@ -779,7 +791,7 @@ class Engine:
 
     def _migrate(self, enr: Enrollment, old: WorkflowPlan, new: WorkflowPlan) -> None:
         """Move a waiting enrollment onto a new version (SPEC §5.4)."""
-        updated = attrs.evolve(enr, version=new.source_hash)
+        updated = _evolve(enr, version=new.source_hash)
         if enr.step is None or enr.step in new.steps:
             self.store.put_enrollment(updated)
             return
@@ -795,7 +807,7 @@ class Engine:
         self._record(new.name, enr.object, enr.record, h.SKIPPED, enr.step,
                      {"reason": h.STEP_REMOVED, "continue_at": target}, enr.id)
         # The timer (if any) keeps running; when it fires the enrollment runs `target`.
-        self.store.put_enrollment(attrs.evolve(updated, step=target, phase="at",
+        self.store.put_enrollment(_evolve(updated, step=target, phase="at",
                                                waiting_for=None))
         if target is None and self.store.timer(enr.id) is None:
             self._complete(updated)
@@ -816,7 +828,7 @@ class Engine:
         if enr is None or enr.status != "active":
             return
         if timer.kind == "timeout":
-            enr = attrs.evolve(enr, waiting_for=None, received=False)
+            enr = _evolve(enr, waiting_for=None, received=False)
             self.store.put_enrollment(enr)
         self._run(enr)
 
@@ -867,7 +879,7 @@ class Engine:
         step_id = enr.step
         if enr.phase == "after" and step_id is not None:
             step_id = plan.steps[step_id].next if step_id in plan.steps else None
-            enr = attrs.evolve(enr, step=step_id, phase="at", attempt=0)
+            enr = _evolve(enr, step=step_id, phase="at", attempt=0)
         for _ in range(MAX_STEPS_PER_RUN):
             if step_id is None:
                 self._complete(enr)
@@ -877,12 +889,12 @@ class Engine:
                 self._complete(enr)
                 return
             if enr.step != step_id:
-                enr = attrs.evolve(enr, step=step_id)
+                enr = _evolve(enr, step=step_id)
             result = self._step(enr, compiled, step)
             if result is _WAIT:
                 return
             if isinstance(result, _Goto):
-                enr = result.enr if result.enr.attempt == 0 else attrs.evolve(result.enr,
+                enr = result.enr if result.enr.attempt == 0 else _evolve(result.enr,
                                                                               attempt=0)
                 step_id = result.target
                 continue
@@ -895,7 +907,7 @@ class Engine:
         if kind == "label":
             return _Goto(enr, step.next)
         if kind == "go_to":
-            return _Goto(attrs.evolve(enr, passes=enr.passes + 1), step.target)
+            return _Goto(_evolve(enr, passes=enr.passes + 1), step.target)
         if kind == "end":
             self._complete(enr)
             return _ENDED
@@ -962,7 +974,7 @@ class Engine:
     def _sleep(self, enr: Enrollment, step: Step, until: dt.datetime,
                detail: Mapping[str, Any], *, phase: str, kind: str = "resume",
                waiting_for: Mapping[str, Any] | None = None) -> object:
-        enr = attrs.evolve(enr, step=step.id, phase=phase, waiting_for=waiting_for)
+        enr = _evolve(enr, step=step.id, phase=phase, waiting_for=waiting_for)
         self.store.put_enrollment(enr)
         self._set_timer(enr.id, until, kind, enr.workflow, enr.id)
         self._record(enr.workflow, enr.object, enr.record, h.DELAYED, step.id,
@@ -1170,7 +1182,7 @@ class Engine:
             detail["created"] = result.data["id"]
         self._record(name, enr.object, enr.record, h.ACTION, step.id, detail, enr.id)
         if kind == "send_email" and not enr.emailed:
-            enr = attrs.evolve(enr, emailed=True)
+            enr = _evolve(enr, emailed=True)
             self.store.add_stat(name, "emailed", 1)
         self.store.put_enrollment(enr)
         if result.events:
@@ -1187,7 +1199,7 @@ class Engine:
             until = self._now + timing.backoff(attempt, enr.id + step.id)
             detail["retry_at"] = until.isoformat()
             self._record(plan.name, enr.object, enr.record, h.FAILED, step.id, detail, enr.id)
-            enr = attrs.evolve(enr, attempt=attempt, step=step.id, phase="at")
+            enr = _evolve(enr, attempt=attempt, step=step.id, phase="at")
             self.store.put_enrollment(enr)
             self._set_timer(enr.id, until, "resume", enr.workflow, enr.id)
             return _WAIT
