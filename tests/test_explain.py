@@ -485,3 +485,21 @@ def test_every_observed_engine_method_exists() -> None:
                                   "_note", "_batch_text")]
     assert len(overrides) >= 15
     assert [name for name in overrides if not hasattr(Engine, name)] == []
+
+
+def test_goal_without_an_email_says_why_not_converted() -> None:
+    text = """\
+workflow "Nurture" {
+  object contact
+  enroll on form.submitted
+  goal contact.lifecyclestage = "customer"
+  steps { delay 2 days send email "Offer" }
+}
+"""
+    report = explain(text, {"contact": [{"id": "c1"}]},
+                     [ev("2026-03-02T10:00:00Z", "form.submitted"),
+                      ev("2026-03-03T10:00:00Z", "record.updated",
+                         properties={"lifecyclestage": "customer"})], "c1")
+    assert report.workflow("Nurture").verdict == "enrolled 1 time; goal met, unenrolled (goal_met)"
+    assert ("→ goal_met: not converted: the workflow sent it no marketing email during this "
+            "enrollment") in render_text(report)

@@ -638,6 +638,21 @@ class ExplainEngine(Engine):
                                     record=(enr.object, enr.record)):
             return super()._branch(enr, compiled, step)
 
+    def _goal(self, enr: Any, plan: WorkflowPlan, **kw: Any) -> Any:
+        obs = self._observer
+        mark = len(obs.seen)
+        out = super()._goal(enr, plan, **kw)
+        if obs.is_target(enr.object, enr.record):
+            note = ("converted: the workflow sent it a marketing email during this enrollment"
+                    if enr.emailed else "not converted: the workflow sent it no marketing "
+                    "email during this enrollment")
+            for i in range(mark, len(obs.seen)):
+                item = obs.seen[i].item
+                if isinstance(item, Outcome) and item.kind == h.GOAL_MET:
+                    obs.seen[i] = attrs.evolve(obs.seen[i], item=attrs.evolve(item, note=note))
+                    break
+        return out
+
     def _matches(self, spec: EventSpec | Mapping[str, Any], fn: Any, event: Event) -> bool:
         result = super()._matches(spec, fn, event)
         obs = self._observer
