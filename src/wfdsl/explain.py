@@ -1072,10 +1072,6 @@ def _time(at: dt.datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%S" if at.second else "%Y-%m-%d %H:%M") + "Z"
 
 
-def _verdict_mark(result: bool, yes: str, no: str) -> str:
-    return f"✓ {yes}" if result else f"✗ {no}"
-
-
 def _item_lines(items: Sequence[Item], indent: str) -> list[str]:
     out: list[str] = []
     for item in items:
