@@ -503,3 +503,22 @@ workflow "Nurture" {
     assert report.workflow("Nurture").verdict == "enrolled 1 time; goal met, unenrolled (goal_met)"
     assert ("→ goal_met: not converted: the workflow sent it no marketing email during this "
             "enrollment") in render_text(report)
+
+
+def test_a_daily_cycle_is_folded_in_the_text() -> None:
+    text = """\
+workflow "Daily" {
+  object contact
+  enroll on schedule daily at 07:30
+  reenroll every time
+  steps { create task "Call" delay until 16:00 send email "Later" }
+}
+"""
+    report = explain(text, {"contact": [{"id": "c1"}]}, [], "c1",
+                     start="2026-03-02T00:00:00Z", until="2026-03-12T00:00:00Z")
+    assert report.workflow("Daily").enrollments == 10
+    body = render_text(report)
+    assert body.count("→ enrolled") == 1
+    assert "  … the same 9 more times, times aside, until 2026-03-11 16:00Z\n" in body
+    # the JSON keeps every moment
+    assert len(report.to_json()["workflows"][0]["moments"]) == 20

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -1124,6 +1125,46 @@ def _outcome_line(item: Outcome) -> str:
     return line
 
 
+_TIMES = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d)?(?:\+00:00|Z)?")
+#: Cycles of up to this many moments that repeat (times aside) are folded in the text.
+MAX_CYCLE = 30
+#: ... when they occur at least this many times in a row.
+MIN_REPEATS = 3
+
+
+def _moment_lines(moments: Sequence[Moment]) -> list[str]:
+    """The moments as text; a cycle of moments repeated with only the times changed (a
+    daily schedule) is shown once, then folded into one line."""
+    keys = [(m.cause, _TIMES.sub("T", _body(m))) for m in moments]
+    lines: list[str] = []
+    i = 0
+    while i < len(moments):
+        best: tuple[int, int] | None = None
+        for k in range(1, MAX_CYCLE + 1):
+            reps = 1
+            while keys[i + reps * k:i + (reps + 1) * k] == keys[i:i + k] and \
+                    i + (reps + 1) * k <= len(moments):
+                reps += 1
+            if reps >= MIN_REPEATS and (best is None or reps * k > best[0] * best[1]):
+                best = (reps, k)
+        shown = best[1] if best else 1
+        for moment in moments[i:i + shown]:
+            when = _time(moment.at)
+            if moment.repeat > 1 and moment.last is not None:
+                when += f" … {_time(moment.last)} ({moment.repeat} times, the same each time)"
+            lines.append(f"  {when}  {moment.cause}")
+            lines.extend(_item_lines(moment.items, "    "))
+        if best is None:
+            i += 1
+            continue
+        reps, k = best
+        last = moments[i + reps * k - 1]
+        lines.append(f"  … the same {reps - 1} more time{'s' if reps > 2 else ''}, times "
+                     f"aside, until {_time(last.last or last.at)}")
+        i += reps * k
+    return lines
+
+
 def render_text(report: Explanation) -> str:
     """The explanation as the text `wfdsl explain` prints."""
     key = f"{report.record[0]}:{report.record[1]}"
@@ -1140,12 +1181,7 @@ def render_text(report: Explanation) -> str:
         lines += ["", f"No workflow enrolls {report.record[0]} records."]
     for wf in report.workflows:
         lines += ["", f"{wf.name}: {wf.verdict}", f"  trigger: {wf.trigger}"]
-        for moment in wf.moments:
-            when = _time(moment.at)
-            if moment.repeat > 1 and moment.last is not None:
-                when += f" … {_time(moment.last)} ({moment.repeat} times, the same each time)"
-            lines.append(f"  {when}  {moment.cause}")
-            lines.extend(_item_lines(moment.items, "    "))
+        lines.extend(_moment_lines(wf.moments))
         if wf.final:
             lines.append(f"  at the end ({_time(report.end) if report.end else ''})")
             lines.extend(_item_lines(wf.final, "    "))
