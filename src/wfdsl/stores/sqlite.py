@@ -152,24 +152,36 @@ def from_micros(value: int) -> dt.datetime:
     return EPOCH + dt.timedelta(microseconds=value)
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _enc(value: Any) -> Any:
     # JSON with tags for what JSON lacks, so values read back equal to what was written.
-    if value is None or isinstance(value, (bool, int, float, str)):
+    # Plain values are passed through without a call: this runs for every row written.
+    kind = type(value)
+    if kind in _PLAIN:
         return value
+    if kind is dict or isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str or key[:1] == "$":
+                return {"$map": [[_enc(k), _enc(v)] for k, v in value.items()]}
+            out[key] = item if type(item) in _PLAIN else _enc(item)
+        return out
+    if kind is list:
+        return [v if type(v) in _PLAIN else _enc(v) for v in value]
     if isinstance(value, dt.datetime):
         return {"$dt": value.isoformat()}
     if isinstance(value, dt.date):
         return {"$date": value.isoformat()}
     if isinstance(value, dt.time):
         return {"$time": value.isoformat()}
-    if isinstance(value, Mapping):
-        if all(isinstance(k, str) and not k.startswith("$") for k in value):
-            return {k: _enc(v) for k, v in value.items()}
-        return {"$map": [[_enc(k), _enc(v)] for k, v in value.items()]}
     if isinstance(value, tuple):
         return {"$tuple": [_enc(v) for v in value]}
     if isinstance(value, (set, frozenset)):
         return {"$set": sorted((_enc(v) for v in value), key=repr)}
+    if isinstance(value, (bool, int, float, str)):  # subclasses (enums, …)
+        return value
     if isinstance(value, list):
         return [_enc(v) for v in value]
     if attrs.has(type(value)):
@@ -177,26 +189,30 @@ def _enc(value: Any) -> Any:
     return str(value)
 
 
+_TAGS = frozenset({"$dt", "$date", "$time", "$tuple", "$set", "$map"})
+
+
 def _dec(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_dec(v) for v in value]
-    if not isinstance(value, dict):
+    kind = type(value)
+    if kind is list:
+        return [v if type(v) in _PLAIN else _dec(v) for v in value]
+    if kind is not dict:
         return value
     if len(value) == 1:
         (tag, inner), = value.items()
-        if tag == "$dt":
-            return dt.datetime.fromisoformat(inner)
-        if tag == "$date":
-            return dt.date.fromisoformat(inner)
-        if tag == "$time":
-            return dt.time.fromisoformat(inner)
-        if tag == "$tuple":
-            return tuple(_dec(v) for v in inner)
-        if tag == "$set":
-            return frozenset(_dec(v) for v in inner)
-        if tag == "$map":
+        if tag in _TAGS:
+            if tag == "$dt":
+                return dt.datetime.fromisoformat(inner)
+            if tag == "$date":
+                return dt.date.fromisoformat(inner)
+            if tag == "$time":
+                return dt.time.fromisoformat(inner)
+            if tag == "$tuple":
+                return tuple(_dec(v) for v in inner)
+            if tag == "$set":
+                return frozenset(_dec(v) for v in inner)
             return {_dec(k): _dec(v) for k, v in inner}
-    return {k: _dec(v) for k, v in value.items()}
+    return {k: v if type(v) in _PLAIN else _dec(v) for k, v in value.items()}
 
 
 def dumps(value: Any) -> str:
