@@ -418,3 +418,18 @@ def test_update_docs_console_output(docs_dir: Path) -> None:
 
         text = path.read_text(encoding="utf-8")
         path.write_text(CONSOLE.sub(fill, text), encoding="utf-8")
+
+
+def test_an_unexpected_non_enrollment_is_explained(tmp_path: Path) -> None:
+    path = project(tmp_path, """
+[[test]]
+name = "expects the competitor"
+workflow = "Welcome"
+record = "c9"
+enrolled = true
+""")
+    result = run(path)
+    assert result.exit_code == 1
+    assert "    why (wfdsl explain): never enrolled: suppressed\n" in result.output
+    assert '        suppression lists: ✓ in list "Competitors"\n' in result.output
+    assert "        → not_enrolled (suppressed)" in result.output

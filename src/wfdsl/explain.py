@@ -61,6 +61,7 @@ __all__ = [
     "explain_record",
     "render_text",
     "resolve_record",
+    "why_not",
 ]
 
 #: Refusals that the trace does not record (no history entry), stated by explain.
@@ -1123,6 +1124,22 @@ def _outcome_line(item: Outcome) -> str:
     if item.note:
         line += f": {item.note}"
     return line
+
+
+def why_not(report: Explanation, workflow: str) -> list[str]:
+    """The verdict for `workflow` and, when the record was refused, the last moment that
+    refused it, as text lines (what `wfdsl test` prints under an unexpected non-enrollment).
+    """
+    wf = report.workflow(workflow)
+    lines = [wf.verdict]
+    for moment in reversed(wf.moments):
+        if any(isinstance(i, Outcome) and i.kind == h.NOT_ENROLLED for i in moment.items):
+            lines.extend(line[2:] for line in _moment_lines([moment]))
+            break
+    else:
+        for check in wf.final:
+            lines.extend(_item_lines([check], ""))
+    return lines
 
 
 _TIMES = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d)?(?:\+00:00|Z)?")

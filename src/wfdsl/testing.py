@@ -24,7 +24,13 @@ import attrs
 import tomllib
 
 from wfdsl.compile import CompileFailed, load_plans
-from wfdsl.explain import DERIVED_REASONS, ExplainError, explain_record, resolve_record
+from wfdsl.explain import (
+    DERIVED_REASONS,
+    ExplainError,
+    explain_record,
+    resolve_record,
+    why_not,
+)
 from wfdsl.plan import PlanError, ProjectPlan
 from wfdsl.project import SourceError
 from wfdsl.runtime.protocols import Event
@@ -527,22 +533,34 @@ def _check_case(tf: _File, case: _Case, run: _Run) -> list[str]:
     kinds = [e["kind"] for e in entries]
     enrolled = kinds.count("enrolled")
     refusals = [str(e["detail"].get("reason")) for e in entries if e["kind"] == "not_enrolled"]
+    explained: list[Any] = []
+
+    def explain() -> Any:
+        if not explained:
+            explained.append(explain_record(tf.plans, run.seed, run.events, key,
+                                            workflow=workflow, start=run.start,
+                                            until=run.until))
+        return explained[0]
+
+    def why() -> list[str]:
+        lines = why_not(explain(), workflow)
+        return [f"why (wfdsl explain): {lines[0]}", *(f"  {line}" for line in lines[1:])]
+
     expected = data.get("enrolled")
     if expected is not None:
         ok = (enrolled > 0) == expected if isinstance(expected, bool) else enrolled == expected
         if not ok:
-            why = f" (not_enrolled: {', '.join(dict.fromkeys(refusals))})" if refusals else ""
             problems.append(f"enrolled: expected {_short(expected)}, got "
                             f"{_short(enrolled > 0 if isinstance(expected, bool) else enrolled)}"
                             f" — {key} was enrolled {enrolled} time"
-                            f"{'' if enrolled == 1 else 's'}{why}")
+                            f"{'' if enrolled == 1 else 's'}")
+            if enrolled == 0:
+                problems.extend(why())
     reason = data.get("reason")
     if reason is not None and reason not in refusals:
         derived: tuple[str, ...] = ()
         if reason in DERIVED_REASONS or not refusals:
-            report = explain_record(tf.plans, run.seed, run.events, key, workflow=workflow,
-                                    start=run.start, until=run.until)
-            derived = report.workflow(workflow).reasons
+            derived = explain().workflow(workflow).reasons
         if reason not in derived:
             got = ", ".join(dict.fromkeys([*refusals, *derived])) or "none"
             problems.append(f"reason: expected not_enrolled ({reason}), got: {got}")
@@ -577,6 +595,8 @@ def _check_case(tf: _File, case: _Case, run: _Run) -> list[str]:
         if found:
             problems.append(f"no_actions: expected no {_action_text(spec)}, got:")
             problems.extend(f"  {_entry_line(a)}" for a in found)
+    if missing and enrolled == 0 and expected is None:
+        problems.extend(why())
     if missing:
         for want in missing:
             problems.append(f"actions: expected {_action_text(want)} (in this order), "
