@@ -100,3 +100,23 @@ def test_failed_actions_are_counted_and_retried(tmp_path: Path) -> None:
     assert counts.failed == 1
     kinds = [(e.kind, e.detail.get("error")) for e in store.history()]
     assert kinds[:3] == [("enrolled", None), ("failed", "rate limited"), ("action", None)]
+
+
+def test_records_reach_a_fresh_memory_crm_at_every_start(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    for _ in range(2):
+        crm = MemoryCRM()
+        Service(plans(), crm, store, records=RECORDS,
+                options=Options(until_idle=True)).run(None)
+        assert crm.get("contact", "c1") is not None
+
+
+def test_sqlite_crm_imports_a_records_file_once(tmp_path: Path) -> None:
+    store, crm = SQLiteStore(tmp_path / "s.db"), SQLiteCRM(tmp_path / "c.db")
+    clock = FakeClock(dt.datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
+    Service(plans(), crm, store, records=RECORDS, clock=clock,  # type: ignore[arg-type]
+            options=Options(until_idle=True)).run(io.BytesIO(lead("c1")), "-")
+    Service(plans(), crm, store, records=RECORDS, clock=clock,  # type: ignore[arg-type]
+            options=Options(until_idle=True)).run(None)
+    record = crm.get("contact", "c1")
+    assert record is not None and record.properties["lifecyclestage"] == "lead"  # kept

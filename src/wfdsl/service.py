@@ -312,9 +312,10 @@ class Service:
                 engine.deploy(self.plans)
             else:
                 engine = Engine(self.plans, self.crm, self.store, self.clock)
-            if self.records is not None and not self.meta.get("records_loaded"):
+            if self.records is not None:
+                # The CRM decides: SQLiteCRM imports a file once (it keeps the file's
+                # digest), a memory CRM starts empty in every process and loads it again.
                 load_records_into(self.crm, self.records, utc(self.clock.now()))
-                self.meta.set("records_loaded", True)
             for name in engine.workflows:
                 if not self.store.workflow_state(name).get("active"):
                     engine.activate(name)
