@@ -433,3 +433,11 @@ enrolled = true
     assert "    why (wfdsl explain): never enrolled: suppressed\n" in result.output
     assert '        suppression lists: ✓ in list "Competitors"\n' in result.output
     assert "        → not_enrolled (suppressed)" in result.output
+
+
+def test_keyword_selects_cases(tmp_path: Path) -> None:
+    path = project(tmp_path, PASSING)
+    result = CliRunner().invoke(cli, ["test", "-k", "COMPETITOR", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("PASS ") == 1
+    assert result.output.splitlines()[-1] == "1 passed, 0 failed"

@@ -607,12 +607,15 @@ def _check_case(tf: _File, case: _Case, run: _Run) -> list[str]:
     return problems
 
 
-def run_file(path: Path) -> list[CaseResult]:
-    """Run one test file. Raises TestFileError when it is malformed."""
+def run_file(path: Path, keyword: str | None = None) -> list[CaseResult]:
+    """Run one test file (only the cases whose name contains `keyword`, ignoring case).
+    Raises TestFileError when it is malformed."""
     tf = _load_file(path)
     cache: dict[str, _Run] = {}
     results = []
     for case in tf.cases:
+        if keyword and keyword.casefold() not in str(case.data["name"]).casefold():
+            continue
         run = _run(tf, case, cache)
         problems = _check_case(tf, case, run)
         xfail = case.data.get("xfail")
@@ -625,14 +628,15 @@ def run_file(path: Path) -> list[CaseResult]:
     return results
 
 
-def run_paths(paths: Iterable[str | Path]) -> TestReport:
+def run_paths(paths: Iterable[str | Path], keyword: str | None = None) -> TestReport:
     """Discover and run the test files at or below `paths` (TestFileError when one is
-    malformed: nothing is reported as passed from a file that cannot be read)."""
+    malformed: nothing is reported as passed from a file that cannot be read). With
+    `keyword`, only the cases whose name contains it run."""
     files = discover(paths)
     if not files:
         raise TestFileError(", ".join(str(p) for p in paths),
                             f"no test files (*{SUFFIX}) found")
     results: list[CaseResult] = []
     for path in files:
-        results.extend(run_file(path))
+        results.extend(run_file(path, keyword))
     return TestReport(results=tuple(results))

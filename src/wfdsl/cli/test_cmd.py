@@ -36,10 +36,13 @@ def render(report: TestReport) -> str:
 
 @click.command("test")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-def test(paths: tuple[str, ...]) -> None:
-    """Run the workflow test files (*.wftest.toml) at or below PATHS."""
+@click.option("-k", "keyword", metavar="TEXT",
+              help="Only the test cases whose name contains TEXT (ignoring case).")
+def test(paths: tuple[str, ...], keyword: str | None) -> None:
+    """Run the workflow test files (*.wftest.toml) at or below PATHS, or the test file
+    of each .wf file in PATHS."""
     try:
-        report = run_paths(paths)
+        report = run_paths(paths, keyword)
     except TestFileError as error:
         fail(str(error))
         return
