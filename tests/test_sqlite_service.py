@@ -8,6 +8,8 @@ import json
 import threading
 from pathlib import Path
 
+import pytest
+
 from wfdsl.adapters.memory import MemoryCRM
 from wfdsl.adapters.sqlite import SQLiteCRM
 from wfdsl.compile import load_plans
@@ -120,3 +122,21 @@ def test_sqlite_crm_imports_a_records_file_once(tmp_path: Path) -> None:
             options=Options(until_idle=True)).run(None)
     record = crm.get("contact", "c1")
     assert record is not None and record.properties["lifecyclestage"] == "lead"  # kept
+
+
+def test_an_adapter_failure_outside_actions_rolls_the_batch_back(tmp_path: Path) -> None:
+    from wfdsl.runtime.protocols import Event, TransientAdapterError
+
+    class Down(SQLiteCRM):
+        def observe(self, event: Event) -> list[Event]:
+            raise TransientAdapterError("CRM unreachable")
+
+    store, crm = SQLiteStore(tmp_path / "s.db"), Down(tmp_path / "c.db")
+    service = Service(plans(), crm, store, records=RECORDS,
+                      options=Options(clock="virtual", until_idle=True))
+    events = (CASES / "events.jsonl").read_bytes()
+    with pytest.raises(TransientAdapterError, match="CRM unreachable"):
+        service.run(io.BytesIO(events), "events")
+    assert store.history() == []
+    assert store.get_meta("input") is None  # the lines are read again on the next start
+    assert crm.get("contact", "c1") is None  # the records import was rolled back with it
