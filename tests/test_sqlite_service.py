@@ -140,3 +140,25 @@ def test_an_adapter_failure_outside_actions_rolls_the_batch_back(tmp_path: Path)
     assert store.history() == []
     assert store.get_meta("input") is None  # the lines are read again on the next start
     assert crm.get("contact", "c1") is None  # the records import was rolled back with it
+
+
+def test_virtual_time_in_the_past_resumes_at_the_saved_clock(tmp_path: Path) -> None:
+    def shifted() -> bytes:  # the test events, six years earlier
+        out = []
+        for line in (CASES / "events.jsonl").read_text(encoding="utf-8").splitlines():
+            data = json.loads(line)
+            data["at"] = data["at"].replace("2026-", "2020-")
+            out.append(json.dumps(data))
+        return ("\n".join(out) + "\n").encode()
+
+    def run(where: str, until: dt.datetime | None) -> list[dict[str, object]]:
+        store = SQLiteStore(tmp_path / f"{where}.db")
+        Service(plans(), SQLiteCRM(tmp_path / f"{where}-crm.db"), store, records=RECORDS,
+                options=Options(clock="virtual", until_idle=True, until=until)
+                ).run(io.BytesIO(shifted()), "events")
+        return [e.to_json() for e in store.history()]
+
+    whole = run("whole", None)
+    assert whole[0]["at"] == "2020-11-23T10:00:00+00:00"
+    run("parts", dt.datetime(2020, 11, 25, 12, 0, tzinfo=UTC))  # stops with c3 waiting
+    assert run("parts", None) == whole

@@ -62,6 +62,7 @@ from wfdsl.simulate import (
 )
 
 UTC = dt.timezone.utc
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 CLOCKS = ("real", "virtual")
 
 
@@ -212,7 +213,9 @@ class Service:
         self._units = callable(getattr(crm, "begin_unit", None))
         self.virtual = options.clock == "virtual"
         if clock is None:
-            clock = VirtualClock(dt.datetime.now(UTC)) if self.virtual else SystemClock()
+            # A virtual clock never goes back, so it starts at the epoch and is set to the
+            # saved clock or the first event's time (which may well be in the past).
+            clock = VirtualClock(EPOCH) if self.virtual else SystemClock()
         self.clock = clock
         self.engine: Engine | None = None
         self.counts = Counts()
@@ -497,7 +500,7 @@ class Service:
         if self.engine is None:
             if not self.virtual:
                 return
-            self._start(self.clock.now())
+            self._start(dt.datetime.now(UTC))  # no event ever came: start now
         if self.virtual:
             last = self._last_event or self.clock.now()
             end = self.options.until or (last + HORIZON)
