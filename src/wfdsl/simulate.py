@@ -142,11 +142,19 @@ def load_records_data(data: Any, file: str, text: str = "") -> Seed:
                 raise SimulationInputError(file, line, f"`{key}` record id must be a string")
             ref = (str(key), str(record_id))
             if ref in seen:
-                here = _line_of(text, json.dumps(record_id))
+                needle = json.dumps(record_id)
+                here = _line_of(text[text.find(needle) + 1:], needle) + _line_of(text, needle) - 1
                 raise SimulationInputError(file, here, f"duplicate record {key}:{record_id}")
             seen.add(ref)
             props = {k: v for k, v in item.items() if k != "id"}
             records.append(SeedRecord(object=str(key), id=str(record_id), properties=props))
+    for left, right in associations:
+        for ref in (left, right):
+            if ref not in seen:
+                needle = json.dumps(f"{ref[0]}:{ref[1]}")
+                raise SimulationInputError(
+                    file, _line_of(text, needle),
+                    f"association with {ref[0]}:{ref[1]}, which is not a record of this file")
     return Seed(records=tuple(records), associations=tuple(associations), lists=lists)
 
 
