@@ -85,3 +85,30 @@ def test_a_simulation_previews_placeholders_as_skipped() -> None:
     )
     skipped = [e for e in sim.trace() if e["kind"] == "skipped"]
     assert [e["detail"]["reason"] for e in skipped] == ["placeholder"]
+
+
+ADDRESS = """
+workflow "Address sync" {
+  object contact
+  enroll on contact.city changed or contact.country changed
+  reenroll every time
+  steps {
+    webhook post "https://erp.example.com/address"
+  }
+}
+"""
+
+
+def test_one_update_matching_two_trigger_groups_enrolls_once() -> None:
+    sim = simulate(
+        ADDRESS,
+        {"contact": [{"id": "c1", "city": "Oslo", "country": "Norway"}]},
+        [
+            {"at": "2026-11-23T10:00:00Z", "type": "record.updated", "object": "contact",
+             "id": "c1", "properties": {"city": "Dublin", "country": "Ireland"}},
+            {"at": "2026-11-24T10:00:00Z", "type": "record.updated", "object": "contact",
+             "id": "c1", "properties": {"city": "Cork"}},
+        ],
+    )
+    enrolled = [e["at"] for e in sim.trace() if e["kind"] == "enrolled"]
+    assert enrolled == ["2026-11-23T10:00:00+00:00", "2026-11-24T10:00:00+00:00"]

@@ -161,6 +161,8 @@ class Engine:
         # Batches of events: the events one change stands for are judged together.
         self._queue: deque[list[Event]] = deque()
         self._criteria_cache: dict[int, tuple[Any, Predicate]] = {}
+        # (workflow, object, id) an event trigger fired for in the batch being dispatched
+        self._triggered: set[tuple[str, str, str]] = set()
         self._event_cache: dict[str, Callable[..., bool]] = {}
         self._load(plans)
 
@@ -490,6 +492,7 @@ class Engine:
 
     def _dispatch(self, batch: list[Event]) -> None:
         filters: dict[tuple[str, str, str], tuple[Record, list[Event]]] = {}
+        self._triggered.clear()
         for event in batch:
             if event.type == "workflow.enroll":
                 self._manual(event)
@@ -582,6 +585,12 @@ class Engine:
         if not any(self._matches(spec, fn, event) for spec, fn in compiled.events
                    if not spec.negated):
             return
+        # One change is one trigger occurrence: an update that matches two trigger
+        # groups (city and country changed) enrolls once.
+        key = (plan.name, event.object, event.id)
+        if key in self._triggered:
+            return
+        self._triggered.add(key)
         record = self.crm.get(event.object, event.id)
         if record is None:
             self._record(plan.name, event.object, event.id, h.NOT_ENROLLED, None,
