@@ -279,3 +279,20 @@ def test_a_workflow_removed_from_the_sources_is_turned_off(tmp_path: Path) -> No
     assert {w["name"]: w["active"] for w in report["workflows"]} == {"Other": True,
                                                                     "Welcome": False}
     assert report["totals"]["timers"] == 0
+
+
+def test_run_refuses_workflows_with_placeholders(tmp_path: Path) -> None:
+    source = tmp_path / "draft.wf"
+    source.write_text(
+        'workflow "Draft" {\n  object contact\n  enroll when contact.lifecyclestage = "lead"\n'
+        '  steps {\n    placeholder "Send a survey"\n  }\n}\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, [
+        "run", str(source), "--store", f"sqlite:///{tmp_path / 's.db'}",
+        "--crm", f"sqlite:///{tmp_path / 'c.db'}", "--events", os.devnull, "--until-idle",
+    ])
+    assert result.exit_code == 1
+    assert "draft.wf:5:5: error[placeholder-action]" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "s.db").exists()

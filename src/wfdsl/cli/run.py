@@ -14,6 +14,7 @@ import click
 
 from wfdsl.cli.common import Exit, fail
 from wfdsl.compile import CompileFailed, load_plans
+from wfdsl.diagnostics import Diagnostic, Severity
 from wfdsl.plan import PlanError, ProjectPlan
 from wfdsl.project import SourceError
 from wfdsl.registry import ConfigError, open_adapter, open_store
@@ -52,7 +53,9 @@ def plans_or_exit(paths: tuple[str, ...]) -> ProjectPlan:
                 schema = load_schema(paths[0])
             except SchemaError as error:
                 fail(str(error))
-        return load_plans(list(paths), schema)
+        plans = load_plans(list(paths), schema)
+        _refuse_placeholders(plans)
+        return plans
     except CompileFailed as failed:
         for diagnostic in failed.diagnostics:
             click.echo(render_text(diagnostic, failed.sources.get(diagnostic.span.file, "")),
@@ -63,6 +66,36 @@ def plans_or_exit(paths: tuple[str, ...]) -> ProjectPlan:
     except (SourceError, PlanError) as error:
         fail(str(error))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _refuse_placeholders(plans: ProjectPlan) -> None:
+    """`placeholder-action` is an error when turning workflows on: report each, exit 1."""
+    found = [
+        (plan.name, step) for plan in plans.workflows for step in plan.steps.values()
+        if step.kind == "placeholder"
+    ]
+    if not found:
+        return
+    for name, step in found:
+        text = step.args.get("text", "")
+        diagnostic = Diagnostic.of(
+            "placeholder-action",
+            f'found the placeholder "{text}" in workflow "{name}"; a workflow with '
+            "placeholders cannot be turned on",
+            step.span,
+            hint="replace it with an action (send email, create task, set …)",
+            severity=Severity.ERROR,
+        )
+        source = ""
+        try:
+            source = Path(step.span.file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            pass
+        click.echo(render_text(diagnostic, source), err=True)
+    count = len(found)
+    click.echo(f"wfdsl: {count} placeholder{'s' if count != 1 else ''} to fill in; nothing run",
+               err=True)
+    sys.exit(int(Exit.ERRORS))
 
 
 def _records(path: str | None) -> Any:
