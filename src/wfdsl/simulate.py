@@ -73,7 +73,8 @@ def loads_json(text: str, file: str, line: int) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        raise SimulationInputError(file, line + error.lineno - 1,
+        last = text.rstrip("\r\n").count("\n") + 1  # an error at the very end: the last line
+        raise SimulationInputError(file, line + min(error.lineno, last) - 1,
                                    f"invalid JSON: {error.msg}") from None
     except RecursionError:
         raise SimulationInputError(file, line, "invalid JSON: nested too deeply") from None
@@ -85,6 +86,13 @@ def _line_of(text: str, needle: str) -> int:
     """The 1-based line where `needle` first occurs in `text` (1 if nowhere)."""
     index = text.find(needle) if needle else -1
     return 1 if index < 0 else text.count("\n", 0, index) + 1
+
+
+def _line_after(text: str, anchor: str, needle: str) -> int:
+    """The line of the first `needle` after the first `anchor` (the anchor's line if none)."""
+    start = max(text.find(anchor), 0)
+    index = text.find(needle, start)
+    return text.count("\n", 0, index if index >= 0 else start) + 1
 
 
 def _record_ref(value: Any, file: str, line: int, what: str) -> tuple[str, str]:
@@ -115,7 +123,7 @@ def load_records_data(data: Any, file: str, text: str = "") -> Seed:
                 if not isinstance(item, dict):
                     raise SimulationInputError(file, line, "an association must be an object "
                                                            'with "from" and "to"')
-                here = _line_of(text, json.dumps(item.get("from")))
+                here = _line_after(text, '"associations"', json.dumps(item.get("from")))
                 associations.append((_record_ref(item.get("from"), file, here, "`from`"),
                                      _record_ref(item.get("to"), file, here, "`to`")))
             continue
@@ -233,7 +241,7 @@ def read_events(path: str | Path) -> Iterator[Event]:
     file = str(path)
     previous: dt.datetime | None = None
     try:
-        handle = open(path, encoding="utf-8")  # noqa: SIM115 - closed below
+        handle = open(path, "rb")  # noqa: SIM115 - closed below
     except FileNotFoundError:
         raise SimulationInputError(file, 1, "no such file") from None
     except OSError as error:
@@ -241,13 +249,14 @@ def read_events(path: str | Path) -> Iterator[Event]:
     with handle:
         line_no = 0
         while True:
-            try:
-                line = handle.readline()
-            except UnicodeDecodeError as error:
-                raise SimulationInputError(file, line_no + 1, f"not UTF-8: {error}") from None
-            if not line:
+            raw = handle.readline()
+            if not raw:
                 return
             line_no += 1
+            try:  # decoded line by line, so that the error names the right line
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise SimulationInputError(file, line_no, f"not UTF-8: {error}") from None
             if not line.strip():
                 continue
             data = loads_json(line, file, line_no)
