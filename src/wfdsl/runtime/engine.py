@@ -102,8 +102,13 @@ class _Compiled:
     watch_workflows: frozenset[str]
 
 
+_PLAIN = frozenset({str, int, float, bool})
+
+
 def _plan_value(value: Any) -> Any:
     """A plan literal as a CRM property value (dates as ISO text)."""
+    if value is None or type(value) in _PLAIN:
+        return value  # what decode_value returns unchanged (the common case, on every event)
     decoded = decode_value(value)
     if isinstance(decoded, (dt.date, dt.time)):
         return decoded.isoformat()
@@ -164,6 +169,8 @@ class Engine:
         # (workflow, object, id) an event trigger fired for in the batch being dispatched
         self._triggered: set[tuple[str, str, str]] = set()
         self._event_cache: dict[str, Callable[..., bool]] = {}
+        # One clock per engine time for event criteria (they are judged once per workflow).
+        self._event_clock: _EventClock | None = None
         self._load(plans)
 
     # ------------------------------------------------------------ plans and index
@@ -619,7 +626,12 @@ class Engine:
             if to_v is not None and not _same(event.data.get("value"), to_v):
                 return False
         # Relative dates in event criteria are measured from the engine's time.
-        return fn is None or fn(event.data, _EventClock(self._now))
+        if fn is None:
+            return True
+        clock = self._event_clock
+        if clock is None or clock.now is not self._now:
+            clock = self._event_clock = _EventClock(self._now)
+        return fn(event.data, clock)
 
     # ------------------------------------------------------------ enrollment
 
