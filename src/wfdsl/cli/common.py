@@ -1,15 +1,25 @@
-"""Shared CLI plumbing: exit codes, rendering of diagnostics, path discovery errors."""
+"""Shared CLI plumbing: exit codes, option values, loading plans with diagnostics."""
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import sys
+from collections.abc import Sequence
+from typing import NoReturn
 
 import click
 
+from wfdsl.compile import CompileFailed, load_plans
+from wfdsl.diagnostics import Severity
+from wfdsl.plan import PlanError, ProjectPlan
+from wfdsl.project import SourceError
+from wfdsl.render import render_text
+from wfdsl.schema import ConfigError, Schema, load_schema
+
 
 class Exit(enum.IntEnum):
-    """Exit codes of every command (SPEC §7)."""
+    """Exit codes of every command (docs/cli.md)."""
 
     OK = 0
     ERRORS = 1  # diagnostics with errors, unformatted files, failing tests
@@ -17,7 +27,51 @@ class Exit(enum.IntEnum):
     RUNTIME = 3  # runtime or adapter failure
 
 
-def fail(message: str, code: Exit = Exit.USAGE) -> None:
+def fail(message: str, code: Exit = Exit.USAGE) -> NoReturn:
     """Print `wfdsl: error: …` to stderr and exit with `code`."""
     click.echo(f"wfdsl: error: {message}", err=True)
     sys.exit(int(code))
+
+
+def parse_time(value: str | None, option: str) -> dt.datetime | None:
+    """An ISO 8601 option value as aware UTC (naive times are UTC); exits 2 when malformed."""
+    if value is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"{option}: {value!r} is not an ISO 8601 time (e.g. 2026-11-23T10:00:00Z)")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when.astimezone(dt.timezone.utc)
+
+
+def is_plan_file(paths: Sequence[str]) -> bool:
+    return len(paths) == 1 and str(paths[0]).endswith(".json")
+
+
+def schema_for(paths: Sequence[str]) -> Schema | None:
+    """The project schema found from the first path (None for a compiled plan); exits 2
+    on a bad configuration file."""
+    if not paths or is_plan_file(paths):
+        return None
+    try:
+        return load_schema(paths[0])
+    except ConfigError as error:
+        fail(str(error))
+
+
+def plans_or_exit(paths: Sequence[str], doing: str) -> ProjectPlan:
+    """Plans from `.wf` sources or one compiled plan. Sources with errors: their
+    diagnostics and exit 1 (`nothing <doing>`); unusable paths or plans: exit 2."""
+    schema = schema_for(paths)
+    try:
+        return load_plans(list(paths), schema)
+    except CompileFailed as failed:
+        for diagnostic in failed.diagnostics:
+            click.echo(render_text(diagnostic, failed.sources.get(diagnostic.span.file, "")), err=True)
+        errors = sum(1 for d in failed.diagnostics if d.severity is Severity.ERROR)
+        click.echo(f"wfdsl: {errors} error{'s' if errors != 1 else ''}; nothing {doing}", err=True)
+        sys.exit(int(Exit.ERRORS))
+    except (SourceError, PlanError) as error:
+        fail(str(error))

@@ -9,25 +9,12 @@ from pathlib import Path
 
 import click
 
-from wfdsl.cli.common import Exit, fail
+from wfdsl.cli.common import Exit, fail, schema_for
 from wfdsl.compile import compile_project
 from wfdsl.diagnostics import Severity
 from wfdsl.plan import plan_to_json
 from wfdsl.project import SourceError, load_project
 from wfdsl.render import render_text
-
-
-def _schema(paths: tuple[str, ...]) -> object | None:
-    """The project schema (closest `wfdsl.toml` / `[tool.wfdsl]`), if the schema layer exists."""
-    try:
-        from wfdsl.schema import ConfigError, load_schema
-    except ImportError:
-        return None
-    try:
-        return load_schema(paths[0])
-    except ConfigError as error:
-        fail(str(error))
-    return None
 
 
 def _write(path: str, text: str) -> None:
@@ -53,7 +40,7 @@ def compile(paths: tuple[str, ...], output: str) -> None:  # noqa: A001 - the co
     """Compile PATHS (files or directories of .wf files) into a plan JSON file."""
     try:
         project = load_project(paths)
-        schema = _schema(paths)
+        schema = schema_for(paths)
     except SourceError as error:
         fail(str(error))
     plans, diagnostics = compile_project(project, schema)

@@ -8,8 +8,8 @@ import sys
 
 import click
 
-from wfdsl.cli.common import Exit
-from wfdsl.cli.run import DEFAULT_STORE, time_option
+from wfdsl.cli.common import Exit, parse_time
+from wfdsl.cli.run import DEFAULT_STORE
 from wfdsl.cli.status import open_existing_store
 from wfdsl.service import prune_store
 
@@ -21,10 +21,10 @@ from wfdsl.service import prune_store
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 def prune(store_url: str, now: str | None, fmt: str) -> None:
-    """Apply the retention rules (SPEC §5.10): action entries older than 90 days, the
+    """Apply the retention rules (docs/operating.md): action entries older than 90 days, the
     history of enrollments that ended more than 183 days ago, and `enrolled in` /
     `reached goal of` facts older than 730 days."""
-    when = time_option(now, "--now") or dt.datetime.now(dt.timezone.utc)
+    when = parse_time(now, "--now") or dt.datetime.now(dt.timezone.utc)
     store = open_existing_store(store_url)
     result = prune_store(store, when)
     if fmt == "json":

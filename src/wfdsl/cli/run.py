@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import signal
 import sys
@@ -12,11 +11,9 @@ from typing import IO, Any
 
 import click
 
-from wfdsl.cli.common import Exit, fail
-from wfdsl.compile import CompileFailed, load_plans
+from wfdsl.cli.common import Exit, fail, parse_time, plans_or_exit
 from wfdsl.diagnostics import Diagnostic, Severity
-from wfdsl.plan import PlanError, ProjectPlan
-from wfdsl.project import SourceError
+from wfdsl.plan import ProjectPlan
 from wfdsl.registry import ConfigError, open_adapter, open_store
 from wfdsl.render import render_text
 from wfdsl.runtime.protocols import AdapterError
@@ -28,44 +25,11 @@ DEFAULT_STORE = "sqlite:///wfdsl-state.db"
 DEFAULT_CRM = "sqlite:///wfdsl-crm.db"
 
 
-def time_option(value: str | None, option: str) -> dt.datetime | None:
-    """An ISO 8601 option value as aware UTC (naive means UTC); exits 2 when malformed."""
-    if value is None:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        fail(f"{option}: {value!r} is not an ISO 8601 time (e.g. 2026-11-23T10:00:00Z)")
-        raise  # pragma: no cover - fail exits
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return when.astimezone(dt.timezone.utc)
-
-
-def plans_or_exit(paths: tuple[str, ...]) -> ProjectPlan:
-    """Plans from sources or a compiled plan; diagnostics (exit 1) or a clear error (exit 2)."""
-    try:
-        schema = None
-        if not (len(paths) == 1 and paths[0].endswith(".json")):
-            from wfdsl.schema import ConfigError as SchemaError
-            from wfdsl.schema import load_schema
-            try:
-                schema = load_schema(paths[0])
-            except SchemaError as error:
-                fail(str(error))
-        plans = load_plans(list(paths), schema)
-        _refuse_placeholders(plans)
-        return plans
-    except CompileFailed as failed:
-        for diagnostic in failed.diagnostics:
-            click.echo(render_text(diagnostic, failed.sources.get(diagnostic.span.file, "")),
-                       err=True)
-        count = len(failed.diagnostics)
-        click.echo(f"wfdsl: {count} error{'s' if count != 1 else ''}; nothing run", err=True)
-        sys.exit(int(Exit.ERRORS))
-    except (SourceError, PlanError) as error:
-        fail(str(error))
-    raise AssertionError("unreachable")  # pragma: no cover
+def load_or_exit(paths: tuple[str, ...]) -> ProjectPlan:
+    """Plans to run: diagnostics exit 1, placeholders exit 1, unusable input exit 2."""
+    plans = plans_or_exit(paths, "run")
+    _refuse_placeholders(plans)
+    return plans
 
 
 def _refuse_placeholders(plans: ProjectPlan) -> None:
@@ -155,10 +119,10 @@ def run(paths: tuple[str, ...], store_url: str, crm_url: str, events: str | None
 
     SIGTERM or SIGINT finish the batch in progress, commit it and exit 0.
     """
-    until_at = time_option(until, "--until")
+    until_at = parse_time(until, "--until")
     if until_at is not None and clock != "virtual":
         fail("--until needs --clock virtual")
-    plans = plans_or_exit(paths)
+    plans = load_or_exit(paths)
     data = _records(records)
     try:
         store = open_store(store_url)
