@@ -610,12 +610,12 @@ class Engine:
 
     def _matches(self, spec: EventSpec | Mapping[str, Any],
                  fn: Callable[..., bool] | None, event: Event) -> bool:
-        if isinstance(spec, Mapping):
-            etype, obj, prop = spec.get("type"), spec.get("object"), spec.get("property")
-            from_v, to_v = spec.get("from"), spec.get("to")
-        else:
+        if isinstance(spec, EventSpec):  # a plan's trigger (a concrete class: a fast check)
             etype, obj, prop = spec.type, spec.object, spec.property
             from_v, to_v = spec.from_value, spec.to_value
+        else:  # a `wait for` pattern (plan JSON form)
+            etype, obj, prop = spec.get("type"), spec.get("object"), spec.get("property")
+            from_v, to_v = spec.get("from"), spec.get("to")
         if etype != event.type:
             return False
         if etype == "property.changed":
