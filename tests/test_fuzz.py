@@ -235,3 +235,15 @@ def test_check_formatting_helper_catches_a_bad_formatter() -> None:
     # The round-trip assertion can fail: a text that does not parse is not "formatted".
     with pytest.raises(AssertionError):
         check_formatting(parse("workflow", "x.wf"), "workflow", "x.wf")
+
+
+def test_the_limits_page_states_the_real_limits(root: Path) -> None:
+    from wfdsl.check.values import MAX_DURATION_MINUTES
+    from wfdsl.simulate import MAX_YEAR
+    from wfdsl.syntax import MAX_DIGITS
+
+    text = (root / "docs" / "limits.md").read_text(encoding="utf-8")
+    assert f"| {MAX_NESTING} (`wfdsl.syntax.MAX_NESTING`" in text
+    assert f"| {MAX_DIGITS} (`wfdsl.syntax.MAX_DIGITS`)" in text
+    assert f"| {MAX_DURATION_MINUTES // (7 * 24 * 60)} weeks, about 100 years |" in text
+    assert f"after the year {MAX_YEAR}" in " ".join(text.split())
