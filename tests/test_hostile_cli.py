@@ -426,3 +426,10 @@ def test_a_store_file_that_is_garbage_exits_2(work: Path) -> None:
     result = invoke("status", "--store", "sqlite:///state.db")
     assert result.exit_code == 2, result.output
     assert "state.db" in result.output
+
+
+@pytest.mark.parametrize("option", ["--start", "--until"])
+def test_times_far_in_the_future_are_usage_errors(work: Path, option: str) -> None:
+    result = invoke("simulate", "w.wf", "--records", "records.json", "--events",
+                    "events.jsonl", option, "9999-12-31T00:00:00Z")
+    expect(result, 2, f"wfdsl: error: {option}: '9999-12-31T00:00:00Z' is after the year 9000")

@@ -41,6 +41,8 @@ def parse_time(value: str | None, option: str) -> dt.datetime | None:
         when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         fail(f"{option}: {value!r} is not an ISO 8601 time (e.g. 2026-11-23T10:00:00Z)")
+    if when.year > 9000:  # delays and horizons must stay within the calendar
+        fail(f"{option}: {value!r} is after the year 9000")
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.timezone.utc)
     return when.astimezone(dt.timezone.utc)
