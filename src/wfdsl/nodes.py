@@ -15,9 +15,15 @@ import attrs
 from wfdsl.spans import Span
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Node:
     span: Span
+
+    # One `__repr__` for every node: attrs would generate one per class, which
+    # is most of the cost of importing this module (and so of `wfdsl lint`'s start).
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in attrs.fields(type(self)))
+        return f"{type(self).__name__}({fields})"
 
     def children(self) -> Iterator[Node]:
         """The direct child nodes, in field order."""
@@ -42,27 +48,27 @@ class Node:
 # ---------------------------------------------------------------- values
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Name(Node):
     """A bare identifier: an object type, a field of `create deal { … }`."""
 
     value: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Variable(Node):
     """A `{{ contact.firstname }}` data token inside a string."""
 
     path: tuple[str, ...]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class StringLit(Node):
     value: str
     variables: tuple[Variable, ...] = ()
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class NumberLit(Node):
     text: str
 
@@ -71,27 +77,27 @@ class NumberLit(Node):
         return float(self.text) if "." in self.text else int(self.text)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class BoolLit(Node):
     value: bool
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DateLit(Node):
     text: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class TimeLit(Node):
     text: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DateTimeLit(Node):
     text: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class PercentLit(Node):
     text: str  # without the `%`
 
@@ -100,7 +106,7 @@ class PercentLit(Node):
         return float(self.text)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ListLit(Node):
     items: tuple[Value, ...]
 
@@ -110,18 +116,18 @@ Value = (
 )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DurationPart(Node):
     amount: str  # source text; the checker requires a positive whole number
     unit: str  # canonical singular: minute, hour, day, week
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Duration(Node):
     parts: tuple[DurationPart, ...]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class PropertyRef(Node):
     """`contact.email`, `deal.amount`; inside event criteria `form` or `url.path`."""
 
@@ -135,7 +141,7 @@ class PropertyRef(Node):
 # ---------------------------------------------------------------- events
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class EventRef(Node):
     """`form.submitted` or `form.submitted(form = "Demo")`."""
 
@@ -144,7 +150,7 @@ class EventRef(Node):
     criteria: Criteria | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class PropertyChange(Node):
     """`contact.city changed [from v] [to v]` (the `property.changed` event)."""
 
@@ -161,56 +167,56 @@ Event = (
 # ---------------------------------------------------------------- criteria
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Or(Node):
     items: tuple[Criteria, ...]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class And(Node):
     items: tuple[Criteria, ...]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Not(Node):
     item: Criteria
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Compare(Node):
     prop: PropertyRef
     op: str  # = != < <= > >=
     value: Value
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class IsKnown(Node):
     prop: PropertyRef
     known: bool
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class InValues(Node):
     prop: PropertyRef
     values: ListLit
     negated: bool
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Between(Node):
     prop: PropertyRef
     low: Value
     high: Value
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class TextMatch(Node):
     prop: PropertyRef
     op: str  # contains, not_contains, starts_with, ends_with
     value: StringLit
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class HistoryMatch(Node):
     """`P has ever been v` (ever=True) / `P has never been v` (ever=False)."""
 
@@ -219,45 +225,45 @@ class HistoryMatch(Node):
     value: Value
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DateCompare(Node):
     prop: PropertyRef
     op: str  # before, after
     value: Value
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class RelativeDate(Node):
     prop: PropertyRef
     op: str  # within_last, within_next, more_than_ago
     duration: Duration
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class InList(Node):
     """`in list "Name"`; `not in list "Name"` is `Not(InList)`."""
 
     name: StringLit
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class EnrolledIn(Node):
     workflow: StringLit
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ReachedGoal(Node):
     workflow: StringLit
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class HasEvent(Node):
     event: Event
     negated: bool
     within: Duration | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Received(Node):
     """`received` — the outcome of the preceding `wait for`."""
 
@@ -271,46 +277,46 @@ Criteria = (
 # ---------------------------------------------------------------- triggers
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ManualTrigger(Node):
     explicit: bool = True
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class FilterTrigger(Node):
     criteria: Criteria
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class TriggerEvent(Node):
     event: Event
     negated: bool = False
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class EventTrigger(Node):
     events: tuple[TriggerEvent, ...]
     refinement: Criteria | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Daily(Node):
     at: TimeLit
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Weekly(Node):
     days: tuple[Name, ...]
     at: TimeLit
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Monthly(Node):
     day: NumberLit
     at: TimeLit
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Once(Node):
     at: DateTimeLit
 
@@ -320,7 +326,7 @@ Recurrence = (
 )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ScheduleTrigger(Node):
     recurrence: Recurrence
     refinement: Criteria | None = None
@@ -334,45 +340,45 @@ Trigger = (
 # ---------------------------------------------------------------- settings
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DayRange(Node):
     start: str
     end: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Day(Node):
     name: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class TimezoneSetting(Node):
     name: StringLit
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ExecuteSetting(Node):
     days: tuple[DayRange | Day, ...]
     start: TimeLit
     end: TimeLit
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class PauseSetting(Node):
     dates: tuple[DateLit, ...]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class EnrollExistingSetting(Node):
     pass
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class UnenrollUnmetSetting(Node):
     pass
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class OnFailureSetting(Node):
     mode: str  # continue, stop
 
@@ -386,17 +392,17 @@ Setting = (
 # ---------------------------------------------------------------- steps
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Block(Node):
     steps: tuple[Step, ...]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Delay(Node):
     duration: Duration
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DelayUntilDay(Node):
     """`delay until monday at 09:00`; `delay until 09:00` has `day=None`."""
 
@@ -404,7 +410,7 @@ class DelayUntilDay(Node):
     at: TimeLit | None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DelayUntilDate(Node):
     """`delay until 2026-12-24 at 09:00`, `delay until contact.renewal_date - 7 days`."""
 
@@ -414,7 +420,7 @@ class DelayUntilDate(Node):
     at: TimeLit | None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DelayUntilAnchor(Node):
     """`delay until anchor`, `delay until 30 days before anchor at 09:00`."""
 
@@ -423,84 +429,84 @@ class DelayUntilAnchor(Node):
     at: TimeLit | None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class WaitFor(Node):
     event: Event
     timeout: Duration
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class IfBranch(Node):
     condition: Criteria
     body: Block
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class If(Node):
     branches: tuple[IfBranch, ...]
     else_body: Block | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class BranchCase(Node):
     value: Value
     body: Block
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class BranchOn(Node):
     prop: PropertyRef
     cases: tuple[BranchCase, ...]
     else_body: Block | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class SplitArm(Node):
     percent: PercentLit
     body: Block
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Split(Node):
     arms: tuple[SplitArm, ...]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class SendEmail(Node):
     email: StringLit
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Notify(Node):
     recipient: StringLit | None  # None: the record's owner
     subject: StringLit | None = None
     body: StringLit | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class SetProperty(Node):
     prop: PropertyRef
     value: Value
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ClearProperty(Node):
     prop: PropertyRef
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Increment(Node):
     prop: PropertyRef
     amount: NumberLit
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class CopyProperty(Node):
     source: PropertyRef
     target: PropertyRef
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class CreateTask(Node):
     title: StringLit
     due: Duration | None = None
@@ -510,71 +516,71 @@ class CreateTask(Node):
     priority: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Field(Node):
     name: Name
     value: Value
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class CreateRecord(Node):
     object_type: Name
     fields: tuple[Field, ...]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class AssignOwner(Node):
     owner: StringLit
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class RotateOwner(Node):
     owners: ListLit
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class AddToList(Node):
     name: StringLit
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class RemoveFromList(Node):
     name: StringLit
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class EnrollInWorkflow(Node):
     workflow: StringLit
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class UnenrollFromWorkflow(Node):
     workflow: StringLit
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Webhook(Node):
     method: str
     url: StringLit
     body: StringLit | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Placeholder(Node):
     text: StringLit
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Label(Node):
     name: StringLit
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GoTo(Node):
     target: StringLit
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class End(Node):
     pass
 
@@ -592,54 +598,54 @@ DATE_CENTRED_DELAYS = (DelayUntilAnchor,)
 # ---------------------------------------------------------------- clauses
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ObjectClause(Node):
     type: Name
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DescriptionClause(Node):
     text: StringLit
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class EnrollClause(Node):
     trigger: Trigger
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ReenrollClause(Node):
     every_time: bool
     properties: tuple[PropertyRef, ...] = ()
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GoalClause(Node):
     criteria: Criteria
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class SuppressClause(Node):
     lists: tuple[StringLit, ...]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class UnenrollClause(Node):
     criteria: Criteria
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class SettingsClause(Node):
     settings: tuple[Setting, ...]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class AnchorClause(Node):
     target: PropertyRef | DateLit
     annually: bool
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class StepsClause(Node):
     body: Block
 
@@ -667,7 +673,7 @@ CLAUSE_ORDER: tuple[tuple[type[Node], str], ...] = (
 # ---------------------------------------------------------------- files
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Workflow(Node):
     name: StringLit
     clauses: tuple[Clause, ...]
@@ -703,12 +709,12 @@ class Workflow(Node):
         return clause.settings if isinstance(clause, SettingsClause) else ()
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Comment(Node):
     text: str  # including the leading `#`
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Module(Node):
     """One parsed `.wf` file."""
 
