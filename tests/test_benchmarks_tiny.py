@@ -52,3 +52,44 @@ def test_write_creates_the_file_and_the_table_marks_missed_targets(tmp_path: Pat
     write(tmp_path / "B.md", table(rows))
     assert "| 9. x | a | 1 |  | t | **no** |" in (tmp_path / "B.md").read_text()
     assert TINY.reps == 1
+
+
+def test_the_event_pin_precheck_never_turns_away_an_event_a_trigger_matches() -> None:
+    """The engine's shortcut for many workflows on one event type (measurement 4) only
+    skips workflows whose trigger events would all say no."""
+    import datetime as dt
+
+    from benchmarks.engine import T0, compile_text
+
+    from wfdsl.runtime.engine import Engine, _may_fire
+    from wfdsl.runtime.protocols import Event, VirtualClock
+
+    text = "".join(f'workflow "W{i}" {{\n  object contact\n  enroll on {trigger}\n'
+                   f'  steps {{ end }}\n}}\n' for i, trigger in enumerate([
+                       'form.submitted(form = "Straße")',
+                       'contact.city changed to "Dublin"',
+                       'contact.phone changed to "50"',
+                       'page.visited(url.path = "/Pricing")',
+                       'form.submitted(form = "A") or contact.city changed to "Oslo"',
+                   ]))
+    engine = Engine(compile_text(text), None, None, VirtualClock(T0))  # type: ignore[arg-type]
+    values = ["STRASSE", "straße", "Dublin", "DUBLIN ", "dublin", 50, 50.0, "50", True, None,
+              "", "a", "oslo", ["a"]]
+    events = [Event(type="form.submitted", object="contact", id="c1", at=T0,
+                    data={"form": v}) for v in values]
+    events += [Event(type="property.changed", object="contact", id="c1", at=T0,
+                     data={"property": p, "value": v, "previous": None})
+               for p in ("city", "phone") for v in values]
+    events += [Event(type="page.visited", object="contact", id="c1", at=T0 + dt.timedelta(1),
+                     data={"url": f"https://x.org{p}"}) for p in ("/pricing", "/PRICING", "/")]
+    checked = skipped = 0
+    for compiled in engine._plans.values():
+        assert compiled.pins is not None
+        for event in events:
+            matches = any(engine._matches(spec, fn, event) for spec, fn in compiled.events
+                          if not spec.negated)
+            if not _may_fire(compiled.pins, event):
+                skipped += 1
+                assert not matches, (compiled.plan.name, event)
+            checked += matches
+    assert checked >= 8 and skipped > 50

@@ -36,7 +36,7 @@ import attrs
 from wfdsl.plan import EventSpec, ProjectPlan, Step, WorkflowPlan, decode_value
 from wfdsl.runtime import history as h
 from wfdsl.runtime import timing
-from wfdsl.runtime.criteria import compile_criteria, compile_event_criteria
+from wfdsl.runtime.criteria import compile_criteria, compile_event_criteria, event_attribute
 from wfdsl.runtime.facts import ENROLLED_FACT, GOAL_FACT, RecordFacts
 from wfdsl.runtime.protocols import (
     Action,
@@ -100,6 +100,8 @@ class _Compiled:
     watch_props: frozenset[str]
     watch_lists: frozenset[str]
     watch_workflows: frozenset[str]
+    #: What an event must carry for this event trigger to fire (see `_pins`), or None.
+    pins: frozenset[tuple[str, str, str]] | None = None
 
 
 _PLAIN = frozenset({str, int, float, bool})
@@ -139,6 +141,53 @@ def idempotency_key(enr: Enrollment, step_id: str) -> str:
     computes the same key."""
     step = step_id if enr.passes == 0 else f"{step_id}@{enr.passes}"
     return f"{enr.id}:{step}:{enr.attempt}"
+
+
+def _pins(specs: Iterable[EventSpec]) -> frozenset[tuple[str, str, str]] | None:
+    """(event type, attribute or `object.property`, case-folded text) per trigger event,
+    when every event of the trigger asks for one text value (`form.submitted(form = "X")`,
+    `contact.city changed to "Dublin"`); None otherwise. With many workflows on one event
+    type, `_may_fire` then turns the others away without judging their criteria."""
+    pins: set[tuple[str, str, str]] = set()
+    for spec in specs:
+        if spec.negated:
+            continue
+        crit = spec.criteria
+        if spec.type == "property.changed":
+            if (crit is None and spec.from_value is None and isinstance(spec.to_value, str)
+                    and spec.object and spec.property):
+                pins.add((spec.type, f"{spec.object}.{spec.property}", spec.to_value.casefold()))
+                continue
+            return None
+        if (spec.property is None and spec.from_value is None and spec.to_value is None
+                and isinstance(crit, Mapping) and set(crit) == {"op", "attribute", "value"}
+                and crit["op"] == "eq" and isinstance(crit["attribute"], str)
+                and isinstance(crit["value"], str) and crit["value"]):
+            pins.add((spec.type, crit["attribute"], crit["value"].casefold()))
+            continue
+        return None
+    return frozenset(pins) if pins else None
+
+
+def _may_fire(pins: frozenset[tuple[str, str, str]], event: Event) -> bool:
+    """False only when no trigger event can match `event` (`_matches` would say no to all):
+    the text it asks for is not the event's. Values that are not text go the long way."""
+    for etype, attr, folded in pins:
+        if etype != event.type:
+            continue
+        if etype == "property.changed":
+            if f"{event.object}.{event.data.get('property')}" != attr:
+                continue
+            value = event.data.get("value")
+            if value is None:
+                continue
+            if isinstance(value, bool) or str(value).casefold() == folded:
+                return True
+        else:
+            value = event_attribute(event.data, attr)
+            if not isinstance(value, str) or (value and value.casefold() == folded):
+                return True
+    return False
 
 
 class Engine:
@@ -235,6 +284,7 @@ class Engine:
             watch_props=frozenset(x for p in parts for x in p.properties) | wait_props,
             watch_lists=frozenset(x for p in parts for x in p.lists),
             watch_workflows=frozenset(x for p in parts for x in p.workflows),
+            pins=_pins(trig.events) if trig.kind == "event" else None,
         )
 
     def _event_fn(self, criteria: Any) -> Callable[..., bool] | None:
@@ -519,6 +569,8 @@ class Engine:
                         key = (name, record.object, record.id)
                         filters.setdefault(key, (record, []))[1].append(event)
                 elif kind == "event" and event.object == compiled.plan.object:
+                    if compiled.pins is not None and not _may_fire(compiled.pins, event):
+                        continue  # none of its events can match: skip the criteria
                     if self.is_active(name):
                         self._event_trigger(compiled, event)
         for (name, _, _), (record, events) in filters.items():
