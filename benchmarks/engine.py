@@ -224,13 +224,22 @@ def run_memory(size: Size) -> list[Row]:
         gc.collect()
         after = tracemalloc.take_snapshot()
         tracemalloc.stop()
-        grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
-        results.append(grown / n)
-        del engine, crm, before, after
-    per = sorted(results)[len(results) // 2]
-    return [Row(measurement=f"6. memory per waiting enrollment ({n:,}, memory store)",
-                contender="tracemalloc growth / enrollments (store, history, CRM events)",
-                value=f"{per:,.0f} B", target="<= 1 KiB", met=per <= 1024)]
+        diff = after.compare_to(before, "filename")
+        grown = sum(s.size_diff for s in diff)
+        # What the memory CRM keeps (the `workflow.enrolled` event in the record's event
+        # history) stands in for the real CRM: shown apart from the engine's own state.
+        in_crm = sum(s.size_diff for s in diff
+                     if s.traceback[0].filename.endswith(os.path.join("adapters", "memory.py")))
+        results.append((grown / n, in_crm / n))
+        del engine, crm, before, after, diff
+    per, crm_part = sorted(results)[len(results) // 2]
+    m = f"6. memory per waiting enrollment ({n:,}, memory store)"
+    return [
+        Row(measurement=m, contender="all growth (tracemalloc) / enrollments",
+            value=f"{per:,.0f} B", target="<= 1 KiB", met=per <= 1024),
+        Row(measurement=m, contender="of which the memory CRM's event history",
+            value=f"{crm_part:,.0f} B", ratio=f"engine + store: {per - crm_part:,.0f} B"),
+    ]
 
 
 # ---------------------------------------------------------------- the BPMN peer

@@ -169,24 +169,33 @@ def _pins(specs: Iterable[EventSpec]) -> frozenset[tuple[str, str, str]] | None:
     return frozenset(pins) if pins else None
 
 
-def _may_fire(pins: frozenset[tuple[str, str, str]], event: Event) -> bool:
+_UNSURE = object()
+
+
+def _may_fire(pins: frozenset[tuple[str, str, str]], event: Event,
+              seen: dict[str, object]) -> bool:
     """False only when no trigger event can match `event` (`_matches` would say no to all):
-    the text it asks for is not the event's. Values that are not text go the long way."""
+    the text it asks for is not the event's. Values that are not text go the long way.
+    `seen` keeps the event's case-folded values by attribute, for the next workflow."""
     for etype, attr, folded in pins:
         if etype != event.type:
             continue
-        if etype == "property.changed":
-            if f"{event.object}.{event.data.get('property')}" != attr:
-                continue
-            value = event.data.get("value")
-            if value is None:
-                continue
-            if isinstance(value, bool) or str(value).casefold() == folded:
-                return True
-        else:
-            value = event_attribute(event.data, attr)
-            if not isinstance(value, str) or (value and value.casefold() == folded):
-                return True
+        text = seen.get(attr)
+        if text is None and attr not in seen:
+            if etype == "property.changed":
+                if f"{event.object}.{event.data.get('property')}" != attr:
+                    seen[attr] = None
+                    continue
+                value = event.data.get("value")
+                text = (None if value is None else _UNSURE if isinstance(value, bool)
+                        else str(value).casefold())
+            else:
+                value = event_attribute(event.data, attr)
+                text = (_UNSURE if not isinstance(value, str) else
+                        value.casefold() if value else None)
+            seen[attr] = text
+        if text is _UNSURE or (text is not None and text == folded):
+            return True
     return False
 
 
@@ -555,6 +564,7 @@ class Engine:
                 self._manual(event)
                 continue
             keys = self._event_keys(event)
+            seen: dict[str, object] = {}  # for `_may_fire`
             # 1. enrollments that exist: goal, unenrollment, suppression, `wait for`.
             for name in self._lookup(self._watch_index, keys):
                 compiled = self._plans[name]
@@ -569,7 +579,7 @@ class Engine:
                         key = (name, record.object, record.id)
                         filters.setdefault(key, (record, []))[1].append(event)
                 elif kind == "event" and event.object == compiled.plan.object:
-                    if compiled.pins is not None and not _may_fire(compiled.pins, event):
+                    if compiled.pins is not None and not _may_fire(compiled.pins, event, seen):
                         continue  # none of its events can match: skip the criteria
                     if self.is_active(name):
                         self._event_trigger(compiled, event)
