@@ -93,3 +93,9 @@ def test_the_event_pin_precheck_never_turns_away_an_event_a_trigger_matches() ->
                 assert not matches, (compiled.plan.name, event)
             checked += matches
     assert checked >= 8 and skipped > 50
+    # The dispatch index finds exactly the workflows the check lets through.
+    for event in events:
+        keys = engine._event_keys(event)
+        expected = [name for name in engine._lookup(engine._trigger_index, keys)
+                    if _may_fire(engine._plans[name].pins or frozenset(), event, {})]
+        assert engine._triggers_for(event, keys, {}) == expected, event

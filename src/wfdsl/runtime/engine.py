@@ -172,6 +172,26 @@ def _pins(specs: Iterable[EventSpec]) -> frozenset[tuple[str, str, str]] | None:
 _UNSURE = object()
 
 
+def _event_text(event: Event, attr: str, seen: dict[str, object]) -> object:
+    """The case-folded text `event` carries for a pin's attribute (`object.property` for
+    a property change): None when it has none, `_UNSURE` when it is not text."""
+    text = seen.get(attr)
+    if text is None and attr not in seen:
+        if event.type == "property.changed":
+            if f"{event.object}.{event.data.get('property')}" != attr:
+                text = None
+            else:
+                value = event.data.get("value")
+                text = (None if value is None else _UNSURE if isinstance(value, bool)
+                        else str(value).casefold())
+        else:
+            value = event_attribute(event.data, attr)
+            text = (_UNSURE if not isinstance(value, str) else
+                    value.casefold() if value else None)
+        seen[attr] = text
+    return text
+
+
 def _may_fire(pins: frozenset[tuple[str, str, str]], event: Event,
               seen: dict[str, object]) -> bool:
     """False only when no trigger event can match `event` (`_matches` would say no to all):
@@ -180,20 +200,7 @@ def _may_fire(pins: frozenset[tuple[str, str, str]], event: Event,
     for etype, attr, folded in pins:
         if etype != event.type:
             continue
-        text = seen.get(attr)
-        if text is None and attr not in seen:
-            if etype == "property.changed":
-                if f"{event.object}.{event.data.get('property')}" != attr:
-                    seen[attr] = None
-                    continue
-                value = event.data.get("value")
-                text = (None if value is None else _UNSURE if isinstance(value, bool)
-                        else str(value).casefold())
-            else:
-                value = event_attribute(event.data, attr)
-                text = (_UNSURE if not isinstance(value, str) else
-                        value.casefold() if value else None)
-            seen[attr] = text
+        text = _event_text(event, attr, seen)
         if text is _UNSURE or (text is not None and text == folded):
             return True
     return False
@@ -240,12 +247,24 @@ class Engine:
         # index: key -> workflow names, for triggers and for watchers of enrollments
         self._trigger_index: dict[str, set[str]] = {}
         self._watch_index: dict[str, set[str]] = {}
+        # What `_dispatch` looks triggers up in: the trigger index without the pinned
+        # event triggers, which are found by the text they ask for instead:
+        # (event type, attribute) -> case-folded text -> workflow names.
+        self._dispatch_index: dict[str, set[str]] = {}
+        self._pin_index: dict[tuple[str, str], dict[str, set[str]]] = {}
+        self._pin_attrs: dict[str, set[str]] = {}
         for plan in workflows:
             compiled = self._compile(plan)
             self._plans[plan.name] = compiled
             t = plan.index.trigger
             for key in self._keys_of(t.events, t.properties, t.lists, t.workflows):
                 self._trigger_index.setdefault(key, set()).add(plan.name)
+                if compiled.pins is None:
+                    self._dispatch_index.setdefault(key, set()).add(plan.name)
+            for etype, attr, folded in compiled.pins or ():
+                self._pin_attrs.setdefault(etype, set()).add(attr)
+                self._pin_index.setdefault((etype, attr), {}).setdefault(
+                    folded, set()).add(plan.name)
             for key in self._keys_of(compiled.watch_events, compiled.watch_props,
                                      compiled.watch_lists, compiled.watch_workflows):
                 self._watch_index.setdefault(key, set()).add(plan.name)
@@ -541,6 +560,29 @@ class Engine:
         # Plan order keeps runs deterministic.
         return sorted(found, key=self._order.__getitem__)
 
+    def _triggers_for(self, event: Event, keys: Sequence[str],
+                      seen: dict[str, object]) -> list[str]:
+        """`_lookup(self._trigger_index, keys)` less the pinned event triggers that cannot
+        match `event` (`_may_fire`), without looking at them one by one."""
+        names = self._lookup(self._dispatch_index, keys)
+        attrs_ = self._pin_attrs.get(event.type)
+        if not attrs_:
+            return names
+        if event.type == "property.changed":
+            attrs_ = {f"{event.object}.{event.data.get('property')}"} & attrs_
+        found: set[str] = set()
+        for attr in attrs_:
+            by_text = self._pin_index[(event.type, attr)]
+            text = _event_text(event, attr, seen)
+            if text is _UNSURE:
+                for group in by_text.values():
+                    found |= group
+            elif isinstance(text, str):
+                found |= by_text.get(text, set())
+        if not found:
+            return names
+        return sorted(found.union(names), key=self._order.__getitem__)
+
     def _records_for(self, object_type: str, event: Event) -> list[Record]:
         """The records of `object_type` an event concerns: its own record, or the
         records associated with it."""
@@ -571,7 +613,7 @@ class Engine:
                 for record in self._records_for(compiled.plan.object, event):
                     self._watch(compiled, record, event)
             # 2. triggers (filter triggers judged once per record and batch, below).
-            for name in self._lookup(self._trigger_index, keys):
+            for name in self._triggers_for(event, keys, seen):
                 compiled = self._plans[name]
                 kind = compiled.plan.trigger.kind
                 if kind == "filter":
