@@ -480,6 +480,8 @@ def _check_label(what: str, ctx: _Ctx) -> str:
 class ExplainEngine(Engine):
     """The engine, observed: identical decisions, plus what it evaluated for one record."""
 
+    observe_every_trigger = True
+
     def __init__(self, plans: ProjectPlan | Iterable[WorkflowPlan], crm: Any, store: Any,
                  clock: Any, *, observer: _Observer, **kw: Any) -> None:
         self._observer = observer

@@ -209,6 +209,11 @@ def _may_fire(pins: frozenset[tuple[str, str, str]], event: Event,
 class Engine:
     """The workflow interpreter (SPEC §5)."""
 
+    #: Pinned event triggers (`form.submitted(form = "X")`) are normally skipped for
+    #: events that cannot match them, unseen. An observer that explains every refusal
+    #: (`wfdsl explain`) sets this to look at each trigger; the decisions are the same.
+    observe_every_trigger = False
+
     def __init__(
         self,
         plans: ProjectPlan | Iterable[WorkflowPlan],
@@ -564,6 +569,8 @@ class Engine:
                       seen: dict[str, object]) -> list[str]:
         """`_lookup(self._trigger_index, keys)` less the pinned event triggers that cannot
         match `event` (`_may_fire`), without looking at them one by one."""
+        if self.observe_every_trigger:
+            return self._lookup(self._trigger_index, keys)
         names = self._lookup(self._dispatch_index, keys)
         attrs_ = self._pin_attrs.get(event.type)
         if not attrs_:
@@ -621,7 +628,8 @@ class Engine:
                         key = (name, record.object, record.id)
                         filters.setdefault(key, (record, []))[1].append(event)
                 elif kind == "event" and event.object == compiled.plan.object:
-                    if compiled.pins is not None and not _may_fire(compiled.pins, event, seen):
+                    if (compiled.pins is not None and not self.observe_every_trigger
+                            and not _may_fire(compiled.pins, event, seen)):
                         continue  # none of its events can match: skip the criteria
                     if self.is_active(name):
                         self._event_trigger(compiled, event)
