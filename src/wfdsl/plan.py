@@ -505,6 +505,32 @@ def plan_to_data(plans: ProjectPlan) -> dict[str, Any]:
     }
 
 
+def history_reads(plans: ProjectPlan) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
+    """What the plans' criteria read from a CRM's histories: the event types of
+    `has <event>` filters, and the (object type, property) pairs of `has ever been` /
+    `has never been`. A CRM that keeps only these histories answers every criterion
+    of these plans the same (what `wfdsl simulate` does to bound its memory).
+
+    >>> history_reads(ProjectPlan(workflows=()))
+    (frozenset(), frozenset())
+    """
+    events: set[str] = set()
+    properties: set[tuple[str, str]] = set()
+    stack: list[Any] = [plan_to_data(plans)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            op = item.get("op")
+            if op == "has_event" and isinstance(item.get("event"), dict):
+                events.add(str(item["event"].get("type")))
+            elif op in ("ever", "never") and "property" in item:
+                properties.add((str(item.get("object")), str(item["property"])))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return frozenset(events), frozenset(properties)
+
+
 def plan_to_json(plans: ProjectPlan) -> str:
     """Deterministic JSON text (two-space indent, trailing newline, no timestamps).
 

@@ -6,7 +6,7 @@ fall due between them fired first. Malformed input raises
 `SimulationInputError`, which names the file and the line.
 
 >>> import datetime as dt
->>> from wfdsl.plan import ProjectPlan
+>>> from wfdsl.plan import ProjectPlan, history_reads
 >>> sim = Simulation(ProjectPlan(workflows=()), load_records_data({}, "records.json"),
 ...                  start=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
 >>> sim.run([]); sim.trace()
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,9 @@ import attrs
 
 from wfdsl.adapters.memory import MemoryCRM
 from wfdsl.catalog import EVENTS, INPUT_EVENTS
-from wfdsl.plan import ProjectPlan
+from wfdsl.plan import ProjectPlan, history_reads
 from wfdsl.runtime.engine import Engine
-from wfdsl.runtime.protocols import Event, VirtualClock
+from wfdsl.runtime.protocols import Event, HistoryEntry, VirtualClock
 from wfdsl.stores.memory import MemoryStore
 
 #: Without `--until`, the simulation stops this long after the last event.
@@ -274,16 +274,28 @@ def read_events(path: str | Path) -> Iterator[Event]:
 
 class Simulation:
     """One simulation run: a memory CRM seeded from the records, a memory store, a
-    virtual clock, and every workflow active from the start."""
+    virtual clock, and every workflow active from the start.
+
+    With `on_history`, each history entry is handed to it as it is written (in
+    time order) and not kept: `trace()` and `entries()` are then empty. With
+    `lean_crm`, the memory CRM keeps only the event and property histories the
+    workflows' criteria read. Both together keep a long run's memory from
+    growing with every event (what `wfdsl simulate` does)."""
 
     def __init__(self, plans: ProjectPlan, seed: Seed, *, start: dt.datetime | None = None,
-                 until: dt.datetime | None = None) -> None:
+                 until: dt.datetime | None = None,
+                 on_history: Callable[[HistoryEntry], None] | None = None,
+                 lean_crm: bool = False) -> None:
         self.plans = plans
         self.seed = seed
         self.start = start
         self.until = until
-        self.crm = MemoryCRM()
-        self.store = MemoryStore()
+        if lean_crm:
+            events, properties = history_reads(plans)
+            self.crm = MemoryCRM(kept_events=events, kept_properties=properties)
+        else:
+            self.crm = MemoryCRM()
+        self.store = MemoryStore(history_sink=on_history)
         self.engine: Engine | None = None
 
     def _begin(self, clock: VirtualClock) -> Engine:
@@ -349,9 +361,11 @@ def _chain(first: list[Event], rest: Iterator[Event]) -> Iterator[Event]:
 
 
 def simulate_files(plans: ProjectPlan, records: str | Path, events: str | Path, *,
-                   start: dt.datetime | None = None,
-                   until: dt.datetime | None = None) -> Simulation:
-    """Run a simulation from files (what `wfdsl simulate` does)."""
-    sim = Simulation(plans, load_records(records), start=start, until=until)
+                   start: dt.datetime | None = None, until: dt.datetime | None = None,
+                   on_history: Callable[[HistoryEntry], None] | None = None,
+                   lean_crm: bool = False) -> Simulation:
+    """Run a simulation from files (what `wfdsl simulate` does, streaming and lean)."""
+    sim = Simulation(plans, load_records(records), start=start, until=until,
+                     on_history=on_history, lean_crm=lean_crm)
     sim.run(read_events(events), str(events))
     return sim

@@ -4,7 +4,10 @@ The adapter `simulate` and the tests use. It derives `property.changed`
 events from updates, keeps every property's history and every record's
 event history (for `has ever been` and `has …` filters), honours idempotency
 keys (`performed` is its log: one entry per action actually performed), and
-can be told to fail (`fail_next`) for fault-injection tests.
+can be told to fail (`fail_next`) for fault-injection tests. Given
+`kept_events` / `kept_properties`, it keeps only those histories (the ones
+the workflows' criteria read: `wfdsl.plan.history_reads`), so that a long
+simulation's memory does not grow with every event.
 
 >>> import datetime as dt
 >>> crm = MemoryCRM()
@@ -17,7 +20,7 @@ can be told to fail (`fail_next`) for fault-injection tests.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -48,7 +51,12 @@ class _Fault:
 class MemoryCRM:
     """An in-memory CRM (SPEC §6 `memory`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, kept_events: Collection[str] | None = None,
+                 kept_properties: Collection[tuple[str, str]] | None = None) -> None:
+        # None keeps every history; a collection keeps only the event types / the
+        # (object type, property) pairs named.
+        self._kept_events = None if kept_events is None else frozenset(kept_events)
+        self._kept_properties = None if kept_properties is None else frozenset(kept_properties)
         self._records: dict[Key, dict[str, Any]] = {}
         self._by_type: dict[str, list[str]] = {}
         self._lists: dict[Key, set[str]] = {}
@@ -76,7 +84,7 @@ class MemoryCRM:
             if prop == "id":
                 continue
             self._records[key][prop] = value
-            self._prop_history.setdefault((object_type, record_id, prop), []).append((at, value))
+            self._note_property(object_type, record_id, prop, at, value)
 
     def associate(self, a: Key, b: Key) -> None:
         """Associate two records both ways; the first association of a type is the primary."""
@@ -129,10 +137,16 @@ class MemoryCRM:
     # ------------------------------------------------------------ changes
 
     def _remember(self, event: Event) -> Event:
-        self._events.setdefault((event.object, event.id, event.type), []).append(
-            (event.at, dict(event.data))
-        )
+        if self._kept_events is None or event.type in self._kept_events:
+            self._events.setdefault((event.object, event.id, event.type), []).append(
+                (event.at, dict(event.data))
+            )
         return event
+
+    def _note_property(self, object_type: str, record_id: str, prop: str, at: dt.datetime,
+                       value: Any) -> None:
+        if self._kept_properties is None or (object_type, prop) in self._kept_properties:
+            self._prop_history.setdefault((object_type, record_id, prop), []).append((at, value))
 
     def _set(self, key: Key, changes: Mapping[str, Any], at: dt.datetime,
              cause: str | None) -> list[Event]:
@@ -151,7 +165,7 @@ class MemoryCRM:
                 props.pop(prop, None)
             else:
                 props[prop] = value
-            self._prop_history.setdefault((key[0], key[1], prop), []).append((at, value))
+            self._note_property(key[0], key[1], prop, at, value)
             events.append(self._remember(Event(
                 type="property.changed", object=key[0], id=key[1], at=at,
                 data={"property": prop, "value": value, "previous": previous}, cause=cause,

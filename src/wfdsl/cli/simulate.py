@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import tempfile
 
 import click
 
 from wfdsl.cli.common import Exit, fail, parse_time, plans_or_exit
 from wfdsl.runtime.engine import EngineError
 from wfdsl.runtime.history import trace_line
-from wfdsl.runtime.protocols import AdapterError
+from wfdsl.runtime.protocols import AdapterError, HistoryEntry
 from wfdsl.runtime.timing import TimingError
 from wfdsl.simulate import SimulationInputError, simulate_files
+
+#: Trace text kept in memory before the spool moves to a temporary file.
+SPOOL_BYTES = 8 * 1024 * 1024
 
 
 @click.command("simulate")
@@ -32,20 +37,28 @@ def simulate(paths: tuple[str, ...], records: str, events: str, start: str | Non
     start_at = parse_time(start, "--start")
     until_at = parse_time(until, "--until")
     plans = plans_or_exit(paths, "simulated")
-    try:
-        sim = simulate_files(plans, records, events, start=start_at, until=until_at)
-    except SimulationInputError as error:
-        fail(str(error))
-    except AdapterError as error:
-        fail(f"adapter failure: {error}", Exit.RUNTIME)
-    except (EngineError, TimingError) as error:
-        fail(f"runtime failure: {error}", Exit.RUNTIME)
-    out = sys.stdout
-    for entry in sim.entries():
-        if fmt == "json":
-            out.write(json.dumps(entry.to_json(), ensure_ascii=False, default=str) + "\n")
-        else:
-            out.write(trace_line(entry) + "\n")
+    # The trace is rendered as the simulation writes it and spooled (to disk past a
+    # few megabytes), so memory does not grow with it; stdout gets it only once the
+    # run succeeded, so bad input still prints nothing but the error.
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, mode="w+", encoding="utf-8") as spool:
+
+        def write(entry: HistoryEntry) -> None:
+            if fmt == "json":
+                spool.write(json.dumps(entry.to_json(), ensure_ascii=False, default=str) + "\n")
+            else:
+                spool.write(trace_line(entry) + "\n")
+
+        try:
+            sim = simulate_files(plans, records, events, start=start_at, until=until_at,
+                                 on_history=write, lean_crm=True)
+        except SimulationInputError as error:
+            fail(str(error))
+        except AdapterError as error:
+            fail(f"adapter failure: {error}", Exit.RUNTIME)
+        except (EngineError, TimingError) as error:
+            fail(f"runtime failure: {error}", Exit.RUNTIME)
+        spool.seek(0)
+        shutil.copyfileobj(spool, sys.stdout)
     if stats:
-        out.write(json.dumps({"stats": sim.stats()}, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps({"stats": sim.stats()}, ensure_ascii=False) + "\n")
     sys.exit(int(Exit.OK))

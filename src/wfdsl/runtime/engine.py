@@ -722,6 +722,9 @@ class Engine:
 
     def _matches(self, spec: EventSpec | Mapping[str, Any],
                  fn: Callable[..., bool] | None, event: Event) -> bool:
+        etype: object
+        obj: object
+        prop: object
         if isinstance(spec, EventSpec):  # a plan's trigger (a concrete class: a fast check)
             etype, obj, prop = spec.type, spec.object, spec.property
             from_v, to_v = spec.from_value, spec.to_value

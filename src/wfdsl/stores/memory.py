@@ -1,6 +1,9 @@
 """Memory state store: enrollments, timers, history, stats and facts in process memory.
 
 The store `simulate` and the tests use; nothing survives the process.
+With a `history_sink`, history entries are handed to it as they are written
+and not kept (what `wfdsl simulate` does, so that its memory does not grow
+with the trace).
 `transaction()` only tracks nesting: nothing outlives the process, so there
 is no crash to be atomic against.
 
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,7 +28,8 @@ from wfdsl.runtime.protocols import STAT_FIELDS, Enrollment, HistoryEntry, Timer
 class MemoryStore:
     """An in-memory StateStore (SPEC §6 `memory`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, history_sink: Callable[[HistoryEntry], None] | None = None) -> None:
+        self._sink = history_sink
         self._counters: dict[str, int] = {}
         self._enrollments: dict[str, Enrollment] = {}
         self._by_record: dict[tuple[str, str], list[str]] = {}
@@ -115,7 +119,10 @@ class MemoryStore:
     # ------------------------------------------------------------ history
 
     def append_history(self, entry: HistoryEntry) -> None:
-        self._history.append(entry)
+        if self._sink is not None:
+            self._sink(entry)
+        else:
+            self._history.append(entry)
 
     def history(self, record: tuple[str, str] | None = None,
                 workflow: str | None = None) -> Sequence[HistoryEntry]:
