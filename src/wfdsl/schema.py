@@ -240,15 +240,10 @@ _BUILTIN_PROPERTIES: dict[str, dict[str, str | tuple[str, tuple[str, ...]]]] = {
     "deal": {
         "dealname": "string",
         "amount": "number",
-        "dealstage": _enum(
-            "appointmentscheduled",
-            "qualifiedtobuy",
-            "presentationscheduled",
-            "decisionmakerboughtin",
-            "contractsent",
-            "closedwon",
-            "closedlost",
-        ),
+        # Stages belong to a pipeline, and every portal's pipelines have their own stage
+        # ids (the default pipeline's are `appointmentscheduled` … `closedwon`); a string
+        # here, so that no portal's stages are refused. A project schema can list them.
+        "dealstage": "string",
         "pipeline": "string",
         "closedate": "date",
         "dealtype": _enum("newbusiness", "existingbusiness"),
@@ -262,7 +257,8 @@ _BUILTIN_PROPERTIES: dict[str, dict[str, str | tuple[str, tuple[str, ...]]]] = {
         "subject": "string",
         "content": "string",
         "hs_pipeline": "string",
-        "hs_pipeline_stage": _enum("1", "2", "3", "4"),
+        # Pipeline stages, as `dealstage`: their ids vary by pipeline and portal.
+        "hs_pipeline_stage": "string",
         "hs_ticket_priority": _enum("LOW", "MEDIUM", "HIGH", "URGENT"),
         "hs_ticket_category": _enum(
             "PRODUCT_ISSUE",
