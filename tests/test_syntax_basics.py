@@ -41,3 +41,25 @@ def test_one_error_per_broken_workflow_and_others_still_parse() -> None:
     assert [d.span.line for d in result.diagnostics] == [1, 3]
     assert [w.name.value for w in result.module.workflows] == ["b"]
     assert result.diagnostics[1].hint == "did you mean `object`?"
+
+
+def test_execute_on_takes_days_with_or_without_brackets() -> None:
+    def days(spec: str) -> tuple[n.DayRange | n.Day, ...]:
+        text = f'workflow "W" {{ object contact settings {{ execute on {spec} from 09:00 to 17:00 }}' \
+               ' steps { end } }'
+        result = parse(text, "w.wf")
+        assert result.ok, result.diagnostics
+        clause = next(c for c in result.module.workflows[0].clauses
+                      if isinstance(c, n.SettingsClause))
+        setting = clause.settings[0]
+        assert isinstance(setting, n.ExecuteSetting)
+        return tuple(spelled(d) for d in setting.days)
+
+    def spelled(day: n.DayRange | n.Day) -> str:
+        return f"{day.start}..{day.end}" if isinstance(day, n.DayRange) else day.name
+
+    assert days("[saturday, sunday]") == days("saturday, sunday") == ("saturday", "sunday")
+    assert days("[monday..friday]") == days("monday..friday") == ("monday..friday",)
+    assert days("[monday..wednesday, friday,]") == ("monday..wednesday", "friday")
+    assert not parse('workflow "W" { object contact settings { execute on [saturday, sunday '
+                     'from 09:00 to 17:00 } steps { end } }', "w.wf").ok
