@@ -692,11 +692,30 @@ class Workflow(Node):
 
     @property
     def trigger(self) -> Trigger:
-        """The (first) enrollment trigger; no `enroll` clause means manual."""
-        clause = self.first(EnrollClause)
-        if isinstance(clause, EnrollClause):
-            return clause.trigger
-        return ManualTrigger(span=self.name.span, explicit=False)
+        """The enrollment trigger; no `enroll` clause means manual.
+
+        Several `enroll` clauses of one kind are one trigger when that loses
+        nothing: `enroll when` clauses are OR-ed (HubSpot's filter groups),
+        `enroll on` clauses without `only if` list their events together, and
+        `enroll manually` twice is manual. Otherwise (kinds mixed, schedules, an
+        `only if` among several event clauses: the `multiple-triggers` check)
+        this is the first clause's trigger.
+        """
+        found = [c.trigger for c in self.clauses if isinstance(c, EnrollClause)]
+        if not found:
+            return ManualTrigger(span=self.name.span, explicit=False)
+        first = found[0]
+        if len(found) == 1:
+            return first
+        filters = [t for t in found if isinstance(t, FilterTrigger)]
+        if len(filters) == len(found):
+            items = tuple(item for t in filters for item in
+                          (t.criteria.items if isinstance(t.criteria, Or) else (t.criteria,)))
+            return FilterTrigger(span=first.span, criteria=Or(span=first.span, items=items))
+        events = [t for t in found if isinstance(t, EventTrigger) and t.refinement is None]
+        if len(events) == len(found):
+            return EventTrigger(span=first.span, events=tuple(e for t in events for e in t.events))
+        return first  # manual twice is manual; anything else is a `multiple-triggers` error
 
     @property
     def steps(self) -> tuple[Step, ...]:

@@ -64,18 +64,30 @@ def multiple_triggers(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
                 hint="split the workflow in two, one per trigger",
             )
         elif kind == first_kind:
-            combine = {
-                "event": "list the events in one clause: `enroll on a or b`",
-                "filter": "join the criteria in one clause: `enroll when (…) or (…)`",
-            }.get(kind, "keep one of them")
-            yield Diagnostic.of(
-                "multiple-triggers",
-                f"found a second `{_SYNTAX[kind]}` clause (the first is on line "
-                f"{first.span.line}); "
-                "expected one `enroll` clause",
-                clause.span,
-                hint=combine,
-            )
+            if kind in ("filter", "manual"):
+                pass  # one trigger: `enroll when` clauses are OR-ed (`Workflow.trigger`)
+            elif kind == "event" and all(
+                isinstance(c.trigger, n.EventTrigger) and c.trigger.refinement is None
+                for c in clauses
+            ):
+                pass  # one trigger listing every clause's events
+            elif kind == "event":
+                yield Diagnostic.of(
+                    "multiple-triggers",
+                    f"found a second `{_SYNTAX[kind]}` clause (the first is on line "
+                    f"{first.span.line}) with an `only if` among them; expected one "
+                    "`enroll on` clause when `only if` refines the events",
+                    clause.span,
+                    hint="list the events in one clause: `enroll on a or b only if …`",
+                )
+            else:
+                yield Diagnostic.of(
+                    "multiple-triggers",
+                    f"found a second `{_SYNTAX[kind]}` clause (the first is on line "
+                    f"{first.span.line}); expected one schedule per workflow",
+                    clause.span,
+                    hint="split the workflow in two, one per schedule",
+                )
         else:
             yield Diagnostic.of(
                 "multiple-triggers",
