@@ -102,6 +102,13 @@ def test_unknown_property_is_a_warning_with_the_builtin_schema(tmp_path: Path) -
     assert [(d.name, d.severity) for d in diagnostics] == [("unknown-property", Severity.ERROR)]
 
 
+def test_unknown_variable_is_an_error_even_with_the_builtin_schema() -> None:
+    # SPEC §3: a token that cannot be filled in is an error, while the same unknown
+    # property outside a token is only a warning with the built-in schema.
+    text = 'workflow "W" { object contact steps { create task "Call {{ contact.firstnme }}" } }'
+    assert _check(text) == [("unknown-variable", "error")]
+
+
 def test_messages_say_what_was_found_and_expected_with_did_you_mean() -> None:
     text = (
         'workflow "W" { object contact enroll when contact.lifecyclestage = "lead" '

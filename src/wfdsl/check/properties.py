@@ -379,8 +379,9 @@ def date_property_type(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
 def unknown_variable(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     """`unknown-variable`: a `{{ … }}` token that is not `object.property` of a reachable record.
 
-    An unknown property of a known object type follows `unknown-property`:
-    a warning with the built-in schema, an error with a project schema.
+    Always an error (SPEC §3), also for an unknown property with the built-in
+    schema (where `unknown-property` is a warning): a token that cannot be
+    filled in would send the text with a hole in it.
     """
     own = wf.object_type
     reachable = tuple(
@@ -431,7 +432,7 @@ def unknown_variable(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
                     hint=(
                         guess.replace("`", "`" + owner + ".", 1)
                         if guess
-                        else f"declare it under [schema.{owner}] in the schema, or fix the name"
+                        else f"declare it under [schema.{owner}] in a project schema, or fix "
+                        "the name"
                     ),
-                    severity=Severity.WARNING if schema.is_builtin else Severity.ERROR,
                 )
