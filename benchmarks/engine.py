@@ -162,8 +162,12 @@ def waiting(count: int, store: Any) -> Engine:
     return engine
 
 
-def fire_all(engine: Engine) -> int:
-    fired = engine.run_due(T0 + dt.timedelta(days=1, seconds=1))
+#: Timer firings per commit in the group-commit contender (`wfdsl run --batch`'s default).
+GROUP = 1000
+
+
+def fire_all(engine: Engine, batch: int = 1) -> int:
+    fired = engine.run_due(T0 + dt.timedelta(days=1, seconds=1), batch=batch)
     return fired
 
 
@@ -176,37 +180,44 @@ def run_timers(size: Size) -> list[Row]:
         store = SQLiteStore(template, synchronous="normal")
         waiting(n_sql, store)
         store.close()
-        times: dict[str, list[float]] = {"memory": [], "sqlite": []}
+        times: dict[str, list[float]] = {"memory": [], "sqlite": [], "group": []}
+        names = list(times)
         for round_no in range(size.reps):
-            for name in ("memory", "sqlite") if round_no % 2 == 0 else ("sqlite", "memory"):
+            for name in names if round_no % 2 == 0 else names[::-1]:
                 if name == "memory":
                     engine = waiting(n_mem, MemoryStore())
                 else:
-                    path = os.path.join(tmp, f"r{round_no}.db")
+                    path = os.path.join(tmp, f"r{round_no}-{name}.db")
                     shutil.copyfile(template, path)
                     engine = _engine(compile_text(TIMER_WORKFLOW), contacts_crm(n_sql),
                                      SQLiteStore(path, synchronous="normal"))
                 gc.collect()
                 start = time.perf_counter()
-                fired = fire_all(engine)
+                fired = fire_all(engine, GROUP if name == "group" else 1)
                 times[name].append(time.perf_counter() - start)
                 expected = n_mem if name == "memory" else n_sql
                 if fired != expected:
                     raise AssertionError(f"{name}: {fired} of {expected} timers fired")
-                if name == "sqlite":
+                if name != "memory":
                     engine.store.close()  # type: ignore[attr-defined]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     med = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
     # Each firing runs one step (`send email`) and completes its enrollment.
     mem_rate, sql_rate = n_mem / med["memory"], n_sql / med["sqlite"]
+    group_rate = n_sql / med["group"]
     m = "5. timers ending at once, steps/s"
     return [
         Row(measurement=m, contender=f"memory store, {n_mem:,} enrollments",
             value=fmt(mem_rate) + " steps/s", target=">= 50,000", met=mem_rate >= 50_000),
         Row(measurement=m, contender=f"SQLite store (durable, synchronous=normal), "
-            f"{n_sql:,} enrollments", value=fmt(sql_rate) + " steps/s", target=">= 10,000",
-            met=sql_rate >= 10_000, ratio=f"{mem_rate / sql_rate:.1f}x slower than memory"),
+            f"{n_sql:,} enrollments, one commit per firing", value=fmt(sql_rate) + " steps/s",
+            target=">= 10,000", met=sql_rate >= 10_000,
+            ratio=f"{mem_rate / sql_rate:.1f}x slower than memory"),
+        Row(measurement=m, contender=f"SQLite store, group commit of {GROUP:,} firings "
+            f"(`run_due(batch=…)`, as `wfdsl run` does)", value=fmt(group_rate) + " steps/s",
+            target=">= 10,000", met=group_rate >= 10_000,
+            ratio=f"{group_rate / sql_rate:.1f}x one commit per firing"),
     ]
 
 
