@@ -8,6 +8,7 @@ tests/test_fuzz.py`).
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -31,12 +32,15 @@ from wfdsl.syntax import MAX_NESTING, parse, parse_file
 
 SHORT = settings(max_examples=100, deadline=None, derandomize=True,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-LONG = settings(max_examples=3000, deadline=None,
+# The long tier's sizes; WFDSL_FUZZ_EXAMPLES / WFDSL_FUZZ_CLI_EXAMPLES change them for a run.
+LONG_EXAMPLES = int(os.environ.get("WFDSL_FUZZ_EXAMPLES", "3000"))
+LONG_CLI_EXAMPLES = int(os.environ.get("WFDSL_FUZZ_CLI_EXAMPLES", "1000"))
+LONG = settings(max_examples=LONG_EXAMPLES, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 CLI_SHORT = settings(max_examples=40, deadline=None, derandomize=True,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                             HealthCheck.function_scoped_fixture])
-CLI_LONG = settings(max_examples=1000, deadline=None,
+CLI_LONG = settings(max_examples=LONG_CLI_EXAMPLES, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.function_scoped_fixture])
 
