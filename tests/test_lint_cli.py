@@ -70,9 +70,10 @@ def test_text_header_format_caret_and_hint(files: Path) -> None:
     assert re.fullmatch(
         rf"{re.escape(str(files / 'errs.wf'))}:3:13: error\[unknown-event\] .+", first[0]
     )
-    assert first[1] == "    enroll on form.submited"
-    assert first[2] == "  " + " " * 12 + "^" * len("form.submited")
-    assert first[3] == "  hint: did you mean `form.submitted`?"
+    # the source line as it is, a caret under the span, then `hint:` (SPEC §7)
+    assert first[1] == "  enroll on form.submited"
+    assert first[2] == " " * 12 + "^" * len("form.submited")
+    assert first[3] == "hint: did you mean `form.submitted`?"
     assert out.rstrip().endswith("Found 2 errors, 1 warning and 0 infos in 1 file.")
 
 

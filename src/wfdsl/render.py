@@ -13,14 +13,15 @@ def source_line(source: str, line: int) -> str | None:
 
 
 def render_text(diagnostic: Diagnostic, source: str, *, color: bool = False) -> str:
-    """`path:line:col: severity[name] message`, the source line, a caret, `hint:`.
+    """`path:line:col: severity[name] message`, the source line as it is, a caret
+    line under the span, then `hint: …` (SPEC §7).
 
     >>> from wfdsl.spans import Span
     >>> d = Diagnostic.of("syntax", "found `}`", Span(file="a.wf", line=1, col=5, end_line=1, end_col=6))
     >>> print(render_text(d, "abc {}"))
     a.wf:1:5: error[syntax] found `}`
-      abc {}
-          ^
+    abc {}
+        ^
     """
     span = diagnostic.span
     severity = diagnostic.severity.value
@@ -34,11 +35,12 @@ def render_text(diagnostic: Diagnostic, source: str, *, color: bool = False) -> 
     out = [header]
     text = source_line(source, span.line)
     if text is not None:
-        expanded = text.replace("\t", " ")
         width = (span.end_col - span.col) if span.end_line == span.line else len(text) - span.col + 1
-        width = max(1, min(width, max(1, len(expanded) - span.col + 1)))
-        out.append(f"  {expanded}")
-        out.append("  " + " " * (span.col - 1) + "^" * width)
+        width = max(1, min(width, max(1, len(text) - span.col + 1)))
+        # The caret line keeps the source's tabs, so that the caret lines up in a terminal.
+        lead = "".join("\t" if ch == "\t" else " " for ch in text[: span.col - 1])
+        out.append(text)
+        out.append(lead + "^" * width)
     if diagnostic.hint:
-        out.append(f"  hint: {diagnostic.hint}")
+        out.append(f"hint: {diagnostic.hint}")
     return "\n".join(out)
