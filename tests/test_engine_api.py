@@ -226,3 +226,11 @@ def test_goal_on_an_associated_record_is_checked_when_that_record_changes() -> N
     assert summary(eng)[-3:] == [("goal_met", None, ""), ("converted", None, ""),
                                  ("unenrolled", None, "goal_met")]
     assert eng.history()[-1].at == at("2026-01-06T09:00:00Z")
+
+
+def test_the_engine_is_importable_as_runtime_engine() -> None:
+    # SPEC §1 names it `runtime.Engine`; the module path works too.
+    from wfdsl.runtime import Engine as Short
+    from wfdsl.runtime.engine import Engine as Long
+
+    assert Short is Long

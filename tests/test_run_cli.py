@@ -296,3 +296,31 @@ def test_run_refuses_workflows_with_placeholders(tmp_path: Path) -> None:
     assert "draft.wf:5:5: error[placeholder-action]" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "s.db").exists()
+
+
+@pytest.mark.parametrize("error", [ConnectionError("connection refused by crm.example.com"),
+                                   TimeoutError("read timed out"), OSError("disk full")])
+def test_an_adapter_s_os_error_is_a_runtime_failure_not_an_events_error(
+        monkeypatch: pytest.MonkeyPatch, error: OSError) -> None:
+    # Remote adapters raise OSError subclasses (ConnectionError, TimeoutError): exit 3,
+    # never "cannot read the events" with exit 2.
+    from wfdsl.adapters.memory import MemoryCRM
+
+    def down(self: MemoryCRM, object_type: str, record_id: str) -> None:
+        raise error
+
+    monkeypatch.setattr(MemoryCRM, "get", down)
+    result = invoke("run", WF, "--store", "memory://", "--crm", "memory://", "--records",
+                    RECORDS, "--events", EVENTS, "--clock", "virtual", "--until-idle")
+    assert result.exit_code == 3, result.output
+    assert "runtime failure" in result.output and str(error) in result.output
+    assert "cannot read the events" not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_unreadable_events_stream_is_exit_2(tmp_path: Path) -> None:
+    # A directory opens but cannot be read as lines: an I/O error of the events, exit 2.
+    result = invoke("run", WF, "--store", "memory://", "--crm", "memory://", "--records",
+                    RECORDS, "--events", str(tmp_path), "--clock", "virtual", "--until-idle")
+    assert result.exit_code == 2, result.output
+    assert str(tmp_path) in result.output

@@ -121,6 +121,11 @@ class _Meta:
             self._local[name] = value
 
 
+class EventsReadError(Exception):
+    """The events stream could not be read (an I/O error of the file or pipe, not of
+    an adapter or store, whose `OSError`s are runtime failures)."""
+
+
 @attrs.frozen
 class _Line:
     number: int
@@ -449,6 +454,9 @@ class Service:
                 elif self.engine is not None and not self.virtual:
                     self._fire_due(self.clock.now())
                 if reader is not None and reader.error is not None:
+                    if isinstance(reader.error, OSError):
+                        raise EventsReadError(f"cannot read the events ({source}): "
+                                              f"{reader.error}") from reader.error
                     raise reader.error
                 now = time.monotonic()
                 if self.options.status_every and now - last_status >= self.options.status_every:

@@ -17,7 +17,7 @@ from wfdsl.plan import ProjectPlan
 from wfdsl.registry import ConfigError, open_adapter, open_store
 from wfdsl.render import render_text
 from wfdsl.runtime.protocols import AdapterError
-from wfdsl.service import CLOCKS, Options, Service
+from wfdsl.service import CLOCKS, EventsReadError, Options, Service
 from wfdsl.simulate import SimulationInputError, load_records
 from wfdsl.stores.sqlite import StoreError
 
@@ -141,12 +141,10 @@ def run(paths: tuple[str, ...], store_url: str, crm_url: str, events: str | None
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         counts = service.run(stream, source)
-    except (SimulationInputError, StoreError) as error:
+    except (SimulationInputError, StoreError, EventsReadError) as error:
         fail(str(error))
     except (AdapterError, ValueError) as error:
         fail(f"runtime failure: {error}", Exit.RUNTIME)
-    except OSError as error:
-        fail(f"cannot read the events: {error}")
     except Exception as error:  # the batch was rolled back; it is read again on restart
         fail(f"runtime failure ({type(error).__name__}): {error}; the batch in progress was "
              "rolled back", Exit.RUNTIME)
