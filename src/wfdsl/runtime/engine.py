@@ -1311,7 +1311,9 @@ class Engine:
             return _Goto(enr, step.next)
         record = self.crm.get(enr.object, enr.record)
         facts = None if record is None else self._facts(record, plan, received=enr.received)
-        args = self._action_args(enr, plan, step, facts)
+        # In key order: the same whether the plan came from sources or from a plan file
+        # (whose JSON has its keys sorted), for the adapter and for the history.
+        args = dict(sorted(self._action_args(enr, plan, step, facts).items()))
         action = Action(kind=kind, object=enr.object, id=enr.record, at=self._now,
                         args={**args, "_enrollment": enr.id})
         key = idempotency_key(enr, step.id)
