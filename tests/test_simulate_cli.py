@@ -204,3 +204,18 @@ def test_examples_simulate(root: Path) -> None:
     assert stats and all(0 <= s["conversion_rate"] <= 1 for s in stats.values())
     kinds = {json.loads(line)["kind"] for line in lines[:-1]}
     assert {"enrolled", "action", "delayed", "completed"} <= kinds
+
+
+def test_the_examples_trace_is_byte_identical_from_sources_and_from_a_plan(
+        root: Path, tmp_path: Path) -> None:
+    examples = root / "examples"
+    plan = tmp_path / "plan.json"
+    assert CliRunner().invoke(cli, ["compile", str(examples), "-o", str(plan)]).exit_code == 0
+    common = ["--records", str(examples / "records.json"), "--events",
+              str(examples / "events.jsonl"), "--format", "json", "--stats"]
+    code, from_sources, _ = run(tmp_path, str(examples), *common)
+    assert code == 0
+    code, from_plan, _ = run(tmp_path, str(plan), *common)
+    assert code == 0
+    assert from_plan == from_sources
+    assert '"action": "create_task"' in from_sources  # arguments of several kinds compared
