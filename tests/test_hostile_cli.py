@@ -309,6 +309,23 @@ def test_events_file_not_utf8_missing_or_a_directory(work: Path) -> None:
     expect(simulate("records.json", "dir"), 2, "wfdsl: error: dir:1: cannot read")
 
 
+def test_a_byte_order_mark_at_the_start_of_records_and_events_is_allowed(work: Path) -> None:
+    """Files saved by Windows tools often start with a UTF-8 BOM; it is not JSON, but
+    it is not the user's mistake either. Only the start of the file may have one."""
+    bom = b"\xef\xbb\xbf"
+    Path("records.json").write_bytes(bom + json.dumps(RECORDS).encode())
+    Path("events.jsonl").write_bytes(bom + event().encode() + b"\n")
+    plain = simulate()
+    expect(plain, 0, '"kind": "enrolled"')
+    ran = invoke("run", "w.wf", "--store", "memory://", "--crm", "memory://", "--records",
+                 "records.json", "--events", "events.jsonl", "--clock", "virtual",
+                 "--until-idle")
+    expect(ran, 0, "enrolled 1")
+    assert "warning" not in ran.output
+    Path("late.jsonl").write_bytes(event().encode() + b"\n" + bom + event().encode() + b"\n")
+    expect(simulate("records.json", "late.jsonl"), 2, "late.jsonl:2: invalid JSON")
+
+
 def test_the_service_reports_and_skips_bad_lines(work: Path) -> None:
     """`wfdsl run` is a service: a bad line is a warning naming file and line, then skipped;
     late (out-of-order) events are taken at the engine's current time."""

@@ -358,7 +358,7 @@ class Service:
 
     def _event(self, item: _Line, source: str) -> Any:
         try:
-            text = item.text.decode("utf-8")
+            text = item.text.decode("utf-8-sig" if item.number == 1 else "utf-8")
         except UnicodeDecodeError as error:
             raise SimulationInputError(source, item.number, f"not UTF-8: {error}") from None
         if not text.strip():

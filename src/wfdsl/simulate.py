@@ -170,7 +170,7 @@ def load_records(path: str | Path) -> Seed:
     """Read a records file (SPEC §8)."""
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # a leading BOM is allowed
     except FileNotFoundError:
         raise SimulationInputError(file, 1, "no such file") from None
     except (OSError, UnicodeDecodeError) as error:
@@ -254,7 +254,7 @@ def read_events(path: str | Path) -> Iterator[Event]:
                 return
             line_no += 1
             try:  # decoded line by line, so that the error names the right line
-                line = raw.decode("utf-8")
+                line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")  # a BOM may lead
             except UnicodeDecodeError as error:
                 raise SimulationInputError(file, line_no, f"not UTF-8: {error}") from None
             if not line.strip():

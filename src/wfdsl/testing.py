@@ -225,7 +225,7 @@ class _File:
 def _load_file(path: Path) -> _File:
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise TestFileError(file, f"cannot read: {error}") from None
     try:

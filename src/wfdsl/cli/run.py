@@ -67,7 +67,7 @@ def _records(path: str | None) -> Any:
         return None
     try:
         load_records(path)  # checks the file, with FILE:LINE errors
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        return json.loads(Path(path).read_text(encoding="utf-8-sig"))
     except SimulationInputError as error:
         fail(str(error))
     return None  # pragma: no cover
