@@ -148,10 +148,14 @@ TEXT_MUTATIONS: tuple[Callable[[str, random.Random], str], ...] = (
 
 
 def mutate(text: str, rnd: random.Random, rounds: int = 3, *, allow_huge: bool = False) -> str:
-    """`rounds` random mutations of `text`."""
+    """`rounds` random mutations of `text`; `huge` at most once (a file of 100 copies,
+    not of 10,000)."""
     choices = TEXT_MUTATIONS + ((huge,) if allow_huge else ())
     for _ in range(rounds):
-        text = rnd.choice(choices)(text, rnd)
+        mutation = rnd.choice(choices)
+        if mutation is huge:
+            choices = TEXT_MUTATIONS
+        text = mutation(text, rnd)
     return text
 
 

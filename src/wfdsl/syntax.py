@@ -330,10 +330,13 @@ def _parse_blockwise(
     workflows: list[n.Workflow] = []
     comments: list[n.Comment] = []
     diagnostics: list[Diagnostic] = []
+    lines_before = 0  # newlines before `begin`, counted once along the text
+    counted = 0
     for begin, end in bounds:
-        prefix = text[:begin]
+        lines_before += text.count("\n", counted, begin)
+        counted = begin
         # Pad so that lines and columns stay those of the whole file.
-        padded = "\n" * prefix.count("\n") + " " * (begin - (prefix.rfind("\n") + 1))
+        padded = "\n" * lines_before + " " * (begin - (text.rfind("\n", 0, begin) + 1))
         try:
             found, found_comments = _parse_text(padded + text[begin:end], path)
         except _SyntaxProblem as problem:
@@ -611,7 +614,10 @@ def _context_phrase(previous: list[str], expected: set[str]) -> str | None:
 def _open_block(text: str, pos: int) -> tuple[str, int] | None:
     """The innermost `{` still open at `pos`: the words before it and its line."""
     stack: list[int] = []
-    for match in _SCAN.finditer(text, 0, pos):
+    # A block parsed alone is padded with the whitespace of the text before it; skipping
+    # that keeps the scan to the block (else many broken blocks cost quadratic time).
+    skip = len(text) - len(text.lstrip())
+    for match in _SCAN.finditer(text, min(skip, pos), pos):
         token = match.group()
         if token == "{":
             stack.append(match.start())
