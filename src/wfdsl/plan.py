@@ -27,7 +27,10 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import math
+import re
+import zoneinfo
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -650,38 +653,252 @@ _VALUE_KEYS = {"eq": ("value",), "ne": ("value",), "lt": ("value",), "le": ("val
                "ends_with": ("value",), "ever": ("value",), "never": ("value",),
                "before": ("value",), "after": ("value",), "within_last": ("duration",),
                "within_next": ("duration",), "more_than_ago": ("duration",)}
+#: How deep criteria may nest in a plan. The compiler writes at most about 190 levels
+#: (`not (… or … and not (…))` at the source's nesting limit); the engine compiles
+#: criteria recursively, so much deeper trees would exhaust the stack.
+MAX_CRITERIA_DEPTH = 200
 CRITERIA_OPS: frozenset[str] = frozenset(
     {"and", "or", "not", "in_list", "enrolled_in", "reached_goal", "has_event", "received",
      *_VALUE_KEYS}
 )
 
 
-def _check_value(value: Any, where: str) -> None:
+#: The longest duration a plan may hold: what the checker allows a step to wait
+#: (5218 weeks, about 100 years); longer ones overflow dates.
+MAX_DURATION_SECONDS = 5218 * DURATION_UNITS["week"]
+
+_TIME_RE = re.compile(r"\d\d:\d\d", re.ASCII)
+_DATE_RE = re.compile(r"\d{4}-\d\d-\d\d", re.ASCII)
+_DATETIME_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d)?", re.ASCII)
+
+#: A check of one plan value: raises PlanError naming `where` unless the value fits.
+_Check = Callable[[Any, str], None]
+
+
+def _shown(value: Any) -> str:
+    """A wrong value of the right type, for a message: `'25:99'`, `9`."""
     try:
-        decode_value(value)
-    except (ValueError, TypeError) as error:
-        raise PlanError(f"{where}: {error}") from None
+        text = repr(value)
+    except ValueError:  # an int with more digits than Python prints
+        return "a number too long to show"
+    return text if len(text) <= 40 else text[:37] + "…"
+
+
+def _whole(value: Any, where: str, low: int | None = None, high: int | None = None) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise PlanError(f"{where}: expected a whole number, found {_kind(value)}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = (f"at least {low}" if high is None else f"at most {high}" if low is None
+                  else f"from {low} to {high}")
+        raise PlanError(f"{where}: expected a whole number {bounds}, found {_shown(value)}")
+    return value
+
+
+def _number(value: Any, where: str) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise PlanError(f"{where}: expected a number, found {_kind(value)}")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int beyond the range of floats
+        finite = False
+    if not finite:
+        raise PlanError(f"{where}: expected a finite number (at most about 1e308), "
+                        f"found {_shown(value)}")
+
+
+def _string(value: Any, where: str) -> None:
+    if not isinstance(value, str):
+        raise PlanError(f"{where}: expected a string, found {_kind(value)}")
+
+
+def _flag(value: Any, where: str) -> None:
+    if not isinstance(value, bool):
+        raise PlanError(f"{where}: expected true or false, found {_kind(value)}")
+
+
+def _optional(check: _Check) -> _Check:
+    """`check`, or null."""
+
+    def optional(value: Any, where: str) -> None:
+        if value is not None:
+            check(value, where)
+
+    return optional
+
+
+def _one_of(*allowed: Any) -> _Check:
+    def one_of(value: Any, where: str) -> None:
+        if not any(value == a and type(value) is type(a) for a in allowed):
+            shown = ", ".join(json.dumps(a) for a in allowed)
+            found = _shown(value) if isinstance(value, (str, int)) else _kind(value)
+            raise PlanError(f"{where}: expected one of {shown}, found {found}")
+
+    return one_of
+
+
+def _time_of_day(value: Any, where: str) -> None:
+    """`HH:MM`, 00:00 to 23:59."""
+    _string(value, where)
+    if not (_TIME_RE.fullmatch(value) and int(value[:2]) <= 23 and int(value[3:]) <= 59):
+        raise PlanError(f"{where}: expected a time of day HH:MM from 00:00 to 23:59, "
+                        f"found {_shown(value)}")
+
+
+def _date_text(value: Any, where: str) -> None:
+    """`YYYY-MM-DD`, a calendar date."""
+    _string(value, where)
+    try:
+        valid = bool(_DATE_RE.fullmatch(value)) and bool(dt.date.fromisoformat(value))
+    except ValueError:
+        valid = False
+    if not valid:
+        raise PlanError(f"{where}: expected a date YYYY-MM-DD, found {_shown(value)}")
+
+
+def _datetime_text(value: Any, where: str) -> None:
+    """`YYYY-MM-DDTHH:MM` (seconds optional), a date-time that exists."""
+    _string(value, where)
+    try:
+        valid = bool(_DATETIME_RE.fullmatch(value)) and bool(dt.datetime.fromisoformat(value))
+    except ValueError:
+        valid = False
+    if not valid:
+        raise PlanError(f"{where}: expected a date-time YYYY-MM-DDTHH:MM, found {_shown(value)}")
+
+
+def _weekday(value: Any, where: str) -> None:
+    _whole(value, where, 0, 6)
+
+
+def _weekdays(value: Any, where: str) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        raise PlanError(f"{where}: expected a list of weekdays (0-6), found {_kind(value)}")
+    for i, day in enumerate(value):
+        _weekday(day, f"{where}[{i}]")
+    return tuple(value)
+
+
+def _weekday_name(value: Any, where: str) -> None:
+    _string(value, where)
+    if value not in WEEKDAYS:
+        raise PlanError(f"{where}: expected a weekday name (monday … sunday), found {_shown(value)}")
+
+
+def _timezone(value: Any, where: str) -> None:
+    _string(value, where)
+    if value in ("UTC", "Etc/UTC"):
+        return
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise PlanError(f"{where}: expected an IANA time zone name such as \"Europe/Oslo\", "
+                        f"found {_shown(value)}") from None
+
+
+def _check_prop(value: Any, where: str) -> None:
+    """P: `{"object": str, "property": str}`."""
+    if not isinstance(value, dict):
+        raise PlanError(f"{where}: expected a property ({{\"object\", \"property\"}}), "
+                        f"found {_kind(value)}")
+    for key in ("object", "property"):
+        if key not in value:
+            raise PlanError(f"{where}: missing field `{key}`")
+        _string(value[key], f"{where}.{key}")
+
+
+def _check_value(value: Any, where: str) -> None:
+    """V: a typed value (a string, number, boolean, `{"date"}`, `{"datetime"}`,
+    `{"time"}`, `{"percent"}`, or a list of them)."""
+    stack = [(value, where)]
+    while stack:
+        item, at = stack.pop()
+        if isinstance(item, (str, bool)):
+            continue
+        if isinstance(item, (int, float)):
+            _number(item, at)
+        elif isinstance(item, list):
+            stack.extend((v, f"{at}[{i}]") for i, v in enumerate(item))
+        elif isinstance(item, dict) and len(item) == 1 and "date" in item:
+            _date_text(item["date"], f"{at}.date")
+        elif isinstance(item, dict) and len(item) == 1 and "datetime" in item:
+            _datetime_text(item["datetime"], f"{at}.datetime")
+        elif isinstance(item, dict) and len(item) == 1 and "time" in item:
+            _time_of_day(item["time"], f"{at}.time")
+        elif isinstance(item, dict) and len(item) == 1 and "percent" in item:
+            _number(item["percent"], f"{at}.percent")
+        else:
+            raise PlanError(f"{at}: expected a value (a string, number, boolean, list, "
+                            f"{{\"date\"}}, {{\"datetime\"}}, {{\"time\"}} or {{\"percent\"}}), "
+                            f"found {_kind(item)}")
+
+
+_unit = _one_of(*DURATION_UNITS)
 
 
 def _check_duration(value: Any, where: str) -> None:
-    if not isinstance(value, dict) or not isinstance(value.get("seconds"), int):
-        raise PlanError(f"{where}: expected a duration ({{\"parts\": …, \"seconds\": N}})")
+    """D: `{"parts": [[amount, unit], …], "seconds": N}`, at most MAX_DURATION_SECONDS."""
+    missing = [key for key in ("parts", "seconds") if not isinstance(value, dict) or key not in value]
+    if missing:
+        found = f"an object without `{missing[0]}`" if isinstance(value, dict) else _kind(value)
+        raise PlanError(f"{where}: expected a duration ({{\"parts\": …, \"seconds\": N}}), "
+                        f"found {found}")
+    parts = value["parts"]
+    if not isinstance(parts, list) or not parts:
+        found = "an empty list" if parts == [] else _kind(parts)
+        raise PlanError(f"{where}.parts: expected a list of [amount, unit] pairs, found {found}")
+    total = 0
+    for i, part in enumerate(parts):
+        at = f"{where}.parts[{i}]"
+        if not isinstance(part, list) or len(part) != 2:
+            found = f"a list of {len(part)}" if isinstance(part, list) else _kind(part)
+            raise PlanError(f"{at}: expected [amount, unit], found {found}")
+        amount = _whole(part[0], f"{at}[0]", 1)
+        _unit(part[1], f"{at}[1]")
+        total += amount * DURATION_UNITS[part[1]]
+        if total > MAX_DURATION_SECONDS:
+            weeks = MAX_DURATION_SECONDS // DURATION_UNITS["week"]
+            raise PlanError(f"{where}: expected at most {weeks} weeks, found a longer duration")
+    seconds = _whole(value["seconds"], f"{where}.seconds")
+    if seconds != total:
+        raise PlanError(f"{where}.seconds: expected {total} (the parts in seconds, a day as "
+                        f"24 hours), found {seconds}")
 
 
-def _check_event(value: Any, where: str) -> None:
-    if not isinstance(value, dict) or not isinstance(value.get("type"), str):
-        raise PlanError(f"{where}: expected an event (an object with `type`)")
+def _check_event(value: Any, where: str, depth: int = 0) -> None:
+    """E: an event pattern (`trigger.events`, `wait_for`, `has_event`); `depth`: how
+    deep in criteria it is."""
+    if not isinstance(value, dict) or "type" not in value:
+        raise PlanError(f"{where}: expected an event (an object with `type`), found {_kind(value)}")
+    _string(value["type"], f"{where}.type")
+    if "negated" in value:
+        _flag(value["negated"], f"{where}.negated")
+    for key in ("object", "property"):
+        if value.get(key) is not None:
+            _string(value[key], f"{where}.{key}")
+    for key in ("from", "to"):
+        if value.get(key) is not None:
+            _check_value(value[key], f"{where}.{key}")
     if value.get("criteria") is not None:
-        check_criteria(value["criteria"], f"{where}.criteria")
+        check_criteria(value["criteria"], f"{where}.criteria", depth + 1)
 
 
-def check_criteria(data: Any, where: str = "criteria") -> None:
-    """Raise PlanError unless `data` is a well-formed criteria tree."""
-    stack = [(data, where)]
+#: What each criteria operand holds.
+_OPERANDS: dict[str, _Check] = {"value": _check_value, "low": _check_value, "high": _check_value,
+                                "duration": _check_duration}
+#: Operators whose `value` is text to look for.
+_TEXT_OPS = frozenset({"contains", "not_contains", "starts_with", "ends_with"})
+
+
+def check_criteria(data: Any, where: str = "criteria", depth: int = 0) -> None:
+    """Raise PlanError unless `data` is a well-formed criteria tree (`depth`: how deep
+    it is in other criteria, for the criteria of `has_event`)."""
+    stack = [(data, where, depth)]
     while stack:
-        node, at = stack.pop()
+        node, at, depth = stack.pop()
         if not isinstance(node, dict) or not isinstance(node.get("op"), str):
             raise PlanError(f"{at}: expected criteria (an object with `op`)")
+        if depth > MAX_CRITERIA_DEPTH:
+            raise PlanError(f"{at}: criteria nested more than {MAX_CRITERIA_DEPTH} deep")
         op = node["op"]
         if op not in CRITERIA_OPS:
             raise PlanError(f"{at}: unknown criteria operator `{op}`")
@@ -689,32 +906,105 @@ def check_criteria(data: Any, where: str = "criteria") -> None:
             items = node.get("items")
             if not isinstance(items, list):
                 raise PlanError(f"{at}.items: expected a list of criteria")
-            stack.extend((item, f"{at}.items[{i}]") for i, item in enumerate(items))
+            stack.extend((item, f"{at}.items[{i}]", depth + 1) for i, item in enumerate(items))
         elif op == "not":
-            stack.append((node.get("item"), f"{at}.item"))
+            stack.append((node.get("item"), f"{at}.item", depth + 1))
         elif op in _VALUE_KEYS:
-            named = isinstance(node.get("attribute"), str) or (
-                isinstance(node.get("object"), str) and isinstance(node.get("property"), str)
-            )
-            if not named:
+            if "attribute" in node:
+                _string(node["attribute"], f"{at}.attribute")
+            elif isinstance(node.get("object"), str) and isinstance(node.get("property"), str):
+                pass
+            else:
                 raise PlanError(f"{at}: `{op}` needs `object` and `property` (or `attribute`)")
             for key in _VALUE_KEYS[op]:
                 if key not in node:
                     raise PlanError(f"{at}: `{op}` needs `{key}`")
-                if key == "duration":
-                    _check_duration(node[key], f"{at}.{key}")
+                if key == "values":
+                    if not isinstance(node[key], list):
+                        raise PlanError(f"{at}.values: expected a list, found {_kind(node[key])}")
+                    _check_value(node[key], f"{at}.values")
+                elif op in _TEXT_OPS:
+                    _string(node[key], f"{at}.{key}")
                 else:
-                    if key == "values" and not isinstance(node[key], list):
-                        raise PlanError(f"{at}.values: expected a list")
-                    _check_value(node[key], f"{at}.{key}")
+                    _OPERANDS[key](node[key], f"{at}.{key}")
         elif op in ("in_list", "enrolled_in", "reached_goal"):
             key = "list" if op == "in_list" else "workflow"
             if not isinstance(node.get(key), str):
                 raise PlanError(f"{at}: `{op}` needs `{key}` (a string)")
         elif op == "has_event":
-            _check_event(node.get("event"), f"{at}.event")
+            _check_event(node.get("event"), f"{at}.event", depth + 1)
+            if "negated" in node:
+                _flag(node["negated"], f"{at}.negated")
             if node.get("within") is not None:
                 _check_duration(node["within"], f"{at}.within")
+
+
+def _check_base(value: Any, where: str) -> None:
+    """The `base` of `delay_until_date`: `{"date"}`, `{"datetime"}` or `{"property": P}`."""
+    if isinstance(value, dict) and len(value) == 1:
+        if "date" in value:
+            return _date_text(value["date"], f"{where}.date")
+        if "datetime" in value:
+            return _datetime_text(value["datetime"], f"{where}.datetime")
+        if "property" in value:
+            return _check_prop(value["property"], f"{where}.property")
+    raise PlanError(f"{where}: expected {{\"date\"}}, {{\"datetime\"}} or {{\"property\"}}, "
+                    f"found {_kind(value)}")
+
+
+def _check_fields(value: Any, where: str) -> None:
+    """The `fields` of `create_record`: `[{"name": str, "value": V}, …]`."""
+    if not isinstance(value, list):
+        raise PlanError(f"{where}: expected a list of fields, found {_kind(value)}")
+    for i, field in enumerate(value):
+        r = _Reader(field, f"{where}[{i}]")
+        r.text("name")
+        _check_value(r.raw("value"), f"{where}[{i}].value")
+
+
+def _check_owners(value: Any, where: str) -> None:
+    if not isinstance(value, list):
+        raise PlanError(f"{where}: expected a list of owners, found {_kind(value)}")
+    _check_value(value, where)
+
+
+_TEXT = _string
+_OPT_TEXT = _optional(_string)
+_OPT_DURATION = _optional(_check_duration)
+_OPT_TIME = _optional(_time_of_day)
+
+#: How each argument of each step kind is checked when a plan is read (`STEP_ARGS`).
+#: Arguments a kind does not list are kept as they are and not used.
+ARG_CHECKS: dict[str, dict[str, _Check]] = {
+    "delay": {"duration": _check_duration},
+    "delay_until_day": {"day": _optional(_weekday_name), "weekday": _optional(_weekday),
+                        "at": _OPT_TIME},
+    "delay_until_date": {"base": _check_base, "sign": _one_of(1, -1), "offset": _OPT_DURATION,
+                         "at": _OPT_TIME},
+    "delay_until_anchor": {"side": _optional(_one_of("before", "after")),
+                           "offset": _OPT_DURATION, "at": _OPT_TIME},
+    "wait_for": {"event": _check_event, "timeout": _check_duration},
+    "branch_on": {"object": _TEXT, "property": _TEXT},
+    "send_email": {"email": _TEXT},
+    "notify": {"recipient": _OPT_TEXT, "subject": _OPT_TEXT, "body": _OPT_TEXT},
+    "set": {"object": _TEXT, "property": _TEXT, "value": _check_value},
+    "clear": {"object": _TEXT, "property": _TEXT},
+    "increment": {"object": _TEXT, "property": _TEXT, "amount": _number},
+    "copy": {"source": _check_prop, "target": _check_prop},
+    "create_task": {"title": _TEXT, "due": _OPT_DURATION, "assign_owner": _flag,
+                    "assignee": _OPT_TEXT, "notes": _OPT_TEXT, "priority": _OPT_TEXT},
+    "create_record": {"object": _TEXT, "fields": _check_fields},
+    "assign_owner": {"owner": _TEXT},
+    "rotate_owner": {"owners": _check_owners},
+    "add_to_list": {"list": _TEXT},
+    "remove_from_list": {"list": _TEXT},
+    "enroll_in_workflow": {"workflow": _TEXT},
+    "unenroll_from_workflow": {"workflow": _TEXT},
+    "webhook": {"method": _TEXT, "url": _TEXT, "body": _OPT_TEXT},
+    "placeholder": {"text": _TEXT},
+    "label": {"name": _TEXT},
+    "go_to": {"label": _TEXT},
+}
 
 
 def _kind(value: Any) -> str:
@@ -736,15 +1026,6 @@ def _strs(values: Iterable[Any], where: str) -> tuple[str, ...]:
     for value in values:
         if not isinstance(value, str):
             raise PlanError(f"{where}: expected strings, found {_kind(value)}")
-        out.append(value)
-    return tuple(out)
-
-
-def _ints(values: Iterable[Any], where: str) -> tuple[int, ...]:
-    out = []
-    for value in values:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise PlanError(f"{where}: expected whole numbers, found {_kind(value)}")
         out.append(value)
     return tuple(out)
 
@@ -793,8 +1074,9 @@ def _step_in(data: Any, where: str) -> Step:
     missing = [key for key in REQUIRED_ARGS.get(kind, ()) if key not in args]
     if missing:
         raise PlanError(f"{where}.args: a `{kind}` step needs `{missing[0]}`")
-    if kind == "wait_for":
-        _check_event(args["event"], f"{where}.args.event")
+    for key, check in ARG_CHECKS.get(kind, {}).items():
+        if key in args:
+            check(args[key], f"{where}.args.{key}")
     branches = []
     for i, item in enumerate(r.seq("branches", [])):
         b = _Reader(item, f"{where}.branches[{i}]")
@@ -808,13 +1090,16 @@ def _step_in(data: Any, where: str) -> Step:
         criteria = c.criteria("criteria")
         if criteria is None:
             raise PlanError(f"{where}.cases[{i}]: missing field `criteria`")
+        _check_value(c.raw("value"), f"{where}.cases[{i}].value")
         cases.append(Case(value=c.raw("value"), criteria=criteria, target=_target(c, "target")))
     arms = []
     for i, item in enumerate(r.seq("arms", [])):
         a = _Reader(item, f"{where}.arms[{i}]")
         percent = a.raw("percent")
-        if not isinstance(percent, (int, float)) or isinstance(percent, bool):
-            raise PlanError(f"{where}.arms[{i}].percent: expected a number")
+        _number(percent, f"{where}.arms[{i}].percent")
+        if not 0 < percent <= 100:
+            raise PlanError(f"{where}.arms[{i}].percent: expected a share above 0 and at most "
+                            f"100, found {_shown(percent)}")
         arms.append(Arm(percent=percent, target=_target(a, "target")))
     return Step(
         id=r.text("id"),
@@ -845,16 +1130,23 @@ def _workflow_in(data: Any, where: str) -> WorkflowPlan:
     if t.raw("recurrence", None) is not None:
         rr = t.obj("recurrence")
         day = rr.raw("day", None)
-        if day is not None and (not isinstance(day, int) or isinstance(day, bool)):
-            raise PlanError(f"{where}.trigger.recurrence.day: expected a whole number")
+        if day is not None:
+            _whole(day, f"{where}.trigger.recurrence.day", 1, 31)
+        kind = _choice(rr.text("kind"), RECURRENCE_KINDS, f"{where}.trigger.recurrence.kind")
+        at = rr.text("at")
+        (_datetime_text if kind == "once" else _time_of_day)(at, f"{where}.trigger.recurrence.at")
         recurrence = Recurrence(
-            kind=_choice(rr.text("kind"), RECURRENCE_KINDS, f"{where}.trigger.recurrence.kind"),
-            at=rr.text("at"),
-            days=_ints(rr.seq("days", []), f"{where}.trigger.recurrence.days"),
+            kind=kind,
+            at=at,
+            days=_weekdays(rr.raw("days", []), f"{where}.trigger.recurrence.days"),
             day=day,
         )
+    trigger_kind = _choice(t.text("kind"), TRIGGER_KINDS, f"{where}.trigger.kind")
+    needs = {"filter": "criteria", "schedule": "recurrence"}.get(trigger_kind)
+    if needs is not None and t.raw(needs, None) is None:
+        raise PlanError(f"{where}.trigger: a `{trigger_kind}` trigger needs `{needs}`")
     trigger = Trigger(
-        kind=_choice(t.text("kind"), TRIGGER_KINDS, f"{where}.trigger.kind"),
+        kind=trigger_kind,
         criteria=t.criteria("criteria"),
         events=tuple(
             _event_in(e, f"{where}.trigger.events[{i}]")
@@ -874,6 +1166,8 @@ def _workflow_in(data: Any, where: str) -> WorkflowPlan:
     anchor = None
     if r.raw("anchor", None) is not None:
         a = r.obj("anchor")
+        if a.raw("date", None) is not None:
+            _date_text(a.raw("date"), f"{where}.anchor.date")
         anchor = Anchor(
             property=None if a.raw("property", None) is None
             else _prop_in(a.raw("property"), f"{where}.anchor.property"),
@@ -883,16 +1177,23 @@ def _workflow_in(data: Any, where: str) -> WorkflowPlan:
     s = r.obj("settings") if r.has("settings") else _Reader({}, f"{where}.settings")
     windows = []
     for i, item in enumerate(s.seq("windows", [])):
-        w = _Reader(item, f"{where}.settings.windows[{i}]")
-        windows.append(Window(
-            days=_ints(w.seq("days"), f"{where}.settings.windows[{i}].days"),
-            start=w.text("start"),
-            end=w.text("end"),
-        ))
+        at = f"{where}.settings.windows[{i}]"
+        w = _Reader(item, at)
+        start, end = w.text("start"), w.text("end")
+        _time_of_day(start, f"{at}.start")
+        _time_of_day(end, f"{at}.end")
+        if end <= start:
+            raise PlanError(f"{at}.end: expected a time after `start` ({start}), found {end!r}")
+        windows.append(Window(days=_weekdays(w.raw("days"), f"{at}.days"), start=start, end=end))
+    timezone = s.text("timezone", "UTC")
+    _timezone(timezone, f"{where}.settings.timezone")
+    pause_dates = _strs(s.seq("pause_dates", []), f"{where}.settings.pause_dates")
+    for i, day in enumerate(pause_dates):
+        _date_text(day, f"{where}.settings.pause_dates[{i}]")
     settings = Settings(
-        timezone=s.text("timezone", "UTC"),
+        timezone=timezone,
         windows=tuple(windows),
-        pause_dates=_strs(s.seq("pause_dates", []), f"{where}.settings.pause_dates"),
+        pause_dates=pause_dates,
         enroll_existing=s.flag("enroll_existing", False),
         unenroll_unmet=s.flag("unenroll_unmet", False),
         on_failure=_choice(s.text("on_failure", "continue"), ("continue", "stop"),
@@ -958,6 +1259,10 @@ def plans_from_data(data: Any) -> ProjectPlan:
     return ProjectPlan(workflows=workflows, format_version=FORMAT_VERSION)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def plans_from_json(text: str | bytes) -> ProjectPlan:
     """Read a plan written by `plan_to_json`; raises PlanError for anything malformed.
 
@@ -968,7 +1273,7 @@ def plans_from_json(text: str | bytes) -> ProjectPlan:
     plan format_version is '9'; th
     """
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant)
     except (ValueError, RecursionError) as error:
         raise PlanError(f"plan is not valid JSON: {error}") from None
     except UnicodeDecodeError as error:  # pragma: no cover - ValueError subclass
