@@ -766,6 +766,24 @@ def _datetime_text(value: Any, where: str) -> None:
         raise PlanError(f"{where}: expected a date-time YYYY-MM-DDTHH:MM, found {_shown(value)}")
 
 
+#: Years in which a workflow may act (schedules, fixed delays, pauses, anchors): the
+#: checker's `invalid-value` bounds; near the calendar's ends time zones overflow.
+ACT_YEARS = (1900, 9000)
+
+
+def _time_to_act(check: _Check) -> _Check:
+    """`check` (a date or date-time text), in the years of `ACT_YEARS`."""
+
+    def time_to_act(value: Any, where: str) -> None:
+        check(value, where)
+        low, high = ACT_YEARS
+        if not low <= int(value[:4]) <= high:
+            raise PlanError(f"{where}: expected a time to act in the years {low} to {high}, "
+                            f"found {_shown(value)}")
+
+    return time_to_act
+
+
 def _weekday(value: Any, where: str) -> None:
     _whole(value, where, 0, 6)
 
@@ -943,9 +961,9 @@ def _check_base(value: Any, where: str) -> None:
     """The `base` of `delay_until_date`: `{"date"}`, `{"datetime"}` or `{"property": P}`."""
     if isinstance(value, dict) and len(value) == 1:
         if "date" in value:
-            return _date_text(value["date"], f"{where}.date")
+            return _time_to_act(_date_text)(value["date"], f"{where}.date")
         if "datetime" in value:
-            return _datetime_text(value["datetime"], f"{where}.datetime")
+            return _time_to_act(_datetime_text)(value["datetime"], f"{where}.datetime")
         if "property" in value:
             return _check_prop(value["property"], f"{where}.property")
     raise PlanError(f"{where}: expected {{\"date\"}}, {{\"datetime\"}} or {{\"property\"}}, "
@@ -1134,7 +1152,8 @@ def _workflow_in(data: Any, where: str) -> WorkflowPlan:
             _whole(day, f"{where}.trigger.recurrence.day", 1, 31)
         kind = _choice(rr.text("kind"), RECURRENCE_KINDS, f"{where}.trigger.recurrence.kind")
         at = rr.text("at")
-        (_datetime_text if kind == "once" else _time_of_day)(at, f"{where}.trigger.recurrence.at")
+        (_time_to_act(_datetime_text) if kind == "once" else _time_of_day)(
+            at, f"{where}.trigger.recurrence.at")
         recurrence = Recurrence(
             kind=kind,
             at=at,
@@ -1167,7 +1186,7 @@ def _workflow_in(data: Any, where: str) -> WorkflowPlan:
     if r.raw("anchor", None) is not None:
         a = r.obj("anchor")
         if a.raw("date", None) is not None:
-            _date_text(a.raw("date"), f"{where}.anchor.date")
+            _time_to_act(_date_text)(a.raw("date"), f"{where}.anchor.date")
         anchor = Anchor(
             property=None if a.raw("property", None) is None
             else _prop_in(a.raw("property"), f"{where}.anchor.property"),
@@ -1189,7 +1208,7 @@ def _workflow_in(data: Any, where: str) -> WorkflowPlan:
     _timezone(timezone, f"{where}.settings.timezone")
     pause_dates = _strs(s.seq("pause_dates", []), f"{where}.settings.pause_dates")
     for i, day in enumerate(pause_dates):
-        _date_text(day, f"{where}.settings.pause_dates[{i}]")
+        _time_to_act(_date_text)(day, f"{where}.settings.pause_dates[{i}]")
     settings = Settings(
         timezone=timezone,
         windows=tuple(windows),

@@ -5,11 +5,12 @@ from __future__ import annotations
 import calendar
 import functools
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from wfdsl import nodes as n
 from wfdsl.check.context import Context, did_you_mean
 from wfdsl.diagnostics import Diagnostic
+from wfdsl.plan import ACT_YEARS
 from wfdsl.spans import Span
 
 _MONTHS = list(calendar.month_name)
@@ -79,8 +80,35 @@ def _minutes(duration: n.Duration) -> int:
     return total
 
 
+def _times_to_act(nodes: Iterable[n.Node]) -> Iterator[n.DateLit | n.DateTimeLit]:
+    """The fixed dates and date-times at which the workflow acts or waits."""
+    for node in nodes:
+        if isinstance(node, n.Once):
+            yield node.at
+        elif isinstance(node, n.DelayUntilDate) and not isinstance(node.base, n.PropertyRef):
+            yield node.base
+        elif isinstance(node, n.PauseSetting):
+            yield from node.dates
+        elif isinstance(node, n.AnchorClause) and isinstance(node.target, n.DateLit):
+            yield node.target
+
+
+def _far_times(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
+    low, high = ACT_YEARS
+    for lit in _times_to_act(ctx.nodes(wf)):
+        year = lit.text[:4]
+        if year.isdigit() and not low <= int(year) <= high:
+            yield _bad(
+                f"found `{lit.text}`; expected a time to act in the years {low} to {high}",
+                lit.span,
+                hint="a date criterion (`contact.x before …`) may name any year; a schedule, "
+                "delay, pause or anchor may not",
+            )
+
+
 def invalid_value(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:  # noqa: C901
     """`invalid-value`: durations, times, dates, date-times, time zones, percentages, days, URLs."""
+    yield from _far_times(ctx, wf)
     for node in ctx.nodes(wf):
         if isinstance(node, n.DurationPart):
             if not node.amount.isdigit() or int(node.amount) == 0:
