@@ -98,7 +98,7 @@ def test_transient_errors_retry_with_backoff_and_new_keys_then_succeed() -> None
     second_retry = dt.datetime.fromisoformat(failed[1].detail["retry_at"])
     assert dt.timedelta(minutes=1) <= first_retry - failed[0].at < dt.timedelta(minutes=1.2)
     assert dt.timedelta(minutes=2) <= second_retry - failed[1].at < dt.timedelta(minutes=2.4)
-    assert [k for k, _ in crm.performed] == ["e1:steps.0:2"]
+    assert [k for k, _ in crm.performed] == ["e1:steps.0:3"]  # the third attempt, as in history
     assert [e.kind for e in entries][-2:] == ["action", "completed"]
 
 

@@ -55,7 +55,7 @@ def _retries() -> tuple[str, list[str]]:
     eng.activate("Hook")
     eng.ingest(Event(type="form.submitted", object="contact", id="c1", at=at(T0)))
     eng.run_due(at("2026-03-03T00:00:00Z"))
-    assert [key for key, _ in crm.performed] == ["e1:steps.0:2", "e1:steps.1:0"]
+    assert [key for key, _ in crm.performed] == ["e1:steps.0:3", "e1:steps.1:1"]
     return text, [trace_line(e) for e in eng.history()]
 
 

@@ -43,8 +43,8 @@ def test_key_names_the_pass_only_after_the_first() -> None:
 
     enr = Enrollment(id="e1", workflow="W", object="contact", record="c1", status="active",
                      enrolled_at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), seq=1)
-    assert idempotency_key(enr, "steps.2") == "e1:steps.2:0"
-    assert idempotency_key(attrs.evolve(enr, passes=2), "steps.2") == "e1:steps.2@2:0"
+    assert idempotency_key(enr, "steps.2") == "e1:steps.2:1"
+    assert idempotency_key(attrs.evolve(enr, passes=2), "steps.2") == "e1:steps.2@2:1"
 
 
 PLACEHOLDER = """

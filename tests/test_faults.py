@@ -158,14 +158,14 @@ def check_invariants(sim: Simulation, crm: FlakyCRM, records: int) -> dict[str, 
     # No action performed twice, and no effect without an `action` history entry.
     assert all(count == 1 for count in crm.effects.values())
     assert sum(crm.effects.values()) == seen["performed"]
-    # Idempotency keys: attempt numbers 0, 1, 2 … for each enrollment and step, each once.
+    # Idempotency keys: attempt numbers 1, 2, 3 … for each enrollment and step, each once.
     keys = Counter(key for key, _ in crm.calls)
     assert all(count == 1 for count in keys.values())
     attempts: dict[str, list[int]] = defaultdict(list)
     for key, _ in crm.calls:
         base, attempt = key.rsplit(":", 1)
         attempts[base].append(int(attempt))
-    assert all(a == list(range(len(a))) for a in attempts.values())
+    assert all(a == list(range(1, len(a) + 1)) for a in attempts.values())
     # Every record was served by both workflows, whatever happened to the others.
     enrolled = Counter(e.workflow for e in entries if e.kind == "enrolled")
     assert enrolled == {"Keep going": records, "Stop on failure": records}

@@ -135,12 +135,13 @@ def _same(actual: Any, expected: Any) -> bool:
 
 
 def idempotency_key(enr: Enrollment, step_id: str) -> str:
-    """`<enrollment>:<step>:<attempt>`; a step reached again through `go to`
+    """`<enrollment>:<step>:<attempt>`, the attempt counted from 1 as in the history's
+    `failed` entries; a step reached again through `go to`
     is a new action, so from the second pass on the step part is `<step>@<pass>`.
     The pass count is stored with the enrollment, so a replay after a crash
     computes the same key."""
     step = step_id if enr.passes == 0 else f"{step_id}@{enr.passes}"
-    return f"{enr.id}:{step}:{enr.attempt}"
+    return f"{enr.id}:{step}:{enr.attempt + 1}"
 
 
 def _pins(specs: Iterable[EventSpec]) -> frozenset[tuple[str, str, str]] | None:
