@@ -744,26 +744,27 @@ def _time_of_day(value: Any, where: str) -> None:
                         f"found {_shown(value)}")
 
 
-def _date_text(value: Any, where: str) -> None:
-    """`YYYY-MM-DD`, a calendar date."""
-    _string(value, where)
-    try:
-        valid = bool(_DATE_RE.fullmatch(value)) and bool(dt.date.fromisoformat(value))
-    except ValueError:
-        valid = False
-    if not valid:
-        raise PlanError(f"{where}: expected a date YYYY-MM-DD, found {_shown(value)}")
+def _calendar_text(pattern: re.Pattern[str], parse: Callable[[str], object],
+                   shape: str) -> _Check:
+    """A check of text in `pattern` that `parse` accepts (a date that exists)."""
+
+    def calendar_text(value: Any, where: str) -> None:
+        _string(value, where)
+        try:
+            valid = bool(pattern.fullmatch(value)) and bool(parse(value))
+        except ValueError:
+            valid = False
+        if not valid:
+            raise PlanError(f"{where}: expected {shape}, found {_shown(value)}")
+
+    return calendar_text
 
 
-def _datetime_text(value: Any, where: str) -> None:
-    """`YYYY-MM-DDTHH:MM` (seconds optional), a date-time that exists."""
-    _string(value, where)
-    try:
-        valid = bool(_DATETIME_RE.fullmatch(value)) and bool(dt.datetime.fromisoformat(value))
-    except ValueError:
-        valid = False
-    if not valid:
-        raise PlanError(f"{where}: expected a date-time YYYY-MM-DDTHH:MM, found {_shown(value)}")
+#: `YYYY-MM-DD`, a calendar date.
+_date_text = _calendar_text(_DATE_RE, dt.date.fromisoformat, "a date YYYY-MM-DD")
+#: `YYYY-MM-DDTHH:MM` (seconds optional), a date-time that exists.
+_datetime_text = _calendar_text(_DATETIME_RE, dt.datetime.fromisoformat,
+                                "a date-time YYYY-MM-DDTHH:MM")
 
 
 #: Years in which a workflow may act (schedules, fixed delays, pauses, anchors): the
