@@ -14,6 +14,9 @@ import attrs
 
 from wfdsl.spans import Span
 
+#: Per node class, the names of the fields that may hold child nodes.
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
 
 @attrs.frozen(kw_only=True, repr=False)
 class Node:
@@ -27,8 +30,12 @@ class Node:
 
     def children(self) -> Iterator[Node]:
         """The direct child nodes, in field order."""
-        for field in attrs.fields(type(self)):
-            value = getattr(self, field.name)
+        names = _CHILD_FIELDS.get(type(self))
+        if names is None:  # once per class: the fields other than the span
+            names = tuple(f.name for f in attrs.fields(type(self)) if f.name != "span")
+            _CHILD_FIELDS[type(self)] = names
+        for name in names:
+            value = getattr(self, name)
             if isinstance(value, Node):
                 yield value
             elif isinstance(value, tuple):

@@ -27,6 +27,7 @@ from lark.exceptions import (
 )
 
 from wfdsl import nodes as n
+from wfdsl.collector import collector_paused
 from wfdsl.diagnostics import Diagnostic
 from wfdsl.spans import Span
 
@@ -225,11 +226,12 @@ def parse(text: str, path: str = "<string>") -> ParseResult:
             diagnostics=(depth_problem,),
             source=text,
         )
-    try:
-        workflows, comments = _parse_text(text, path)
-        diagnostics: list[Diagnostic] = []
-    except _SyntaxProblem:
-        workflows, comments, diagnostics = _parse_blockwise(text, path)
+    with collector_paused():
+        try:
+            workflows, comments = _parse_text(text, path)
+            diagnostics: list[Diagnostic] = []
+        except _SyntaxProblem:
+            workflows, comments, diagnostics = _parse_blockwise(text, path)
     not_problem = _not_nesting_problem(workflows, text) if text.count("not") > MAX_NESTING else None
     if not_problem is not None:
         return ParseResult(

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 
 from wfdsl.check import events, properties, steps, structure, suppress, triggers, values, workflows
 from wfdsl.check.context import Check, Context, did_you_mean, per_workflow
+from wfdsl.collector import collector_paused
 from wfdsl.diagnostics import RULES, Diagnostic, Severity
 from wfdsl.project import Project, project_from_text
 from wfdsl.schema import BUILTIN, Schema
@@ -68,11 +69,12 @@ def check_project(
     `schema` defaults to the built-in schema (`wfdsl.schema.load_schema(path)`
     finds a project's own). With `strict`, `placeholder-action` is an error.
     """
-    ctx = Context.build(project, schema or BUILTIN, strict=strict)
-    found: list[Diagnostic] = []
-    for check in CHECKS:
-        found.extend(check(ctx))
-    kept = suppress.apply(project, found)
+    with collector_paused():  # no garbage cycles here; see `wfdsl.collector`
+        ctx = Context.build(project, schema or BUILTIN, strict=strict)
+        found: list[Diagnostic] = []
+        for check in CHECKS:
+            found.extend(check(ctx))
+        kept = suppress.apply(project, found)
     return sorted([*project.diagnostics, *kept], key=Diagnostic.sort_key)
 
 

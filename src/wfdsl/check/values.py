@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 import functools
 import zoneinfo
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from wfdsl import nodes as n
 from wfdsl.check.context import Context, did_you_mean
@@ -80,22 +80,24 @@ def _minutes(duration: n.Duration) -> int:
     return total
 
 
-def _times_to_act(nodes: Iterable[n.Node]) -> Iterator[n.DateLit | n.DateTimeLit]:
-    """The fixed dates and date-times at which the workflow acts or waits."""
-    for node in nodes:
-        if isinstance(node, n.Once):
-            yield node.at
-        elif isinstance(node, n.DelayUntilDate) and not isinstance(node.base, n.PropertyRef):
-            yield node.base
-        elif isinstance(node, n.PauseSetting):
-            yield from node.dates
-        elif isinstance(node, n.AnchorClause) and isinstance(node.target, n.DateLit):
-            yield node.target
+def _times_to_act(node: n.Node) -> Iterator[n.DateLit | n.DateTimeLit]:
+    """The fixed dates and date-times at which a node makes the workflow act or wait."""
+    if isinstance(node, n.Once):
+        yield node.at
+    elif isinstance(node, n.DelayUntilDate) and not isinstance(node.base, n.PropertyRef):
+        yield node.base
+    elif isinstance(node, n.PauseSetting):
+        yield from node.dates
+    elif isinstance(node, n.AnchorClause) and isinstance(node.target, n.DateLit):
+        yield node.target
 
 
-def _far_times(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
+_ACTING = (n.Once, n.DelayUntilDate, n.PauseSetting, n.AnchorClause)
+
+
+def _far_times(node: n.Node) -> Iterator[Diagnostic]:
     low, high = ACT_YEARS
-    for lit in _times_to_act(ctx.nodes(wf)):
+    for lit in _times_to_act(node):
         year = lit.text[:4]
         if year.isdigit() and not low <= int(year) <= high:
             yield _bad(
@@ -108,8 +110,9 @@ def _far_times(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
 
 def invalid_value(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:  # noqa: C901
     """`invalid-value`: durations, times, dates, date-times, time zones, percentages, days, URLs."""
-    yield from _far_times(ctx, wf)
     for node in ctx.nodes(wf):
+        if isinstance(node, _ACTING):
+            yield from _far_times(node)
         if isinstance(node, n.DurationPart):
             if not node.amount.isdigit() or int(node.amount) == 0:
                 whole = node.amount.lstrip("-").split(".")[0]
