@@ -8,7 +8,7 @@ formatter can write back what the author wrote.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import attrs
 
@@ -711,18 +711,7 @@ class Workflow(Node):
         found = [c.trigger for c in self.clauses if isinstance(c, EnrollClause)]
         if not found:
             return ManualTrigger(span=self.name.span, explicit=False)
-        first = found[0]
-        if len(found) == 1:
-            return first
-        filters = [t for t in found if isinstance(t, FilterTrigger)]
-        if len(filters) == len(found):
-            items = tuple(item for t in filters for item in
-                          (t.criteria.items if isinstance(t.criteria, Or) else (t.criteria,)))
-            return FilterTrigger(span=first.span, criteria=Or(span=first.span, items=items))
-        events = [t for t in found if isinstance(t, EventTrigger) and t.refinement is None]
-        if len(events) == len(found):
-            return EventTrigger(span=first.span, events=tuple(e for t in events for e in t.events))
-        return first  # manual twice is manual; anything else is a `multiple-triggers` error
+        return combine_triggers(found) or found[0]
 
     @property
     def steps(self) -> tuple[Step, ...]:
@@ -733,6 +722,26 @@ class Workflow(Node):
     def settings(self) -> tuple[Setting, ...]:
         clause = self.first(SettingsClause)
         return clause.settings if isinstance(clause, SettingsClause) else ()
+
+
+def combine_triggers(found: Sequence[Trigger]) -> Trigger | None:
+    """The one trigger that several `enroll` clauses make, or None when they cannot
+    be one without losing something (`Workflow.trigger`; the `multiple-triggers` check).
+
+    `enroll when` clauses are OR-ed, `enroll on` clauses without `only if` list their
+    events together, manual ones stay manual."""
+    first = found[0]
+    if len(found) == 1 or all(isinstance(t, ManualTrigger) for t in found):
+        return first
+    filters = [t for t in found if isinstance(t, FilterTrigger)]
+    if len(filters) == len(found):
+        items = tuple(item for t in filters for item in
+                      (t.criteria.items if isinstance(t.criteria, Or) else (t.criteria,)))
+        return FilterTrigger(span=first.span, criteria=Or(span=first.span, items=items))
+    events = [t for t in found if isinstance(t, EventTrigger) and t.refinement is None]
+    if len(events) == len(found):
+        return EventTrigger(span=first.span, events=tuple(e for t in events for e in t.events))
+    return None
 
 
 @attrs.frozen(kw_only=True, repr=False)

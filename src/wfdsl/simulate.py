@@ -6,7 +6,7 @@ fall due between them fired first. Malformed input raises
 `SimulationInputError`, which names the file and the line.
 
 >>> import datetime as dt
->>> from wfdsl.plan import ProjectPlan, history_reads
+>>> from wfdsl.plan import ProjectPlan
 >>> sim = Simulation(ProjectPlan(workflows=()), load_records_data({}, "records.json"),
 ...                  start=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
 >>> sim.run([]); sim.trace()

@@ -613,12 +613,15 @@ def _context_phrase(previous: list[str], expected: set[str]) -> str | None:
     return None
 
 
+_LEADING_SPACE = re.compile(r"\s*")
+
+
 def _open_block(text: str, pos: int) -> tuple[str, int] | None:
     """The innermost `{` still open at `pos`: the words before it and its line."""
     stack: list[int] = []
     # A block parsed alone is padded with the whitespace of the text before it; skipping
     # that keeps the scan to the block (else many broken blocks cost quadratic time).
-    skip = len(text) - len(text.lstrip())
+    skip = _LEADING_SPACE.match(text).end()  # type: ignore[union-attr]
     for match in _SCAN.finditer(text, min(skip, pos), pos):
         token = match.group()
         if token == "{":

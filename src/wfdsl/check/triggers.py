@@ -64,13 +64,9 @@ def multiple_triggers(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
                 hint="split the workflow in two, one per trigger",
             )
         elif kind == first_kind:
-            if kind in ("filter", "manual"):
-                pass  # one trigger: `enroll when` clauses are OR-ed (`Workflow.trigger`)
-            elif kind == "event" and all(
-                isinstance(c.trigger, n.EventTrigger) and c.trigger.refinement is None
-                for c in clauses
-            ):
-                pass  # one trigger listing every clause's events
+            same = [c.trigger for c in clauses if _kind(c.trigger) == kind]
+            if n.combine_triggers(same) is not None:
+                pass  # one trigger (`nodes.combine_triggers`)
             elif kind == "event":
                 yield Diagnostic.of(
                     "multiple-triggers",
