@@ -39,6 +39,7 @@ def _runner(argv: list[str], runs: int):  # type: ignore[no-untyped-def]
     def go() -> None:
         for _ in range(runs):
             subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, cwd=ROOT, env=env)
+
     return go
 
 
@@ -54,7 +55,14 @@ def run(size: Size) -> list[Row]:
         ms = t[name] / size.cold_runs * 1000
         ratio = t[name] / base
         lint = name.startswith("wfdsl lint")
-        rows.append(Row(measurement=m, contender=f"`{name}`", value=f"{ms:.0f} ms",
-                        ratio=f"{ratio:.2f}x", target="<= 1.6x" if lint else "",
-                        met=(ratio <= 1.6) if lint else None))
+        rows.append(
+            Row(
+                measurement=m,
+                contender=f"`{name}`",
+                value=f"{ms:.0f} ms",
+                ratio=f"{ratio:.2f}x",
+                target="<= 1.6x" if lint else "",
+                met=(ratio <= 1.6) if lint else None,
+            )
+        )
     return rows

@@ -28,12 +28,34 @@ class Size:
     instances: int  # 7. BPMN peer
 
 
-FULL = Size(name="full", reps=5, records=200_000, lines_small=5_000, lines=50_000,
-            cold_runs=10, workflows=1_000, workflows_few=10, events=20_000,
-            enrollments=100_000, sqlite_enrollments=20_000, instances=2_000)
-TINY = Size(name="tiny", reps=1, records=500, lines_small=300, lines=600, cold_runs=1,
-            workflows=20, workflows_few=2, events=100, enrollments=200,
-            sqlite_enrollments=100, instances=10)
+FULL = Size(
+    name="full",
+    reps=5,
+    records=200_000,
+    lines_small=5_000,
+    lines=50_000,
+    cold_runs=10,
+    workflows=1_000,
+    workflows_few=10,
+    events=20_000,
+    enrollments=100_000,
+    sqlite_enrollments=20_000,
+    instances=2_000,
+)
+TINY = Size(
+    name="tiny",
+    reps=1,
+    records=500,
+    lines_small=300,
+    lines=600,
+    cold_runs=1,
+    workflows=20,
+    workflows_few=2,
+    events=100,
+    enrollments=200,
+    sqlite_enrollments=100,
+    instances=10,
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -57,8 +79,9 @@ def fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
-def interleaved(variants: Sequence[tuple[str, Callable[[], object]]], reps: int,
-                setup: Callable[[], None] | None = None) -> dict[str, float]:
+def interleaved(
+    variants: Sequence[tuple[str, Callable[[], object]]], reps: int, setup: Callable[[], None] | None = None
+) -> dict[str, float]:
     """Median wall time of each variant over `reps` rounds, the variants taking turns.
 
     Taking turns within each round means a burst of load on the shared machine
@@ -79,10 +102,8 @@ def interleaved(variants: Sequence[tuple[str, Callable[[], object]]], reps: int,
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def target_row(measurement: str, contender: str, value: str, ratio: str, target: str,
-               met: bool | None) -> Row:
-    return Row(measurement=measurement, contender=contender, value=value, ratio=ratio,
-               target=target, met=met)
+def target_row(measurement: str, contender: str, value: str, ratio: str, target: str, met: bool | None) -> Row:
+    return Row(measurement=measurement, contender=contender, value=value, ratio=ratio, target=target, met=met)
 
 
 def table(rows: Sequence[Row]) -> str:
@@ -91,6 +112,5 @@ def table(rows: Sequence[Row]) -> str:
     lines = []
     for row in rows:
         met = "" if row.met is None else ("yes" if row.met else "**no**")
-        lines.append(f"| {row.measurement} | {row.contender} | {row.value} | {row.ratio} "
-                     f"| {row.target} | {met} |")
+        lines.append(f"| {row.measurement} | {row.contender} | {row.value} | {row.ratio} | {row.target} | {met} |")
     return head + "\n".join(lines) + "\n"

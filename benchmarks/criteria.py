@@ -130,22 +130,33 @@ def business_rules_predicate() -> Callable[[Mapping[str, object]], bool]:
         def matched(self) -> None:
             hit.append(True)
 
-    rules = [{
-        "conditions": {"any": [
-            {"all": [
-                {"name": "lifecyclestage", "operator": "equal_to_case_insensitive",
-                 "value": "lead"},
-                {"name": "hubspotscore", "operator": "greater_than_or_equal_to", "value": 50},
-                {"any": [{"name": "country", "operator": "equal_to_case_insensitive",
-                          "value": c} for c in COUNTRIES]},
-            ]},
-            {"all": [
-                {"name": "city", "operator": "equal_to_case_insensitive", "value": "Dublin"},
-                {"name": "email", "operator": "ends_with", "value": "@example.com"},
-            ]},
-        ]},
-        "actions": [{"name": "matched", "params": {}}],
-    }]
+    rules = [
+        {
+            "conditions": {
+                "any": [
+                    {
+                        "all": [
+                            {"name": "lifecyclestage", "operator": "equal_to_case_insensitive", "value": "lead"},
+                            {"name": "hubspotscore", "operator": "greater_than_or_equal_to", "value": 50},
+                            {
+                                "any": [
+                                    {"name": "country", "operator": "equal_to_case_insensitive", "value": c}
+                                    for c in COUNTRIES
+                                ]
+                            },
+                        ]
+                    },
+                    {
+                        "all": [
+                            {"name": "city", "operator": "equal_to_case_insensitive", "value": "Dublin"},
+                            {"name": "email", "operator": "ends_with", "value": "@example.com"},
+                        ]
+                    },
+                ]
+            },
+            "actions": [{"name": "matched", "params": {}}],
+        }
+    ]
     actions = Actions()
 
     def predicate(record: Mapping[str, object]) -> bool:
@@ -173,12 +184,10 @@ def run(size: Size) -> list[Row]:
             bad = sum(a != b for a, b in zip(got, expected, strict=True))
             raise AssertionError(f"{name} disagrees with the hand-written function on {bad}")
 
-    def loop(fn: Callable[[Mapping[str, object]], bool], rows: list[dict[str, Any]]
-             ) -> Callable[[], object]:
+    def loop(fn: Callable[[Mapping[str, object]], bool], rows: list[dict[str, Any]]) -> Callable[[], object]:
         return lambda: sum(1 for r in rows if fn(r))
 
-    times = interleaved([(name, loop(fn, rows)) for name, (fn, rows) in contenders.items()],
-                        size.reps)
+    times = interleaved([(name, loop(fn, rows)) for name, (fn, rows) in contenders.items()], size.reps)
     for name, (_, rows) in contenders.items():
         if rows is peer_data:
             times[name] *= scale
@@ -192,12 +201,30 @@ def run(size: Size) -> list[Row]:
         if name == "hand-written":
             out.append(Row(measurement=m, contender=name, value=rate, ratio="1.00x time"))
         elif name == "wfdsl compiled":
-            out.append(Row(measurement=m, contender=name, value=rate,
-                           ratio=f"{ours / base:.2f}x time", target="<= 1.25x hand-written",
-                           met=ours / base <= 1.25))
+            out.append(
+                Row(
+                    measurement=m,
+                    contender=name,
+                    value=rate,
+                    ratio=f"{ours / base:.2f}x time",
+                    target="<= 1.25x hand-written",
+                    met=ours / base <= 1.25,
+                )
+            )
         else:
-            out.append(Row(measurement=m, contender=name + " (peer)", value=rate,
-                           ratio=f"{took / ours:.0f}x slower than wfdsl"))
-    out.append(Row(measurement=m, contender="wfdsl vs faster peer", value="",
-                   ratio=f"{peer / ours:.0f}x faster", target=">= 30x", met=peer / ours >= 30))
+            out.append(
+                Row(
+                    measurement=m, contender=name + " (peer)", value=rate, ratio=f"{took / ours:.0f}x slower than wfdsl"
+                )
+            )
+    out.append(
+        Row(
+            measurement=m,
+            contender="wfdsl vs faster peer",
+            value="",
+            ratio=f"{peer / ours:.0f}x faster",
+            target=">= 30x",
+            met=peer / ours >= 30,
+        )
+    )
     return out

@@ -21,16 +21,21 @@ COUNTRIES = ["IE", "NO", "SE", "DK", "FI"]
 CRITERIA = {
     "op": "or",
     "items": [
-        {"op": "and", "items": [
-            {"op": "eq", "object": "contact", "property": "lifecyclestage", "value": "lead"},
-            {"op": "ge", "object": "contact", "property": "score", "value": 50},
-            {"op": "in", "object": "contact", "property": "country", "values": COUNTRIES},
-        ]},
-        {"op": "and", "items": [
-            {"op": "eq", "object": "contact", "property": "city", "value": "Dublin"},
-            {"op": "ends_with", "object": "contact", "property": "email",
-             "value": "@example.com"},
-        ]},
+        {
+            "op": "and",
+            "items": [
+                {"op": "eq", "object": "contact", "property": "lifecyclestage", "value": "lead"},
+                {"op": "ge", "object": "contact", "property": "score", "value": 50},
+                {"op": "in", "object": "contact", "property": "country", "values": COUNTRIES},
+            ],
+        },
+        {
+            "op": "and",
+            "items": [
+                {"op": "eq", "object": "contact", "property": "city", "value": "Dublin"},
+                {"op": "ends_with", "object": "contact", "property": "email", "value": "@example.com"},
+            ],
+        },
     ],
 }
 
@@ -80,8 +85,9 @@ def hand_written(r: Mapping[str, object]) -> bool:
     return False
 
 
-def best_of(fn: Callable[[Mapping[str, object]], bool], data: list[dict[str, object]],
-            runs: int = 5) -> tuple[float, int]:
+def best_of(
+    fn: Callable[[Mapping[str, object]], bool], data: list[dict[str, object]], runs: int = 5
+) -> tuple[float, int]:
     best = float("inf")
     hits = 0
     for _ in range(runs):

@@ -107,8 +107,9 @@ def lex_only(files: list[tuple[str, str]]) -> int:
 def lark_tree_parser() -> Lark:
     """Lark's own LALR parser for the same grammar, building its standard parse tree: what
     a Lark-based parser costs before any AST (the practical limit of this design)."""
-    return Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
-                maybe_placeholders=True, cache=True)
+    return Lark(
+        grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=True, cache=True
+    )
 
 
 def lark_tree_only(files: list[tuple[str, str]]) -> int:
@@ -140,16 +141,38 @@ def run(size: Size) -> list[Row]:
     share = full_rate / lex_rate
     linear = per_line_big / per_line_small
     return [
-        Row(measurement=m, contender="Lark lexer alone (`Lark.lex`, basic lexer)",
-            value=fmt(lex_rate) + " lines/s", ratio="1.00"),
-        Row(measurement=m, contender="Lark's own LALR parse tree (no AST; contextual lexer)",
+        Row(
+            measurement=m,
+            contender="Lark lexer alone (`Lark.lex`, basic lexer)",
+            value=fmt(lex_rate) + " lines/s",
+            ratio="1.00",
+        ),
+        Row(
+            measurement=m,
+            contender="Lark's own LALR parse tree (no AST; contextual lexer)",
             value=fmt(n_big / t["lark tree"]) + " lines/s",
-            ratio=f"{n_big / t['lark tree'] / lex_rate:.2f}"),
-        Row(measurement=m, contender="wfdsl parse (AST)", value=fmt(n_big / t["parse"])
-            + " lines/s", ratio=f"{n_big / t['parse'] / lex_rate:.2f}"),
-        Row(measurement=m, contender="wfdsl parse + check", value=fmt(full_rate) + " lines/s",
-            ratio=f"{share:.2f}", target=">= 0.50 of the lexer", met=share >= 0.5),
-        Row(measurement=m, contender=f"linearity: per line at {n_big:,} vs {n_small:,}",
+            ratio=f"{n_big / t['lark tree'] / lex_rate:.2f}",
+        ),
+        Row(
+            measurement=m,
+            contender="wfdsl parse (AST)",
+            value=fmt(n_big / t["parse"]) + " lines/s",
+            ratio=f"{n_big / t['parse'] / lex_rate:.2f}",
+        ),
+        Row(
+            measurement=m,
+            contender="wfdsl parse + check",
+            value=fmt(full_rate) + " lines/s",
+            ratio=f"{share:.2f}",
+            target=">= 0.50 of the lexer",
+            met=share >= 0.5,
+        ),
+        Row(
+            measurement=m,
+            contender=f"linearity: per line at {n_big:,} vs {n_small:,}",
             value=f"{per_line_big * 1e6:.1f} vs {per_line_small * 1e6:.1f} µs/line",
-            ratio=f"{linear:.2f}x", target="<= 1.3x", met=linear <= 1.3),
+            ratio=f"{linear:.2f}x",
+            target="<= 1.3x",
+            met=linear <= 1.3,
+        ),
     ]

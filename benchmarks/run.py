@@ -39,12 +39,13 @@ def machine() -> str:
                 mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB RAM"
     except OSError:  # pragma: no cover - not Linux
         mem = "memory unknown"
-    return (f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {mem}, "
-            f"Python {platform.python_version()} ({platform.machine()}, {platform.system()})")
+    return (
+        f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {mem}, "
+        f"Python {platform.python_version()} ({platform.machine()}, {platform.system()})"
+    )
 
 
-def run(size: Size, only: Sequence[int] = (), echo: Callable[[str], None] = print
-        ) -> list[Row]:
+def run(size: Size, only: Sequence[int] = (), echo: Callable[[str], None] = print) -> list[Row]:
     rows: list[Row] = []
     for number, measure in MEASUREMENTS.items():
         if only and number not in only:
@@ -83,10 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     only = [int(x) for x in args.only.split(",") if x.strip()]
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     rows = run(size, only, echo=lambda s: print(s, file=sys.stderr))
-    command = "python -m benchmarks" + (" --tiny" if args.tiny else "") + (
-        f" --only {args.only}" if only else "")
-    text = (f"Run {started} with `{command}` (size `{size.name}`, median of {size.reps} "
-            f"rounds, contenders interleaved).\nMachine: {machine()}.\n\n{table(rows)}")
+    command = "python -m benchmarks" + (" --tiny" if args.tiny else "") + (f" --only {args.only}" if only else "")
+    text = (
+        f"Run {started} with `{command}` (size `{size.name}`, median of {size.reps} "
+        f"rounds, contenders interleaved).\nMachine: {machine()}.\n\n{table(rows)}"
+    )
     print(text)
     if args.write:
         write(Path(args.write), text)

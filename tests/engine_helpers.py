@@ -34,11 +34,20 @@ def event(line: Mapping[str, Any]) -> Event:
     return parse_event(dict(line), "events.jsonl", 1)
 
 
-def simulate(text: str, records: Mapping[str, Any], events: Iterable[Mapping[str, Any]],
-             *, start: str | None = None, until: str | None = None) -> Simulation:
-    sim = Simulation(plans(text), load_records_data(dict(records), "records.json"),
-                     start=None if start is None else at(start),
-                     until=None if until is None else at(until))
+def simulate(
+    text: str,
+    records: Mapping[str, Any],
+    events: Iterable[Mapping[str, Any]],
+    *,
+    start: str | None = None,
+    until: str | None = None,
+) -> Simulation:
+    sim = Simulation(
+        plans(text),
+        load_records_data(dict(records), "records.json"),
+        start=None if start is None else at(start),
+        until=None if until is None else at(until),
+    )
     sim.run(event(e) for e in events)
     return sim
 

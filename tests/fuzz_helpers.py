@@ -34,25 +34,133 @@ from wfdsl.syntax import MAX_NESTING, ParseResult, parse
 
 #: Words the mutator splices in: keywords and punctuation of the language.
 KEYWORDS = (
-    "workflow", "object", "contact", "deal", "steps", "enroll", "when", "on", "manually",
-    "schedule", "reenroll", "goal", "suppress", "unenroll", "settings", "anchor", "if",
-    "else", "branch", "split", "delay", "until", "wait", "for", "up", "to", "send", "email",
-    "set", "clear", "increment", "by", "copy", "create", "task", "due", "in", "assign",
-    "owner", "rotate", "among", "add", "remove", "from", "list", "notify", "webhook", "post",
-    "placeholder", "label", "go", "end", "and", "or", "not", "is", "known", "unknown",
-    "between", "contains", "starts", "with", "ends", "has", "ever", "been", "never",
-    "within", "last", "next", "days", "before", "after", "ago", "at", "09:00", "2026-12-24",
-    "2026-12-24T09:00", "50%", "42", "-3.5", "true", "{", "}", "(", ")", "[", "]", ",", "=",
-    "!=", "<", ">=", ".", '"', '"x"', "{{", "}}", "#", "\\", "only", "changed", "received",
+    "workflow",
+    "object",
+    "contact",
+    "deal",
+    "steps",
+    "enroll",
+    "when",
+    "on",
+    "manually",
+    "schedule",
+    "reenroll",
+    "goal",
+    "suppress",
+    "unenroll",
+    "settings",
+    "anchor",
+    "if",
+    "else",
+    "branch",
+    "split",
+    "delay",
+    "until",
+    "wait",
+    "for",
+    "up",
+    "to",
+    "send",
+    "email",
+    "set",
+    "clear",
+    "increment",
+    "by",
+    "copy",
+    "create",
+    "task",
+    "due",
+    "in",
+    "assign",
+    "owner",
+    "rotate",
+    "among",
+    "add",
+    "remove",
+    "from",
+    "list",
+    "notify",
+    "webhook",
+    "post",
+    "placeholder",
+    "label",
+    "go",
+    "end",
+    "and",
+    "or",
+    "not",
+    "is",
+    "known",
+    "unknown",
+    "between",
+    "contains",
+    "starts",
+    "with",
+    "ends",
+    "has",
+    "ever",
+    "been",
+    "never",
+    "within",
+    "last",
+    "next",
+    "days",
+    "before",
+    "after",
+    "ago",
+    "at",
+    "09:00",
+    "2026-12-24",
+    "2026-12-24T09:00",
+    "50%",
+    "42",
+    "-3.5",
+    "true",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    "=",
+    "!=",
+    "<",
+    ">=",
+    ".",
+    '"',
+    '"x"',
+    "{{",
+    "}}",
+    "#",
+    "\\",
+    "only",
+    "changed",
+    "received",
 )
 
 #: Characters that are never in generated programs but are in broken files.
-ODD_CHARS = ("\x00", "\x01", "\x7f", "\t", "\r", "\u2028", "\ufeff", "\u00a0", "é", "€", "𝔘",
-             "\ufffd", "\x1b[31m", "\\", '"', "{{")
+ODD_CHARS = (
+    "\x00",
+    "\x01",
+    "\x7f",
+    "\t",
+    "\r",
+    "\u2028",
+    "\ufeff",
+    "\u00a0",
+    "é",
+    "€",
+    "𝔘",
+    "\ufffd",
+    "\x1b[31m",
+    "\\",
+    '"',
+    "{{",
+)
 
 #: Bytes that make a file invalid UTF-8 (or odd UTF-8).
-ODD_BYTES = (b"\xff", b"\xfe", b"\xc3", b"\xe2\x82", b"\x80", b"\xed\xa0\x80", b"\x00",
-             b"\xef\xbb\xbf", b"\xc0\xaf")
+ODD_BYTES = (b"\xff", b"\xfe", b"\xc3", b"\xe2\x82", b"\x80", b"\xed\xa0\x80", b"\x00", b"\xef\xbb\xbf", b"\xc0\xaf")
 
 _TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|\S+|\s+')
 
@@ -113,13 +221,15 @@ def insert_chars(text: str, rnd: random.Random) -> str:
 def long_line(text: str, rnd: random.Random) -> str:
     """A very long line: a long string, identifier, number or comment at a random place."""
     size = rnd.choice((1_000, 20_000, 200_000))
-    filler = rnd.choice((
-        '"' + "x" * size + '"',
-        "contact." + "p" * size,
-        "9" * rnd.choice((50, 101, 5_000)),
-        "# " + "c" * size,
-        " ".join(["contact.email is known"] * (size // 100)),
-    ))
+    filler = rnd.choice(
+        (
+            '"' + "x" * size + '"',
+            "contact." + "p" * size,
+            "9" * rnd.choice((50, 101, 5_000)),
+            "# " + "c" * size,
+            " ".join(["contact.email is known"] * (size // 100)),
+        )
+    )
     at = rnd.randint(0, len(text))
     return text[:at] + " " + filler + " " + text[at:]
 
@@ -128,8 +238,9 @@ def deep_nesting(text: str, rnd: random.Random) -> str:
     """Braces, parentheses or `not`s nested around (or inside) the program, up to far past
     the limit."""
     depth = rnd.choice((MAX_NESTING - 2, MAX_NESTING, MAX_NESTING + 1, 500, 5_000))
-    opener, closer = rnd.choice((("(", ")"), ("{", "}"), ("not ", ""), ("not (", ")"),
-                                 ("if contact.x = 1 {", "}"), ("[", "]")))
+    opener, closer = rnd.choice(
+        (("(", ")"), ("{", "}"), ("not ", ""), ("not (", ")"), ("if contact.x = 1 {", "}"), ("[", "]"))
+    )
     inner = rnd.choice(("contact.email is known", "end", ""))
     nested = opener * depth + inner + closer * depth
     at = rnd.randint(0, len(text))
@@ -142,8 +253,15 @@ def huge(text: str, rnd: random.Random) -> str:
 
 
 TEXT_MUTATIONS: tuple[Callable[[str, random.Random], str], ...] = (
-    drop_token, drop_token, swap_tokens, duplicate_token, insert_keyword, truncate,
-    insert_chars, long_line, deep_nesting,
+    drop_token,
+    drop_token,
+    swap_tokens,
+    duplicate_token,
+    insert_keyword,
+    truncate,
+    insert_chars,
+    long_line,
+    deep_nesting,
 )
 
 
@@ -168,15 +286,14 @@ def mutate_bytes(data: bytes, rnd: random.Random, rounds: int = 2) -> bytes:
             data = data[:at] + rnd.choice(ODD_BYTES) + data[at:]
         elif roll < 0.75 and data:
             i = min(at, len(data) - 1)
-            data = data[:i] + bytes([data[i] ^ (1 << rnd.randrange(8))]) + data[i + 1:]
+            data = data[:i] + bytes([data[i] ^ (1 << rnd.randrange(8))]) + data[i + 1 :]
         else:
             data = data[:at]
     return data
 
 
 @st.composite
-def mutated(draw: st.DrawFn, programs: st.SearchStrategy[str], *, max_rounds: int = 4,
-            allow_huge: bool = False) -> str:
+def mutated(draw: st.DrawFn, programs: st.SearchStrategy[str], *, max_rounds: int = 4, allow_huge: bool = False) -> str:
     """A program from `programs`, mutated 1..`max_rounds` times."""
     text = draw(programs)
     rnd = draw(st.randoms(use_true_random=False))
@@ -197,8 +314,7 @@ class Outcome:
 
 def _engine_for(plans: Any) -> None:
     """A compiled plan must load into an engine (the runtime's own checks on plans)."""
-    Engine(plans, MemoryCRM(), MemoryStore(), VirtualClock(dt.datetime(2026, 1, 1,
-                                                                        tzinfo=dt.timezone.utc)))
+    Engine(plans, MemoryCRM(), MemoryStore(), VirtualClock(dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)))
 
 
 def check_formatting(result: ParseResult, text: str, path: str) -> None:
@@ -236,9 +352,9 @@ def run_pipeline(result: ParseResult, *, engine: bool = True) -> Outcome:
             _engine_for(plans)
     else:
         assert any(d.severity.value == "error" for d in compile_diagnostics)
-    return Outcome(parsed=not result.diagnostics,
-                   diagnostics=tuple(d.name for d in diagnostics),
-                   compiled=plans is not None)
+    return Outcome(
+        parsed=not result.diagnostics, diagnostics=tuple(d.name for d in diagnostics), compiled=plans is not None
+    )
 
 
 def run_text(text: str, path: str = "fuzz.wf", *, engine: bool = True) -> Outcome:

@@ -140,8 +140,7 @@ def value_texts(draw: st.DrawFn, depth: int = 0) -> Tokens:
     """A literal as tokens: string, number, boolean, date, time, date-time, percentage or list."""
     kind = draw(
         st.sampled_from(
-            ["string", "number", "bool", "date", "time", "datetime", "percent"]
-            + (["list"] if depth < 2 else [])
+            ["string", "number", "bool", "date", "time", "datetime", "percent"] + (["list"] if depth < 2 else [])
         )
     )
     if kind == "string":
@@ -177,9 +176,7 @@ def list_texts(draw: st.DrawFn, depth: int = 1) -> Tokens:
 @st.composite
 def duration_texts(draw: st.DrawFn) -> Tokens:
     """`1 days 6 hour`: singular and plural mixed up on purpose (the formatter fixes them)."""
-    parts = draw(
-        st.lists(st.tuples(st.integers(1, 40), st.sampled_from(UNITS)), min_size=1, max_size=3)
-    )
+    parts = draw(st.lists(st.tuples(st.integers(1, 40), st.sampled_from(UNITS)), min_size=1, max_size=3))
     out: Tokens = []
     for amount, unit in parts:
         out += [str(amount), unit]
@@ -313,11 +310,7 @@ def step_texts(draw: st.DrawFn, depth: int = 0) -> Tokens:
         return ["delay", "until", draw(_time())]
     if kind == 3:
         base = draw(st.one_of(_date(), _datetime(), prop_refs()))
-        offset = (
-            [draw(st.sampled_from(["+", "-"])), *draw(duration_texts())]
-            if draw(st.booleans())
-            else []
-        )
+        offset = [draw(st.sampled_from(["+", "-"])), *draw(duration_texts())] if draw(st.booleans()) else []
         return ["delay", "until", base, *offset, *at]
     if kind == 4:
         return ["delay", "until", "anchor", *at]
@@ -449,9 +442,7 @@ def setting_texts(draw: st.DrawFn) -> Tokens:
         specs: list[Tokens] = []
         for _ in range(draw(st.integers(1, 2))):
             if draw(st.booleans()):
-                specs.append(
-                    [draw(st.sampled_from(WEEKDAYS)), "..", draw(st.sampled_from(WEEKDAYS))]
-                )
+                specs.append([draw(st.sampled_from(WEEKDAYS)), "..", draw(st.sampled_from(WEEKDAYS))])
             else:
                 specs.append([draw(st.sampled_from(WEEKDAYS))])
         days: Tokens = []
@@ -521,9 +512,7 @@ def workflow_texts(draw: st.DrawFn) -> Tokens:
     return ["workflow", draw(string_tokens()), "{", *[t for c in clauses for t in c], "}"]
 
 
-_COMMENT = st.text(alphabet=st.sampled_from(list('abc xyz-#"{}✓')), max_size=10).map(
-    lambda s: "#" + s
-)
+_COMMENT = st.text(alphabet=st.sampled_from(list('abc xyz-#"{}✓')), max_size=10).map(lambda s: "#" + s)
 
 
 @st.composite
@@ -553,9 +542,7 @@ def layouts(draw: st.DrawFn, tokens: Tokens, comments: bool = True, messy: bool 
 
 
 @st.composite
-def programs(
-    draw: st.DrawFn, max_workflows: int = 2, comments: bool = True, messy: bool = True
-) -> str:
+def programs(draw: st.DrawFn, max_workflows: int = 2, comments: bool = True, messy: bool = True) -> str:
     """The text of a whole `.wf` file: one to `max_workflows` workflows, randomly laid out."""
     workflows = draw(st.lists(workflow_texts(), min_size=1, max_size=max_workflows))
     return draw(layouts([t for w in workflows for t in w], comments=comments, messy=messy))

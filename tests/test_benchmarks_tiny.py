@@ -19,8 +19,9 @@ def _peers() -> None:
 def test_every_measurement_runs_at_tiny_size_and_fills_the_table(tmp_path: Path) -> None:
     _peers()
     out = tmp_path / "BENCHMARKS.md"
-    out.write_text("# Benchmarks\n\nIntro.\n\n<!-- results: begin -->\nOLD-TABLE\n"
-                   "<!-- results: end -->\n\nNotes stay.\n")
+    out.write_text(
+        "# Benchmarks\n\nIntro.\n\n<!-- results: begin -->\nOLD-TABLE\n<!-- results: end -->\n\nNotes stay.\n"
+    )
     assert main(["--tiny", "--write", str(out)]) == 0
     text = out.read_text()
     assert text.startswith("# Benchmarks\n\nIntro.") and text.endswith("Notes stay.\n")
@@ -67,30 +68,43 @@ def test_the_event_pin_precheck_never_turns_away_an_event_a_trigger_matches() ->
     from wfdsl.runtime.engine import Engine, _may_fire
     from wfdsl.runtime.protocols import Event, VirtualClock
 
-    text = "".join(f'workflow "W{i}" {{\n  object contact\n  enroll on {trigger}\n'
-                   f'  steps {{ end }}\n}}\n' for i, trigger in enumerate([
-                       'form.submitted(form = "Straße")',
-                       'contact.city changed to "Dublin"',
-                       'contact.phone changed to "50"',
-                       'page.visited(url.path = "/Pricing")',
-                       'form.submitted(form = "A") or contact.city changed to "Oslo"',
-                   ]))
+    text = "".join(
+        f'workflow "W{i}" {{\n  object contact\n  enroll on {trigger}\n  steps {{ end }}\n}}\n'
+        for i, trigger in enumerate(
+            [
+                'form.submitted(form = "Straße")',
+                'contact.city changed to "Dublin"',
+                'contact.phone changed to "50"',
+                'page.visited(url.path = "/Pricing")',
+                'form.submitted(form = "A") or contact.city changed to "Oslo"',
+            ]
+        )
+    )
     engine = Engine(compile_text(text), None, None, VirtualClock(T0))  # type: ignore[arg-type]
-    values = ["STRASSE", "straße", "Dublin", "DUBLIN ", "dublin", 50, 50.0, "50", True, None,
-              "", "a", "oslo", ["a"]]
-    events = [Event(type="form.submitted", object="contact", id="c1", at=T0,
-                    data={"form": v}) for v in values]
-    events += [Event(type="property.changed", object="contact", id="c1", at=T0,
-                     data={"property": p, "value": v, "previous": None})
-               for p in ("city", "phone") for v in values]
-    events += [Event(type="page.visited", object="contact", id="c1", at=T0 + dt.timedelta(1),
-                     data={"url": f"https://x.org{p}"}) for p in ("/pricing", "/PRICING", "/")]
+    values = ["STRASSE", "straße", "Dublin", "DUBLIN ", "dublin", 50, 50.0, "50", True, None, "", "a", "oslo", ["a"]]
+    events = [Event(type="form.submitted", object="contact", id="c1", at=T0, data={"form": v}) for v in values]
+    events += [
+        Event(
+            type="property.changed",
+            object="contact",
+            id="c1",
+            at=T0,
+            data={"property": p, "value": v, "previous": None},
+        )
+        for p in ("city", "phone")
+        for v in values
+    ]
+    events += [
+        Event(
+            type="page.visited", object="contact", id="c1", at=T0 + dt.timedelta(1), data={"url": f"https://x.org{p}"}
+        )
+        for p in ("/pricing", "/PRICING", "/")
+    ]
     checked = skipped = 0
     for compiled in engine._plans.values():
         assert compiled.pins is not None
         for event in events:
-            matches = any(engine._matches(spec, fn, event) for spec, fn in compiled.events
-                          if not spec.negated)
+            matches = any(engine._matches(spec, fn, event) for spec, fn in compiled.events if not spec.negated)
             if not _may_fire(compiled.pins, event, {}):
                 skipped += 1
                 assert not matches, (compiled.plan.name, event)
@@ -99,6 +113,9 @@ def test_the_event_pin_precheck_never_turns_away_an_event_a_trigger_matches() ->
     # The dispatch index finds exactly the workflows the check lets through.
     for event in events:
         keys = engine._event_keys(event)
-        expected = [name for name in engine._lookup(engine._trigger_index, keys)
-                    if _may_fire(engine._plans[name].pins or frozenset(), event, {})]
+        expected = [
+            name
+            for name in engine._lookup(engine._trigger_index, keys)
+            if _may_fire(engine._plans[name].pins or frozenset(), event, {})
+        ]
         assert engine._triggers_for(event, keys, {}) == expected, event

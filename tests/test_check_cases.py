@@ -116,9 +116,7 @@ def test_messages_say_what_was_found_and_expected_with_did_you_mean() -> None:
     )
     (diag,) = check_project(project_from_text(text, "w.wf"))
     assert diag.name == "invalid-option"
-    assert diag.message.startswith(
-        'found "custmer" for `contact.lifecyclestage`; expected one of its options: '
-    )
+    assert diag.message.startswith('found "custmer" for `contact.lifecyclestage`; expected one of its options: ')
     assert diag.hint == 'did you mean "customer"?'
     assert (diag.span.line, diag.span.col, diag.span.end_col) == (
         1,
@@ -172,10 +170,7 @@ BLOCK = re.compile(r"^```wf (expect=(?P<name>[a-z-]+)|ok)\n(?P<body>.*?)^```", r
 
 def _doc_blocks() -> list[tuple[str, str, int]]:
     text = DOCS.read_text(encoding="utf-8")
-    return [
-        (m.group("name") or "ok", m.group("body"), text[: m.start()].count("\n") + 1)
-        for m in BLOCK.finditer(text)
-    ]
+    return [(m.group("name") or "ok", m.group("body"), text[: m.start()].count("\n") + 1) for m in BLOCK.finditer(text)]
 
 
 @pytest.mark.parametrize(("expect", "body", "line"), _doc_blocks(), ids=lambda v: str(v)[:20])
@@ -211,9 +206,7 @@ _WORDS = sorted({w for text in _SOURCES for w in text.split()})
     ),
     strict=st.booleans(),
 )
-def test_checker_never_raises_on_mutated_programs(
-    source: str, edits: list[tuple[int, str, str]], strict: bool
-) -> None:
+def test_checker_never_raises_on_mutated_programs(source: str, edits: list[tuple[int, str, str]], strict: bool) -> None:
     words = source.split(" ")
     for position, action, word in edits:
         at = position % len(words)

@@ -42,8 +42,9 @@ def _events(path: Path) -> None:
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("crash-inputs")
     plan = base / "plan.json"
-    subprocess.run([sys.executable, "-m", "wfdsl", "compile", str(EXAMPLES), "-o", str(plan)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "wfdsl", "compile", str(EXAMPLES), "-o", str(plan)], check=True, capture_output=True
+    )
     events = base / "events.jsonl"
     _events(events)
     return {"plan": plan, "events": events, "records": EXAMPLES / "records.json"}
@@ -51,11 +52,28 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def _command(inputs: dict[str, Path], where: Path) -> list[str]:
     return [
-        sys.executable, "-m", "wfdsl", "run", str(inputs["plan"]),
-        "--store", f"sqlite:///{where / 'state.db'}", "--crm", f"sqlite:///{where / 'crm.db'}",
-        "--records", str(inputs["records"]), "--events", str(inputs["events"]),
-        "--clock", "virtual", "--until-idle", "--until", UNTIL, "--batch", "3",
-        "--status-every", "0",
+        sys.executable,
+        "-m",
+        "wfdsl",
+        "run",
+        str(inputs["plan"]),
+        "--store",
+        f"sqlite:///{where / 'state.db'}",
+        "--crm",
+        f"sqlite:///{where / 'crm.db'}",
+        "--records",
+        str(inputs["records"]),
+        "--events",
+        str(inputs["events"]),
+        "--clock",
+        "virtual",
+        "--until-idle",
+        "--until",
+        UNTIL,
+        "--batch",
+        "3",
+        "--status-every",
+        "0",
     ]
 
 
@@ -77,11 +95,11 @@ def final_state(where: Path) -> dict[str, Any]:
             "timers": [repr(t) for t in store.timers()],
             "records": [repr(r) for r in crm.records()],
             "outbox": crm.outbox(),
-            "performed": [(p["key"], p["kind"], p["object"], p["id"], p["replays"])
-                          for p in crm.performed()],
+            "performed": [(p["key"], p["kind"], p["object"], p["id"], p["replays"]) for p in crm.performed()],
             "property_history": [
                 (r.object, r.id, prop, crm.property_history(r.object, r.id, prop))
-                for r in crm.records() for prop in sorted(r.properties)
+                for r in crm.records()
+                for prop in sorted(r.properties)
             ],
         }
     finally:
@@ -117,8 +135,7 @@ def crash_and_compare(inputs: dict[str, Path], tmp_path: Path, kills: int, seed:
         history: list[Any] = []
         enrollments: set[str] = set()
         while killed < kills:
-            process = subprocess.Popen(_command(inputs, crashed), stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.PIPE)
+            process = subprocess.Popen(_command(inputs, crashed), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             time.sleep(rng.uniform(0.1, 0.9))
             if process.poll() is None:
                 os.kill(process.pid, signal.SIGKILL)
@@ -126,14 +143,14 @@ def crash_and_compare(inputs: dict[str, Path], tmp_path: Path, kills: int, seed:
             process.wait()
             now_history, now_enrollments = _committed(crashed)
             # nothing committed is lost: what was there before the kill is still there
-            assert now_history[:len(history)] == history
+            assert now_history[: len(history)] == history
             assert enrollments <= now_enrollments
             history, enrollments = now_history, now_enrollments
             if process.returncode == 0:
                 break
         _run(inputs, crashed)  # the last restart runs to the end
         actual = final_state(crashed)
-        assert actual["history"][:len(history)] == history
+        assert actual["history"][: len(history)] == history
         for key in expected:
             assert actual[key] == expected[key], (scenario, key)
         # the idempotency log holds each key once (performed once), and no call was ever
@@ -144,9 +161,7 @@ def crash_and_compare(inputs: dict[str, Path], tmp_path: Path, kills: int, seed:
     return killed
 
 
-def test_killed_and_restarted_run_ends_as_an_uninterrupted_one(
-    inputs: dict[str, Path], tmp_path: Path
-) -> None:
+def test_killed_and_restarted_run_ends_as_an_uninterrupted_one(inputs: dict[str, Path], tmp_path: Path) -> None:
     killed = crash_and_compare(inputs, tmp_path, kills=10, seed=5)
     assert killed == 10
 
@@ -192,8 +207,9 @@ def _service_run(where: Path, crm: SQLiteCRM, inputs: dict[str, Path]) -> int:
     records = json.loads(inputs["records"].read_text(encoding="utf-8"))
     until = dt.datetime.fromisoformat(SHORT_UNTIL.replace("Z", "+00:00"))
     source = EXAMPLES / "events.jsonl"
-    service = Service(plans, crm, store, records=records,
-                      options=Options(clock="virtual", until_idle=True, until=until, batch=3))
+    service = Service(
+        plans, crm, store, records=records, options=Options(clock="virtual", until_idle=True, until=until, batch=3)
+    )
     try:
         replayed = service.recover()
         with source.open("rb") as events:
@@ -205,8 +221,7 @@ def _service_run(where: Path, crm: SQLiteCRM, inputs: dict[str, Path]) -> int:
 
 
 @pytest.fixture(scope="module")
-def short_reference(inputs: dict[str, Path],
-                    tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def short_reference(inputs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     where = tmp_path_factory.mktemp("journal-reference")
     assert _service_run(where, SQLiteCRM(where / "crm.db"), inputs) == 0
     return final_state(where)

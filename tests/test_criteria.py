@@ -153,24 +153,21 @@ PROPERTY_TABLE: list[tuple[dict[str, Any], object, bool]] = [
     (P("ge", value={"time": "09:00"}), "09:30", True),
     # relative dates with now = 2026-06-15 (Oslo)
     (P("within_last", duration={"parts": [[30, "day"]], "seconds": 30 * DAY}), "2026-05-16", True),
-    (P("within_last", duration={"parts": [[30, "day"]], "seconds": 30 * DAY}), "2026-05-15",
-     False),
-    (P("within_last", duration={"parts": [[30, "day"]], "seconds": 30 * DAY}), "2026-06-16",
-     False),
+    (P("within_last", duration={"parts": [[30, "day"]], "seconds": 30 * DAY}), "2026-05-15", False),
+    (P("within_last", duration={"parts": [[30, "day"]], "seconds": 30 * DAY}), "2026-06-16", False),
     (P("within_last", duration={"parts": [[30, "day"]], "seconds": 30 * DAY}), None, False),
     (P("within_next", duration={"parts": [[7, "day"]], "seconds": 7 * DAY}), "2026-06-22", True),
     (P("within_next", duration={"parts": [[7, "day"]], "seconds": 7 * DAY}), "2026-06-23", False),
-    (P("more_than_ago", duration={"parts": [[30, "day"]], "seconds": 30 * DAY}), "2026-05-15",
-     True),
-    (P("more_than_ago", duration={"parts": [[30, "day"]], "seconds": 30 * DAY}), "2026-05-16",
-     False),
+    (P("more_than_ago", duration={"parts": [[30, "day"]], "seconds": 30 * DAY}), "2026-05-15", True),
+    (P("more_than_ago", duration={"parts": [[30, "day"]], "seconds": 30 * DAY}), "2026-05-16", False),
     (P("more_than_ago", duration={"parts": [[30, "day"]], "seconds": 30 * DAY}), None, False),
-    (P("within_last", duration={"parts": [[1, "hour"]], "seconds": 3600}),
-     "2026-06-15T11:30:00Z", True),
-    (P("within_last", duration={"parts": [[1, "hour"]], "seconds": 3600}),
-     "2026-06-15T10:30:00+00:00", False),
-    (P("within_last", duration={"parts": [[1, "hour"]], "seconds": 3600}),
-     dt.datetime(2026, 6, 15, 13, 30, tzinfo=OSLO), True),
+    (P("within_last", duration={"parts": [[1, "hour"]], "seconds": 3600}), "2026-06-15T11:30:00Z", True),
+    (P("within_last", duration={"parts": [[1, "hour"]], "seconds": 3600}), "2026-06-15T10:30:00+00:00", False),
+    (
+        P("within_last", duration={"parts": [[1, "hour"]], "seconds": 3600}),
+        dt.datetime(2026, 6, 15, 13, 30, tzinfo=OSLO),
+        True,
+    ),
 ]
 
 
@@ -234,15 +231,24 @@ def _has(event: dict[str, Any], negated: bool = False, days: int | None = None) 
     return {"op": "has_event", "event": event, "negated": negated, "within": within}
 
 
-DEMO = {"type": "form.submitted", "negated": False, "criteria": {
-    "op": "eq", "attribute": "form", "value": "demo REQUEST"}}
+DEMO = {
+    "type": "form.submitted",
+    "negated": False,
+    "criteria": {"op": "eq", "attribute": "form", "value": "demo REQUEST"},
+}
 
 
 def test_has_event_with_criteria_and_within() -> None:
-    facts = FakeFacts(evs={"form.submitted": [
-        (dt.datetime(2026, 6, 1, 9, 0, tzinfo=UTC),
-         {"form": "Demo request", "url": "https://www.example.com/demo?utm=x"}),
-    ]})
+    facts = FakeFacts(
+        evs={
+            "form.submitted": [
+                (
+                    dt.datetime(2026, 6, 1, 9, 0, tzinfo=UTC),
+                    {"form": "Demo request", "url": "https://www.example.com/demo?utm=x"},
+                ),
+            ]
+        }
+    )
     assert compile_criteria(_has(DEMO))(facts) is True
     assert compile_criteria(_has(DEMO, days=30))(facts) is True
     assert compile_criteria(_has(DEMO, days=7))(facts) is False
@@ -257,26 +263,34 @@ def test_has_event_with_criteria_and_within() -> None:
 
 
 def test_has_property_changed_event() -> None:
-    change = {"type": "property.changed", "object": "contact", "property": "city",
-              "to": "Dublin", "criteria": None}
-    facts = FakeFacts(evs={"property.changed": [
-        (NOW, {"property": "city", "previous": "Oslo", "value": "dublin"}),
-    ]})
+    change = {"type": "property.changed", "object": "contact", "property": "city", "to": "Dublin", "criteria": None}
+    facts = FakeFacts(
+        evs={
+            "property.changed": [
+                (NOW, {"property": "city", "previous": "Oslo", "value": "dublin"}),
+            ]
+        }
+    )
     assert compile_criteria(_has(change))(facts) is True
     assert compile_criteria(_has(dict(change, to="Cork")))(facts) is False
     assert compile_criteria(_has(dict(change, property="country")))(facts) is False
 
 
 def test_event_matcher_for_property_changes() -> None:
-    match = compile_event_matcher({"type": "property.changed", "object": "deal",
-                                   "property": "dealstage", "from": "appointment",
-                                   "to": "closedwon"})
+    match = compile_event_matcher(
+        {
+            "type": "property.changed",
+            "object": "deal",
+            "property": "dealstage",
+            "from": "appointment",
+            "to": "closedwon",
+        }
+    )
     assert match({"property": "dealstage", "previous": "appointment", "value": "closedwon"})
     assert match({"property": "deal.dealstage", "previous": "Appointment", "value": "CLOSEDWON"})
     assert not match({"property": "dealstage", "previous": "qualified", "value": "closedwon"})
     assert not match({"property": "amount", "previous": "appointment", "value": "closedwon"})
-    anything = compile_event_matcher({"type": "property.changed", "object": "contact",
-                                      "property": "city"})
+    anything = compile_event_matcher({"type": "property.changed", "object": "contact", "property": "city"})
     assert anything({"property": "city", "previous": None, "value": "Oslo"})
 
 
@@ -294,28 +308,38 @@ def test_url_parts() -> None:
 
 def test_event_criteria_use_url_parts() -> None:
     attrs_ = {"form": "Contact us", "url": "https://www.example.com/search?q=1"}
-    check = compile_event_criteria({"op": "and", "items": [
-        {"op": "eq", "attribute": "url.base", "value": "www.example.com/search"},
-        {"op": "eq", "attribute": "url.domain", "value": "example.com"},
-        {"op": "starts_with", "attribute": "url.path", "value": "/sea"},
-        {"op": "eq", "attribute": "form", "value": "contact US"},
-    ]})
+    check = compile_event_criteria(
+        {
+            "op": "and",
+            "items": [
+                {"op": "eq", "attribute": "url.base", "value": "www.example.com/search"},
+                {"op": "eq", "attribute": "url.domain", "value": "example.com"},
+                {"op": "starts_with", "attribute": "url.path", "value": "/sea"},
+                {"op": "eq", "attribute": "form", "value": "contact US"},
+            ],
+        }
+    )
     assert check(attrs_) is True
-    assert compile_event_criteria({"op": "eq", "attribute": "url.path", "value": "/x"})(attrs_) \
-        is False
+    assert compile_event_criteria({"op": "eq", "attribute": "url.path", "value": "/x"})(attrs_) is False
     assert compile_event_criteria(None)({}) is True
     assert compile_event_criteria({"op": "unknown", "attribute": "url.path"})({}) is True
 
 
 def test_explain_tree(snapshot: Any) -> None:
-    data = {"op": "or", "items": [
-        {"op": "and", "items": [
-            P("eq", "lifecyclestage", value="lead"),
-            P("ge", "score", value=50),
-        ]},
-        {"op": "in_list", "list": "VIP"},
-        _has(DEMO, days=30),
-    ]}
+    data = {
+        "op": "or",
+        "items": [
+            {
+                "op": "and",
+                "items": [
+                    P("eq", "lifecyclestage", value="lead"),
+                    P("ge", "score", value=50),
+                ],
+            },
+            {"op": "in_list", "list": "VIP"},
+            _has(DEMO, days=30),
+        ],
+    }
     facts = FakeFacts(props={"contact.lifecyclestage": "Lead", "contact.score": "40"})
     tree = explain_criteria(data, facts)
     assert tree.result is False
@@ -372,8 +396,7 @@ def _ref_bool(v: object) -> bool | None:
     if isinstance(v, int):
         return bool(v) if v in (0, 1) else None
     if isinstance(v, str):
-        return {"true": True, "yes": True, "1": True,
-                "false": False, "no": False, "0": False}.get(v.strip().casefold())
+        return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(v.strip().casefold())
     return None
 
 
@@ -390,8 +413,7 @@ def _ref_cmp(op: str, v: object, lit: object) -> bool:
             return False
     else:
         left, right = _ref_text(v), str(lit).casefold()
-    return {"eq": left == right, "lt": left < right, "le": left <= right,
-            "gt": left > right, "ge": left >= right}[op]
+    return {"eq": left == right, "lt": left < right, "le": left <= right, "gt": left > right, "ge": left >= right}[op]
 
 
 def reference(data: Mapping[str, Any], record: Mapping[str, object]) -> bool:
@@ -430,10 +452,31 @@ def reference(data: Mapping[str, Any], record: Mapping[str, object]) -> bool:
     return _ref_text(v).endswith(needle)
 
 
-VALUES = st.sampled_from([
-    None, "", "lead", "LEAD", "Lead ", "customer", "50", " 50", 50, 49.5, 50.0, 0, 1,
-    "n/a", True, False, "true", "False", "yes", "ann@example.com", "DUBLIN",
-])
+VALUES = st.sampled_from(
+    [
+        None,
+        "",
+        "lead",
+        "LEAD",
+        "Lead ",
+        "customer",
+        "50",
+        " 50",
+        50,
+        49.5,
+        50.0,
+        0,
+        1,
+        "n/a",
+        True,
+        False,
+        "true",
+        "False",
+        "yes",
+        "ann@example.com",
+        "DUBLIN",
+    ]
+)
 LITERALS = st.sampled_from(["lead", "50", "", "dublin", "e", 50, 49.5, 0, 1, True, False])
 NEEDLES = st.sampled_from(["lea", "LEAD", "", "50", "@example.com", "e", "true"])
 PROPS = st.sampled_from(["a", "b", "c"])
@@ -444,16 +487,31 @@ def _leaf() -> st.SearchStrategy[dict[str, Any]]:
         return {"op": op, "object": "contact", "property": prop, **more}
 
     return st.one_of(
-        st.builds(lambda op, p, v: node(op, p, value=v),
-                  st.sampled_from(["eq", "ne", "lt", "le", "gt", "ge"]), PROPS, LITERALS),
+        st.builds(
+            lambda op, p, v: node(op, p, value=v),
+            st.sampled_from(["eq", "ne", "lt", "le", "gt", "ge"]),
+            PROPS,
+            LITERALS,
+        ),
         st.builds(lambda op, p: node(op, p), st.sampled_from(["known", "unknown"]), PROPS),
-        st.builds(lambda op, p, vs: node(op, p, values=vs),
-                  st.sampled_from(["in", "not_in"]), PROPS, st.lists(LITERALS, max_size=3)),
-        st.builds(lambda p, lo, hi: node("between", p, low=lo, high=hi),
-                  PROPS, st.sampled_from([0, 10, 49.5]), st.sampled_from([50, 100])),
-        st.builds(lambda op, p, v: node(op, p, value=v),
-                  st.sampled_from(["contains", "not_contains", "starts_with", "ends_with"]),
-                  PROPS, NEEDLES),
+        st.builds(
+            lambda op, p, vs: node(op, p, values=vs),
+            st.sampled_from(["in", "not_in"]),
+            PROPS,
+            st.lists(LITERALS, max_size=3),
+        ),
+        st.builds(
+            lambda p, lo, hi: node("between", p, low=lo, high=hi),
+            PROPS,
+            st.sampled_from([0, 10, 49.5]),
+            st.sampled_from([50, 100]),
+        ),
+        st.builds(
+            lambda op, p, v: node(op, p, value=v),
+            st.sampled_from(["contains", "not_contains", "starts_with", "ends_with"]),
+            PROPS,
+            NEEDLES,
+        ),
     )
 
 
@@ -471,9 +529,7 @@ RECORDS = st.fixed_dictionaries({}, optional={"a": VALUES, "b": VALUES, "c": VAL
 
 @settings(max_examples=300, deadline=None)
 @given(data=CRITERIA, record=RECORDS)
-def test_compiled_criteria_agree_with_the_reference(
-    data: dict[str, Any], record: dict[str, object]
-) -> None:
+def test_compiled_criteria_agree_with_the_reference(data: dict[str, Any], record: dict[str, object]) -> None:
     expected = reference(data, record)
     facts = FakeFacts(props={f"contact.{k}": v for k, v in record.items()})
     assert compile_criteria(data)(facts) is expected
@@ -484,17 +540,18 @@ def test_compiled_criteria_agree_with_the_reference(
 # ---------------------------------------------------------------- from source text
 
 SOURCE_TABLE: list[tuple[str, dict[str, object], bool]] = [
-    ('contact.lifecyclestage = "lead" and contact.email ends with "@example.com"',
-     {"contact.lifecyclestage": "LEAD", "contact.email": "ann@Example.com"}, True),
+    (
+        'contact.lifecyclestage = "lead" and contact.email ends with "@example.com"',
+        {"contact.lifecyclestage": "LEAD", "contact.email": "ann@Example.com"},
+        True,
+    ),
     ('contact.city != "Oslo"', {}, True),
     ('not (contact.city = "Oslo")', {}, True),
     ('contact.country not in ["NO", "SE"]', {"contact.country": "se"}, False),
-    ('contact.hubspotscore between 10 and 20 or company.industry = "Software"',
-     {"company.industry": "software"}, True),
+    ('contact.hubspotscore between 10 and 20 or company.industry = "Software"', {"company.industry": "software"}, True),
     ("contact.createdate within last 2 weeks", {"contact.createdate": "2026-06-01"}, True),
     ("contact.createdate more than 2 weeks ago", {"contact.createdate": "2026-05-31"}, True),
-    ('contact.renewal_date after 2026-06-15T13:00', {"contact.renewal_date":
-                                                     "2026-06-15T11:30:00Z"}, True),
+    ("contact.renewal_date after 2026-06-15T13:00", {"contact.renewal_date": "2026-06-15T11:30:00Z"}, True),
     ("contact.email_opt_out = true", {"contact.email_opt_out": "TRUE"}, True),
     ("contact.email_opt_out = true", {}, False),
 ]

@@ -22,9 +22,7 @@ from wfdsl.syntax import MAX_NESTING, parse
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").glob("*.md"))
-FENCE = re.compile(
-    r"^(?P<indent>[ \t]*)```wf(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.M | re.S
-)
+FENCE = re.compile(r"^(?P<indent>[ \t]*)```wf(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.M | re.S)
 EXPECT = re.compile(r"\bexpect=(?P<name>[a-z-]+)")
 
 
@@ -48,9 +46,7 @@ def test_the_language_reference_has_examples() -> None:
     assert sum(1 for page, *_ in BLOCKS if page == "language.md") >= 20
 
 
-@pytest.mark.parametrize(
-    ("page", "line", "expect", "body"), BLOCKS, ids=[f"{p}:{n}" for p, n, _, _ in BLOCKS]
-)
+@pytest.mark.parametrize(("page", "line", "expect", "body"), BLOCKS, ids=[f"{p}:{n}" for p, n, _, _ in BLOCKS])
 def test_doc_block_parses(page: str, line: int, expect: str | None, body: str) -> None:
     result = parse(body, f"docs/{page}:{line}")
     if expect == "syntax":
@@ -69,12 +65,8 @@ def test_the_language_reference_states_the_real_nesting_limit() -> None:
 LANGUAGE = [b for b in BLOCKS if b[0] == "language.md"]
 
 
-@pytest.mark.parametrize(
-    ("page", "line", "expect", "body"), LANGUAGE, ids=[f"{p}:{n}" for p, n, _, _ in LANGUAGE]
-)
-def test_language_reference_blocks_report_what_they_say(
-    page: str, line: int, expect: str | None, body: str
-) -> None:
+@pytest.mark.parametrize(("page", "line", "expect", "body"), LANGUAGE, ids=[f"{p}:{n}" for p, n, _, _ in LANGUAGE])
+def test_language_reference_blocks_report_what_they_say(page: str, line: int, expect: str | None, body: str) -> None:
     schema = load_schema_file(ROOT / "examples" / "wfdsl.toml")
     found = check_project(project_from_text(body, f"docs/{page}:{line}"), schema)
     names = sorted({d.name for d in found})

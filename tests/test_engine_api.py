@@ -29,13 +29,14 @@ def submit(record: str, when: str) -> Event:
 
 
 def update(record: str, when: str, **props: object) -> Event:
-    return Event(type="record.updated", object="contact", id=record, at=at(when),
-                 properties=props)
+    return Event(type="record.updated", object="contact", id=record, at=at(when), properties=props)
 
 
 def summary(eng, record: str = "c1") -> list[tuple[str, str | None, str]]:  # type: ignore[no-untyped-def]
-    return [(e.kind, e.step, str(e.detail.get("reason") or e.detail.get("action") or ""))
-            for e in eng.history(record=("contact", record))]
+    return [
+        (e.kind, e.step, str(e.detail.get("reason") or e.detail.get("action") or ""))
+        for e in eng.history(record=("contact", record))
+    ]
 
 
 def test_deploy_goal_removed_resets_goal_stats_and_changed_goal_keeps_them() -> None:
@@ -56,8 +57,10 @@ def test_deploy_goal_removed_resets_goal_stats_and_changed_goal_keeps_them() -> 
 
 
 def test_deploy_keeps_waiting_enrollments_at_their_step_or_the_next_that_exists() -> None:
-    v1 = ('workflow "W" { object contact enroll on form.submitted steps { '
-          'send email "One"  delay 2 days  label "tail"  send email "Two" } }')
+    v1 = (
+        'workflow "W" { object contact enroll on form.submitted steps { '
+        'send email "One"  delay 2 days  label "tail"  send email "Two" } }'
+    )
     eng, crm = engine(v1)
     crm.add_record("contact", "c1", {}, at=at("2026-01-05T08:00:00Z"))
     crm.add_record("contact", "c2", {}, at=at("2026-01-05T08:00:00Z"))
@@ -83,8 +86,7 @@ def test_deploy_keeps_waiting_enrollments_at_their_step_or_the_next_that_exists(
 
 
 def test_transient_errors_retry_with_backoff_and_new_keys_then_succeed() -> None:
-    eng, crm = engine('workflow "W" { object contact enroll on form.submitted '
-                      'steps { send email "Hi" } }')
+    eng, crm = engine('workflow "W" { object contact enroll on form.submitted steps { send email "Hi" } }')
     crm.add_record("contact", "c1", {}, at=at("2026-01-05T08:00:00Z"))
     crm.fail_next("send_email", times=2, message="503 from the mail service")
     eng.activate("W")
@@ -103,14 +105,17 @@ def test_transient_errors_retry_with_backoff_and_new_keys_then_succeed() -> None
 
 
 def test_idempotency_key_makes_a_repeated_action_a_no_op() -> None:
-    eng, crm = engine('workflow "W" { object contact enroll manually '
-                      'steps { increment contact.n by 1 } }')
+    eng, crm = engine('workflow "W" { object contact enroll manually steps { increment contact.n by 1 } }')
     crm.add_record("contact", "c1", {"n": 1}, at=at("2026-01-05T08:00:00Z"))
     from wfdsl.runtime.protocols import Action
 
-    action = Action(kind="increment", object="contact", id="c1",
-                    args={"object": "contact", "property": "n", "by": 1},
-                    at=at("2026-01-05T08:00:00Z"))
+    action = Action(
+        kind="increment",
+        object="contact",
+        id="c1",
+        args={"object": "contact", "property": "n", "by": 1},
+        at=at("2026-01-05T08:00:00Z"),
+    )
     crm.perform(action, "e1:steps.0:0")
     crm.perform(action, "e1:steps.0:0")
     assert crm.get("contact", "c1").properties["n"] == 2
@@ -118,9 +123,11 @@ def test_idempotency_key_makes_a_repeated_action_a_no_op() -> None:
 
 
 def test_retries_exhausted_then_on_failure_continue_or_stop() -> None:
-    text = ('workflow "W" {{ object contact enroll on form.submitted '
-            'settings {{ on failure {mode} }} '
-            'steps {{ webhook post "https://x.example/h"  send email "After" }} }}')
+    text = (
+        'workflow "W" {{ object contact enroll on form.submitted '
+        "settings {{ on failure {mode} }} "
+        'steps {{ webhook post "https://x.example/h"  send email "After" }} }}'
+    )
     for mode, tail in (("continue", ("action", "completed")), ("stop", ("failed", "unenrolled"))):
         eng, crm = engine(text.format(mode=mode))
         crm.add_record("contact", "c1", {}, at=at("2026-01-05T08:00:00Z"))
@@ -138,8 +145,7 @@ def test_retries_exhausted_then_on_failure_continue_or_stop() -> None:
 
 
 def test_permanent_error_is_not_retried() -> None:
-    eng, crm = engine('workflow "W" { object contact enroll on form.submitted '
-                      'steps { send email "Hi" } }')
+    eng, crm = engine('workflow "W" { object contact enroll on form.submitted steps { send email "Hi" } }')
     crm.add_record("contact", "c1", {}, at=at("2026-01-05T08:00:00Z"))
     crm.fail_next("send_email", error="permanent", message="invalid address")
     eng.activate("W")
@@ -151,17 +157,19 @@ def test_permanent_error_is_not_retried() -> None:
 
 def test_trigger_index_looks_only_at_workflows_that_mention_the_change() -> None:
     text = "\n".join(
-        f'workflow "W{i}" {{ object contact enroll when contact.p{i} = "x" '
-        f'steps {{ send email "E{i}" }} }}'
+        f'workflow "W{i}" {{ object contact enroll when contact.p{i} = "x" steps {{ send email "E{i}" }} }}'
         for i in range(200)
     )
     eng, crm = engine(text)
-    changed = Event(type="property.changed", object="contact", id="c1",
-                    at=at("2026-01-05T08:00:00Z"),
-                    data={"property": "p17", "value": "x", "previous": None})
+    changed = Event(
+        type="property.changed",
+        object="contact",
+        id="c1",
+        at=at("2026-01-05T08:00:00Z"),
+        data={"property": "p17", "value": "x", "previous": None},
+    )
     assert eng.workflows_for(changed) == ("W17",)
-    other = Event(type="page.visited", object="contact", id="c1",
-                  at=at("2026-01-05T08:00:00Z"), data={})
+    other = Event(type="page.visited", object="contact", id="c1", at=at("2026-01-05T08:00:00Z"), data={})
     assert eng.workflows_for(other) == ()
 
 
@@ -186,14 +194,16 @@ def test_manual_enroll_api_and_history_filters() -> None:
     assert eng.history(record=("contact", "c1"))[0].detail == {"trigger": "manual"}
     assert eng.history(workflow="Other") == []
     assert trace_text(eng.history()[:2]) == (
-        "2026-01-05 09:00Z  Nurture  contact:c1  enrolled  trigger=\"manual\"\n"
-        "2026-01-05 09:00Z  Nurture  contact:c1  action send_email  [steps.0]  email=\"One\"\n"
+        '2026-01-05 09:00Z  Nurture  contact:c1  enrolled  trigger="manual"\n'
+        '2026-01-05 09:00Z  Nurture  contact:c1  action send_email  [steps.0]  email="One"\n'
     )
 
 
 def test_retention_prunes_old_history_and_keeps_facts_two_years() -> None:
-    text = ('workflow "W" { object contact enroll on form.submitted '
-            'goal contact.lifecyclestage = "customer" steps { send email "Hi" } }')
+    text = (
+        'workflow "W" { object contact enroll on form.submitted '
+        'goal contact.lifecyclestage = "customer" steps { send email "Hi" } }'
+    )
     eng, crm = engine(text)
     crm.add_record("contact", "c1", {}, at=at("2026-01-05T08:00:00Z"))
     eng.activate("W")
@@ -212,19 +222,27 @@ def test_retention_prunes_old_history_and_keeps_facts_two_years() -> None:
 
 
 def test_goal_on_an_associated_record_is_checked_when_that_record_changes() -> None:
-    text = ('workflow "W" { object contact enroll on form.submitted '
-            'goal company.lifecyclestage = "customer" '
-            'steps { send email "Hi" delay 5 days send email "Bye" } }')
+    text = (
+        'workflow "W" { object contact enroll on form.submitted '
+        'goal company.lifecyclestage = "customer" '
+        'steps { send email "Hi" delay 5 days send email "Bye" } }'
+    )
     eng, crm = engine(text)
     crm.add_record("contact", "c1", {}, at=at("2026-01-05T08:00:00Z"))
     crm.add_record("company", "co1", {}, at=at("2026-01-05T08:00:00Z"))
     crm.associate(("contact", "c1"), ("company", "co1"))
     eng.activate("W")
     eng.ingest(submit("c1", "2026-01-05T09:00:00Z"))
-    eng.ingest(Event(type="record.updated", object="company", id="co1",
-                     at=at("2026-01-06T09:00:00Z"), properties={"lifecyclestage": "customer"}))
-    assert summary(eng)[-3:] == [("goal_met", None, ""), ("converted", None, ""),
-                                 ("unenrolled", None, "goal_met")]
+    eng.ingest(
+        Event(
+            type="record.updated",
+            object="company",
+            id="co1",
+            at=at("2026-01-06T09:00:00Z"),
+            properties={"lifecyclestage": "customer"},
+        )
+    )
+    assert summary(eng)[-3:] == [("goal_met", None, ""), ("converted", None, ""), ("unenrolled", None, "goal_met")]
     assert eng.history()[-1].at == at("2026-01-06T09:00:00Z")
 
 

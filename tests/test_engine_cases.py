@@ -48,8 +48,7 @@ def run_case(path: Path) -> tuple[Simulation, str]:
         start=at(options["start"]) if "start" in options else None,
         until=at(options["until"]) if "until" in options else None,
     )
-    events = [json.loads(line) for line in (sections.get("events") or "").splitlines()
-              if line.strip()]
+    events = [json.loads(line) for line in (sections.get("events") or "").splitlines() if line.strip()]
     sim.run(event(e) for e in events)
     out = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in sim.trace())
     out += json.dumps({"stats": sim.stats()}, ensure_ascii=False) + "\n"
@@ -68,8 +67,7 @@ def test_case(path: Path, snapshot: SnapshotAssertion) -> None:
     rendered += json.dumps({"stats": sim.stats()}, ensure_ascii=False) + "\n"
     # the expectations written in the case file hold, in order
     seen = [
-        [e["kind"], e["detail"].get("reason") or e["detail"].get("action") or "-",
-         e["step"] or "-", e["id"]]
+        [e["kind"], e["detail"].get("reason") or e["detail"].get("action") or "-", e["step"] or "-", e["id"]]
         for e in trace
     ]
     pos = 0

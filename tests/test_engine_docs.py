@@ -24,16 +24,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 RUNTIME = ROOT / "docs" / "runtime.md"
 EMBEDDING = ROOT / "docs" / "embedding.md"
-MARKER = re.compile(r"<!-- (case|scenario): ([a-z0-9_]+) -->\n+```wf\n(.*?)```\n+```text\n(.*?)```",
-                    re.S)
+MARKER = re.compile(r"<!-- (case|scenario): ([a-z0-9_]+) -->\n+```wf\n(.*?)```\n+```text\n(.*?)```", re.S)
 T0 = "2026-03-02T09:00:00Z"
 
 
 def _deploy() -> tuple[str, list[str]]:
     """SPEC §5.4: a new version drops the delay an enrollment waits in."""
-    v1 = ('workflow "Drip" {\n  object contact\n  enroll on form.submitted\n  steps {\n'
-          '    send email "One"\n    delay 2 days\n    label "tail"\n'
-          '    send email "Two"\n  }\n}\n')
+    v1 = (
+        'workflow "Drip" {\n  object contact\n  enroll on form.submitted\n  steps {\n'
+        '    send email "One"\n    delay 2 days\n    label "tail"\n'
+        '    send email "Two"\n  }\n}\n'
+    )
     eng, crm = engine(v1, T0)
     crm.add_record("contact", "c1", {}, at=at(T0))
     eng.activate("Drip")
@@ -45,10 +46,12 @@ def _deploy() -> tuple[str, list[str]]:
 
 def _retries() -> tuple[str, list[str]]:
     """SPEC §5.7: two transient failures, then success; the adapter saw one action."""
-    text = ('workflow "Hook" {\n  object contact\n  enroll on form.submitted\n'
-            '  settings { on failure stop }\n  steps {\n'
-            '    webhook post "https://hooks.example.com/lead"\n    send email "Thanks"\n'
-            '  }\n}\n')
+    text = (
+        'workflow "Hook" {\n  object contact\n  enroll on form.submitted\n'
+        "  settings { on failure stop }\n  steps {\n"
+        '    webhook post "https://hooks.example.com/lead"\n    send email "Thanks"\n'
+        "  }\n}\n"
+    )
     eng, crm = engine(text, T0)
     crm.add_record("contact", "c1", {}, at=at(T0))
     crm.fail_next("webhook", times=2, message="503 Service Unavailable")
@@ -93,8 +96,7 @@ def _matches(doc: list[str], actual: list[str]) -> bool:
 
 
 def _blocks() -> list[tuple[str, str, str]]:
-    return [(name, wf, trace) for _, name, wf, trace in
-            MARKER.findall(RUNTIME.read_text(encoding="utf-8"))]
+    return [(name, wf, trace) for _, name, wf, trace in MARKER.findall(RUNTIME.read_text(encoding="utf-8"))]
 
 
 def test_runtime_doc_has_examples() -> None:
@@ -132,8 +134,11 @@ def _refill() -> None:
             lines = trace[:10] + ["…"] + trace[-3:]
         else:
             lines = trace
-        return (f"<!-- {kind}: {name} -->\n```wf\n{_workflows(name)}```\n\n```text\n"
-                + "".join(line + "\n" for line in lines) + "```")
+        return (
+            f"<!-- {kind}: {name} -->\n```wf\n{_workflows(name)}```\n\n```text\n"
+            + "".join(line + "\n" for line in lines)
+            + "```"
+        )
 
     RUNTIME.write_text(MARKER.sub(fill, text), encoding="utf-8")
 

@@ -69,40 +69,43 @@ def project() -> ProjectPlan:
 def _event(kind: str, record: str, value: Any, minutes: int) -> Event:
     at = START + dt.timedelta(minutes=minutes)
     if kind == "stage":
-        return Event(type="record.updated", object="contact", id=record, at=at,
-                     properties={"lifecyclestage": value})
+        return Event(type="record.updated", object="contact", id=record, at=at, properties={"lifecyclestage": value})
     if kind == "score":
-        return Event(type="record.updated", object="contact", id=record, at=at,
-                     properties={"score": value})
+        return Event(type="record.updated", object="contact", id=record, at=at, properties={"score": value})
     if kind == "city":
-        return Event(type="record.updated", object="contact", id=record, at=at,
-                     properties={"city": value})
+        return Event(type="record.updated", object="contact", id=record, at=at, properties={"city": value})
     if kind in ("list.added", "list.removed"):
         return Event(type=kind, object="contact", id=record, at=at, data={"list": value})
     if kind == "enroll":
-        return Event(type="workflow.enroll", object="contact", id=record, at=at,
-                     data={"workflow": value})
+        return Event(type="workflow.enroll", object="contact", id=record, at=at, data={"workflow": value})
     return Event(type=kind, object="contact", id=record, at=at, data={"form": "F"})
 
 
 steps = st.tuples(
-    st.sampled_from(["stage", "score", "city", "list.added", "list.removed", "form.submitted",
-                     "meeting.booked", "enroll"]),
+    st.sampled_from(
+        ["stage", "score", "city", "list.added", "list.removed", "form.submitted", "meeting.booked", "enroll"]
+    ),
     st.sampled_from(RECORDS),
-    st.sampled_from(["lead", "customer", "subscriber", 10, 70, "Nowhere", "Oslo",
-                     "Competitors", "Touched", "Manual", "Nurture"]),
+    st.sampled_from(
+        ["lead", "customer", "subscriber", 10, 70, "Nowhere", "Oslo", "Competitors", "Touched", "Manual", "Nurture"]
+    ),
     st.integers(min_value=0, max_value=600),
 )
 
-records = st.fixed_dictionaries({
-    "contact": st.lists(
-        st.fixed_dictionaries({
-            "lifecyclestage": st.sampled_from(["lead", "subscriber", "customer"]),
-            "score": st.integers(0, 100),
-        }),
-        min_size=len(RECORDS), max_size=len(RECORDS),
-    ),
-})
+records = st.fixed_dictionaries(
+    {
+        "contact": st.lists(
+            st.fixed_dictionaries(
+                {
+                    "lifecyclestage": st.sampled_from(["lead", "subscriber", "customer"]),
+                    "score": st.integers(0, 100),
+                }
+            ),
+            min_size=len(RECORDS),
+            max_size=len(RECORDS),
+        ),
+    }
+)
 
 
 def run(data: dict[str, Any], stream: list[tuple[str, str, Any, int]]) -> Simulation:
@@ -143,8 +146,6 @@ def test_invariants(data: dict[str, Any], stream: list[tuple[str, str, Any, int]
         assert 0 <= stats["conversion_rate"] <= 1, name
         assert stats["converted"] <= stats["emailed"] <= stats["enrolled"]
         assert stats["enrolled"] == stats["active"] + stats["completed"] + stats["unenrolled"]
-        assert stats["active"] == sum(
-            1 for (wf, _), on in active.items() if wf == name and on
-        )
+        assert stats["active"] == sum(1 for (wf, _), on in active.items() if wf == name and on)
     # identical input, identical trace
     assert run(data, stream).trace() == trace

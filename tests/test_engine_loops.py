@@ -30,8 +30,15 @@ def test_increment_in_a_go_to_loop_runs_on_every_pass() -> None:
     sim = simulate(
         LOOP,
         {"contact": [{"id": "c1", "email": "a@x.com"}]},
-        [{"at": "2026-11-23T10:00:00Z", "type": "record.updated", "object": "contact",
-          "id": "c1", "properties": {"lifecyclestage": "lead"}}],
+        [
+            {
+                "at": "2026-11-23T10:00:00Z",
+                "type": "record.updated",
+                "object": "contact",
+                "id": "c1",
+                "properties": {"lifecyclestage": "lead"},
+            }
+        ],
     )
     actions = [e["detail"]["action"] for e in sim.trace() if e["kind"] == "action"]
     assert actions == ["set", "increment", "increment", "increment", "send_email"]
@@ -41,8 +48,15 @@ def test_increment_in_a_go_to_loop_runs_on_every_pass() -> None:
 def test_key_names_the_pass_only_after_the_first() -> None:
     import datetime as dt
 
-    enr = Enrollment(id="e1", workflow="W", object="contact", record="c1", status="active",
-                     enrolled_at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), seq=1)
+    enr = Enrollment(
+        id="e1",
+        workflow="W",
+        object="contact",
+        record="c1",
+        status="active",
+        enrolled_at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+        seq=1,
+    )
     assert idempotency_key(enr, "steps.2") == "e1:steps.2:1"
     assert idempotency_key(attrs.evolve(enr, passes=2), "steps.2") == "e1:steps.2@2:1"
 
@@ -80,8 +94,15 @@ def test_a_simulation_previews_placeholders_as_skipped() -> None:
     sim = simulate(
         PLACEHOLDER,
         {"contact": [{"id": "c1"}]},
-        [{"at": "2026-11-23T10:00:00Z", "type": "record.updated", "object": "contact",
-          "id": "c1", "properties": {"lifecyclestage": "lead"}}],
+        [
+            {
+                "at": "2026-11-23T10:00:00Z",
+                "type": "record.updated",
+                "object": "contact",
+                "id": "c1",
+                "properties": {"lifecyclestage": "lead"},
+            }
+        ],
     )
     skipped = [e for e in sim.trace() if e["kind"] == "skipped"]
     assert [e["detail"]["reason"] for e in skipped] == ["placeholder"]
@@ -104,10 +125,20 @@ def test_one_update_matching_two_trigger_groups_enrolls_once() -> None:
         ADDRESS,
         {"contact": [{"id": "c1", "city": "Oslo", "country": "Norway"}]},
         [
-            {"at": "2026-11-23T10:00:00Z", "type": "record.updated", "object": "contact",
-             "id": "c1", "properties": {"city": "Dublin", "country": "Ireland"}},
-            {"at": "2026-11-24T10:00:00Z", "type": "record.updated", "object": "contact",
-             "id": "c1", "properties": {"city": "Cork"}},
+            {
+                "at": "2026-11-23T10:00:00Z",
+                "type": "record.updated",
+                "object": "contact",
+                "id": "c1",
+                "properties": {"city": "Dublin", "country": "Ireland"},
+            },
+            {
+                "at": "2026-11-24T10:00:00Z",
+                "type": "record.updated",
+                "object": "contact",
+                "id": "c1",
+                "properties": {"city": "Cork"},
+            },
         ],
     )
     enrolled = [e["at"] for e in sim.trace() if e["kind"] == "enrolled"]

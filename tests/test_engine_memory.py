@@ -45,8 +45,15 @@ def test_registries_find_the_memory_implementations() -> None:
 
 
 def test_updates_become_property_changed_events_with_previous_values(crm: MemoryCRM) -> None:
-    events = crm.observe(Event(type="record.updated", object="contact", id="c1", at=later(1),
-                               properties={"city": "Bergen", "email": "a@x.com", "score": 3}))
+    events = crm.observe(
+        Event(
+            type="record.updated",
+            object="contact",
+            id="c1",
+            at=later(1),
+            properties={"city": "Bergen", "email": "a@x.com", "score": 3},
+        )
+    )
     assert [(e.type, dict(e.data)) for e in events] == [
         ("property.changed", {"property": "city", "value": "Bergen", "previous": "Oslo"}),
         ("property.changed", {"property": "score", "value": 3, "previous": None}),
@@ -57,45 +64,52 @@ def test_updates_become_property_changed_events_with_previous_values(crm: Memory
 
 def test_record_created_reports_every_property_as_changed() -> None:
     crm = MemoryCRM()
-    events = crm.observe(Event(type="record.created", object="contact", id="c2", at=T0,
-                               properties={"email": "b@x.com", "lifecyclestage": "lead"}))
-    assert [e.type for e in events] == ["record.created", "property.changed",
-                                        "property.changed"]
+    events = crm.observe(
+        Event(
+            type="record.created",
+            object="contact",
+            id="c2",
+            at=T0,
+            properties={"email": "b@x.com", "lifecyclestage": "lead"},
+        )
+    )
+    assert [e.type for e in events] == ["record.created", "property.changed", "property.changed"]
     assert list(crm.query("contact")) == ["c2"]
 
 
 def test_lists_and_catalog_events(crm: MemoryCRM) -> None:
-    added = crm.observe(Event(type="list.added", object="contact", id="c1", at=later(1),
-                              data={"list": "VIP"}))
-    again = crm.observe(Event(type="list.added", object="contact", id="c1", at=later(2),
-                              data={"list": "VIP"}))
+    added = crm.observe(Event(type="list.added", object="contact", id="c1", at=later(1), data={"list": "VIP"}))
+    again = crm.observe(Event(type="list.added", object="contact", id="c1", at=later(2), data={"list": "VIP"}))
     assert [e.type for e in added] == ["list.added"] and again == []
     assert crm.get("contact", "c1").lists == frozenset({"VIP"})
-    form = Event(type="form.submitted", object="contact", id="c1", at=later(3),
-                 data={"form": "Demo"})
+    form = Event(type="form.submitted", object="contact", id="c1", at=later(3), data={"form": "Demo"})
     assert crm.observe(form) == [form]
     assert crm.event_history("contact", "c1", "form.submitted") == [(later(3), {"form": "Demo"})]
 
 
 def test_actions_on_associated_records_and_idempotency(crm: MemoryCRM) -> None:
-    action = Action(kind="set", object="contact", id="c1", at=later(5),
-                    args={"object": "company", "property": "tier", "value": "gold"})
+    action = Action(
+        kind="set",
+        object="contact",
+        id="c1",
+        at=later(5),
+        args={"object": "company", "property": "tier", "value": "gold"},
+    )
     first = crm.perform(action, "e1:steps.0:0")
     second = crm.perform(action, "e1:steps.0:0")
     assert first is second
-    assert [(e.object, e.id, e.data["property"]) for e in first.events] == [
-        ("company", "co1", "tier")]
+    assert [(e.object, e.id, e.data["property"]) for e in first.events] == [("company", "co1", "tier")]
     assert crm.get("company", "co1").properties["tier"] == "gold"
     assert [key for key, _ in crm.performed] == ["e1:steps.0:0"]
-    lonely = Action(kind="set", object="contact", id="c1", at=later(5),
-                    args={"object": "deal", "property": "x", "value": 1})
+    lonely = Action(
+        kind="set", object="contact", id="c1", at=later(5), args={"object": "deal", "property": "x", "value": 1}
+    )
     with pytest.raises(PermanentAdapterError, match="no associated deal"):
         crm.perform(lonely, "e1:steps.1:0")
 
 
 def test_fault_injection(crm: MemoryCRM) -> None:
-    email = Action(kind="send_email", object="contact", id="c1", at=later(1),
-                   args={"email": "Hi"})
+    email = Action(kind="send_email", object="contact", id="c1", at=later(1), args={"email": "Hi"})
     crm.fail_next("send_email", times=1)
     with pytest.raises(TransientAdapterError):
         crm.perform(email, "k1")

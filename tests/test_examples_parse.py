@@ -94,12 +94,25 @@ def test_sample_data_enrolls_a_record_in_every_example_workflow() -> None:
     examples = ROOT / "examples"
     run = subprocess.run(
         [
-            sys.executable, "-m", "wfdsl", "simulate", str(examples),
-            "--records", str(examples / "records.json"),
-            "--events", str(examples / "events.jsonl"),
-            "--until", "2026-12-31T00:00:00Z", "--format", "json", "--stats",
+            sys.executable,
+            "-m",
+            "wfdsl",
+            "simulate",
+            str(examples),
+            "--records",
+            str(examples / "records.json"),
+            "--events",
+            str(examples / "events.jsonl"),
+            "--until",
+            "2026-12-31T00:00:00Z",
+            "--format",
+            "json",
+            "--stats",
         ],
-        capture_output=True, text=True, timeout=120, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
     )
     assert run.returncode == 0, run.stderr
     *trace, last = run.stdout.splitlines()
@@ -109,5 +122,15 @@ def test_sample_data_enrolls_a_record_in_every_example_workflow() -> None:
     assert {name for name, s in stats.items() if s["enrolled"] == 0} == set()
     kinds = {json.loads(line)["kind"] for line in trace}
     assert "failed" not in kinds
-    assert {"enrolled", "not_enrolled", "action", "delayed", "branched", "skipped",
-            "goal_met", "converted", "unenrolled", "completed"} <= kinds
+    assert {
+        "enrolled",
+        "not_enrolled",
+        "action",
+        "delayed",
+        "branched",
+        "skipped",
+        "goal_met",
+        "converted",
+        "unenrolled",
+        "completed",
+    } <= kinds

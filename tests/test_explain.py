@@ -39,17 +39,32 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 
 
-def explain(text: str, records: Mapping[str, Any], events: Sequence[Mapping[str, Any]],
-            record: str, workflow: str | None = None, **kw: str) -> Explanation:
+def explain(
+    text: str,
+    records: Mapping[str, Any],
+    events: Sequence[Mapping[str, Any]],
+    record: str,
+    workflow: str | None = None,
+    **kw: str,
+) -> Explanation:
     times = {k: at(v) for k, v in kw.items()}
-    return explain_record(plans(text), load_records_data(dict(records), "records.json"),
-                          [event(e) for e in events], record, workflow=workflow, **times)
+    return explain_record(
+        plans(text),
+        load_records_data(dict(records), "records.json"),
+        [event(e) for e in events],
+        record,
+        workflow=workflow,
+        **times,
+    )
 
 
 def outcomes(report: Explanation, workflow: str) -> list[tuple[str, str | None, bool]]:
-    return [(item.kind, item.reason, item.recorded)
-            for moment in report.workflow(workflow).moments for item in moment.items
-            if isinstance(item, Outcome)]
+    return [
+        (item.kind, item.reason, item.recorded)
+        for moment in report.workflow(workflow).moments
+        for item in moment.items
+        if isinstance(item, Outcome)
+    ]
 
 
 def leaves(report: Explanation, workflow: str, role: str) -> list[str]:
@@ -78,27 +93,29 @@ workflow "Leads" {
 
 
 def test_criteria_unmet_shows_the_leaf_and_the_value_it_saw(snapshot: SnapshotAssertion) -> None:
-    report = explain(FILTER, {"contact": [{"id": "c1", "email": "a@x.io",
-                                           "lifecyclestage": "subscriber"}]},
-                     [ev("2026-03-02T10:00:00Z", "record.updated",
-                         properties={"lifecyclestage": "other"})], "c1")
+    report = explain(
+        FILTER,
+        {"contact": [{"id": "c1", "email": "a@x.io", "lifecyclestage": "subscriber"}]},
+        [ev("2026-03-02T10:00:00Z", "record.updated", properties={"lifecyclestage": "other"})],
+        "c1",
+    )
     wf = report.workflow("Leads")
     assert wf.enrollments == 0
     assert wf.reasons == ("criteria_unmet",)
-    assert '✗ contact.lifecyclestage = "lead"   (was "subscriber")' in leaves(
-        report, "Leads", "trigger_start")
-    assert '✗ contact.lifecyclestage = "lead"   (was "other")' in leaves(report, "Leads",
-                                                                        "trigger")
+    assert '✗ contact.lifecyclestage = "lead"   (was "subscriber")' in leaves(report, "Leads", "trigger_start")
+    assert '✗ contact.lifecyclestage = "lead"   (was "other")' in leaves(report, "Leads", "trigger")
     assert ("not_enrolled", "criteria_unmet", False) in outcomes(report, "Leads")
     assert render_text(report) == snapshot
 
 
 def test_already_met_before_the_change_is_not_a_new_match(snapshot: SnapshotAssertion) -> None:
     # It was a lead with an email before it changed its email: nothing new to enroll on.
-    report = explain(FILTER, {"contact": [{"id": "c1", "email": "a@x.io",
-                                           "lifecyclestage": "lead"}]},
-                     [ev("2026-03-02T10:00:00Z", "record.updated",
-                         properties={"email": "b@x.io"})], "c1")
+    report = explain(
+        FILTER,
+        {"contact": [{"id": "c1", "email": "a@x.io", "lifecyclestage": "lead"}]},
+        [ev("2026-03-02T10:00:00Z", "record.updated", properties={"email": "b@x.io"})],
+        "c1",
+    )
     assert report.workflow("Leads").reasons == ("already_met",)
     assert render_text(report) == snapshot
 
@@ -112,9 +129,15 @@ workflow "Demo" {
   steps { delay 2 days send email "Demo" }
 }
 """
-    report = explain(text, {"contact": [{"id": "c1"}]},
-                     [ev("2026-03-02T10:00:00Z", "form.submitted", data={"form": "A"}),
-                      ev("2026-03-03T10:00:00Z", "form.submitted", data={"form": "B"})], "c1")
+    report = explain(
+        text,
+        {"contact": [{"id": "c1"}]},
+        [
+            ev("2026-03-02T10:00:00Z", "form.submitted", data={"form": "A"}),
+            ev("2026-03-03T10:00:00Z", "form.submitted", data={"form": "B"}),
+        ],
+        "c1",
+    )
     assert report.workflow("Demo").enrollments == 1
     assert ("not_enrolled", "already_enrolled", True) in outcomes(report, "Demo")
     assert render_text(report) == snapshot
@@ -128,9 +151,12 @@ workflow "Once" {
   steps { send email "Hi" }
 }
 """
-    report = explain(text, {"contact": [{"id": "c1"}]},
-                     [ev("2026-03-02T10:00:00Z", "form.submitted"),
-                      ev("2026-03-05T10:00:00Z", "form.submitted")], "c1")
+    report = explain(
+        text,
+        {"contact": [{"id": "c1"}]},
+        [ev("2026-03-02T10:00:00Z", "form.submitted"), ev("2026-03-05T10:00:00Z", "form.submitted")],
+        "c1",
+    )
     body = render_text(report)
     assert "not_enrolled (reenroll_off)" in body
     assert "add `reenroll every time` to allow it" in body
@@ -146,8 +172,12 @@ workflow "Nurture" {
   steps { send email "One" }
 }
 """
-    report = explain(text, {"contact": [{"id": "c9"}], "lists": {"Employees": ["contact:c9"]}},
-                     [ev("2026-03-02T10:00:00Z", "form.submitted", "c9")], "c9")
+    report = explain(
+        text,
+        {"contact": [{"id": "c9"}], "lists": {"Employees": ["contact:c9"]}},
+        [ev("2026-03-02T10:00:00Z", "form.submitted", "c9")],
+        "c9",
+    )
     assert report.workflow("Nurture").reasons == ("suppressed",)
     body = render_text(report)
     assert '✗ not in list "Competitors", ✓ in list "Employees"' in body
@@ -163,8 +193,12 @@ workflow "Trial" {
   steps { delay 2 days send email "Trial ending" }
 }
 """
-    report = explain(text, {"contact": [{"id": "c2", "email_opt_out": True}]},
-                     [ev("2026-03-02T10:00:00Z", "form.submitted", "c2")], "c2")
+    report = explain(
+        text,
+        {"contact": [{"id": "c2", "email_opt_out": True}]},
+        [ev("2026-03-02T10:00:00Z", "form.submitted", "c2")],
+        "c2",
+    )
     assert report.workflow("Trial").reasons == ("unenroll_criteria",)
     assert "✓ contact.email_opt_out = true   (was true)" in render_text(report)
     assert render_text(report) == snapshot
@@ -179,11 +213,14 @@ workflow "Upsell" {
   steps { send email "Offer" }
 }
 """
-    report = explain(text, {"contact": [{"id": "c1", "lifecyclestage": "customer"}]},
-                     [ev("2026-03-02T10:00:00Z", "form.submitted")], "c1")
+    report = explain(
+        text,
+        {"contact": [{"id": "c1", "lifecyclestage": "customer"}]},
+        [ev("2026-03-02T10:00:00Z", "form.submitted")],
+        "c1",
+    )
     assert report.workflow("Upsell").reasons == ("goal_already_met",)
-    assert leaves(report, "Upsell", "goal") == [
-        '✓ contact.lifecyclestage = "customer"   (was "customer")']
+    assert leaves(report, "Upsell", "goal") == ['✓ contact.lifecyclestage = "customer"   (was "customer")']
     assert render_text(report) == snapshot
 
 
@@ -199,24 +236,46 @@ workflow "Demo follow-up" {
 
 def test_refinement_false_at_the_moment_of_the_event(snapshot: SnapshotAssertion) -> None:
     # c2 becomes Norwegian after the form: `only if` is judged when the event occurs.
-    report = explain(REFINED, {"contact": [{"id": "c2", "country": "SE"}]},
-                     [ev("2026-03-02T10:05:00Z", "form.submitted", "c2",
-                         data={"form": "Demo request", "url": "https://www.example.com/demo"}),
-                      ev("2026-03-02T10:10:00Z", "record.updated", "c2",
-                         properties={"country": "NO"})], "c2")
+    report = explain(
+        REFINED,
+        {"contact": [{"id": "c2", "country": "SE"}]},
+        [
+            ev(
+                "2026-03-02T10:05:00Z",
+                "form.submitted",
+                "c2",
+                data={"form": "Demo request", "url": "https://www.example.com/demo"},
+            ),
+            ev("2026-03-02T10:10:00Z", "record.updated", "c2", properties={"country": "NO"}),
+        ],
+        "c2",
+    )
     wf = report.workflow("Demo follow-up")
     assert wf.reasons == ("refinement_unmet",)
-    assert leaves(report, "Demo follow-up", "refinement") == [
-        '✗ contact.country = "NO"   (was "SE")']
+    assert leaves(report, "Demo follow-up", "refinement") == ['✗ contact.country = "NO"   (was "SE")']
     assert render_text(report) == snapshot
 
 
 def test_wrong_event_attributes(snapshot: SnapshotAssertion) -> None:
-    report = explain(REFINED, {"contact": [{"id": "c2", "country": "NO"}]},
-                     [ev("2026-03-02T10:15:00Z", "form.submitted", "c2",
-                         data={"form": "Newsletter", "url": "https://www.example.com/news"}),
-                      ev("2026-03-02T10:20:00Z", "form.submitted", "c2",
-                         data={"form": "Demo request", "url": "https://other.org/demo"})], "c2")
+    report = explain(
+        REFINED,
+        {"contact": [{"id": "c2", "country": "NO"}]},
+        [
+            ev(
+                "2026-03-02T10:15:00Z",
+                "form.submitted",
+                "c2",
+                data={"form": "Newsletter", "url": "https://www.example.com/news"},
+            ),
+            ev(
+                "2026-03-02T10:20:00Z",
+                "form.submitted",
+                "c2",
+                data={"form": "Demo request", "url": "https://other.org/demo"},
+            ),
+        ],
+        "c2",
+    )
     wf = report.workflow("Demo follow-up")
     assert wf.reasons == ("event_mismatch",)
     body = render_text(report)
@@ -226,7 +285,9 @@ def test_wrong_event_attributes(snapshot: SnapshotAssertion) -> None:
 
 
 def test_no_trigger_ever_matched(snapshot: SnapshotAssertion) -> None:
-    text = REFINED + """
+    text = (
+        REFINED
+        + """
 workflow "Leads" {
   object contact
   enroll when contact.lifecyclestage = "lead"
@@ -238,14 +299,17 @@ workflow "By hand" {
   steps { send email "Hello" }
 }
 """
-    report = explain(text, {"contact": [{"id": "c1", "country": "NO",
-                                         "lifecyclestage": "subscriber"}]},
-                     [ev("2026-03-02T10:00:00Z", "page.visited",
-                         data={"url": "https://www.example.com/pricing"})], "c1")
+    )
+    report = explain(
+        text,
+        {"contact": [{"id": "c1", "country": "NO", "lifecyclestage": "subscriber"}]},
+        [ev("2026-03-02T10:00:00Z", "page.visited", data={"url": "https://www.example.com/pricing"})],
+        "c1",
+    )
     verdicts = {w.name: w.verdict for w in report.workflows}
     assert verdicts["Demo follow-up"].startswith(
-        "never enrolled: no trigger event ever arrived (form.submitted); events of this "
-        "record: page.visited")
+        "never enrolled: no trigger event ever arrived (form.submitted); events of this record: page.visited"
+    )
     assert verdicts["By hand"].startswith("never enrolled: it enrolls only manually")
     # the final state is evaluated for every workflow it never enrolled in
     final = report.workflow("Leads").final
@@ -268,11 +332,15 @@ workflow "Welcome" {
   }
 }
 """
-    report = explain(text, {"contact": [{"id": "c1", "hubspotscore": 35}]},
-                     [ev("2026-03-02T10:00:00Z", "record.updated",
-                         properties={"lifecyclestage": "lead"}),
-                      ev("2026-03-05T10:00:00Z", "form.submitted",
-                         data={"form": "Demo request"})], "c1")
+    report = explain(
+        text,
+        {"contact": [{"id": "c1", "hubspotscore": 35}]},
+        [
+            ev("2026-03-02T10:00:00Z", "record.updated", properties={"lifecyclestage": "lead"}),
+            ev("2026-03-05T10:00:00Z", "form.submitted", data={"form": "Demo request"}),
+        ],
+        "c1",
+    )
     wf = report.workflow("Welcome")
     assert wf.verdict == "enrolled 1 time; goal met, converted, unenrolled (goal_met)"
     assert "✗ contact.hubspotscore >= 50   (was 35)" in leaves(report, "Welcome", "branch")
@@ -313,8 +381,7 @@ def test_resolve_record() -> None:
 
 # ---------------------------------------------------------------- CLI
 
-ARGS = [str(EXAMPLES), "--records", str(EXAMPLES / "records.json"),
-        "--events", str(EXAMPLES / "events.jsonl")]
+ARGS = [str(EXAMPLES), "--records", str(EXAMPLES / "records.json"), "--events", str(EXAMPLES / "events.jsonl")]
 
 
 def run(*args: str) -> Any:
@@ -335,8 +402,7 @@ def test_cli_why_not_on_an_example(snapshot: SnapshotAssertion) -> None:
 
 
 def test_cli_json() -> None:
-    result = run(*ARGS, "--record", "c3", "--workflow", "Contact form follow-up",
-                 "--format", "json")
+    result = run(*ARGS, "--record", "c3", "--workflow", "Contact form follow-up", "--format", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["record"] == "contact:c3"
@@ -344,8 +410,11 @@ def test_cli_json() -> None:
     assert wf["reasons"] == ["refinement_unmet"]
     check = next(i for m in wf["moments"] for i in m["items"] if i.get("role") == "refinement")
     leaf = check["tree"]["children"][0]
-    assert leaf == {"text": 'contact.country in ["Norway", "Sweden", "Denmark", "Finland"]',
-                    "result": False, "seen": 'was "Ireland"'}
+    assert leaf == {
+        "text": 'contact.country in ["Norway", "Sweden", "Denmark", "Finland"]',
+        "result": False,
+        "seen": 'was "Ireland"',
+    }
 
 
 def test_cli_every_workflow_of_the_object_type() -> None:
@@ -369,8 +438,7 @@ def test_cli_unknown_record_exits_2_with_did_you_mean() -> None:
 def test_cli_unknown_workflow_exits_2_with_did_you_mean() -> None:
     result = run(*ARGS, "--record", "c1", "--workflow", "Welcome serie")
     assert result.exit_code == 2
-    assert result.output == ('wfdsl: error: unknown workflow "Welcome serie"; did you mean '
-                             '"Welcome series"?\n')
+    assert result.output == ('wfdsl: error: unknown workflow "Welcome serie"; did you mean "Welcome series"?\n')
 
 
 def test_cli_workflow_of_another_object_type_exits_2() -> None:
@@ -382,12 +450,10 @@ def test_cli_workflow_of_another_object_type_exits_2() -> None:
 def test_cli_bad_files_exit_2(tmp_path: Path) -> None:
     bad = tmp_path / "events.jsonl"
     bad.write_text('{"at": "2026-11-23T10:00:00Z"}\n', encoding="utf-8")
-    result = run(str(EXAMPLES), "--records", str(EXAMPLES / "records.json"), "--events",
-                 str(bad), "--record", "c1")
+    result = run(str(EXAMPLES), "--records", str(EXAMPLES / "records.json"), "--events", str(bad), "--record", "c1")
     assert result.exit_code == 2
     assert f"{bad}:1: missing field `type`" in result.output
-    result = run(str(EXAMPLES), "--records", str(tmp_path / "none.json"), "--events",
-                 str(bad), "--record", "c1")
+    result = run(str(EXAMPLES), "--records", str(tmp_path / "none.json"), "--events", str(bad), "--record", "c1")
     assert result.exit_code == 2
     assert "no such file" in result.output
 
@@ -401,16 +467,18 @@ workflow "On change" {
   steps { send email "Score" }
 }
 """
-    report = explain(text, {"contact": [{"id": "c1", "lifecyclestage": "lead", "score": 1}]},
-                     [ev("2026-03-05T11:00:00Z", "record.updated", properties={"score": 20}),
-                      ev("2026-03-05T13:00:00Z", "record.updated",
-                         properties={"lifecyclestage": "other"}),
-                      ev("2026-03-05T14:00:00Z", "record.updated",
-                         properties={"lifecyclestage": "lead"}),
-                      ev("2026-03-05T15:00:00Z", "record.updated",
-                         properties={"email": "x@y.z", "score": 30}),
-                      ev("2026-03-05T16:00:00Z", "record.updated",
-                         properties={"lifecyclestage": "Lead"})], "c1")
+    report = explain(
+        text,
+        {"contact": [{"id": "c1", "lifecyclestage": "lead", "score": 1}]},
+        [
+            ev("2026-03-05T11:00:00Z", "record.updated", properties={"score": 20}),
+            ev("2026-03-05T13:00:00Z", "record.updated", properties={"lifecyclestage": "other"}),
+            ev("2026-03-05T14:00:00Z", "record.updated", properties={"lifecyclestage": "lead"}),
+            ev("2026-03-05T15:00:00Z", "record.updated", properties={"email": "x@y.z", "score": 30}),
+            ev("2026-03-05T16:00:00Z", "record.updated", properties={"lifecyclestage": "Lead"}),
+        ],
+        "c1",
+    )
     wf = report.workflow("On change")
     assert wf.enrollments == 2
     assert wf.reasons == ("criteria_unmet", "reenroll_off", "already_met")
@@ -435,8 +503,12 @@ def _case(path: Path) -> tuple[str, dict[str, Any], list[dict[str, Any]], dict[s
         else:
             parts[current] += line
     events = [json.loads(x) for x in (parts.get("events") or "").splitlines() if x.strip()]
-    return (parts["workflows"], json.loads(parts.get("records") or "{}"), events,
-            json.loads(parts.get("options") or "{}"))
+    return (
+        parts["workflows"],
+        json.loads(parts.get("records") or "{}"),
+        events,
+        json.loads(parts.get("options") or "{}"),
+    )
 
 
 @pytest.mark.parametrize("path", ENGINE_CASES, ids=[p.stem for p in ENGINE_CASES])
@@ -453,10 +525,14 @@ def test_explain_agrees_with_every_engine_scenario(path: Path) -> None:
     refused: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for entry in trace:
         # (a record that does not exist cannot be explained: explain says so, exit 2)
-        if entry["kind"] == "not_enrolled" and entry["workflow"] in {
-                w.name for w in plan.workflows} and entry["detail"]["reason"] != "unknown_record":
+        if (
+            entry["kind"] == "not_enrolled"
+            and entry["workflow"] in {w.name for w in plan.workflows}
+            and entry["detail"]["reason"] != "unknown_record"
+        ):
             refused.setdefault((entry["object"], entry["id"]), set()).add(
-                (entry["workflow"], entry["detail"]["reason"]))
+                (entry["workflow"], entry["detail"]["reason"])
+            )
     if not refused and seed.records:
         first = seed.records[0]
         observed = ExplainSimulation(plan, seed, (first.object, first.id), **times)
@@ -479,10 +555,13 @@ def test_every_observed_engine_method_exists() -> None:
     from wfdsl.explain import ExplainEngine
     from wfdsl.runtime.engine import Engine
 
-    overrides = [name for name, value in vars(ExplainEngine).items()
-                 if callable(value) and not name.startswith("__")
-                 and name not in ("evaluate_now", "lists_now", "_evaluated", "_branch_label",
-                                  "_note", "_batch_text")]
+    overrides = [
+        name
+        for name, value in vars(ExplainEngine).items()
+        if callable(value)
+        and not name.startswith("__")
+        and name not in ("evaluate_now", "lists_now", "_evaluated", "_branch_label", "_note", "_batch_text")
+    ]
     assert len(overrides) >= 15
     assert [name for name in overrides if not hasattr(Engine, name)] == []
 
@@ -496,13 +575,19 @@ workflow "Nurture" {
   steps { delay 2 days send email "Offer" }
 }
 """
-    report = explain(text, {"contact": [{"id": "c1"}]},
-                     [ev("2026-03-02T10:00:00Z", "form.submitted"),
-                      ev("2026-03-03T10:00:00Z", "record.updated",
-                         properties={"lifecyclestage": "customer"})], "c1")
+    report = explain(
+        text,
+        {"contact": [{"id": "c1"}]},
+        [
+            ev("2026-03-02T10:00:00Z", "form.submitted"),
+            ev("2026-03-03T10:00:00Z", "record.updated", properties={"lifecyclestage": "customer"}),
+        ],
+        "c1",
+    )
     assert report.workflow("Nurture").verdict == "enrolled 1 time; goal met, unenrolled (goal_met)"
-    assert ("→ goal_met: not converted: the workflow sent it no marketing email during this "
-            "enrollment") in render_text(report)
+    assert ("→ goal_met: not converted: the workflow sent it no marketing email during this enrollment") in render_text(
+        report
+    )
 
 
 def test_a_daily_cycle_is_folded_in_the_text() -> None:
@@ -514,8 +599,9 @@ workflow "Daily" {
   steps { create task "Call" delay until 16:00 send email "Later" }
 }
 """
-    report = explain(text, {"contact": [{"id": "c1"}]}, [], "c1",
-                     start="2026-03-02T00:00:00Z", until="2026-03-12T00:00:00Z")
+    report = explain(
+        text, {"contact": [{"id": "c1"}]}, [], "c1", start="2026-03-02T00:00:00Z", until="2026-03-12T00:00:00Z"
+    )
     assert report.workflow("Daily").enrollments == 10
     body = render_text(report)
     assert body.count("→ enrolled") == 1

@@ -89,20 +89,25 @@ class FlakyCRM(MemoryCRM):
         return super().perform(action, idempotency_key)
 
 
-def run(seed: int, records: int, p_transient: float, p_permanent: float
-        ) -> tuple[Simulation, FlakyCRM]:
-    sim = Simulation(plans(WORKFLOWS), load_records_data({}, "records.json"),
-                     start=at("2026-03-02T08:00:00Z"))
+def run(seed: int, records: int, p_transient: float, p_permanent: float) -> tuple[Simulation, FlakyCRM]:
+    sim = Simulation(plans(WORKFLOWS), load_records_data({}, "records.json"), start=at("2026-03-02T08:00:00Z"))
     crm = FlakyCRM(seed, p_transient, p_permanent)
     sim.crm = crm
     rnd = random.Random(seed)
     start = at("2026-03-02T09:00:00Z")
-    times = sorted(start + dt.timedelta(minutes=rnd.randrange(0, 3 * 24 * 60))
-                   for _ in range(records))
-    events = [event({"at": when.isoformat(), "type": "record.created", "object": "contact",
-                     "id": f"c{i}", "properties": {"email": f"p{i}@example.com",
-                                                   "lifecyclestage": "lead"}})
-              for i, when in enumerate(times)]
+    times = sorted(start + dt.timedelta(minutes=rnd.randrange(0, 3 * 24 * 60)) for _ in range(records))
+    events = [
+        event(
+            {
+                "at": when.isoformat(),
+                "type": "record.created",
+                "object": "contact",
+                "id": f"c{i}",
+                "properties": {"email": f"p{i}@example.com", "lifecyclestage": "lead"},
+            }
+        )
+        for i, when in enumerate(times)
+    ]
     sim.run(events)
     return sim, crm
 
@@ -152,8 +157,7 @@ def check_invariants(sim: Simulation, crm: FlakyCRM, records: int) -> dict[str, 
                 assert "retry_at" not in last.detail
                 assert last.detail["error"]
                 assert last.detail["attempt"] == len(retries) + 1
-                assert (last.detail["error"].startswith("rejected ")
-                        or last.detail["attempt"] == timing.MAX_ATTEMPTS)
+                assert last.detail["error"].startswith("rejected ") or last.detail["attempt"] == timing.MAX_ATTEMPTS
             seen["retried"] += len(retries)
     # No action performed twice, and no effect without an `action` history entry.
     assert all(count == 1 for count in crm.effects.values())
@@ -172,10 +176,10 @@ def check_invariants(sim: Simulation, crm: FlakyCRM, records: int) -> dict[str, 
     return dict(seen)
 
 
-@pytest.mark.parametrize(("seed", "p_transient", "p_permanent"),
-                         [(1, 0.3, 0.0), (2, 0.0, 0.2), (3, 0.25, 0.1), (4, 0.6, 0.05)])
-def test_random_failures_lose_nothing_and_duplicate_nothing(
-        seed: int, p_transient: float, p_permanent: float) -> None:
+@pytest.mark.parametrize(
+    ("seed", "p_transient", "p_permanent"), [(1, 0.3, 0.0), (2, 0.0, 0.2), (3, 0.25, 0.1), (4, 0.6, 0.05)]
+)
+def test_random_failures_lose_nothing_and_duplicate_nothing(seed: int, p_transient: float, p_permanent: float) -> None:
     sim, crm = run(seed, 40, p_transient, p_permanent)
     seen = check_invariants(sim, crm, 40)
     assert seen["performed"] > 0
@@ -185,12 +189,11 @@ def test_random_failures_lose_nothing_and_duplicate_nothing(
         assert seen["failed"] > 0
 
 
-@settings(max_examples=25, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**32), p_transient=st.floats(0, 0.7),
-       p_permanent=st.floats(0, 0.3), records=st.integers(1, 12))
-def test_random_failures_property(seed: int, p_transient: float, p_permanent: float,
-                                  records: int) -> None:
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32), p_transient=st.floats(0, 0.7), p_permanent=st.floats(0, 0.3), records=st.integers(1, 12)
+)
+def test_random_failures_property(seed: int, p_transient: float, p_permanent: float, records: int) -> None:
     sim, crm = run(seed, records, p_transient, p_permanent)
     check_invariants(sim, crm, records)
 
@@ -211,8 +214,7 @@ def test_transient_failures_are_retried_until_the_attempts_run_out() -> None:
     finals = [e for e in failed if "retry_at" not in e.detail]
     assert finals and all(e.detail["attempt"] == timing.MAX_ATTEMPTS for e in finals)
     # 1, 2, 4, 8 minutes (plus at most 10 % jitter) between the five attempts.
-    first = [e for e in failed if e.enrollment == finals[0].enrollment
-             and e.step == finals[0].step]
+    first = [e for e in failed if e.enrollment == finals[0].enrollment and e.step == finals[0].step]
     gaps = [(b.at - a.at).total_seconds() / 60 for a, b in zip(first, first[1:], strict=False)]
     assert [int(g) for g in gaps] == [1, 2, 4, 8]
 

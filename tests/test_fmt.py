@@ -28,8 +28,7 @@ def _id(path: Path) -> str:
 def _in_canonical_order(module: n.Module) -> bool:
     rank = {cls: i for i, (cls, _kw) in enumerate(n.CLAUSE_ORDER)}
     return all(
-        [rank[type(c)] for c in wf.clauses] == sorted(rank[type(c)] for c in wf.clauses)
-        for wf in module.workflows
+        [rank[type(c)] for c in wf.clauses] == sorted(rank[type(c)] for c in wf.clauses) for wf in module.workflows
     )
 
 

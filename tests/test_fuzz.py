@@ -30,19 +30,29 @@ from strategies import programs
 from wfdsl.cli import cli
 from wfdsl.syntax import MAX_NESTING, parse, parse_file
 
-SHORT = settings(max_examples=100, deadline=None, derandomize=True,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SHORT = settings(
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 # The long tier's sizes; WFDSL_FUZZ_EXAMPLES / WFDSL_FUZZ_CLI_EXAMPLES change them for a run.
 LONG_EXAMPLES = int(os.environ.get("WFDSL_FUZZ_EXAMPLES", "3000"))
 LONG_CLI_EXAMPLES = int(os.environ.get("WFDSL_FUZZ_CLI_EXAMPLES", "1000"))
-LONG = settings(max_examples=LONG_EXAMPLES, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-CLI_SHORT = settings(max_examples=40, deadline=None, derandomize=True,
-                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                            HealthCheck.function_scoped_fixture])
-CLI_LONG = settings(max_examples=LONG_CLI_EXAMPLES, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                           HealthCheck.function_scoped_fixture])
+LONG = settings(
+    max_examples=LONG_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+CLI_SHORT = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
+CLI_LONG = settings(
+    max_examples=LONG_CLI_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
 
 
 # ---------------------------------------------------------------- valid programs
@@ -95,18 +105,19 @@ def _through_file(tmp: Path, data: bytes) -> None:
 
 @SHORT
 @given(programs(), st.randoms(use_true_random=False))
-def test_damaged_bytes_in_files_never_raise(tmp_path_factory: pytest.TempPathFactory,
-                                            text: str, rnd: random.Random) -> None:
+def test_damaged_bytes_in_files_never_raise(
+    tmp_path_factory: pytest.TempPathFactory, text: str, rnd: random.Random
+) -> None:
     _through_file(tmp_path_factory.mktemp("fuzz"), mutate_bytes(text.encode("utf-8"), rnd))
 
 
 @pytest.mark.slow
 @LONG
 @given(programs(max_workflows=3), st.randoms(use_true_random=False))
-def test_many_damaged_bytes_in_files_never_raise(tmp_path_factory: pytest.TempPathFactory,
-                                                 text: str, rnd: random.Random) -> None:
-    _through_file(tmp_path_factory.mktemp("fuzz"),
-                  mutate_bytes(text.encode("utf-8"), rnd, rounds=rnd.randint(1, 5)))
+def test_many_damaged_bytes_in_files_never_raise(
+    tmp_path_factory: pytest.TempPathFactory, text: str, rnd: random.Random
+) -> None:
+    _through_file(tmp_path_factory.mktemp("fuzz"), mutate_bytes(text.encode("utf-8"), rnd, rounds=rnd.randint(1, 5)))
 
 
 # ---------------------------------------------------------------- the CLI
@@ -116,12 +127,15 @@ def _cli_never_prints_a_traceback(tmp: Path, data: bytes) -> None:
     source = tmp / "in.wf"
     source.write_bytes(data)
     runner = CliRunner()
-    for args in (["lint", str(source)], ["lint", "--format", "json", str(source)],
-                 ["fmt", "--check", str(source)], ["fmt", "--diff", str(source)],
-                 ["compile", str(source), "-o", str(tmp / "plan.json")]):
+    for args in (
+        ["lint", str(source)],
+        ["lint", "--format", "json", str(source)],
+        ["fmt", "--check", str(source)],
+        ["fmt", "--diff", str(source)],
+        ["compile", str(source), "-o", str(tmp / "plan.json")],
+    ):
         result = runner.invoke(cli, args)
-        assert result.exception is None or isinstance(result.exception, SystemExit), (
-            args, result.exc_info)
+        assert result.exception is None or isinstance(result.exception, SystemExit), (args, result.exc_info)
         assert "Traceback" not in result.output
         assert result.exit_code in (0, 1), (args, result.output)
     assert source.read_bytes() == data  # --check and --diff leave the file alone
@@ -139,8 +153,7 @@ def test_cli_never_prints_a_traceback(tmp_path: Path, text: str, rnd: random.Ran
 @pytest.mark.slow
 @CLI_LONG
 @given(mutated(programs(max_workflows=3), max_rounds=6), st.randoms(use_true_random=False))
-def test_cli_never_prints_a_traceback_long(tmp_path: Path, text: str,
-                                           rnd: random.Random) -> None:
+def test_cli_never_prints_a_traceback_long(tmp_path: Path, text: str, rnd: random.Random) -> None:
     data = text.encode("utf-8", "surrogatepass")
     if rnd.random() < 0.3:
         data = mutate_bytes(data, rnd)
@@ -173,8 +186,7 @@ def test_nesting_past_the_limit_is_one_diagnostic(depth: int) -> None:
 
 @pytest.mark.parametrize("count", [MAX_NESTING + 1, 10_000])
 def test_a_chain_of_nots_past_the_limit_is_one_diagnostic(count: int) -> None:
-    text = f'workflow "W" {{ object contact enroll when {"not " * count}contact.email is known' \
-           " steps { end } }"
+    text = f'workflow "W" {{ object contact enroll when {"not " * count}contact.email is known steps {{ end }} }}'
     assert run_text(text).diagnostics == ("nesting-too-deep",)
     fine = text.replace("not " * count, "not " * MAX_NESTING)
     assert run_text(fine).compiled
@@ -183,8 +195,7 @@ def test_a_chain_of_nots_past_the_limit_is_one_diagnostic(count: int) -> None:
 def test_long_numbers_are_invalid_values_not_crashes() -> None:
     for text in (
         'workflow "W" { object contact steps { delay ' + "1" * 5000 + " weeks } }",
-        'workflow "W" { object contact enroll when contact.hubspotscore > ' + "9" * 200
-        + " steps { end } }",
+        'workflow "W" { object contact enroll when contact.hubspotscore > ' + "9" * 200 + " steps { end } }",
         'workflow "W" { object contact steps { split { ' + "5" * 300 + "% { end } } } }",
     ):
         outcome = run_text(text)
@@ -216,8 +227,13 @@ def test_pinned_mutations_seen_while_fuzzing() -> None:
 
 
 def test_nul_and_control_characters(tmp_path: Path) -> None:
-    for text in (VALID.replace("object", "ob\x00ject"), VALID + "\x00",
-                 VALID.replace('"Hi"', '"H\x00i"'), "\ufeff" + VALID, VALID.replace("\n", "\r")):
+    for text in (
+        VALID.replace("object", "ob\x00ject"),
+        VALID + "\x00",
+        VALID.replace('"Hi"', '"H\x00i"'),
+        "\ufeff" + VALID,
+        VALID.replace("\n", "\r"),
+    ):
         run_text(text)
         path = tmp_path / "x.wf"
         path.write_bytes(text.encode("utf-8"))

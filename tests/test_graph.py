@@ -122,9 +122,7 @@ def test_several_workflows_are_subgraphs_with_their_own_ids() -> None:
 def test_graphviz_accepts_the_dot_output(tmp_path: Path) -> None:
     for path in [*EXAMPLE_FILES[:3], *CASE_FILES]:
         dot = render_graphs(parse_file(path).module.workflows, "dot")
-        done = subprocess.run(
-            ["dot", "-Tsvg"], input=dot, capture_output=True, text=True, check=False
-        )
+        done = subprocess.run(["dot", "-Tsvg"], input=dot, capture_output=True, text=True, check=False)
         assert done.returncode == 0, (path, done.stderr)
         assert "<svg" in done.stdout
 

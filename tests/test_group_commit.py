@@ -61,7 +61,8 @@ def test_batched_firing_does_what_one_by_one_does(tmp_path: Path, batch: int) ->
 
 
 def test_a_failure_inside_a_batch_commits_nothing_of_it_and_a_retry_finishes(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "state.db"
     engine, crm = waiting(SQLiteStore(path))
     fire = Engine._fire

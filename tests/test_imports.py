@@ -37,10 +37,7 @@ def test_lark_only_in_syntax_layer() -> None:
 
 
 def test_click_only_in_cli() -> None:
-    offenders = [
-        m for m, imps in _modules().items()
-        if _uses(imps, "click") and not m.startswith("wfdsl.cli")
-    ]
+    offenders = [m for m, imps in _modules().items() if _uses(imps, "click") and not m.startswith("wfdsl.cli")]
     assert offenders == []
 
 

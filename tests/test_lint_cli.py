@@ -38,9 +38,7 @@ def _in_root(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def lint(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
     result = CliRunner().invoke(cli, ["lint", *args], input=stdin)
-    assert not isinstance(result.exception, Exception) or isinstance(
-        result.exception, SystemExit
-    ), result.exception
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), result.exception
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -54,9 +52,7 @@ def files(tmp_path: Path) -> Path:
 # ---------------------------------------------------------------- text output
 
 
-@pytest.mark.parametrize(
-    "case", ["type-mismatch.wf", "syntax.wf", "unknown-event.wf", "workflow-cycle.wf"]
-)
+@pytest.mark.parametrize("case", ["type-mismatch.wf", "syntax.wf", "unknown-event.wf", "workflow-cycle.wf"])
 def test_text_output_snapshot(case: str, snapshot: object) -> None:
     code, out, _ = lint(f"{CASES}/{case}")
     assert code == 1 or case == "workflow-cycle.wf"
@@ -67,9 +63,7 @@ def test_text_header_format_caret_and_hint(files: Path) -> None:
     code, out, _ = lint(str(files / "errs.wf"))
     assert code == 1
     first = out.split("\n\n")[0].splitlines()
-    assert re.fullmatch(
-        rf"{re.escape(str(files / 'errs.wf'))}:3:13: error\[unknown-event\] .+", first[0]
-    )
+    assert re.fullmatch(rf"{re.escape(str(files / 'errs.wf'))}:3:13: error\[unknown-event\] .+", first[0])
     # the source line as it is, a caret under the span, then `hint:` (SPEC §7)
     assert first[1] == "  enroll on form.submited"
     assert first[2] == " " * 12 + "^" * len("form.submited")
@@ -301,9 +295,7 @@ def test_sarif_fingerprints_survive_moved_lines(files: Path) -> None:
     _, after, _ = lint("--format", "sarif", str(path))
 
     def prints(text: str) -> list[str]:
-        return [
-            r["partialFingerprints"]["wfdsl/v1"] for r in json.loads(text)["runs"][0]["results"]
-        ]
+        return [r["partialFingerprints"]["wfdsl/v1"] for r in json.loads(text)["runs"][0]["results"]]
 
     assert prints(before) == prints(after)
 
@@ -323,9 +315,7 @@ def test_schema_command_prints_a_config_that_round_trips(tmp_path: Path) -> None
     )
     result = CliRunner().invoke(cli, ["schema", str(tmp_path)])
     assert result.exit_code == 0
-    assert result.stdout.startswith(
-        f"# effective schema: {tmp_path / 'wfdsl.toml'}\n[schema]\nbuiltin = false\n"
-    )
+    assert result.stdout.startswith(f"# effective schema: {tmp_path / 'wfdsl.toml'}\n[schema]\nbuiltin = false\n")
     import tomllib
 
     again = schema_from_config(tomllib.loads(result.stdout), "printed.toml")
@@ -342,9 +332,7 @@ def test_schema_command_reports_bad_config(tmp_path: Path) -> None:
     (tmp_path / "wfdsl.toml").write_text("[schema\n")
     result = CliRunner().invoke(cli, ["schema", str(tmp_path)])
     assert result.exit_code == 2
-    assert result.stderr.startswith(
-        f"wfdsl: error: bad configuration: {tmp_path / 'wfdsl.toml'}: not valid TOML"
-    )
+    assert result.stderr.startswith(f"wfdsl: error: bad configuration: {tmp_path / 'wfdsl.toml'}: not valid TOML")
 
 
 # ---------------------------------------------------------------- docs
@@ -370,9 +358,7 @@ def test_lint_docs_console_sessions_are_real() -> None:
         if "<" in args:
             stdin = (ROOT / args[args.index("<") + 1]).read_bytes()
             args = args[: args.index("<")]
-        done = subprocess.run(
-            [sys.executable, "-m", "wfdsl", *args[1:]], cwd=ROOT, input=stdin, capture_output=True
-        )
+        done = subprocess.run([sys.executable, "-m", "wfdsl", *args[1:]], cwd=ROOT, input=stdin, capture_output=True)
         assert done.stdout.decode().splitlines() == expected
 
 
@@ -395,10 +381,7 @@ def test_lint_docs_ci_commands_run() -> None:
 def test_lint_docs_json_sample_matches_real_output() -> None:
     (sample,) = _blocks("lint.md", "json")
     documented = json.loads(sample)
-    text = (
-        'workflow "W" {\n  object contact\n  enroll on form.submited\n'
-        '  steps { send email "Hi" }\n}\n'
-    )
+    text = 'workflow "W" {\n  object contact\n  enroll on form.submited\n  steps { send email "Hi" }\n}\n'
     _, out, _ = lint("--format", "json", "-", "--stdin-filename", "flows/welcome.wf", stdin=text)
     assert json.loads(out) == documented
 
@@ -426,9 +409,7 @@ def test_configuration_docs_examples_load(tmp_path: Path) -> None:
     assert load_schema(tmp_path).property("pet", "name") is not None
     assert pyproject["tool"]["wfdsl"]["schema"]["contact"] == {"renewal_date": "date"}
     (tmp_path / "wfdsl.toml").write_text('[schema.contact]\nrenewal_date = "dat"\n')
-    result = CliRunner().invoke(
-        cli, ["lint", "examples/welcome-series.wf", "--config", str(tmp_path / "wfdsl.toml")]
-    )
+    result = CliRunner().invoke(cli, ["lint", "examples/welcome-series.wf", "--config", str(tmp_path / "wfdsl.toml")])
     documented = (
         "`schema.contact.renewal_date`: unknown type `dat`; expected one of `string`, `number`, "
         "`bool`, `date`, `datetime`, `enumeration` (did you mean `date`?)"
@@ -445,9 +426,7 @@ def test_select_takes_several_names_after_one_flag(files: Path) -> None:
     assert [d["name"] for d in json.loads(out)["diagnostics"]] == ["unknown-property"]
 
 
-def test_one_schema_per_run_and_a_warning_about_others(
-    files: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
+def test_one_schema_per_run_and_a_warning_about_others(files: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     other = tmp_path_factory.mktemp("other")
     (other / "wfdsl.toml").write_text('[schema.contact]\ncolour = "string"\n')
     (other / "o.wf").write_text(CLEAN.replace("Clean", "Other"))

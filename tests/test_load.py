@@ -82,26 +82,28 @@ def write_events(path: Path, count: int, records: int = 1_000, seed: int = 1) ->
             when += dt.timedelta(seconds=rnd.randint(0, 20))
             roll = rnd.random()
             if roll < 0.4:
-                line = {"type": "page.visited",
-                        "data": {"url": f"https://www.example.com/p{rnd.randrange(50)}"}}
+                line = {"type": "page.visited", "data": {"url": f"https://www.example.com/p{rnd.randrange(50)}"}}
             elif roll < 0.7:
-                line = {"type": "record.updated", "properties": {
-                    "lifecyclestage": rnd.choice(["lead", "subscriber", "customer"]),
-                    "hubspotscore": rnd.randrange(100)}}
+                line = {
+                    "type": "record.updated",
+                    "properties": {
+                        "lifecyclestage": rnd.choice(["lead", "subscriber", "customer"]),
+                        "hubspotscore": rnd.randrange(100),
+                    },
+                }
             elif roll < 0.9:
-                line = {"type": "form.submitted",
-                        "data": {"form": rnd.choice(["Demo", "Contact us"]),
-                                 "url": "https://www.example.com/contact"}}
+                line = {
+                    "type": "form.submitted",
+                    "data": {"form": rnd.choice(["Demo", "Contact us"]), "url": "https://www.example.com/contact"},
+                }
             else:
                 line = {"type": "email.clicked", "data": {"email": "Welcome"}}
-            line.update(at=when.isoformat().replace("+00:00", "Z"), object="contact",
-                        id=f"c{rnd.randrange(records)}")
+            line.update(at=when.isoformat().replace("+00:00", "Z"), object="contact", id=f"c{rnd.randrange(records)}")
             out.write(json.dumps(line) + "\n")
 
 
 def measure(*args: str, cwd: Path) -> Measure:
-    done = subprocess.run([sys.executable, "-c", MEASURE, *args], cwd=cwd, capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run([sys.executable, "-c", MEASURE, *args], cwd=cwd, capture_output=True, text=True, check=False)
     code, seconds, peak = done.stderr.strip().splitlines()[-1].split()
     return Measure(code=int(code), seconds=float(seconds), peak_mb=float(peak))
 
@@ -114,14 +116,39 @@ def project(tmp_path: Path) -> Path:
 
 
 def simulate(project: Path, events: Path) -> Measure:
-    return measure("simulate", "w.wf", "--records", "records.json", "--events", str(events),
-                   "--format", "json", "--stats", cwd=project)
+    return measure(
+        "simulate",
+        "w.wf",
+        "--records",
+        "records.json",
+        "--events",
+        str(events),
+        "--format",
+        "json",
+        "--stats",
+        cwd=project,
+    )
 
 
 def run_sqlite(project: Path, events: Path, name: str) -> Measure:
-    return measure("run", "w.wf", "--store", f"sqlite:///{name}-state.db", "--crm",
-                   f"sqlite:///{name}-crm.db", "--events", str(events), "--clock", "virtual",
-                   "--until-idle", "--status-every", "0", "--batch", "1000", cwd=project)
+    return measure(
+        "run",
+        "w.wf",
+        "--store",
+        f"sqlite:///{name}-state.db",
+        "--crm",
+        f"sqlite:///{name}-crm.db",
+        "--events",
+        str(events),
+        "--clock",
+        "virtual",
+        "--until-idle",
+        "--status-every",
+        "0",
+        "--batch",
+        "1000",
+        cwd=project,
+    )
 
 
 # ---------------------------------------------------------------- CI tier

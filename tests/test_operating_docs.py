@@ -47,8 +47,13 @@ def test_console_sessions_are_real(tmp_path: Path) -> None:
     shutil.copytree(DEMO, tmp_path / "demo")
     found = sessions()
     # The doc shows the status after the first run but explains the second run first.
-    order = ["wfdsl run demo/welcome.wf", "wfdsl run demo/welcome.wf until", "wfdsl status",
-             "wfdsl run demo/welcome.wf --events demo/events.jsonl", "wfdsl prune"]
+    order = [
+        "wfdsl run demo/welcome.wf",
+        "wfdsl run demo/welcome.wf until",
+        "wfdsl status",
+        "wfdsl run demo/welcome.wf --events demo/events.jsonl",
+        "wfdsl prune",
+    ]
     by_command = {session[0][0]: session for session in found}
     ran = 0
     for key in order:
@@ -57,9 +62,14 @@ def test_console_sessions_are_real(tmp_path: Path) -> None:
         for command, expected in matches[0]:
             args = shlex.split(command)
             assert args[0] == "wfdsl"
-            done = subprocess.run([sys.executable, "-m", "wfdsl", *args[1:]], cwd=tmp_path,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                  timeout=120)
+            done = subprocess.run(
+                [sys.executable, "-m", "wfdsl", *args[1:]],
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=120,
+            )
             assert done.stdout == expected, command
             ran += 1
     assert ran == sum(len(s) for s in found)  # every session was checked
@@ -89,22 +99,30 @@ def test_example_adapter_runs_workflows(example: dict[str, Any], tmp_path: Path)
     assert type(crm).__name__ == "OutboxCRM"
     plans = load_plans([DEMO / "welcome.wf"])
     records = json.loads((DEMO / "records.json").read_text(encoding="utf-8"))
-    service = Service(plans, crm, SQLiteStore(tmp_path / "state.db"),
-                      options=Options(clock="virtual", until_idle=True), records=records)
+    service = Service(
+        plans,
+        crm,
+        SQLiteStore(tmp_path / "state.db"),
+        options=Options(clock="virtual", until_idle=True),
+        records=records,
+    )
     with (DEMO / "events.jsonl").open("rb") as events:
         counts = service.run(events, "events.jsonl")
     assert counts.enrolled == 3
     lines = [json.loads(x) for x in (tmp_path / "actions.jsonl").read_text().splitlines()]
     assert [(x["kind"], x["record"]) for x in lines] == [
-        ("send_email", "contact:c1"), ("send_email", "contact:c2"), ("send_email", "contact:c3"),
-        ("send_email", "contact:c1"), ("set", "contact:c1"),
-        ("send_email", "contact:c3"), ("set", "contact:c3"),
+        ("send_email", "contact:c1"),
+        ("send_email", "contact:c2"),
+        ("send_email", "contact:c3"),
+        ("send_email", "contact:c1"),
+        ("set", "contact:c1"),
+        ("send_email", "contact:c3"),
+        ("set", "contact:c3"),
     ]
     assert lines[0]["args"] == {"email": "Welcome #1"}
 
 
-def test_example_adapter_keeps_keys_across_restarts(example: dict[str, Any],
-                                                    tmp_path: Path) -> None:
+def test_example_adapter_keeps_keys_across_restarts(example: dict[str, Any], tmp_path: Path) -> None:
     cls = example["OutboxCRM"]
     at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
     email = Action(kind="send_email", object="contact", id="c1", args={"email": "Hi"}, at=at)
@@ -117,7 +135,6 @@ def test_example_adapter_keeps_keys_across_restarts(example: dict[str, Any],
     again.perform(email, "e2:steps.0:0")
     keys = [json.loads(x)["key"] for x in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert keys == ["e1:steps.0:0", "e2:steps.0:0"]
-    hook = Action(kind="webhook", object="contact", id="c1",
-                  args={"method": "post", "url": "http://x"}, at=at)
+    hook = Action(kind="webhook", object="contact", id="c1", args={"method": "post", "url": "http://x"}, at=at)
     with pytest.raises(PermanentAdapterError, match="webhooks must use https"):
         again.perform(hook, "e3:steps.0:0")

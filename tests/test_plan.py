@@ -33,9 +33,7 @@ def _plan_of(path: Path) -> ProjectPlan:
     shown = path.relative_to(ROOT).as_posix()
     result = parse(path.read_text(encoding="utf-8"), shown)
     assert result.ok, result.diagnostics
-    return ProjectPlan(
-        workflows=tuple(compile_workflow(w, result.source) for w in result.module.workflows)
-    )
+    return ProjectPlan(workflows=tuple(compile_workflow(w, result.source) for w in result.module.workflows))
 
 
 def _text_plan(text: str) -> ProjectPlan:
@@ -96,7 +94,7 @@ def test_source_hash_covers_only_the_workflows_own_text() -> None:
     together = _text_plan(one + "\n# a comment\n" + two)
     assert together.workflows[0].source_hash == alone
     assert together.workflows[1].source_hash != alone
-    changed = _text_plan(one.replace("end", "send email \"x\"")).workflows[0].source_hash
+    changed = _text_plan(one.replace("end", 'send email "x"')).workflows[0].source_hash
     assert changed != alone
 
 
@@ -104,18 +102,31 @@ def test_json_is_valid_json_with_the_spec_shape() -> None:
     data = json.loads(plan_to_json(_plan_of(CASES / "welcome.wf")))
     assert data["format_version"] == "1"
     workflow = data["workflows"][0]
-    for key in ("name", "object", "source_hash", "span", "trigger", "reenroll", "goal",
-                "unenroll", "suppress_lists", "anchor", "settings", "entry", "steps", "index"):
+    for key in (
+        "name",
+        "object",
+        "source_hash",
+        "span",
+        "trigger",
+        "reenroll",
+        "goal",
+        "unenroll",
+        "suppress_lists",
+        "anchor",
+        "settings",
+        "entry",
+        "steps",
+        "index",
+    ):
         assert key in workflow
-    assert workflow["settings"]["windows"] == [
-        {"days": [0, 1, 2, 3, 4], "start": "09:00", "end": "17:00"}
-    ]
+    assert workflow["settings"]["windows"] == [{"days": [0, 1, 2, 3, 4], "start": "09:00", "end": "17:00"}]
     assert workflow["reenroll"] == {
         "mode": "on_change",
         "properties": [{"object": "contact", "property": "lifecyclestage"}],
     }
     assert workflow["steps"]["steps.1"]["args"]["duration"] == {
-        "parts": [[2, "day"]], "seconds": 172800,
+        "parts": [[2, "day"]],
+        "seconds": 172800,
     }
     assert workflow["index"]["suppress"]["lists"] == ["Competitors", "Employees"]
 
@@ -126,13 +137,26 @@ def test_json_is_valid_json_with_the_spec_shape() -> None:
 def test_structural_ids_and_graph() -> None:
     steps = _steps(_plan_of(CASES / "flow.wf"), "Demo follow-up")
     assert list(steps)[:14] == [
-        "steps.0", "steps.1", "steps.1.then.0", "steps.1.elif.0.0", "steps.1.elif.1.0",
-        "steps.2", "steps.2.case.0.0", "steps.2.else.0", "steps.3", "steps.3.arm.0.0",
-        "steps.3.arm.1.0", "steps.3.arm.1.1", "label:retry", "label:retry.1",
+        "steps.0",
+        "steps.1",
+        "steps.1.then.0",
+        "steps.1.elif.0.0",
+        "steps.1.elif.1.0",
+        "steps.2",
+        "steps.2.case.0.0",
+        "steps.2.else.0",
+        "steps.3",
+        "steps.3.arm.0.0",
+        "steps.3.arm.1.0",
+        "steps.3.arm.1.1",
+        "label:retry",
+        "label:retry.1",
     ]
     branch = steps["steps.1"]
     assert [b.target for b in branch.branches] == [
-        "steps.1.then.0", "steps.1.elif.0.0", "steps.1.elif.1.0",
+        "steps.1.then.0",
+        "steps.1.elif.0.0",
+        "steps.1.elif.1.0",
     ]
     assert branch.else_target == "steps.2"  # no else: continue after the if
     assert steps["steps.1.then.0"].next == "steps.2"
@@ -140,7 +164,10 @@ def test_structural_ids_and_graph() -> None:
     cases = steps["steps.2"]
     assert [c.target for c in cases.cases] == ["steps.2.case.0.0", "steps.3"]  # empty case
     assert cases.cases[0].criteria == {
-        "op": "eq", "object": "contact", "property": "lifecyclestage", "value": "lead",
+        "op": "eq",
+        "object": "contact",
+        "property": "lifecyclestage",
+        "value": "lead",
     }
     assert [a.percent for a in steps["steps.3"].arms] == [50, 50]
     assert steps["label:retry.3.then.0"].kind == "go_to"
@@ -150,8 +177,7 @@ def test_structural_ids_and_graph() -> None:
 
 def test_ids_after_a_label_survive_inserting_steps_before_it() -> None:
     before = 'workflow "W" { object contact steps { send email "a" label "x" delay 1 day end } }'
-    after = ('workflow "W" { object contact steps { send email "a" send email "b" '
-             'label "x" delay 1 day end } }')
+    after = 'workflow "W" { object contact steps { send email "a" send email "b" label "x" delay 1 day end } }'
     ids_before = list(_steps(_text_plan(before)))
     ids_after = list(_steps(_text_plan(after)))
     assert ids_before == ["steps.0", "label:x", "label:x.1", "label:x.2"]
@@ -181,17 +207,22 @@ def test_no_enroll_clause_is_a_manual_trigger() -> None:
 
 def test_property_anchor_adds_is_known_to_the_enrollment_criteria() -> None:
     workflow = _plan_of(CASES / "renewal.wf").workflow("Renewal reminders")
-    assert workflow.trigger.criteria == {"op": "and", "items": [
-        {"op": "eq", "object": "contact", "property": "lifecyclestage", "value": "customer"},
-        {"op": "known", "object": "contact", "property": "renewal_date"},
-    ]}
+    assert workflow.trigger.criteria == {
+        "op": "and",
+        "items": [
+            {"op": "eq", "object": "contact", "property": "lifecyclestage", "value": "customer"},
+            {"op": "known", "object": "contact", "property": "renewal_date"},
+        ],
+    }
     assert workflow.anchor is not None and workflow.anchor.annually
     event = _text_plan(
         'workflow "W" { object contact anchor contact.renewal_date '
         'enroll on form.submitted steps { delay until anchor send email "x" } }'
     ).workflows[0]
     assert event.trigger.refinement == {
-        "op": "known", "object": "contact", "property": "renewal_date",
+        "op": "known",
+        "object": "contact",
+        "property": "renewal_date",
     }
 
 
@@ -199,12 +230,18 @@ def test_event_trigger_and_index_keys() -> None:
     workflow = _plan_of(CASES / "flow.wf").workflow("Demo follow-up")
     form, change = workflow.trigger.events
     assert form.type == "form.submitted"
-    assert form.criteria == {"op": "and", "items": [
-        {"op": "eq", "attribute": "form", "value": "Demo request"},
-        {"op": "starts_with", "attribute": "url.path", "value": "/demo"},
-    ]}
+    assert form.criteria == {
+        "op": "and",
+        "items": [
+            {"op": "eq", "attribute": "form", "value": "Demo request"},
+            {"op": "starts_with", "attribute": "url.path", "value": "/demo"},
+        ],
+    }
     assert (change.type, change.property, change.from_value, change.to_value) == (
-        "property.changed", "city", "Oslo", "Dublin",
+        "property.changed",
+        "city",
+        "Oslo",
+        "Dublin",
     )
     assert workflow.index.trigger.events == ("form.submitted", "property.changed")
     assert workflow.index.trigger.properties == ("contact.city",)
@@ -227,27 +264,36 @@ def _valid() -> dict[str, Any]:
         (lambda d: d.update(format_version="2"), "format_version is '2'"),
         (lambda d: d.pop("format_version"), "format_version is missing"),
         (lambda d: d["workflows"][0].pop("name"), "missing field `name`"),
-        (lambda d: d["workflows"][0]["steps"]["steps.0"].update(kind="teleport"),
-         "unknown step kind `teleport`"),
-        (lambda d: d["workflows"][0]["steps"]["steps.0"].update(next="steps.99"),
-         "'steps.99' is referenced but not defined"),
-        (lambda d: d["workflows"][0]["trigger"].update(kind="sometimes"),
-         "`sometimes` is not one of manual, filter, event, schedule"),
+        (lambda d: d["workflows"][0]["steps"]["steps.0"].update(kind="teleport"), "unknown step kind `teleport`"),
+        (
+            lambda d: d["workflows"][0]["steps"]["steps.0"].update(next="steps.99"),
+            "'steps.99' is referenced but not defined",
+        ),
+        (
+            lambda d: d["workflows"][0]["trigger"].update(kind="sometimes"),
+            "`sometimes` is not one of manual, filter, event, schedule",
+        ),
         (lambda d: d["workflows"][0]["steps"]["steps.0"].update(span=[1, 2]), "span"),
         (lambda d: d["workflows"].append(d["workflows"][0]), "appears more than once"),
         (lambda d: d["workflows"][0].update(goal="yes"), "expected criteria"),
-        (lambda d: d["workflows"][0].update(goal={"op": "resembles"}),
-         "unknown criteria operator `resembles`"),
-        (lambda d: d["workflows"][0].update(goal={"op": "or", "items": [{"op": "eq"}]}),
-         "goal.items[0]: `eq` needs `object` and `property`"),
-        (lambda d: d["workflows"][0].update(goal={
-            "op": "before", "object": "contact", "property": "d", "value": {"date": "2026-13-45"}}),
-         "goal.value"),
-        (lambda d: d["workflows"][0].update(goal={
-            "op": "has_event", "event": {"type": "form.submitted"}, "within": {"parts": []}}),
-         "goal.within: expected a duration"),
-        (lambda d: d["workflows"][0]["steps"]["steps.0"].update(args={}),
-         "a `send_email` step needs `email`"),
+        (lambda d: d["workflows"][0].update(goal={"op": "resembles"}), "unknown criteria operator `resembles`"),
+        (
+            lambda d: d["workflows"][0].update(goal={"op": "or", "items": [{"op": "eq"}]}),
+            "goal.items[0]: `eq` needs `object` and `property`",
+        ),
+        (
+            lambda d: d["workflows"][0].update(
+                goal={"op": "before", "object": "contact", "property": "d", "value": {"date": "2026-13-45"}}
+            ),
+            "goal.value",
+        ),
+        (
+            lambda d: d["workflows"][0].update(
+                goal={"op": "has_event", "event": {"type": "form.submitted"}, "within": {"parts": []}}
+            ),
+            "goal.within: expected a duration",
+        ),
+        (lambda d: d["workflows"][0]["steps"]["steps.0"].update(args={}), "a `send_email` step needs `email`"),
     ],
 )
 def test_malformed_plans_raise_plan_error(mutate: Any, message: str) -> None:

@@ -28,8 +28,9 @@ EVENTS = str(CASES / "events.jsonl")
 
 
 def wfdsl(*args: str, cwd: Path, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "wfdsl", *args], cwd=cwd, input=input,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "wfdsl", *args], cwd=cwd, input=input, capture_output=True, text=True, timeout=120
+    )
 
 
 def history(path: Path) -> list[dict[str, Any]]:
@@ -41,8 +42,15 @@ def history(path: Path) -> list[dict[str, Any]]:
 
 
 def test_run_equals_simulate_on_the_examples(tmp_path: Path) -> None:
-    args = [str(EXAMPLES), "--records", str(EXAMPLES / "records.json"),
-            "--events", str(EXAMPLES / "events.jsonl"), "--until", "2027-01-20T00:00:00Z"]
+    args = [
+        str(EXAMPLES),
+        "--records",
+        str(EXAMPLES / "records.json"),
+        "--events",
+        str(EXAMPLES / "events.jsonl"),
+        "--until",
+        "2027-01-20T00:00:00Z",
+    ]
     ran = wfdsl("run", *args, "--clock", "virtual", "--until-idle", cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout == ""
@@ -53,18 +61,19 @@ def test_run_equals_simulate_on_the_examples(tmp_path: Path) -> None:
     assert history(tmp_path / "wfdsl-state.db") == trace  # the documented default store
     crm = SQLiteCRM(tmp_path / "wfdsl-crm.db")
     assert crm.get("contact", "c1") is not None
-    assert len(crm.outbox()) == sum(1 for e in trace if e["kind"] == "action"
-                                    and e["detail"]["action"] == "send_email") + \
-        sum(1 for p in crm.performed() if p["kind"] != "send_email"
-            and p["kind"] in {"create_task", "notify", "webhook"})
+    assert len(crm.outbox()) == sum(
+        1 for e in trace if e["kind"] == "action" and e["detail"]["action"] == "send_email"
+    ) + sum(
+        1 for p in crm.performed() if p["kind"] != "send_email" and p["kind"] in {"create_task", "notify", "webhook"}
+    )
 
 
 def test_run_then_status_and_prune(tmp_path: Path, snapshot: Any) -> None:
-    ran = wfdsl("run", WF, "--records", RECORDS, "--events", EVENTS, "--clock", "virtual",
-                "--until-idle", cwd=tmp_path)
+    ran = wfdsl("run", WF, "--records", RECORDS, "--events", EVENTS, "--clock", "virtual", "--until-idle", cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
-    assert ran.stderr == ("wfdsl run: enrolled 3 · waiting 0 · fired 2 · failed 0 · events 4 · "
-                          "rejected 0 · next timer none\n")
+    assert ran.stderr == (
+        "wfdsl run: enrolled 3 · waiting 0 · fired 2 · failed 0 · events 4 · rejected 0 · next timer none\n"
+    )
     status = wfdsl("status", cwd=tmp_path)
     assert status.returncode == 0
     assert status.stdout == snapshot
@@ -79,16 +88,39 @@ def test_run_then_status_and_prune(tmp_path: Path, snapshot: Any) -> None:
 
 
 def test_status_lists_waiting_enrollments_and_timers(tmp_path: Path, snapshot: Any) -> None:
-    ran = wfdsl("run", WF, "--records", RECORDS, "--events", EVENTS, "--clock", "virtual",
-                "--until-idle", "--until", "2026-11-25T12:00:00Z", cwd=tmp_path)
+    ran = wfdsl(
+        "run",
+        WF,
+        "--records",
+        RECORDS,
+        "--events",
+        EVENTS,
+        "--clock",
+        "virtual",
+        "--until-idle",
+        "--until",
+        "2026-11-25T12:00:00Z",
+        cwd=tmp_path,
+    )
     assert ran.returncode == 0, ran.stderr
     status = wfdsl("status", cwd=tmp_path)
     assert status.stdout == snapshot
 
 
 def test_a_second_run_does_not_read_the_input_again(tmp_path: Path) -> None:
-    args = ["run", WF, "--records", RECORDS, "--events", EVENTS, "--clock", "virtual",
-            "--until-idle", "--status-every", "0"]
+    args = [
+        "run",
+        WF,
+        "--records",
+        RECORDS,
+        "--events",
+        EVENTS,
+        "--clock",
+        "virtual",
+        "--until-idle",
+        "--status-every",
+        "0",
+    ]
     assert wfdsl(*args, cwd=tmp_path).returncode == 0
     first = history(tmp_path / "wfdsl-state.db")
     again = wfdsl(*args, cwd=tmp_path)
@@ -97,10 +129,20 @@ def test_a_second_run_does_not_read_the_input_again(tmp_path: Path) -> None:
 
 
 def test_events_from_stdin_on_the_real_clock(tmp_path: Path) -> None:
-    lines = '{"type": "record.updated", "object": "contact", "id": "c1", ' \
-            '"properties": {"lifecyclestage": "lead"}}\n'
-    ran = wfdsl("run", WF, "--records", RECORDS, "--events", "-", "--until-idle",
-                "--status-every", "0", cwd=tmp_path, input=lines)
+    lines = '{"type": "record.updated", "object": "contact", "id": "c1", "properties": {"lifecyclestage": "lead"}}\n'
+    ran = wfdsl(
+        "run",
+        WF,
+        "--records",
+        RECORDS,
+        "--events",
+        "-",
+        "--until-idle",
+        "--status-every",
+        "0",
+        cwd=tmp_path,
+        input=lines,
+    )
     assert ran.returncode == 0, ran.stderr
     kinds = [e["kind"] for e in history(tmp_path / "wfdsl-state.db")]
     assert kinds == ["enrolled", "action", "delayed"]
@@ -110,12 +152,15 @@ def test_malformed_lines_are_reported_and_skipped(tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
     good = Path(EVENTS).read_text(encoding="utf-8").splitlines()
     events.write_text("\n".join([good[0], "{not json", '{"at": "x"}', good[1]]) + "\n")
-    ran = wfdsl("run", WF, "--records", RECORDS, "--events", str(events), "--clock", "virtual",
-                "--until-idle", cwd=tmp_path)
+    ran = wfdsl(
+        "run", WF, "--records", RECORDS, "--events", str(events), "--clock", "virtual", "--until-idle", cwd=tmp_path
+    )
     assert ran.returncode == 0
     lines = ran.stderr.splitlines()
-    assert lines[0] == f"wfdsl: warning: {events}:2: invalid JSON: Expecting property name " \
-                       "enclosed in double quotes (line skipped)"
+    assert (
+        lines[0] == f"wfdsl: warning: {events}:2: invalid JSON: Expecting property name "
+        "enclosed in double quotes (line skipped)"
+    )
     assert lines[1] == f"wfdsl: warning: {events}:3: missing field `type` (line skipped)"
     assert "events 2 · rejected 2" in lines[2]
 
@@ -124,16 +169,33 @@ def test_sigterm_finishes_the_batch_commits_and_exits_0(tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
     events.write_text(Path(EVENTS).read_text(encoding="utf-8"), encoding="utf-8")
     process = subprocess.Popen(
-        [sys.executable, "-m", "wfdsl", "run", WF, "--records", RECORDS, "--events",
-         str(events), "--clock", "virtual", "--status-every", "0.2"],
-        cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "wfdsl",
+            "run",
+            WF,
+            "--records",
+            RECORDS,
+            "--events",
+            str(events),
+            "--clock",
+            "virtual",
+            "--status-every",
+            "0.2",
+        ],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert process.stderr is not None
     first = process.stderr.readline()  # the loop is up: the file was read, it is followed
     assert first.startswith("wfdsl run: enrolled 3 ")
     with events.open("a", encoding="utf-8") as handle:  # a line appended later is picked up
-        handle.write('{"at": "2026-11-27T10:00:00Z", "type": "record.created", "object": '
-                     '"contact", "id": "c4", "properties": {"lifecyclestage": "lead"}}\n')
+        handle.write(
+            '{"at": "2026-11-27T10:00:00Z", "type": "record.created", "object": '
+            '"contact", "id": "c4", "properties": {"lifecyclestage": "lead"}}\n'
+        )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         line = process.stderr.readline()
@@ -153,17 +215,20 @@ def invoke(*args: str) -> Any:
     return CliRunner().invoke(cli, list(args))
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--store", "state.db"], "wfdsl: error: not a URL: 'state.db'"),
-    (["--crm", "hubspot://x"],
-     "wfdsl: error: unknown adapter 'hubspot' in 'hubspot://x' (known: memory, sqlite)"),
-    (["--until", "2026-01-01"], "wfdsl: error: --until needs --clock virtual"),
-    (["--until", "soon", "--clock", "virtual"], "wfdsl: error: --until: 'soon' is not an ISO"),
-    (["--events", "nowhere.jsonl"], "wfdsl: error: nowhere.jsonl: no such file"),
-    (["--records", "nowhere.json"], "wfdsl: error: nowhere.json:1: no such file"),
-])
-def test_run_usage_errors_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                 args: list[str], message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--store", "state.db"], "wfdsl: error: not a URL: 'state.db'"),
+        (["--crm", "hubspot://x"], "wfdsl: error: unknown adapter 'hubspot' in 'hubspot://x' (known: memory, sqlite)"),
+        (["--until", "2026-01-01"], "wfdsl: error: --until needs --clock virtual"),
+        (["--until", "soon", "--clock", "virtual"], "wfdsl: error: --until: 'soon' is not an ISO"),
+        (["--events", "nowhere.jsonl"], "wfdsl: error: nowhere.jsonl: no such file"),
+        (["--records", "nowhere.json"], "wfdsl: error: nowhere.json:1: no such file"),
+    ],
+)
+def test_run_usage_errors_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
     monkeypatch.chdir(tmp_path)
     result = invoke("run", WF, "--until-idle", *args)
     assert result.exit_code == 2
@@ -188,13 +253,27 @@ def test_newer_store_exits_2(tmp_path: Path) -> None:
     for args in (["run", WF, "--until-idle", "--crm", "memory://"], ["status"], ["prune"]):
         result = invoke(*args, "--store", f"sqlite:///{path}")
         assert result.exit_code == 2, args
-        assert f"has state store schema version {SCHEMA_VERSION + 5}, newer than this " \
-               "wfdsl understands" in result.output
+        assert (
+            f"has state store schema version {SCHEMA_VERSION + 5}, newer than this wfdsl understands" in result.output
+        )
 
 
 def test_memory_store_and_crm_run(tmp_path: Path) -> None:
-    result = invoke("run", WF, "--store", "memory://", "--crm", "memory://", "--records",
-                    RECORDS, "--events", EVENTS, "--clock", "virtual", "--until-idle")
+    result = invoke(
+        "run",
+        WF,
+        "--store",
+        "memory://",
+        "--crm",
+        "memory://",
+        "--records",
+        RECORDS,
+        "--events",
+        EVENTS,
+        "--clock",
+        "virtual",
+        "--until-idle",
+    )
     assert result.exit_code == 0, result.output
     assert "enrolled 3 · waiting 0 · fired 2" in result.output
 
@@ -204,25 +283,40 @@ def test_restart_with_changed_workflows_deploys_them(tmp_path: Path) -> None:
     project.mkdir()
     source = Path(WF).read_text(encoding="utf-8")
     (project / "welcome.wf").write_text(source, encoding="utf-8")
-    args = ["run", str(project), "--records", RECORDS, "--events", EVENTS, "--clock", "virtual",
-            "--until-idle", "--status-every", "0"]
+    args = [
+        "run",
+        str(project),
+        "--records",
+        RECORDS,
+        "--events",
+        EVENTS,
+        "--clock",
+        "virtual",
+        "--until-idle",
+        "--status-every",
+        "0",
+    ]
     first = wfdsl(*args, "--until", "2026-11-25T12:00:00Z", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     # c3 waits in the delay; the new version adds a last email, and a new workflow appears
-    (project / "welcome.wf").write_text(source.replace(
-        'set contact.hs_lead_status = "IN_PROGRESS"',
-        'set contact.hs_lead_status = "IN_PROGRESS"\n    send email "Welcome #3"'),
-        encoding="utf-8")
+    (project / "welcome.wf").write_text(
+        source.replace(
+            'set contact.hs_lead_status = "IN_PROGRESS"',
+            'set contact.hs_lead_status = "IN_PROGRESS"\n    send email "Welcome #3"',
+        ),
+        encoding="utf-8",
+    )
     (project / "customers.wf").write_text(
         'workflow "Customers" {\n  object contact\n'
         '  enroll when contact.lifecyclestage = "customer"\n'
-        '  settings { enroll existing records }\n'
-        '  steps { send email "Thanks" }\n}\n', encoding="utf-8")
+        "  settings { enroll existing records }\n"
+        '  steps { send email "Thanks" }\n}\n',
+        encoding="utf-8",
+    )
     second = wfdsl(*args, cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     entries = history(tmp_path / "wfdsl-state.db")
-    c3 = [(e["kind"], e["detail"].get("email")) for e in entries
-          if e["id"] == "c3" and e["workflow"] == "Welcome"]
+    c3 = [(e["kind"], e["detail"].get("email")) for e in entries if e["id"] == "c3" and e["workflow"] == "Welcome"]
     assert c3[-3:] == [("action", None), ("action", "Welcome #3"), ("completed", None)]
     c1 = [e["detail"].get("email") for e in entries if e["id"] == "c1" and e["kind"] == "action"]
     assert "Welcome #3" not in c1  # c1 completed under the first version
@@ -234,9 +328,22 @@ def test_a_second_service_on_the_same_store_is_refused(tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
     events.write_text(Path(EVENTS).read_text(encoding="utf-8"), encoding="utf-8")
     process = subprocess.Popen(
-        [sys.executable, "-m", "wfdsl", "run", WF, "--events", str(events),
-         "--clock", "virtual", "--status-every", "0.2"],
-        cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "wfdsl",
+            "run",
+            WF,
+            "--events",
+            str(events),
+            "--clock",
+            "virtual",
+            "--status-every",
+            "0.2",
+        ],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert process.stderr is not None
     assert process.stderr.readline().startswith("wfdsl run: ")  # running, holding the store
@@ -244,19 +351,19 @@ def test_a_second_service_on_the_same_store_is_refused(tmp_path: Path) -> None:
     os.kill(process.pid, signal.SIGINT)
     assert process.wait(timeout=20) == 0
     assert other.returncode == 2
-    assert other.stderr == (f"wfdsl: error: wfdsl-state.db is in use by another `wfdsl run` "
-                            f"(pid {process.pid}); stop it first or use another --store\n")
+    assert other.stderr == (
+        f"wfdsl: error: wfdsl-state.db is in use by another `wfdsl run` "
+        f"(pid {process.pid}); stop it first or use another --store\n"
+    )
     assert wfdsl("run", WF, "--until-idle", cwd=tmp_path).returncode == 0  # free again
 
 
 @pytest.mark.parametrize("command", ["status", "prune"])
-def test_status_and_prune_never_create_a_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                               command: str) -> None:
+def test_status_and_prune_never_create_a_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str) -> None:
     monkeypatch.chdir(tmp_path)
     result = invoke(command, "--store", "sqlite:///nope.db")
     assert result.exit_code == 2
-    assert result.output == ("wfdsl: error: nope.db: no such state store (run `wfdsl run` "
-                             "first, or check --store)\n")
+    assert result.output == ("wfdsl: error: nope.db: no such state store (run `wfdsl run` first, or check --store)\n")
     assert not (tmp_path / "nope.db").exists()
 
 
@@ -264,20 +371,31 @@ def test_a_workflow_removed_from_the_sources_is_turned_off(tmp_path: Path) -> No
     project = tmp_path / "project"
     project.mkdir()
     (project / "welcome.wf").write_text(Path(WF).read_text(encoding="utf-8"), encoding="utf-8")
-    args = ["run", str(project), "--records", RECORDS, "--events", EVENTS, "--clock", "virtual",
-            "--until-idle", "--status-every", "0"]
+    args = [
+        "run",
+        str(project),
+        "--records",
+        RECORDS,
+        "--events",
+        EVENTS,
+        "--clock",
+        "virtual",
+        "--until-idle",
+        "--status-every",
+        "0",
+    ]
     assert wfdsl(*args, "--until", "2026-11-25T12:00:00Z", cwd=tmp_path).returncode == 0
     (project / "welcome.wf").write_text(
-        'workflow "Other" {\n  object contact\n  enroll when contact.city = "Oslo"\n'
-        '  steps { send email "Hei" }\n}\n', encoding="utf-8")
+        'workflow "Other" {\n  object contact\n  enroll when contact.city = "Oslo"\n  steps { send email "Hei" }\n}\n',
+        encoding="utf-8",
+    )
     again = wfdsl(*args, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     entries = history(tmp_path / "wfdsl-state.db")
     assert entries[-1]["id"] == "c3" and entries[-1]["kind"] == "unenrolled"
     assert entries[-1]["detail"]["reason"] == "deactivated"
     report = json.loads(wfdsl("status", "--format", "json", cwd=tmp_path).stdout)
-    assert {w["name"]: w["active"] for w in report["workflows"]} == {"Other": True,
-                                                                    "Welcome": False}
+    assert {w["name"]: w["active"] for w in report["workflows"]} == {"Other": True, "Welcome": False}
     assert report["totals"]["timers"] == 0
 
 
@@ -288,20 +406,33 @@ def test_run_refuses_workflows_with_placeholders(tmp_path: Path) -> None:
         '  steps {\n    placeholder "Send a survey"\n  }\n}\n',
         encoding="utf-8",
     )
-    result = CliRunner().invoke(cli, [
-        "run", str(source), "--store", f"sqlite:///{tmp_path / 's.db'}",
-        "--crm", f"sqlite:///{tmp_path / 'c.db'}", "--events", os.devnull, "--until-idle",
-    ])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            str(source),
+            "--store",
+            f"sqlite:///{tmp_path / 's.db'}",
+            "--crm",
+            f"sqlite:///{tmp_path / 'c.db'}",
+            "--events",
+            os.devnull,
+            "--until-idle",
+        ],
+    )
     assert result.exit_code == 1
     assert "draft.wf:5:5: error[placeholder-action]" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "s.db").exists()
 
 
-@pytest.mark.parametrize("error", [ConnectionError("connection refused by crm.example.com"),
-                                   TimeoutError("read timed out"), OSError("disk full")])
+@pytest.mark.parametrize(
+    "error",
+    [ConnectionError("connection refused by crm.example.com"), TimeoutError("read timed out"), OSError("disk full")],
+)
 def test_an_adapter_s_os_error_is_a_runtime_failure_not_an_events_error(
-        monkeypatch: pytest.MonkeyPatch, error: OSError) -> None:
+    monkeypatch: pytest.MonkeyPatch, error: OSError
+) -> None:
     # Remote adapters raise OSError subclasses (ConnectionError, TimeoutError): exit 3,
     # never "cannot read the events" with exit 2.
     from wfdsl.adapters.memory import MemoryCRM
@@ -310,8 +441,21 @@ def test_an_adapter_s_os_error_is_a_runtime_failure_not_an_events_error(
         raise error
 
     monkeypatch.setattr(MemoryCRM, "get", down)
-    result = invoke("run", WF, "--store", "memory://", "--crm", "memory://", "--records",
-                    RECORDS, "--events", EVENTS, "--clock", "virtual", "--until-idle")
+    result = invoke(
+        "run",
+        WF,
+        "--store",
+        "memory://",
+        "--crm",
+        "memory://",
+        "--records",
+        RECORDS,
+        "--events",
+        EVENTS,
+        "--clock",
+        "virtual",
+        "--until-idle",
+    )
     assert result.exit_code == 3, result.output
     assert "runtime failure" in result.output and str(error) in result.output
     assert "cannot read the events" not in result.output
@@ -320,7 +464,20 @@ def test_an_adapter_s_os_error_is_a_runtime_failure_not_an_events_error(
 
 def test_an_unreadable_events_stream_is_exit_2(tmp_path: Path) -> None:
     # A directory opens but cannot be read as lines: an I/O error of the events, exit 2.
-    result = invoke("run", WF, "--store", "memory://", "--crm", "memory://", "--records",
-                    RECORDS, "--events", str(tmp_path), "--clock", "virtual", "--until-idle")
+    result = invoke(
+        "run",
+        WF,
+        "--store",
+        "memory://",
+        "--crm",
+        "memory://",
+        "--records",
+        RECORDS,
+        "--events",
+        str(tmp_path),
+        "--clock",
+        "virtual",
+        "--until-idle",
+    )
     assert result.exit_code == 2, result.output
     assert str(tmp_path) in result.output

@@ -122,9 +122,7 @@ def test_a_config_without_schema_table_keeps_builtin_warnings() -> None:
         ('[schema.contact]\n"bad name" = "string"\n', "is not a valid property name"),
     ],
 )
-def test_bad_config_is_a_config_error_naming_the_file(
-    tmp_path: Path, text: str, message: str
-) -> None:
+def test_bad_config_is_a_config_error_naming_the_file(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "wfdsl.toml"
     path.write_text(text)
     with pytest.raises(ConfigError) as caught:
@@ -135,9 +133,7 @@ def test_bad_config_is_a_config_error_naming_the_file(
 
 def test_pyproject_errors_name_the_tool_table(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.wfdsl.schema.contact]\nx = "text"\n')
-    with pytest.raises(
-        ConfigError, match=r"`tool\.wfdsl\.schema\.contact\.x`: unknown type `text`"
-    ):
+    with pytest.raises(ConfigError, match=r"`tool\.wfdsl\.schema\.contact\.x`: unknown type `text`"):
         load_schema(tmp_path)
 
 
@@ -174,9 +170,7 @@ def test_bad_lint_settings(tmp_path: Path, text: str, message: str) -> None:
 
 
 def test_lint_settings_accept_codes_and_read_pyproject(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text(
-        '[tool.wfdsl.lint]\nignore = ["WF031", "workflow-cycle"]\nstrict = true\n'
-    )
+    (tmp_path / "pyproject.toml").write_text('[tool.wfdsl.lint]\nignore = ["WF031", "workflow-cycle"]\nstrict = true\n')
     settings = load_lint_settings(tmp_path / "sub" / "a.wf")
     assert settings == LintSettings(ignore=("email-open-criteria", "workflow-cycle"), strict=True)
     assert load_lint_settings(config=tmp_path / "pyproject.toml") == settings

@@ -34,18 +34,48 @@ RECORDS = {
 }
 
 EVENTS = [
-    {"at": "2026-11-23T10:00:00Z", "type": "record.updated", "object": "contact", "id": "c1",
-     "properties": {"lifecyclestage": "lead"}},
-    {"at": "2026-11-23T11:00:00Z", "type": "form.submitted", "object": "contact", "id": "c1",
-     "data": {"form": "Demo request", "url": "https://www.example.com/demo?utm=x"}},
-    {"at": "2026-11-24T08:00:00Z", "type": "record.updated", "object": "contact", "id": "c1",
-     "properties": {"lifecyclestage": "customer"}},
-    {"at": "2026-11-24T09:00:00Z", "type": "record.created", "object": "contact", "id": "c2",
-     "properties": {"email": "bo@example.com", "lifecyclestage": "lead"}},
-    {"at": "2026-11-25T09:00:00Z", "type": "list.added", "object": "contact", "id": "c2",
-     "data": {"list": "Competitors"}},
-    {"at": "2026-11-25T09:30:00Z", "type": "workflow.enroll", "object": "contact", "id": "c2",
-     "data": {"workflow": "Welcome series"}},
+    {
+        "at": "2026-11-23T10:00:00Z",
+        "type": "record.updated",
+        "object": "contact",
+        "id": "c1",
+        "properties": {"lifecyclestage": "lead"},
+    },
+    {
+        "at": "2026-11-23T11:00:00Z",
+        "type": "form.submitted",
+        "object": "contact",
+        "id": "c1",
+        "data": {"form": "Demo request", "url": "https://www.example.com/demo?utm=x"},
+    },
+    {
+        "at": "2026-11-24T08:00:00Z",
+        "type": "record.updated",
+        "object": "contact",
+        "id": "c1",
+        "properties": {"lifecyclestage": "customer"},
+    },
+    {
+        "at": "2026-11-24T09:00:00Z",
+        "type": "record.created",
+        "object": "contact",
+        "id": "c2",
+        "properties": {"email": "bo@example.com", "lifecyclestage": "lead"},
+    },
+    {
+        "at": "2026-11-25T09:00:00Z",
+        "type": "list.added",
+        "object": "contact",
+        "id": "c2",
+        "data": {"list": "Competitors"},
+    },
+    {
+        "at": "2026-11-25T09:30:00Z",
+        "type": "workflow.enroll",
+        "object": "contact",
+        "id": "c2",
+        "data": {"workflow": "Welcome series"},
+    },
 ]
 
 
@@ -53,8 +83,7 @@ EVENTS = [
 def files(tmp_path: Path) -> Path:
     (tmp_path / "welcome.wf").write_text(WORKFLOW, encoding="utf-8")
     (tmp_path / "records.json").write_text(json.dumps(RECORDS, indent=2), encoding="utf-8")
-    (tmp_path / "events.jsonl").write_text(
-        "".join(json.dumps(e) + "\n" for e in EVENTS), encoding="utf-8")
+    (tmp_path / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in EVENTS), encoding="utf-8")
     return tmp_path
 
 
@@ -65,8 +94,7 @@ def run(tmp: Path, *args: str) -> tuple[int, str, str]:
 
 
 def base(tmp: Path, wf: str = "welcome.wf") -> list[str]:
-    return [str(tmp / wf), "--records", str(tmp / "records.json"),
-            "--events", str(tmp / "events.jsonl")]
+    return [str(tmp / wf), "--records", str(tmp / "records.json"), "--events", str(tmp / "events.jsonl")]
 
 
 def test_json_trace_with_stats(files: Path, snapshot: SnapshotAssertion) -> None:
@@ -76,8 +104,14 @@ def test_json_trace_with_stats(files: Path, snapshot: SnapshotAssertion) -> None
     for entry in lines[:-1]:
         assert list(entry) == ["at", "workflow", "object", "id", "kind", "step", "detail"]
     assert lines[-1]["stats"]["Welcome series"] == {
-        "enrolled": 2, "active": 0, "completed": 0, "unenrolled": 2, "goal_met": 1,
-        "emailed": 2, "converted": 1, "conversion_rate": 0.5,
+        "enrolled": 2,
+        "active": 0,
+        "completed": 0,
+        "unenrolled": 2,
+        "goal_met": 1,
+        "emailed": 2,
+        "converted": 1,
+        "conversion_rate": 0.5,
     }
     assert out == snapshot
 
@@ -90,8 +124,7 @@ def test_text_trace(files: Path, snapshot: SnapshotAssertion) -> None:
 
 def test_compiled_plan_gives_the_same_trace(files: Path) -> None:
     runner = CliRunner()
-    result = runner.invoke(cli, ["compile", str(files / "welcome.wf"), "-o",
-                                 str(files / "plan.json")])
+    result = runner.invoke(cli, ["compile", str(files / "welcome.wf"), "-o", str(files / "plan.json")])
     assert result.exit_code == 0, result.output
     from_source = run(files, *base(files), "--format", "json")[1]
     from_plan = run(files, *base(files, "plan.json"), "--format", "json")[1]
@@ -99,8 +132,9 @@ def test_compiled_plan_gives_the_same_trace(files: Path) -> None:
 
 
 def test_until_and_start(files: Path) -> None:
-    code, out, _ = run(files, *base(files), "--format", "json",
-                       "--start", "2026-11-20T00:00:00Z", "--until", "2026-11-23T12:00:00Z")
+    code, out, _ = run(
+        files, *base(files), "--format", "json", "--start", "2026-11-20T00:00:00Z", "--until", "2026-11-23T12:00:00Z"
+    )
     assert code == 0
     times = [json.loads(line)["at"] for line in out.splitlines()]
     assert times and max(times) <= "2026-11-23T12:00:00+00:00"
@@ -108,8 +142,9 @@ def test_until_and_start(files: Path) -> None:
 
 
 def test_workflow_errors_exit_1_with_diagnostics(files: Path) -> None:
-    (files / "bad.wf").write_text('workflow "Bad" {\n  object contact\n  enroll on form.sumbitted\n'
-                                  '  steps { end }\n}\n', encoding="utf-8")
+    (files / "bad.wf").write_text(
+        'workflow "Bad" {\n  object contact\n  enroll on form.sumbitted\n  steps { end }\n}\n', encoding="utf-8"
+    )
     code, out, err = run(files, *base(files, "bad.wf"))
     assert code == 1
     assert out == ""
@@ -119,35 +154,45 @@ def test_workflow_errors_exit_1_with_diagnostics(files: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("events.jsonl", '{"at": "2026-11-23T10:00:00Z", "type": "form.submitted", '
-                         '"object": "contact", "id": "c1"}\n{"at": oops}\n',
-         "events.jsonl:2: invalid JSON"),
-        ("events.jsonl", '{"at": "2026-11-23T10:00:00", "type": "form.submitted", '
-                         '"object": "contact", "id": "c1"}\n',
-         "events.jsonl:1: `at` '2026-11-23T10:00:00' has no zone"),
-        ("events.jsonl", '\n{"at": "2026-11-23T10:00:00Z", "type": "form.sumbitted", '
-                         '"object": "contact", "id": "c1"}\n',
-         "events.jsonl:2: unknown event type 'form.sumbitted'"),
-        ("events.jsonl", '{"at": "2026-11-23T10:00:00Z", "type": "record.updated", '
-                         '"object": "contact", "id": "c1"}\n',
-         "events.jsonl:1: record.updated needs `properties`"),
-        ("events.jsonl", '{"at": "2026-11-24T10:00:00Z", "type": "page.visited", '
-                         '"object": "contact", "id": "c1"}\n'
-                         '{"at": "2026-11-23T10:00:00Z", "type": "page.visited", '
-                         '"object": "contact", "id": "c1"}\n',
-         "events.jsonl:2: events must be in time order"),
-        ("events.jsonl", '[1, 2]\n', "events.jsonl:1: each line must be a JSON object"),
-        ("records.json", '{\n  "contact": [\n    {"id": "c1",}\n  ]\n}\n',
-         "records.json:3: invalid JSON"),
-        ("records.json", '{\n  "contact": [{"id": "c1"}],\n  "lists": {"A": ["c1"]}\n}\n',
-         "records.json:3: a list member must be `type:id`"),
-        ("records.json", '{\n  "contact": {"id": "c1"}\n}\n',
-         "records.json:2: `contact` must be a list of records"),
+        (
+            "events.jsonl",
+            '{"at": "2026-11-23T10:00:00Z", "type": "form.submitted", "object": "contact", "id": "c1"}\n{"at": oops}\n',
+            "events.jsonl:2: invalid JSON",
+        ),
+        (
+            "events.jsonl",
+            '{"at": "2026-11-23T10:00:00", "type": "form.submitted", "object": "contact", "id": "c1"}\n',
+            "events.jsonl:1: `at` '2026-11-23T10:00:00' has no zone",
+        ),
+        (
+            "events.jsonl",
+            '\n{"at": "2026-11-23T10:00:00Z", "type": "form.sumbitted", "object": "contact", "id": "c1"}\n',
+            "events.jsonl:2: unknown event type 'form.sumbitted'",
+        ),
+        (
+            "events.jsonl",
+            '{"at": "2026-11-23T10:00:00Z", "type": "record.updated", "object": "contact", "id": "c1"}\n',
+            "events.jsonl:1: record.updated needs `properties`",
+        ),
+        (
+            "events.jsonl",
+            '{"at": "2026-11-24T10:00:00Z", "type": "page.visited", '
+            '"object": "contact", "id": "c1"}\n'
+            '{"at": "2026-11-23T10:00:00Z", "type": "page.visited", '
+            '"object": "contact", "id": "c1"}\n',
+            "events.jsonl:2: events must be in time order",
+        ),
+        ("events.jsonl", "[1, 2]\n", "events.jsonl:1: each line must be a JSON object"),
+        ("records.json", '{\n  "contact": [\n    {"id": "c1",}\n  ]\n}\n', "records.json:3: invalid JSON"),
+        (
+            "records.json",
+            '{\n  "contact": [{"id": "c1"}],\n  "lists": {"A": ["c1"]}\n}\n',
+            "records.json:3: a list member must be `type:id`",
+        ),
+        ("records.json", '{\n  "contact": {"id": "c1"}\n}\n', "records.json:2: `contact` must be a list of records"),
     ],
 )
-def test_malformed_input_exits_2_naming_file_and_line(
-    files: Path, name: str, content: str, message: str
-) -> None:
+def test_malformed_input_exits_2_naming_file_and_line(files: Path, name: str, content: str, message: str) -> None:
     (files / name).write_text(content, encoding="utf-8")
     code, out, err = run(files, *base(files))
     assert code == 2
@@ -157,8 +202,9 @@ def test_malformed_input_exits_2_naming_file_and_line(
 
 
 def test_missing_files_and_bad_options_exit_2(files: Path) -> None:
-    code, _, err = run(files, str(files / "welcome.wf"), "--records", str(files / "nope.json"),
-                       "--events", str(files / "events.jsonl"))
+    code, _, err = run(
+        files, str(files / "welcome.wf"), "--records", str(files / "nope.json"), "--events", str(files / "events.jsonl")
+    )
     assert code == 2 and "nope.json:1: no such file" in err
     code, _, err = run(files, *base(files), "--start", "yesterday")
     assert code == 2 and "--start" in err
@@ -181,8 +227,10 @@ def test_adapter_failure_exits_3(files: Path, monkeypatch: pytest.MonkeyPatch) -
 
 def test_events_are_streamed_line_by_line(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
-    path.write_text('{"at": "2026-11-23T10:00:00Z", "type": "page.visited", "object": "contact",'
-                    ' "id": "c1"}\nnot json\n', encoding="utf-8")
+    path.write_text(
+        '{"at": "2026-11-23T10:00:00Z", "type": "page.visited", "object": "contact", "id": "c1"}\nnot json\n',
+        encoding="utf-8",
+    )
     events = read_events(path)
     first = next(events)  # the first line is usable before the second is read
     assert first.type == "page.visited"
@@ -195,9 +243,17 @@ def test_examples_simulate(root: Path) -> None:
     examples = root / "examples"
     if not (examples / "records.json").exists():
         pytest.skip("examples not present")
-    code, out, err = run(examples, str(examples), "--records", str(examples / "records.json"),
-                         "--events", str(examples / "events.jsonl"), "--stats",
-                         "--format", "json")
+    code, out, err = run(
+        examples,
+        str(examples),
+        "--records",
+        str(examples / "records.json"),
+        "--events",
+        str(examples / "events.jsonl"),
+        "--stats",
+        "--format",
+        "json",
+    )
     assert code == 0, err
     lines = out.splitlines()
     stats = json.loads(lines[-1])["stats"]
@@ -206,13 +262,19 @@ def test_examples_simulate(root: Path) -> None:
     assert {"enrolled", "action", "delayed", "completed"} <= kinds
 
 
-def test_the_examples_trace_is_byte_identical_from_sources_and_from_a_plan(
-        root: Path, tmp_path: Path) -> None:
+def test_the_examples_trace_is_byte_identical_from_sources_and_from_a_plan(root: Path, tmp_path: Path) -> None:
     examples = root / "examples"
     plan = tmp_path / "plan.json"
     assert CliRunner().invoke(cli, ["compile", str(examples), "-o", str(plan)]).exit_code == 0
-    common = ["--records", str(examples / "records.json"), "--events",
-              str(examples / "events.jsonl"), "--format", "json", "--stats"]
+    common = [
+        "--records",
+        str(examples / "records.json"),
+        "--events",
+        str(examples / "events.jsonl"),
+        "--format",
+        "json",
+        "--stats",
+    ]
     code, from_sources, _ = run(tmp_path, str(examples), *common)
     assert code == 0
     code, from_plan, _ = run(tmp_path, str(plan), *common)

@@ -25,10 +25,18 @@ from wfdsl.plan import ProjectPlan, history_reads
 from wfdsl.runtime.protocols import HistoryEntry
 from wfdsl.simulate import simulate_files
 
-EMAILS = ["Black Friday: 30% off add-ons", "Nurture #2: ROI calculator", "Still interested?",
-          "Your renewal is coming up", "Welcome to Nordlys"]
-PAGES = ["https://www.example.com/webinars/year-end-planning/live",
-         "https://www.example.com/pricing", "https://www.example.com/demo?utm_source=ads"]
+EMAILS = [
+    "Black Friday: 30% off add-ons",
+    "Nurture #2: ROI calculator",
+    "Still interested?",
+    "Your renewal is coming up",
+    "Welcome to Nordlys",
+]
+PAGES = [
+    "https://www.example.com/webinars/year-end-planning/live",
+    "https://www.example.com/pricing",
+    "https://www.example.com/demo?utm_source=ads",
+]
 STAGES = ["subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "customer"]
 FORMS = ["Contact us", "Demo request", "Webinar registration", "Newsletter"]
 
@@ -54,17 +62,18 @@ def random_events(path: Path, seed: int, count: int = 300) -> None:
         elif roll < 0.5:
             line = {"type": "page.visited", "data": {"url": rnd.choice(PAGES)}}
         elif roll < 0.6:
-            line = {"type": "form.submitted",
-                    "data": {"form": rnd.choice(FORMS), "url": rnd.choice(PAGES)}}
+            line = {"type": "form.submitted", "data": {"form": rnd.choice(FORMS), "url": rnd.choice(PAGES)}}
         elif roll < 0.85:
-            line = {"type": "record.updated",
-                    "properties": {"lifecyclestage": rnd.choice(STAGES),
-                                   "hubspotscore": rnd.randrange(100)}}
+            line = {
+                "type": "record.updated",
+                "properties": {"lifecyclestage": rnd.choice(STAGES), "hubspotscore": rnd.randrange(100)},
+            }
         else:
-            line = {"type": rnd.choice(["list.added", "list.removed"]),
-                    "data": {"list": rnd.choice(["Newsletter", "Competitors"])}}
-        line.update(at=when.isoformat().replace("+00:00", "Z"), object="contact",
-                    id=rnd.choice(contacts))
+            line = {
+                "type": rnd.choice(["list.added", "list.removed"]),
+                "data": {"list": rnd.choice(["Newsletter", "Competitors"])},
+            }
+        line.update(at=when.isoformat().replace("+00:00", "Z"), object="contact", id=rnd.choice(contacts))
         lines.append(json.dumps(line))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -79,8 +88,7 @@ def test_history_reads_finds_what_the_examples_criteria_read() -> None:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_a_lean_streaming_run_equals_a_run_that_keeps_everything(tmp_path: Path,
-                                                                 seed: int) -> None:
+def test_a_lean_streaming_run_equals_a_run_that_keeps_everything(tmp_path: Path, seed: int) -> None:
     plans = example_plans()
     events = tmp_path / "events.jsonl"
     random_events(events, seed)
@@ -97,11 +105,20 @@ def test_a_lean_streaming_run_equals_a_run_that_keeps_everything(tmp_path: Path,
 
 
 def test_the_cli_output_is_the_same_when_the_trace_spills_to_disk(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     events = tmp_path / "events.jsonl"
     random_events(events, 5)
-    args = [str(EXAMPLES), "--records", str(EXAMPLES / "records.json"), "--events", str(events),
-            "--format", "json", "--stats"]
+    args = [
+        str(EXAMPLES),
+        "--records",
+        str(EXAMPLES / "records.json"),
+        "--events",
+        str(events),
+        "--format",
+        "json",
+        "--stats",
+    ]
     runner = CliRunner()
     in_memory = runner.invoke(cli, ["simulate", *args])
     monkeypatch.setattr(simulate_command, "SPOOL_BYTES", 64)
@@ -114,16 +131,15 @@ def test_the_cli_output_is_the_same_when_the_trace_spills_to_disk(
     assert json.loads(lines[-1]) == {"stats": full.stats()}
 
 
-def test_bad_input_late_in_the_file_prints_no_trace(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_input_late_in_the_file_prints_no_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     events = tmp_path / "events.jsonl"
     random_events(events, 6)
     with events.open("a", encoding="utf-8") as out:
-        out.write('{"at": "2027-12-01T00:00:00Z", "type": "nonsense", "object": "contact", '
-                  '"id": "c1"}\n')
+        out.write('{"at": "2027-12-01T00:00:00Z", "type": "nonsense", "object": "contact", "id": "c1"}\n')
     monkeypatch.setattr(simulate_command, "SPOOL_BYTES", 64)
-    result = CliRunner().invoke(cli, ["simulate", str(EXAMPLES), "--records",
-                                      str(EXAMPLES / "records.json"), "--events", str(events)])
+    result = CliRunner().invoke(
+        cli, ["simulate", str(EXAMPLES), "--records", str(EXAMPLES / "records.json"), "--events", str(events)]
+    )
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "events.jsonl:301: unknown event type 'nonsense'" in result.stderr

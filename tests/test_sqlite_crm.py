@@ -56,45 +56,65 @@ def test_reads(crm: Any) -> None:
 
 def test_observe_derives_property_changes(crm: Any) -> None:
     seed(crm)
-    events = crm.observe(Event(type="record.updated", object="contact", id="c1", at=at(5),
-                               properties={"score": 4, "email": "ann@example.com", "x": None}))
+    events = crm.observe(
+        Event(
+            type="record.updated",
+            object="contact",
+            id="c1",
+            at=at(5),
+            properties={"score": 4, "email": "ann@example.com", "x": None},
+        )
+    )
     assert [(e.type, dict(e.data)) for e in events] == [
-        ("property.changed", {"property": "score", "value": 4, "previous": 3})]
-    created = crm.observe(Event(type="record.created", object="contact", id="c2", at=at(6),
-                                properties={"email": "bo@example.com"}))
+        ("property.changed", {"property": "score", "value": 4, "previous": 3})
+    ]
+    created = crm.observe(
+        Event(type="record.created", object="contact", id="c2", at=at(6), properties={"email": "bo@example.com"})
+    )
     assert [e.type for e in created] == ["record.created", "property.changed"]
-    again = crm.observe(Event(type="record.created", object="contact", id="c2", at=at(7),
-                              properties={"email": "bo@example.com"}))
+    again = crm.observe(
+        Event(type="record.created", object="contact", id="c2", at=at(7), properties={"email": "bo@example.com"})
+    )
     assert again == []
-    added = crm.observe(Event(type="list.added", object="contact", id="c2", at=at(8),
-                              data={"list": "VIP"}))
+    added = crm.observe(Event(type="list.added", object="contact", id="c2", at=at(8), data={"list": "VIP"}))
     assert [e.type for e in added] == ["list.added"]
-    assert crm.observe(Event(type="list.added", object="contact", id="c2", at=at(9),
-                             data={"list": "VIP"})) == []
-    form = Event(type="form.submitted", object="contact", id="c2", at=at(10),
-                 data={"form": "Demo", "when": dt.date(2026, 1, 2)})
+    assert crm.observe(Event(type="list.added", object="contact", id="c2", at=at(9), data={"list": "VIP"})) == []
+    form = Event(
+        type="form.submitted", object="contact", id="c2", at=at(10), data={"form": "Demo", "when": dt.date(2026, 1, 2)}
+    )
     assert crm.observe(form) == [form]
     assert crm.event_history("contact", "c2", "form.submitted") == [
-        (at(10), {"form": "Demo", "when": dt.date(2026, 1, 2)})]
+        (at(10), {"form": "Demo", "when": dt.date(2026, 1, 2)})
+    ]
     assert crm.property_history("contact", "c1", "score") == [(at(0), 3), (at(5), 4)]
     assert list(crm.query("contact")) == ["c1", "c2"]
 
 
 ACTIONS = [
-    Action(kind="set", object="contact", id="c1",
-           args={"object": "contact", "property": "stage", "value": "customer"}, at=at(1)),
-    Action(kind="set", object="contact", id="c1",
-           args={"object": "company", "property": "tier", "value": "gold"}, at=at(2)),
-    Action(kind="increment", object="contact", id="c1",
-           args={"object": "contact", "property": "score", "by": 2}, at=at(3)),
-    Action(kind="clear", object="contact", id="c1",
-           args={"object": "contact", "property": "email"}, at=at(4)),
+    Action(
+        kind="set",
+        object="contact",
+        id="c1",
+        args={"object": "contact", "property": "stage", "value": "customer"},
+        at=at(1),
+    ),
+    Action(
+        kind="set", object="contact", id="c1", args={"object": "company", "property": "tier", "value": "gold"}, at=at(2)
+    ),
+    Action(
+        kind="increment", object="contact", id="c1", args={"object": "contact", "property": "score", "by": 2}, at=at(3)
+    ),
+    Action(kind="clear", object="contact", id="c1", args={"object": "contact", "property": "email"}, at=at(4)),
     Action(kind="assign_owner", object="contact", id="c1", args={"owner": "o7"}, at=at(5)),
     Action(kind="remove_from_list", object="contact", id="c1", args={"list": "VIP"}, at=at(6)),
-    Action(kind="create_record", object="contact", id="c1",
-           args={"object_type": "deal", "properties": {"amount": 10}}, at=at(7)),
-    Action(kind="send_email", object="contact", id="c1",
-           args={"email": "Welcome", "_enrollment": "e1"}, at=at(8)),
+    Action(
+        kind="create_record",
+        object="contact",
+        id="c1",
+        args={"object_type": "deal", "properties": {"amount": 10}},
+        at=at(7),
+    ),
+    Action(kind="send_email", object="contact", id="c1", args={"email": "Welcome", "_enrollment": "e1"}, at=at(8)),
     Action(kind="create_task", object="contact", id="c1", args={"title": "Call"}, at=at(9)),
 ]
 
@@ -108,10 +128,8 @@ def test_actions_match_the_memory_adapter(tmp_path: Path) -> None:
     for object_type, record_id in [("contact", "c1"), ("company", "co1"), ("deal", "deal-1")]:
         assert sqlite.get(object_type, record_id) == memory.get(object_type, record_id)
     for prop in ("stage", "score", "email", "hubspot_owner_id"):
-        assert sqlite.property_history("contact", "c1", prop) == \
-            memory.property_history("contact", "c1", prop)
-    assert sqlite.event_history("contact", "c1", "email.sent") == \
-        memory.event_history("contact", "c1", "email.sent")
+        assert sqlite.property_history("contact", "c1", prop) == memory.property_history("contact", "c1", prop)
+    assert sqlite.event_history("contact", "c1", "email.sent") == memory.event_history("contact", "c1", "email.sent")
     assert sqlite.outbox() == memory.outbox
     assert [r["key"] for r in sqlite.performed()] == [k for k, _ in memory.performed]
 
@@ -130,8 +148,9 @@ def test_idempotency_key_performs_once(crm: Any) -> None:
 
 def test_permanent_error_changes_nothing(crm: Any) -> None:
     crm.add_record("contact", "c1", {}, at=at(0))
-    bad = Action(kind="set", object="contact", id="c1",
-                 args={"object": "company", "property": "tier", "value": "x"}, at=at(1))
+    bad = Action(
+        kind="set", object="contact", id="c1", args={"object": "company", "property": "tier", "value": "x"}, at=at(1)
+    )
     with pytest.raises(PermanentAdapterError, match="no associated company"):
         crm.perform(bad, "k")
     crm.add_record("company", "co1", {}, at=at(0))
@@ -160,12 +179,15 @@ def test_unit_journal_redoes_a_lost_commit(tmp_path: Path) -> None:
     twin = SQLiteCRM(tmp_path / "b.db")
     seed(twin)
     crm.begin_unit()
-    crm.observe(Event(type="record.updated", object="contact", id="c1", at=at(5),
-                      properties={"score": 9}))
+    crm.observe(Event(type="record.updated", object="contact", id="c1", at=at(5), properties={"score": 9}))
     crm.perform(ACTIONS[6], "k1")
     with pytest.raises(PermanentAdapterError):  # a failed action leaves no trace in the journal
-        crm.perform(Action(kind="set", object="contact", id="c1",
-                           args={"object": "ticket", "property": "p", "value": 1}, at=at(6)), "k2")
+        crm.perform(
+            Action(
+                kind="set", object="contact", id="c1", args={"object": "ticket", "property": "p", "value": 1}, at=at(6)
+            ),
+            "k2",
+        )
     journal = crm.unit_journal()
     crm.end_unit(1)
     twin.replay_unit(1, journal)
@@ -173,8 +195,7 @@ def test_unit_journal_redoes_a_lost_commit(tmp_path: Path) -> None:
     for object_type, record_id in [("contact", "c1"), ("deal", "deal-1")]:
         assert twin.get(object_type, record_id) == crm.get(object_type, record_id)
     assert twin.performed() == crm.performed()
-    assert twin.property_history("contact", "c1", "score") == \
-        crm.property_history("contact", "c1", "score")
+    assert twin.property_history("contact", "c1", "score") == crm.property_history("contact", "c1", "score")
 
 
 def test_aborted_unit_leaves_nothing(tmp_path: Path) -> None:
@@ -205,13 +226,16 @@ def test_import_records_once(tmp_path: Path) -> None:
     assert record.associations == {"company": ("co1",)}
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ([], "a records file is a JSON object"),
-    ({"contact": {"id": "c1"}}, "'contact': expected a list of records"),
-    ({"contact": [{"email": "x"}]}, 'contact[0]: a record is an object with a string "id"'),
-    ({"associations": [{"from": "c1"}]}, "associations[0]: expected"),
-    ({"lists": {"L": ["nocolon"]}}, "lists['L']: 'nocolon' is not \"type:id\""),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], "a records file is a JSON object"),
+        ({"contact": {"id": "c1"}}, "'contact': expected a list of records"),
+        ({"contact": [{"email": "x"}]}, 'contact[0]: a record is an object with a string "id"'),
+        ({"associations": [{"from": "c1"}]}, "associations[0]: expected"),
+        ({"lists": {"L": ["nocolon"]}}, "lists['L']: 'nocolon' is not \"type:id\""),
+    ],
+)
 def test_import_records_errors(tmp_path: Path, data: Any, message: str) -> None:
     crm = SQLiteCRM(tmp_path / "crm.db")
     with pytest.raises(RecordsError) as caught:

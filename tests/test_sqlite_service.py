@@ -37,8 +37,7 @@ def plans() -> object:
 
 
 def lead(record: str, at: str | None = None) -> bytes:
-    event = {"type": "record.updated", "object": "contact", "id": record,
-             "properties": {"lifecyclestage": "lead"}}
+    event = {"type": "record.updated", "object": "contact", "id": record, "properties": {"lifecyclestage": "lead"}}
     if at is not None:
         event["at"] = at
     return (json.dumps(event) + "\n").encode()
@@ -47,8 +46,7 @@ def lead(record: str, at: str | None = None) -> bytes:
 def test_real_clock_fires_timers_when_they_are_due(tmp_path: Path) -> None:
     clock = FakeClock(dt.datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
     store, crm = SQLiteStore(tmp_path / "s.db"), SQLiteCRM(tmp_path / "c.db")
-    service = Service(plans(), crm, store, options=Options(until_idle=True), records=RECORDS,
-                      clock=clock)  # type: ignore[arg-type]
+    service = Service(plans(), crm, store, options=Options(until_idle=True), records=RECORDS, clock=clock)  # type: ignore[arg-type]
     counts = service.run(io.BytesIO(lead("c1")), "-")
     assert (counts.enrolled, counts.waiting, counts.fired) == (1, 1, 0)
     assert counts.next_timer == dt.datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -64,21 +62,22 @@ def test_stop_finishes_and_remembers_the_position(tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
     events.write_bytes((CASES / "events.jsonl").read_bytes())
     store = SQLiteStore(tmp_path / "s.db")
-    service = Service(plans(), SQLiteCRM(tmp_path / "c.db"), store, records=RECORDS,
-                      options=Options(clock="virtual", poll=0.05))
+    service = Service(
+        plans(), SQLiteCRM(tmp_path / "c.db"), store, records=RECORDS, options=Options(clock="virtual", poll=0.05)
+    )
     timer = threading.Timer(0.5, service.stop)
     timer.start()
     with events.open("rb") as stream:  # followed: only stop() ends this run
         counts = service.run(stream, str(events))
     assert counts.events == 4 and service.stopping
-    assert store.get_meta("input") == {"source": str(events), "line": 4,
-                                       "offset": events.stat().st_size}
+    assert store.get_meta("input") == {"source": str(events), "line": 4, "offset": events.stat().st_size}
     assert store.get_meta("clock") == "2026-11-24T10:00:00+00:00"
 
 
 def test_memory_store_and_crm_work_without_units() -> None:
-    service = Service(plans(), MemoryCRM(), MemoryStore(), records=RECORDS,
-                      options=Options(clock="virtual", until_idle=True))
+    service = Service(
+        plans(), MemoryCRM(), MemoryStore(), records=RECORDS, options=Options(clock="virtual", until_idle=True)
+    )
     counts = service.run(io.BytesIO((CASES / "events.jsonl").read_bytes()), "-")
     assert (counts.enrolled, counts.fired, counts.events) == (3, 2, 4)
     report = status_report(service.store)
@@ -86,18 +85,25 @@ def test_memory_store_and_crm_work_without_units() -> None:
 
 
 def test_status_line() -> None:
-    counts = Counts(enrolled=3, waiting=1, fired=2, failed=0, events=4, rejected=1,
-                    next_timer=dt.datetime(2026, 11, 26, 10, 0, tzinfo=UTC))
-    assert counts.line() == ("enrolled 3 · waiting 1 · fired 2 · failed 0 · events 4 · "
-                             "rejected 1 · next timer 2026-11-26T10:00:00Z")
+    counts = Counts(
+        enrolled=3,
+        waiting=1,
+        fired=2,
+        failed=0,
+        events=4,
+        rejected=1,
+        next_timer=dt.datetime(2026, 11, 26, 10, 0, tzinfo=UTC),
+    )
+    assert counts.line() == (
+        "enrolled 3 · waiting 1 · fired 2 · failed 0 · events 4 · rejected 1 · next timer 2026-11-26T10:00:00Z"
+    )
 
 
 def test_failed_actions_are_counted_and_retried(tmp_path: Path) -> None:
     crm = MemoryCRM()
     crm.fail_next("send_email", error="transient", times=1, message="rate limited")
     store = SQLiteStore(tmp_path / "s.db")
-    service = Service(plans(), crm, store, records=RECORDS,
-                      options=Options(clock="virtual", until_idle=True))
+    service = Service(plans(), crm, store, records=RECORDS, options=Options(clock="virtual", until_idle=True))
     counts = service.run(io.BytesIO(lead("c1", "2026-11-23T10:00:00Z")), "-")
     assert counts.failed == 1
     kinds = [(e.kind, e.detail.get("error")) for e in store.history()]
@@ -108,18 +114,29 @@ def test_records_reach_a_fresh_memory_crm_at_every_start(tmp_path: Path) -> None
     store = SQLiteStore(tmp_path / "s.db")
     for _ in range(2):
         crm = MemoryCRM()
-        Service(plans(), crm, store, records=RECORDS,
-                options=Options(until_idle=True)).run(None)
+        Service(plans(), crm, store, records=RECORDS, options=Options(until_idle=True)).run(None)
         assert crm.get("contact", "c1") is not None
 
 
 def test_sqlite_crm_imports_a_records_file_once(tmp_path: Path) -> None:
     store, crm = SQLiteStore(tmp_path / "s.db"), SQLiteCRM(tmp_path / "c.db")
     clock = FakeClock(dt.datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
-    Service(plans(), crm, store, records=RECORDS, clock=clock,  # type: ignore[arg-type]
-            options=Options(until_idle=True)).run(io.BytesIO(lead("c1")), "-")
-    Service(plans(), crm, store, records=RECORDS, clock=clock,  # type: ignore[arg-type]
-            options=Options(until_idle=True)).run(None)
+    Service(
+        plans(),
+        crm,
+        store,
+        records=RECORDS,
+        clock=clock,  # type: ignore[arg-type]
+        options=Options(until_idle=True),
+    ).run(io.BytesIO(lead("c1")), "-")
+    Service(
+        plans(),
+        crm,
+        store,
+        records=RECORDS,
+        clock=clock,  # type: ignore[arg-type]
+        options=Options(until_idle=True),
+    ).run(None)
     record = crm.get("contact", "c1")
     assert record is not None and record.properties["lifecyclestage"] == "lead"  # kept
 
@@ -132,8 +149,7 @@ def test_an_adapter_failure_outside_actions_rolls_the_batch_back(tmp_path: Path)
             raise TransientAdapterError("CRM unreachable")
 
     store, crm = SQLiteStore(tmp_path / "s.db"), Down(tmp_path / "c.db")
-    service = Service(plans(), crm, store, records=RECORDS,
-                      options=Options(clock="virtual", until_idle=True))
+    service = Service(plans(), crm, store, records=RECORDS, options=Options(clock="virtual", until_idle=True))
     events = (CASES / "events.jsonl").read_bytes()
     with pytest.raises(TransientAdapterError, match="CRM unreachable"):
         service.run(io.BytesIO(events), "events")
@@ -153,9 +169,13 @@ def test_virtual_time_in_the_past_resumes_at_the_saved_clock(tmp_path: Path) -> 
 
     def run(where: str, until: dt.datetime | None) -> list[dict[str, object]]:
         store = SQLiteStore(tmp_path / f"{where}.db")
-        Service(plans(), SQLiteCRM(tmp_path / f"{where}-crm.db"), store, records=RECORDS,
-                options=Options(clock="virtual", until_idle=True, until=until)
-                ).run(io.BytesIO(shifted()), "events")
+        Service(
+            plans(),
+            SQLiteCRM(tmp_path / f"{where}-crm.db"),
+            store,
+            records=RECORDS,
+            options=Options(clock="virtual", until_idle=True, until=until),
+        ).run(io.BytesIO(shifted()), "events")
         return [e.to_json() for e in store.history()]
 
     whole = run("whole", None)

@@ -88,13 +88,16 @@ def test_registry_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert (tmp_path / "rel.db").exists()
 
 
-@pytest.mark.parametrize(("url", "message"), [
-    ("state.db", "not a URL: 'state.db' (expected NAME://LOCATION"),
-    ("postgres://db/x", "unknown store 'postgres' in 'postgres://db/x' (known: memory, sqlite)"),
-    ("memory://somewhere", "the memory store takes no location: use memory://"),
-    ("sqlite://", "cannot open store 'sqlite://': 'sqlite://' names no file"),
-    ("sqlite:////no/such/dir/x.db", "directory '/no/such/dir' does not exist"),
-])
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("state.db", "not a URL: 'state.db' (expected NAME://LOCATION"),
+        ("postgres://db/x", "unknown store 'postgres' in 'postgres://db/x' (known: memory, sqlite)"),
+        ("memory://somewhere", "the memory store takes no location: use memory://"),
+        ("sqlite://", "cannot open store 'sqlite://': 'sqlite://' names no file"),
+        ("sqlite:////no/such/dir/x.db", "directory '/no/such/dir' does not exist"),
+    ],
+)
 def test_registry_errors(url: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         open_store(url)
@@ -123,8 +126,7 @@ def test_an_older_file_is_migrated_forward_keeping_its_data(tmp_path: Path) -> N
     old.close()
 
     class NextVersion(SQLiteStore):
-        migrations = (*MIGRATIONS, "ALTER TABLE stats ADD COLUMN note TEXT; "
-                                   "CREATE INDEX stats_note ON stats (note)")
+        migrations = (*MIGRATIONS, "ALTER TABLE stats ADD COLUMN note TEXT; CREATE INDEX stats_note ON stats (note)")
 
     new = NextVersion(path)
     assert new._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
@@ -144,8 +146,9 @@ def test_a_failed_migration_changes_nothing(tmp_path: Path) -> None:
     class Broken(SQLiteStore):
         migrations = (*MIGRATIONS, "ALTER TABLE stats ADD COLUMN x TEXT; SELECT a FROM nowhere")
 
-    with pytest.raises(StoreError, match="cannot migrate the state store schema from version 1 "
-                                         "to 2: no such table: nowhere"):
+    with pytest.raises(
+        StoreError, match="cannot migrate the state store schema from version 1 to 2: no such table: nowhere"
+    ):
         Broken(path)
     again = SQLiteStore(path)
     assert again._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

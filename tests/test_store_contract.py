@@ -32,18 +32,37 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore
 
 def enrollment(eid: str, record: str = "c1", workflow: str = "W", **kw: object) -> Enrollment:
     fields: dict[str, object] = {
-        "id": eid, "workflow": workflow, "object": "contact", "record": record,
-        "status": "active", "enrolled_at": at(0), "seq": int(eid.strip("e") or 0),
+        "id": eid,
+        "workflow": workflow,
+        "object": "contact",
+        "record": record,
+        "status": "active",
+        "enrolled_at": at(0),
+        "seq": int(eid.strip("e") or 0),
     }
     fields.update(kw)
     return Enrollment(**fields)  # type: ignore[arg-type]
 
 
-def entry(seq: int, kind: str = "action", minutes: int = 0, enrollment: str | None = "e1",
-          record: str = "c1", workflow: str = "W") -> HistoryEntry:
-    return HistoryEntry(seq=seq, at=at(minutes), workflow=workflow, object="contact", id=record,
-                        kind=kind, step="steps.0", detail={"action": "send_email", "n": seq},
-                        enrollment=enrollment)
+def entry(
+    seq: int,
+    kind: str = "action",
+    minutes: int = 0,
+    enrollment: str | None = "e1",
+    record: str = "c1",
+    workflow: str = "W",
+) -> HistoryEntry:
+    return HistoryEntry(
+        seq=seq,
+        at=at(minutes),
+        workflow=workflow,
+        object="contact",
+        id=record,
+        kind=kind,
+        step="steps.0",
+        detail={"action": "send_email", "n": seq},
+        enrollment=enrollment,
+    )
 
 
 def test_is_a_state_store(store: StateStore) -> None:
@@ -56,10 +75,19 @@ def test_counters_count_per_name(store: StateStore) -> None:
 
 def test_enrollments_round_trip_with_every_field(store: StateStore) -> None:
     full = enrollment(
-        "e1", step="steps.1", phase="after", attempt=2, ended_at=at(5), emailed=True,
-        goal_met=True, converted=True, received=False, version="abc",
+        "e1",
+        step="steps.1",
+        phase="after",
+        attempt=2,
+        ended_at=at(5),
+        emailed=True,
+        goal_met=True,
+        converted=True,
+        received=False,
+        version="abc",
         waiting_for={"type": "form.submitted", "criteria": [{"op": "is", "value": [1, 2]}]},
-        anchor="2026-03-01", caused_by="e0",
+        anchor="2026-03-01",
+        caused_by="e0",
     )
     with store.transaction():
         store.put_enrollment(full)
@@ -82,27 +110,21 @@ def test_put_enrollment_replaces_and_keeps_order(store: StateStore) -> None:
 
 def test_timers_pop_in_due_then_seq_order(store: StateStore) -> None:
     with store.transaction():
-        store.set_timer(Timer(key="e1", due=at(10), seq=3, kind="resume", workflow="W",
-                              enrollment="e1"))
-        store.set_timer(Timer(key="e2", due=at(5), seq=4, kind="resume", workflow="W",
-                              enrollment="e2"))
-        store.set_timer(Timer(key="e3", due=at(5), seq=1, kind="timeout", workflow="W",
-                              enrollment="e3"))
-        store.set_timer(Timer(key="schedule:W", due=at(20), seq=2, kind="schedule",
-                              workflow="W"))
+        store.set_timer(Timer(key="e1", due=at(10), seq=3, kind="resume", workflow="W", enrollment="e1"))
+        store.set_timer(Timer(key="e2", due=at(5), seq=4, kind="resume", workflow="W", enrollment="e2"))
+        store.set_timer(Timer(key="e3", due=at(5), seq=1, kind="timeout", workflow="W", enrollment="e3"))
+        store.set_timer(Timer(key="schedule:W", due=at(20), seq=2, kind="schedule", workflow="W"))
     assert store.next_due() == at(5)
     assert store.pop_due(at(4)) is None
     popped = [store.pop_due(at(10)) for _ in range(4)]
     assert [t.key if t else None for t in popped] == ["e3", "e2", "e1", None]
-    assert store.timer("schedule:W") == Timer(key="schedule:W", due=at(20), seq=2,
-                                              kind="schedule", workflow="W")
+    assert store.timer("schedule:W") == Timer(key="schedule:W", due=at(20), seq=2, kind="schedule", workflow="W")
     assert store.next_due() == at(20)
 
 
 def test_set_timer_replaces_by_key_and_cancel_removes(store: StateStore) -> None:
     store.set_timer(Timer(key="e1", due=at(5), seq=1, kind="resume", workflow="W", enrollment="e1"))
-    store.set_timer(Timer(key="e1", due=at(50), seq=2, kind="resume", workflow="W",
-                          enrollment="e1"))
+    store.set_timer(Timer(key="e1", due=at(50), seq=2, kind="resume", workflow="W", enrollment="e1"))
     assert store.pop_due(at(10)) is None
     assert store.next_due() == at(50)
     store.cancel_timer("e1")
@@ -124,10 +146,16 @@ def test_history_in_order_and_filtered(store: StateStore) -> None:
 
 
 def test_history_detail_keeps_types(store: StateStore) -> None:
-    detail = {"until": at(90), "date": dt.date(2026, 3, 1), "pair": (1, "x"), "none": None,
-              "nested": {"list": [1.5, True]}}
-    item = HistoryEntry(seq=1, at=at(0), workflow="W", object="contact", id="c1",
-                        kind="delayed", step="steps.0", detail=detail)
+    detail = {
+        "until": at(90),
+        "date": dt.date(2026, 3, 1),
+        "pair": (1, "x"),
+        "none": None,
+        "nested": {"list": [1.5, True]},
+    }
+    item = HistoryEntry(
+        seq=1, at=at(0), workflow="W", object="contact", id="c1", kind="delayed", step="steps.0", detail=detail
+    )
     store.append_history(item)
     assert store.history() == [item]
     assert store.history()[0].to_json() == item.to_json()
@@ -183,8 +211,9 @@ def test_prune_per_retention_rules(store: StateStore) -> None:
         store.append_history(entry(5, "action", recent, "e2", record="c2"))
         store.add_fact("enrolled", "W", "contact", "c1", at(-3 * 365 * 24 * 60))
         store.add_fact("goal", "W", "contact", "c2", at(old))
-    removed = store.prune(actions_before=at(-90 * 24 * 60), history_before=at(-183 * 24 * 60),
-                          facts_before=at(-730 * 24 * 60))
+    removed = store.prune(
+        actions_before=at(-90 * 24 * 60), history_before=at(-183 * 24 * 60), facts_before=at(-730 * 24 * 60)
+    )
     # actions 2 and 3 (old), enrollment e1's remaining entry 1 (ended long ago), one fact
     assert removed == 4
     assert [h.seq for h in store.history()] == [4, 5]
@@ -223,8 +252,7 @@ def test_sqlite_state_survives_reopen(tmp_path: Path) -> None:
     store = SQLiteStore(path)
     with store.transaction():
         store.put_enrollment(enrollment("e1"))
-        store.set_timer(Timer(key="e1", due=at(5), seq=1, kind="resume", workflow="W",
-                              enrollment="e1"))
+        store.set_timer(Timer(key="e1", due=at(5), seq=1, kind="resume", workflow="W", enrollment="e1"))
         store.append_history(entry(1, "enrolled"))
         store.add_stat("W", "enrolled", 1)
         store.add_fact("enrolled", "W", "contact", "c1", at(0))

@@ -45,12 +45,10 @@ def test_one_error_per_broken_workflow_and_others_still_parse() -> None:
 
 def test_execute_on_takes_days_with_or_without_brackets() -> None:
     def days(spec: str) -> tuple[n.DayRange | n.Day, ...]:
-        text = f'workflow "W" {{ object contact settings {{ execute on {spec} from 09:00 to 17:00 }}' \
-               ' steps { end } }'
+        text = f'workflow "W" {{ object contact settings {{ execute on {spec} from 09:00 to 17:00 }} steps {{ end }} }}'
         result = parse(text, "w.wf")
         assert result.ok, result.diagnostics
-        clause = next(c for c in result.module.workflows[0].clauses
-                      if isinstance(c, n.SettingsClause))
+        clause = next(c for c in result.module.workflows[0].clauses if isinstance(c, n.SettingsClause))
         setting = clause.settings[0]
         assert isinstance(setting, n.ExecuteSetting)
         return tuple(spelled(d) for d in setting.days)
@@ -61,5 +59,7 @@ def test_execute_on_takes_days_with_or_without_brackets() -> None:
     assert days("[saturday, sunday]") == days("saturday, sunday") == ("saturday", "sunday")
     assert days("[monday..friday]") == days("monday..friday") == ("monday..friday",)
     assert days("[monday..wednesday, friday,]") == ("monday..wednesday", "friday")
-    assert not parse('workflow "W" { object contact settings { execute on [saturday, sunday '
-                     'from 09:00 to 17:00 } steps { end } }', "w.wf").ok
+    assert not parse(
+        'workflow "W" { object contact settings { execute on [saturday, sunday from 09:00 to 17:00 } steps { end } }',
+        "w.wf",
+    ).ok

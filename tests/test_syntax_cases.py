@@ -48,10 +48,7 @@ def test_there_is_a_case_for_every_node_type() -> None:
     seen: set[type] = set()
     for path in FILES:
         seen.update(type(node) for node in _parse(path.stem).module.walk())
-    every = {
-        cls for cls in vars(n).values()
-        if isinstance(cls, type) and issubclass(cls, n.Node) and cls is not n.Node
-    }
+    every = {cls for cls in vars(n).values() if isinstance(cls, type) and issubclass(cls, n.Node) and cls is not n.Node}
     missing = sorted(cls.__name__ for cls in every - seen)
     assert missing == []
 
@@ -89,8 +86,7 @@ def test_chained_durations_keep_every_part() -> None:
 
 def test_keywords_after_a_dot_are_property_names() -> None:
     props = [
-        s.prop.dotted for s in _steps("keywords_as_property_names")
-        if isinstance(s, (n.SetProperty, n.ClearProperty))
+        s.prop.dotted for s in _steps("keywords_as_property_names") if isinstance(s, (n.SetProperty, n.ClearProperty))
     ]
     assert props[:4] == ["deal.stage", "ticket.goal", "ticket.list", "contact.email"]
     assert "contact.known" in props and "contact.monday" in props

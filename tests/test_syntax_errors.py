@@ -80,8 +80,8 @@ def test_reported_where_expected(name: str, snapshot: object) -> None:
     ("name", "phrase"),
     [
         ("missing_email_name", "expected a string naming the email after `send email`"),
-        ("unclosed_steps_block", "to close the block `workflow \"Welcome\" {` opened at line 1"),
-        ("unclosed_workflow", "to close the block `workflow \"Welcome\" {` opened at line 1"),
+        ("unclosed_steps_block", 'to close the block `workflow "Welcome" {` opened at line 1'),
+        ("unclosed_workflow", 'to close the block `workflow "Welcome" {` opened at line 1'),
         ("unterminated_string", "a string that is not closed"),
         ("bad_escape", "found the escape `\\q`"),
         ("misspelt_keyword", "hint: did you mean `object`?"),

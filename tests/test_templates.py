@@ -56,19 +56,13 @@ def _fill(text: str) -> str:
     for step in placeholders:
         span = step.span
         line = lines[span.line - 1]
-        lines[span.line - 1] = (
-            line[: span.col - 1] + f"{action} {quote(step.text.value)}" + line[span.end_col - 1 :]
-        )
+        lines[span.line - 1] = line[: span.col - 1] + f"{action} {quote(step.text.value)}" + line[span.end_col - 1 :]
     return "\n".join(lines)
 
 
 def test_the_required_templates_exist_and_every_file_is_listed() -> None:
     assert REQUIRED <= set(NAMES)
-    files = {
-        p.name.removesuffix(".wf")
-        for p in resources.files("wfdsl.templates").iterdir()
-        if p.name.endswith(".wf")
-    }
+    files = {p.name.removesuffix(".wf") for p in resources.files("wfdsl.templates").iterdir() if p.name.endswith(".wf")}
     assert files == set(NAMES)
     assert all(t.description and len(t.description) <= 80 for t in TEMPLATES)
 

@@ -49,19 +49,14 @@ def test_nonexistent_local_time_moves_forward_by_the_gap() -> None:
 def test_next_time_of_day_and_weekday() -> None:
     monday = 0
     # Wednesday 2026-03-04 10:00 UTC -> next Monday 09:00 Oslo
-    assert timing.next_time_of_day(u("2026-03-04T10:00"), dt.time(9), "Europe/Oslo",
-                                   [monday]) == u("2026-03-09T08:00")
+    assert timing.next_time_of_day(u("2026-03-04T10:00"), dt.time(9), "Europe/Oslo", [monday]) == u("2026-03-09T08:00")
     # later today
-    assert timing.next_time_of_day(u("2026-03-04T06:00"), dt.time(9), "UTC") == u(
-        "2026-03-04T09:00")
+    assert timing.next_time_of_day(u("2026-03-04T06:00"), dt.time(9), "UTC") == u("2026-03-04T09:00")
     # already past today: tomorrow
-    assert timing.next_time_of_day(u("2026-03-04T10:00"), dt.time(9), "UTC") == u(
-        "2026-03-05T09:00")
+    assert timing.next_time_of_day(u("2026-03-04T10:00"), dt.time(9), "UTC") == u("2026-03-05T09:00")
     # exactly now: now, unless strict
-    assert timing.next_time_of_day(u("2026-03-04T09:00"), dt.time(9), "UTC") == u(
-        "2026-03-04T09:00")
-    assert timing.next_time_of_day(u("2026-03-04T09:00"), dt.time(9), "UTC", strict=True) == u(
-        "2026-03-05T09:00")
+    assert timing.next_time_of_day(u("2026-03-04T09:00"), dt.time(9), "UTC") == u("2026-03-04T09:00")
+    assert timing.next_time_of_day(u("2026-03-04T09:00"), dt.time(9), "UTC", strict=True) == u("2026-03-05T09:00")
 
 
 def test_recurrences() -> None:
@@ -105,16 +100,15 @@ def test_windows_and_pause_dates() -> None:
     friday_evening = u("2026-03-06T23:30")  # 18:30 EST
     assert not timing.in_window(friday_evening, WEEKDAYS_9_17, (), tz)
     # next start: Monday 09:00 EDT (DST began on Sunday 03-08)
-    assert timing.next_window_start(friday_evening, WEEKDAYS_9_17, (), tz) == u(
-        "2026-03-09T13:00")
+    assert timing.next_window_start(friday_evening, WEEKDAYS_9_17, (), tz) == u("2026-03-09T13:00")
     # Monday paused: Tuesday
-    assert timing.next_window_start(friday_evening, WEEKDAYS_9_17, ("2026-03-09",), tz) == u(
-        "2026-03-10T13:00")
+    assert timing.next_window_start(friday_evening, WEEKDAYS_9_17, ("2026-03-09",), tz) == u("2026-03-10T13:00")
     assert timing.in_window(u("2026-03-06T15:00"), WEEKDAYS_9_17, (), tz)
     assert not timing.in_window(u("2026-03-06T15:00"), WEEKDAYS_9_17, ("2026-03-06",), tz)
     # no windows, a pause date: the next day at 00:00
-    assert timing.next_window_start(u("2026-12-24T10:00"), (), ("2026-12-24", "2026-12-25"),
-                                    "UTC") == u("2026-12-26T00:00")
+    assert timing.next_window_start(u("2026-12-24T10:00"), (), ("2026-12-24", "2026-12-25"), "UTC") == u(
+        "2026-12-26T00:00"
+    )
 
 
 @given(st.text(min_size=1, max_size=20))

@@ -50,9 +50,7 @@ def _clean_env() -> dict[str, str]:
 def test_installed_wheel_parses_an_example_with_its_packaged_grammar(tmp_path: Path) -> None:
     env = _clean_env()
     dist = tmp_path / "dist"
-    built = _run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)], ROOT, env
-    )
+    built = _run([sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)], ROOT, env)
     if built.returncode != 0 and "No module named build" in built.stderr:
         pytest.skip("the `build` package is not installed (pip install -e '.[test]')")
     assert built.returncode == 0, built.stdout + built.stderr

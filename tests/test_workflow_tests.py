@@ -132,7 +132,9 @@ def test_all_pass(tmp_path: Path, snapshot: SnapshotAssertion) -> None:
 
 
 def test_failures_show_expected_and_actual(tmp_path: Path, snapshot: SnapshotAssertion) -> None:
-    path = project(tmp_path, """
+    path = project(
+        tmp_path,
+        """
 [[test]]
 name = "wrong expectations"
 workflow = "Welcome"
@@ -155,7 +157,8 @@ name = "this one passes"
 workflow = "Welcome"
 record = "c1"
 enrolled = true
-""")
+""",
+    )
     result = run(path)
     assert result.exit_code == 1
     out = result.output.replace(str(tmp_path), "TMP")
@@ -168,7 +171,9 @@ enrolled = true
 
 
 def test_time_window_and_exact_time_can_fail(tmp_path: Path) -> None:
-    path = project(tmp_path, """
+    path = project(
+        tmp_path,
+        """
 [[test]]
 name = "too early"
 workflow = "Welcome"
@@ -180,14 +185,17 @@ name = "outside the window"
 workflow = "Welcome"
 record = "c1"
 actions = [{ kind = "send_email", within = [2026-11-26T00:00:00Z, 2026-11-27T00:00:00Z] }]
-""")
+""",
+    )
     result = run(path)
     assert result.exit_code == 1
     assert result.output.splitlines()[-1] == "0 passed, 2 failed"
 
 
 def test_order_of_actions_matters(tmp_path: Path) -> None:
-    path = project(tmp_path, """
+    path = project(
+        tmp_path,
+        """
 [[test]]
 name = "reversed"
 workflow = "Welcome"
@@ -196,13 +204,16 @@ actions = [
   { kind = "send_email", args = { email = "Welcome #2" } },
   { kind = "send_email", args = { email = "Welcome #1" } },
 ]
-""")
+""",
+    )
     assert run(path).exit_code == 1
 
 
 def test_derived_reasons(tmp_path: Path) -> None:
     """Refusals the trace does not record (criteria unmet) are found through explain."""
-    path = project(tmp_path, """
+    path = project(
+        tmp_path,
+        """
 [[test]]
 name = "criteria unmet"
 workflow = "Welcome"
@@ -217,26 +228,29 @@ type = "record.updated"
 object = "contact"
 id = "c2"
 properties = { lifecyclestage = "lead" }
-""")
+""",
+    )
     result = run(path)
     assert result.exit_code == 0, result.output
 
 
 def test_xfail_and_xpass(tmp_path: Path) -> None:
-    path = project(tmp_path, """
+    path = project(
+        tmp_path,
+        """
 [[test]]
 name = "known engine gap"
 workflow = "Welcome"
 record = "c1"
 enrolled = 5
 xfail = "a reason"
-""")
+""",
+    )
     result = run(path)
     assert result.exit_code == 0, result.output
     assert "XFAIL  " in result.output and "(expected failure: a reason)" in result.output
     assert result.output.splitlines()[-2:] == ["1 expected failure", "0 passed, 0 failed"]
-    path.write_text(path.read_text(encoding="utf-8").replace("enrolled = 5", "enrolled = 1"),
-                    encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8").replace("enrolled = 5", "enrolled = 1"), encoding="utf-8")
     result = run(path)
     assert result.exit_code == 1
     assert "XPASS  " in result.output and "remove `xfail`" in result.output
@@ -249,45 +263,64 @@ def test_files_found_below_a_directory(tmp_path: Path) -> None:
     (tmp_path / "sub" / "welcome.wf").write_text(WORKFLOW, encoding="utf-8")
     (tmp_path / "sub" / "more.wftest.toml").write_text(SETUP + PASSING, encoding="utf-8")
     (tmp_path / "notes.toml").write_text("x = 1\n", encoding="utf-8")
-    assert [p.name for p in discover([tmp_path])] == ["more.wftest.toml",
-                                                      "welcome.wftest.toml"]
+    assert [p.name for p in discover([tmp_path])] == ["more.wftest.toml", "welcome.wftest.toml"]
     result = run(tmp_path)
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[-1] == "6 passed, 0 failed"
 
 
-@pytest.mark.parametrize(("tests", "message"), [
-    ('\n[[test]]\nname = "x"\nworkflow = "Welcome"\nenroled = true\n',
-     "welcome.wftest.toml:27: [[test]] #1: unknown key `enroled`; did you mean `enrolled`?"),
-    ('\n[[test]]\nname = "x"\nworkflow = "Welcom"\n',
-     "welcome.wftest.toml:26: [[test]] #1 (x): unknown workflow 'Welcom'; did you mean "
-     "'Welcome'?"),
-    ('\n[[test]]\nname = "x"\nworkflow = "Welcome"\nenrolled = true\n',
-     "welcome.wftest.toml:27: [[test]] #1 (x): `enrolled` needs a `record`"),
-    ('\n[[test]]\nname = "x"\nworkflow = "Welcome"\nrecord = "c7"\nenrolled = true\n',
-     "[[test]] #1 (x): unknown record 'c7'"),
-    ('\n[[test]]\nname = "x"\nworkflow = "Welcome"\nrecord = "c1"\n'
-     'actions = [{ kind = "send_email", at = "soon" }]\n',
-     "welcome.wftest.toml:28: `at` is not an ISO 8601 time: 'soon'"),
-    ('\n[[test]]\nname = "x"\nworkflow = "Welcome"\nrecord = "c1"\ngoal_met = "yes"\n',
-     "welcome.wftest.toml:28: [[test]] #1 (x): `goal_met` must be true or false"),
-    ('\n[[test]]\nname = "x"\nworkflow = "Welcome"\n\n[[test]]\nname = "x"\n'
-     'workflow = "Welcome"\n', "duplicate test name 'x'"),
-    ('\n[[test]]\nworkflow = "Welcome"\n', "every test needs a `name`"),
-    ('\n[[test]]\nname = "x\nworkflow = "Welcome"\n',
-     "welcome.wftest.toml:25: invalid TOML:"),
-    ("", "welcome.wftest.toml: no test cases: add a [[test]] table with a `name`"),
-    ('\n[[test]]\nname = "x"\nworkflow = "Welcome"\nrecord = "c1"\nenrolled = true\n'
-     'records = { contact = [{ name = "no id" }] }\n',
-     "welcome.wftest.toml:29: records (inline):1: each `contact` record must be an object with"),
-    ('\n[[test]]\nname = "x"\nworkflow = "Welcome"\nrecord = "c1"\n'
-     'events = [{ at = 2026-11-23T10:00:00Z, type = "nope", object = "contact", id = "c1" }]\n',
-     "welcome.wftest.toml:28: events (inline):1: unknown event type 'nope'"),
-    ('\n[[test]]\nname = "x"\nworkflow = "Welcome"\nrecord = "co1"\nenrolled = true\n'
-     'records = { company = [{ id = "co1" }] }\n',
-     "welcome.wftest.toml:27: [[test]] #1 (x): 'Welcome' enrolls contact records, and "
-     "company:co1 is a company"),
-])
+@pytest.mark.parametrize(
+    ("tests", "message"),
+    [
+        (
+            '\n[[test]]\nname = "x"\nworkflow = "Welcome"\nenroled = true\n',
+            "welcome.wftest.toml:27: [[test]] #1: unknown key `enroled`; did you mean `enrolled`?",
+        ),
+        (
+            '\n[[test]]\nname = "x"\nworkflow = "Welcom"\n',
+            "welcome.wftest.toml:26: [[test]] #1 (x): unknown workflow 'Welcom'; did you mean 'Welcome'?",
+        ),
+        (
+            '\n[[test]]\nname = "x"\nworkflow = "Welcome"\nenrolled = true\n',
+            "welcome.wftest.toml:27: [[test]] #1 (x): `enrolled` needs a `record`",
+        ),
+        (
+            '\n[[test]]\nname = "x"\nworkflow = "Welcome"\nrecord = "c7"\nenrolled = true\n',
+            "[[test]] #1 (x): unknown record 'c7'",
+        ),
+        (
+            '\n[[test]]\nname = "x"\nworkflow = "Welcome"\nrecord = "c1"\n'
+            'actions = [{ kind = "send_email", at = "soon" }]\n',
+            "welcome.wftest.toml:28: `at` is not an ISO 8601 time: 'soon'",
+        ),
+        (
+            '\n[[test]]\nname = "x"\nworkflow = "Welcome"\nrecord = "c1"\ngoal_met = "yes"\n',
+            "welcome.wftest.toml:28: [[test]] #1 (x): `goal_met` must be true or false",
+        ),
+        (
+            '\n[[test]]\nname = "x"\nworkflow = "Welcome"\n\n[[test]]\nname = "x"\nworkflow = "Welcome"\n',
+            "duplicate test name 'x'",
+        ),
+        ('\n[[test]]\nworkflow = "Welcome"\n', "every test needs a `name`"),
+        ('\n[[test]]\nname = "x\nworkflow = "Welcome"\n', "welcome.wftest.toml:25: invalid TOML:"),
+        ("", "welcome.wftest.toml: no test cases: add a [[test]] table with a `name`"),
+        (
+            '\n[[test]]\nname = "x"\nworkflow = "Welcome"\nrecord = "c1"\nenrolled = true\n'
+            'records = { contact = [{ name = "no id" }] }\n',
+            "welcome.wftest.toml:29: records (inline):1: each `contact` record must be an object with",
+        ),
+        (
+            '\n[[test]]\nname = "x"\nworkflow = "Welcome"\nrecord = "c1"\n'
+            'events = [{ at = 2026-11-23T10:00:00Z, type = "nope", object = "contact", id = "c1" }]\n',
+            "welcome.wftest.toml:28: events (inline):1: unknown event type 'nope'",
+        ),
+        (
+            '\n[[test]]\nname = "x"\nworkflow = "Welcome"\nrecord = "co1"\nenrolled = true\n'
+            'records = { company = [{ id = "co1" }] }\n',
+            "welcome.wftest.toml:27: [[test]] #1 (x): 'Welcome' enrolls contact records, and company:co1 is a company",
+        ),
+    ],
+)
 def test_malformed_files_exit_2(tmp_path: Path, tests: str, message: str) -> None:
     path = project(tmp_path, tests)
     result = run(path)
@@ -300,20 +333,19 @@ def test_malformed_files_exit_2(tmp_path: Path, tests: str, message: str) -> Non
 def test_malformed_setup_exits_2(tmp_path: Path) -> None:
     (tmp_path / "welcome.wf").write_text(WORKFLOW, encoding="utf-8")
     path = tmp_path / "t.wftest.toml"
-    path.write_text('workflows = ["missing.wf"]\n[[test]]\nname = "x"\nworkflow = "W"\n',
-                    encoding="utf-8")
+    path.write_text('workflows = ["missing.wf"]\n[[test]]\nname = "x"\nworkflow = "W"\n', encoding="utf-8")
     result = run(path)
     assert result.exit_code == 2
     assert "t.wftest.toml:1: workflow file" in result.output and "does not exist" in result.output
-    path.write_text('workflows = ["welcome.wf"]\nrecords = "none.json"\n[[test]]\nname = "x"\n'
-                    'workflow = "Welcome"\n', encoding="utf-8")
+    path.write_text(
+        'workflows = ["welcome.wf"]\nrecords = "none.json"\n[[test]]\nname = "x"\nworkflow = "Welcome"\n',
+        encoding="utf-8",
+    )
     result = run(path)
     assert result.exit_code == 2
     assert "none.json:1: no such file" in result.output
-    (tmp_path / "bad.wf").write_text('workflow "B" { object contact steps { frobnicate } }\n',
-                                     encoding="utf-8")
-    path.write_text('workflows = ["bad.wf"]\n[[test]]\nname = "x"\nworkflow = "B"\n',
-                    encoding="utf-8")
+    (tmp_path / "bad.wf").write_text('workflow "B" { object contact steps { frobnicate } }\n', encoding="utf-8")
+    path.write_text('workflows = ["bad.wf"]\n[[test]]\nname = "x"\nworkflow = "B"\n', encoding="utf-8")
     result = run(path)
     assert result.exit_code == 2
     assert "t.wftest.toml:1: the workflows do not compile" in result.output
@@ -339,8 +371,7 @@ def test_library_api(tmp_path: Path) -> None:
 
 FILE_BLOCK = re.compile(r"```toml file=(?P<path>\S+)\n(?P<body>.*?)```", re.S)
 TOML_BLOCK = re.compile(r"```toml\n(?P<body>.*?)```", re.S)
-CONSOLE = re.compile(r"```console(?: exit=(?P<code>\d))?\n\$ (?P<cmd>[^\n]*)\n(?P<out>.*?)```",
-                     re.S)
+CONSOLE = re.compile(r"```console(?: exit=(?P<code>\d))?\n\$ (?P<cmd>[^\n]*)\n(?P<out>.*?)```", re.S)
 PAGES = ("explain.md", "testing.md")
 
 
@@ -349,8 +380,7 @@ def _console_blocks() -> list[tuple[str, int, str, str]]:
     for page in PAGES:
         text = (ROOT / "docs" / page).read_text(encoding="utf-8")
         for match in CONSOLE.finditer(text):
-            found.append((page, int(match.group("code") or 0), match.group("cmd"),
-                          match.group("out")))
+            found.append((page, int(match.group("code") or 0), match.group("cmd"), match.group("out")))
     return found
 
 
@@ -366,10 +396,10 @@ def docs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize(("page", "code", "cmd", "out"), _console_blocks(),
-                         ids=[f"{p}:{c[:60]}" for p, _, c, _ in _console_blocks()])
-def test_docs_console_blocks_are_real_output(docs_dir: Path, page: str, code: int, cmd: str,
-                                             out: str) -> None:
+@pytest.mark.parametrize(
+    ("page", "code", "cmd", "out"), _console_blocks(), ids=[f"{p}:{c[:60]}" for p, _, c, _ in _console_blocks()]
+)
+def test_docs_console_blocks_are_real_output(docs_dir: Path, page: str, code: int, cmd: str, out: str) -> None:
     args = shlex.split(cmd)
     assert args[0] == "wfdsl"
     result = CliRunner().invoke(cli, args[1:])
@@ -379,8 +409,7 @@ def test_docs_console_blocks_are_real_output(docs_dir: Path, page: str, code: in
 
 def test_docs_toml_fragments_run(docs_dir: Path) -> None:
     text = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
-    head = 'workflows = ["../welcome-series.wf"]\nrecords = "../records.json"\n' \
-           'events = "../events.jsonl"\n'
+    head = 'workflows = ["../welcome-series.wf"]\nrecords = "../records.json"\nevents = "../events.jsonl"\n'
     fragments = TOML_BLOCK.findall(text)
     assert fragments
     for i, fragment in enumerate(fragments):
@@ -391,8 +420,7 @@ def test_docs_toml_fragments_run(docs_dir: Path) -> None:
 
 
 def test_a_workflow_file_runs_its_test_file(tmp_path: Path) -> None:
-    assert discover([EXAMPLES / "welcome-series.wf"]) == [
-        EXAMPLES / "tests" / "welcome-series.wftest.toml"]
+    assert discover([EXAMPLES / "welcome-series.wf"]) == [EXAMPLES / "tests" / "welcome-series.wftest.toml"]
     result = run(EXAMPLES / "webinar.wf")
     assert result.exit_code == 0, result.output
     assert "webinar.wftest.toml::" in result.output
@@ -403,8 +431,9 @@ def test_a_workflow_file_runs_its_test_file(tmp_path: Path) -> None:
     assert "no test file for this workflow file" in result.output
 
 
-@pytest.mark.skipif(not os.environ.get("WFDSL_UPDATE_DOCS"),
-                    reason="set WFDSL_UPDATE_DOCS=1 to rewrite the docs' console output")
+@pytest.mark.skipif(
+    not os.environ.get("WFDSL_UPDATE_DOCS"), reason="set WFDSL_UPDATE_DOCS=1 to rewrite the docs' console output"
+)
 def test_update_docs_console_output(docs_dir: Path) -> None:
     """`WFDSL_UPDATE_DOCS=1 pytest tests/test_workflow_tests.py -k update_docs` pastes the
     real output (and exit status) of every console block of these pages into them."""
@@ -421,13 +450,16 @@ def test_update_docs_console_output(docs_dir: Path) -> None:
 
 
 def test_an_unexpected_non_enrollment_is_explained(tmp_path: Path) -> None:
-    path = project(tmp_path, """
+    path = project(
+        tmp_path,
+        """
 [[test]]
 name = "expects the competitor"
 workflow = "Welcome"
 record = "c9"
 enrolled = true
-""")
+""",
+    )
     result = run(path)
     assert result.exit_code == 1
     assert "    why (wfdsl explain): never enrolled: suppressed\n" in result.output

@@ -73,9 +73,7 @@ def _checker() -> Callable[..., Iterable[Diagnostic]] | None:
     return check if callable(check) else None
 
 
-def compile_project(
-    project: Project, schema: object | None = None
-) -> tuple[ProjectPlan | None, list[Diagnostic]]:
+def compile_project(project: Project, schema: object | None = None) -> tuple[ProjectPlan | None, list[Diagnostic]]:
     """Check and compile every workflow of a project.
 
     Returns `(plan, diagnostics)`; `plan` is None when any diagnostic is an
@@ -228,8 +226,10 @@ def criteria_data(criteria: n.Criteria, *, event: bool = False) -> dict[str, Any
         }
     if isinstance(c, n.Between):
         return {
-            "op": "between", **target(c.prop),
-            "low": value_data(c.low), "high": value_data(c.high),
+            "op": "between",
+            **target(c.prop),
+            "low": value_data(c.low),
+            "high": value_data(c.high),
         }
     if isinstance(c, n.TextMatch):
         return {"op": c.op, **target(c.prop), "value": c.value.value}
@@ -448,10 +448,13 @@ def _settings(workflow: n.Workflow) -> Settings:
         if isinstance(setting, n.TimezoneSetting):
             timezone = setting.name.value
         elif isinstance(setting, n.ExecuteSetting):
-            windows.append(Window(
-                days=_days(setting.days), start=_time(setting.start.text),
-                end=_time(setting.end.text),
-            ))
+            windows.append(
+                Window(
+                    days=_days(setting.days),
+                    start=_time(setting.start.text),
+                    end=_time(setting.end.text),
+                )
+            )
         elif isinstance(setting, n.PauseSetting):
             pauses.extend(d.text for d in setting.dates)
         elif isinstance(setting, n.EnrollExistingSetting):
@@ -497,9 +500,7 @@ def compile_workflow(workflow: n.Workflow, source: str) -> WorkflowPlan:
         if re_clause.every_time:
             reenroll = Reenroll(mode="every_time")
         else:
-            reenroll = Reenroll(
-                mode="on_change", properties=tuple(_prop_ref(p) for p in re_clause.properties)
-            )
+            reenroll = Reenroll(mode="on_change", properties=tuple(_prop_ref(p) for p in re_clause.properties))
     goal_clause = workflow.first(n.GoalClause)
     goal = criteria_data(goal_clause.criteria) if isinstance(goal_clause, n.GoalClause) else None
     un_clause = workflow.first(n.UnenrollClause)
@@ -517,9 +518,7 @@ def compile_workflow(workflow: n.Workflow, source: str) -> WorkflowPlan:
         trigger=_trigger_keys(trigger),
         goal=criteria_keys(goal),
         unenroll=criteria_keys(unenroll),
-        suppress=IndexKeys(
-            events=("list.added",) if suppress else (), lists=tuple(sorted(suppress))
-        ),
+        suppress=IndexKeys(events=("list.added",) if suppress else (), lists=tuple(sorted(suppress))),
     )
     text = source_text(source, workflow.span)
     return WorkflowPlan(
@@ -642,8 +641,7 @@ class _StepCompiler:
             extra["else_target"] = self._else(step.else_body, following)
         elif isinstance(step, n.Split):
             extra["arms"] = tuple(
-                Arm(percent=_number(a.percent.text), target=self._block(a.body.steps, following))
-                for a in step.arms
+                Arm(percent=_number(a.percent.text), target=self._block(a.body.steps, following)) for a in step.arms
             )
         elif isinstance(step, n.GoTo):
             nxt = None
@@ -684,7 +682,8 @@ def _kind_and_args(step: n.Step) -> tuple[str, dict[str, Any]]:  # noqa: C901 - 
         }
     if isinstance(s, n.WaitFor):
         return "wait_for", {
-            "event": _event_data(s.event), "timeout": duration_data(s.timeout),
+            "event": _event_data(s.event),
+            "timeout": duration_data(s.timeout),
         }
     if isinstance(s, n.If):
         return "if", {}
@@ -736,7 +735,8 @@ def _kind_and_args(step: n.Step) -> tuple[str, dict[str, Any]]:  # noqa: C901 - 
         return "unenroll_from_workflow", {"workflow": s.workflow.value}
     if isinstance(s, n.Webhook):
         return "webhook", {
-            "method": s.method.lower(), "url": s.url.value,
+            "method": s.method.lower(),
+            "url": s.url.value,
             "body": None if s.body is None else s.body.value,
         }
     if isinstance(s, n.Placeholder):

@@ -34,8 +34,7 @@ class Rule:
 
 def _rules(*rows: tuple[str, str, str, str]) -> dict[str, Rule]:
     return {
-        name: Rule(code=code, name=name, severity=Severity(sev), summary=summary)
-        for code, name, sev, summary in rows
+        name: Rule(code=code, name=name, severity=Severity(sev), summary=summary) for code, name, sev, summary in rows
     }
 
 

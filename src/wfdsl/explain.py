@@ -128,8 +128,7 @@ def _tree(node: ExplainNode, facts: RecordFacts | None) -> Tree:
     children = tuple(_tree(c, facts) for c in node.children)
     seen: str | None = None
     if op in ("ever", "never") and facts is not None:
-        values = [v for v in facts.history(str(data["object"]), str(data["property"]))
-                  if not is_unknown(v)]
+        values = [v for v in facts.history(str(data["object"]), str(data["property"])) if not is_unknown(v)]
         seen = "values: " + ", ".join(_show(v) for v in values) if values else "never had a value"
     elif op in PROPERTY_OPS:
         seen = _was(node.value)
@@ -152,8 +151,7 @@ def evaluate(criteria: Mapping[str, Any], facts: RecordFacts) -> Tree:
     return _tree(explain_criteria(criteria, facts), facts)
 
 
-def _event_tree(data: Mapping[str, Any], attributes: Mapping[str, object],
-                facts: RecordFacts | None) -> Tree:
+def _event_tree(data: Mapping[str, Any], attributes: Mapping[str, object], facts: RecordFacts | None) -> Tree:
     """Event criteria (bare names are the event's attributes) evaluated on one event."""
     op = str(data.get("op"))
     if op in ("and", "or"):
@@ -184,8 +182,14 @@ class Check:
     step: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": "check", "role": self.role, "label": self.label, "result": self.result,
-                "step": self.step, "tree": self.tree.to_json()}
+        return {
+            "type": "check",
+            "role": self.role,
+            "label": self.label,
+            "result": self.result,
+            "step": self.step,
+            "tree": self.tree.to_json(),
+        }
 
 
 @attrs.frozen(kw_only=True)
@@ -200,8 +204,7 @@ class Lists:
         return any(member for _, member in self.lists)
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": "suppression", "label": self.label,
-                "lists": {name: member for name, member in self.lists}}
+        return {"type": "suppression", "label": self.label, "lists": {name: member for name, member in self.lists}}
 
 
 @attrs.frozen(kw_only=True)
@@ -214,8 +217,13 @@ class EventMatch:
     tree: Tree
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": "event_match", "label": self.label, "pattern": self.pattern,
-                "result": self.result, "tree": self.tree.to_json()}
+        return {
+            "type": "event_match",
+            "label": self.label,
+            "pattern": self.pattern,
+            "result": self.result,
+            "tree": self.tree.to_json(),
+        }
 
 
 @attrs.frozen(kw_only=True)
@@ -230,9 +238,14 @@ class Outcome:
     note: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "outcome", "kind": self.kind, "reason": self.reason,
-                               "step": self.step, "detail": dict(self.detail),
-                               "recorded": self.recorded}
+        out: dict[str, Any] = {
+            "type": "outcome",
+            "kind": self.kind,
+            "reason": self.reason,
+            "step": self.step,
+            "detail": dict(self.detail),
+            "recorded": self.recorded,
+        }
         if self.note:
             out["note"] = self.note
         return out
@@ -246,8 +259,7 @@ class Passed:
     items: tuple[Check | Lists, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": "checks_passed", "step": self.step,
-                "checks": [i.to_json() for i in self.items]}
+        return {"type": "checks_passed", "step": self.step, "checks": [i.to_json() for i in self.items]}
 
 
 Item = Check | Lists | EventMatch | Outcome | Passed
@@ -264,8 +276,11 @@ class Moment:
     last: dt.datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"at": self.at.isoformat(), "cause": self.cause,
-                               "items": [i.to_json() for i in self.items]}
+        out: dict[str, Any] = {
+            "at": self.at.isoformat(),
+            "cause": self.cause,
+            "items": [i.to_json() for i in self.items],
+        }
         if self.repeat > 1 and self.last is not None:
             out["repeat"] = self.repeat
             out["last"] = self.last.isoformat()
@@ -285,11 +300,15 @@ class WorkflowReport:
     final: tuple[Check | Lists, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"workflow": self.name, "trigger": self.trigger,
-                "enrollments": self.enrollments, "verdict": self.verdict,
-                "reasons": list(self.reasons),
-                "moments": [m.to_json() for m in self.moments],
-                "final": [c.to_json() for c in self.final]}
+        return {
+            "workflow": self.name,
+            "trigger": self.trigger,
+            "enrollments": self.enrollments,
+            "verdict": self.verdict,
+            "reasons": list(self.reasons),
+            "moments": [m.to_json() for m in self.moments],
+            "final": [c.to_json() for c in self.final],
+        }
 
 
 @attrs.frozen(kw_only=True)
@@ -402,18 +421,18 @@ class _Observer:
                 ids = {id(s) for s in mine}
                 keep = [s for s in self.seen[mark:] if id(s) not in ids]
                 first = mine[0]
-                self.seen[mark:] = [_Seen(first.seq, first.at, first.workflow, first.cause,
-                                          Passed(step=ctx.step, items=checks)), *keep]
+                self.seen[mark:] = [
+                    _Seen(first.seq, first.at, first.workflow, first.cause, Passed(step=ctx.step, items=checks)),
+                    *keep,
+                ]
             return
-        if ctx.kind not in ("activation", "filter_trigger", "event_trigger", "schedule",
-                            "annual"):
+        if ctx.kind not in ("activation", "filter_trigger", "event_trigger", "schedule", "annual"):
             return
         if any(o.kind in (h.ENROLLED, h.NOT_ENROLLED) for o in outcomes):
             return
         reason, note = self._derive(ctx, [s.item for s in mine])
         if reason is not None:
-            self.add(ctx.workflow, Outcome(kind=h.NOT_ENROLLED, reason=reason, recorded=False,
-                                           note=note))
+            self.add(ctx.workflow, Outcome(kind=h.NOT_ENROLLED, reason=reason, recorded=False, note=note))
 
     @staticmethod
     def _derive(ctx: _Ctx, items: list[Item]) -> tuple[str | None, str | None]:
@@ -425,11 +444,11 @@ class _Observer:
             return REFINEMENT_UNMET, "`only if` is not met"
         if "trigger" in checks and not checks["trigger"].result:
             return CRITERIA_UNMET, "the enrollment criteria are not met"
-        if "trigger" in checks and checks.get("trigger_before") is not None \
-                and checks["trigger_before"].result:
-            return ALREADY_MET, ("the criteria were met already before this change: a filter "
-                                 "trigger enrolls when a record comes to meet them"
-                                 + (f"; {ctx.note}" if ctx.note else ""))
+        if "trigger" in checks and checks.get("trigger_before") is not None and checks["trigger_before"].result:
+            return ALREADY_MET, (
+                "the criteria were met already before this change: a filter "
+                "trigger enrolls when a record comes to meet them" + (f"; {ctx.note}" if ctx.note else "")
+            )
         return None, None
 
 
@@ -446,23 +465,28 @@ class _ObservedFacts(RecordFacts):
         result = super().in_list(name)
         obs = self.observer
         ctx = None if obs is None else obs.top()
-        if obs is not None and ctx is not None and obs.depth == 0 \
-                and obs.is_target(self.record.object, self.record.id) \
-                and ctx.kind in ("enroll", "check"):
-            label = "suppression lists" if ctx.kind == "enroll" else _check_label(
-                "suppression lists", ctx)
+        if (
+            obs is not None
+            and ctx is not None
+            and obs.depth == 0
+            and obs.is_target(self.record.object, self.record.id)
+            and ctx.kind in ("enroll", "check")
+        ):
+            label = "suppression lists" if ctx.kind == "enroll" else _check_label("suppression lists", ctx)
             last = obs.seen[-1].item if obs.seen else None
-            if isinstance(last, Lists) and last.label == label and \
-                    obs.seen[-1].workflow == ctx.workflow and name not in dict(last.lists):
-                obs.seen[-1] = attrs.evolve(obs.seen[-1], item=Lists(
-                    label=label, lists=(*last.lists, (name, result))))
+            if (
+                isinstance(last, Lists)
+                and last.label == label
+                and obs.seen[-1].workflow == ctx.workflow
+                and name not in dict(last.lists)
+            ):
+                obs.seen[-1] = attrs.evolve(obs.seen[-1], item=Lists(label=label, lists=(*last.lists, (name, result))))
             else:
                 obs.add(ctx.workflow, Lists(label=label, lists=((name, result),)))
         return result
 
 
-def _observed(facts: RecordFacts, observer: _Observer | None, *,
-              before: bool = False) -> _ObservedFacts:
+def _observed(facts: RecordFacts, observer: _Observer | None, *, before: bool = False) -> _ObservedFacts:
     """The same facts object, observed (its class swapped: no copy, no constructor call)."""
     facts.__class__ = _ObservedFacts
     assert isinstance(facts, _ObservedFacts)
@@ -482,8 +506,16 @@ class ExplainEngine(Engine):
 
     observe_every_trigger = True
 
-    def __init__(self, plans: ProjectPlan | Iterable[WorkflowPlan], crm: Any, store: Any,
-                 clock: Any, *, observer: _Observer, **kw: Any) -> None:
+    def __init__(
+        self,
+        plans: ProjectPlan | Iterable[WorkflowPlan],
+        crm: Any,
+        store: Any,
+        clock: Any,
+        *,
+        observer: _Observer,
+        **kw: Any,
+    ) -> None:
         self._observer = observer
         observer.now = lambda: self._now
         super().__init__(plans, crm, store, clock, **kw)
@@ -507,8 +539,13 @@ class ExplainEngine(Engine):
 
         return predicate
 
-    def _facts(self, record: Record, plan: WorkflowPlan, *, received: bool | None = None,
-               ) -> RecordFacts:
+    def _facts(
+        self,
+        record: Record,
+        plan: WorkflowPlan,
+        *,
+        received: bool | None = None,
+    ) -> RecordFacts:
         return _observed(super()._facts(record, plan, received=received), self._observer)
 
     def _evaluated(self, criteria: Any, facts: Any, result: bool) -> None:
@@ -525,28 +562,25 @@ class ExplainEngine(Engine):
         step = ctx.step
         if criteria is plan.goal:
             role = "goal"
-            label = {"enroll": "goal at enrollment", "watch": "goal after completion"}.get(
-                ctx.kind) or _check_label("goal", ctx)
+            label = {"enroll": "goal at enrollment", "watch": "goal after completion"}.get(ctx.kind) or _check_label(
+                "goal", ctx
+            )
         elif criteria is plan.unenroll:
             role = "unenroll"
-            label = "unenroll when, at enrollment" if ctx.kind == "enroll" else \
-                _check_label("unenroll when", ctx)
+            label = "unenroll when, at enrollment" if ctx.kind == "enroll" else _check_label("unenroll when", ctx)
         elif criteria is plan.trigger.criteria and ctx.kind == "check":
-            role, label = "unmet", _check_label("enrollment criteria still met "
-                                                "(unenroll if criteria unmet)", ctx)
+            role, label = "unmet", _check_label("enrollment criteria still met (unenroll if criteria unmet)", ctx)
         elif criteria is plan.trigger.criteria:
             before = getattr(facts, "is_before", False)
             role = "trigger_before" if before else "trigger"
-            label = "enrollment criteria before this change" if before else \
-                "enrollment criteria"
+            label = "enrollment criteria before this change" if before else "enrollment criteria"
         elif criteria is plan.trigger.refinement:
             role, label = "refinement", "only if"
         else:
             role, label = "branch", self._branch_label(plan, step, criteria)
         if tree.result != result:  # pragma: no cover - the two evaluators share leaf code
             label += " (explain and the engine disagree)"
-        obs.add(ctx.workflow, Check(role=role, label=label, result=result, tree=tree,
-                                    step=step))
+        obs.add(ctx.workflow, Check(role=role, label=label, result=result, tree=tree, step=step))
 
     @staticmethod
     def _branch_label(plan: WorkflowPlan, step_id: str | None, criteria: Any) -> str:
@@ -574,8 +608,11 @@ class ExplainEngine(Engine):
             super()._dispatch(batch)
 
     def _fire(self, timer: Timer) -> None:
-        text = {"schedule": "schedule occurrence", "annual": "new year: annual re-enrollment",
-                "timeout": "`wait for` timed out"}.get(timer.kind, "timer")
+        text = {
+            "schedule": "schedule occurrence",
+            "annual": "new year: annual re-enrollment",
+            "timeout": "`wait for` timed out",
+        }.get(timer.kind, "timer")
         if timer.kind == "resume":
             enr = self.store.enrollment(timer.enrollment or "")
             if enr is not None and enr.step is not None:
@@ -596,21 +633,20 @@ class ExplainEngine(Engine):
         plan = compiled.plan
         note = None
         if self._observer.is_target(record.object, record.id) and any(
-                e.workflow == plan.name for e in self.store.enrollments_of(record.object,
-                                                                           record.id)):
+            e.workflow == plan.name for e in self.store.enrollments_of(record.object, record.id)
+        ):
             if plan.reenroll.mode == "on_change":
                 props = ", ".join(f"{p.object}.{p.property}" for p in plan.reenroll.properties)
                 note = f"it enrolled before, and re-enrolls only on a change of {props}"
             else:
-                note = ("it enrolled before, and re-enrollment is off (add `reenroll on change "
-                        "of <property>` to allow it)")
-        with self._observer.context("filter_trigger", plan.name,
-                                    record=(record.object, record.id), note=note):
+                note = (
+                    "it enrolled before, and re-enrollment is off (add `reenroll on change of <property>` to allow it)"
+                )
+        with self._observer.context("filter_trigger", plan.name, record=(record.object, record.id), note=note):
             super()._filter_trigger(compiled, record, events)
 
     def _event_trigger(self, compiled: Any, event: Event) -> None:
-        with self._observer.context("event_trigger", compiled.plan.name,
-                                    record=(event.object, event.id)):
+        with self._observer.context("event_trigger", compiled.plan.name, record=(event.object, event.id)):
             super()._event_trigger(compiled, event)
 
     def _schedule_fire(self, compiled: Any) -> None:
@@ -622,24 +658,21 @@ class ExplainEngine(Engine):
             super()._annual_fire(compiled)
 
     def _try_enroll(self, compiled: Any, record: Record, **kw: Any) -> Any:
-        with self._observer.context("enroll", compiled.plan.name,
-                                    record=(record.object, record.id)):
+        with self._observer.context("enroll", compiled.plan.name, record=(record.object, record.id)):
             return super()._try_enroll(compiled, record, **kw)
 
     def _watch(self, compiled: Any, record: Record, event: Event) -> None:
-        with self._observer.context("watch", compiled.plan.name,
-                                    record=(record.object, record.id)):
+        with self._observer.context("watch", compiled.plan.name, record=(record.object, record.id)):
             super()._watch(compiled, record, event)
 
     def _check(self, enr: Any, compiled: Any, record: Record | None = None) -> bool:
-        with self._observer.context("check", compiled.plan.name, step=enr.step,
-                                    record=(enr.object, enr.record),
-                                    on_change=record is not None):
+        with self._observer.context(
+            "check", compiled.plan.name, step=enr.step, record=(enr.object, enr.record), on_change=record is not None
+        ):
             return super()._check(enr, compiled, record)
 
     def _branch(self, enr: Any, compiled: Any, step: Any) -> object:
-        with self._observer.context("branch", compiled.plan.name, step=step.id,
-                                    record=(enr.object, enr.record)):
+        with self._observer.context("branch", compiled.plan.name, step=step.id, record=(enr.object, enr.record)):
             return super()._branch(enr, compiled, step)
 
     def _goal(self, enr: Any, plan: WorkflowPlan, **kw: Any) -> Any:
@@ -647,9 +680,11 @@ class ExplainEngine(Engine):
         mark = len(obs.seen)
         out = super()._goal(enr, plan, **kw)
         if obs.is_target(enr.object, enr.record):
-            note = ("converted: the workflow sent it a marketing email during this enrollment"
-                    if enr.emailed else "not converted: the workflow sent it no marketing "
-                    "email during this enrollment")
+            note = (
+                "converted: the workflow sent it a marketing email during this enrollment"
+                if enr.emailed
+                else "not converted: the workflow sent it no marketing email during this enrollment"
+            )
             for i in range(mark, len(obs.seen)):
                 item = obs.seen[i].item
                 if isinstance(item, Outcome) and item.kind == h.GOAL_MET:
@@ -661,26 +696,38 @@ class ExplainEngine(Engine):
         result = super()._matches(spec, fn, event)
         obs = self._observer
         ctx = obs.top()
-        if ctx is not None and ctx.record == obs.target and ctx.kind in ("event_trigger",
-                                                                          "watch"):
+        if ctx is not None and ctx.record == obs.target and ctx.kind in ("event_trigger", "watch"):
             label = "trigger event" if ctx.kind == "event_trigger" else "`wait for` event"
             pattern, tree = _match_tree(spec, event)
             if tree.result != result:  # pragma: no cover - same rules as the engine
                 label += " (explain and the engine disagree)"
-            obs.add(ctx.workflow, EventMatch(label=label, pattern=pattern, result=result,
-                                             tree=tree))
+            obs.add(ctx.workflow, EventMatch(label=label, pattern=pattern, result=result, tree=tree))
         return result
 
-    def _record(self, workflow: str, object_type: str, record_id: str, kind: str,
-                step: str | None, detail: Mapping[str, Any],
-                enrollment: str | None = None) -> None:
+    def _record(
+        self,
+        workflow: str,
+        object_type: str,
+        record_id: str,
+        kind: str,
+        step: str | None,
+        detail: Mapping[str, Any],
+        enrollment: str | None = None,
+    ) -> None:
         super()._record(workflow, object_type, record_id, kind, step, detail, enrollment)
         obs = self._observer
         if obs.is_target(object_type, record_id):
             rest = {k: v for k, v in detail.items() if k != "reason"}
-            obs.add(workflow, Outcome(kind=kind, reason=detail.get("reason"), step=step,
-                                      detail=rest,
-                                      note=self._note(workflow, kind, detail)))
+            obs.add(
+                workflow,
+                Outcome(
+                    kind=kind,
+                    reason=detail.get("reason"),
+                    step=step,
+                    detail=rest,
+                    note=self._note(workflow, kind, detail),
+                ),
+            )
 
     def _note(self, workflow: str, kind: str, detail: Mapping[str, Any]) -> str | None:
         reason = detail.get("reason")
@@ -691,8 +738,11 @@ class ExplainEngine(Engine):
             if plan.reenroll.mode == "on_change":
                 props = ", ".join(f"{p.object}.{p.property}" for p in plan.reenroll.properties)
                 return f"enrolled before; re-enrollment needs a change of {props}"
-            hint = ("`reenroll every time`" if plan.trigger.kind in ("event", "schedule")
-                    else "`reenroll on change of <property>`")
+            hint = (
+                "`reenroll every time`"
+                if plan.trigger.kind in ("event", "schedule")
+                else "`reenroll on change of <property>`"
+            )
             return f"enrolled before and re-enrollment is off (add {hint} to allow it)"
         return _NOTES.get((kind, str(reason)))
 
@@ -733,26 +783,26 @@ class ExplainEngine(Engine):
         record = self.crm.get(*self._observer.target)
         if record is None or not plan.suppress_lists:
             return None
-        return Lists(label="suppression lists",
-                     lists=tuple((name, name in record.lists) for name in plan.suppress_lists))
+        return Lists(
+            label="suppression lists", lists=tuple((name, name in record.lists) for name in plan.suppress_lists)
+        )
 
 
 _NOTES: dict[tuple[str, str], str] = {
-    (h.NOT_ENROLLED, h.ALREADY_ENROLLED):
-        "an enrollment of this record is still active: one active enrollment per workflow",
+    (
+        h.NOT_ENROLLED,
+        h.ALREADY_ENROLLED,
+    ): "an enrollment of this record is still active: one active enrollment per workflow",
     (h.NOT_ENROLLED, h.SUPPRESSED): "the record is in a suppression list",
     (h.NOT_ENROLLED, h.UNENROLL_CRITERIA): "the record meets `unenroll when`",
-    (h.NOT_ENROLLED, h.GOAL_ALREADY_MET):
-        "the record meets the goal already (not counted toward the conversion rate)",
-    (h.NOT_ENROLLED, h.LOOP_GUARD):
-        "re-entered through workflow actions too often within an hour",
+    (h.NOT_ENROLLED, h.GOAL_ALREADY_MET): "the record meets the goal already (not counted toward the conversion rate)",
+    (h.NOT_ENROLLED, h.LOOP_GUARD): "re-entered through workflow actions too often within an hour",
     (h.NOT_ENROLLED, h.WORKFLOW_OFF): "the workflow is not active",
     (h.NOT_ENROLLED, h.UNKNOWN_RECORD): "the record does not exist",
     (h.UNENROLLED, h.GOAL_MET_REASON): "the record met the goal",
     (h.UNENROLLED, h.UNENROLL_CRITERIA): "the record meets `unenroll when`",
     (h.UNENROLLED, h.SUPPRESSED): "the record joined a suppression list",
-    (h.UNENROLLED, h.CRITERIA_UNMET):
-        "the record no longer meets the enrollment criteria (unenroll if criteria unmet)",
+    (h.UNENROLLED, h.CRITERIA_UNMET): "the record no longer meets the enrollment criteria (unenroll if criteria unmet)",
     (h.UNENROLLED, h.MANUAL): "unenrolled by `unenroll from workflow`",
     (h.UNENROLLED, h.LOOP_GUARD): "stopped: too many steps without a wait",
     (h.UNENROLLED, h.DEACTIVATED): "the workflow was turned off",
@@ -768,18 +818,20 @@ def _match_tree(spec: EventSpec | Mapping[str, Any], event: Event) -> tuple[str,
     else:
         etype, obj, prop = spec.type, spec.object, spec.property
         from_v, to_v, criteria = spec.from_value, spec.to_value, spec.criteria
-    pattern_data = {"type": etype, "object": obj, "property": prop, "from": from_v,
-                    "to": to_v, "criteria": criteria}
+    pattern_data = {"type": etype, "object": obj, "property": prop, "from": from_v, "to": to_v, "criteria": criteria}
     pattern = _pattern_text(pattern_data)
     if etype != event.type:
-        return pattern, Tree(text=f"event is {etype}", result=False,
-                             seen=f"was {_event_text(event)}")
+        return pattern, Tree(text=f"event is {etype}", result=False, seen=f"was {_event_text(event)}")
     parts: list[Tree] = []
     if etype == "property.changed":
         changed = f"{event.object}.{event.data.get('property')}"
-        parts.append(Tree(text=f"property is {obj}.{prop}",
-                          result=(obj == event.object and prop == event.data.get("property")),
-                          seen=f"was {changed}"))
+        parts.append(
+            Tree(
+                text=f"property is {obj}.{prop}",
+                result=(obj == event.object and prop == event.data.get("property")),
+                seen=f"was {changed}",
+            )
+        )
         if from_v is not None:
             parts.append(_value_tree("previous value", from_v, event.data.get("previous")))
         if to_v is not None:
@@ -813,8 +865,7 @@ def _pattern_text(event: Mapping[str, Any]) -> str:
             text += f" to {_show(decode_value(event['to']))}"
         return text
     criteria = event.get("criteria")
-    return str(event.get("type")) + ("" if criteria is None else
-                                     f"({_bare(describe(criteria, True))})")
+    return str(event.get("type")) + ("" if criteria is None else f"({_bare(describe(criteria, True))})")
 
 
 def _bare(text: str) -> str:
@@ -843,9 +894,11 @@ def _input_text(event: Event) -> str:
 def _event_text(event: Event) -> str:
     data = event.data
     if event.type == "property.changed":
-        return (f"{event.object}.{data.get('property')} changed from "
-                f"{_show(data.get('previous')) if data.get('previous') is not None else 'unknown'}"
-                f" to {_show(data.get('value')) if data.get('value') is not None else 'unknown'}")
+        return (
+            f"{event.object}.{data.get('property')} changed from "
+            f"{_show(data.get('previous')) if data.get('previous') is not None else 'unknown'}"
+            f" to {_show(data.get('value')) if data.get('value') is not None else 'unknown'}"
+        )
     if event.type == "list.added":
         return f"added to list {_show(data.get('list'))}"
     if event.type == "list.removed":
@@ -856,8 +909,15 @@ def _event_text(event: Event) -> str:
 class ExplainSimulation(Simulation):
     """A simulation run by an `ExplainEngine` watching one record."""
 
-    def __init__(self, plans: ProjectPlan, seed: Seed, target: tuple[str, str], *,
-                 start: dt.datetime | None = None, until: dt.datetime | None = None) -> None:
+    def __init__(
+        self,
+        plans: ProjectPlan,
+        seed: Seed,
+        target: tuple[str, str],
+        *,
+        start: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> None:
         super().__init__(plans, seed, start=start, until=until)
         self.observer = _Observer(target)
         self.started: dt.datetime | None = None
@@ -874,8 +934,7 @@ class ExplainSimulation(Simulation):
         for name, members in self.seed.lists.items():
             for member in members:
                 self.crm.add_to_list(name, member)
-        engine = ExplainEngine(self.plans, self.crm, self.store, clock, observer=self.observer,
-                               allow_placeholders=True)
+        engine = ExplainEngine(self.plans, self.crm, self.store, clock, observer=self.observer, allow_placeholders=True)
         self.started = utc(start)
         self._initial(engine)
         for workflow in engine.workflows:
@@ -887,14 +946,24 @@ class ExplainSimulation(Simulation):
         """Filter triggers that do not enroll existing records: the criteria at the start."""
         obs = self.observer
         for plan in self.plans.workflows:
-            if plan.object != obs.target[0] or plan.trigger.kind != "filter" \
-                    or plan.trigger.criteria is None or plan.settings.enroll_existing:
+            if (
+                plan.object != obs.target[0]
+                or plan.trigger.kind != "filter"
+                or plan.trigger.criteria is None
+                or plan.settings.enroll_existing
+            ):
                 continue
             tree = engine.evaluate_now(plan.name, plan.trigger.criteria)
             if tree is not None:
-                obs.add(plan.name, Check(role="trigger_start", label="enrollment criteria at "
-                                         "the start (existing records are not enrolled)",
-                                         result=tree.result, tree=tree))
+                obs.add(
+                    plan.name,
+                    Check(
+                        role="trigger_start",
+                        label="enrollment criteria at the start (existing records are not enrolled)",
+                        result=tree.result,
+                        tree=tree,
+                    ),
+                )
 
 
 # ---------------------------------------------------------------- records and the report
@@ -923,8 +992,7 @@ def resolve_record(ref: str, known: Iterable[tuple[str, str]]) -> tuple[str, str
     hint = ""
     if close:
         hint = "; did you mean " + " or ".join(f"`{c}`" for c in dict.fromkeys(close)) + "?"
-    raise ExplainError(f"unknown record {ref!r}: it is neither in the records file nor created "
-                       f"by an event{hint}")
+    raise ExplainError(f"unknown record {ref!r}: it is neither in the records file nor created by an event{hint}")
 
 
 def _known_records(seed: Seed, events: Sequence[Event]) -> list[tuple[str, str]]:
@@ -938,9 +1006,20 @@ def _trigger_text(plan: WorkflowPlan) -> str:
     if trig.kind == "filter" and trig.criteria is not None:
         return f"enroll when {_bare(describe(trig.criteria, True))}"
     if trig.kind == "event":
-        text = "enroll on " + " or ".join(_pattern_text({
-            "type": s.type, "object": s.object, "property": s.property, "from": s.from_value,
-            "to": s.to_value, "criteria": s.criteria}) for s in trig.events if not s.negated)
+        text = "enroll on " + " or ".join(
+            _pattern_text(
+                {
+                    "type": s.type,
+                    "object": s.object,
+                    "property": s.property,
+                    "from": s.from_value,
+                    "to": s.to_value,
+                    "criteria": s.criteria,
+                }
+            )
+            for s in trig.events
+            if not s.negated
+        )
     elif trig.kind == "schedule" and trig.recurrence is not None:
         rec = trig.recurrence
         text = f"enroll on schedule {rec.kind} at {rec.at}"
@@ -951,9 +1030,16 @@ def _trigger_text(plan: WorkflowPlan) -> str:
     return text
 
 
-def explain_record(plans: ProjectPlan, seed: Seed, events: Sequence[Event], record: str, *,
-                   workflow: str | None = None, start: dt.datetime | None = None,
-                   until: dt.datetime | None = None) -> Explanation:
+def explain_record(
+    plans: ProjectPlan,
+    seed: Seed,
+    events: Sequence[Event],
+    record: str,
+    *,
+    workflow: str | None = None,
+    start: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> Explanation:
     """Simulate, watching one record (`c1` or `contact:c1`), and explain every decision
     about it in each workflow of its object type (or only `workflow`)."""
     target = resolve_record(record, _known_records(seed, events))
@@ -962,20 +1048,21 @@ def explain_record(plans: ProjectPlan, seed: Seed, events: Sequence[Event], reco
         close = difflib.get_close_matches(workflow, names, n=1, cutoff=0.5)
         hint = f"; did you mean {_show(close[0])}?" if close else ""
         raise ExplainError(f"unknown workflow {_show(workflow)}{hint}")
-    chosen = [p for p in plans.workflows
-              if (workflow is None or p.name == workflow) and p.object == target[0]]
+    chosen = [p for p in plans.workflows if (workflow is None or p.name == workflow) and p.object == target[0]]
     if workflow is not None and not chosen:
         plan = next(p for p in plans.workflows if p.name == workflow)
-        raise ExplainError(f"workflow {_show(workflow)} enrolls {plan.object} records; "
-                           f"{target[0]}:{target[1]} is a {target[0]}")
+        raise ExplainError(
+            f"workflow {_show(workflow)} enrolls {plan.object} records; {target[0]}:{target[1]} is a {target[0]}"
+        )
     sim = ExplainSimulation(plans, seed, target, start=start, until=until)
     sim.run(events)
     engine = sim.engine
     assert isinstance(engine, ExplainEngine)
     obs = sim.observer
     reports = tuple(_report(plan, obs, engine) for plan in chosen)
-    return Explanation(record=target, start=sim.started, end=utc(engine.clock.now()),
-                       events=tuple(obs.events), workflows=reports)
+    return Explanation(
+        record=target, start=sim.started, end=utc(engine.clock.now()), events=tuple(obs.events), workflows=reports
+    )
 
 
 def _report(plan: WorkflowPlan, obs: _Observer, engine: ExplainEngine) -> WorkflowReport:
@@ -990,35 +1077,37 @@ def _report(plan: WorkflowPlan, obs: _Observer, engine: ExplainEngine) -> Workfl
             moments.append(Moment(at=item.at, cause=cause, items=(item.item,)))
     merged: list[Moment] = []
     for moment in moments:
-        if merged and merged[-1].cause == moment.cause and \
-                _body(merged[-1]) == _body(moment):
+        if merged and merged[-1].cause == moment.cause and _body(merged[-1]) == _body(moment):
             prev = merged[-1]
             merged[-1] = attrs.evolve(prev, repeat=prev.repeat + 1, last=moment.at)
         else:
             merged.append(moment)
     outcomes = [s.item for s in seen if isinstance(s.item, Outcome)]
     enrolled = [o for o in outcomes if o.kind == h.ENROLLED]
-    reasons = tuple(dict.fromkeys(str(o.reason) for o in outcomes
-                                  if o.kind == h.NOT_ENROLLED and o.reason))
+    reasons = tuple(dict.fromkeys(str(o.reason) for o in outcomes if o.kind == h.NOT_ENROLLED and o.reason))
     final: list[Check | Lists] = []
     if enrolled:
         verdict = _enrolled_verdict(outcomes, len(enrolled))
     else:
         verdict = _never_verdict(plan, outcomes, obs)
-        criteria = plan.trigger.criteria if plan.trigger.kind == "filter" \
-            else plan.trigger.refinement
+        criteria = plan.trigger.criteria if plan.trigger.kind == "filter" else plan.trigger.refinement
         label = "enrollment criteria" if plan.trigger.kind == "filter" else "only if"
         if criteria is not None:
             tree = engine.evaluate_now(plan.name, criteria)
             if tree is not None:
-                final.append(Check(role="final", label=f"{label} on the final state",
-                                   result=tree.result, tree=tree))
+                final.append(Check(role="final", label=f"{label} on the final state", result=tree.result, tree=tree))
         lists = engine.lists_now(plan.name)
         if lists is not None:
             final.append(attrs.evolve(lists, label="suppression lists on the final state"))
-    return WorkflowReport(name=plan.name, trigger=_trigger_text(plan),
-                          enrollments=len(enrolled), verdict=verdict, reasons=reasons,
-                          moments=tuple(merged), final=tuple(final))
+    return WorkflowReport(
+        name=plan.name,
+        trigger=_trigger_text(plan),
+        enrollments=len(enrolled),
+        verdict=verdict,
+        reasons=reasons,
+        moments=tuple(merged),
+        final=tuple(final),
+    )
 
 
 def _enrolled_verdict(outcomes: list[Outcome], count: int) -> str:
@@ -1049,19 +1138,20 @@ def _never_verdict(plan: WorkflowPlan, outcomes: list[Outcome], obs: _Observer) 
         return "never enrolled: " + ", ".join(parts)
     trig = plan.trigger
     if trig.kind == "manual":
-        return ("never enrolled: it enrolls only manually (a workflow.enroll event, the API "
-                "or `enroll in workflow`), and nothing enrolled this record")
+        return (
+            "never enrolled: it enrolls only manually (a workflow.enroll event, the API "
+            "or `enroll in workflow`), and nothing enrolled this record"
+        )
     if trig.kind == "event":
         types = sorted({s.type for s in trig.events if not s.negated})
         had = sorted({text.split(" ", 1)[0] for _, text in obs.events})
         have = ", ".join(had) if had else "no events"
-        return (f"never enrolled: no trigger event ever arrived ({' or '.join(types)}); "
-                f"events of this record: {have}")
+        return f"never enrolled: no trigger event ever arrived ({' or '.join(types)}); events of this record: {have}"
     if trig.kind == "schedule":
         return "never enrolled: no schedule occurrence within the simulation"
-    return ("never enrolled: no change ever made the record meet the enrollment criteria"
-            + ("" if plan.settings.enroll_existing else
-               " (and existing records are not enrolled)"))
+    return "never enrolled: no change ever made the record meet the enrollment criteria" + (
+        "" if plan.settings.enroll_existing else " (and existing records are not enrolled)"
+    )
 
 
 def _body(moment: Moment) -> str:
@@ -1080,17 +1170,19 @@ def _item_lines(items: Sequence[Item], indent: str) -> list[str]:
     out: list[str] = []
     for item in items:
         if isinstance(item, Check):
-            out.append(f"{indent}{item.label}: {'met' if item.result else 'not met'}"
-                       if item.role != "branch" else
-                       f"{indent}{item.label}: {'taken' if item.result else 'not taken'}")
+            out.append(
+                f"{indent}{item.label}: {'met' if item.result else 'not met'}"
+                if item.role != "branch"
+                else f"{indent}{item.label}: {'taken' if item.result else 'not taken'}"
+            )
             out.extend(item.tree.lines(indent + "  "))
         elif isinstance(item, Lists):
-            out.append(f"{indent}{item.label}: " + ", ".join(
-                f"{'✓ in' if member else '✗ not in'} list {_show(name)}"
-                for name, member in item.lists))
+            out.append(
+                f"{indent}{item.label}: "
+                + ", ".join(f"{'✓ in' if member else '✗ not in'} list {_show(name)}" for name, member in item.lists)
+            )
         elif isinstance(item, EventMatch):
-            out.append(f"{indent}{item.label} {item.pattern}: "
-                       f"{'matches' if item.result else 'does not match'}")
+            out.append(f"{indent}{item.label} {item.pattern}: {'matches' if item.result else 'does not match'}")
             out.extend(item.tree.lines(indent + "  "))
         elif isinstance(item, Passed):
             parts = []
@@ -1098,8 +1190,9 @@ def _item_lines(items: Sequence[Item], indent: str) -> list[str]:
                 if isinstance(check, Lists):
                     parts.append("not in a suppression list")
                 else:
-                    name = {"goal": "goal", "unenroll": "unenroll when",
-                            "unmet": "enrollment criteria"}.get(check.role, check.role)
+                    name = {"goal": "goal", "unenroll": "unenroll when", "unmet": "enrollment criteria"}.get(
+                        check.role, check.role
+                    )
                     parts.append(f"{name} {'✓' if check.result else '✗'}")
             where = f" [{item.step}]" if item.step else ""
             out.append(f"{indent}checks before the action{where}: " + ", ".join(parts))
@@ -1161,13 +1254,12 @@ def _moment_lines(moments: Sequence[Moment]) -> list[str]:
         best: tuple[int, int] | None = None
         for k in range(1, MAX_CYCLE + 1):
             reps = 1
-            while keys[i + reps * k:i + (reps + 1) * k] == keys[i:i + k] and \
-                    i + (reps + 1) * k <= len(moments):
+            while keys[i + reps * k : i + (reps + 1) * k] == keys[i : i + k] and i + (reps + 1) * k <= len(moments):
                 reps += 1
             if reps >= MIN_REPEATS and (best is None or reps * k > best[0] * best[1]):
                 best = (reps, k)
         shown = best[1] if best else 1
-        for moment in moments[i:i + shown]:
+        for moment in moments[i : i + shown]:
             when = _time(moment.at)
             if moment.repeat > 1 and moment.last is not None:
                 when += f" … {_time(moment.last)} ({moment.repeat} times, the same each time)"
@@ -1178,8 +1270,10 @@ def _moment_lines(moments: Sequence[Moment]) -> list[str]:
             continue
         reps, k = best
         last = moments[i + reps * k - 1]
-        lines.append(f"  … the same {reps - 1} more time{'s' if reps > 2 else ''}, times "
-                     f"aside, until {_time(last.last or last.at)}")
+        lines.append(
+            f"  … the same {reps - 1} more time{'s' if reps > 2 else ''}, times "
+            f"aside, until {_time(last.last or last.at)}"
+        )
         i += reps * k
     return lines
 

@@ -113,9 +113,7 @@ def quote(value: str) -> str:
     >>> print(quote('say "hi"\\tnow'))
     "say \\"hi\\"\\tnow"
     """
-    escaped = (
-        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
-    )
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
     return f'"{escaped}"'
 
 
@@ -137,9 +135,7 @@ def value_text(value: n.Node) -> str:
 
 def duration_text(duration: n.Duration) -> str:
     """`1 day 6 hours`: singular for an amount of 1, plural otherwise."""
-    return " ".join(
-        f"{part.amount} {part.unit}{'' if part.amount == '1' else 's'}" for part in duration.parts
-    )
+    return " ".join(f"{part.amount} {part.unit}{'' if part.amount == '1' else 's'}" for part in duration.parts)
 
 
 def event_text(event: n.Node) -> str:
@@ -233,9 +229,7 @@ def criteria_text(criteria: n.Node) -> str:
     raise TypeError(f"not criteria: {type(c).__name__}")  # pragma: no cover
 
 
-def criteria_lines(
-    head: str, criteria: n.Node, indent: int, tail: str = "", *, hanging: int = 1
-) -> list[str]:
+def criteria_lines(head: str, criteria: n.Node, indent: int, tail: str = "", *, hanging: int = 1) -> list[str]:
     """`head` + criteria + `tail` as lines, broken before `or`/`and` when too long.
 
     The first line starts at `indent` levels; continuation lines `hanging`
@@ -262,11 +256,7 @@ def _chain_pieces(criteria: n.Or | n.And, level: int) -> list[tuple[int, str]]:
         prefix = "" if i == 0 else f"{word} "
         item_level = level
         text = _operand(item, parent)
-        if (
-            isinstance(item, n.And)
-            and parent == 1
-            and len(INDENT * item_level + prefix + text) > LINE_WIDTH
-        ):
+        if isinstance(item, n.And) and parent == 1 and len(INDENT * item_level + prefix + text) > LINE_WIDTH:
             inner = _chain_pieces(item, level + 1)
             pieces.append((item_level, prefix + inner[0][1]))
             pieces.extend(inner[1:])
@@ -351,9 +341,7 @@ class _Printer:
                     for setting in clause.settings:
                         self._stmt("stmt", setting, _begin(setting.span), _finish(setting.span))
                 elif isinstance(clause, n.StepsClause):
-                    self._stmt(
-                        "head", clause, _begin(clause.span), _after(_begin(clause.body.span))
-                    )
+                    self._stmt("head", clause, _begin(clause.span), _after(_begin(clause.body.span)))
                     self._collect_block(clause.body)
                 else:
                     self._stmt("stmt", clause, _begin(clause.span), _finish(clause.span))
@@ -370,9 +358,7 @@ class _Printer:
             self._collect_block(first.body)
             previous = first.body
             for branch in step.branches[1:]:
-                self._stmt(
-                    "head", branch, _closing(previous.span), _after(_begin(branch.body.span))
-                )
+                self._stmt("head", branch, _closing(previous.span), _after(_begin(branch.body.span)))
                 self._collect_block(branch.body)
                 previous = branch.body
             if step.else_body is not None:
@@ -487,9 +473,7 @@ class _Printer:
         clauses = sorted(wf.clauses, key=lambda c: _CLAUSE_RANK[type(c)])
         group = None
         for clause in clauses:
-            stmt = self._get(
-                "head" if isinstance(clause, (n.SettingsClause, n.StepsClause)) else "stmt", clause
-            )
+            stmt = self._get("head" if isinstance(clause, (n.SettingsClause, n.StepsClause)) else "stmt", clause)
             this_group = _CLAUSE_GROUP[type(clause)]
             if group is not None and this_group != group:
                 self._blank()
@@ -682,9 +666,7 @@ def _setting_text(setting: n.Node) -> str:
     if isinstance(s, n.TimezoneSetting):
         return f"timezone {value_text(s.name)}"
     if isinstance(s, n.ExecuteSetting):
-        days = ", ".join(
-            f"{d.start}..{d.end}" if isinstance(d, n.DayRange) else d.name for d in s.days
-        )
+        days = ", ".join(f"{d.start}..{d.end}" if isinstance(d, n.DayRange) else d.name for d in s.days)
         return f"execute on {days} from {s.start.text} to {s.end.text}"
     if isinstance(s, n.PauseSetting):
         return "pause on " + ", ".join(d.text for d in s.dates)
@@ -739,9 +721,7 @@ def step_text(step: n.Node) -> str:
     if isinstance(step, n.CreateRecord):
         fields = ", ".join(f"{f.name.value} = {value_text(f.value)}" for f in step.fields)
         return (
-            f"create {step.object_type.value} {{ {fields} }}"
-            if fields
-            else (f"create {step.object_type.value} {{}}")
+            f"create {step.object_type.value} {{ {fields} }}" if fields else (f"create {step.object_type.value} {{}}")
         )
     return _SIMPLE[type(step)](step)
 

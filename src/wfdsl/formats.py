@@ -79,9 +79,7 @@ def statistics(diagnostics: Sequence[Diagnostic]) -> str:
     """
     counts = Counter((d.code, d.name, d.severity.value) for d in diagnostics)
     rows = sorted(counts.items(), key=lambda item: (-item[1], item[0][0]))
-    return "\n".join(
-        f"{count:5d}  {code}  {name}  ({severity})" for (code, name, severity), count in rows
-    )
+    return "\n".join(f"{count:5d}  {code}  {name}  ({severity})" for (code, name, severity), count in rows)
 
 
 def diagnostic_json(d: Diagnostic) -> dict[str, Any]:

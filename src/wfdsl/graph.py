@@ -79,9 +79,7 @@ def trigger_text(wf: n.Workflow) -> str:
         if reenroll.every_time:
             lines.append("reenroll every time")
         else:
-            lines.append(
-                "reenroll on change of " + ", ".join(p.dotted for p in reenroll.properties)
-            )
+            lines.append("reenroll on change of " + ", ".join(p.dotted for p in reenroll.properties))
     return "\n".join(lines)
 
 
@@ -148,21 +146,15 @@ class _Builder:
             for branch in step.branches:
                 target = self.block(branch.body.steps, after)
                 self.edge(sid, target, _branch_label(branch.condition))
-            else_target = (
-                after if step.else_body is None else self.block(step.else_body.steps, after)
-            )
+            else_target = after if step.else_body is None else self.block(step.else_body.steps, after)
             single = len(step.branches) == 1
-            self.edge(
-                sid, else_target, _else_label(step.branches[0].condition) if single else "else"
-            )
+            self.edge(sid, else_target, _else_label(step.branches[0].condition) if single else "else")
             return sid
         if isinstance(step, n.BranchOn):
             self.add(sid, "decision", f"branch on {step.prop.dotted}")
             for case in step.cases:
                 self.edge(sid, self.block(case.body.steps, after), value_text(case.value))
-            else_target = (
-                after if step.else_body is None else self.block(step.else_body.steps, after)
-            )
+            else_target = after if step.else_body is None else self.block(step.else_body.steps, after)
             self.edge(sid, else_target, "else")
             return sid
         if isinstance(step, n.Split):
@@ -267,9 +259,7 @@ WRAP = 40
 def _wrap(text: str) -> list[str]:
     lines: list[str] = []
     for line in text.split("\n"):
-        lines.extend(
-            textwrap.wrap(line, WRAP, break_long_words=False, break_on_hyphens=False) or [""]
-        )
+        lines.extend(textwrap.wrap(line, WRAP, break_long_words=False, break_on_hyphens=False) or [""])
     return lines
 
 

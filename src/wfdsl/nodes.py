@@ -118,9 +118,7 @@ class ListLit(Node):
     items: tuple[Value, ...]
 
 
-Value = (
-    StringLit | NumberLit | BoolLit | DateLit | TimeLit | DateTimeLit | PercentLit | ListLit
-)
+Value = StringLit | NumberLit | BoolLit | DateLit | TimeLit | DateTimeLit | PercentLit | ListLit
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -166,9 +164,7 @@ class PropertyChange(Node):
     to_value: Value | None = None
 
 
-Event = (
-    EventRef | PropertyChange
-)
+Event = EventRef | PropertyChange
 
 
 # ---------------------------------------------------------------- criteria
@@ -276,8 +272,22 @@ class Received(Node):
 
 
 Criteria = (
-    Or | And | Not | Compare | IsKnown | InValues | Between | TextMatch | HistoryMatch
-    | DateCompare | RelativeDate | InList | EnrolledIn | ReachedGoal | HasEvent | Received
+    Or
+    | And
+    | Not
+    | Compare
+    | IsKnown
+    | InValues
+    | Between
+    | TextMatch
+    | HistoryMatch
+    | DateCompare
+    | RelativeDate
+    | InList
+    | EnrolledIn
+    | ReachedGoal
+    | HasEvent
+    | Received
 )
 
 
@@ -328,9 +338,7 @@ class Once(Node):
     at: DateTimeLit
 
 
-Recurrence = (
-    Daily | Weekly | Monthly | Once
-)
+Recurrence = Daily | Weekly | Monthly | Once
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -339,9 +347,7 @@ class ScheduleTrigger(Node):
     refinement: Criteria | None = None
 
 
-Trigger = (
-    ManualTrigger | FilterTrigger | EventTrigger | ScheduleTrigger
-)
+Trigger = ManualTrigger | FilterTrigger | EventTrigger | ScheduleTrigger
 
 
 # ---------------------------------------------------------------- settings
@@ -391,8 +397,7 @@ class OnFailureSetting(Node):
 
 
 Setting = (
-    TimezoneSetting | ExecuteSetting | PauseSetting | EnrollExistingSetting
-    | UnenrollUnmetSetting | OnFailureSetting
+    TimezoneSetting | ExecuteSetting | PauseSetting | EnrollExistingSetting | UnenrollUnmetSetting | OnFailureSetting
 )
 
 
@@ -593,10 +598,33 @@ class End(Node):
 
 
 Step = (
-    Delay | DelayUntilDay | DelayUntilDate | DelayUntilAnchor | WaitFor | If | BranchOn
-    | Split | SendEmail | Notify | SetProperty | ClearProperty | Increment | CopyProperty
-    | CreateTask | CreateRecord | AssignOwner | RotateOwner | AddToList | RemoveFromList
-    | EnrollInWorkflow | UnenrollFromWorkflow | Webhook | Placeholder | Label | GoTo | End
+    Delay
+    | DelayUntilDay
+    | DelayUntilDate
+    | DelayUntilAnchor
+    | WaitFor
+    | If
+    | BranchOn
+    | Split
+    | SendEmail
+    | Notify
+    | SetProperty
+    | ClearProperty
+    | Increment
+    | CopyProperty
+    | CreateTask
+    | CreateRecord
+    | AssignOwner
+    | RotateOwner
+    | AddToList
+    | RemoveFromList
+    | EnrollInWorkflow
+    | UnenrollFromWorkflow
+    | Webhook
+    | Placeholder
+    | Label
+    | GoTo
+    | End
 )
 
 DATE_CENTRED_DELAYS = (DelayUntilAnchor,)
@@ -658,8 +686,16 @@ class StepsClause(Node):
 
 
 Clause = (
-    ObjectClause | DescriptionClause | EnrollClause | ReenrollClause | GoalClause
-    | SuppressClause | UnenrollClause | SettingsClause | AnchorClause | StepsClause
+    ObjectClause
+    | DescriptionClause
+    | EnrollClause
+    | ReenrollClause
+    | GoalClause
+    | SuppressClause
+    | UnenrollClause
+    | SettingsClause
+    | AnchorClause
+    | StepsClause
 )
 
 #: Clause keyword for each clause class, in the order `wfdsl fmt` writes them.
@@ -735,8 +771,9 @@ def combine_triggers(found: Sequence[Trigger]) -> Trigger | None:
         return first
     filters = [t for t in found if isinstance(t, FilterTrigger)]
     if len(filters) == len(found):
-        items = tuple(item for t in filters for item in
-                      (t.criteria.items if isinstance(t.criteria, Or) else (t.criteria,)))
+        items = tuple(
+            item for t in filters for item in (t.criteria.items if isinstance(t.criteria, Or) else (t.criteria,))
+        )
         return FilterTrigger(span=first.span, criteria=Or(span=first.span, items=items))
     events = [t for t in found if isinstance(t, EventTrigger) and t.refinement is None]
     if len(events) == len(found):

@@ -41,12 +41,33 @@ FORMAT_VERSION = "1"
 
 #: Every step kind, as written in plans (and in `action` history entries).
 STEP_KINDS: tuple[str, ...] = (
-    "delay", "delay_until_day", "delay_until_date", "delay_until_anchor", "wait_for",
-    "if", "branch_on", "split",
-    "send_email", "notify", "set", "clear", "increment", "copy", "create_task",
-    "create_record", "assign_owner", "rotate_owner", "add_to_list", "remove_from_list",
-    "enroll_in_workflow", "unenroll_from_workflow", "webhook", "placeholder",
-    "label", "go_to", "end",
+    "delay",
+    "delay_until_day",
+    "delay_until_date",
+    "delay_until_anchor",
+    "wait_for",
+    "if",
+    "branch_on",
+    "split",
+    "send_email",
+    "notify",
+    "set",
+    "clear",
+    "increment",
+    "copy",
+    "create_task",
+    "create_record",
+    "assign_owner",
+    "rotate_owner",
+    "add_to_list",
+    "remove_from_list",
+    "enroll_in_workflow",
+    "unenroll_from_workflow",
+    "webhook",
+    "placeholder",
+    "label",
+    "go_to",
+    "end",
 )
 
 #: The `args` of each step kind (V: a typed value, D: a duration, P: `{"object", "property"}`,
@@ -55,9 +76,8 @@ STEP_KINDS: tuple[str, ...] = (
 STEP_ARGS: dict[str, str] = {
     "delay": "duration: D",
     "delay_until_day": "day: weekday name | null (next occurrence of `at`), "
-                       "weekday: 0-6 | null, at: 'HH:MM' | null (start of the day)",
-    "delay_until_date": "base: {date} | {datetime} | {property: P}, sign: 1 | -1, "
-                        "offset: D | null, at: 'HH:MM' | null",
+    "weekday: 0-6 | null, at: 'HH:MM' | null (start of the day)",
+    "delay_until_date": "base: {date} | {datetime} | {property: P}, sign: 1 | -1, offset: D | null, at: 'HH:MM' | null",
     "delay_until_anchor": "side: 'before' | 'after' | null, offset: D | null, at: 'HH:MM' | null",
     "wait_for": "event: E, timeout: D",
     "if": "(none; see `branches`, `else_target`)",
@@ -70,7 +90,7 @@ STEP_ARGS: dict[str, str] = {
     "increment": "object, property, amount: number",
     "copy": "source: P, target: P",
     "create_task": "title: str, due: D | null, assign_owner: bool, assignee: str | null, "
-                   "notes: str | null, priority: str | null",
+    "notes: str | null, priority: str | null",
     "create_record": "object: str, fields: [{name: str, value: V}, …] (source order)",
     "assign_owner": "owner: str",
     "rotate_owner": "owners: [str, …]",
@@ -425,14 +445,11 @@ def _step_out(step: Step) -> dict[str, Any]:
         "next": step.next,
     }
     if step.kind == "if":
-        out["branches"] = [
-            {"criteria": _sorted(b.criteria), "target": b.target} for b in step.branches
-        ]
+        out["branches"] = [{"criteria": _sorted(b.criteria), "target": b.target} for b in step.branches]
         out["else_target"] = step.else_target
     elif step.kind == "branch_on":
         out["cases"] = [
-            {"value": _sorted(c.value), "criteria": _sorted(c.criteria), "target": c.target}
-            for c in step.cases
+            {"value": _sorted(c.value), "criteria": _sorted(c.criteria), "target": c.target} for c in step.cases
         ]
         out["else_target"] = step.else_target
     elif step.kind == "split":
@@ -454,7 +471,10 @@ def workflow_to_data(plan: WorkflowPlan) -> dict[str, Any]:
     if trigger.recurrence is not None:
         rec = trigger.recurrence
         trig["recurrence"] = {
-            "kind": rec.kind, "at": rec.at, "days": list(rec.days), "day": rec.day,
+            "kind": rec.kind,
+            "at": rec.at,
+            "days": list(rec.days),
+            "day": rec.day,
         }
     trig["refinement"] = _sorted(trigger.refinement)
     anchor = None
@@ -482,9 +502,7 @@ def workflow_to_data(plan: WorkflowPlan) -> dict[str, Any]:
         "anchor": anchor,
         "settings": {
             "timezone": settings.timezone,
-            "windows": [
-                {"days": list(w.days), "start": w.start, "end": w.end} for w in settings.windows
-            ],
+            "windows": [{"days": list(w.days), "start": w.start, "end": w.end} for w in settings.windows],
             "pause_dates": list(settings.pause_dates),
             "enroll_existing": settings.enroll_existing,
             "unenroll_unmet": settings.unenroll_unmet,
@@ -552,8 +570,7 @@ def _dump(data: Any, indent: str) -> str:
     if isinstance(data, dict):
         if not data:
             return "{}"
-        items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {_dump(v, inner)}"
-                 for k, v in data.items()]
+        items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {_dump(v, inner)}" for k, v in data.items()]
         return "{\n" + ",\n".join(items) + "\n" + indent + "}"
     if isinstance(data, list):
         if all(not isinstance(v, (dict, list)) for v in data):
@@ -646,20 +663,36 @@ REQUIRED_ARGS: dict[str, tuple[str, ...]] = {
     "go_to": ("label",),
 }
 
-_VALUE_KEYS = {"eq": ("value",), "ne": ("value",), "lt": ("value",), "le": ("value",),
-               "gt": ("value",), "ge": ("value",), "known": (), "unknown": (),
-               "in": ("values",), "not_in": ("values",), "between": ("low", "high"),
-               "contains": ("value",), "not_contains": ("value",), "starts_with": ("value",),
-               "ends_with": ("value",), "ever": ("value",), "never": ("value",),
-               "before": ("value",), "after": ("value",), "within_last": ("duration",),
-               "within_next": ("duration",), "more_than_ago": ("duration",)}
+_VALUE_KEYS = {
+    "eq": ("value",),
+    "ne": ("value",),
+    "lt": ("value",),
+    "le": ("value",),
+    "gt": ("value",),
+    "ge": ("value",),
+    "known": (),
+    "unknown": (),
+    "in": ("values",),
+    "not_in": ("values",),
+    "between": ("low", "high"),
+    "contains": ("value",),
+    "not_contains": ("value",),
+    "starts_with": ("value",),
+    "ends_with": ("value",),
+    "ever": ("value",),
+    "never": ("value",),
+    "before": ("value",),
+    "after": ("value",),
+    "within_last": ("duration",),
+    "within_next": ("duration",),
+    "more_than_ago": ("duration",),
+}
 #: How deep criteria may nest in a plan. The compiler writes at most about 190 levels
 #: (`not (… or … and not (…))` at the source's nesting limit); the engine compiles
 #: criteria recursively, so much deeper trees would exhaust the stack.
 MAX_CRITERIA_DEPTH = 200
 CRITERIA_OPS: frozenset[str] = frozenset(
-    {"and", "or", "not", "in_list", "enrolled_in", "reached_goal", "has_event", "received",
-     *_VALUE_KEYS}
+    {"and", "or", "not", "in_list", "enrolled_in", "reached_goal", "has_event", "received", *_VALUE_KEYS}
 )
 
 
@@ -688,8 +721,7 @@ def _whole(value: Any, where: str, low: int | None = None, high: int | None = No
     if not isinstance(value, int) or isinstance(value, bool):
         raise PlanError(f"{where}: expected a whole number, found {_kind(value)}")
     if (low is not None and value < low) or (high is not None and value > high):
-        bounds = (f"at least {low}" if high is None else f"at most {high}" if low is None
-                  else f"from {low} to {high}")
+        bounds = f"at least {low}" if high is None else f"at most {high}" if low is None else f"from {low} to {high}"
         raise PlanError(f"{where}: expected a whole number {bounds}, found {_shown(value)}")
     return value
 
@@ -702,8 +734,7 @@ def _number(value: Any, where: str) -> None:
     except OverflowError:  # an int beyond the range of floats
         finite = False
     if not finite:
-        raise PlanError(f"{where}: expected a finite number (at most about 1e308), "
-                        f"found {_shown(value)}")
+        raise PlanError(f"{where}: expected a finite number (at most about 1e308), found {_shown(value)}")
 
 
 def _string(value: Any, where: str) -> None:
@@ -740,12 +771,10 @@ def _time_of_day(value: Any, where: str) -> None:
     """`HH:MM`, 00:00 to 23:59."""
     _string(value, where)
     if not (_TIME_RE.fullmatch(value) and int(value[:2]) <= 23 and int(value[3:]) <= 59):
-        raise PlanError(f"{where}: expected a time of day HH:MM from 00:00 to 23:59, "
-                        f"found {_shown(value)}")
+        raise PlanError(f"{where}: expected a time of day HH:MM from 00:00 to 23:59, found {_shown(value)}")
 
 
-def _calendar_text(pattern: re.Pattern[str], parse: Callable[[str], object],
-                   shape: str) -> _Check:
+def _calendar_text(pattern: re.Pattern[str], parse: Callable[[str], object], shape: str) -> _Check:
     """A check of text in `pattern` that `parse` accepts (a date that exists)."""
 
     def calendar_text(value: Any, where: str) -> None:
@@ -763,8 +792,7 @@ def _calendar_text(pattern: re.Pattern[str], parse: Callable[[str], object],
 #: `YYYY-MM-DD`, a calendar date.
 _date_text = _calendar_text(_DATE_RE, dt.date.fromisoformat, "a date YYYY-MM-DD")
 #: `YYYY-MM-DDTHH:MM` (seconds optional), a date-time that exists.
-_datetime_text = _calendar_text(_DATETIME_RE, dt.datetime.fromisoformat,
-                                "a date-time YYYY-MM-DDTHH:MM")
+_datetime_text = _calendar_text(_DATETIME_RE, dt.datetime.fromisoformat, "a date-time YYYY-MM-DDTHH:MM")
 
 
 #: Years in which a workflow may act (schedules, fixed delays, pauses, anchors): the
@@ -779,8 +807,7 @@ def _time_to_act(check: _Check) -> _Check:
         check(value, where)
         low, high = ACT_YEARS
         if not low <= int(value[:4]) <= high:
-            raise PlanError(f"{where}: expected a time to act in the years {low} to {high}, "
-                            f"found {_shown(value)}")
+            raise PlanError(f"{where}: expected a time to act in the years {low} to {high}, found {_shown(value)}")
 
     return time_to_act
 
@@ -810,15 +837,15 @@ def _timezone(value: Any, where: str) -> None:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        raise PlanError(f"{where}: expected an IANA time zone name such as \"Europe/Oslo\", "
-                        f"found {_shown(value)}") from None
+        raise PlanError(
+            f'{where}: expected an IANA time zone name such as "Europe/Oslo", found {_shown(value)}'
+        ) from None
 
 
 def _check_prop(value: Any, where: str) -> None:
     """P: `{"object": str, "property": str}`."""
     if not isinstance(value, dict):
-        raise PlanError(f"{where}: expected a property ({{\"object\", \"property\"}}), "
-                        f"found {_kind(value)}")
+        raise PlanError(f'{where}: expected a property ({{"object", "property"}}), found {_kind(value)}')
     for key in ("object", "property"):
         if key not in value:
             raise PlanError(f"{where}: missing field `{key}`")
@@ -846,9 +873,11 @@ def _check_value(value: Any, where: str) -> None:
         elif isinstance(item, dict) and len(item) == 1 and "percent" in item:
             _number(item["percent"], f"{at}.percent")
         else:
-            raise PlanError(f"{at}: expected a value (a string, number, boolean, list, "
-                            f"{{\"date\"}}, {{\"datetime\"}}, {{\"time\"}} or {{\"percent\"}}), "
-                            f"found {_kind(item)}")
+            raise PlanError(
+                f"{at}: expected a value (a string, number, boolean, list, "
+                f'{{"date"}}, {{"datetime"}}, {{"time"}} or {{"percent"}}), '
+                f"found {_kind(item)}"
+            )
 
 
 _unit = _one_of(*DURATION_UNITS)
@@ -859,8 +888,7 @@ def _check_duration(value: Any, where: str) -> None:
     missing = [key for key in ("parts", "seconds") if not isinstance(value, dict) or key not in value]
     if missing:
         found = f"an object without `{missing[0]}`" if isinstance(value, dict) else _kind(value)
-        raise PlanError(f"{where}: expected a duration ({{\"parts\": …, \"seconds\": N}}), "
-                        f"found {found}")
+        raise PlanError(f'{where}: expected a duration ({{"parts": …, "seconds": N}}), found {found}')
     parts = value["parts"]
     if not isinstance(parts, list) or not parts:
         found = "an empty list" if parts == [] else _kind(parts)
@@ -879,8 +907,7 @@ def _check_duration(value: Any, where: str) -> None:
             raise PlanError(f"{where}: expected at most {weeks} weeks, found a longer duration")
     seconds = _whole(value["seconds"], f"{where}.seconds")
     if seconds != total:
-        raise PlanError(f"{where}.seconds: expected {total} (the parts in seconds, a day as "
-                        f"24 hours), found {seconds}")
+        raise PlanError(f"{where}.seconds: expected {total} (the parts in seconds, a day as 24 hours), found {seconds}")
 
 
 def _check_event(value: Any, where: str, depth: int = 0) -> None:
@@ -902,8 +929,12 @@ def _check_event(value: Any, where: str, depth: int = 0) -> None:
 
 
 #: What each criteria operand holds.
-_OPERANDS: dict[str, _Check] = {"value": _check_value, "low": _check_value, "high": _check_value,
-                                "duration": _check_duration}
+_OPERANDS: dict[str, _Check] = {
+    "value": _check_value,
+    "low": _check_value,
+    "high": _check_value,
+    "duration": _check_duration,
+}
 #: Operators whose `value` is text to look for.
 _TEXT_OPS = frozenset({"contains", "not_contains", "starts_with", "ends_with"})
 
@@ -967,8 +998,7 @@ def _check_base(value: Any, where: str) -> None:
             return _time_to_act(_datetime_text)(value["datetime"], f"{where}.datetime")
         if "property" in value:
             return _check_prop(value["property"], f"{where}.property")
-    raise PlanError(f"{where}: expected {{\"date\"}}, {{\"datetime\"}} or {{\"property\"}}, "
-                    f"found {_kind(value)}")
+    raise PlanError(f'{where}: expected {{"date"}}, {{"datetime"}} or {{"property"}}, found {_kind(value)}')
 
 
 def _check_fields(value: Any, where: str) -> None:
@@ -996,12 +1026,9 @@ _OPT_TIME = _optional(_time_of_day)
 #: Arguments a kind does not list are kept as they are and not used.
 ARG_CHECKS: dict[str, dict[str, _Check]] = {
     "delay": {"duration": _check_duration},
-    "delay_until_day": {"day": _optional(_weekday_name), "weekday": _optional(_weekday),
-                        "at": _OPT_TIME},
-    "delay_until_date": {"base": _check_base, "sign": _one_of(1, -1), "offset": _OPT_DURATION,
-                         "at": _OPT_TIME},
-    "delay_until_anchor": {"side": _optional(_one_of("before", "after")),
-                           "offset": _OPT_DURATION, "at": _OPT_TIME},
+    "delay_until_day": {"day": _optional(_weekday_name), "weekday": _optional(_weekday), "at": _OPT_TIME},
+    "delay_until_date": {"base": _check_base, "sign": _one_of(1, -1), "offset": _OPT_DURATION, "at": _OPT_TIME},
+    "delay_until_anchor": {"side": _optional(_one_of("before", "after")), "offset": _OPT_DURATION, "at": _OPT_TIME},
     "wait_for": {"event": _check_event, "timeout": _check_duration},
     "branch_on": {"object": _TEXT, "property": _TEXT},
     "send_email": {"email": _TEXT},
@@ -1010,8 +1037,14 @@ ARG_CHECKS: dict[str, dict[str, _Check]] = {
     "clear": {"object": _TEXT, "property": _TEXT},
     "increment": {"object": _TEXT, "property": _TEXT, "amount": _number},
     "copy": {"source": _check_prop, "target": _check_prop},
-    "create_task": {"title": _TEXT, "due": _OPT_DURATION, "assign_owner": _flag,
-                    "assignee": _OPT_TEXT, "notes": _OPT_TEXT, "priority": _OPT_TEXT},
+    "create_task": {
+        "title": _TEXT,
+        "due": _OPT_DURATION,
+        "assign_owner": _flag,
+        "assignee": _OPT_TEXT,
+        "notes": _OPT_TEXT,
+        "priority": _OPT_TEXT,
+    },
     "create_record": {"object": _TEXT, "fields": _check_fields},
     "assign_owner": {"owner": _TEXT},
     "rotate_owner": {"owners": _check_owners},
@@ -1029,13 +1062,23 @@ ARG_CHECKS: dict[str, dict[str, _Check]] = {
 def _kind(value: Any) -> str:
     if value is None:
         return "null"
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
-            list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
 
 
 def _span_in(value: Any, where: str) -> Span:
-    if not (isinstance(value, list) and len(value) == 5 and isinstance(value[0], str)
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in value[1:])):
+    if not (
+        isinstance(value, list)
+        and len(value) == 5
+        and isinstance(value[0], str)
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value[1:])
+    ):
         raise PlanError(f"{where}.span: expected [file, line, col, end_line, end_col]")
     return Span.from_json(value)
 
@@ -1117,8 +1160,9 @@ def _step_in(data: Any, where: str) -> Step:
         percent = a.raw("percent")
         _number(percent, f"{where}.arms[{i}].percent")
         if not 0 < percent <= 100:
-            raise PlanError(f"{where}.arms[{i}].percent: expected a share above 0 and at most "
-                            f"100, found {_shown(percent)}")
+            raise PlanError(
+                f"{where}.arms[{i}].percent: expected a share above 0 and at most 100, found {_shown(percent)}"
+            )
         arms.append(Arm(percent=percent, target=_target(a, "target")))
     return Step(
         id=r.text("id"),
@@ -1153,8 +1197,7 @@ def _workflow_in(data: Any, where: str) -> WorkflowPlan:
             _whole(day, f"{where}.trigger.recurrence.day", 1, 31)
         kind = _choice(rr.text("kind"), RECURRENCE_KINDS, f"{where}.trigger.recurrence.kind")
         at = rr.text("at")
-        (_time_to_act(_datetime_text) if kind == "once" else _time_of_day)(
-            at, f"{where}.trigger.recurrence.at")
+        (_time_to_act(_datetime_text) if kind == "once" else _time_of_day)(at, f"{where}.trigger.recurrence.at")
         recurrence = Recurrence(
             kind=kind,
             at=at,
@@ -1168,10 +1211,7 @@ def _workflow_in(data: Any, where: str) -> WorkflowPlan:
     trigger = Trigger(
         kind=trigger_kind,
         criteria=t.criteria("criteria"),
-        events=tuple(
-            _event_in(e, f"{where}.trigger.events[{i}]")
-            for i, e in enumerate(t.seq("events", []))
-        ),
+        events=tuple(_event_in(e, f"{where}.trigger.events[{i}]") for i, e in enumerate(t.seq("events", []))),
         recurrence=recurrence,
         refinement=t.criteria("refinement"),
     )
@@ -1179,8 +1219,7 @@ def _workflow_in(data: Any, where: str) -> WorkflowPlan:
     reenroll = Reenroll(
         mode=_choice(re.text("mode", "none"), REENROLL_MODES, f"{where}.reenroll.mode"),
         properties=tuple(
-            _prop_in(p, f"{where}.reenroll.properties[{i}]")
-            for i, p in enumerate(re.seq("properties", []))
+            _prop_in(p, f"{where}.reenroll.properties[{i}]") for i, p in enumerate(re.seq("properties", []))
         ),
     )
     anchor = None
@@ -1189,7 +1228,8 @@ def _workflow_in(data: Any, where: str) -> WorkflowPlan:
         if a.raw("date", None) is not None:
             _time_to_act(_date_text)(a.raw("date"), f"{where}.anchor.date")
         anchor = Anchor(
-            property=None if a.raw("property", None) is None
+            property=None
+            if a.raw("property", None) is None
             else _prop_in(a.raw("property"), f"{where}.anchor.property"),
             date=a.opt_str("date"),
             annually=a.flag("annually", False),
@@ -1216,8 +1256,7 @@ def _workflow_in(data: Any, where: str) -> WorkflowPlan:
         pause_dates=pause_dates,
         enroll_existing=s.flag("enroll_existing", False),
         unenroll_unmet=s.flag("unenroll_unmet", False),
-        on_failure=_choice(s.text("on_failure", "continue"), ("continue", "stop"),
-                           f"{where}.settings.on_failure"),
+        on_failure=_choice(s.text("on_failure", "continue"), ("continue", "stop"), f"{where}.settings.on_failure"),
     )
     ix = r.obj("index") if r.has("index") else _Reader({}, f"{where}.index")
     index = Index(
@@ -1269,9 +1308,7 @@ def plans_from_data(data: Any) -> ProjectPlan:
             f"plan format_version is {shown}; this version of wfdsl reads "
             f"format_version {FORMAT_VERSION!r} (recompile the workflows with `wfdsl compile`)"
         )
-    workflows = tuple(
-        _workflow_in(w, f"plan.workflows[{i}]") for i, w in enumerate(r.seq("workflows"))
-    )
+    workflows = tuple(_workflow_in(w, f"plan.workflows[{i}]") for i, w in enumerate(r.seq("workflows")))
     names = [w.name for w in workflows]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -46,9 +46,7 @@ def split_url(url: str) -> tuple[str, str]:
     """
     scheme, sep, rest = url.partition("://")
     if not sep or not scheme or not scheme.replace("_", "").replace("-", "").isalnum():
-        raise ConfigError(
-            f"not a URL: {url!r} (expected NAME://LOCATION, e.g. sqlite:///state.db or memory://)"
-        )
+        raise ConfigError(f"not a URL: {url!r} (expected NAME://LOCATION, e.g. sqlite:///state.db or memory://)")
     return scheme.lower(), rest
 
 
@@ -80,9 +78,7 @@ class Registry:
         try:
             loaded: Callable[..., Any] = entry.load()
         except Exception as error:  # a broken plug-in is a configuration problem
-            raise ConfigError(
-                f"{self.what} {name!r} ({entry.value}) cannot be loaded: {error}"
-            ) from error
+            raise ConfigError(f"{self.what} {name!r} ({entry.value}) cannot be loaded: {error}") from error
         return loaded
 
     def open(self, url: str) -> Any:
@@ -92,17 +88,13 @@ class Registry:
             factory = self.factory(scheme)
         except KeyError:
             known = ", ".join(self.names()) or "none"
-            raise ConfigError(
-                f"unknown {self.what} {scheme!r} in {url!r} (known: {known})"
-            ) from None
+            raise ConfigError(f"unknown {self.what} {scheme!r} in {url!r} (known: {known})") from None
         from_url = getattr(factory, "from_url", None)
         try:
             if callable(from_url):
                 return from_url(url)
             if rest.strip("/"):
-                raise ConfigError(
-                    f"the {scheme} {self.what} takes no location: use {scheme}:// (got {url!r})"
-                )
+                raise ConfigError(f"the {scheme} {self.what} takes no location: use {scheme}:// (got {url!r})")
             return factory()
         except ConfigError:
             raise
@@ -133,6 +125,13 @@ def open_adapter(url: str) -> CRMAdapter:
 
 
 __all__ = [
-    "ADAPTER_GROUP", "STORE_GROUP", "ConfigError", "Registry", "adapters", "open_adapter",
-    "open_store", "split_url", "stores",
+    "ADAPTER_GROUP",
+    "STORE_GROUP",
+    "ConfigError",
+    "Registry",
+    "adapters",
+    "open_adapter",
+    "open_store",
+    "split_url",
+    "stores",
 ]

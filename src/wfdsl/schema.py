@@ -101,9 +101,7 @@ class Schema:
             "objects": {
                 name: {
                     "custom": name in self.custom_types,
-                    "properties": {
-                        p: prop.to_json() for p, prop in sorted(self.properties(name).items())
-                    },
+                    "properties": {p: prop.to_json() for p, prop in sorted(self.properties(name).items())},
                 }
                 for name in self.object_types
             },
@@ -394,9 +392,7 @@ class LintSettings:
 _LINT_KEYS = ("select", "ignore", "strict")
 
 
-def load_lint_settings(
-    start: str | Path | None = None, *, config: str | Path | None = None
-) -> LintSettings:
+def load_lint_settings(start: str | Path | None = None, *, config: str | Path | None = None) -> LintSettings:
     """The `[lint]` settings of the closest config file (or of `config`), else the defaults.
 
     >>> load_lint_settings("/")
@@ -416,9 +412,7 @@ def load_lint_settings(
     return lint_settings_from_config(table, str(path), prefix=_prefix(path))
 
 
-def lint_settings_from_config(
-    table: Mapping[str, Any], source: str, *, prefix: str = ""
-) -> LintSettings:
+def lint_settings_from_config(table: Mapping[str, Any], source: str, *, prefix: str = "") -> LintSettings:
     """LintSettings from a parsed config table; rule names or codes are checked."""
     raw = table.get("lint", {})
     if not isinstance(raw, dict):
@@ -469,9 +463,7 @@ def schema_from_config(table: Mapping[str, Any], source: str, *, prefix: str = "
     """
     for key in table:
         if key not in _TOP_KEYS:
-            raise ConfigError(
-                source, f"unknown key `{prefix}{key}`; expected {_alternatives(key, _TOP_KEYS)}"
-            )
+            raise ConfigError(source, f"unknown key `{prefix}{key}`; expected {_alternatives(key, _TOP_KEYS)}")
     raw = table.get("schema")
     if raw is None:
         return BUILTIN
@@ -494,9 +486,7 @@ def schema_from_config(table: Mapping[str, Any], source: str, *, prefix: str = "
             for name, props in value.items():
                 cwhere = f"{where}.{name}"
                 if not _NAME.match(name):
-                    raise ConfigError(
-                        source, f"`{cwhere}`: `{name}` is not a valid object type name"
-                    )
+                    raise ConfigError(source, f"`{cwhere}`: `{name}` is not a valid object type name")
                 if name in STANDARD_OBJECT_TYPES:
                     raise ConfigError(
                         source,
@@ -550,14 +540,11 @@ def _property_spec(name: str, spec: Any, source: str, where: str) -> Property:
         kind = spec.get("type")
         options = spec.get("options")
         if not isinstance(kind, str):
-            raise ConfigError(
-                source, f"`{where}` needs a `type` (one of {', '.join(PROPERTY_TYPES)})"
-            )
+            raise ConfigError(source, f"`{where}` needs a `type` (one of {', '.join(PROPERTY_TYPES)})")
     else:
         raise ConfigError(
             source,
-            f'`{where}` must be a type name ("date") or a table '
-            f'({{ type = "enumeration", options = [...] }})',
+            f'`{where}` must be a type name ("date") or a table ({{ type = "enumeration", options = [...] }})',
         )
     if kind not in PROPERTY_TYPES:
         raise ConfigError(
@@ -565,17 +552,9 @@ def _property_spec(name: str, spec: Any, source: str, where: str) -> Property:
             f"`{where}`: unknown type `{kind}`; expected {_alternatives(kind, PROPERTY_TYPES)}",
         )
     if kind == "enumeration":
-        if (
-            not isinstance(options, list)
-            or not options
-            or not all(isinstance(o, str) for o in options)
-        ):
-            raise ConfigError(
-                source, f"`{where}`: an enumeration needs `options`, a non-empty list of strings"
-            )
+        if not isinstance(options, list) or not options or not all(isinstance(o, str) for o in options):
+            raise ConfigError(source, f"`{where}`: an enumeration needs `options`, a non-empty list of strings")
         return Property(name=name, type=kind, options=tuple(options))
     if options is not None:
-        raise ConfigError(
-            source, f"`{where}`: `options` only apply to the type `enumeration`, not `{kind}`"
-        )
+        raise ConfigError(source, f"`{where}`: `options` only apply to the type `enumeration`, not `{kind}`")
     return Property(name=name, type=kind)

@@ -93,11 +93,12 @@ class Counts:
 
     def line(self) -> str:
         """`enrolled 3 · waiting 2 · fired 5 · failed 0 · events 9 · rejected 0 · next timer …`."""
-        nxt = "none" if self.next_timer is None else \
-            self.next_timer.strftime("%Y-%m-%dT%H:%M:%SZ")
-        return (f"enrolled {self.enrolled} · waiting {self.waiting} · fired {self.fired} · "
-                f"failed {self.failed} · events {self.events} · rejected {self.rejected} · "
-                f"next timer {nxt}")
+        nxt = "none" if self.next_timer is None else self.next_timer.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return (
+            f"enrolled {self.enrolled} · waiting {self.waiting} · fired {self.fired} · "
+            f"failed {self.failed} · events {self.events} · rejected {self.rejected} · "
+            f"next timer {nxt}"
+        )
 
 
 class _Meta:
@@ -183,8 +184,7 @@ def load_records_into(crm: CRMAdapter, data: Any, at: dt.datetime) -> None:
     if callable(importer):
         importer(data, at=at)
         return
-    if not all(callable(getattr(crm, name, None))
-               for name in ("add_record", "associate", "add_to_list")):
+    if not all(callable(getattr(crm, name, None)) for name in ("add_record", "associate", "add_to_list")):
         raise ValueError(f"the {type(crm).__name__} adapter cannot load a records file")
     seed = load_records_data(data, "records")
     for record in seed.records:
@@ -199,10 +199,17 @@ def load_records_into(crm: CRMAdapter, data: Any, at: dt.datetime) -> None:
 class Service:
     """One engine fed from an event stream, committing in units (see the module docs)."""
 
-    def __init__(self, plans: ProjectPlan, crm: CRMAdapter, store: StateStore, *,
-                 options: Options = Options(), records: Any = None,
-                 log: Callable[[str], None] = lambda text: None,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        plans: ProjectPlan,
+        crm: CRMAdapter,
+        store: StateStore,
+        *,
+        options: Options = Options(),
+        records: Any = None,
+        log: Callable[[str], None] = lambda text: None,
+        clock: Clock | None = None,
+    ) -> None:
         if options.clock not in CLOCKS:
             raise ValueError(f"unknown clock {options.clock!r} (known: real, virtual)")
         self.plans = plans
@@ -213,8 +220,7 @@ class Service:
         self.log = log
         self.meta = _Meta(store)
         self._stop = threading.Event()
-        self._journaled = callable(getattr(crm, "begin_unit", None)) and \
-            callable(getattr(store, "put_journal", None))
+        self._journaled = callable(getattr(crm, "begin_unit", None)) and callable(getattr(store, "put_journal", None))
         self._units = callable(getattr(crm, "begin_unit", None))
         self.virtual = options.clock == "virtual"
         if clock is None:
@@ -266,8 +272,8 @@ class Service:
                 if self._journaled:
                     applied = self.crm.applied_unit()  # type: ignore[attr-defined]
                     token = max(int(self.meta.get("unit", 0)), applied) + 1
-                    self.store.put_journal(  # type: ignore[attr-defined]
-                        token, self.crm.unit_journal())  # type: ignore[attr-defined]
+                    journal = self.crm.unit_journal()  # type: ignore[attr-defined]
+                    self.store.put_journal(token, journal)  # type: ignore[attr-defined]
                     self.store.drop_journals(token - 1)  # type: ignore[attr-defined]
                     self.meta.set("unit", token)
                 self.meta.set("clock", self.clock.now().isoformat())
@@ -396,10 +402,8 @@ class Service:
                 if self.stopping:
                     break
             if position is not None:
-                self.meta.set("input", {"source": source, "line": position.number,
-                                        "offset": position.end})
-                self.meta.set("last_event", None if self._last_event is None
-                              else self._last_event.isoformat())
+                self.meta.set("input", {"source": source, "line": position.number, "offset": position.end})
+                self.meta.set("last_event", None if self._last_event is None else self._last_event.isoformat())
 
     def refresh(self) -> Counts:
         """Counts from the store (totals over every workflow)."""
@@ -408,11 +412,11 @@ class Service:
         names = list(self.engine.workflows) if self.engine else []
         counts.enrolled = sum(store.stats(name).get("enrolled", 0) for name in names)
         counter = getattr(store, "count_enrollments", None)
-        counts.waiting = counter(status="active") if counter else \
-            len(list(store.enrollments(status="active")))
+        counts.waiting = counter(status="active") if counter else len(list(store.enrollments(status="active")))
         history_counter = getattr(store, "count_history", None)
-        counts.failed = history_counter("failed") if history_counter else \
-            sum(1 for e in store.history() if e.kind == "failed")
+        counts.failed = (
+            history_counter("failed") if history_counter else sum(1 for e in store.history() if e.kind == "failed")
+        )
         counts.next_timer = store.next_due()
         return counts
 
@@ -439,8 +443,7 @@ class Service:
         self._last_event = dt.datetime.fromisoformat(saved_last) if saved_last else None
         if not self.virtual or self.meta.get("plans"):
             self._start(self.clock.now())
-        follow = self.options.follow and not self.options.until_idle and \
-            stream is not None and stream.seekable()
+        follow = self.options.follow and not self.options.until_idle and stream is not None and stream.seekable()
         reader = _Reader(stream, start_line, follow, self.options.poll) if stream else None
         if reader is not None:
             reader.start()
@@ -455,8 +458,7 @@ class Service:
                     self._fire_due(self.clock.now())
                 if reader is not None and reader.error is not None:
                     if isinstance(reader.error, OSError):
-                        raise EventsReadError(f"cannot read the events ({source}): "
-                                              f"{reader.error}") from reader.error
+                        raise EventsReadError(f"cannot read the events ({source}): {reader.error}") from reader.error
                     raise reader.error
                 now = time.monotonic()
                 if self.options.status_every and now - last_status >= self.options.status_every:
@@ -541,26 +543,33 @@ def status_report(store: StateStore, *, limit: int = 20) -> dict[str, Any]:
     for name in names:
         counters: dict[str, float] = dict(store.stats(name))
         emailed = counters.get("emailed", 0)
-        counters["conversion_rate"] = min(1.0, counters.get("converted", 0) / emailed) \
-            if emailed else 0.0
+        counters["conversion_rate"] = min(1.0, counters.get("converted", 0) / emailed) if emailed else 0.0
         state = store.workflow_state(name)
-        workflows.append({
-            "name": name,
-            "active": bool(state.get("active")),
-            "version": state.get("version"),
-            "waiting": sum(1 for e in active if e.workflow == name),
-            "stats": counters,
-        })
+        workflows.append(
+            {
+                "name": name,
+                "active": bool(state.get("active")),
+                "version": state.get("version"),
+                "waiting": sum(1 for e in active if e.workflow == name),
+                "stats": counters,
+            }
+        )
     waiting = [
-        {"enrollment": e.id, "workflow": e.workflow, "object": e.object, "id": e.record,
-         "step": e.step, "phase": e.phase, "enrolled_at": _iso(e.enrolled_at),
-         "until": _iso(due_of.get(e.id)),
-         "waiting_for": None if e.waiting_for is None else dict(e.waiting_for).get("type")}
+        {
+            "enrollment": e.id,
+            "workflow": e.workflow,
+            "object": e.object,
+            "id": e.record,
+            "step": e.step,
+            "phase": e.phase,
+            "enrolled_at": _iso(e.enrolled_at),
+            "until": _iso(due_of.get(e.id)),
+            "waiting_for": None if e.waiting_for is None else dict(e.waiting_for).get("type"),
+        }
         for e in active[:limit]
     ]
     next_timers = [
-        {"due": _iso(t.due), "kind": t.kind, "workflow": t.workflow, "enrollment": t.enrollment,
-         "key": t.key}
+        {"due": _iso(t.due), "kind": t.kind, "workflow": t.workflow, "enrollment": t.enrollment, "key": t.key}
         for t in timers[:limit]
     ]
     history_count = getattr(store, "count_history", None)
@@ -590,8 +599,7 @@ def prune_store(store: StateStore, now: dt.datetime) -> dict[str, Any]:
     }
     with store.transaction():
         removed = store.prune(**cutoffs)
-    return {"removed": removed, **{k: v.isoformat() for k, v in cutoffs.items()},
-            "now": now.isoformat()}
+    return {"removed": removed, **{k: v.isoformat() for k, v in cutoffs.items()}, "now": now.isoformat()}
 
 
 __all__ = ["CLOCKS", "Counts", "Options", "Service", "prune_store", "status_report"]

@@ -74,8 +74,7 @@ def loads_json(text: str, file: str, line: int) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as error:
         last = text.rstrip("\r\n").count("\n") + 1  # an error at the very end: the last line
-        raise SimulationInputError(file, line + min(error.lineno, last) - 1,
-                                   f"invalid JSON: {error.msg}") from None
+        raise SimulationInputError(file, line + min(error.lineno, last) - 1, f"invalid JSON: {error.msg}") from None
     except RecursionError:
         raise SimulationInputError(file, line, "invalid JSON: nested too deeply") from None
     except ValueError as error:  # e.g. an integer with more than 4300 digits
@@ -97,9 +96,7 @@ def _line_after(text: str, anchor: str, needle: str) -> int:
 
 def _record_ref(value: Any, file: str, line: int, what: str) -> tuple[str, str]:
     if not isinstance(value, str) or ":" not in value:
-        raise SimulationInputError(
-            file, line, f"{what} must be `type:id` (e.g. \"contact:c1\"), found {value!r}"
-        )
+        raise SimulationInputError(file, line, f'{what} must be `type:id` (e.g. "contact:c1"), found {value!r}')
     object_type, _, record_id = value.partition(":")
     return object_type, record_id
 
@@ -107,8 +104,7 @@ def _record_ref(value: Any, file: str, line: int, what: str) -> tuple[str, str]:
 def load_records_data(data: Any, file: str, text: str = "") -> Seed:
     """A `Seed` from decoded records-file JSON. `text` (the file's text) locates errors."""
     if not isinstance(data, dict):
-        raise SimulationInputError(file, 1, "expected a JSON object with a list of records "
-                                            "per object type")
+        raise SimulationInputError(file, 1, "expected a JSON object with a list of records per object type")
     records: list[SeedRecord] = []
     associations = []
     lists: dict[str, tuple[tuple[str, str], ...]] = {}
@@ -117,41 +113,41 @@ def load_records_data(data: Any, file: str, text: str = "") -> Seed:
         line = _line_of(text, f'"{key}"')
         if key == "associations":
             if not isinstance(value, list):
-                raise SimulationInputError(file, line, "`associations` must be a list of "
-                                                       '{"from": "type:id", "to": "type:id"}')
+                raise SimulationInputError(
+                    file, line, '`associations` must be a list of {"from": "type:id", "to": "type:id"}'
+                )
             for item in value:
                 if not isinstance(item, dict):
-                    raise SimulationInputError(file, line, "an association must be an object "
-                                                           'with "from" and "to"')
+                    raise SimulationInputError(file, line, 'an association must be an object with "from" and "to"')
                 here = _line_after(text, '"associations"', json.dumps(item.get("from")))
-                associations.append((_record_ref(item.get("from"), file, here, "`from`"),
-                                     _record_ref(item.get("to"), file, here, "`to`")))
+                associations.append(
+                    (
+                        _record_ref(item.get("from"), file, here, "`from`"),
+                        _record_ref(item.get("to"), file, here, "`to`"),
+                    )
+                )
             continue
         if key == "lists":
             if not isinstance(value, dict):
-                raise SimulationInputError(file, line, '`lists` must map list names to '
-                                                       '["type:id", …]')
+                raise SimulationInputError(file, line, '`lists` must map list names to ["type:id", …]')
             for name, members in value.items():
                 here = _line_of(text, json.dumps(name))
                 if not isinstance(members, list):
-                    raise SimulationInputError(file, here, f"list {name!r} must be a list "
-                                                           "of \"type:id\"")
-                lists[str(name)] = tuple(_record_ref(m, file, here, "a list member")
-                                         for m in members)
+                    raise SimulationInputError(file, here, f'list {name!r} must be a list of "type:id"')
+                lists[str(name)] = tuple(_record_ref(m, file, here, "a list member") for m in members)
             continue
         if not isinstance(value, list):
             raise SimulationInputError(file, line, f"`{key}` must be a list of records")
         for item in value:
             if not isinstance(item, dict) or "id" not in item:
-                raise SimulationInputError(file, line, f"each `{key}` record must be an "
-                                                       "object with an \"id\"")
+                raise SimulationInputError(file, line, f'each `{key}` record must be an object with an "id"')
             record_id = item["id"]
             if not isinstance(record_id, (str, int)) or isinstance(record_id, bool):
                 raise SimulationInputError(file, line, f"`{key}` record id must be a string")
             ref = (str(key), str(record_id))
             if ref in seen:
                 needle = json.dumps(record_id)
-                here = _line_of(text[text.find(needle) + 1:], needle) + _line_of(text, needle) - 1
+                here = _line_of(text[text.find(needle) + 1 :], needle) + _line_of(text, needle) - 1
                 raise SimulationInputError(file, here, f"duplicate record {key}:{record_id}")
             seen.add(ref)
             props = {k: v for k, v in item.items() if k != "id"}
@@ -161,8 +157,10 @@ def load_records_data(data: Any, file: str, text: str = "") -> Seed:
             if ref not in seen:
                 needle = json.dumps(f"{ref[0]}:{ref[1]}")
                 raise SimulationInputError(
-                    file, _line_of(text, needle),
-                    f"association with {ref[0]}:{ref[1]}, which is not a record of this file")
+                    file,
+                    _line_of(text, needle),
+                    f"association with {ref[0]}:{ref[1]}, which is not a record of this file",
+                )
     return Seed(records=tuple(records), associations=tuple(associations), lists=lists)
 
 
@@ -183,16 +181,13 @@ def load_records(path: str | Path) -> Seed:
 
 def _timestamp(value: Any, file: str, line: int) -> dt.datetime:
     if not isinstance(value, str):
-        raise SimulationInputError(file, line, "`at` must be an ISO 8601 time with a zone, "
-                                               'e.g. "2026-11-23T10:00:00Z"')
+        raise SimulationInputError(file, line, '`at` must be an ISO 8601 time with a zone, e.g. "2026-11-23T10:00:00Z"')
     try:
         when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise SimulationInputError(file, line, f"`at` is not an ISO 8601 time: {value!r}") \
-            from None
+        raise SimulationInputError(file, line, f"`at` is not an ISO 8601 time: {value!r}") from None
     if when.tzinfo is None:
-        raise SimulationInputError(file, line, f"`at` {value!r} has no zone; add `Z` or an "
-                                               "offset such as `+01:00`")
+        raise SimulationInputError(file, line, f"`at` {value!r} has no zone; add `Z` or an offset such as `+01:00`")
     if when.year > MAX_YEAR:
         raise SimulationInputError(file, line, f"`at` {value!r} is after the year {MAX_YEAR}")
     return when.astimezone(dt.timezone.utc)
@@ -209,13 +204,15 @@ def parse_event(data: Any, file: str, line: int) -> Event:
     kind = data["type"]
     if not isinstance(kind, str) or (kind not in EVENTS and kind not in INPUT_EVENTS):
         raise SimulationInputError(
-            file, line, f"unknown event type {kind!r}; expected record.created, "
-                        "record.updated, list.added, list.removed, workflow.enroll "
-                        "or a catalog event such as form.submitted")
+            file,
+            line,
+            f"unknown event type {kind!r}; expected record.created, "
+            "record.updated, list.added, list.removed, workflow.enroll "
+            "or a catalog event such as form.submitted",
+        )
     object_type = data["object"]
     if not isinstance(object_type, str) or not object_type:
-        raise SimulationInputError(file, line, "`object` must be an object type, e.g. "
-                                               '"contact"')
+        raise SimulationInputError(file, line, '`object` must be an object type, e.g. "contact"')
     record_id = data["id"]
     if not isinstance(record_id, (str, int)) or isinstance(record_id, bool):
         raise SimulationInputError(file, line, "`id` must be a string")
@@ -228,12 +225,10 @@ def parse_event(data: Any, file: str, line: int) -> Event:
     if kind == "record.updated" and not properties:
         raise SimulationInputError(file, line, "record.updated needs `properties`")
     if kind in ("list.added", "list.removed") and not isinstance(attributes.get("list"), str):
-        raise SimulationInputError(file, line, f'{kind} needs `data.list` (a list name)')
+        raise SimulationInputError(file, line, f"{kind} needs `data.list` (a list name)")
     if kind == "workflow.enroll" and not isinstance(attributes.get("workflow"), str):
-        raise SimulationInputError(file, line, "workflow.enroll needs `data.workflow` "
-                                               "(a workflow name)")
-    return Event(type=kind, object=object_type, id=str(record_id), at=at, data=attributes,
-                 properties=properties)
+        raise SimulationInputError(file, line, "workflow.enroll needs `data.workflow` (a workflow name)")
+    return Event(type=kind, object=object_type, id=str(record_id), at=at, data=attributes, properties=properties)
 
 
 def read_events(path: str | Path) -> Iterator[Event]:
@@ -263,8 +258,10 @@ def read_events(path: str | Path) -> Iterator[Event]:
             event = parse_event(data, file, line_no)
             if previous is not None and event.at < previous:
                 raise SimulationInputError(
-                    file, line_no, f"events must be in time order: {data['at']} is before "
-                                   f"the previous event ({previous.isoformat()})")
+                    file,
+                    line_no,
+                    f"events must be in time order: {data['at']} is before the previous event ({previous.isoformat()})",
+                )
             previous = event.at
             yield event
 
@@ -282,10 +279,16 @@ class Simulation:
     workflows' criteria read. Both together keep a long run's memory from
     growing with every event (what `wfdsl simulate` does)."""
 
-    def __init__(self, plans: ProjectPlan, seed: Seed, *, start: dt.datetime | None = None,
-                 until: dt.datetime | None = None,
-                 on_history: Callable[[HistoryEntry], None] | None = None,
-                 lean_crm: bool = False) -> None:
+    def __init__(
+        self,
+        plans: ProjectPlan,
+        seed: Seed,
+        *,
+        start: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        on_history: Callable[[HistoryEntry], None] | None = None,
+        lean_crm: bool = False,
+    ) -> None:
         self.plans = plans
         self.seed = seed
         self.start = start
@@ -320,8 +323,7 @@ class Simulation:
         first = next(stream, None)
         start = self.start or (first.at if first is not None else self.until)
         if start is None:
-            raise SimulationInputError(source, 1, "no events and no --start: nothing to "
-                                                  "simulate")
+            raise SimulationInputError(source, 1, "no events and no --start: nothing to simulate")
         clock = VirtualClock(start)
         engine = self._begin(clock)
         last = start
@@ -360,12 +362,17 @@ def _chain(first: list[Event], rest: Iterator[Event]) -> Iterator[Event]:
     yield from rest
 
 
-def simulate_files(plans: ProjectPlan, records: str | Path, events: str | Path, *,
-                   start: dt.datetime | None = None, until: dt.datetime | None = None,
-                   on_history: Callable[[HistoryEntry], None] | None = None,
-                   lean_crm: bool = False) -> Simulation:
+def simulate_files(
+    plans: ProjectPlan,
+    records: str | Path,
+    events: str | Path,
+    *,
+    start: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    on_history: Callable[[HistoryEntry], None] | None = None,
+    lean_crm: bool = False,
+) -> Simulation:
     """Run a simulation from files (what `wfdsl simulate` does, streaming and lean)."""
-    sim = Simulation(plans, load_records(records), start=start, until=until,
-                     on_history=on_history, lean_crm=lean_crm)
+    sim = Simulation(plans, load_records(records), start=start, until=until, on_history=on_history, lean_crm=lean_crm)
     sim.run(read_events(events), str(events))
     return sim

@@ -100,9 +100,7 @@ class _Dotted:
         self.span = span
 
 
-def _bounds(
-    children: list[Any], extents: dict[int, tuple[int, int, int, int]]
-) -> tuple[int, int, int, int] | None:
+def _bounds(children: list[Any], extents: dict[int, tuple[int, int, int, int]]) -> tuple[int, int, int, int] | None:
     """Start and end of what `children` were reduced from, keywords included.
 
     Every reduce result's extent is kept in `extents` (by id, for the length
@@ -311,21 +309,22 @@ def _block_starts(text: str) -> list[int]:
             depth = max(0, depth - 1)
         elif token == "workflow":
             line_start = text.rfind("\n", 0, match.start()) + 1
-            at_line_start = _BLOCK_START.match(text, line_start) is not None and not text[
-                line_start : match.start()
-            ].strip()
+            at_line_start = (
+                _BLOCK_START.match(text, line_start) is not None and not text[line_start : match.start()].strip()
+            )
             if depth == 0 or at_line_start:
                 starts.append(match.start())
                 depth = 0
     return starts
 
 
-def _parse_blockwise(
-    text: str, path: str
-) -> tuple[list[n.Workflow], list[n.Comment], list[Diagnostic]]:
+def _parse_blockwise(text: str, path: str) -> tuple[list[n.Workflow], list[n.Comment], list[Diagnostic]]:
     starts = _block_starts(text)
-    if not starts or starts[0] != 0 and text[: starts[0]].strip(" \t\r\n") and not all(
-        line.strip().startswith("#") or not line.strip() for line in text[: starts[0]].splitlines()
+    if (
+        not starts
+        or starts[0] != 0
+        and text[: starts[0]].strip(" \t\r\n")
+        and not all(line.strip().startswith("#") or not line.strip() for line in text[: starts[0]].splitlines())
     ):
         starts = [0, *starts]
     bounds = list(zip(starts, [*starts[1:], len(text)], strict=False))
@@ -378,8 +377,7 @@ def _nesting_problem(text: str, path: str) -> Diagnostic | None:
                 span = Span(file=path, line=line, col=col, end_line=line, end_col=col + 1)
                 return Diagnostic.of(
                     "nesting-too-deep",
-                    f"found blocks or parentheses nested {depth} deep; "
-                    f"expected at most {MAX_NESTING}",
+                    f"found blocks or parentheses nested {depth} deep; expected at most {MAX_NESTING}",
                     span,
                     hint="split the workflow, or use `go to` and labels instead of deeper nesting",
                 )
@@ -464,13 +462,41 @@ _TERMINAL_WORDS: dict[str, str] = {
 }
 
 _STEP_WORDS = {
-    "DELAY", "WAIT", "IF", "BRANCH", "SPLIT", "SEND", "NOTIFY", "SET", "CLEAR",
-    "INCREMENT", "COPY", "CREATE", "ASSIGN", "ROTATE", "ADD", "REMOVE", "ENROLL",
-    "UNENROLL", "WEBHOOK", "PLACEHOLDER", "LABEL", "GO", "END",
+    "DELAY",
+    "WAIT",
+    "IF",
+    "BRANCH",
+    "SPLIT",
+    "SEND",
+    "NOTIFY",
+    "SET",
+    "CLEAR",
+    "INCREMENT",
+    "COPY",
+    "CREATE",
+    "ASSIGN",
+    "ROTATE",
+    "ADD",
+    "REMOVE",
+    "ENROLL",
+    "UNENROLL",
+    "WEBHOOK",
+    "PLACEHOLDER",
+    "LABEL",
+    "GO",
+    "END",
 }
 _CLAUSE_WORDS = {
-    "OBJECT", "DESCRIPTION", "ENROLL", "REENROLL", "GOAL", "SUPPRESS", "UNENROLL",
-    "SETTINGS", "ANCHOR", "STEPS",
+    "OBJECT",
+    "DESCRIPTION",
+    "ENROLL",
+    "REENROLL",
+    "GOAL",
+    "SUPPRESS",
+    "UNENROLL",
+    "SETTINGS",
+    "ANCHOR",
+    "STEPS",
 }
 _CLAUSE_KEYWORDS = {w.lower() for w in _CLAUSE_WORDS}
 _VALUE_WORDS = {"STRING", "NUMBER", "TRUE", "FALSE", "DATE", "TIME", "DATETIME", "PERCENT", "LSQB"}
@@ -487,8 +513,7 @@ _CONTEXT_WORDS: dict[tuple[str, ...], str] = {
     ("label",): "a string naming the label",
     ("go", "to"): "a string naming the label to go to",
     ("delay", "until"): (
-        "a day, a time of day, a date, a date property or `anchor` "
-        "(as in `delay until monday at 09:00`)"
+        "a day, a time of day, a date, a date property or `anchor` (as in `delay until monday at 09:00`)"
     ),
     ("timezone",): 'a string naming a time zone like "Europe/Oslo"',
     ("list",): "a string naming the list",
@@ -503,7 +528,7 @@ _CONTEXT_WORDS: dict[tuple[str, ...], str] = {
     ("increment",): "a property like `contact.hubspotscore`",
     ("copy",): "a property like `company.name`",
     ("when",): "criteria like `contact.email is known`",
-    ("goal",): "criteria like `contact.lifecyclestage = \"customer\"`",
+    ("goal",): 'criteria like `contact.lifecyclestage = "customer"`',
     ("if",): "criteria like `contact.hubspotscore >= 50`",
     ("on",): "an event like `form.submitted`, or `schedule`",
 }
@@ -645,7 +670,7 @@ def _describe_error(error: UnexpectedInput, text: str, path: str) -> Diagnostic:
         if char == '"':
             return Diagnostic.of(
                 "syntax",
-                "found a string that is not closed; expected `\"` before the end of the line",
+                'found a string that is not closed; expected `"` before the end of the line',
                 span,
                 hint="strings cannot span lines; write a line break as `\\n`",
             )
@@ -678,10 +703,7 @@ def _describe_error(error: UnexpectedInput, text: str, path: str) -> Diagnostic:
         open_block = _open_block(text, pos)
         if token.type == "$END" and open_block is not None:
             head, line = open_block
-            message = (
-                f"found the end of the file, expected `}}` to close the block "
-                f"`{head} {{` opened at line {line}"
-            )
+            message = f"found the end of the file, expected `}}` to close the block `{head} {{` opened at line {line}"
             hint = "every `{` needs a matching `}`; a `}` may be missing further up"
         elif len(previous) >= 2 and previous[-2] == "object" and previous[-1] in _CLAUSE_KEYWORDS:
             hint = f"`object` needs an object type such as `contact` before `{previous[-1]}`"
@@ -720,8 +742,16 @@ def _token_span(token: Token, path: str) -> Span:
 
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
 _VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
-_UNITS = {"minute": "minute", "minutes": "minute", "hour": "hour", "hours": "hour",
-          "day": "day", "days": "day", "week": "week", "weeks": "week"}
+_UNITS = {
+    "minute": "minute",
+    "minutes": "minute",
+    "hour": "hour",
+    "hours": "hour",
+    "day": "day",
+    "days": "day",
+    "week": "week",
+    "weeks": "week",
+}
 
 
 def _bad_escape_column(raw: str) -> int | None:
@@ -749,7 +779,7 @@ def decode_string(raw: str) -> tuple[str, str | None]:
         if char == "\\" and i + 1 < len(body):
             escaped = body[i + 1]
             if escaped not in _ESCAPES:
-                return body, f"found the escape `\\{escaped}`, expected one of `\\\"`, `\\\\`, `\\n`, `\\t`"
+                return body, f'found the escape `\\{escaped}`, expected one of `\\"`, `\\\\`, `\\n`, `\\t`'
             out.append(_ESCAPES[escaped])
             i += 2
             continue
@@ -784,10 +814,8 @@ class _ToAst:
             at = _bad_escape_column(str(token))
             if at is not None and span.line == span.end_line:
                 col = span.col + at
-                span = Span(file=self.path, line=span.line, col=col, end_line=span.line,
-                            end_col=col + 2)
-            raise _SyntaxProblem(Diagnostic.of(
-                "syntax", problem, span, hint='write a backslash as `\\\\`'))
+                span = Span(file=self.path, line=span.line, col=col, end_line=span.line, end_col=col + 2)
+            raise _SyntaxProblem(Diagnostic.of("syntax", problem, span, hint="write a backslash as `\\\\`"))
         variables = []
         raw = str(token)
         for match in _VARIABLE.finditer(raw):
@@ -795,8 +823,13 @@ class _ToAst:
             start = span.col + match.start()
             variables.append(
                 n.Variable(
-                    span=Span(file=self.path, line=span.line, col=start,
-                              end_line=span.line, end_col=start + len(match.group())),
+                    span=Span(
+                        file=self.path,
+                        line=span.line,
+                        col=start,
+                        end_line=span.line,
+                        end_col=start + len(match.group()),
+                    ),
                     path=path,
                 )
             )
@@ -812,9 +845,7 @@ class _ToAst:
 
     def object_clause(self, meta: Any, children: list[Token]) -> n.ObjectClause:
         (name,) = children
-        return n.ObjectClause(
-            span=self._span(meta), type=n.Name(span=self._tspan(name), value=str(name))
-        )
+        return n.ObjectClause(span=self._span(meta), type=n.Name(span=self._tspan(name), value=str(name)))
 
     def description_clause(self, meta: Any, children: list[Token]) -> n.DescriptionClause:
         return n.DescriptionClause(span=self._span(meta), text=self._string(children[0]))
@@ -851,9 +882,7 @@ class _ToAst:
 
     def event_ref(self, meta: Any, children: list[Any]) -> n.EventRef:
         dotted, args = children
-        return n.EventRef(
-            span=self._span(meta), name=dotted.text, name_span=dotted.span, criteria=args
-        )
+        return n.EventRef(span=self._span(meta), name=dotted.text, name_span=dotted.span, criteria=args)
 
     def event_args(self, meta: Any, children: list[Any]) -> Any:
         return children[0]
@@ -861,9 +890,7 @@ class _ToAst:
     def property_change(self, meta: Any, children: list[Any]) -> n.PropertyChange:
         dotted, from_value, to_value = children
         prop = n.PropertyRef(span=dotted.span, parts=tuple(dotted.text.split(".")))
-        return n.PropertyChange(
-            span=self._span(meta), prop=prop, from_value=from_value, to_value=to_value
-        )
+        return n.PropertyChange(span=self._span(meta), prop=prop, from_value=from_value, to_value=to_value)
 
     def change_from(self, meta: Any, children: list[Any]) -> Any:
         return children[0]
@@ -907,9 +934,7 @@ class _ToAst:
         return n.UnenrollClause(span=self._span(meta), criteria=children[0])
 
     def suppress_clause(self, meta: Any, children: list[Token]) -> n.SuppressClause:
-        return n.SuppressClause(
-            span=self._span(meta), lists=tuple(self._string(t) for t in children)
-        )
+        return n.SuppressClause(span=self._span(meta), lists=tuple(self._string(t) for t in children))
 
     def anchor_property(self, meta: Any, children: list[Any]) -> n.AnchorClause:
         prop, annually = children
@@ -932,9 +957,7 @@ class _ToAst:
 
     def set_execute(self, meta: Any, children: list[Any]) -> n.ExecuteSetting:
         *days, start, end = children
-        return n.ExecuteSetting(
-            span=self._span(meta), days=tuple(days), start=self._time(start), end=self._time(end)
-        )
+        return n.ExecuteSetting(span=self._span(meta), days=tuple(days), start=self._time(start), end=self._time(end))
 
     def day_range(self, meta: Any, children: list[Token]) -> n.DayRange:
         start, _dots, end = children
@@ -1143,15 +1166,11 @@ class _ToAst:
         return item
 
     def delay_until_anchor(self, meta: Any, children: list[Any]) -> n.DelayUntilAnchor:
-        return n.DelayUntilAnchor(
-            span=self._span(meta), offset=None, side=None, at=self._maybe_time(children[0])
-        )
+        return n.DelayUntilAnchor(span=self._span(meta), offset=None, side=None, at=self._maybe_time(children[0]))
 
     def delay_until_anchor_offset(self, meta: Any, children: list[Any]) -> n.DelayUntilAnchor:
         offset, side, at = children
-        return n.DelayUntilAnchor(
-            span=self._span(meta), offset=offset, side=str(side), at=self._maybe_time(at)
-        )
+        return n.DelayUntilAnchor(span=self._span(meta), offset=offset, side=str(side), at=self._maybe_time(at))
 
     def wait_for(self, meta: Any, children: list[Any]) -> n.WaitFor:
         event, timeout = children
@@ -1160,8 +1179,9 @@ class _ToAst:
     def if_step(self, meta: Any, children: list[Any]) -> n.If:
         condition, body, rest = children
         first = n.IfBranch(
-            span=Span(file=self.path, line=meta.line, col=meta.col,
-                      end_line=body.span.end_line, end_col=body.span.end_col),
+            span=Span(
+                file=self.path, line=meta.line, col=meta.col, end_line=body.span.end_line, end_col=body.span.end_col
+            ),
             condition=condition,
             body=body,
         )
@@ -1182,8 +1202,9 @@ class _ToAst:
     def else_if(self, meta: Any, children: list[Any]) -> tuple[n.IfBranch, Any]:
         condition, body, rest = children
         branch = n.IfBranch(
-            span=Span(file=self.path, line=meta.line, col=meta.col,
-                      end_line=body.span.end_line, end_col=body.span.end_col),
+            span=Span(
+                file=self.path, line=meta.line, col=meta.col, end_line=body.span.end_line, end_col=body.span.end_col
+            ),
             condition=condition,
             body=body,
         )
@@ -1234,7 +1255,8 @@ class _ToAst:
     def increment(self, meta: Any, children: list[Any]) -> n.Increment:
         prop, amount = children
         return n.Increment(
-            span=self._span(meta), prop=prop,
+            span=self._span(meta),
+            prop=prop,
             amount=n.NumberLit(span=self._tspan(amount), text=str(amount)),
         )
 
@@ -1290,9 +1312,7 @@ class _ToAst:
 
     def field(self, meta: Any, children: list[Any]) -> n.Field:
         name, value = children
-        return n.Field(
-            span=self._span(meta), name=n.Name(span=self._tspan(name), value=str(name)), value=value
-        )
+        return n.Field(span=self._span(meta), name=n.Name(span=self._tspan(name), value=str(name)), value=value)
 
     def assign_owner(self, meta: Any, children: list[Token]) -> n.AssignOwner:
         return n.AssignOwner(span=self._span(meta), owner=self._string(children[0]))
@@ -1315,7 +1335,9 @@ class _ToAst:
     def webhook(self, meta: Any, children: list[Any]) -> n.Webhook:
         method, url, body = children
         return n.Webhook(
-            span=self._span(meta), method=str(method), url=self._string(url),
+            span=self._span(meta),
+            method=str(method),
+            url=self._string(url),
             body=self._maybe_string(body),
         )
 

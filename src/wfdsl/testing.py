@@ -50,9 +50,22 @@ SUFFIX = ".wftest.toml"
 
 FILE_KEYS = ("workflows", "records", "events", "start", "until", "test")
 SETUP_KEYS = ("records", "events", "start", "until")
-CASE_KEYS = ("name", "workflow", "record", "enrolled", "reason", "goal_met", "converted",
-             "completed", "unenrolled", "actions", "no_actions", "stats", "xfail",
-             *SETUP_KEYS)
+CASE_KEYS = (
+    "name",
+    "workflow",
+    "record",
+    "enrolled",
+    "reason",
+    "goal_met",
+    "converted",
+    "completed",
+    "unenrolled",
+    "actions",
+    "no_actions",
+    "stats",
+    "xfail",
+    *SETUP_KEYS,
+)
 ACTION_KEYS = ("kind", "args", "at", "within")
 BOOL_KEYS = ("goal_met", "converted", "completed")
 
@@ -114,11 +127,9 @@ def parse_time(value: Any, where: str, file: str = "", line: int | None = None) 
         try:
             when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            raise TestFileError(file, f"`{where}` is not an ISO 8601 time: {value!r}",
-                                line) from None
+            raise TestFileError(file, f"`{where}` is not an ISO 8601 time: {value!r}", line) from None
     else:
-        raise TestFileError(file, f"`{where}` must be a date-time such as "
-                                  f"2026-11-23T10:00:00Z, found {value!r}", line)
+        raise TestFileError(file, f"`{where}` must be a date-time such as 2026-11-23T10:00:00Z, found {value!r}", line)
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.timezone.utc)
     return when.astimezone(dt.timezone.utc)
@@ -134,12 +145,12 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
         if path.is_dir():
             found.extend(sorted(p for p in path.rglob(f"*{SUFFIX}") if p.is_file()))
         elif path.is_file() and path.suffix == ".wf":
-            near = [path.with_name(path.stem + SUFFIX),
-                    path.parent / "tests" / (path.stem + SUFFIX)]
+            near = [path.with_name(path.stem + SUFFIX), path.parent / "tests" / (path.stem + SUFFIX)]
             hits = [p for p in near if p.is_file()]
             if not hits:
-                raise TestFileError(str(path), "no test file for this workflow file (looked "
-                                               f"for {near[0]} and {near[1]})")
+                raise TestFileError(
+                    str(path), f"no test file for this workflow file (looked for {near[0]} and {near[1]})"
+                )
             found.extend(hits)
         elif path.is_file():
             found.append(path)
@@ -170,8 +181,7 @@ class _Lines:
 
     def __init__(self, text: str) -> None:
         self.lines = text.splitlines()
-        self.tests = [i for i, line in enumerate(self.lines)
-                      if re.match(r"\s*\[\[\s*test\s*\]\]", line)]
+        self.tests = [i for i, line in enumerate(self.lines) if re.match(r"\s*\[\[\s*test\s*\]\]", line)]
 
     def of(self, key: str, case: int | None = None) -> int | None:
         if case is None:
@@ -188,15 +198,14 @@ class _Lines:
         return start + 1 if case is not None else None
 
 
-def _unknown_keys(table: Mapping[str, Any], allowed: Sequence[str], file: str, lines: _Lines,
-                  case: int | None, where: str) -> None:
+def _unknown_keys(
+    table: Mapping[str, Any], allowed: Sequence[str], file: str, lines: _Lines, case: int | None, where: str
+) -> None:
     for key in table:
         if key not in allowed:
             close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-            hint = f"; did you mean `{close[0]}`?" if close else \
-                f"; expected one of {', '.join(allowed)}"
-            raise TestFileError(file, f"{where}: unknown key `{key}`{hint}",
-                                lines.of(key, case))
+            hint = f"; did you mean `{close[0]}`?" if close else f"; expected one of {', '.join(allowed)}"
+            raise TestFileError(file, f"{where}: unknown key `{key}`{hint}", lines.of(key, case))
 
 
 @attrs.frozen(kw_only=True)
@@ -233,24 +242,26 @@ def _load_file(path: Path) -> _File:
     except tomllib.TOMLDecodeError as error:
         match = re.search(r"\(at line (\d+), column \d+\)", str(error))
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
-        raise TestFileError(file, f"invalid TOML: {message}",
-                            int(match.group(1)) if match else None) from None
+        raise TestFileError(file, f"invalid TOML: {message}", int(match.group(1)) if match else None) from None
     lines = _Lines(text)
     _unknown_keys(data, FILE_KEYS, file, lines, None, "test file")
     workflows = data.get("workflows")
     if isinstance(workflows, str):
         workflows = [workflows]
-    if not isinstance(workflows, list) or not workflows or \
-            not all(isinstance(w, str) for w in workflows):
-        raise TestFileError(file, "`workflows` must list the workflow files to load, relative "
-                                  'to this file (e.g. workflows = ["../welcome.wf"])',
-                            lines.of("workflows"))
+    if not isinstance(workflows, list) or not workflows or not all(isinstance(w, str) for w in workflows):
+        raise TestFileError(
+            file,
+            "`workflows` must list the workflow files to load, relative "
+            'to this file (e.g. workflows = ["../welcome.wf"])',
+            lines.of("workflows"),
+        )
     plans = _plans(path, workflows, lines)
     cases = data.get("test")
     if not isinstance(cases, list) or not cases:
         raise TestFileError(file, "no test cases: add a [[test]] table with a `name`")
-    base = _Setup(records=data.get("records"), events=data.get("events"),
-                  start=data.get("start"), until=data.get("until"))
+    base = _Setup(
+        records=data.get("records"), events=data.get("events"), start=data.get("start"), until=data.get("until")
+    )
     out = []
     names: set[str] = set()
     for i, case in enumerate(cases):
@@ -262,8 +273,7 @@ def _load_file(path: Path) -> _File:
         if not isinstance(name, str) or not name:
             raise TestFileError(file, f"{where}: every test needs a `name`", lines.of("name", i))
         if name in names:
-            raise TestFileError(file, f"{where}: duplicate test name {name!r}",
-                                lines.of("name", i))
+            raise TestFileError(file, f"{where}: duplicate test name {name!r}", lines.of("name", i))
         names.add(name)
         setup = attrs.evolve(base, **{k: case[k] for k in SETUP_KEYS if k in case})
         _validate_case(case, plans, file, lines, i)
@@ -276,8 +286,7 @@ def _plans(path: Path, workflows: list[str], lines: _Lines) -> ProjectPlan:
     targets = [path.parent / w for w in workflows]
     for target in targets:
         if not target.exists():
-            raise TestFileError(file, f"workflow file {str(target)!r} does not exist",
-                                lines.of("workflows"))
+            raise TestFileError(file, f"workflow file {str(target)!r} does not exist", lines.of("workflows"))
     try:
         from wfdsl.schema import ConfigError, load_schema
     except ImportError:  # pragma: no cover - the schema layer ships with wfdsl
@@ -291,73 +300,69 @@ def _plans(path: Path, workflows: list[str], lines: _Lines) -> ProjectPlan:
         return load_plans([str(t) for t in targets], schema)
     except CompileFailed as failed:
         first = failed.diagnostics[0] if failed.diagnostics else None
-        detail = "" if first is None else \
-            f": {first.span.file}:{first.span.line}: {first.message}"
-        raise TestFileError(file, f"the workflows do not compile ({len(failed.diagnostics)} "
-                                  f"error{'s' if len(failed.diagnostics) != 1 else ''}){detail}",
-                            lines.of("workflows")) from None
+        detail = "" if first is None else f": {first.span.file}:{first.span.line}: {first.message}"
+        raise TestFileError(
+            file,
+            f"the workflows do not compile ({len(failed.diagnostics)} "
+            f"error{'s' if len(failed.diagnostics) != 1 else ''}){detail}",
+            lines.of("workflows"),
+        ) from None
     except (SourceError, PlanError) as error:
         raise TestFileError(file, str(error), lines.of("workflows")) from None
 
 
-def _validate_case(case: Mapping[str, Any], plans: ProjectPlan, file: str, lines: _Lines,
-                   i: int) -> None:
+def _validate_case(case: Mapping[str, Any], plans: ProjectPlan, file: str, lines: _Lines, i: int) -> None:
     where = f"[[test]] #{i + 1} ({case['name']})"
     names = [p.name for p in plans.workflows]
     workflow = case.get("workflow")
     if not isinstance(workflow, str):
-        raise TestFileError(file, f"{where}: `workflow` (a workflow name) is required",
-                            lines.of("name", i))
+        raise TestFileError(file, f"{where}: `workflow` (a workflow name) is required", lines.of("name", i))
     if workflow not in names:
         close = difflib.get_close_matches(workflow, names, n=1, cutoff=0.5)
-        hint = f"; did you mean {close[0]!r}?" if close else \
-            f"; the workflows are {', '.join(repr(n) for n in names)}"
-        raise TestFileError(file, f"{where}: unknown workflow {workflow!r}{hint}",
-                            lines.of("workflow", i))
-    needs_record = [k for k in ("enrolled", "reason", "actions", "no_actions", *BOOL_KEYS,
-                                "unenrolled") if k in case]
+        hint = f"; did you mean {close[0]!r}?" if close else f"; the workflows are {', '.join(repr(n) for n in names)}"
+        raise TestFileError(file, f"{where}: unknown workflow {workflow!r}{hint}", lines.of("workflow", i))
+    needs_record = [k for k in ("enrolled", "reason", "actions", "no_actions", *BOOL_KEYS, "unenrolled") if k in case]
     if needs_record and not isinstance(case.get("record"), str):
-        raise TestFileError(file, f"{where}: `{needs_record[0]}` needs a `record` "
-                                  '(e.g. record = "contact:c1")', lines.of(needs_record[0], i))
+        raise TestFileError(
+            file,
+            f'{where}: `{needs_record[0]}` needs a `record` (e.g. record = "contact:c1")',
+            lines.of(needs_record[0], i),
+        )
     enrolled = case.get("enrolled")
     if enrolled is not None and not isinstance(enrolled, (bool, int)):
-        raise TestFileError(file, f"{where}: `enrolled` must be true, false or a count",
-                            lines.of("enrolled", i))
+        raise TestFileError(file, f"{where}: `enrolled` must be true, false or a count", lines.of("enrolled", i))
     for key in BOOL_KEYS:
         if key in case and not isinstance(case[key], bool):
-            raise TestFileError(file, f"{where}: `{key}` must be true or false",
-                                lines.of(key, i))
+            raise TestFileError(file, f"{where}: `{key}` must be true or false", lines.of(key, i))
     for key in ("reason", "xfail"):
         if key in case and not isinstance(case[key], str):
             raise TestFileError(file, f"{where}: `{key}` must be a string", lines.of(key, i))
     if "unenrolled" in case and not isinstance(case["unenrolled"], (bool, str)):
-        raise TestFileError(file, f"{where}: `unenrolled` must be a reason (e.g. \"goal_met\") "
-                                  "or true/false", lines.of("unenrolled", i))
+        raise TestFileError(
+            file, f'{where}: `unenrolled` must be a reason (e.g. "goal_met") or true/false', lines.of("unenrolled", i)
+        )
     actions = case.get("actions", [])
     if not isinstance(actions, list):
-        raise TestFileError(file, f"{where}: `actions` must be an array of tables",
-                            lines.of("actions", i))
+        raise TestFileError(file, f"{where}: `actions` must be an array of tables", lines.of("actions", i))
     for action in actions:
         _validate_action(action, f"{where} actions", file, lines, i, timed=True)
     no_actions = case.get("no_actions", [])
     if not isinstance(no_actions, list):
-        raise TestFileError(file, f"{where}: `no_actions` must be a list of action kinds",
-                            lines.of("no_actions", i))
+        raise TestFileError(file, f"{where}: `no_actions` must be a list of action kinds", lines.of("no_actions", i))
     for action in no_actions:
         if not isinstance(action, str):
             _validate_action(action, f"{where} no_actions", file, lines, i, timed=False)
     stats = case.get("stats")
     if stats is not None and not isinstance(stats, dict):
-        raise TestFileError(file, f"{where}: `stats` must be a table, e.g. "
-                                  "stats = { enrolled = 2 }", lines.of("stats", i))
+        raise TestFileError(
+            file, f"{where}: `stats` must be a table, e.g. stats = {{ enrolled = 2 }}", lines.of("stats", i)
+        )
 
 
-def _validate_action(action: Any, where: str, file: str, lines: _Lines, i: int, *,
-                     timed: bool) -> None:
+def _validate_action(action: Any, where: str, file: str, lines: _Lines, i: int, *, timed: bool) -> None:
     line = lines.of("actions" if timed else "no_actions", i)
     if not isinstance(action, dict) or not isinstance(action.get("kind"), str):
-        raise TestFileError(file, f"{where}: each action needs a `kind` "
-                                  '(e.g. { kind = "send_email" })', line)
+        raise TestFileError(file, f'{where}: each action needs a `kind` (e.g. {{ kind = "send_email" }})', line)
     allowed = ACTION_KEYS
     for key in action:
         if key not in allowed:
@@ -400,8 +405,7 @@ def _events(value: Any, base: Path) -> list[Event]:
         out = [parse_event(_jsonable(e), "events (inline)", n + 1) for n, e in enumerate(value)]
         for n in range(1, len(out)):
             if out[n].at < out[n - 1].at:
-                raise SimulationInputError("events (inline)", n + 1, "events must be in "
-                                                                     "time order")
+                raise SimulationInputError("events (inline)", n + 1, "events must be in time order")
         return out
     raise SimulationInputError("events", 1, "`events` must be a file name or an array of tables")
 
@@ -431,8 +435,7 @@ def _run(tf: _File, case: _Case, cache: dict[str, _Run]) -> _Run:
         seed, _ = _seed(setup.records, base)
         events = _events(setup.events, base)
     except SimulationInputError as error:
-        key = "events" if error.file.startswith("events") or error.file.endswith(".jsonl") \
-            else "records"
+        key = "events" if error.file.startswith("events") or error.file.endswith(".jsonl") else "records"
         line = lines.of(key, case.index) if key in case.data else lines.of(key)
         raise TestFileError(file, f"{error}", line) from None
     start = None if setup.start is None else parse_time(setup.start, "start", file)
@@ -505,11 +508,9 @@ def _check_case(tf: _File, case: _Case, run: _Run) -> list[str]:
         actual = run.sim.stats().get(workflow, {})
         for key, value in stats.items():
             if key not in actual:
-                problems.append(f"stats.{key}: no such stat (stats are "
-                                f"{', '.join(sorted(actual))})")
+                problems.append(f"stats.{key}: no such stat (stats are {', '.join(sorted(actual))})")
             elif not _same(actual[key], value):
-                problems.append(f"stats.{key}: expected {_short(value)}, got "
-                                f"{_short(actual[key])}")
+                problems.append(f"stats.{key}: expected {_short(value)}, got {_short(actual[key])}")
     ref = data.get("record")
     if not isinstance(ref, str):
         return problems
@@ -518,18 +519,22 @@ def _check_case(tf: _File, case: _Case, run: _Run) -> list[str]:
     try:
         target = resolve_record(ref, known)
     except ExplainError as error:
-        raise TestFileError(str(tf.path), f"[[test]] #{case.index + 1} ({data['name']}): "
-                                          f"{error}", _Lines(tf.text).of("record", case.index)
-                            ) from None
+        raise TestFileError(
+            str(tf.path),
+            f"[[test]] #{case.index + 1} ({data['name']}): {error}",
+            _Lines(tf.text).of("record", case.index),
+        ) from None
     key = f"{target[0]}:{target[1]}"
     plan = next(p for p in tf.plans.workflows if p.name == workflow)
     if plan.object != target[0]:
-        raise TestFileError(str(tf.path), f"[[test]] #{case.index + 1} ({data['name']}): "
-                                          f"{workflow!r} enrolls {plan.object} records, and "
-                                          f"{key} is a {target[0]}",
-                            _Lines(tf.text).of("record", case.index))
-    entries = [e for e in run.sim.trace() if e["workflow"] == workflow
-               and (e["object"], e["id"]) == target]
+        raise TestFileError(
+            str(tf.path),
+            f"[[test]] #{case.index + 1} ({data['name']}): "
+            f"{workflow!r} enrolls {plan.object} records, and "
+            f"{key} is a {target[0]}",
+            _Lines(tf.text).of("record", case.index),
+        )
+    entries = [e for e in run.sim.trace() if e["workflow"] == workflow and (e["object"], e["id"]) == target]
     kinds = [e["kind"] for e in entries]
     enrolled = kinds.count("enrolled")
     refusals = [str(e["detail"].get("reason")) for e in entries if e["kind"] == "not_enrolled"]
@@ -537,9 +542,9 @@ def _check_case(tf: _File, case: _Case, run: _Run) -> list[str]:
 
     def explain() -> Any:
         if not explained:
-            explained.append(explain_record(tf.plans, run.seed, run.events, key,
-                                            workflow=workflow, start=run.start,
-                                            until=run.until))
+            explained.append(
+                explain_record(tf.plans, run.seed, run.events, key, workflow=workflow, start=run.start, until=run.until)
+            )
         return explained[0]
 
     def why() -> list[str]:
@@ -550,10 +555,12 @@ def _check_case(tf: _File, case: _Case, run: _Run) -> list[str]:
     if expected is not None:
         ok = (enrolled > 0) == expected if isinstance(expected, bool) else enrolled == expected
         if not ok:
-            problems.append(f"enrolled: expected {_short(expected)}, got "
-                            f"{_short(enrolled > 0 if isinstance(expected, bool) else enrolled)}"
-                            f" — {key} was enrolled {enrolled} time"
-                            f"{'' if enrolled == 1 else 's'}")
+            problems.append(
+                f"enrolled: expected {_short(expected)}, got "
+                f"{_short(enrolled > 0 if isinstance(expected, bool) else enrolled)}"
+                f" — {key} was enrolled {enrolled} time"
+                f"{'' if enrolled == 1 else 's'}"
+            )
             if enrolled == 0:
                 problems.extend(why())
     reason = data.get("reason")
@@ -564,11 +571,9 @@ def _check_case(tf: _File, case: _Case, run: _Run) -> list[str]:
         if reason not in derived:
             got = ", ".join(dict.fromkeys([*refusals, *derived])) or "none"
             problems.append(f"reason: expected not_enrolled ({reason}), got: {got}")
-    for flag, kind in (("goal_met", "goal_met"), ("converted", "converted"),
-                       ("completed", "completed")):
+    for flag, kind in (("goal_met", "goal_met"), ("converted", "converted"), ("completed", "completed")):
         if flag in data and (kind in kinds) != data[flag]:
-            problems.append(f"{flag}: expected {_short(data[flag])}, got "
-                            f"{_short(kind in kinds)}")
+            problems.append(f"{flag}: expected {_short(data[flag])}, got {_short(kind in kinds)}")
     if "unenrolled" in data:
         reasons = [str(e["detail"].get("reason")) for e in entries if e["kind"] == "unenrolled"]
         want = data["unenrolled"]
@@ -599,10 +604,8 @@ def _check_case(tf: _File, case: _Case, run: _Run) -> list[str]:
         problems.extend(why())
     if missing:
         for want in missing:
-            problems.append(f"actions: expected {_action_text(want)} (in this order), "
-                            "not found")
-        problems.append(f"actions of {key} in {workflow!r}:" if actions else
-                        f"{key} had no actions in {workflow!r}")
+            problems.append(f"actions: expected {_action_text(want)} (in this order), not found")
+        problems.append(f"actions of {key} in {workflow!r}:" if actions else f"{key} had no actions in {workflow!r}")
         problems.extend(f"  {_entry_line(a)}" for a in actions)
     return problems
 
@@ -623,8 +626,11 @@ def run_file(path: Path, keyword: str | None = None) -> list[CaseResult]:
             status = "xfail" if problems else "xpass"
         else:
             status = "fail" if problems else "pass"
-        results.append(CaseResult(file=str(path), name=str(case.data["name"]), status=status,
-                                  problems=tuple(problems), xfail=xfail))
+        results.append(
+            CaseResult(
+                file=str(path), name=str(case.data["name"]), status=status, problems=tuple(problems), xfail=xfail
+            )
+        )
     return results
 
 
@@ -634,8 +640,7 @@ def run_paths(paths: Iterable[str | Path], keyword: str | None = None) -> TestRe
     `keyword`, only the cases whose name contains it run."""
     files = discover(paths)
     if not files:
-        raise TestFileError(", ".join(str(p) for p in paths),
-                            f"no test files (*{SUFFIX}) found")
+        raise TestFileError(", ".join(str(p) for p in paths), f"no test files (*{SUFFIX}) found")
     results: list[CaseResult] = []
     for path in files:
         results.extend(run_file(path, keyword))

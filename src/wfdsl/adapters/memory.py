@@ -51,8 +51,9 @@ class _Fault:
 class MemoryCRM:
     """An in-memory CRM (SPEC §6 `memory`)."""
 
-    def __init__(self, *, kept_events: Collection[str] | None = None,
-                 kept_properties: Collection[tuple[str, str]] | None = None) -> None:
+    def __init__(
+        self, *, kept_events: Collection[str] | None = None, kept_properties: Collection[tuple[str, str]] | None = None
+    ) -> None:
         # None keeps every history; a collection keeps only the event types / the
         # (object type, property) pairs named.
         self._kept_events = None if kept_events is None else frozenset(kept_events)
@@ -73,8 +74,7 @@ class MemoryCRM:
 
     # ------------------------------------------------------------ setup
 
-    def add_record(self, object_type: str, record_id: str, properties: Mapping[str, Any],
-                   *, at: dt.datetime) -> None:
+    def add_record(self, object_type: str, record_id: str, properties: Mapping[str, Any], *, at: dt.datetime) -> None:
         """Create (or overwrite) a record without producing events: data that already exists."""
         key = (object_type, record_id)
         if key not in self._records:
@@ -99,8 +99,9 @@ class MemoryCRM:
     def add_to_list(self, name: str, key: Key) -> None:
         self._lists.setdefault(key, set()).add(name)
 
-    def fail_next(self, kind: str | None = None, *, error: str = "transient", times: int = 1,
-                  message: str = "injected failure") -> None:
+    def fail_next(
+        self, kind: str | None = None, *, error: str = "transient", times: int = 1, message: str = "injected failure"
+    ) -> None:
         """Make the next `times` actions (of `kind`, or any) raise a transient or
         permanent adapter error."""
         self._faults.append(_Fault(kind=kind, error=error, times=times, message=message))
@@ -123,12 +124,12 @@ class MemoryCRM:
             associations={t: tuple(ids) for t, ids in self._assoc.get(key, {}).items()},
         )
 
-    def property_history(self, object_type: str, record_id: str,
-                         prop: str) -> Sequence[tuple[dt.datetime, Any]]:
+    def property_history(self, object_type: str, record_id: str, prop: str) -> Sequence[tuple[dt.datetime, Any]]:
         return list(self._prop_history.get((object_type, record_id, prop), ()))
 
-    def event_history(self, object_type: str, record_id: str,
-                      event_type: str) -> Sequence[tuple[dt.datetime, Mapping[str, Any]]]:
+    def event_history(
+        self, object_type: str, record_id: str, event_type: str
+    ) -> Sequence[tuple[dt.datetime, Mapping[str, Any]]]:
         return list(self._events.get((object_type, record_id, event_type), ()))
 
     def query(self, object_type: str, criteria: Mapping[str, Any] | None = None) -> Iterator[str]:
@@ -138,18 +139,14 @@ class MemoryCRM:
 
     def _remember(self, event: Event) -> Event:
         if self._kept_events is None or event.type in self._kept_events:
-            self._events.setdefault((event.object, event.id, event.type), []).append(
-                (event.at, dict(event.data))
-            )
+            self._events.setdefault((event.object, event.id, event.type), []).append((event.at, dict(event.data)))
         return event
 
-    def _note_property(self, object_type: str, record_id: str, prop: str, at: dt.datetime,
-                       value: Any) -> None:
+    def _note_property(self, object_type: str, record_id: str, prop: str, at: dt.datetime, value: Any) -> None:
         if self._kept_properties is None or (object_type, prop) in self._kept_properties:
             self._prop_history.setdefault((object_type, record_id, prop), []).append((at, value))
 
-    def _set(self, key: Key, changes: Mapping[str, Any], at: dt.datetime,
-             cause: str | None) -> list[Event]:
+    def _set(self, key: Key, changes: Mapping[str, Any], at: dt.datetime, cause: str | None) -> list[Event]:
         if key not in self._records:
             self._records[key] = {}
             self._by_type.setdefault(key[0], []).append(key[1])
@@ -166,14 +163,21 @@ class MemoryCRM:
             else:
                 props[prop] = value
             self._note_property(key[0], key[1], prop, at, value)
-            events.append(self._remember(Event(
-                type="property.changed", object=key[0], id=key[1], at=at,
-                data={"property": prop, "value": value, "previous": previous}, cause=cause,
-            )))
+            events.append(
+                self._remember(
+                    Event(
+                        type="property.changed",
+                        object=key[0],
+                        id=key[1],
+                        at=at,
+                        data={"property": prop, "value": value, "previous": previous},
+                        cause=cause,
+                    )
+                )
+            )
         return events
 
-    def _list_change(self, key: Key, name: str, add: bool, at: dt.datetime,
-                     cause: str | None) -> list[Event]:
+    def _list_change(self, key: Key, name: str, add: bool, at: dt.datetime, cause: str | None) -> list[Event]:
         members = self._lists.setdefault(key, set())
         if (name in members) == add:
             return []
@@ -182,16 +186,28 @@ class MemoryCRM:
         else:
             members.discard(name)
         kind = "list.added" if add else "list.removed"
-        return [self._remember(Event(type=kind, object=key[0], id=key[1], at=at,
-                                     data={"list": name}, cause=cause))]
+        return [self._remember(Event(type=kind, object=key[0], id=key[1], at=at, data={"list": name}, cause=cause))]
 
     def observe(self, event: Event) -> Sequence[Event]:
         key = (event.object, event.id)
         if event.type == "record.created":
             existed = key in self._records
-            created = [] if existed else [self._remember(Event(
-                type="record.created", object=event.object, id=event.id, at=event.at,
-                data=dict(event.data), cause=event.cause))]
+            created = (
+                []
+                if existed
+                else [
+                    self._remember(
+                        Event(
+                            type="record.created",
+                            object=event.object,
+                            id=event.id,
+                            at=event.at,
+                            data=dict(event.data),
+                            cause=event.cause,
+                        )
+                    )
+                ]
+            )
             if not existed:
                 self._records[key] = {}
                 self._by_type.setdefault(event.object, []).append(event.id)
@@ -210,9 +226,7 @@ class MemoryCRM:
             return (action.object, action.id)
         ids = self._assoc.get((action.object, action.id), {}).get(object_type, [])
         if not ids:
-            raise PermanentAdapterError(
-                f"{action.object}:{action.id} has no associated {object_type} to update"
-            )
+            raise PermanentAdapterError(f"{action.object}:{action.id} has no associated {object_type} to update")
         return (object_type, ids[0])
 
     def perform(self, action: Action, idempotency_key: str) -> ActionResult:
@@ -238,8 +252,7 @@ class MemoryCRM:
         if kind in ("set", "clear", "copy"):
             target = self._target(action)
             new = None if kind == "clear" else args.get("value")
-            return ActionResult(events=tuple(self._set(target, {str(args["property"]): new},
-                                                       at, cause)))
+            return ActionResult(events=tuple(self._set(target, {str(args["property"]): new}, at, cause)))
         if kind == "increment":
             target = self._target(action)
             prop = str(args["property"])
@@ -247,37 +260,49 @@ class MemoryCRM:
             try:
                 base = float(current) if current not in (None, "") else 0.0
             except (TypeError, ValueError) as error:
-                raise PermanentAdapterError(
-                    f"{target[0]}.{prop} is {current!r}, not a number"
-                ) from error
+                raise PermanentAdapterError(f"{target[0]}.{prop} is {current!r}, not a number") from error
             total = base + float(args.get("by", 0))
             number: Any = int(total) if total.is_integer() else total
             return ActionResult(events=tuple(self._set(target, {prop: number}, at, cause)))
         if kind in ("assign_owner", "rotate_owner"):
-            return ActionResult(events=tuple(self._set(own, {OWNER_PROPERTY: args.get("owner")},
-                                                       at, cause)))
+            return ActionResult(events=tuple(self._set(own, {OWNER_PROPERTY: args.get("owner")}, at, cause)))
         if kind in ("add_to_list", "remove_from_list"):
-            return ActionResult(events=tuple(self._list_change(
-                own, str(args["list"]), kind == "add_to_list", at, cause)))
+            return ActionResult(
+                events=tuple(self._list_change(own, str(args["list"]), kind == "add_to_list", at, cause))
+            )
         if kind == "create_record":
             object_type = str(args.get("object_type", args.get("object", "record")))
             self._created += 1
             new_id = f"{object_type}-{self._created}"
             key = (object_type, new_id)
-            events = [self._remember(Event(type="record.created", object=object_type,
-                                           id=new_id, at=at, cause=cause))]
+            events = [self._remember(Event(type="record.created", object=object_type, id=new_id, at=at, cause=cause))]
             self._records[key] = {}
             self._by_type.setdefault(object_type, []).append(new_id)
             props = args.get("properties", {})
             events += self._set(key, dict(props) if isinstance(props, Mapping) else {}, at, cause)
             self.associate(own, key)
             return ActionResult(events=tuple(events), data={"id": new_id})
-        entry = {"kind": kind, "object": action.object, "id": action.id,
-                 "at": at.isoformat(), "args": {k: v for k, v in args.items()
-                                                if not k.startswith("_")}}
+        entry = {
+            "kind": kind,
+            "object": action.object,
+            "id": action.id,
+            "at": at.isoformat(),
+            "args": {k: v for k, v in args.items() if not k.startswith("_")},
+        }
         self.outbox.append(entry)
         if kind == "send_email":
-            return ActionResult(events=(self._remember(Event(
-                type="email.sent", object=action.object, id=action.id, at=at,
-                data={"email": args.get("email")}, cause=cause)),))
+            return ActionResult(
+                events=(
+                    self._remember(
+                        Event(
+                            type="email.sent",
+                            object=action.object,
+                            id=action.id,
+                            at=at,
+                            data={"email": args.get("email")},
+                            cause=cause,
+                        )
+                    ),
+                )
+            )
         return ActionResult()

@@ -192,9 +192,7 @@ class SQLiteCRM:
     def end_unit(self, token: int) -> None:
         """Commit the open unit, recording `token` as the last applied unit."""
         self._journal = None
-        self._conn.execute(
-            "INSERT OR REPLACE INTO meta (name, value) VALUES ('unit', ?)", (str(token),)
-        )
+        self._conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('unit', ?)", (str(token),))
         self._depth = 0
         self._conn.execute("COMMIT")
 
@@ -229,26 +227,20 @@ class SQLiteCRM:
 
     def set_meta(self, name: str, value: Any) -> None:
         with self._atomic():
-            self._exec("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
-                       (name, dumps(value)))
+            self._exec("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, dumps(value)))
 
     # ------------------------------------------------------------ setup
 
     def _ensure(self, key: Key) -> bool:
         """Create an empty record if there is none; True if it was created."""
-        return self._exec(
-            "INSERT OR IGNORE INTO records (object, id, props) VALUES (?, ?, '{}')", key
-        ).rowcount > 0
+        return self._exec("INSERT OR IGNORE INTO records (object, id, props) VALUES (?, ?, '{}')", key).rowcount > 0
 
     def _props(self, key: Key) -> dict[str, Any] | None:
-        row = self._conn.execute(
-            "SELECT props FROM records WHERE object = ? AND id = ?", key
-        ).fetchone()
+        row = self._conn.execute("SELECT props FROM records WHERE object = ? AND id = ?", key).fetchone()
         return None if row is None else dict(loads(row[0]))
 
     def _save_props(self, key: Key, props: Mapping[str, Any]) -> None:
-        self._exec("UPDATE records SET props = ? WHERE object = ? AND id = ?",
-                   (dumps(dict(props)), key[0], key[1]))
+        self._exec("UPDATE records SET props = ? WHERE object = ? AND id = ?", (dumps(dict(props)), key[0], key[1]))
 
     def _history(self, key: Key, prop: str, at: dt.datetime, value: Any) -> None:
         self._exec(
@@ -256,8 +248,7 @@ class SQLiteCRM:
             (key[0], key[1], prop, micros(at), dumps(value)),
         )
 
-    def add_record(self, object_type: str, record_id: str, properties: Mapping[str, Any],
-                   *, at: dt.datetime) -> None:
+    def add_record(self, object_type: str, record_id: str, properties: Mapping[str, Any], *, at: dt.datetime) -> None:
         """Create (or overwrite) a record without producing events: data that already exists."""
         key = (object_type, record_id)
         with self._atomic():
@@ -272,8 +263,8 @@ class SQLiteCRM:
         with self._atomic():
             for left, right in ((a, b), (b, a)):
                 self._exec(
-                    "INSERT OR IGNORE INTO associations (object, id, other_object, other_id) "
-                    "VALUES (?, ?, ?, ?)", (*left, *right),
+                    "INSERT OR IGNORE INTO associations (object, id, other_object, other_id) VALUES (?, ?, ?, ?)",
+                    (*left, *right),
                 )
 
     def set_lists(self, key: Key, names: set[str]) -> None:
@@ -284,8 +275,7 @@ class SQLiteCRM:
 
     def add_to_list(self, name: str, key: Key) -> None:
         with self._atomic():
-            self._exec("INSERT OR IGNORE INTO lists (object, id, list) VALUES (?, ?, ?)",
-                       (*key, name))
+            self._exec("INSERT OR IGNORE INTO lists (object, id, list) VALUES (?, ?, ?)", (*key, name))
 
     def exists(self, object_type: str, record_id: str) -> bool:
         return self._props((object_type, record_id)) is not None
@@ -311,9 +301,7 @@ class SQLiteCRM:
                     raise RecordsError(f"{object_type!r}: expected a list of records")
                 for number, item in enumerate(items):
                     if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
-                        raise RecordsError(
-                            f"{object_type}[{number}]: a record is an object with a string \"id\""
-                        )
+                        raise RecordsError(f'{object_type}[{number}]: a record is an object with a string "id"')
                     self.add_record(object_type, item["id"], item, at=at)
                     count += 1
             for number, link in enumerate(data.get("associations") or []):
@@ -321,20 +309,17 @@ class SQLiteCRM:
                     self.associate(_ref(link["from"]), _ref(link["to"]))
                 except (KeyError, TypeError, ValueError):
                     raise RecordsError(
-                        f"associations[{number}]: expected {{\"from\": \"type:id\", "
-                        f"\"to\": \"type:id\"}}"
+                        f'associations[{number}]: expected {{"from": "type:id", "to": "type:id"}}'
                     ) from None
             lists = data.get("lists") or {}
             if not isinstance(lists, Mapping):
-                raise RecordsError("\"lists\": expected an object of list name -> [\"type:id\"]")
+                raise RecordsError('"lists": expected an object of list name -> ["type:id"]')
             for name, members in lists.items():
                 for member in members if isinstance(members, list) else [members]:
                     try:
                         self.add_to_list(str(name), _ref(member))
                     except (TypeError, ValueError):
-                        raise RecordsError(
-                            f"lists[{name!r}]: {member!r} is not \"type:id\""
-                        ) from None
+                        raise RecordsError(f'lists[{name!r}]: {member!r} is not "type:id"') from None
             self.set_meta("imported", [*imported, digest])
         return count
 
@@ -345,36 +330,41 @@ class SQLiteCRM:
         props = self._props(key)
         if props is None:
             return None
-        lists = frozenset(name for name, in self._conn.execute(
-            "SELECT list FROM lists WHERE object = ? AND id = ?", key))
+        lists = frozenset(
+            name for (name,) in self._conn.execute("SELECT list FROM lists WHERE object = ? AND id = ?", key)
+        )
         associations: dict[str, list[str]] = {}
         for other_type, other_id in self._conn.execute(
-            "SELECT other_object, other_id FROM associations WHERE object = ? AND id = ? "
-            "ORDER BY n", key,
+            "SELECT other_object, other_id FROM associations WHERE object = ? AND id = ? ORDER BY n",
+            key,
         ):
             associations.setdefault(other_type, []).append(other_id)
-        return Record(object=object_type, id=record_id, properties=props, lists=lists,
-                      associations={t: tuple(ids) for t, ids in associations.items()})
+        return Record(
+            object=object_type,
+            id=record_id,
+            properties=props,
+            lists=lists,
+            associations={t: tuple(ids) for t, ids in associations.items()},
+        )
 
-    def property_history(self, object_type: str, record_id: str,
-                         prop: str) -> Sequence[tuple[dt.datetime, Any]]:
+    def property_history(self, object_type: str, record_id: str, prop: str) -> Sequence[tuple[dt.datetime, Any]]:
         rows = self._conn.execute(
-            "SELECT at, value FROM property_history WHERE object = ? AND id = ? AND prop = ? "
-            "ORDER BY n", (object_type, record_id, prop),
+            "SELECT at, value FROM property_history WHERE object = ? AND id = ? AND prop = ? ORDER BY n",
+            (object_type, record_id, prop),
         )
         return [(from_micros(at), loads(value)) for at, value in rows]
 
-    def event_history(self, object_type: str, record_id: str,
-                      event_type: str) -> Sequence[tuple[dt.datetime, Mapping[str, Any]]]:
+    def event_history(
+        self, object_type: str, record_id: str, event_type: str
+    ) -> Sequence[tuple[dt.datetime, Mapping[str, Any]]]:
         rows = self._conn.execute(
-            "SELECT at, data FROM event_history WHERE object = ? AND id = ? AND type = ? "
-            "ORDER BY n", (object_type, record_id, event_type),
+            "SELECT at, data FROM event_history WHERE object = ? AND id = ? AND type = ? ORDER BY n",
+            (object_type, record_id, event_type),
         )
         return [(from_micros(at), loads(data)) for at, data in rows]
 
     def query(self, object_type: str, criteria: Mapping[str, Any] | None = None) -> Iterator[str]:
-        ids = [i for i, in self._conn.execute(
-            "SELECT id FROM records WHERE object = ? ORDER BY n", (object_type,))]
+        ids = [i for (i,) in self._conn.execute("SELECT id FROM records WHERE object = ? ORDER BY n", (object_type,))]
         yield from ids
 
     # ------------------------------------------------------------ changes
@@ -386,8 +376,7 @@ class SQLiteCRM:
         )
         return event
 
-    def _set(self, key: Key, changes: Mapping[str, Any], at: dt.datetime,
-             cause: str | None) -> list[Event]:
+    def _set(self, key: Key, changes: Mapping[str, Any], at: dt.datetime, cause: str | None) -> list[Event]:
         self._ensure(key)
         props = self._props(key) or {}
         events = []
@@ -402,29 +391,35 @@ class SQLiteCRM:
             else:
                 props[prop] = value
             self._history(key, prop, at, value)
-            events.append(self._remember(Event(
-                type="property.changed", object=key[0], id=key[1], at=at,
-                data={"property": prop, "value": value, "previous": previous}, cause=cause,
-            )))
+            events.append(
+                self._remember(
+                    Event(
+                        type="property.changed",
+                        object=key[0],
+                        id=key[1],
+                        at=at,
+                        data={"property": prop, "value": value, "previous": previous},
+                        cause=cause,
+                    )
+                )
+            )
         if events:
             self._save_props(key, props)
         return events
 
-    def _list_change(self, key: Key, name: str, add: bool, at: dt.datetime,
-                     cause: str | None) -> list[Event]:
-        member = self._conn.execute(
-            "SELECT 1 FROM lists WHERE object = ? AND id = ? AND list = ?", (*key, name)
-        ).fetchone() is not None
+    def _list_change(self, key: Key, name: str, add: bool, at: dt.datetime, cause: str | None) -> list[Event]:
+        member = (
+            self._conn.execute("SELECT 1 FROM lists WHERE object = ? AND id = ? AND list = ?", (*key, name)).fetchone()
+            is not None
+        )
         if member == add:
             return []
         if add:
             self._exec("INSERT INTO lists (object, id, list) VALUES (?, ?, ?)", (*key, name))
         else:
-            self._exec("DELETE FROM lists WHERE object = ? AND id = ? AND list = ?",
-                       (*key, name))
+            self._exec("DELETE FROM lists WHERE object = ? AND id = ? AND list = ?", (*key, name))
         kind = "list.added" if add else "list.removed"
-        return [self._remember(Event(type=kind, object=key[0], id=key[1], at=at,
-                                     data={"list": name}, cause=cause))]
+        return [self._remember(Event(type=kind, object=key[0], id=key[1], at=at, data={"list": name}, cause=cause))]
 
     def observe(self, event: Event) -> Sequence[Event]:
         with self._atomic():
@@ -435,9 +430,18 @@ class SQLiteCRM:
         if event.type == "record.created":
             created: list[Event] = []
             if self._ensure(key):
-                created = [self._remember(Event(
-                    type="record.created", object=event.object, id=event.id, at=event.at,
-                    data=dict(event.data), cause=event.cause))]
+                created = [
+                    self._remember(
+                        Event(
+                            type="record.created",
+                            object=event.object,
+                            id=event.id,
+                            at=event.at,
+                            data=dict(event.data),
+                            cause=event.cause,
+                        )
+                    )
+                ]
             return created + self._set(key, dict(event.properties or {}), event.at, event.cause)
         if event.type == "record.updated":
             return self._set(key, dict(event.properties or {}), event.at, event.cause)
@@ -452,41 +456,47 @@ class SQLiteCRM:
         if object_type == action.object:
             return (action.object, action.id)
         row = self._conn.execute(
-            "SELECT other_id FROM associations WHERE object = ? AND id = ? AND other_object = ? "
-            "ORDER BY n LIMIT 1", (action.object, action.id, object_type),
+            "SELECT other_id FROM associations WHERE object = ? AND id = ? AND other_object = ? ORDER BY n LIMIT 1",
+            (action.object, action.id, object_type),
         ).fetchone()
         if row is None:
-            raise PermanentAdapterError(
-                f"{action.object}:{action.id} has no associated {object_type} to update"
-            )
+            raise PermanentAdapterError(f"{action.object}:{action.id} has no associated {object_type} to update")
         return (object_type, row[0])
 
     def perform(self, action: Action, idempotency_key: str) -> ActionResult:
         with self._atomic():
-            row = self._conn.execute(
-                "SELECT result FROM performed WHERE key = ?", (idempotency_key,)
-            ).fetchone()
+            row = self._conn.execute("SELECT result FROM performed WHERE key = ?", (idempotency_key,)).fetchone()
             if row is not None:
-                self._exec("UPDATE performed SET replays = replays + 1 WHERE key = ?",
-                           (idempotency_key,))
+                self._exec("UPDATE performed SET replays = replays + 1 WHERE key = ?", (idempotency_key,))
                 return _result_in(loads(row[0]))
             result = self._perform(action)
             self._exec(
-                "INSERT INTO performed (key, kind, object, id, at, args, result) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (idempotency_key, action.kind, action.object, action.id, micros(action.at),
-                 dumps(dict(action.args)), dumps(_result_out(result))),
+                "INSERT INTO performed (key, kind, object, id, at, args, result) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    idempotency_key,
+                    action.kind,
+                    action.object,
+                    action.id,
+                    micros(action.at),
+                    dumps(dict(action.args)),
+                    dumps(_result_out(result)),
+                ),
             )
             return result
 
     def performed(self) -> list[dict[str, Any]]:
         """The idempotency log: one row per action actually performed, oldest first."""
-        rows = self._conn.execute(
-            "SELECT key, kind, object, id, at, args, replays FROM performed ORDER BY n"
-        )
+        rows = self._conn.execute("SELECT key, kind, object, id, at, args, replays FROM performed ORDER BY n")
         return [
-            {"key": key, "kind": kind, "object": obj, "id": rid, "at": from_micros(at),
-             "args": loads(args), "replays": replays}
+            {
+                "key": key,
+                "kind": kind,
+                "object": obj,
+                "id": rid,
+                "at": from_micros(at),
+                "args": loads(args),
+                "replays": replays,
+            }
             for key, kind, obj, rid, at, args, replays in rows
         ]
 
@@ -494,8 +504,7 @@ class SQLiteCRM:
         """What left the CRM (emails, tasks, notifications, webhooks), oldest first."""
         rows = self._conn.execute("SELECT kind, object, id, at, args FROM outbox ORDER BY n")
         return [
-            {"kind": kind, "object": obj, "id": rid, "at": from_micros(at).isoformat(),
-             "args": loads(args)}
+            {"kind": kind, "object": obj, "id": rid, "at": from_micros(at).isoformat(), "args": loads(args)}
             for kind, obj, rid, at, args in rows
         ]
 
@@ -512,7 +521,8 @@ class SQLiteCRM:
     def _next(self, name: str) -> int:
         value: int = self._exec(
             "INSERT INTO counters (name, value) VALUES (?, 1) "
-            "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value", (name,),
+            "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+            (name,),
         ).fetchone()[0]
         return value
 
@@ -525,8 +535,7 @@ class SQLiteCRM:
         if kind in ("set", "clear", "copy"):
             target = self._target(action)
             value = None if kind == "clear" else args.get("value")
-            return ActionResult(events=tuple(self._set(target, {str(args["property"]): value},
-                                                       at, cause)))
+            return ActionResult(events=tuple(self._set(target, {str(args["property"]): value}, at, cause)))
         if kind == "increment":
             target = self._target(action)
             prop = str(args["property"])
@@ -534,38 +543,51 @@ class SQLiteCRM:
             try:
                 base = float(current) if current not in (None, "") else 0.0
             except (TypeError, ValueError) as error:
-                raise PermanentAdapterError(
-                    f"{target[0]}.{prop} is {current!r}, not a number"
-                ) from error
+                raise PermanentAdapterError(f"{target[0]}.{prop} is {current!r}, not a number") from error
             total = base + float(args.get("by", 0))
             number: Any = int(total) if total.is_integer() else total
             return ActionResult(events=tuple(self._set(target, {prop: number}, at, cause)))
         if kind in ("assign_owner", "rotate_owner"):
-            return ActionResult(events=tuple(self._set(own, {OWNER_PROPERTY: args.get("owner")},
-                                                       at, cause)))
+            return ActionResult(events=tuple(self._set(own, {OWNER_PROPERTY: args.get("owner")}, at, cause)))
         if kind in ("add_to_list", "remove_from_list"):
-            return ActionResult(events=tuple(self._list_change(
-                own, str(args["list"]), kind == "add_to_list", at, cause)))
+            return ActionResult(
+                events=tuple(self._list_change(own, str(args["list"]), kind == "add_to_list", at, cause))
+            )
         if kind == "create_record":
             object_type = str(args.get("object_type", args.get("object", "record")))
             new_id = f"{object_type}-{self._next('created')}"
             key = (object_type, new_id)
             self._ensure(key)
-            events = [self._remember(Event(type="record.created", object=object_type,
-                                           id=new_id, at=at, cause=cause))]
+            events = [self._remember(Event(type="record.created", object=object_type, id=new_id, at=at, cause=cause))]
             props = args.get("properties", {})
             events += self._set(key, dict(props) if isinstance(props, Mapping) else {}, at, cause)
             self.associate(own, key)
             return ActionResult(events=tuple(events), data={"id": new_id})
         self._exec(
             "INSERT INTO outbox (kind, object, id, at, args) VALUES (?, ?, ?, ?, ?)",
-            (kind, action.object, action.id, micros(at),
-             dumps({k: v for k, v in args.items() if not k.startswith("_")})),
+            (
+                kind,
+                action.object,
+                action.id,
+                micros(at),
+                dumps({k: v for k, v in args.items() if not k.startswith("_")}),
+            ),
         )
         if kind == "send_email":
-            return ActionResult(events=(self._remember(Event(
-                type="email.sent", object=action.object, id=action.id, at=at,
-                data={"email": args.get("email")}, cause=cause)),))
+            return ActionResult(
+                events=(
+                    self._remember(
+                        Event(
+                            type="email.sent",
+                            object=action.object,
+                            id=action.id,
+                            at=at,
+                            data={"email": args.get("email")},
+                            cause=cause,
+                        )
+                    ),
+                )
+            )
         return ActionResult()
 
 
@@ -583,8 +605,7 @@ def _result_out(result: ActionResult) -> dict[str, Any]:
 
 
 def _result_in(data: Mapping[str, Any]) -> ActionResult:
-    return ActionResult(events=tuple(_event_in(e) for e in data.get("events", ())),
-                        data=dict(data.get("data", {})))
+    return ActionResult(events=tuple(_event_in(e) for e in data.get("events", ())), data=dict(data.get("data", {})))
 
 
 __all__ = ["CRM_APPLICATION_ID", "OWNER_PROPERTY", "RecordsError", "SQLiteCRM", "StoreError"]

@@ -61,9 +61,7 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-def check_project(
-    project: Project, schema: Schema | None = None, *, strict: bool = False
-) -> list[Diagnostic]:
+def check_project(project: Project, schema: Schema | None = None, *, strict: bool = False) -> list[Diagnostic]:
     """Every diagnostic of `project`, sorted: syntax problems and the results of `CHECKS`.
 
     `schema` defaults to the built-in schema (`wfdsl.schema.load_schema(path)`

@@ -169,10 +169,7 @@ def trigger_criteria(workflow: n.Workflow) -> Iterator[n.Criteria]:
     for trigger in triggers(workflow):
         if isinstance(trigger, n.FilterTrigger):
             yield trigger.criteria
-        elif (
-            isinstance(trigger, (n.EventTrigger, n.ScheduleTrigger))
-            and trigger.refinement is not None
-        ):
+        elif isinstance(trigger, (n.EventTrigger, n.ScheduleTrigger)) and trigger.refinement is not None:
             yield trigger.refinement
 
 

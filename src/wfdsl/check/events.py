@@ -66,8 +66,7 @@ def event_object_mismatch(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
             f"found the event `{event.name}` in {article(object_type)} workflow; it applies to "
             f"{spec.describe_objects()} only",
             event.name_span,
-            hint=f"use it in a {sorted(spec.objects)[0]} workflow, or pick an event that "
-            f"{object_type} records have",
+            hint=f"use it in a {sorted(spec.objects)[0]} workflow, or pick an event that {object_type} records have",
         )
 
 
@@ -100,8 +99,7 @@ def unknown_event_attribute(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic
                 )
             yield Diagnostic.of(
                 "unknown-event-attribute",
-                f"found the attribute `{prop.dotted}` for the event `{event.name}`; expected "
-                f"{expected}",
+                f"found the attribute `{prop.dotted}` for the event `{event.name}`; expected {expected}",
                 prop.span,
                 hint=hint,
             )

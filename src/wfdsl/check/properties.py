@@ -25,9 +25,7 @@ def unknown_property(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
             target = step.object_type.value
             for field in step.fields:
                 if ctx.schema.property(target, field.name.value) is None:
-                    yield _unknown(
-                        ctx, target, field.name.value, field.name.span, f"`{field.name.value}`"
-                    )
+                    yield _unknown(ctx, target, field.name.value, field.name.span, f"`{field.name.value}`")
 
 
 def _check_ref(ctx: Context, wf: n.Workflow, ref: n.PropertyRef) -> Iterator[Diagnostic]:
@@ -56,8 +54,7 @@ def _check_ref(ctx: Context, wf: n.Workflow, ref: n.PropertyRef) -> Iterator[Dia
     if len(parts) > 2:
         yield Diagnostic.of(
             "unknown-property",
-            f"found `{ref.dotted}`; expected `<object>.<property>` with one dot, such as "
-            f"`{parts[0]}.{parts[1]}`",
+            f"found `{ref.dotted}`; expected `<object>.<property>` with one dot, such as `{parts[0]}.{parts[1]}`",
             ref.span,
             severity=Severity.ERROR,
         )
@@ -73,16 +70,12 @@ def _unknown(ctx: Context, owner: str, name: str, span: Span, shown: str) -> Dia
     if guess is not None:
         hint = guess.replace("`", "`" + owner + ".", 1) if shown.startswith(f"`{owner}.") else guess
     elif schema.is_builtin:
-        hint = (
-            f"for a custom property, declare it in wfdsl.toml: [schema.{owner}] "
-            f'{name} = "{_guess_type(name)}"'
-        )
+        hint = f'for a custom property, declare it in wfdsl.toml: [schema.{owner}] {name} = "{_guess_type(name)}"'
     else:
         hint = f"declare it under [schema.{owner}] in {schema.source}, or fix the name"
     return Diagnostic.of(
         "unknown-property",
-        f"found {shown}, which is not {article(owner)} property in {where}; "
-        "expected a property the schema declares",
+        f"found {shown}, which is not {article(owner)} property in {where}; expected a property the schema declares",
         span,
         hint=hint,
         severity=Severity.WARNING if schema.is_builtin else Severity.ERROR,
@@ -162,9 +155,7 @@ def _mismatch_hint(ptype: str, value: n.Node) -> str | None:
             return f"write {value.value.strip().lower()} without quotes"
         if ptype in _DATES and _DATE_TEXT.match(value.value.strip()):
             return f"write the date without quotes: {value.value.strip()}"
-    if ptype in ("string", "enumeration") and isinstance(
-        value, (n.NumberLit, n.BoolLit, n.DateLit)
-    ):
+    if ptype in ("string", "enumeration") and isinstance(value, (n.NumberLit, n.BoolLit, n.DateLit)):
         return f'quote it: "{_source(value)}"'
     if ptype == "date" and isinstance(value, n.DateTimeLit):
         return f"drop the time of day: {value.text.split('T')[0]}"
@@ -200,8 +191,7 @@ def _check_value(
         if value.value not in spec.options:
             yield Diagnostic.of(
                 "invalid-option",
-                f'found "{value.value}" for `{dotted}`; expected one of its options: '
-                f"{_options(spec.options)}",
+                f'found "{value.value}" for `{dotted}`; expected one of its options: {_options(spec.options)}',
                 value.span,
                 hint=did_you_mean(value.value, spec.options, quote='"')
                 or "use an option's internal value, not its label",
@@ -212,19 +202,11 @@ def _options(options: tuple[str, ...]) -> str:
     return one_of([f'"{o}"' for o in options], limit=10).replace("`", "")
 
 
-def _operator(
-    dotted: str, spec: Property, op: str, span: Span, allowed: tuple[str, ...], hint: str
-) -> Diagnostic:
-    expected = (
-        " or ".join(allowed)
-        if len(allowed) <= 2
-        else ", ".join(allowed[:-1]) + " or " + allowed[-1]
-    )
+def _operator(dotted: str, spec: Property, op: str, span: Span, allowed: tuple[str, ...], hint: str) -> Diagnostic:
+    expected = " or ".join(allowed) if len(allowed) <= 2 else ", ".join(allowed[:-1]) + " or " + allowed[-1]
     return Diagnostic.of(
         "type-mismatch",
-        f"found `{op}` on `{dotted}`, {article(spec.type)} property; expected a {expected} "
-        "property "
-        f"for `{op}`",
+        f"found `{op}` on `{dotted}`, {article(spec.type)} property; expected a {expected} property for `{op}`",
         span,
         hint=hint,
     )
@@ -316,9 +298,7 @@ def _typed(ctx: Context, node: n.Node) -> Iterator[Diagnostic]:  # noqa: C901 - 
         yield from _check_value(prop, dotted, spec, node.value, templated=True)
     elif isinstance(node, n.Increment):
         if spec.type != "number":
-            yield _operator(
-                dotted, spec, "increment", node.span, ("number",), "set it with `set …` instead"
-            )
+            yield _operator(dotted, spec, "increment", node.span, ("number",), "set it with `set …` instead")
     elif isinstance(node, n.BranchOn):
         for case in node.cases:
             yield from _check_value(prop, dotted, spec, case.value)
@@ -384,11 +364,7 @@ def unknown_variable(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     filled in would send the text with a hole in it.
     """
     own = wf.object_type
-    reachable = tuple(
-        dict.fromkeys(
-            [*([own] if own and ctx.schema.has_object(own) else []), *STANDARD_OBJECT_TYPES]
-        )
-    )
+    reachable = tuple(dict.fromkeys([*([own] if own and ctx.schema.has_object(own) else []), *STANDARD_OBJECT_TYPES]))
     for node in ctx.nodes(wf):
         if not isinstance(node, n.StringLit):
             continue
@@ -416,11 +392,7 @@ def unknown_variable(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
                 continue
             if ctx.schema.property(owner, name) is None:
                 schema = ctx.schema
-                where = (
-                    "the built-in schema"
-                    if schema.is_builtin
-                    else f"the project schema ({schema.source})"
-                )
+                where = "the built-in schema" if schema.is_builtin else f"the project schema ({schema.source})"
                 guess = did_you_mean(name, schema.properties(owner))
                 yield Diagnostic.of(
                     "unknown-variable",
@@ -432,7 +404,6 @@ def unknown_variable(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
                     hint=(
                         guess.replace("`", "`" + owner + ".", 1)
                         if guess
-                        else f"declare it under [schema.{owner}] in a project schema, or fix "
-                        "the name"
+                        else f"declare it under [schema.{owner}] in a project schema, or fix the name"
                     ),
                 )

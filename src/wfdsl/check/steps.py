@@ -42,9 +42,7 @@ def split_percentages(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
                 "split-percentages",
                 f"found split shares that add up to {shown} ({shares}); expected 100%",
                 step.span,
-                hint=(
-                    "adjust the shares; an arm with an empty block keeps records as a control group"
-                ),
+                hint=("adjust the shares; an arm with an empty block keeps records as a control group"),
             )
 
 
@@ -74,9 +72,7 @@ def unreachable_step(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
                             end_line=dead[-1].span.end_line,
                             end_col=dead[-1].span.end_col,
                         ),
-                        hint=(
-                            "remove the steps, or put a `label` that a `go to` jumps to before them"
-                        ),
+                        hint=("remove the steps, or put a `label` that a `go to` jumps to before them"),
                     )
                 stopper, dead = None, []
                 continue
@@ -160,11 +156,7 @@ def received_without_wait(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
             for before, step in zip(block.steps, block.steps[1:], strict=False):
                 if isinstance(before, n.WaitFor) and isinstance(step, n.If):
                     for branch in step.branches:
-                        allowed.update(
-                            id(node)
-                            for node in branch.condition.walk()
-                            if isinstance(node, n.Received)
-                        )
+                        allowed.update(id(node) for node in branch.condition.walk() if isinstance(node, n.Received))
     for node in ctx.nodes(wf):
         if isinstance(node, n.Received) and id(node) not in allowed:
             yield Diagnostic.of(

@@ -32,8 +32,7 @@ def missing_steps(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     if wf.first(n.StepsClause) is None:
         yield Diagnostic.of(
             "missing-steps",
-            f'workflow "{wf.name.value}" has no `steps` clause; expected `steps {{ … }}` '
-            "with the actions to perform",
+            f'workflow "{wf.name.value}" has no `steps` clause; expected `steps {{ … }}` with the actions to perform',
             wf.name.span,
             hint="add `steps { … }`; write `steps { }` for a workflow that only enrolls",
         )
@@ -135,9 +134,7 @@ def empty_branch(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
                 for index, branch in enumerate(step.branches):
                     if not branch.body.steps:
                         what = "`if`" if index == 0 else "`else if`"
-                        yield _empty(
-                            branch.body, what, "negate the condition, or remove the branch"
-                        )
+                        yield _empty(branch.body, what, "negate the condition, or remove the branch")
                 if step.else_body is not None and not step.else_body.steps:
                     yield _empty(step.else_body, "`else`", "remove the empty `else { }`")
             elif isinstance(step, n.BranchOn):

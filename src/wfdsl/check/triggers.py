@@ -103,9 +103,7 @@ def negated_event_trigger(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
             continue
         for item in trigger.events:
             if item.negated:
-                name = (
-                    item.event.name if isinstance(item.event, n.EventRef) else "the property change"
-                )
+                name = item.event.name if isinstance(item.event, n.EventRef) else "the property change"
                 yield Diagnostic.of(
                     "negated-event-trigger",
                     f"found `enroll on not {name}`: the absence of an event cannot trigger "
@@ -142,16 +140,13 @@ def reenroll_mismatch(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     elif not clause.every_time and kind in ("event", "schedule"):
         yield Diagnostic.of(
             "reenroll-mismatch",
-            f"found `reenroll on change of …` with an {kind} trigger; expected `reenroll every "
-            "time`",
+            f"found `reenroll on change of …` with an {kind} trigger; expected `reenroll every time`",
             clause.span,
             hint=f"each {'event' if kind == 'event' else 'occurrence'} can enroll the record again "
             "with `reenroll every time`",
         )
     elif not clause.every_time and isinstance(trigger, n.FilterTrigger):
-        used = [
-            node.dotted for node in walk_record(trigger.criteria) if isinstance(node, n.PropertyRef)
-        ]
+        used = [node.dotted for node in walk_record(trigger.criteria) if isinstance(node, n.PropertyRef)]
         for prop in clause.properties:
             if prop.dotted in used:
                 continue
@@ -163,10 +158,7 @@ def reenroll_mismatch(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
                     f"criteria do not use it; expected {_choices(used)}"
                 )
                 if used
-                else (
-                    f"found `{prop.dotted}` in `reenroll on change of`, but the enrollment "
-                    "criteria use no property"
-                ),
+                else (f"found `{prop.dotted}` in `reenroll on change of`, but the enrollment criteria use no property"),
                 prop.span,
                 hint=guess or "list only properties that the `enroll when` criteria test",
             )
@@ -185,10 +177,7 @@ def enroll_existing_with_event(ctx: Context, wf: n.Workflow) -> Iterator[Diagnos
                 "filter "
                 "and schedule triggers (past events are never replayed)",
                 setting.span,
-                hint=(
-                    "remove the setting, or use a filter trigger to enroll records that "
-                    "already qualify"
-                ),
+                hint=("remove the setting, or use a filter trigger to enroll records that already qualify"),
             )
 
 
@@ -201,8 +190,7 @@ def goal_not_contact(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
         if isinstance(clause, n.GoalClause):
             yield Diagnostic.of(
                 "goal-not-contact",
-                f"found a `goal` in {article(object_type)} workflow; goals exist only in contact "
-                "workflows",
+                f"found a `goal` in {article(object_type)} workflow; goals exist only in contact workflows",
                 clause.span,
                 hint="use `unenroll when <criteria>` to stop records that reached the outcome",
             )
@@ -227,9 +215,7 @@ def email_open_criteria(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     events: list[n.Node] = list(trigger_events(wf))
     for clause in wf.clauses:
         if isinstance(clause, n.GoalClause):
-            events.extend(
-                node.event for node in walk_record(clause.criteria) if isinstance(node, n.HasEvent)
-            )
+            events.extend(node.event for node in walk_record(clause.criteria) if isinstance(node, n.HasEvent))
     for event in events:
         if isinstance(event, n.EventRef) and event.name == "email.opened":
             yield Diagnostic.of(

@@ -119,9 +119,7 @@ def invalid_value(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:  # noqa
                 amount = max(1, int(whole) if whole.isdigit() else 1)
                 fix = f"{amount} {node.unit}{'s' if amount > 1 else ''}"
                 yield _bad(
-                    f"found the duration amount `{node.amount}`; expected a positive whole "
-                    "number of "
-                    f"{node.unit}s",
+                    f"found the duration amount `{node.amount}`; expected a positive whole number of {node.unit}s",
                     node.span,
                     hint=f"write e.g. `{fix}`, or a smaller unit for fractions (`90 minutes`)",
                 )
@@ -130,8 +128,7 @@ def invalid_value(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:  # noqa
                 "found a duration longer than 100 years; expected at most "
                 f"{MAX_DURATION_MINUTES // (60 * 24 * 7)} weeks",
                 node.span,
-                hint="a workflow step cannot wait that long: use a date-centred delay or "
-                "a shorter duration",
+                hint="a workflow step cannot wait that long: use a date-centred delay or a shorter duration",
             )
         elif isinstance(node, n.DateLit):
             problem = date_problem(node.text)
@@ -150,15 +147,12 @@ def invalid_value(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:  # noqa
         elif isinstance(node, n.DateTimeLit):
             problem = datetime_problem(node.text)
             if problem is not None:
-                yield _bad(
-                    f"found the date-time `{node.text}`, which does not exist: {problem}", node.span
-                )
+                yield _bad(f"found the date-time `{node.text}`, which does not exist: {problem}", node.span)
         elif isinstance(node, n.SplitArm):
             value = node.percent.value
             if not 0 < value <= 100:
                 yield _bad(
-                    f"found the share `{node.percent.text}%`; expected a percentage above 0% "
-                    "and at most 100%",
+                    f"found the share `{node.percent.text}%`; expected a percentage above 0% and at most 100%",
                     node.percent.span,
                     hint="remove an arm that gets no records",
                 )
@@ -166,11 +160,9 @@ def invalid_value(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:  # noqa
             name = node.name.value
             if name not in _zones():
                 yield _bad(
-                    f'found the time zone "{name}"; expected an IANA time zone name such as '
-                    '"Europe/Oslo"',
+                    f'found the time zone "{name}"; expected an IANA time zone name such as "Europe/Oslo"',
                     node.name.span,
-                    hint=did_you_mean(name, sorted(_zones()), quote='"')
-                    or "see the tz database names (Area/City)",
+                    hint=did_you_mean(name, sorted(_zones()), quote='"') or "see the tz database names (Area/City)",
                 )
         elif isinstance(node, n.ExecuteSetting):
             if time_problem(node.start.text) is None and time_problem(node.end.text) is None:
@@ -193,9 +185,7 @@ def invalid_value(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:  # noqa
                 )
         elif isinstance(node, n.Webhook):
             url = node.url.value
-            if not (url.startswith("https://") or url.startswith("http://")) and not url.startswith(
-                "{{"
-            ):
+            if not (url.startswith("https://") or url.startswith("http://")) and not url.startswith("{{"):
                 yield _bad(
                     f'found the webhook URL "{url}"; expected an absolute http:// or https:// URL',
                     node.url.span,

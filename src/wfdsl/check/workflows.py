@@ -96,8 +96,7 @@ def goal_needs_marketing_email(ctx: Context) -> Iterator[Diagnostic]:
                 continue
             yield Diagnostic.of(
                 "goal-needs-marketing-email",
-                f'found a test of the goal of workflow "{name.value}", which {why}; this can '
-                "never be true",
+                f'found a test of the goal of workflow "{name.value}", which {why}; this can never be true',
                 name.span,
                 hint=fix,
             )
@@ -195,8 +194,7 @@ def _edges(ctx: Context) -> list[_Edge]:
                 watched.add(("prop", event.prop.dotted, _ANY if wanted is None else wanted))
             elif event.name in WORKFLOW_EVENTS:
                 sources.extend(
-                    (s.value, f'"{name}" enrolls on `{event.name}` of "{s.value}"')
-                    for s in event_workflow_names(event)
+                    (s.value, f'"{name}" enrolls on `{event.name}` of "{s.value}"') for s in event_workflow_names(event)
                 )
             elif event.name in ("list.added", "list.removed"):
                 for list_name in event_attribute_values(event, "list"):
@@ -227,9 +225,7 @@ def _edges(ctx: Context) -> list[_Edge]:
         for value in values:
             for target in watches.get(key, set()):
                 if _ANY in (value, target) or value == target:
-                    edges.append(
-                        _Edge(source=_hub("S", *key, value), target=_hub("W", *key, target))
-                    )
+                    edges.append(_Edge(source=_hub("S", *key, value), target=_hub("W", *key, target)))
     return [e for e in edges if e.source != e.target]
 
 

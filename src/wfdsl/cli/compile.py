@@ -33,7 +33,10 @@ def _write(path: str, text: str) -> None:
 @click.command("compile")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option(
-    "-o", "--output", required=True, metavar="FILE",
+    "-o",
+    "--output",
+    required=True,
+    metavar="FILE",
     help="Where to write the plan JSON (`-` for stdout).",
 )
 def compile(paths: tuple[str, ...], output: str) -> None:  # noqa: A001 - the command's name

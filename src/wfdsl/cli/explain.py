@@ -17,15 +17,23 @@ from wfdsl.simulate import SimulationInputError, load_records, read_events
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--records", required=True, metavar="FILE", help="Records file (JSON; docs/runtime.md).")
 @click.option("--events", required=True, metavar="FILE", help="Events file (JSON Lines).")
-@click.option("--record", "record", required=True, metavar="ID",
-              help="The record to explain: `c1` or `contact:c1`.")
+@click.option("--record", "record", required=True, metavar="ID", help="The record to explain: `c1` or `contact:c1`.")
 @click.option("--workflow", metavar="NAME", help="Only this workflow.")
 @click.option("--start", metavar="T", help="Start of the virtual clock (default: first event).")
 @click.option("--until", metavar="T", help="End of the simulation (as for simulate).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Output format.")
-def explain(paths: tuple[str, ...], records: str, events: str, record: str,
-            workflow: str | None, start: str | None, until: str | None, fmt: str) -> None:
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
+)
+def explain(
+    paths: tuple[str, ...],
+    records: str,
+    events: str,
+    record: str,
+    workflow: str | None,
+    start: str | None,
+    until: str | None,
+    fmt: str,
+) -> None:
     """Why RECORD did or did not enroll, branch, convert: every decision with its criteria."""
     start_at = parse_time(start, "--start")
     until_at = parse_time(until, "--until")
@@ -33,8 +41,7 @@ def explain(paths: tuple[str, ...], records: str, events: str, record: str,
     try:
         seed = load_records(records)
         stream = list(read_events(events))
-        report = explain_record(plans, seed, stream, record, workflow=workflow,
-                                start=start_at, until=until_at)
+        report = explain_record(plans, seed, stream, record, workflow=workflow, start=start_at, until=until_at)
     except (SimulationInputError, ExplainError) as error:
         fail(str(error))
     except AdapterError as error:

@@ -83,15 +83,9 @@ def _stdin(check: bool, diff: bool, name: str) -> int:
 
 @click.command("fmt")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option(
-    "--check", is_flag=True, help="Change nothing; exit 1 if any file would be reformatted."
-)
-@click.option(
-    "--diff", is_flag=True, help="Change nothing; print a unified diff of what would change."
-)
-@click.option(
-    "--stdin-filename", metavar="PATH", help="The file name to report for text read from `-`."
-)
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 if any file would be reformatted.")
+@click.option("--diff", is_flag=True, help="Change nothing; print a unified diff of what would change.")
+@click.option("--stdin-filename", metavar="PATH", help="The file name to report for text read from `-`.")
 def fmt(paths: tuple[str, ...], check: bool, diff: bool, stdin_filename: str | None) -> None:
     """Rewrite PATHS (.wf files or directories) in the canonical layout; `-` filters stdin.
 
@@ -146,9 +140,7 @@ def fmt(paths: tuple[str, ...], check: bool, diff: bool, stdin_filename: str | N
             try:
                 _write(path, result)
             except OSError as error:
-                click.echo(
-                    f"wfdsl: error: {shown}: cannot write: {error.strerror or error}", err=True
-                )
+                click.echo(f"wfdsl: error: {shown}: cannot write: {error.strerror or error}", err=True)
                 io_errors += 1
                 changed.pop()
                 continue

@@ -51,9 +51,7 @@ def graph(path: str, name: str | None, fmt: str) -> None:
             names = [wf.name.value for wf in workflows]
             close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
             hint = (
-                f"did you mean `{close[0]}`?"
-                if close
-                else "the workflows are: " + ", ".join(f"`{n}`" for n in names)
+                f"did you mean `{close[0]}`?" if close else "the workflows are: " + ", ".join(f"`{n}`" for n in names)
             )
             fail(f'no workflow named "{name}" in {path}; {hint}')
         workflows = tuple(chosen)

@@ -192,9 +192,7 @@ def lint(
     failed = has_errors(diagnostics)
     if max_warnings is not None and warnings > max_warnings:
         noun = "warning" if warnings == 1 else "warnings"
-        click.echo(
-            f"wfdsl: found {warnings} {noun}, more than --max-warnings {max_warnings}", err=True
-        )
+        click.echo(f"wfdsl: found {warnings} {noun}, more than --max-warnings {max_warnings}", err=True)
         failed = True
     sys.exit(int(Exit.ERRORS if failed and not exit_zero else Exit.OK))
 
@@ -232,9 +230,7 @@ def _warn_other_configs(start: Path, others: tuple[str, ...]) -> None:
             )
 
 
-def _config(
-    paths: tuple[str, ...], stdin_filename: str | None, config: str | None
-) -> tuple[Schema, LintSettings]:
+def _config(paths: tuple[str, ...], stdin_filename: str | None, config: str | None) -> tuple[Schema, LintSettings]:
     try:
         if config is not None:
             if not Path(config).is_file():

@@ -28,9 +28,7 @@ def _rename(text: str, name: str) -> str:
 @click.argument("file", required=False, metavar="FILE")
 @click.option("--template", "-t", "name", metavar="NAME", help="The template to start from.")
 @click.option("--list", "show_list", is_flag=True, help="List the templates and exit.")
-@click.option(
-    "--name", "workflow_name", metavar="TEXT", help="Name the workflow (default: the template's)."
-)
+@click.option("--name", "workflow_name", metavar="TEXT", help="Name the workflow (default: the template's).")
 def new(file: str | None, name: str | None, show_list: bool, workflow_name: str | None) -> None:
     """Write a starter workflow from a template to FILE (`-` for stdout).
 

@@ -15,11 +15,11 @@ from wfdsl.service import prune_store
 
 
 @click.command("prune")
-@click.option("--store", "store_url", default=DEFAULT_STORE, show_default=True, metavar="URL",
-              help="The state store to prune.")
+@click.option(
+    "--store", "store_url", default=DEFAULT_STORE, show_default=True, metavar="URL", help="The state store to prune."
+)
 @click.option("--now", metavar="T", help="Prune as of T (ISO 8601; default: now).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def prune(store_url: str, now: str | None, fmt: str) -> None:
     """Apply the retention rules (docs/operating.md): action entries older than 90 days, the
     history of enrollments that ended more than 183 days ago, and `enrolled in` /
@@ -30,7 +30,9 @@ def prune(store_url: str, now: str | None, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(result, indent=2))
     else:
-        click.echo(f"removed {result['removed']} rows (actions before "
-                   f"{result['actions_before']}, history of enrollments ended before "
-                   f"{result['history_before']}, facts before {result['facts_before']})")
+        click.echo(
+            f"removed {result['removed']} rows (actions before "
+            f"{result['actions_before']}, history of enrollments ended before "
+            f"{result['history_before']}, facts before {result['facts_before']})"
+        )
     sys.exit(int(Exit.OK))

@@ -35,8 +35,7 @@ def load_or_exit(paths: tuple[str, ...]) -> ProjectPlan:
 def _refuse_placeholders(plans: ProjectPlan) -> None:
     """`placeholder-action` is an error when turning workflows on: report each, exit 1."""
     found = [
-        (plan.name, step) for plan in plans.workflows for step in plan.steps.values()
-        if step.kind == "placeholder"
+        (plan.name, step) for plan in plans.workflows for step in plan.steps.values() if step.kind == "placeholder"
     ]
     if not found:
         return
@@ -44,8 +43,7 @@ def _refuse_placeholders(plans: ProjectPlan) -> None:
         text = step.args.get("text", "")
         diagnostic = Diagnostic.of(
             "placeholder-action",
-            f'found the placeholder "{text}" in workflow "{name}"; a workflow with '
-            "placeholders cannot be turned on",
+            f'found the placeholder "{text}" in workflow "{name}"; a workflow with placeholders cannot be turned on',
             step.span,
             hint="replace it with an action (send email, create task, set …)",
             severity=Severity.ERROR,
@@ -57,8 +55,7 @@ def _refuse_placeholders(plans: ProjectPlan) -> None:
             pass
         click.echo(render_text(diagnostic, source), err=True)
     count = len(found)
-    click.echo(f"wfdsl: {count} placeholder{'s' if count != 1 else ''} to fill in; nothing run",
-               err=True)
+    click.echo(f"wfdsl: {count} placeholder{'s' if count != 1 else ''} to fill in; nothing run", err=True)
     sys.exit(int(Exit.ERRORS))
 
 
@@ -90,31 +87,76 @@ def _stream(events: str | None) -> tuple[IO[bytes] | None, str]:
 
 @click.command("run")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--store", "store_url", default=DEFAULT_STORE, show_default=True, metavar="URL",
-              help="State store: sqlite:///FILE, sqlite:////ABS/FILE or memory://.")
-@click.option("--crm", "crm_url", default=DEFAULT_CRM, show_default=True, metavar="URL",
-              help="CRM adapter: sqlite:///FILE, memory:// or a plug-in's URL.")
-@click.option("--events", metavar="FILE|-",
-              help="JSON Lines events to ingest (as for `wfdsl simulate`); `-` for stdin. "
-                   "A file is followed as it grows and resumed after the last committed line.")
-@click.option("--records", metavar="FILE",
-              help="Records file (as for `wfdsl simulate`) loaded into the CRM once.")
-@click.option("--clock", type=click.Choice(CLOCKS), default="real", show_default=True,
-              help="`virtual`: the clock follows the events' `at` (testing and replay).")
-@click.option("--until-idle", "--once", "until_idle", is_flag=True,
-              help="Exit at the end of the input once nothing is due "
-                   "(virtual clock: once no timer is left before --until).")
-@click.option("--until", metavar="T",
-              help="Virtual clock with --until-idle: run timers up to T "
-                   "(default: 400 days past the last event).")
-@click.option("--batch", type=click.IntRange(1, 100_000), default=200, show_default=True,
-              metavar="N",
-              help="Events or timers per commit.")
-@click.option("--status-every", type=click.FloatRange(0), default=10.0, show_default=True,
-              metavar="SECONDS", help="Seconds between status lines on stderr (0: none).")
-def run(paths: tuple[str, ...], store_url: str, crm_url: str, events: str | None,
-        records: str | None, clock: str, until_idle: bool, until: str | None, batch: int,
-        status_every: float) -> None:
+@click.option(
+    "--store",
+    "store_url",
+    default=DEFAULT_STORE,
+    show_default=True,
+    metavar="URL",
+    help="State store: sqlite:///FILE, sqlite:////ABS/FILE or memory://.",
+)
+@click.option(
+    "--crm",
+    "crm_url",
+    default=DEFAULT_CRM,
+    show_default=True,
+    metavar="URL",
+    help="CRM adapter: sqlite:///FILE, memory:// or a plug-in's URL.",
+)
+@click.option(
+    "--events",
+    metavar="FILE|-",
+    help="JSON Lines events to ingest (as for `wfdsl simulate`); `-` for stdin. "
+    "A file is followed as it grows and resumed after the last committed line.",
+)
+@click.option("--records", metavar="FILE", help="Records file (as for `wfdsl simulate`) loaded into the CRM once.")
+@click.option(
+    "--clock",
+    type=click.Choice(CLOCKS),
+    default="real",
+    show_default=True,
+    help="`virtual`: the clock follows the events' `at` (testing and replay).",
+)
+@click.option(
+    "--until-idle",
+    "--once",
+    "until_idle",
+    is_flag=True,
+    help="Exit at the end of the input once nothing is due (virtual clock: once no timer is left before --until).",
+)
+@click.option(
+    "--until",
+    metavar="T",
+    help="Virtual clock with --until-idle: run timers up to T (default: 400 days past the last event).",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 100_000),
+    default=200,
+    show_default=True,
+    metavar="N",
+    help="Events or timers per commit.",
+)
+@click.option(
+    "--status-every",
+    type=click.FloatRange(0),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds between status lines on stderr (0: none).",
+)
+def run(
+    paths: tuple[str, ...],
+    store_url: str,
+    crm_url: str,
+    events: str | None,
+    records: str | None,
+    clock: str,
+    until_idle: bool,
+    until: str | None,
+    batch: int,
+    status_every: float,
+) -> None:
     """Run PATHS (.wf sources or a compiled plan) as a service: ingest events, fire timers.
 
     SIGTERM or SIGINT finish the batch in progress, commit it and exit 0.
@@ -130,10 +172,8 @@ def run(paths: tuple[str, ...], store_url: str, crm_url: str, events: str | None
     except ConfigError as error:
         fail(str(error))
     stream, source = _stream(events)
-    options = Options(clock=clock, until_idle=until_idle, until=until_at, batch=batch,
-                      status_every=status_every)
-    service = Service(plans, crm, store, options=options, records=data,
-                      log=lambda text: click.echo(text, err=True))
+    options = Options(clock=clock, until_idle=until_idle, until=until_at, batch=batch, status_every=status_every)
+    service = Service(plans, crm, store, options=options, records=data, log=lambda text: click.echo(text, err=True))
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         service.stop()
@@ -146,8 +186,7 @@ def run(paths: tuple[str, ...], store_url: str, crm_url: str, events: str | None
     except (AdapterError, ValueError) as error:
         fail(f"runtime failure: {error}", Exit.RUNTIME)
     except Exception as error:  # the batch was rolled back; it is read again on restart
-        fail(f"runtime failure ({type(error).__name__}): {error}; the batch in progress was "
-             "rolled back", Exit.RUNTIME)
+        fail(f"runtime failure ({type(error).__name__}): {error}; the batch in progress was rolled back", Exit.RUNTIME)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -25,14 +25,16 @@ SPOOL_BYTES = 8 * 1024 * 1024
 @click.option("--records", required=True, metavar="FILE", help="Records file (JSON; docs/runtime.md).")
 @click.option("--events", required=True, metavar="FILE", help="Events file (JSON Lines).")
 @click.option("--start", metavar="T", help="Start of the virtual clock (default: first event).")
-@click.option("--until", metavar="T",
-              help="End of the simulation (default: no timers left, or 400 days past the "
-                   "last event).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Trace format.")
+@click.option(
+    "--until", metavar="T", help="End of the simulation (default: no timers left, or 400 days past the last event)."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Trace format."
+)
 @click.option("--stats", is_flag=True, help="Print per-workflow stats after the trace.")
-def simulate(paths: tuple[str, ...], records: str, events: str, start: str | None,
-             until: str | None, fmt: str, stats: bool) -> None:
+def simulate(
+    paths: tuple[str, ...], records: str, events: str, start: str | None, until: str | None, fmt: str, stats: bool
+) -> None:
     """Run PATHS (.wf sources or a compiled plan) on a virtual clock against sample data."""
     start_at = parse_time(start, "--start")
     until_at = parse_time(until, "--until")
@@ -49,8 +51,9 @@ def simulate(paths: tuple[str, ...], records: str, events: str, start: str | Non
                 spool.write(trace_line(entry) + "\n")
 
         try:
-            sim = simulate_files(plans, records, events, start=start_at, until=until_at,
-                                 on_history=write, lean_crm=True)
+            sim = simulate_files(
+                plans, records, events, start=start_at, until=until_at, on_history=write, lean_crm=True
+            )
         except SimulationInputError as error:
             fail(str(error))
         except AdapterError as error:

@@ -30,10 +30,16 @@ def render_status(report: dict[str, Any]) -> str:
     """The text form of `status_report`."""
     lines = []
     totals = report["totals"]
-    lines.append(" · ".join([
-        _count(totals["workflows"], "workflow"), f"{totals['waiting']} waiting",
-        _count(totals["timers"], "timer"), _count(totals["history"], "history entry"),
-    ]))
+    lines.append(
+        " · ".join(
+            [
+                _count(totals["workflows"], "workflow"),
+                f"{totals['waiting']} waiting",
+                _count(totals["timers"], "timer"),
+                _count(totals["history"], "history entry"),
+            ]
+        )
+    )
     if report["workflows"]:
         lines.append("")
         lines.append("Workflows")
@@ -54,14 +60,14 @@ def render_status(report: dict[str, Any]) -> str:
             where = f"at {e['step']}" if e["step"] else "starting"
             until = f"until {_short(e['until'])}" if e["until"] else ""
             event = f"for {e['waiting_for']}" if e["waiting_for"] else ""
-            lines.append("  " + "  ".join(x for x in (
-                f"{e['object']}:{e['id']}", e["workflow"], where, event, until) if x))
+            lines.append(
+                "  " + "  ".join(x for x in (f"{e['object']}:{e['id']}", e["workflow"], where, event, until) if x)
+            )
     if report["timers"]:
         lines.append("")
         lines.append(f"Next timers ({len(report['timers'])} of {totals['timers']})")
         for t in report["timers"]:
-            lines.append(f"  {_short(t['due'])}  {t['kind']:<8}  {t['workflow']}  "
-                         f"{t['enrollment'] or t['key']}")
+            lines.append(f"  {_short(t['due'])}  {t['kind']:<8}  {t['workflow']}  {t['enrollment'] or t['key']}")
     return "\n".join(lines) + "\n"
 
 
@@ -82,12 +88,18 @@ def open_existing_store(url: str) -> Any:
 
 
 @click.command("status")
-@click.option("--store", "store_url", default=DEFAULT_STORE, show_default=True, metavar="URL",
-              help="The state store to report on.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
-@click.option("--limit", type=click.IntRange(0), default=20, show_default=True,
-              help="Waiting enrollments and timers to list.")
+@click.option(
+    "--store",
+    "store_url",
+    default=DEFAULT_STORE,
+    show_default=True,
+    metavar="URL",
+    help="The state store to report on.",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--limit", type=click.IntRange(0), default=20, show_default=True, help="Waiting enrollments and timers to list."
+)
 def status(store_url: str, fmt: str, limit: int) -> None:
     """Show the workflows, waiting enrollments, next timers and stats of a state store."""
     store = open_existing_store(store_url)

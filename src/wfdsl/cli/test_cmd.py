@@ -22,8 +22,7 @@ def render(report: TestReport) -> str:
             lines.append(f"XFAIL  {label}  (expected failure: {result.xfail})")
         elif result.status == "xpass":
             lines.append(f"XPASS  {label}")
-            lines.append(f"    marked xfail ({result.xfail}) but every expectation held: "
-                         "remove `xfail`")
+            lines.append(f"    marked xfail ({result.xfail}) but every expectation held: remove `xfail`")
         else:
             lines.append(f"FAIL   {label}")
             lines.extend(f"    {problem}" for problem in result.problems)
@@ -36,8 +35,7 @@ def render(report: TestReport) -> str:
 
 @click.command("test")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("-k", "keyword", metavar="TEXT",
-              help="Only the test cases whose name contains TEXT (ignoring case).")
+@click.option("-k", "keyword", metavar="TEXT", help="Only the test cases whose name contains TEXT (ignoring case).")
 def test(paths: tuple[str, ...], keyword: str | None) -> None:
     """Run the workflow test files (*.wftest.toml) at or below PATHS, or the test file
     of each .wf file in PATHS."""

@@ -216,7 +216,11 @@ def _time(value: object) -> dt.time | None:
 # ---------------------------------------------------------------- leaf tests
 
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": operator.eq, "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
+    "eq": operator.eq,
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
 }
 
 
@@ -302,18 +306,41 @@ def _relative(op: str, value: object, seconds: int, now: dt.datetime, tz: dt.tzi
     return moment < now - delta
 
 
-_NEGATIVE = {"ne": "eq", "not_in": "in", "not_contains": "contains", "never": "ever",
-             "unknown": "known"}
-PROPERTY_OPS = frozenset({
-    "eq", "ne", "lt", "le", "gt", "ge", "known", "unknown", "in", "not_in", "between",
-    "contains", "not_contains", "starts_with", "ends_with", "ever", "never",
-    "before", "after", "within_last", "within_next", "more_than_ago",
-})
+_NEGATIVE = {"ne": "eq", "not_in": "in", "not_contains": "contains", "never": "ever", "unknown": "known"}
+PROPERTY_OPS = frozenset(
+    {
+        "eq",
+        "ne",
+        "lt",
+        "le",
+        "gt",
+        "ge",
+        "known",
+        "unknown",
+        "in",
+        "not_in",
+        "between",
+        "contains",
+        "not_contains",
+        "starts_with",
+        "ends_with",
+        "ever",
+        "never",
+        "before",
+        "after",
+        "within_last",
+        "within_next",
+        "more_than_ago",
+    }
+)
 
 
 def _property_test(
-    node: Mapping[str, Any], value: object, history: Callable[[], Sequence[object]],
-    now: Callable[[], dt.datetime], tz: dt.tzinfo,
+    node: Mapping[str, Any],
+    value: object,
+    history: Callable[[], Sequence[object]],
+    now: Callable[[], dt.datetime],
+    tz: dt.tzinfo,
 ) -> bool:
     """A property leaf against the value seen (and history for ever/never)."""
     op = node["op"]
@@ -327,8 +354,9 @@ def _property_test(
     if op == "in":
         return any(_compare("eq", value, decode_value(v), tz) for v in node["values"])
     if op == "between":
-        return (_compare("ge", value, decode_value(node["low"]), tz)
-                and _compare("le", value, decode_value(node["high"]), tz))
+        return _compare("ge", value, decode_value(node["low"]), tz) and _compare(
+            "le", value, decode_value(node["high"]), tz
+        )
     if op in ("contains", "starts_with", "ends_with"):
         return _text_match(op, value, str(node["value"]))
     if op == "ever":
@@ -351,7 +379,9 @@ def _target_of(node: Mapping[str, Any]) -> tuple[str, str] | str:
 
 
 def _has_event(
-    facts: Facts, event: Mapping[str, Any], matcher: Callable[..., bool],
+    facts: Facts,
+    event: Mapping[str, Any],
+    matcher: Callable[..., bool],
     within: Mapping[str, Any] | None,
 ) -> int:
     since = None if within is None else facts.now - dt.timedelta(seconds=int(within["seconds"]))
@@ -419,9 +449,7 @@ def explain_criteria(data: Mapping[str, Any], facts: Facts) -> ExplainNode:
             raise ValueError("event-attribute criteria need compile_event_criteria")
         obj, prop = target
         value = facts.value(obj, prop)
-        result = _property_test(
-            data, value, lambda: facts.history(obj, prop), lambda: facts.now, facts.tz
-        )
+        result = _property_test(data, value, lambda: facts.history(obj, prop), lambda: facts.now, facts.tz)
         return ExplainNode(op=op, result=result, data=data, value=value)
     if op == "in_list":
         return ExplainNode(op=op, result=bool(facts.in_list(str(data["list"]))), data=data)
@@ -456,12 +484,27 @@ def _duration_text(duration: Mapping[str, Any]) -> str:
     return " ".join(f"{a} {u}{'' if a == 1 else 's'}" for a, u in duration["parts"])
 
 
-_WORDS = {"eq": "=", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
-          "in": "in", "not_in": "not in", "contains": "contains", "not_contains": "not contains",
-          "starts_with": "starts with", "ends_with": "ends with", "ever": "has ever been",
-          "never": "has never been", "before": "before", "after": "after",
-          "within_last": "within last", "within_next": "within next",
-          "more_than_ago": "more than"}
+_WORDS = {
+    "eq": "=",
+    "ne": "!=",
+    "lt": "<",
+    "le": "<=",
+    "gt": ">",
+    "ge": ">=",
+    "in": "in",
+    "not_in": "not in",
+    "contains": "contains",
+    "not_contains": "not contains",
+    "starts_with": "starts with",
+    "ends_with": "ends with",
+    "ever": "has ever been",
+    "never": "has never been",
+    "before": "before",
+    "after": "after",
+    "within_last": "within last",
+    "within_next": "within next",
+    "more_than_ago": "more than",
+}
 
 
 def _event_text(event: Mapping[str, Any]) -> str:
@@ -603,8 +646,7 @@ class _Gen:
         if op == "has_event":
             event = node["event"]
             matcher = compile_event_matcher(event)
-            call = (f"_HAS(_F, {self.const(event)}, {self.const(matcher)}, "
-                    f"{self.const(node.get('within'))})")
+            call = f"_HAS(_F, {self.const(event)}, {self.const(matcher)}, {self.const(node.get('within'))})"
             return f"({call} == 0)" if node.get("negated") else f"({call} > 0)"
         raise ValueError(f"unknown criteria operator {op!r}")
 
@@ -619,30 +661,33 @@ class _Gen:
             return f"(({v} := {get}) is not None and {v} != '' and {v} != [] and {v} != ())"
         if op == "eq" and isinstance(literal, str) and literal:
             c = self.const(literal.casefold())
-            return (f"({v}.casefold() == {c} if ({v} := {get}).__class__ is str "
-                    f"else {v} is not None and _EQT({v}, {c}))")
+            return f"({v}.casefold() == {c} if ({v} := {get}).__class__ is str else {v} is not None and _EQT({v}, {c}))"
         if op in ("eq", "lt", "le", "gt", "ge") and _plain_number(literal):
             c = self.const(literal)
             sym = {"eq": "==", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[op]
-            return (f"({v} {sym} {c} if ({v} := {get}).__class__ is int or {v}.__class__ is float"
-                    f" else {v} is not None and _CMPN({self.const(op)}, {v}, {c}))")
+            return (
+                f"({v} {sym} {c} if ({v} := {get}).__class__ is int or {v}.__class__ is float"
+                f" else {v} is not None and _CMPN({self.const(op)}, {v}, {c}))"
+            )
         if op == "in":
             values = [decode_value(x) for x in node["values"]]
             if values and all(isinstance(x, str) and x for x in values):
                 c = self.const(frozenset(x.casefold() for x in values))
-                return (f"({v}.casefold() in {c} if ({v} := {get}).__class__ is str "
-                        f"else {v} is not None and _INT({v}, {c}))")
+                return (
+                    f"({v}.casefold() in {c} if ({v} := {get}).__class__ is str "
+                    f"else {v} is not None and _INT({v}, {c}))"
+                )
         if op in ("contains", "starts_with", "ends_with") and node["value"]:
             c = self.const(str(node["value"]).casefold())
-            test = {"contains": f"{c} in {v}.casefold()",
-                    "starts_with": f"{v}.casefold().startswith({c})",
-                    "ends_with": f"{v}.casefold().endswith({c})"}[op]
+            test = {
+                "contains": f"{c} in {v}.casefold()",
+                "starts_with": f"{v}.casefold().startswith({c})",
+                "ends_with": f"{v}.casefold().endswith({c})",
+            }[op]
             fallback = f"_TXT({self.const(op)}, {v}, {self.const(node['value'])})"
-            return (f"({test} if ({v} := {get}).__class__ is str "
-                    f"else {v} is not None and {fallback})")
+            return f"({test} if ({v} := {get}).__class__ is str else {v} is not None and {fallback})"
         # Everything else: the shared leaf function.
-        return (f"_LEAF({self.const(node)}, {get}, {self.history(node)}, "
-                f"{self.now}, {self.tz})")
+        return f"_LEAF({self.const(node)}, {get}, {self.history(node)}, {self.now}, {self.tz})"
 
 
 def _plain_number(value: object) -> bool:

@@ -155,15 +155,27 @@ def _pins(specs: Iterable[EventSpec]) -> frozenset[tuple[str, str, str]] | None:
             continue
         crit = spec.criteria
         if spec.type == "property.changed":
-            if (crit is None and spec.from_value is None and isinstance(spec.to_value, str)
-                    and spec.object and spec.property):
+            if (
+                crit is None
+                and spec.from_value is None
+                and isinstance(spec.to_value, str)
+                and spec.object
+                and spec.property
+            ):
                 pins.add((spec.type, f"{spec.object}.{spec.property}", spec.to_value.casefold()))
                 continue
             return None
-        if (spec.property is None and spec.from_value is None and spec.to_value is None
-                and isinstance(crit, Mapping) and set(crit) == {"op", "attribute", "value"}
-                and crit["op"] == "eq" and isinstance(crit["attribute"], str)
-                and isinstance(crit["value"], str) and crit["value"]):
+        if (
+            spec.property is None
+            and spec.from_value is None
+            and spec.to_value is None
+            and isinstance(crit, Mapping)
+            and set(crit) == {"op", "attribute", "value"}
+            and crit["op"] == "eq"
+            and isinstance(crit["attribute"], str)
+            and isinstance(crit["value"], str)
+            and crit["value"]
+        ):
             pins.add((spec.type, crit["attribute"], crit["value"].casefold()))
             continue
         return None
@@ -183,18 +195,15 @@ def _event_text(event: Event, attr: str, seen: dict[str, object]) -> object:
                 text = None
             else:
                 value = event.data.get("value")
-                text = (None if value is None else _UNSURE if isinstance(value, bool)
-                        else str(value).casefold())
+                text = None if value is None else _UNSURE if isinstance(value, bool) else str(value).casefold()
         else:
             value = event_attribute(event.data, attr)
-            text = (_UNSURE if not isinstance(value, str) else
-                    value.casefold() if value else None)
+            text = _UNSURE if not isinstance(value, str) else value.casefold() if value else None
         seen[attr] = text
     return text
 
 
-def _may_fire(pins: frozenset[tuple[str, str, str]], event: Event,
-              seen: dict[str, object]) -> bool:
+def _may_fire(pins: frozenset[tuple[str, str, str]], event: Event, seen: dict[str, object]) -> bool:
     """False only when no trigger event can match `event` (`_matches` would say no to all):
     the text it asks for is not the event's. Values that are not text go the long way.
     `seen` keeps the event's case-folded values by attribute, for the next workflow."""
@@ -269,15 +278,16 @@ class Engine:
                     self._dispatch_index.setdefault(key, set()).add(plan.name)
             for etype, attr, folded in compiled.pins or ():
                 self._pin_attrs.setdefault(etype, set()).add(attr)
-                self._pin_index.setdefault((etype, attr), {}).setdefault(
-                    folded, set()).add(plan.name)
-            for key in self._keys_of(compiled.watch_events, compiled.watch_props,
-                                     compiled.watch_lists, compiled.watch_workflows):
+                self._pin_index.setdefault((etype, attr), {}).setdefault(folded, set()).add(plan.name)
+            for key in self._keys_of(
+                compiled.watch_events, compiled.watch_props, compiled.watch_lists, compiled.watch_workflows
+            ):
                 self._watch_index.setdefault(key, set()).add(plan.name)
 
     @staticmethod
-    def _keys_of(events: Iterable[str], props: Iterable[str], lists: Iterable[str],
-                 workflows: Iterable[str]) -> list[str]:
+    def _keys_of(
+        events: Iterable[str], props: Iterable[str], lists: Iterable[str], workflows: Iterable[str]
+    ) -> list[str]:
         lists, workflows = list(lists), list(workflows)
         covered = set(_INDEXED_BY_DETAIL)
         if lists:
@@ -373,8 +383,9 @@ class Engine:
             if plan.trigger.kind == "schedule" and plan.trigger.recurrence is not None:
                 self._schedule_next(plan, self._now)
             if plan.anchor is not None and plan.anchor.annually:
-                self._set_timer(f"annual:{workflow}", timing.next_new_year(
-                    self._now, plan.settings.timezone), "annual", workflow)
+                self._set_timer(
+                    f"annual:{workflow}", timing.next_new_year(self._now, plan.settings.timezone), "annual", workflow
+                )
         if existing and plan.trigger.kind == "filter":
             for record_id in list(self.crm.query(plan.object, plan.trigger.criteria)):
                 record = self.crm.get(plan.object, record_id)
@@ -403,15 +414,22 @@ class Engine:
     def is_active(self, workflow: str) -> bool:
         return bool(self.store.workflow_state(workflow).get("active"))
 
-    def enroll(self, workflow: str, record: tuple[str, str] | str,
-               *, at: dt.datetime | None = None) -> None:
+    def enroll(self, workflow: str, record: tuple[str, str] | str, *, at: dt.datetime | None = None) -> None:
         """Enroll a record by hand (the API, a `workflow.enroll` event)."""
         object_type, record_id = _record_key(record)
         self._advance(at)
         with self.store.transaction():
-            self._queue.append([Event(type="workflow.enroll", object=object_type,
-                                      id=record_id, at=self._now,
-                                      data={"workflow": workflow})])
+            self._queue.append(
+                [
+                    Event(
+                        type="workflow.enroll",
+                        object=object_type,
+                        id=record_id,
+                        at=self._now,
+                        data={"workflow": workflow},
+                    )
+                ]
+            )
             self._drain()
 
     def ingest(self, event: Event) -> None:
@@ -479,8 +497,7 @@ class Engine:
         counters["conversion_rate"] = min(1.0, rate)
         return counters
 
-    def history(self, record: tuple[str, str] | str | None = None,
-                workflow: str | None = None) -> list[HistoryEntry]:
+    def history(self, record: tuple[str, str] | str | None = None, workflow: str | None = None) -> list[HistoryEntry]:
         """History entries in order, for a record (`("contact", "c1")` or `"contact:c1"`)
         and/or a workflow."""
         key = None if record is None else _record_key(record)
@@ -523,10 +540,12 @@ class Engine:
         when = utc(at) if at is not None else utc(self.clock.now())
         self._now = max(self._now, when)
 
-    def _set_timer(self, key: str, due: dt.datetime, kind: str, workflow: str,
-                   enrollment: str | None = None) -> None:
-        self.store.set_timer(Timer(key=key, due=due, seq=self.store.next_seq("timer"),
-                                   kind=kind, workflow=workflow, enrollment=enrollment))
+    def _set_timer(self, key: str, due: dt.datetime, kind: str, workflow: str, enrollment: str | None = None) -> None:
+        self.store.set_timer(
+            Timer(
+                key=key, due=due, seq=self.store.next_seq("timer"), kind=kind, workflow=workflow, enrollment=enrollment
+            )
+        )
 
     def _schedule_next(self, plan: WorkflowPlan, after: dt.datetime) -> None:
         rec = plan.trigger.recurrence
@@ -574,8 +593,7 @@ class Engine:
         # Plan order keeps runs deterministic.
         return sorted(found, key=self._order.__getitem__)
 
-    def _triggers_for(self, event: Event, keys: Sequence[str],
-                      seen: dict[str, object]) -> list[str]:
+    def _triggers_for(self, event: Event, keys: Sequence[str], seen: dict[str, object]) -> list[str]:
         """`_lookup(self._trigger_index, keys)` less the pinned event triggers that cannot
         match `event` (`_may_fire`), without looking at them one by one."""
         if self.observe_every_trigger:
@@ -637,8 +655,11 @@ class Engine:
                         key = (name, record.object, record.id)
                         filters.setdefault(key, (record, []))[1].append(event)
                 elif kind == "event" and event.object == compiled.plan.object:
-                    if (compiled.pins is not None and not self.observe_every_trigger
-                            and not _may_fire(compiled.pins, event, seen)):
+                    if (
+                        compiled.pins is not None
+                        and not self.observe_every_trigger
+                        and not _may_fire(compiled.pins, event, seen)
+                    ):
                         continue  # none of its events can match: skip the criteria
                     if self.is_active(name):
                         self._event_trigger(compiled, event)
@@ -652,25 +673,28 @@ class Engine:
         name = str(event.data.get("workflow", ""))
         compiled = self._plans.get(name)
         if compiled is None:
-            self._record(name, event.object, event.id, h.NOT_ENROLLED, None,
-                         {"reason": "unknown_workflow"})
+            self._record(name, event.object, event.id, h.NOT_ENROLLED, None, {"reason": "unknown_workflow"})
             return
         record = self.crm.get(event.object, event.id)
         if record is None or record.object != compiled.plan.object:
-            self._record(name, event.object, event.id, h.NOT_ENROLLED, None,
-                         {"reason": h.UNKNOWN_RECORD})
+            self._record(name, event.object, event.id, h.NOT_ENROLLED, None, {"reason": h.UNKNOWN_RECORD})
             return
         self._try_enroll(compiled, record, manual=True, cause=event.cause)
 
     # ------------------------------------------------------------ triggers
 
-    def _facts(self, record: Record, plan: WorkflowPlan, *, received: bool | None = None,
-               ) -> RecordFacts:
-        return RecordFacts(self.crm, self.store, record, now=self._now,
-                           tz=timing.zone(plan.settings.timezone), received=received)
+    def _facts(
+        self,
+        record: Record,
+        plan: WorkflowPlan,
+        *,
+        received: bool | None = None,
+    ) -> RecordFacts:
+        return RecordFacts(
+            self.crm, self.store, record, now=self._now, tz=timing.zone(plan.settings.timezone), received=received
+        )
 
-    def _filter_trigger(self, compiled: _Compiled, record: Record,
-                        events: Sequence[Event]) -> None:
+    def _filter_trigger(self, compiled: _Compiled, record: Record, events: Sequence[Event]) -> None:
         """Enroll when the record comes to meet the criteria with these changes, or
         re-enroll when a `reenroll on change of` property changed (SPEC §2.3)."""
         if compiled.trigger is None:
@@ -680,14 +704,11 @@ class Engine:
         if not compiled.trigger(facts):
             return
         was_met = compiled.trigger(self._before(facts, events))
-        prior = [e for e in self.store.enrollments_of(record.object, record.id)
-                 if e.workflow == plan.name]
+        prior = [e for e in self.store.enrollments_of(record.object, record.id) if e.workflow == plan.name]
         reenroll = False
         if prior and plan.reenroll.mode == "on_change":
-            changed = {f"{e.object}.{e.data.get('property')}" for e in events
-                       if e.type == "property.changed"}
-            reenroll = any(f"{p.object}.{p.property}" in changed
-                           for p in plan.reenroll.properties)
+            changed = {f"{e.object}.{e.data.get('property')}" for e in events if e.type == "property.changed"}
+            reenroll = any(f"{p.object}.{p.property}" in changed for p in plan.reenroll.properties)
         if was_met and not reenroll:
             return  # it met the criteria already: nothing new
         cause = next((e.cause for e in events if e.cause), None)
@@ -697,21 +718,18 @@ class Engine:
         """The record as it was before `events` (the changes they report undone)."""
         values: dict[tuple[str, str], Any] = {}
         lists: dict[str, bool] = {}
-        hidden = [(e.type, e.at, e.data) for e in events
-                  if e.object == facts.record.object and e.id == facts.record.id]
+        hidden = [(e.type, e.at, e.data) for e in events if e.object == facts.record.object and e.id == facts.record.id]
         for event in events:
             if event.type == "property.changed":
                 key = (event.object, str(event.data.get("property")))
                 values.setdefault(key, event.data.get("previous"))
-            elif event.type in ("list.added", "list.removed") and \
-                    event.object == facts.record.object:
+            elif event.type in ("list.added", "list.removed") and event.object == facts.record.object:
                 lists.setdefault(str(event.data.get("list")), event.type == "list.removed")
         return facts.before(values, lists, hidden)
 
     def _event_trigger(self, compiled: _Compiled, event: Event) -> None:
         plan = compiled.plan
-        if not any(self._matches(spec, fn, event) for spec, fn in compiled.events
-                   if not spec.negated):
+        if not any(self._matches(spec, fn, event) for spec, fn in compiled.events if not spec.negated):
             return
         # One change is one trigger occurrence: an update that matches two trigger
         # groups (city and country changed) enrolls once.
@@ -721,16 +739,13 @@ class Engine:
         self._triggered.add(key)
         record = self.crm.get(event.object, event.id)
         if record is None:
-            self._record(plan.name, event.object, event.id, h.NOT_ENROLLED, None,
-                         {"reason": h.UNKNOWN_RECORD})
+            self._record(plan.name, event.object, event.id, h.NOT_ENROLLED, None, {"reason": h.UNKNOWN_RECORD})
             return
         if compiled.refinement is not None and not compiled.refinement(self._facts(record, plan)):
             return
-        self._try_enroll(compiled, record, reenroll_ok=plan.reenroll.mode == "every_time",
-                         cause=event.cause)
+        self._try_enroll(compiled, record, reenroll_ok=plan.reenroll.mode == "every_time", cause=event.cause)
 
-    def _matches(self, spec: EventSpec | Mapping[str, Any],
-                 fn: Callable[..., bool] | None, event: Event) -> bool:
+    def _matches(self, spec: EventSpec | Mapping[str, Any], fn: Callable[..., bool] | None, event: Event) -> bool:
         etype: object
         obj: object
         prop: object
@@ -759,9 +774,16 @@ class Engine:
 
     # ------------------------------------------------------------ enrollment
 
-    def _try_enroll(self, compiled: _Compiled, record: Record, *, manual: bool = False,
-                    reenroll_ok: bool = False, cause: str | None = None,
-                    annual: bool = False) -> Enrollment | None:
+    def _try_enroll(
+        self,
+        compiled: _Compiled,
+        record: Record,
+        *,
+        manual: bool = False,
+        reenroll_ok: bool = False,
+        cause: str | None = None,
+        annual: bool = False,
+    ) -> Enrollment | None:
         plan = compiled.plan
         name, obj, rid = plan.name, record.object, record.id
 
@@ -797,9 +819,18 @@ class Engine:
         anchor = self._anchor(plan, record)
         seq = self.store.next_seq("enrollment")
         enr = Enrollment(
-            id=f"e{seq}", workflow=name, object=obj, record=rid, status="active",
-            enrolled_at=self._now, seq=seq, version=plan.source_hash, step=plan.entry,
-            phase="at", anchor=None if anchor is None else anchor.isoformat(), caused_by=cause,
+            id=f"e{seq}",
+            workflow=name,
+            object=obj,
+            record=rid,
+            status="active",
+            enrolled_at=self._now,
+            seq=seq,
+            version=plan.source_hash,
+            step=plan.entry,
+            phase="at",
+            anchor=None if anchor is None else anchor.isoformat(),
+            caused_by=cause,
         )
         self.store.put_enrollment(enr)
         self.store.add_stat(name, "enrolled", 1)
@@ -809,8 +840,9 @@ class Engine:
         if manual:
             detail["trigger"] = "manual"
         self._record(name, obj, rid, h.ENROLLED, None, detail, enr.id)
-        self._emit(Event(type="workflow.enrolled", object=obj, id=rid, at=self._now,
-                         data={"workflow": name}, cause=cause))
+        self._emit(
+            Event(type="workflow.enrolled", object=obj, id=rid, at=self._now, data={"workflow": name}, cause=cause)
+        )
         self._run(enr)
         return enr
 
@@ -820,9 +852,7 @@ class Engine:
             return None
         tz = plan.settings.timezone
         if anchor.property is not None:
-            base = timing.to_date(
-                self._facts(record, plan).value(anchor.property.object, anchor.property.property),
-                tz)
+            base = timing.to_date(self._facts(record, plan).value(anchor.property.object, anchor.property.property), tz)
         else:
             base = dt.date.fromisoformat(anchor.date) if anchor.date else None
         if base is None:
@@ -834,17 +864,14 @@ class Engine:
 
     def _watch(self, compiled: _Compiled, record: Record, event: Event) -> None:
         plan = compiled.plan
-        mine = [e for e in self.store.enrollments_of(record.object, record.id)
-                if e.workflow == plan.name]
+        mine = [e for e in self.store.enrollments_of(record.object, record.id) if e.workflow == plan.name]
         if not mine:
             return
         latest = mine[-1]
         if latest.status == "active":
             if self._check(latest, compiled, record):
                 spec = latest.waiting_for
-                if spec is not None and self._matches(
-                    spec, self._event_fn(spec.get("criteria")), event
-                ):
+                if spec is not None and self._matches(spec, self._event_fn(spec.get("criteria")), event):
                     self.store.cancel_timer(latest.id)
                     enr = _evolve(latest, waiting_for=None, received=True)
                     self.store.put_enrollment(enr)
@@ -871,14 +898,12 @@ class Engine:
         if any(facts.in_list(lst) for lst in plan.suppress_lists):
             self._unenroll(enr, h.SUPPRESSED)
             return False
-        if (plan.settings.unenroll_unmet and compiled.trigger is not None
-                and not compiled.trigger(facts)):
+        if plan.settings.unenroll_unmet and compiled.trigger is not None and not compiled.trigger(facts):
             self._unenroll(enr, h.CRITERIA_UNMET)
             return False
         return True
 
-    def _goal(self, enr: Enrollment, plan: WorkflowPlan, *,
-              after_completion: bool = False) -> Enrollment:
+    def _goal(self, enr: Enrollment, plan: WorkflowPlan, *, after_completion: bool = False) -> Enrollment:
         detail: dict[str, Any] = {"after_completion": True} if after_completion else {}
         self._record(plan.name, enr.object, enr.record, h.GOAL_MET, None, detail, enr.id)
         self.store.add_stat(plan.name, "goal_met", 1)
@@ -889,25 +914,33 @@ class Engine:
             self.store.add_stat(plan.name, "converted", 1)
         enr = _evolve(enr, goal_met=True, converted=converted)
         self.store.put_enrollment(enr)
-        self._emit(Event(type="workflow.goal_met", object=enr.object, id=enr.record,
-                         at=self._now, data={"workflow": plan.name}))
+        self._emit(
+            Event(
+                type="workflow.goal_met", object=enr.object, id=enr.record, at=self._now, data={"workflow": plan.name}
+            )
+        )
         return enr
 
-    def _end(self, enr: Enrollment, status: str, kind: str, detail: Mapping[str, Any],
-             step: str | None = None) -> None:
+    def _end(self, enr: Enrollment, status: str, kind: str, detail: Mapping[str, Any], step: str | None = None) -> None:
         current = self.store.enrollment(enr.id) or enr
         if current.status != "active":
             return
         self.store.cancel_timer(enr.id)
-        ended = _evolve(enr, status=status, ended_at=self._now, waiting_for=None,
-                             step=None)
+        ended = _evolve(enr, status=status, ended_at=self._now, waiting_for=None, step=None)
         self.store.put_enrollment(ended)
         self.store.add_stat(enr.workflow, "active", -1)
         self.store.add_stat(enr.workflow, status, 1)
         self._record(enr.workflow, enr.object, enr.record, kind, step, detail, enr.id)
         if status == "unenrolled":
-            self._emit(Event(type="workflow.unenrolled", object=enr.object, id=enr.record,
-                             at=self._now, data={"workflow": enr.workflow}))
+            self._emit(
+                Event(
+                    type="workflow.unenrolled",
+                    object=enr.object,
+                    id=enr.record,
+                    at=self._now,
+                    data={"workflow": enr.workflow},
+                )
+            )
         self._annual_after_end(ended)
 
     def _annual_after_end(self, enr: Enrollment) -> None:
@@ -949,11 +982,17 @@ class Engine:
                 target = cur
                 break
             cur = old.steps[cur].next if cur in old.steps else None
-        self._record(new.name, enr.object, enr.record, h.SKIPPED, enr.step,
-                     {"reason": h.STEP_REMOVED, "continue_at": target}, enr.id)
+        self._record(
+            new.name,
+            enr.object,
+            enr.record,
+            h.SKIPPED,
+            enr.step,
+            {"reason": h.STEP_REMOVED, "continue_at": target},
+            enr.id,
+        )
         # The timer (if any) keeps running; when it fires the enrollment runs `target`.
-        self.store.put_enrollment(_evolve(updated, step=target, phase="at",
-                                               waiting_for=None))
+        self.store.put_enrollment(_evolve(updated, step=target, phase="at", waiting_for=None))
         if target is None and self.store.timer(enr.id) is None:
             self._complete(updated)
 
@@ -986,22 +1025,19 @@ class Engine:
             record = self.crm.get(plan.object, record_id)
             if record is None:
                 continue
-            if compiled.refinement is not None and not compiled.refinement(
-                self._facts(record, plan)
-            ):
+            if compiled.refinement is not None and not compiled.refinement(self._facts(record, plan)):
                 continue
             self._try_enroll(compiled, record, reenroll_ok=plan.reenroll.mode == "every_time")
 
     def _annual_fire(self, compiled: _Compiled) -> None:
         plan = compiled.plan
-        self._set_timer(f"annual:{plan.name}",
-                        timing.next_new_year(self._now, plan.settings.timezone), "annual",
-                        plan.name)
+        self._set_timer(
+            f"annual:{plan.name}", timing.next_new_year(self._now, plan.settings.timezone), "annual", plan.name
+        )
         if not self.is_active(plan.name):
             return
         for enr in list(self.store.enrollments(workflow=plan.name)):
-            latest = [e for e in self.store.enrollments_of(enr.object, enr.record)
-                      if e.workflow == plan.name][-1]
+            latest = [e for e in self.store.enrollments_of(enr.object, enr.record) if e.workflow == plan.name][-1]
             if latest.id != enr.id or latest.status == "active":
                 continue
             record = self.crm.get(enr.object, enr.record)
@@ -1039,8 +1075,7 @@ class Engine:
             if result is _WAIT:
                 return
             if isinstance(result, _Goto):
-                enr = result.enr if result.enr.attempt == 0 else _evolve(result.enr,
-                                                                              attempt=0)
+                enr = result.enr if result.enr.attempt == 0 else _evolve(result.enr, attempt=0)
                 step_id = result.target
                 continue
             return  # ended
@@ -1058,20 +1093,18 @@ class Engine:
             return _ENDED
         if kind in ("if", "branch_on", "split"):
             return self._branch(enr, compiled, step)
-        if kind in ("delay", "delay_until_day", "delay_until_date", "delay_until_anchor",
-                    "wait_for"):
+        if kind in ("delay", "delay_until_day", "delay_until_date", "delay_until_anchor", "wait_for"):
             return self._wait(enr, compiled, step)
         # an action: re-read and check the record first (SPEC §5.2)
         if not self._check(enr, compiled):
             return _ENDED
         settings = plan.settings
-        if not timing.in_window(self._now, settings.windows, settings.pause_dates,
-                                settings.timezone):
-            start = timing.next_window_start(self._now, settings.windows,
-                                             settings.pause_dates, settings.timezone)
+        if not timing.in_window(self._now, settings.windows, settings.pause_dates, settings.timezone):
+            start = timing.next_window_start(self._now, settings.windows, settings.pause_dates, settings.timezone)
             until = start + timing.spread(enr.id)
-            reason = ("paused" if timing.is_paused(self._now, settings.pause_dates,
-                                                   settings.timezone) else "execution_window")
+            reason = (
+                "paused" if timing.is_paused(self._now, settings.pause_dates, settings.timezone) else "execution_window"
+            )
             return self._sleep(enr, step, until, {"reason": reason}, phase="at")
         return self._act(enr, compiled, step)
 
@@ -1099,11 +1132,9 @@ class Engine:
             detail = {"branch": "else"}
             options: list[tuple[Any, str | None, dict[str, Any]]]
             if step.kind == "if":
-                options = [(b.criteria, b.target, {"branch": i})
-                           for i, b in enumerate(step.branches)]
+                options = [(b.criteria, b.target, {"branch": i}) for i, b in enumerate(step.branches)]
             else:
-                options = [(c.criteria, c.target, {"value": _plan_value(c.value)})
-                           for c in step.cases]
+                options = [(c.criteria, c.target, {"value": _plan_value(c.value)}) for c in step.cases]
             for criteria, to, info in options:
                 if facts is not None and self._fn(criteria)(facts):
                     target, detail = to, info
@@ -1116,14 +1147,23 @@ class Engine:
 
     # -- waits
 
-    def _sleep(self, enr: Enrollment, step: Step, until: dt.datetime,
-               detail: Mapping[str, Any], *, phase: str, kind: str = "resume",
-               waiting_for: Mapping[str, Any] | None = None) -> object:
+    def _sleep(
+        self,
+        enr: Enrollment,
+        step: Step,
+        until: dt.datetime,
+        detail: Mapping[str, Any],
+        *,
+        phase: str,
+        kind: str = "resume",
+        waiting_for: Mapping[str, Any] | None = None,
+    ) -> object:
         enr = _evolve(enr, step=step.id, phase=phase, waiting_for=waiting_for)
         self.store.put_enrollment(enr)
         self._set_timer(enr.id, until, kind, enr.workflow, enr.id)
-        self._record(enr.workflow, enr.object, enr.record, h.DELAYED, step.id,
-                     {"until": until.isoformat(), **detail}, enr.id)
+        self._record(
+            enr.workflow, enr.object, enr.record, h.DELAYED, step.id, {"until": until.isoformat(), **detail}, enr.id
+        )
         return _WAIT
 
     def _wait(self, enr: Enrollment, compiled: _Compiled, step: Step) -> object:
@@ -1137,25 +1177,31 @@ class Engine:
         if step.kind == "wait_for":
             until = timing.add_duration(now, timing.duration_parts(args["timeout"]), tz)
             event = args.get("event", {})
-            return self._sleep(enr, step, until, {"wait_for": event.get("type")},
-                               phase="after", kind="timeout", waiting_for=event)
+            return self._sleep(
+                enr, step, until, {"wait_for": event.get("type")}, phase="after", kind="timeout", waiting_for=event
+            )
         if step.kind == "delay_until_day":
             at = timing.parse_time(args["at"]) if args.get("at") else dt.time(0, 0)
             weekday = args.get("weekday")
-            until = timing.next_time_of_day(now, at, tz,
-                                            None if weekday is None else [int(weekday)])
+            until = timing.next_time_of_day(now, at, tz, None if weekday is None else [int(weekday)])
             if until <= now:
                 return _Goto(enr, step.next)
             return self._sleep(enr, step, until, {}, phase="after")
         if step.kind == "delay_until_date":
             target = self._date_target(enr, plan, args)
             if target is None:
-                self._record(plan.name, enr.object, enr.record, h.SKIPPED, step.id,
-                             {"reason": h.DATE_UNKNOWN}, enr.id)
+                self._record(plan.name, enr.object, enr.record, h.SKIPPED, step.id, {"reason": h.DATE_UNKNOWN}, enr.id)
                 return _Goto(enr, step.next)
             if target <= now:
-                self._record(plan.name, enr.object, enr.record, h.SKIPPED, step.id,
-                             {"reason": h.DATE_PASSED, "until": target.isoformat()}, enr.id)
+                self._record(
+                    plan.name,
+                    enr.object,
+                    enr.record,
+                    h.SKIPPED,
+                    step.id,
+                    {"reason": h.DATE_PASSED, "until": target.isoformat()},
+                    enr.id,
+                )
                 return _Goto(enr, step.next)
             return self._sleep(enr, step, target, {}, phase="after")
         # delay_until_anchor
@@ -1164,8 +1210,7 @@ class Engine:
             return self._sleep(enr, step, anchor_at, {}, phase="after")
         return self._skip_passed(enr, compiled, step)
 
-    def _date_target(self, enr: Enrollment, plan: WorkflowPlan,
-                     args: Mapping[str, Any]) -> dt.datetime | None:
+    def _date_target(self, enr: Enrollment, plan: WorkflowPlan, args: Mapping[str, Any]) -> dt.datetime | None:
         tz = plan.settings.timezone
         base = args.get("base", {})
         at = timing.parse_time(args["at"]) if args.get("at") else None
@@ -1181,8 +1226,7 @@ class Engine:
             record = self.crm.get(enr.object, enr.record)
             if record is None:
                 return None
-            value = self._facts(record, plan).value(str(prop.get("object")),
-                                                     str(prop.get("property")))
+            value = self._facts(record, plan).value(str(prop.get("object")), str(prop.get("property")))
             parsed = timing.to_date(value, tz)
             if parsed is None:
                 return None
@@ -1199,8 +1243,7 @@ class Engine:
             day = parsed
         return timing.date_target(day, at, offset, sign, tz)
 
-    def _anchor_target(self, enr: Enrollment, plan: WorkflowPlan,
-                       step: Step) -> dt.datetime | None:
+    def _anchor_target(self, enr: Enrollment, plan: WorkflowPlan, step: Step) -> dt.datetime | None:
         if enr.anchor is None:
             return None
         args = step.args
@@ -1223,8 +1266,7 @@ class Engine:
                 if until is not None and until > self._now:
                     return _Goto(enr, cur)
             if here.kind not in ("label", "go_to", "end"):
-                self._record(plan.name, enr.object, enr.record, h.SKIPPED, cur,
-                             {"reason": h.ANCHOR_PASSED}, enr.id)
+                self._record(plan.name, enr.object, enr.record, h.SKIPPED, cur, {"reason": h.ANCHOR_PASSED}, enr.id)
             if here.kind == "end":
                 break
             cur = here.target if here.kind == "go_to" else here.next
@@ -1245,31 +1287,36 @@ class Engine:
             return _TOKEN.sub(one, value)
         if isinstance(value, list):
             return [self._render(v, facts) for v in value]
-        if isinstance(value, Mapping) and not set(value) & {"date", "datetime", "time",
-                                                             "percent"}:
+        if isinstance(value, Mapping) and not set(value) & {"date", "datetime", "time", "percent"}:
             return {k: self._render(v, facts) for k, v in value.items()}
         return value
 
-    def _action_args(self, enr: Enrollment, plan: WorkflowPlan, step: Step,
-                     facts: RecordFacts | None) -> dict[str, Any]:
+    def _action_args(
+        self, enr: Enrollment, plan: WorkflowPlan, step: Step, facts: RecordFacts | None
+    ) -> dict[str, Any]:
         args = dict(step.args)
         kind = step.kind
         if kind == "set":
-            return {"object": args["object"], "property": args["property"],
-                    "value": self._render(_plan_value(args["value"]), facts)}
+            return {
+                "object": args["object"],
+                "property": args["property"],
+                "value": self._render(_plan_value(args["value"]), facts),
+            }
         if kind == "clear":
             return {"object": args["object"], "property": args["property"]}
         if kind == "increment":
-            return {"object": args["object"], "property": args["property"],
-                    "by": args.get("amount", 0)}
+            return {"object": args["object"], "property": args["property"], "by": args.get("amount", 0)}
         if kind == "copy":
             src, dst = args["source"], args["target"]
             value = None if facts is None else facts.value(src["object"], src["property"])
-            return {"object": dst["object"], "property": dst["property"], "value": value,
-                    "source": f"{src['object']}.{src['property']}"}
+            return {
+                "object": dst["object"],
+                "property": dst["property"],
+                "value": value,
+                "source": f"{src['object']}.{src['property']}",
+            }
         if kind == "create_record":
-            props = {f["name"]: self._render(_plan_value(f["value"]), facts)
-                     for f in args.get("fields", [])}
+            props = {f["name"]: self._render(_plan_value(f["value"]), facts) for f in args.get("fields", [])}
             return {"object_type": args.get("object"), "properties": props}
         if kind == "create_task":
             out = {k: self._render(v, facts) for k, v in args.items() if k != "due"}
@@ -1292,20 +1339,35 @@ class Engine:
         kind = step.kind
         name = plan.name
         if kind == "placeholder":
-            self._record(name, enr.object, enr.record, h.SKIPPED, step.id,
-                         {"reason": h.PLACEHOLDER, "text": step.args.get("text")}, enr.id)
+            self._record(
+                name,
+                enr.object,
+                enr.record,
+                h.SKIPPED,
+                step.id,
+                {"reason": h.PLACEHOLDER, "text": step.args.get("text")},
+                enr.id,
+            )
             return _Goto(enr, step.next)
         if kind == "enroll_in_workflow":
             target = str(step.args.get("workflow"))
-            self._record(name, enr.object, enr.record, h.ACTION, step.id,
-                         {"action": kind, "workflow": target}, enr.id)
-            self._queue.append([Event(type="workflow.enroll", object=enr.object, id=enr.record,
-                                      at=self._now, data={"workflow": target}, cause=enr.id)])
+            self._record(name, enr.object, enr.record, h.ACTION, step.id, {"action": kind, "workflow": target}, enr.id)
+            self._queue.append(
+                [
+                    Event(
+                        type="workflow.enroll",
+                        object=enr.object,
+                        id=enr.record,
+                        at=self._now,
+                        data={"workflow": target},
+                        cause=enr.id,
+                    )
+                ]
+            )
             return _Goto(enr, step.next)
         if kind == "unenroll_from_workflow":
             target = str(step.args.get("workflow"))
-            self._record(name, enr.object, enr.record, h.ACTION, step.id,
-                         {"action": kind, "workflow": target}, enr.id)
+            self._record(name, enr.object, enr.record, h.ACTION, step.id, {"action": kind, "workflow": target}, enr.id)
             for other in self.store.enrollments_of(enr.object, enr.record):
                 if other.workflow == target and other.status == "active" and other.id != enr.id:
                     self._unenroll(other, h.MANUAL)
@@ -1315,8 +1377,7 @@ class Engine:
         # In key order: the same whether the plan came from sources or from a plan file
         # (whose JSON has its keys sorted), for the adapter and for the history.
         args = dict(sorted(self._action_args(enr, plan, step, facts).items()))
-        action = Action(kind=kind, object=enr.object, id=enr.record, at=self._now,
-                        args={**args, "_enrollment": enr.id})
+        action = Action(kind=kind, object=enr.object, id=enr.record, at=self._now, args={**args, "_enrollment": enr.id})
         key = idempotency_key(enr, step.id)
         try:
             result = self.crm.perform(action, key)
@@ -1333,12 +1394,10 @@ class Engine:
             self.store.add_stat(name, "emailed", 1)
         self.store.put_enrollment(enr)
         if result.events:
-            self._queue.append([e if e.cause else attrs.evolve(e, cause=enr.id)
-                                for e in result.events])
+            self._queue.append([e if e.cause else attrs.evolve(e, cause=enr.id) for e in result.events])
         return _Goto(enr, step.next)
 
-    def _failed(self, enr: Enrollment, compiled: _Compiled, step: Step, error: str, *,
-                transient: bool) -> object:
+    def _failed(self, enr: Enrollment, compiled: _Compiled, step: Step, error: str, *, transient: bool) -> object:
         plan = compiled.plan
         attempt = enr.attempt + 1
         detail: dict[str, Any] = {"action": step.kind, "error": error, "attempt": attempt}
@@ -1359,14 +1418,29 @@ class Engine:
 
     # ------------------------------------------------------------ history
 
-    def _record(self, workflow: str, object_type: str, record_id: str, kind: str,
-                step: str | None, detail: Mapping[str, Any],
-                enrollment: str | None = None) -> None:
-        self.store.append_history(HistoryEntry(
-            seq=self.store.next_seq("history"), at=self._now, workflow=workflow,
-            object=object_type, id=record_id, kind=kind, step=step, detail=dict(detail),
-            enrollment=enrollment,
-        ))
+    def _record(
+        self,
+        workflow: str,
+        object_type: str,
+        record_id: str,
+        kind: str,
+        step: str | None,
+        detail: Mapping[str, Any],
+        enrollment: str | None = None,
+    ) -> None:
+        self.store.append_history(
+            HistoryEntry(
+                seq=self.store.next_seq("history"),
+                at=self._now,
+                workflow=workflow,
+                object=object_type,
+                id=record_id,
+                kind=kind,
+                step=step,
+                detail=dict(detail),
+                enrollment=enrollment,
+            )
+        )
 
 
 @attrs.frozen

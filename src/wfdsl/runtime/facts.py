@@ -50,20 +50,29 @@ class RecordFacts:
         self._hidden = list(hidden_events)
         # The facts these events wrote did not exist before them.
         self._unfacts = {
-            (_FACT_OF[kind], str(data.get("workflow")))
-            for kind, _, data in self._hidden if kind in _FACT_OF
+            (_FACT_OF[kind], str(data.get("workflow"))) for kind, _, data in self._hidden if kind in _FACT_OF
         }
         self._related: dict[str, Record | None] = {}
 
-    def before(self, overrides: Mapping[tuple[str, str], Any],
-               list_overrides: Mapping[str, bool],
-               hidden_events: Sequence[tuple[str, dt.datetime, Mapping[str, Any]]] = (),
-               ) -> RecordFacts:
+    def before(
+        self,
+        overrides: Mapping[tuple[str, str], Any],
+        list_overrides: Mapping[str, bool],
+        hidden_events: Sequence[tuple[str, dt.datetime, Mapping[str, Any]]] = (),
+    ) -> RecordFacts:
         """The same record as it was before a change: some values as they were, some
         list memberships flipped back, some events not yet happened."""
-        return RecordFacts(self.crm, self.store, self.record, now=self.now, tz=self.tz,
-                           received=self.received, overrides=overrides,
-                           list_overrides=list_overrides, hidden_events=hidden_events)
+        return RecordFacts(
+            self.crm,
+            self.store,
+            self.record,
+            now=self.now,
+            tz=self.tz,
+            received=self.received,
+            overrides=overrides,
+            list_overrides=list_overrides,
+            hidden_events=hidden_events,
+        )
 
     def _target(self, object_type: str) -> Record | None:
         if object_type == self.record.object:

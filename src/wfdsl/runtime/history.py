@@ -26,10 +26,21 @@ UNENROLLED = "unenrolled"
 COMPLETED = "completed"
 FAILED = "failed"
 
-KINDS: frozenset[str] = frozenset({
-    ENROLLED, NOT_ENROLLED, ACTION, DELAYED, BRANCHED, SKIPPED, GOAL_MET, CONVERTED,
-    UNENROLLED, COMPLETED, FAILED,
-})
+KINDS: frozenset[str] = frozenset(
+    {
+        ENROLLED,
+        NOT_ENROLLED,
+        ACTION,
+        DELAYED,
+        BRANCHED,
+        SKIPPED,
+        GOAL_MET,
+        CONVERTED,
+        UNENROLLED,
+        COMPLETED,
+        FAILED,
+    }
+)
 
 # Reasons of SPEC §8.
 ALREADY_ENROLLED = "already_enrolled"
@@ -52,20 +63,33 @@ DEACTIVATED = "deactivated"  # the workflow was turned off
 UNKNOWN_RECORD = "unknown_record"  # the record does not exist in the CRM
 WORKFLOW_OFF = "workflow_off"  # a trigger fired for a workflow that is not active
 
-REASONS: frozenset[str] = frozenset({
-    ALREADY_ENROLLED, REENROLL_OFF, SUPPRESSED, UNENROLL_CRITERIA, GOAL_ALREADY_MET,
-    GOAL_MET_REASON, CRITERIA_UNMET, ANCHOR_PASSED, LOOP_GUARD, MANUAL, PLACEHOLDER,
-    STEP_REMOVED, DATE_PASSED, DATE_UNKNOWN, ACTION_FAILED, DEACTIVATED, UNKNOWN_RECORD,
-    WORKFLOW_OFF,
-})
+REASONS: frozenset[str] = frozenset(
+    {
+        ALREADY_ENROLLED,
+        REENROLL_OFF,
+        SUPPRESSED,
+        UNENROLL_CRITERIA,
+        GOAL_ALREADY_MET,
+        GOAL_MET_REASON,
+        CRITERIA_UNMET,
+        ANCHOR_PASSED,
+        LOOP_GUARD,
+        MANUAL,
+        PLACEHOLDER,
+        STEP_REMOVED,
+        DATE_PASSED,
+        DATE_UNKNOWN,
+        ACTION_FAILED,
+        DEACTIVATED,
+        UNKNOWN_RECORD,
+        WORKFLOW_OFF,
+    }
+)
 
 
 def trace_json(entries: Iterable[HistoryEntry]) -> str:
     """JSON Lines, one entry per line, exactly the fields of SPEC §8 (plus extras in detail)."""
-    return "".join(
-        json.dumps(e.to_json(), ensure_ascii=False, sort_keys=False, default=str) + "\n"
-        for e in entries
-    )
+    return "".join(json.dumps(e.to_json(), ensure_ascii=False, sort_keys=False, default=str) + "\n" for e in entries)
 
 
 def _short(value: object) -> str:

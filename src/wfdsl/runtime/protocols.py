@@ -187,7 +187,13 @@ class HistoryEntry:
 
 #: The stat counters of SPEC §5.3 (`conversion_rate` is derived).
 STAT_FIELDS: tuple[str, ...] = (
-    "enrolled", "active", "completed", "unenrolled", "goal_met", "emailed", "converted",
+    "enrolled",
+    "active",
+    "completed",
+    "unenrolled",
+    "goal_met",
+    "emailed",
+    "converted",
 )
 
 
@@ -240,9 +246,7 @@ class CRMAdapter(Protocol):
         """The record with its properties, lists and associations; None if unknown."""
         ...
 
-    def property_history(
-        self, object_type: str, record_id: str, prop: str
-    ) -> Sequence[tuple[dt.datetime, Any]]:
+    def property_history(self, object_type: str, record_id: str, prop: str) -> Sequence[tuple[dt.datetime, Any]]:
         """Every value the property has had, oldest first (the current one last)."""
         ...
 
@@ -293,9 +297,7 @@ class StateStore(Protocol):
         """Every enrollment of a record (all workflows, all statuses), oldest first."""
         ...
 
-    def enrollments(
-        self, workflow: str | None = None, status: str | None = None
-    ) -> Iterable[Enrollment]:
+    def enrollments(self, workflow: str | None = None, status: str | None = None) -> Iterable[Enrollment]:
         """Enrollments filtered by workflow and/or status, oldest first."""
         ...
 
@@ -317,9 +319,7 @@ class StateStore(Protocol):
     # history
     def append_history(self, entry: HistoryEntry) -> None: ...
 
-    def history(
-        self, record: tuple[str, str] | None = None, workflow: str | None = None
-    ) -> Sequence[HistoryEntry]:
+    def history(self, record: tuple[str, str] | None = None, workflow: str | None = None) -> Sequence[HistoryEntry]:
         """History entries in order, filtered by record `(object, id)` and/or workflow."""
         ...
 
@@ -333,8 +333,7 @@ class StateStore(Protocol):
     def reset_stats(self, workflow: str, fields: Sequence[str]) -> None: ...
 
     # facts (`enrolled in workflow`, `reached goal of workflow`)
-    def add_fact(self, kind: str, workflow: str, object_type: str, record_id: str,
-                 at: dt.datetime) -> None: ...
+    def add_fact(self, kind: str, workflow: str, object_type: str, record_id: str, at: dt.datetime) -> None: ...
 
     def has_fact(self, kind: str, workflow: str, object_type: str, record_id: str) -> bool: ...
 
@@ -344,8 +343,7 @@ class StateStore(Protocol):
     def set_workflow_state(self, workflow: str, state: Mapping[str, Any]) -> None: ...
 
     # retention (SPEC §5.10)
-    def prune(self, *, actions_before: dt.datetime, history_before: dt.datetime,
-              facts_before: dt.datetime) -> int:
+    def prune(self, *, actions_before: dt.datetime, history_before: dt.datetime, facts_before: dt.datetime) -> int:
         """Delete `action` entries older than `actions_before`, the history of
         enrollments that ended before `history_before`, and facts older than
         `facts_before`; return the number of rows removed."""
@@ -353,8 +351,21 @@ class StateStore(Protocol):
 
 
 __all__ = [
-    "STAT_FIELDS", "Action", "ActionResult", "AdapterError", "CRMAdapter", "Clock",
-    "Enrollment", "Event", "HistoryEntry", "PermanentAdapterError", "Record", "StateStore",
-    "SystemClock", "Timer", "TransientAdapterError", "VirtualClock", "utc",
+    "STAT_FIELDS",
+    "Action",
+    "ActionResult",
+    "AdapterError",
+    "CRMAdapter",
+    "Clock",
+    "Enrollment",
+    "Event",
+    "HistoryEntry",
+    "PermanentAdapterError",
+    "Record",
+    "StateStore",
+    "SystemClock",
+    "Timer",
+    "TransientAdapterError",
+    "VirtualClock",
+    "utc",
 ]
-

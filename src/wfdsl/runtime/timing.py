@@ -79,8 +79,7 @@ def local(when: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
     return when.astimezone(tz)
 
 
-def add_duration(start: dt.datetime, parts: Iterable[Sequence[Any]], tz_name: str,
-                 sign: int = 1) -> dt.datetime:
+def add_duration(start: dt.datetime, parts: Iterable[Sequence[Any]], tz_name: str, sign: int = 1) -> dt.datetime:
     """`start` plus a plan duration (`[[1, "day"], [6, "hour"]]`): calendar days and
     weeks in the workflow zone, then elapsed hours and minutes."""
     tz = zone(tz_name)
@@ -106,8 +105,9 @@ def add_duration(start: dt.datetime, parts: Iterable[Sequence[Any]], tz_name: st
             result = localize(day, wall.time().replace(tzinfo=None), tz)
         return result + dt.timedelta(seconds=sign * seconds)
     except OverflowError:
-        raise TimingError(f"{start.isoformat()} {'+' if sign > 0 else '-'} {days} days "
-                          f"{seconds} seconds is beyond the year 9999") from None
+        raise TimingError(
+            f"{start.isoformat()} {'+' if sign > 0 else '-'} {days} days {seconds} seconds is beyond the year 9999"
+        ) from None
 
 
 def duration_parts(data: Any) -> list[list[Any]]:
@@ -122,9 +122,9 @@ def duration_parts(data: Any) -> list[list[Any]]:
     raise TimingError(f"not a duration: {data!r}")
 
 
-def next_time_of_day(now: dt.datetime, at: dt.time, tz_name: str,
-                     weekdays: Iterable[int] | None = None, *,
-                     strict: bool = False) -> dt.datetime:
+def next_time_of_day(
+    now: dt.datetime, at: dt.time, tz_name: str, weekdays: Iterable[int] | None = None, *, strict: bool = False
+) -> dt.datetime:
     """The next instant at local time `at` on one of `weekdays` (any day if None),
     at or after `now` (strictly after with `strict`)."""
     tz = zone(tz_name)
@@ -228,8 +228,9 @@ def anchor_day(value: dt.date, annually: bool, year: int) -> dt.date:
     return value.replace(year=year)
 
 
-def date_target(day: dt.date, at: dt.time | None, offset: Sequence[Sequence[Any]] | None,
-                sign: int, tz_name: str) -> dt.datetime:
+def date_target(
+    day: dt.date, at: dt.time | None, offset: Sequence[Sequence[Any]] | None, sign: int, tz_name: str
+) -> dt.datetime:
     """`day ± offset` at a local time (00:00 when no time is given).
 
     Day/week offsets move the calendar date; hour/minute offsets move the instant.
@@ -245,8 +246,7 @@ def is_paused(when: dt.datetime, pause_dates: Iterable[str], tz_name: str) -> bo
     return local(when, zone(tz_name)).date().isoformat() in set(pause_dates)
 
 
-def in_window(when: dt.datetime, windows: Sequence[Any], pause_dates: Sequence[str],
-              tz_name: str) -> bool:
+def in_window(when: dt.datetime, windows: Sequence[Any], pause_dates: Sequence[str], tz_name: str) -> bool:
     """Whether an action may run at `when` (SPEC §5.5)."""
     tz = zone(tz_name)
     wall = local(when, tz)
@@ -256,15 +256,14 @@ def in_window(when: dt.datetime, windows: Sequence[Any], pause_dates: Sequence[s
         return True
     now_t = wall.time().replace(tzinfo=None)
     for window in windows:
-        if wall.weekday() in window.days and parse_time(window.start) <= now_t < parse_time(
-            window.end
-        ):
+        if wall.weekday() in window.days and parse_time(window.start) <= now_t < parse_time(window.end):
             return True
     return False
 
 
-def next_window_start(when: dt.datetime, windows: Sequence[Any], pause_dates: Sequence[str],
-                      tz_name: str) -> dt.datetime:
+def next_window_start(
+    when: dt.datetime, windows: Sequence[Any], pause_dates: Sequence[str], tz_name: str
+) -> dt.datetime:
     """The start of the next window (not on a pause date) after `when`.
 
     With no windows, the next day that is not paused, at 00:00.
@@ -280,9 +279,7 @@ def next_window_start(when: dt.datetime, windows: Sequence[Any], pause_dates: Se
             if offset == 0:
                 continue
             return localize(day, dt.time(0, 0), tz)
-        starts = sorted(
-            localize(day, parse_time(w.start), tz) for w in windows if day.weekday() in w.days
-        )
+        starts = sorted(localize(day, parse_time(w.start), tz) for w in windows if day.weekday() in w.days)
         for start in starts:
             if start > when:
                 return start

@@ -62,9 +62,7 @@ class MemoryStore:
 
     def put_enrollment(self, enrollment: Enrollment) -> None:
         if enrollment.id not in self._enrollments:
-            self._by_record.setdefault((enrollment.object, enrollment.record), []).append(
-                enrollment.id
-            )
+            self._by_record.setdefault((enrollment.object, enrollment.record), []).append(enrollment.id)
         self._enrollments[enrollment.id] = enrollment
 
     def enrollment(self, enrollment_id: str) -> Enrollment | None:
@@ -73,12 +71,11 @@ class MemoryStore:
     def enrollments_of(self, object_type: str, record_id: str) -> Sequence[Enrollment]:
         return [self._enrollments[i] for i in self._by_record.get((object_type, record_id), ())]
 
-    def enrollments(self, workflow: str | None = None,
-                    status: str | None = None) -> Iterable[Enrollment]:
+    def enrollments(self, workflow: str | None = None, status: str | None = None) -> Iterable[Enrollment]:
         return [
-            e for e in self._enrollments.values()
-            if (workflow is None or e.workflow == workflow)
-            and (status is None or e.status == status)
+            e
+            for e in self._enrollments.values()
+            if (workflow is None or e.workflow == workflow) and (status is None or e.status == status)
         ]
 
     # ------------------------------------------------------------ timers
@@ -124,12 +121,11 @@ class MemoryStore:
         else:
             self._history.append(entry)
 
-    def history(self, record: tuple[str, str] | None = None,
-                workflow: str | None = None) -> Sequence[HistoryEntry]:
+    def history(self, record: tuple[str, str] | None = None, workflow: str | None = None) -> Sequence[HistoryEntry]:
         return [
-            e for e in self._history
-            if (record is None or (e.object, e.id) == tuple(record))
-            and (workflow is None or e.workflow == workflow)
+            e
+            for e in self._history
+            if (record is None or (e.object, e.id) == tuple(record)) and (workflow is None or e.workflow == workflow)
         ]
 
     # ------------------------------------------------------------ stats and facts
@@ -147,8 +143,7 @@ class MemoryStore:
         for name in fields:
             counters[name] = 0
 
-    def add_fact(self, kind: str, workflow: str, object_type: str, record_id: str,
-                 at: dt.datetime) -> None:
+    def add_fact(self, kind: str, workflow: str, object_type: str, record_id: str, at: dt.datetime) -> None:
         self._facts[(kind, workflow, object_type, record_id)] = at
 
     def has_fact(self, kind: str, workflow: str, object_type: str, record_id: str) -> bool:
@@ -162,14 +157,15 @@ class MemoryStore:
 
     # ------------------------------------------------------------ retention
 
-    def prune(self, *, actions_before: dt.datetime, history_before: dt.datetime,
-              facts_before: dt.datetime) -> int:
+    def prune(self, *, actions_before: dt.datetime, history_before: dt.datetime, facts_before: dt.datetime) -> int:
         ended_old = {
-            e.id for e in self._enrollments.values()
+            e.id
+            for e in self._enrollments.values()
             if e.status != "active" and e.ended_at is not None and e.ended_at < history_before
         }
         kept = [
-            h for h in self._history
+            h
+            for h in self._history
             if not (h.kind == "action" and h.at < actions_before)
             and not (h.enrollment in ended_old and h.at < history_before)
         ]

@@ -72,24 +72,18 @@ def sqlite_options(url: str) -> tuple[str, dict[str, str]]:
         raise StoreError(f"not a sqlite URL: {url!r}")
     location, _, query = rest.partition("?")
     if not location.startswith("/") or location == "/":
-        raise StoreError(
-            f"{url!r} names no file: use sqlite:///relative.db or sqlite:////absolute/path.db"
-        )
+        raise StoreError(f"{url!r} names no file: use sqlite:///relative.db or sqlite:////absolute/path.db")
     path = location[1:]
     options = {key: values[-1] for key, values in parse_qs(query).items()}
     unknown = sorted(set(options) - {"synchronous"})
     if unknown:
         raise StoreError(f"unknown option {unknown[0]!r} in {url!r} (known: synchronous)")
     if options.get("synchronous", "full").lower() not in SYNCHRONOUS:
-        raise StoreError(
-            f"synchronous={options['synchronous']} in {url!r}: use one of "
-            + ", ".join(SYNCHRONOUS)
-        )
+        raise StoreError(f"synchronous={options['synchronous']} in {url!r}: use one of " + ", ".join(SYNCHRONOUS))
     return path, options
 
 
-def connect(path: str, application_id: int, what: str,
-            synchronous: str = "full") -> sqlite3.Connection:
+def connect(path: str, application_id: int, what: str, synchronous: str = "full") -> sqlite3.Connection:
     """An autocommit connection in WAL mode, checked to be a wfdsl file of the right kind."""
     if path != ":memory:":
         parent = Path(path).parent
@@ -110,8 +104,7 @@ def connect(path: str, application_id: int, what: str,
     return conn
 
 
-def migrate(conn: sqlite3.Connection, migrations: Sequence[str], application_id: int,
-            path: str, what: str) -> None:
+def migrate(conn: sqlite3.Connection, migrations: Sequence[str], application_id: int, path: str, what: str) -> None:
     """Bring the schema to `len(migrations)`: migration `i` turns version i into i+1."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > len(migrations):
@@ -130,8 +123,7 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[str], application_id:
         except sqlite3.Error as error:
             conn.execute("ROLLBACK")
             raise StoreError(
-                f"{path}: cannot migrate the {what} schema from version {number} to "
-                f"{number + 1}: {error}"
+                f"{path}: cannot migrate the {what} schema from version {number} to {number + 1}: {error}"
             ) from error
         except BaseException:
             conn.execute("ROLLBACK")
@@ -199,7 +191,7 @@ def _dec(value: Any) -> Any:
     if kind is not dict:
         return value
     if len(value) == 1:
-        (tag, inner), = value.items()
+        ((tag, inner),) = value.items()
         if tag in _TAGS:
             if tag == "$dt":
                 return dt.datetime.fromisoformat(inner)
@@ -295,15 +287,22 @@ def _enrollment(data: str) -> Enrollment:
 
 def _timer(row: Sequence[Any]) -> Timer:
     key, due, seq, kind, workflow, enrollment = row
-    return Timer(key=key, due=from_micros(due), seq=seq, kind=kind, workflow=workflow,
-                 enrollment=enrollment)
+    return Timer(key=key, due=from_micros(due), seq=seq, kind=kind, workflow=workflow, enrollment=enrollment)
 
 
 def _entry(row: Sequence[Any]) -> HistoryEntry:
     seq, at, workflow, object_type, record_id, kind, step, detail, enrollment = row
-    return HistoryEntry(seq=seq, at=from_micros(at), workflow=workflow, object=object_type,
-                        id=record_id, kind=kind, step=step, detail=loads(detail),
-                        enrollment=enrollment)
+    return HistoryEntry(
+        seq=seq,
+        at=from_micros(at),
+        workflow=workflow,
+        object=object_type,
+        id=record_id,
+        kind=kind,
+        step=step,
+        detail=loads(detail),
+        enrollment=enrollment,
+    )
 
 
 _TIMER_COLUMNS = "key, due, seq, kind, workflow, enrollment"
@@ -357,8 +356,7 @@ class SQLiteStore:
             owner = handle.read().strip() or "another process"
             handle.close()
             raise StoreError(
-                f"{self.path} is in use by another `wfdsl run` ({owner}); "
-                "stop it first or use another --store"
+                f"{self.path} is in use by another `wfdsl run` ({owner}); stop it first or use another --store"
             ) from None
         handle.seek(0)
         handle.truncate()
@@ -428,8 +426,15 @@ class SQLiteStore:
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
             "workflow = excluded.workflow, object = excluded.object, record = excluded.record, "
             "status = excluded.status, ended = excluded.ended, data = excluded.data",
-            (enrollment.id, enrollment.workflow, enrollment.object, enrollment.record,
-             enrollment.status, ended, dumps(attrs.asdict(enrollment, recurse=False))),
+            (
+                enrollment.id,
+                enrollment.workflow,
+                enrollment.object,
+                enrollment.record,
+                enrollment.status,
+                ended,
+                dumps(attrs.asdict(enrollment, recurse=False)),
+            ),
         )
 
     def _decode(self, enrollment_id: str, data: str) -> Enrollment:
@@ -453,12 +458,9 @@ class SQLiteStore:
         )
         return [self._decode(eid, data) for eid, data in rows]
 
-    def enrollments(self, workflow: str | None = None,
-                    status: str | None = None) -> Iterable[Enrollment]:
+    def enrollments(self, workflow: str | None = None, status: str | None = None) -> Iterable[Enrollment]:
         where, params = _where(workflow=workflow, status=status)
-        rows = self._conn.execute(
-            f"SELECT id, data FROM enrollments{where} ORDER BY n", params
-        )
+        rows = self._conn.execute(f"SELECT id, data FROM enrollments{where} ORDER BY n", params)
         return [self._decode(eid, data) for eid, data in rows]
 
     def count_enrollments(self, workflow: str | None = None, status: str | None = None) -> int:
@@ -471,24 +473,20 @@ class SQLiteStore:
     def set_timer(self, timer: Timer) -> None:
         self._conn.execute(
             f"INSERT OR REPLACE INTO timers ({_TIMER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-            (timer.key, micros(timer.due), timer.seq, timer.kind, timer.workflow,
-             timer.enrollment),
+            (timer.key, micros(timer.due), timer.seq, timer.kind, timer.workflow, timer.enrollment),
         )
 
     def cancel_timer(self, key: str) -> None:
         self._conn.execute("DELETE FROM timers WHERE key = ?", (key,))
 
     def timer(self, key: str) -> Timer | None:
-        row = self._conn.execute(
-            f"SELECT {_TIMER_COLUMNS} FROM timers WHERE key = ?", (key,)
-        ).fetchone()
+        row = self._conn.execute(f"SELECT {_TIMER_COLUMNS} FROM timers WHERE key = ?", (key,)).fetchone()
         return None if row is None else _timer(row)
 
     def pop_due(self, now: dt.datetime) -> Timer | None:
         with self._write() as conn:
             row = conn.execute(
-                f"SELECT {_TIMER_COLUMNS} FROM timers WHERE due <= ? "
-                "ORDER BY due, seq, key LIMIT 1",
+                f"SELECT {_TIMER_COLUMNS} FROM timers WHERE due <= ? ORDER BY due, seq, key LIMIT 1",
                 (micros(now),),
             ).fetchone()
             if row is None:
@@ -516,12 +514,20 @@ class SQLiteStore:
     def append_history(self, entry: HistoryEntry) -> None:
         self._conn.execute(
             f"INSERT INTO history ({_HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (entry.seq, micros(entry.at), entry.workflow, entry.object, entry.id, entry.kind,
-             entry.step, dumps(entry.detail), entry.enrollment),
+            (
+                entry.seq,
+                micros(entry.at),
+                entry.workflow,
+                entry.object,
+                entry.id,
+                entry.kind,
+                entry.step,
+                dumps(entry.detail),
+                entry.enrollment,
+            ),
         )
 
-    def history(self, record: tuple[str, str] | None = None,
-                workflow: str | None = None) -> Sequence[HistoryEntry]:
+    def history(self, record: tuple[str, str] | None = None, workflow: str | None = None) -> Sequence[HistoryEntry]:
         clauses: list[str] = []
         params: list[Any] = []
         if record is not None:
@@ -531,9 +537,7 @@ class SQLiteStore:
             clauses.append("workflow = ?")
             params.append(workflow)
         where = " WHERE " + " AND ".join(clauses) if clauses else ""
-        rows = self._conn.execute(
-            f"SELECT {_HISTORY_COLUMNS} FROM history{where} ORDER BY n", params
-        )
+        rows = self._conn.execute(f"SELECT {_HISTORY_COLUMNS} FROM history{where} ORDER BY n", params)
         return [_entry(row) for row in rows]
 
     def count_history(self, kind: str | None = None) -> int:
@@ -551,9 +555,7 @@ class SQLiteStore:
         )
 
     def stats(self, workflow: str) -> Mapping[str, int]:
-        found = dict(self._conn.execute(
-            "SELECT field, value FROM stats WHERE workflow = ?", (workflow,)
-        ).fetchall())
+        found = dict(self._conn.execute("SELECT field, value FROM stats WHERE workflow = ?", (workflow,)).fetchall())
         return {name: found.get(name, 0) for name in STAT_FIELDS}
 
     def reset_stats(self, workflow: str, fields: Sequence[str]) -> None:
@@ -566,8 +568,7 @@ class SQLiteStore:
 
     # ------------------------------------------------------------ facts
 
-    def add_fact(self, kind: str, workflow: str, object_type: str, record_id: str,
-                 at: dt.datetime) -> None:
+    def add_fact(self, kind: str, workflow: str, object_type: str, record_id: str, at: dt.datetime) -> None:
         self._conn.execute(
             "INSERT INTO facts (kind, workflow, object, record, at) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (kind, workflow, object, record) DO UPDATE SET at = excluded.at",
@@ -575,10 +576,13 @@ class SQLiteStore:
         )
 
     def has_fact(self, kind: str, workflow: str, object_type: str, record_id: str) -> bool:
-        return self._one(
-            "SELECT 1 FROM facts WHERE kind = ? AND workflow = ? AND object = ? AND record = ?",
-            (kind, workflow, object_type, record_id),
-        ) is not None
+        return (
+            self._one(
+                "SELECT 1 FROM facts WHERE kind = ? AND workflow = ? AND object = ? AND record = ?",
+                (kind, workflow, object_type, record_id),
+            )
+            is not None
+        )
 
     def count_facts(self) -> int:
         count: int = self._one("SELECT count(*) FROM facts")
@@ -602,7 +606,7 @@ class SQLiteStore:
             "SELECT workflow FROM workflows UNION SELECT workflow FROM stats "
             "UNION SELECT workflow FROM enrollments ORDER BY 1"
         )
-        return [name for name, in rows]
+        return [name for (name,) in rows]
 
     # ------------------------------------------------------------ service metadata
 
@@ -612,20 +616,14 @@ class SQLiteStore:
         return default if text is None else loads(text)
 
     def set_meta(self, name: str, value: Any) -> None:
-        self._conn.execute(
-            "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, dumps(value))
-        )
+        self._conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, dumps(value)))
 
     def put_journal(self, token: int, payload: Any) -> None:
         """Keep a CRM redo journal in the same transaction as the state it goes with."""
-        self._conn.execute(
-            "INSERT OR REPLACE INTO journal (token, payload) VALUES (?, ?)", (token, dumps(payload))
-        )
+        self._conn.execute("INSERT OR REPLACE INTO journal (token, payload) VALUES (?, ?)", (token, dumps(payload)))
 
     def journals_after(self, token: int) -> list[tuple[int, Any]]:
-        rows = self._conn.execute(
-            "SELECT token, payload FROM journal WHERE token > ? ORDER BY token", (token,)
-        )
+        rows = self._conn.execute("SELECT token, payload FROM journal WHERE token > ? ORDER BY token", (token,))
         return [(t, loads(p)) for t, p in rows]
 
     def drop_journals(self, upto: int) -> None:
@@ -633,8 +631,7 @@ class SQLiteStore:
 
     # ------------------------------------------------------------ retention
 
-    def prune(self, *, actions_before: dt.datetime, history_before: dt.datetime,
-              facts_before: dt.datetime) -> int:
+    def prune(self, *, actions_before: dt.datetime, history_before: dt.datetime, facts_before: dt.datetime) -> int:
         with self._write() as conn:
             removed = conn.execute(
                 "DELETE FROM history WHERE kind = 'action' AND at < ?", (micros(actions_before),)
@@ -645,9 +642,7 @@ class SQLiteStore:
                 "AND ended < ?)",
                 (micros(history_before), micros(history_before)),
             ).rowcount
-            removed += conn.execute(
-                "DELETE FROM facts WHERE at < ?", (micros(facts_before),)
-            ).rowcount
+            removed += conn.execute("DELETE FROM facts WHERE at < ?", (micros(facts_before),)).rowcount
         return int(removed)
 
 
@@ -659,6 +654,15 @@ def _where(**filters: str | None) -> tuple[str, list[Any]]:
 
 
 __all__ = [
-    "SCHEMA_VERSION", "SQLiteStore", "SchemaVersionError", "StoreError", "connect", "dumps",
-    "from_micros", "loads", "micros", "migrate", "sqlite_options",
+    "SCHEMA_VERSION",
+    "SQLiteStore",
+    "SchemaVersionError",
+    "StoreError",
+    "connect",
+    "dumps",
+    "from_micros",
+    "loads",
+    "micros",
+    "migrate",
+    "sqlite_options",
 ]
