@@ -25,12 +25,13 @@ from wfdsl.adapters.memory import MemoryCRM
 from wfdsl.check import check_project
 from wfdsl.compile import compile_project
 from wfdsl.fmt import format_source, same_ast
+from wfdsl.limits import MAX_NESTING
 from wfdsl.plan import plan_to_json, plans_from_json
 from wfdsl.project import Project
 from wfdsl.runtime.engine import Engine
 from wfdsl.runtime.protocols import VirtualClock
 from wfdsl.stores.memory import MemoryStore
-from wfdsl.syntax import MAX_NESTING, ParseResult, parse
+from wfdsl.syntax import ParseResult, parse
 
 #: Words the mutator splices in: keywords and punctuation of the language.
 KEYWORDS = (

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from wfdsl.check import check_project
+from wfdsl.limits import MAX_NESTING
 from wfdsl.project import project_from_text
 from wfdsl.schema import load_schema_file
-from wfdsl.syntax import MAX_NESTING, parse
+from wfdsl.syntax import parse
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").glob("*.md"))

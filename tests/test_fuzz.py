@@ -28,7 +28,8 @@ from fuzz_helpers import (
 )
 from strategies import programs
 from wfdsl.cli import cli
-from wfdsl.syntax import MAX_NESTING, parse, parse_file
+from wfdsl.limits import MAX_NESTING
+from wfdsl.syntax import parse, parse_file
 
 SHORT = settings(
     max_examples=100,
@@ -258,12 +259,11 @@ def test_check_formatting_helper_catches_a_bad_formatter() -> None:
 
 
 def test_the_limits_page_states_the_real_limits(root: Path) -> None:
-    from wfdsl.check.values import MAX_DURATION_MINUTES
+    from wfdsl.limits import MAX_DIGITS, MAX_DURATION_MINUTES
     from wfdsl.simulate import MAX_YEAR
-    from wfdsl.syntax import MAX_DIGITS
 
     text = (root / "docs" / "limits.md").read_text(encoding="utf-8")
-    assert f"| {MAX_NESTING} (`wfdsl.syntax.MAX_NESTING`" in text
-    assert f"| {MAX_DIGITS} (`wfdsl.syntax.MAX_DIGITS`)" in text
+    assert f"| {MAX_NESTING} (`wfdsl.limits.MAX_NESTING`" in text
+    assert f"| {MAX_DIGITS} (`wfdsl.limits.MAX_DIGITS`)" in text
     assert f"| {MAX_DURATION_MINUTES // (7 * 24 * 60)} weeks, about 100 years |" in text
     assert f"after the year {MAX_YEAR}" in " ".join(text.split())

@@ -9,12 +9,12 @@ Step ids follow the scheme documented on `plan.Step` and in docs/plans.md.
 from __future__ import annotations
 
 import hashlib
-import importlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from wfdsl import nodes as n
+from wfdsl.check import check_project
 from wfdsl.diagnostics import Diagnostic, Severity, WfdslError
 from wfdsl.plan import (
     DURATION_UNITS,
@@ -40,6 +40,7 @@ from wfdsl.plan import (
     plans_from_json,
 )
 from wfdsl.project import Project, SourceError, load_project
+from wfdsl.schema import Schema
 from wfdsl.spans import Span
 
 __all__ = [
@@ -64,16 +65,7 @@ class CompileFailed(WfdslError):
 # ---------------------------------------------------------------- project
 
 
-def _checker() -> Callable[..., Iterable[Diagnostic]] | None:
-    try:
-        module = importlib.import_module("wfdsl.check")
-    except ImportError:
-        return None
-    check = getattr(module, "check_project", None)
-    return check if callable(check) else None
-
-
-def compile_project(project: Project, schema: object | None = None) -> tuple[ProjectPlan | None, list[Diagnostic]]:
+def compile_project(project: Project, schema: Schema | None = None) -> tuple[ProjectPlan | None, list[Diagnostic]]:
     """Check and compile every workflow of a project.
 
     Returns `(plan, diagnostics)`; `plan` is None when any diagnostic is an
@@ -86,11 +78,9 @@ def compile_project(project: Project, schema: object | None = None) -> tuple[Pro
     'Hi'
     """
     diagnostics: list[Diagnostic] = list(project.diagnostics)
-    check = _checker()
-    if check is not None:
-        for diagnostic in check(project, schema):
-            if diagnostic not in diagnostics:
-                diagnostics.append(diagnostic)
+    for diagnostic in check_project(project, schema):
+        if diagnostic not in diagnostics:
+            diagnostics.append(diagnostic)
     diagnostics.sort(key=Diagnostic.sort_key)
     if any(d.severity is Severity.ERROR for d in diagnostics):
         return None, diagnostics
@@ -101,7 +91,7 @@ def compile_project(project: Project, schema: object | None = None) -> tuple[Pro
     return ProjectPlan(workflows=tuple(workflows)), diagnostics
 
 
-def load_plans(paths: Sequence[str | Path], schema: object | None = None) -> ProjectPlan:
+def load_plans(paths: Sequence[str | Path], schema: Schema | None = None) -> ProjectPlan:
     """Plans from `.wf` sources (files or directories) or from one compiled `.json` plan.
 
     Raises `SourceError` for unusable paths, `PlanError` for a malformed plan

@@ -35,6 +35,7 @@ from typing import Any
 
 import attrs
 
+from wfdsl.limits import ACT_YEARS, MAX_CRITERIA_DEPTH, MAX_DURATION_SECONDS
 from wfdsl.spans import Span
 
 FORMAT_VERSION = "1"
@@ -392,11 +393,6 @@ def decode_value(data: Any) -> Any:
     return data
 
 
-def duration_seconds(data: Mapping[str, Any]) -> int:
-    """Seconds of a plan duration, counting a day as 24 hours."""
-    return int(data["seconds"])
-
-
 # ---------------------------------------------------------------- JSON out
 
 
@@ -687,18 +683,10 @@ _VALUE_KEYS = {
     "within_next": ("duration",),
     "more_than_ago": ("duration",),
 }
-#: How deep criteria may nest in a plan. The compiler writes at most about 190 levels
-#: (`not (… or … and not (…))` at the source's nesting limit); the engine compiles
-#: criteria recursively, so much deeper trees would exhaust the stack.
-MAX_CRITERIA_DEPTH = 200
 CRITERIA_OPS: frozenset[str] = frozenset(
     {"and", "or", "not", "in_list", "enrolled_in", "reached_goal", "has_event", "received", *_VALUE_KEYS}
 )
 
-
-#: The longest duration a plan may hold: what the checker allows a step to wait
-#: (5218 weeks, about 100 years); longer ones overflow dates.
-MAX_DURATION_SECONDS = 5218 * DURATION_UNITS["week"]
 
 _TIME_RE = re.compile(r"\d\d:\d\d", re.ASCII)
 _DATE_RE = re.compile(r"\d{4}-\d\d-\d\d", re.ASCII)
@@ -797,7 +785,6 @@ _datetime_text = _calendar_text(_DATETIME_RE, dt.datetime.fromisoformat, "a date
 
 #: Years in which a workflow may act (schedules, fixed delays, pauses, anchors): the
 #: checker's `invalid-value` bounds; near the calendar's ends time zones overflow.
-ACT_YEARS = (1900, 9000)
 
 
 def _time_to_act(check: _Check) -> _Check:

@@ -35,6 +35,3 @@ class Span:
             end_line=int(str(end_line)),
             end_col=int(str(end_col)),
         )
-
-    def contains_line(self, line: int) -> bool:
-        return self.line <= line <= self.end_line

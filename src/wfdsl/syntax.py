@@ -29,11 +29,8 @@ from lark.exceptions import (
 from wfdsl import nodes as n
 from wfdsl.collector import collector_paused
 from wfdsl.diagnostics import Diagnostic
+from wfdsl.limits import MAX_DIGITS, MAX_NESTING
 from wfdsl.spans import Span
-
-#: Deepest nesting of blocks or parenthesised criteria the parser accepts.
-#: Deeper input gets a `nesting-too-deep` diagnostic instead of a crash.
-MAX_NESTING = 64
 
 GRAMMAR_NAME = "wfdsl.lark"
 
@@ -385,9 +382,6 @@ def _nesting_problem(text: str, path: str) -> Diagnostic | None:
             depth = max(0, depth - 1)
     return None
 
-
-#: Longest run of digits in a number; longer ones would overflow dates and int().
-MAX_DIGITS = 100
 
 _LONG_DIGITS = re.compile(rf"\d{{{MAX_DIGITS + 1},}}")
 _DIGIT_SCAN = re.compile(rf'"(?:[^"\\\n]|\\.)*"?|#[^\n]*|\d{{{MAX_DIGITS + 1},}}')

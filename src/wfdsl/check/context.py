@@ -220,7 +220,3 @@ def clause_keyword(clause: n.Node) -> str:
         if isinstance(clause, kind):
             return keyword
     return type(clause).__name__.lower()
-
-
-def quoted(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from wfdsl import nodes as n
 from wfdsl.check.context import Context, did_you_mean
 from wfdsl.diagnostics import Diagnostic
-from wfdsl.plan import ACT_YEARS
+from wfdsl.limits import ACT_YEARS, MAX_DURATION_MINUTES
 from wfdsl.spans import Span
 
 _MONTHS = list(calendar.month_name)
@@ -63,9 +63,6 @@ def datetime_problem(text: str) -> str | None:
         problem = "seconds run from 00 to 59"
     return problem
 
-
-#: Longest duration a step may wait (about 100 years); longer ones overflow dates.
-MAX_DURATION_MINUTES = 5218 * 7 * 24 * 60
 
 _UNIT_MINUTES = {"minute": 1, "hour": 60, "day": 24 * 60, "week": 7 * 24 * 60}
 

@@ -87,11 +87,6 @@ REASONS: frozenset[str] = frozenset(
 )
 
 
-def trace_json(entries: Iterable[HistoryEntry]) -> str:
-    """JSON Lines, one entry per line, exactly the fields of SPEC §8 (plus extras in detail)."""
-    return "".join(json.dumps(e.to_json(), ensure_ascii=False, sort_keys=False, default=str) + "\n" for e in entries)
-
-
 def _short(value: object) -> str:
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
