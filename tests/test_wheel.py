@@ -54,7 +54,7 @@ def test_installed_wheel_parses_an_example_with_its_packaged_grammar(tmp_path: P
     if built.returncode != 0 and "No module named build" in built.stderr:
         pytest.skip("the `build` package is not installed (pip install -e '.[test]')")
     assert built.returncode == 0, built.stdout + built.stderr
-    (wheel,) = dist.glob("wfdsl-*.whl")
+    (wheel,) = dist.glob("wfdsl_crm-*.whl")
 
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)

@@ -1,0 +1,69 @@
+"""The project is installed by a name of its own, and every instruction says so.
+
+`wfdsl` on PyPI is an unrelated project, so the distribution is `wfdsl-crm`
+(import package and command stay `wfdsl`). Every `pip install` and every
+extra mentioned in the docs, the code's error messages and the tests must use
+that name and an extra that exists.
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib.metadata
+import re
+import sys
+from pathlib import Path
+
+import wfdsl
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+#: `wfdsl[extra]` or `pip install wfdsl` where the distribution is meant.
+WRONG_NAME = re.compile(r"(?<![\w.-])wfdsl\[|pip install (?:-\S+ )*['\"]?wfdsl(?![\w-])")
+EXTRA = re.compile(r"wfdsl-crm\[([a-z][a-z0-9,-]*)\]")
+
+
+def _texts() -> list[Path]:
+    files = [ROOT / "README.md", ROOT / "BENCHMARKS.md", ROOT / ".pre-commit-hooks.yaml", ROOT / "pyproject.toml"]
+    for folder, pattern in (("docs", "*.md"), ("src", "*.py"), ("tests", "*.py"), ("scripts", "*"), ("editors", "*")):
+        files += [p for p in (ROOT / folder).rglob(pattern) if p.is_file() and "node_modules" not in p.parts]
+    return [p for p in files if p.exists() and p.suffix not in {".png", ".svg", ".vsix"}]
+
+
+def test_the_distribution_name_is_ours_and_the_package_is_wfdsl() -> None:
+    assert PYPROJECT["project"]["name"] == wfdsl.DISTRIBUTION == "wfdsl-crm"
+    assert PYPROJECT["project"]["scripts"]["wfdsl"] == "wfdsl.cli:main"
+    assert importlib.metadata.version(wfdsl.DISTRIBUTION) == wfdsl.__version__
+    assert doctest.testmod(wfdsl).failed == 0
+
+
+def test_every_install_instruction_names_the_distribution() -> None:
+    extras = set(PYPROJECT["project"]["optional-dependencies"])
+    wrong: list[str] = []
+    unknown: list[str] = []
+    seen = 0
+    for path in _texts():
+        if path == Path(__file__).resolve():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for number, line in enumerate(text.splitlines(), 1):
+            where = f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+            if WRONG_NAME.search(line):
+                wrong.append(where)
+            for match in EXTRA.finditer(line):
+                seen += 1
+                unknown += [f"{where} (no extra `{e}`)" for e in match.group(1).split(",") if e not in extras]
+    assert wrong == [], "install wfdsl-crm, not wfdsl:\n" + "\n".join(wrong)
+    assert unknown == []
+    assert seen >= 1
+
+
+def test_the_licence_file_is_the_one_the_metadata_declares() -> None:
+    assert PYPROJECT["project"]["license"] == "MIT"
+    assert (ROOT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License\n")
