@@ -505,6 +505,9 @@ def schema_from_config(table: Mapping[str, Any], source: str, *, prefix: str = "
                 f"declare custom object types under [{prefix}schema.custom.{key}]",
             )
         objects[key].update(_properties(value, source, where))
+    for props in objects.values():
+        # Every record of every object type has its id as `hs_object_id`.
+        props.setdefault("hs_object_id", _property("hs_object_id", "string"))
     return Schema(objects=objects, custom_types=frozenset(custom), source=source)
 
 

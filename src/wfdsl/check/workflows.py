@@ -53,7 +53,7 @@ def _references(ctx: Context, wf: n.Workflow) -> Iterator[tuple[str, n.StringLit
         elif isinstance(node, n.UnenrollFromWorkflow):
             yield "unenroll", node.workflow
         elif isinstance(node, n.EventRef) and node.name in WORKFLOW_EVENTS:
-            kind = "goal" if node.name == "workflow.goal_met" else "event"
+            kind = "goal_event" if node.name == "workflow.goal_met" else "event"
             for name in event_workflow_names(node):
                 yield kind, name
 
@@ -80,16 +80,21 @@ def unknown_workflow(ctx: Context) -> Iterator[Diagnostic]:
 
 
 def goal_needs_marketing_email(ctx: Context) -> Iterator[Diagnostic]:
-    """`goal-needs-marketing-email`: a goal reference to a workflow whose goal can never be met."""
+    """`goal-needs-marketing-email`: a goal reference that can never be true.
+
+    `reached goal of workflow "W"` holds only for records counted as converted
+    in W (sent a marketing email by W, then met its goal): it needs a goal and
+    a `send email` step in W. The `workflow.goal_met` event fires on every goal
+    met: it needs only the goal."""
     for wf in ctx.workflows:
         for kind, name in _references(ctx, wf):
-            if kind != "goal" or name.value not in ctx.by_name:
+            if kind not in ("goal", "goal_event") or name.value not in ctx.by_name:
                 continue
             target = ctx.by_name[name.value][0]
             if target.first(n.GoalClause) is None:
                 why = "has no `goal`"
                 fix = "add a `goal` to it, or test `enrolled in workflow` instead"
-            elif not sends_email(target):
+            elif kind == "goal" and not sends_email(target):
                 why = "sends no marketing email, so it never counts a goal conversion"
                 fix = "add a `send email` step to it, or test its goal criteria directly"
             else:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
@@ -30,6 +29,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from wfdsl.plan import decode_value
+from wfdsl.runtime.values import as_bool, as_date, as_datetime, as_number, is_date_form, parse_temporal
 
 UTC = dt.timezone.utc
 
@@ -131,49 +131,15 @@ def _text(value: object) -> str | None:
 
 
 def _num(value: object) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            out = float(value.strip())
-        except ValueError:
-            return None
-        return out if math.isfinite(out) else None
-    try:
-        return float(value)  # type: ignore[arg-type]  # Decimal and friends
-    except (TypeError, ValueError):
-        return None
+    return as_number(value)
 
 
 def _bool(value: object) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        folded = value.strip().casefold()
-        if folded in ("true", "yes", "1"):
-            return True
-        if folded in ("false", "no", "0"):
-            return False
-        return None
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    return None
+    return as_bool(value)
 
 
 def _parse_temporal(value: object) -> dt.date | dt.datetime | None:
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip()
-    try:
-        if len(text) == 10:
-            return dt.date.fromisoformat(text)
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
+    return parse_temporal(value)
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -181,23 +147,11 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 
 def _date(value: object, tz: dt.tzinfo) -> dt.date | None:
-    parsed = _parse_temporal(value)
-    if isinstance(parsed, dt.datetime):
-        return _aware(parsed).astimezone(tz).date()
-    return parsed
-
-
-def _local_midnight(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, tzinfo=tz)
+    return as_date(value, tz)
 
 
 def _datetime(value: object, tz: dt.tzinfo) -> dt.datetime | None:
-    parsed = _parse_temporal(value)
-    if isinstance(parsed, dt.datetime):
-        return _aware(parsed)
-    if isinstance(parsed, dt.date):
-        return _local_midnight(parsed, tz)
-    return None
+    return as_datetime(value, tz)
 
 
 def _time(value: object) -> dt.time | None:
@@ -277,8 +231,7 @@ def _text_match(op: str, value: object, needle: str) -> bool:
 
 
 def _date_only(value: object) -> bool:
-    parsed = _parse_temporal(value)
-    return isinstance(parsed, dt.date) and not isinstance(parsed, dt.datetime)
+    return is_date_form(value)
 
 
 def _relative(op: str, value: object, seconds: int, now: dt.datetime, tz: dt.tzinfo) -> bool:

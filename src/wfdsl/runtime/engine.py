@@ -37,7 +37,7 @@ from wfdsl.plan import EventSpec, ProjectPlan, Step, WorkflowPlan, decode_value
 from wfdsl.runtime import history as h
 from wfdsl.runtime import timing
 from wfdsl.runtime.criteria import compile_criteria, compile_event_criteria, event_attribute
-from wfdsl.runtime.facts import ENROLLED_FACT, GOAL_FACT, RecordFacts
+from wfdsl.runtime.facts import CONVERTED_FACT, ENROLLED_FACT, GOAL_FACT, RecordFacts
 from wfdsl.runtime.protocols import (
     Action,
     AdapterError,
@@ -53,6 +53,7 @@ from wfdsl.runtime.protocols import (
     TransientAdapterError,
     utc,
 )
+from wfdsl.runtime.values import is_date_form, parse_temporal
 
 #: Re-entries of one workflow by one record through workflow actions allowed per hour.
 LOOP_LIMIT = 10
@@ -268,9 +269,13 @@ class Engine:
         self._dispatch_index: dict[str, set[str]] = {}
         self._pin_index: dict[tuple[str, str], dict[str, set[str]]] = {}
         self._pin_attrs: dict[str, set[str]] = {}
+        # Filter triggers by object type: a new record is checked against each of them.
+        self._filters_of: dict[str, set[str]] = {}
         for plan in workflows:
             compiled = self._compile(plan)
             self._plans[plan.name] = compiled
+            if plan.trigger.kind == "filter":
+                self._filters_of.setdefault(plan.object, set()).add(plan.name)
             t = plan.index.trigger
             for key in self._keys_of(t.events, t.properties, t.lists, t.workflows):
                 self._trigger_index.setdefault(key, set()).add(plan.name)
@@ -647,7 +652,12 @@ class Engine:
                 for record in self._records_for(compiled.plan.object, event):
                     self._watch(compiled, record, event)
             # 2. triggers (filter triggers judged once per record and batch, below).
-            for name in self._triggers_for(event, keys, seen):
+            names = self._triggers_for(event, keys, seen)
+            if event.type == "record.created" and event.object in self._filters_of:
+                # A new record is checked against every filter trigger of its type:
+                # it may meet negative criteria (`not in list`, `is unknown`) at once.
+                names = sorted(self._filters_of[event.object].union(names), key=self._order.__getitem__)
+            for name in names:
                 compiled = self._plans[name]
                 kind = compiled.plan.trigger.kind
                 if kind == "filter":
@@ -703,7 +713,9 @@ class Engine:
         facts = self._facts(record, plan)
         if not compiled.trigger(facts):
             return
-        was_met = compiled.trigger(self._before(facts, events))
+        created = any(e.type == "record.created" and e.object == record.object and e.id == record.id for e in events)
+        # A record that did not exist before met no criteria before.
+        was_met = False if created else compiled.trigger(self._before(facts, events))
         prior = [e for e in self.store.enrollments_of(record.object, record.id) if e.workflow == plan.name]
         reenroll = False
         if prior and plan.reenroll.mode == "on_change":
@@ -912,6 +924,7 @@ class Engine:
         if converted:
             self._record(plan.name, enr.object, enr.record, h.CONVERTED, None, {}, enr.id)
             self.store.add_stat(plan.name, "converted", 1)
+            self.store.add_fact(CONVERTED_FACT, plan.name, enr.object, enr.record, self._now)
         enr = _evolve(enr, goal_met=True, converted=converted)
         self.store.put_enrollment(enr)
         self._emit(
@@ -1230,16 +1243,13 @@ class Engine:
             parsed = timing.to_date(value, tz)
             if parsed is None:
                 return None
-            if at is None and isinstance(value, str) and "T" in value:
+            found = parse_temporal(value)
+            if at is None and isinstance(found, dt.datetime) and not is_date_form(found):
                 # a date-time property with no `at`: that very moment
-                try:
-                    moment = utc(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
-                except ValueError:
-                    moment = None
-                if moment is not None:
-                    if offset:
-                        return timing.add_duration(moment, offset, tz, sign=sign)
-                    return moment
+                moment = utc(found if found.tzinfo is not None else found.replace(tzinfo=dt.timezone.utc))
+                if offset:
+                    return timing.add_duration(moment, offset, tz, sign=sign)
+                return moment
             day = parsed
         return timing.date_target(day, at, offset, sign, tz)
 

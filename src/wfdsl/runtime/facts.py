@@ -18,9 +18,13 @@ from wfdsl.runtime.protocols import CRMAdapter, Record, StateStore
 #: Fact kinds kept in the store (SPEC §5.10).
 ENROLLED_FACT = "enrolled"
 GOAL_FACT = "goal"
+#: Enrollments counted as converted: `reached goal of workflow` reads these.
+CONVERTED_FACT = "converted"
+#: The read-only property every record of every object type has: its id.
+RECORD_ID_PROPERTY = "hs_object_id"
 
 
-_FACT_OF = {"workflow.enrolled": ENROLLED_FACT, "workflow.goal_met": GOAL_FACT}
+_FACTS_OF = {"workflow.enrolled": (ENROLLED_FACT,), "workflow.goal_met": (GOAL_FACT, CONVERTED_FACT)}
 
 
 class RecordFacts:
@@ -50,7 +54,7 @@ class RecordFacts:
         self._hidden = list(hidden_events)
         # The facts these events wrote did not exist before them.
         self._unfacts = {
-            (_FACT_OF[kind], str(data.get("workflow"))) for kind, _, data in self._hidden if kind in _FACT_OF
+            (fact, str(data.get("workflow"))) for kind, _, data in self._hidden for fact in _FACTS_OF.get(kind, ())
         }
         self._related: dict[str, Record | None] = {}
 
@@ -91,6 +95,8 @@ class RecordFacts:
         if target is None:
             return None
         found: object | None = target.properties.get(prop)
+        if found is None and prop == RECORD_ID_PROPERTY:
+            return target.id
         return found
 
     def history(self, object_type: str, prop: str) -> Sequence[object]:
@@ -117,6 +123,8 @@ class RecordFacts:
         return self.store.has_fact(ENROLLED_FACT, workflow, self.record.object, self.record.id)
 
     def reached_goal(self, workflow: str) -> bool:
-        if (GOAL_FACT, workflow) in self._unfacts:
+        """Counted as converted in the workflow: sent a marketing email by it and met its
+        goal (HubSpot's "reached the goal" enrolls exactly the contacts in the conversion rate)."""
+        if (CONVERTED_FACT, workflow) in self._unfacts:
             return False
-        return self.store.has_fact(GOAL_FACT, workflow, self.record.object, self.record.id)
+        return self.store.has_fact(CONVERTED_FACT, workflow, self.record.object, self.record.id)

@@ -24,6 +24,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from wfdsl.runtime.values import as_date
+
 UTC = dt.timezone.utc
 
 #: The window spread: actions rescheduled to a window start are spread over this many seconds.
@@ -189,27 +191,14 @@ def next_new_year(after: dt.datetime, tz_name: str) -> dt.datetime:
 
 
 def to_date(value: Any, tz_name: str = "UTC") -> dt.date | None:
-    """A property value as a calendar date: a date, a datetime (in the zone), an ISO
-    string, or epoch milliseconds (HubSpot's form). None when it is not a date."""
-    if value is None or isinstance(value, bool):
+    """A property value as a calendar date in any form HubSpot's API uses (ISO date,
+    ISO date-time, epoch milliseconds as a number or a string of digits; see
+    `values.as_date`). None when it is not a date."""
+    try:
+        tz = zone(tz_name)
+    except TimingError:
         return None
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            return value.astimezone(zone(tz_name)).date()
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, (int, float)):
-        return dt.datetime.fromtimestamp(value / 1000, UTC).astimezone(zone(tz_name)).date()
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            if len(text) == 10:
-                return dt.date.fromisoformat(text)
-            return to_date(dt.datetime.fromisoformat(text.replace("Z", "+00:00")), tz_name)
-        except ValueError:
-            return None
-    return None
+    return as_date(value, tz)
 
 
 def anchor_day(value: dt.date, annually: bool, year: int) -> dt.date:
