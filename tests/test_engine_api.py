@@ -75,11 +75,15 @@ def test_deploy_keeps_waiting_enrollments_at_their_step_or_the_next_that_exists(
         ("enrolled", None, ""),
         ("action", "steps.0", "send_email"),
         ("delayed", "steps.1", ""),
-        ("skipped", "steps.1", "step_removed"),
+        ("migrated", "steps.1", "step_removed"),
         ("action", "label:tail.1", "send_email"),
         ("completed", None, ""),
     ]
-    assert eng.history(record="contact:c1")[3].detail["continue_at"] == "label:tail"
+    assert eng.history(record="contact:c1")[3].detail == {
+        "from": "steps.1",
+        "to": "label:tail",
+        "reason": "step_removed",
+    }
     assert eng.history(record="contact:c1")[4].at == at("2026-01-07T09:00:00Z")
     # new enrollments run the new version straight through
     assert [k for k, _, _ in summary(eng, "c2")] == ["enrolled", "action", "action", "completed"]

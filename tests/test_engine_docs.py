@@ -62,7 +62,22 @@ def _retries() -> tuple[str, list[str]]:
     return text, [trace_line(e) for e in eng.history()]
 
 
-SCENARIOS = {"deploy": _deploy, "retries": _retries}
+def _deploy_insert() -> tuple[str, list[str]]:
+    """A step inserted at the top while c1 waits in the delay: c1 moves with the delay."""
+    v1 = (
+        'workflow "Drip" {\n  object contact\n  enroll on form.submitted\n  steps {\n'
+        '    send email "A"\n    delay 3 days\n    send email "B"\n  }\n}\n'
+    )
+    eng, crm = engine(v1, T0)
+    crm.add_record("contact", "c1", {}, at=at(T0))
+    eng.activate("Drip")
+    eng.ingest(Event(type="form.submitted", object="contact", id="c1", at=at(T0)))
+    eng.deploy(plans(v1.replace("  steps {\n", '  steps {\n    create task "T"\n')))
+    eng.run_due(at("2026-04-01T00:00:00Z"))
+    return v1, [trace_line(e) for e in eng.history()]
+
+
+SCENARIOS = {"deploy": _deploy, "deploy_insert": _deploy_insert, "retries": _retries}
 
 
 def _workflows(name: str) -> str:

@@ -9,6 +9,7 @@ Step ids follow the scheme documented on `plan.Step` and in docs/plans.md.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -541,6 +542,8 @@ class _StepCompiler:
         self.ids: dict[int, str] = {}
         self.labels: dict[str, str] = {}
         self.taken: set[str] = set()
+        self.keys: dict[int, str] = {}
+        self.keyed: set[str] = set()
         self.out: dict[str, Step] = {}
 
     def run(self) -> tuple[dict[str, Step], str | None]:
@@ -550,8 +553,10 @@ class _StepCompiler:
         return ordered, entry
 
     # -- ids
-    def _assign(self, steps: Sequence[n.Step], base: str) -> None:
+    def _assign(self, steps: Sequence[n.Step], base: str, block: str = "") -> None:
         label: tuple[str, int] | None = None
+        pinned: tuple[str, int] | None = None
+        seen: dict[str, int] = {}
         for i, step in enumerate(steps):
             structural = f"{base}.{i}"
             if isinstance(step, n.Label) and f"label:{step.name.value}" not in self.taken:
@@ -566,32 +571,64 @@ class _StepCompiler:
                 sid = structural
             self.taken.add(sid)
             self.ids[id(step)] = sid
-            for sub_base, body in self._bodies(step, sid):
-                self._assign(body.steps, sub_base)
+            key, pinned = self._key(step, i, block, pinned, seen)
+            self.keys[id(step)] = key
+            for sub_base, sub_block, body in self._bodies(step, sid, key):
+                self._assign(body.steps, sub_base, sub_block)
+
+    def _key(
+        self, step: n.Step, i: int, block: str, pinned: tuple[str, int] | None, seen: dict[str, int]
+    ) -> tuple[str, tuple[str, int] | None]:
+        """The step's identity key (docs/runtime.md, "Changing a running workflow").
+
+        `label "retry"` has the key `label:retry` and pins the key of the step
+        right after it: `label:retry.1`, however that step is edited. Any other
+        step is known by its content (kind and arguments; a branching step by
+        its kind and property only, so editing a condition keeps it and the
+        steps inside it), its block, and which occurrence of that content it is
+        in the block: inserting, removing, moving or editing other steps leaves
+        its key alone.
+        """
+        if isinstance(step, n.Label) and f"label:{step.name.value}" not in self.keyed:
+            key = f"label:{step.name.value}"
+            self.keyed.add(key)
+            return key, (key, i)
+        if pinned is not None and i == pinned[1] + 1:
+            return f"{pinned[0]}.1", None
+        kind, args = _kind_and_args(step)
+        content = json.dumps([kind, args if kind not in ("if", "split") else {}], sort_keys=True)
+        seen[content] = seen.get(content, 0) + 1
+        digest = hashlib.sha256(f"{block}\x00{content}\x00{seen[content]}".encode()).hexdigest()
+        return digest[:16], None
 
     @staticmethod
-    def _bodies(step: n.Step, sid: str) -> list[tuple[str, n.Block]]:
+    def _bodies(step: n.Step, sid: str, key: str = "") -> list[tuple[str, str, n.Block]]:
+        """A branching step's bodies: (id base, identity of the block, block)."""
         if isinstance(step, n.If):
             out = []
             for k, branch in enumerate(step.branches):
-                out.append((f"{sid}.then" if k == 0 else f"{sid}.elif.{k - 1}", branch.body))
+                name = "then" if k == 0 else f"elif.{k - 1}"
+                out.append((f"{sid}.{name}", f"{key}/{name}", branch.body))
             if step.else_body is not None:
-                out.append((f"{sid}.else", step.else_body))
+                out.append((f"{sid}.else", f"{key}/else", step.else_body))
             return out
         if isinstance(step, n.BranchOn):
-            out = [(f"{sid}.case.{k}", case.body) for k, case in enumerate(step.cases)]
+            out = [
+                (f"{sid}.case.{k}", f"{key}/case:{json.dumps(value_data(case.value), sort_keys=True)}", case.body)
+                for k, case in enumerate(step.cases)
+            ]
             if step.else_body is not None:
-                out.append((f"{sid}.else", step.else_body))
+                out.append((f"{sid}.else", f"{key}/else", step.else_body))
             return out
         if isinstance(step, n.Split):
-            return [(f"{sid}.arm.{k}", arm.body) for k, arm in enumerate(step.arms)]
+            return [(f"{sid}.arm.{k}", f"{key}/arm.{k}", arm.body) for k, arm in enumerate(step.arms)]
         return []
 
     def _order(self, steps: Sequence[n.Step]) -> Iterator[str]:
         for step in steps:
             sid = self.ids[id(step)]
             yield sid
-            for _, body in self._bodies(step, sid):
+            for _, _, body in self._bodies(step, sid):
                 yield from self._order(body.steps)
 
     # -- graph
@@ -638,7 +675,7 @@ class _StepCompiler:
             extra["target"] = self.labels.get(step.target.value)
         elif isinstance(step, n.End):
             nxt = None
-        self.out[sid] = Step(id=sid, kind=kind, span=step.span, next=nxt, args=args, **extra)
+        self.out[sid] = Step(id=sid, key=self.keys[id(step)], kind=kind, span=step.span, next=nxt, args=args, **extra)
 
 
 def _kind_and_args(step: n.Step) -> tuple[str, dict[str, Any]]:  # noqa: C901 - one case per kind

@@ -259,12 +259,20 @@ class Step:
     `steps.3.case.1.0`, `steps.3.else.0`, `steps.4.arm.0.0`), except that a
     `label "retry"` step has the id `label:retry` and the steps after it in the
     same block are numbered from it: `label:retry.1`, `label:retry.1.then.0`.
+
+    `key` is the step's identity across versions of the workflow, computed
+    from its content and position: inserting, removing, moving or editing
+    *other* steps does not change it (`label:retry` for a label, `label:retry.1`
+    for the step a label pins, else 16 hex digits). A new version moves a
+    waiting enrollment to the step with its step's key (runtime.migration).
+    "" (plans written before keys existed): the id stands in.
     """
 
     id: str
     kind: str
     span: Span
     next: str | None
+    key: str = ""
     args: Mapping[str, Any] = attrs.field(factory=dict)
     branches: tuple[Branch, ...] = ()
     cases: tuple[Case, ...] = ()
@@ -436,6 +444,7 @@ def _keys_out(keys: IndexKeys) -> dict[str, list[str]]:
 def _step_out(step: Step) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": step.id,
+        "key": step.key,
         "kind": step.kind,
         "args": _sorted(step.args),
         "next": step.next,
@@ -1153,6 +1162,7 @@ def _step_in(data: Any, where: str) -> Step:
         arms.append(Arm(percent=percent, target=_target(a, "target")))
     return Step(
         id=r.text("id"),
+        key=r.text("key", ""),
         kind=kind,
         span=_span_in(r.raw("span"), where),
         next=_target(r, "next"),

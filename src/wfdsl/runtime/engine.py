@@ -38,6 +38,7 @@ from wfdsl.runtime import history as h
 from wfdsl.runtime import timing
 from wfdsl.runtime.criteria import compile_criteria, compile_event_criteria, event_attribute
 from wfdsl.runtime.facts import CONVERTED_FACT, ENROLLED_FACT, GOAL_FACT, RecordFacts
+from wfdsl.runtime.migration import Move, step_moves
 from wfdsl.runtime.protocols import (
     Action,
     AdapterError,
@@ -523,8 +524,9 @@ class Engine:
                 self.store.set_workflow_state(name, state)
                 if previous is None:
                     continue
+                moves = step_moves(previous, plan)
                 for enr in list(self.store.enrollments(workflow=name, status="active")):
-                    self._migrate(enr, previous, plan)
+                    self._migrate(enr, plan, moves)
                 if state.get("active") and plan.trigger.kind == "schedule":
                     if self.store.timer(f"schedule:{name}") is None:
                         self._schedule_next(plan, self._now)
@@ -980,33 +982,30 @@ class Engine:
     def _complete(self, enr: Enrollment) -> None:
         self._end(enr, "completed", h.COMPLETED, {})
 
-    def _migrate(self, enr: Enrollment, old: WorkflowPlan, new: WorkflowPlan) -> None:
-        """Move a waiting enrollment onto a new version (SPEC §5.4)."""
+    def _migrate(self, enr: Enrollment, new: WorkflowPlan, moves: Mapping[str, Move]) -> None:
+        """Move a waiting enrollment onto a new version (SPEC §5.4, runtime.migration):
+        to its step's new id, or past a removed step to the next one that still exists.
+        A running timer keeps its due time; a moved enrollment's history says `migrated`."""
         updated = _evolve(enr, version=new.source_hash)
-        if enr.step is None or enr.step in new.steps:
+        move = moves.get(enr.step) if enr.step is not None else None
+        if move is None or not move.moved:
             self.store.put_enrollment(updated)
             return
-        target = None
-        seen = set()
-        cur = old.steps[enr.step].next if enr.step in old.steps else None
-        while cur is not None and cur not in seen:
-            seen.add(cur)
-            if cur in new.steps:
-                target = cur
-                break
-            cur = old.steps[cur].next if cur in old.steps else None
         self._record(
             new.name,
             enr.object,
             enr.record,
-            h.SKIPPED,
+            h.MIGRATED,
             enr.step,
-            {"reason": h.STEP_REMOVED, "continue_at": target},
+            {"from": move.step, "to": move.to, "reason": move.reason},
             enr.id,
         )
-        # The timer (if any) keeps running; when it fires the enrollment runs `target`.
-        self.store.put_enrollment(_evolve(updated, step=target, phase="at", waiting_for=None))
-        if target is None and self.store.timer(enr.id) is None:
+        if move.reason == h.STEP_MOVED:
+            self.store.put_enrollment(_evolve(updated, step=move.to))
+            return
+        # The timer (if any) keeps running; when it fires the enrollment runs `move.to`.
+        self.store.put_enrollment(_evolve(updated, step=move.to, phase="at", waiting_for=None))
+        if move.to is None and self.store.timer(enr.id) is None:
             self._complete(updated)
 
     # ------------------------------------------------------------ timers

@@ -25,6 +25,8 @@ CONVERTED = "converted"
 UNENROLLED = "unenrolled"
 COMPLETED = "completed"
 FAILED = "failed"
+# A new version of the workflow moved a waiting enrollment (detail: from, to, reason).
+MIGRATED = "migrated"
 
 KINDS: frozenset[str] = frozenset(
     {
@@ -39,6 +41,7 @@ KINDS: frozenset[str] = frozenset(
         UNENROLLED,
         COMPLETED,
         FAILED,
+        MIGRATED,
     }
 )
 
@@ -56,6 +59,7 @@ MANUAL = "manual"
 # Reasons this runtime adds (docs/runtime.md explains each).
 PLACEHOLDER = "placeholder"  # a placeholder step is skipped
 STEP_REMOVED = "step_removed"  # a new version dropped the step an enrollment waited at
+STEP_MOVED = "step_moved"  # a new version has the step an enrollment waits at under another id
 DATE_PASSED = "date_passed"  # `delay until <date>` whose date has passed: no wait
 DATE_UNKNOWN = "date_unknown"  # `delay until <property>` with no value: no wait
 ACTION_FAILED = "action_failed"  # `on failure stop` after the last attempt
@@ -77,6 +81,7 @@ REASONS: frozenset[str] = frozenset(
         MANUAL,
         PLACEHOLDER,
         STEP_REMOVED,
+        STEP_MOVED,
         DATE_PASSED,
         DATE_UNKNOWN,
         ACTION_FAILED,
