@@ -350,6 +350,63 @@ def _parse_blockwise(text: str, path: str) -> tuple[list[n.Workflow], list[n.Com
     return workflows, comments, diagnostics
 
 
+# ---------------------------------------------------------------- completion
+
+
+def expected_terminals(text: str) -> frozenset[str] | None:
+    """The terminals the grammar accepts right after `text`, or None when `text`
+    does not parse as far as its end (an editor's completion asks this at the cursor).
+
+    Only the last workflow block of the text is read, so a broken workflow above
+    the cursor does not stop completion in the one being written.
+
+    >>> sorted(expected_terminals('workflow "W" { object contact enroll '))
+    ['MANUALLY', 'ON', 'WHEN']
+    """
+    starts = _block_starts(text)
+    begin = starts[-1] if starts else 0
+    sink: list[Token] = []
+    _COMMENT_SINKS.append(sink)
+    _BUILDERS.append(_ToAst("<completion>"))
+    try:
+        with collector_paused():
+            _parser().parse(text[begin:])
+    except UnexpectedToken as error:
+        if error.token.type != "$END":
+            return None
+        return frozenset(error.accepts or error.expected)
+    except (UnexpectedInput, _SyntaxProblem):  # broken before the end (a bad escape…)
+        return None
+    finally:
+        _BUILDERS.pop()
+        _COMMENT_SINKS.pop()
+    return frozenset({"WORKFLOW"})
+
+
+_ALTERNATIVES = re.compile(r"^\(\?:([A-Za-z_|]+)\)(?:\(\?!.*\))?$")
+
+
+def terminal_words(terminal: str) -> tuple[str, ...]:
+    """The words a terminal stands for: `ON` -> ("on",), `UNIT` -> ("minute", …), `STRING` -> ().
+
+    >>> sorted(terminal_words("PRIORITY"))
+    ['high', 'low', 'medium']
+    """
+    if terminal == "ASSIGN_TO":
+        return ("assign to",)
+    if terminal in _PATTERN_WORDS:
+        return _PATTERN_WORDS[terminal]
+    parser = _parser()
+    try:
+        pattern = parser.get_terminal(terminal).pattern
+    except KeyError:
+        return ()
+    if pattern.type == "str":
+        return (str(pattern.value),)
+    found = _ALTERNATIVES.match(str(pattern.value))
+    return tuple(found.group(1).split("|")) if found else ()
+
+
 def _file_span(text: str, path: str) -> Span:
     lines = text.split("\n")
     return Span(file=path, line=1, col=1, end_line=len(lines), end_col=len(lines[-1]) + 1)

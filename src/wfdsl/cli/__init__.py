@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "prune": "prune",
     "explain": "explain",
     "test_cmd": "test",
+    "lsp": "lsp",
 }
 
 
