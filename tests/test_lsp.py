@@ -418,8 +418,9 @@ async def test_quick_fix_applies_the_did_you_mean_hint(
 
 def _corpus(count: int) -> list[str]:
     """Texts from the fuzz tests' strategies: valid programs broken by the fuzz mutators."""
-    from fuzz_helpers import mutated
     from hypothesis import HealthCheck, given, settings
+
+    from fuzz_helpers import mutated
     from strategies import programs
 
     texts: list[str] = []
