@@ -147,7 +147,9 @@ def test_a_failed_migration_changes_nothing(tmp_path: Path) -> None:
         migrations = (*MIGRATIONS, "ALTER TABLE stats ADD COLUMN x TEXT; SELECT a FROM nowhere")
 
     with pytest.raises(
-        StoreError, match="cannot migrate the state store schema from version 1 to 2: no such table: nowhere"
+        StoreError,
+        match=f"cannot migrate the state store schema from version {SCHEMA_VERSION} to {SCHEMA_VERSION + 1}: "
+        "no such table: nowhere",
     ):
         Broken(path)
     again = SQLiteStore(path)

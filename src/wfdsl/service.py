@@ -37,7 +37,7 @@ import datetime as dt
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -48,6 +48,7 @@ from wfdsl.runtime.engine import Engine
 from wfdsl.runtime.protocols import (
     Clock,
     CRMAdapter,
+    Event,
     StateStore,
     SystemClock,
     VirtualClock,
@@ -59,6 +60,17 @@ from wfdsl.simulate import (
     load_records_data,
     loads_json,
     parse_event,
+)
+from wfdsl.stores.protocols import (
+    CountingStore,
+    EventInbox,
+    ExclusiveStore,
+    InboxEvent,
+    JournalStore,
+    MetaStore,
+    RecordLoader,
+    SeedableCRM,
+    UnitCRM,
 )
 
 UTC = dt.timezone.utc
@@ -102,22 +114,20 @@ class Counts:
 
 
 class _Meta:
-    """Service metadata kept in the store when it can (`get_meta`/`set_meta`), else here."""
+    """Service metadata kept in the store when it can (a `MetaStore`), else here."""
 
     def __init__(self, store: StateStore) -> None:
-        self._store = store
+        self._store = store if isinstance(store, MetaStore) else None
         self._local: dict[str, Any] = {}
 
     def get(self, name: str, default: Any = None) -> Any:
-        getter = getattr(self._store, "get_meta", None)
-        if getter is not None:
-            return getter(name, default)
+        if self._store is not None:
+            return self._store.get_meta(name, default)
         return self._local.get(name, default)
 
     def set(self, name: str, value: Any) -> None:
-        setter = getattr(self._store, "set_meta", None)
-        if setter is not None:
-            setter(name, value)
+        if self._store is not None:
+            self._store.set_meta(name, value)
         else:
             self._local[name] = value
 
@@ -180,20 +190,19 @@ def load_records_into(crm: CRMAdapter, data: Any, at: dt.datetime) -> None:
     """Load a records file (SPEC §8, decoded JSON) into a CRM: `import_records` when the
     adapter has it (SQLiteCRM imports a file once), else `add_record`/`associate`/`add_to_list`
     (MemoryCRM). ValueError for an adapter that can do neither."""
-    importer = getattr(crm, "import_records", None)
-    if callable(importer):
-        importer(data, at=at)
+    if isinstance(crm, RecordLoader):
+        crm.import_records(data, at=at)
         return
-    if not all(callable(getattr(crm, name, None)) for name in ("add_record", "associate", "add_to_list")):
+    if not isinstance(crm, SeedableCRM):
         raise ValueError(f"the {type(crm).__name__} adapter cannot load a records file")
     seed = load_records_data(data, "records")
     for record in seed.records:
-        crm.add_record(record.object, record.id, record.properties, at=at)  # type: ignore[attr-defined]
+        crm.add_record(record.object, record.id, record.properties, at=at)
     for left, right in seed.associations:
-        crm.associate(left, right)  # type: ignore[attr-defined]
+        crm.associate(left, right)
     for name, members in seed.lists.items():
         for member in members:
-            crm.add_to_list(name, member)  # type: ignore[attr-defined]
+            crm.add_to_list(name, member)
 
 
 class Service:
@@ -220,8 +229,10 @@ class Service:
         self.log = log
         self.meta = _Meta(store)
         self._stop = threading.Event()
-        self._journaled = callable(getattr(crm, "begin_unit", None)) and callable(getattr(store, "put_journal", None))
-        self._units = callable(getattr(crm, "begin_unit", None))
+        # The capabilities of the store and the CRM, looked at once (docs/embedding.md).
+        self._crm_units = crm if isinstance(crm, UnitCRM) else None
+        self._journal = store if isinstance(store, JournalStore) and self._crm_units is not None else None
+        self._inbox = store if isinstance(store, EventInbox) else None
         self.virtual = options.clock == "virtual"
         if clock is None:
             # A virtual clock never goes back, so it starts at the epoch and is set to the
@@ -263,36 +274,36 @@ class Service:
             self._unit_depth = 0
 
     def _outer_unit(self) -> Iterator[None]:
-        if self._units:
-            self.crm.begin_unit()  # type: ignore[attr-defined]
+        units = self._crm_units
+        if units is not None:
+            units.begin_unit()
         token = 0
         try:
             with self.store.transaction():
                 yield
-                if self._journaled:
-                    applied = self.crm.applied_unit()  # type: ignore[attr-defined]
+                if self._journal is not None and units is not None:
+                    applied = units.applied_unit()
                     token = max(int(self.meta.get("unit", 0)), applied) + 1
-                    journal = self.crm.unit_journal()  # type: ignore[attr-defined]
-                    self.store.put_journal(token, journal)  # type: ignore[attr-defined]
-                    self.store.drop_journals(token - 1)  # type: ignore[attr-defined]
+                    self._journal.put_journal(token, units.unit_journal())
+                    self._journal.drop_journals(token - 1)
                     self.meta.set("unit", token)
                 self.meta.set("clock", self.clock.now().isoformat())
                 self.meta.set("fired", self.counts.fired)
         except BaseException:
-            if self._units:
-                self.crm.abort_unit()  # type: ignore[attr-defined]
+            if units is not None:
+                units.abort_unit()
             raise
-        if self._units:
-            self.crm.end_unit(token)  # type: ignore[attr-defined]
+        if units is not None:
+            units.end_unit(token)
 
     def recover(self) -> int:
         """Replay CRM journals whose commit was lost in a crash; the number replayed."""
-        if not self._journaled:
+        if self._journal is None or self._crm_units is None:
             return 0
-        applied = self.crm.applied_unit()  # type: ignore[attr-defined]
+        units = self._crm_units
         replayed = 0
-        for token, journal in self.store.journals_after(applied):  # type: ignore[attr-defined]
-            self.crm.replay_unit(token, journal)  # type: ignore[attr-defined]
+        for token, journal in self._journal.journals_after(units.applied_unit()):
+            units.replay_unit(token, journal)
             replayed += 1
         return replayed
 
@@ -362,7 +373,9 @@ class Service:
             total += fired
         return total
 
-    def _event(self, item: _Line, source: str) -> Any:
+    def _line(self, item: _Line, source: str) -> dict[str, Any] | None:
+        """One line as a checked events-format object (None for a blank line); an event
+        without `at` happens now (real clock). SimulationInputError names FILE:LINE."""
         try:
             text = item.text.decode("utf-8-sig" if item.number == 1 else "utf-8")
         except UnicodeDecodeError as error:
@@ -372,38 +385,101 @@ class Service:
         data = loads_json(text, source, item.number)
         if not self.virtual and isinstance(data, dict) and "at" not in data:
             data["at"] = self.clock.now().isoformat()
-        return parse_event(data, source, item.number)
+        parse_event(data, source, item.number)
+        assert isinstance(data, dict)
+        return data
 
     def _process(self, items: list[_Line], source: str) -> None:
-        """Feed a batch of lines as one unit; stops early (and commits) on a stop request."""
+        """A batch of lines as one unit: into the inbox with the input position (a store
+        with an inbox), then applied; stops early (and commits) on a stop request."""
         position = None
         with self._unit():
+            bodies: list[dict[str, Any]] = []
             for item in items:
                 position = item
                 try:
-                    event = self._event(item, source)
+                    data = self._line(item, source)
                 except SimulationInputError as error:
                     self.log(f"wfdsl: warning: {error} (line skipped)")
                     self.counts.rejected += 1
                     continue
-                if event is None:
-                    continue
-                if self.engine is None:
-                    self._start(event.at)
-                assert self.engine is not None
-                if isinstance(self.clock, VirtualClock):
-                    self.clock.set(event.at)
-                    self.counts.fired += self.engine.run_due(event.at)
-                else:
-                    self.counts.fired += self.engine.run_due(self.clock.now())
-                self.engine.ingest(event)
-                self.counts.events += 1
-                self._last_event = event.at
-                if self.stopping:
-                    break
+                if data is not None:
+                    bodies.append(data)
+            if self._inbox is not None:
+                self._inbox.append_events(bodies)
             if position is not None:
                 self.meta.set("input", {"source": source, "line": position.number, "offset": position.end})
-                self.meta.set("last_event", None if self._last_event is None else self._last_event.isoformat())
+            if self._inbox is not None:
+                self._consume(max(self.options.batch, len(bodies)))
+            else:
+                for data in bodies:
+                    self._apply(parse_event(data, source, 0))
+                    if self.stopping:
+                        break
+            self._save_last_event()
+
+    def _apply(self, event: Event) -> None:
+        """Fire what is due before the event, then ingest it."""
+        if self.engine is None:
+            self._start(event.at)
+        assert self.engine is not None
+        if isinstance(self.clock, VirtualClock):
+            self.clock.set(event.at)
+            self.counts.fired += self.engine.run_due(event.at)
+        else:
+            self.counts.fired += self.engine.run_due(self.clock.now())
+        self.engine.ingest(event)
+        self.counts.events += 1
+        self._last_event = event.at
+
+    def _save_last_event(self) -> None:
+        self.meta.set("last_event", None if self._last_event is None else self._last_event.isoformat())
+
+    def _inbox_event(self, row: InboxEvent) -> Event | None:
+        """An inbox row as an event; a row that is not one is reported and skipped."""
+        body = row.body
+        try:
+            if not isinstance(body, Mapping):
+                raise SimulationInputError("inbox", row.id, "the row is not a JSON object")
+            data = dict(body)
+            if not self.virtual and "at" not in data:
+                data["at"] = self.clock.now().isoformat()
+            return parse_event(data, "inbox", row.id)
+        except SimulationInputError as error:
+            self.log(f"wfdsl: warning: {error} (inbox row skipped)")
+            self.counts.rejected += 1
+            return None
+
+    def _consume(self, limit: int) -> int:
+        """Apply up to `limit` pending inbox events in the open unit; the number taken."""
+        assert self._inbox is not None
+        rows = self._inbox.claim_events(limit)
+        done: list[int] = []
+        for row in rows:
+            event = self._inbox_event(row)
+            if event is not None:
+                self._apply(event)
+            done.append(row.id)
+            if self.stopping:
+                break
+        if done:
+            self._inbox.finish_events(done, self.clock.now())
+        return len(done)
+
+    def _drain(self) -> int:
+        """Apply what waits in the inbox (from `wfdsl ingest`, `serve`, other programs),
+        `batch` events per unit; the number taken."""
+        if self._inbox is None:
+            return 0
+        total = 0
+        while not self.stopping and self._inbox.pending_events():
+            with self._unit():
+                taken = self._consume(self.options.batch)
+                self._save_last_event()
+            if not taken:
+                break
+            total += taken
+        return total
 
     def refresh(self) -> Counts:
         """Counts from the store (totals over every workflow)."""
@@ -411,12 +487,12 @@ class Service:
         counts = self.counts
         names = list(self.engine.workflows) if self.engine else []
         counts.enrolled = sum(store.stats(name).get("enrolled", 0) for name in names)
-        counter = getattr(store, "count_enrollments", None)
-        counts.waiting = counter(status="active") if counter else len(list(store.enrollments(status="active")))
-        history_counter = getattr(store, "count_history", None)
-        counts.failed = (
-            history_counter("failed") if history_counter else sum(1 for e in store.history() if e.kind == "failed")
-        )
+        if isinstance(store, CountingStore):
+            counts.waiting = store.count_enrollments(status="active")
+            counts.failed = store.count_history("failed")
+        else:
+            counts.waiting = len(list(store.enrollments(status="active")))
+            counts.failed = sum(1 for e in store.history() if e.kind == "failed")
         counts.next_timer = store.next_due()
         return counts
 
@@ -429,9 +505,8 @@ class Service:
         seekable stream resumes after the last line a previous run committed
         when `source` names the same input.
         """
-        claim = getattr(self.store, "lock", None)
-        if callable(claim):
-            claim()
+        if isinstance(self.store, ExclusiveStore):
+            self.store.lock()
         self.recover()
         start_line = 0
         if stream is not None and source != "-" and stream.seekable():
@@ -454,7 +529,8 @@ class Service:
                 items, ended = self._take(reader, ended)
                 if items:
                     self._process(items, source)
-                elif self.engine is not None and not self.virtual:
+                self._drain()
+                if not items and self.engine is not None and not self.virtual:
                     self._fire_due(self.clock.now())
                 if reader is not None and reader.error is not None:
                     if isinstance(reader.error, OSError):
@@ -506,7 +582,8 @@ class Service:
         return wait
 
     def _finish(self) -> None:
-        """The end of the input with `until_idle`: fire what is due, then stop."""
+        """The end of the input with `until_idle`: apply the inbox, fire what is due, then stop."""
+        self._drain()
         if self.engine is None:
             if not self.virtual:
                 return
@@ -533,11 +610,10 @@ def status_report(store: StateStore, *, limit: int = 20) -> dict[str, Any]:
     >>> status_report(MemoryStore())["totals"]["waiting"]
     0
     """
-    names_of = getattr(store, "workflows", None)
     active = list(store.enrollments(status="active"))
-    names = sorted(names_of() if callable(names_of) else {e.workflow for e in active})
-    timers_of = getattr(store, "timers", None)
-    timers = list(timers_of()) if callable(timers_of) else []
+    counting = store if isinstance(store, CountingStore) else None
+    names = sorted(counting.workflows() if counting else {e.workflow for e in active})
+    timers = counting.timers() if counting else []
     due_of = {t.enrollment: t.due for t in timers if t.enrollment}
     workflows = []
     for name in names:
@@ -572,7 +648,6 @@ def status_report(store: StateStore, *, limit: int = 20) -> dict[str, Any]:
         {"due": _iso(t.due), "kind": t.kind, "workflow": t.workflow, "enrollment": t.enrollment, "key": t.key}
         for t in timers[:limit]
     ]
-    history_count = getattr(store, "count_history", None)
     return {
         "format_version": "1",
         "workflows": workflows,
@@ -582,7 +657,7 @@ def status_report(store: StateStore, *, limit: int = 20) -> dict[str, Any]:
             "workflows": len(workflows),
             "waiting": len(active),
             "timers": len(timers),
-            "history": history_count() if callable(history_count) else len(store.history()),
+            "history": counting.count_history() if counting else len(store.history()),
         },
     }
 

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "new": "new",
     "simulate": "simulate",
     "run": "run",
+    "ingest": "ingest",
     "status": "status",
     "prune": "prune",
     "explain": "explain",

@@ -19,6 +19,7 @@ from wfdsl.render import render_text
 from wfdsl.runtime.protocols import AdapterError
 from wfdsl.service import CLOCKS, EventsReadError, Options, Service
 from wfdsl.simulate import SimulationInputError, load_records
+from wfdsl.stores.protocols import Closable
 from wfdsl.stores.sqlite import StoreError
 
 DEFAULT_STORE = "sqlite:///wfdsl-state.db"
@@ -193,9 +194,8 @@ def run(
         if stream is not None and stream is not sys.stdin.buffer:
             stream.close()
         for thing in (store, crm):
-            close = getattr(thing, "close", None)
-            if callable(close):
-                close()
+            if isinstance(thing, Closable):
+                thing.close()
     if status_every:
         click.echo(f"wfdsl run: {counts.line()}", err=True)
     sys.exit(int(Exit.OK))

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from wfdsl.runtime.protocols import STAT_FIELDS, Enrollment, HistoryEntry, Timer
+from wfdsl.stores.protocols import InboxEvent, event_id_of
 
 
 class MemoryStore:
@@ -39,6 +41,10 @@ class MemoryStore:
         self._stats: dict[str, dict[str, int]] = {}
         self._facts: dict[tuple[str, str, str, str], dt.datetime] = {}
         self._workflows: dict[str, dict[str, Any]] = {}
+        self._meta: dict[str, Any] = {}
+        self._inbox: dict[int, InboxEvent] = {}
+        self._inbox_ids: set[str] = set()
+        self._inbox_next = 0
         self._depth = 0
 
     # ------------------------------------------------------------ transactions
@@ -110,8 +116,22 @@ class MemoryStore:
         self._clean_top()
         return self._heap[0][0] if self._heap else None
 
-    def timers(self) -> list[Timer]:
-        return sorted(self._timers.values(), key=lambda t: (t.due, t.seq))
+    def timers(self, limit: int | None = None) -> list[Timer]:
+        ordered = sorted(self._timers.values(), key=lambda t: (t.due, t.seq, t.key))
+        return ordered if limit is None else ordered[:limit]
+
+    def count_timers(self) -> int:
+        return len(self._timers)
+
+    def count_enrollments(self, workflow: str | None = None, status: str | None = None) -> int:
+        return sum(1 for _ in self.enrollments(workflow, status))
+
+    def count_history(self, kind: str | None = None) -> int:
+        return sum(1 for e in self._history if kind is None or e.kind == kind)
+
+    def workflows(self) -> list[str]:
+        """Every workflow the store knows of (state, stats or enrollments), sorted."""
+        return sorted({*self._workflows, *self._stats, *(e.workflow for e in self._enrollments.values())})
 
     # ------------------------------------------------------------ history
 
@@ -154,6 +174,39 @@ class MemoryStore:
 
     def set_workflow_state(self, workflow: str, state: Mapping[str, Any]) -> None:
         self._workflows[workflow] = dict(state)
+
+    # ------------------------------------------------------------ service metadata and inbox
+
+    def get_meta(self, name: str, default: Any = None) -> Any:
+        return self._meta.get(name, default)
+
+    def set_meta(self, name: str, value: Any) -> None:
+        self._meta[name] = value
+
+    def append_events(self, events: Sequence[Mapping[str, Any]]) -> list[int | None]:
+        numbers: list[int | None] = []
+        for body in events:
+            event_id = event_id_of(body)
+            if event_id is not None:
+                if event_id in self._inbox_ids:
+                    numbers.append(None)
+                    continue
+                self._inbox_ids.add(event_id)
+            self._inbox_next += 1
+            self._inbox[self._inbox_next] = InboxEvent(id=self._inbox_next, body=dict(body))
+            numbers.append(self._inbox_next)
+        return numbers
+
+    def claim_events(self, limit: int) -> list[InboxEvent]:
+        # Numbers only grow and finished events are removed: insertion order is inbox order.
+        return list(itertools.islice(self._inbox.values(), limit))
+
+    def finish_events(self, ids: Sequence[int], at: dt.datetime) -> None:
+        for number in ids:
+            self._inbox.pop(number, None)
+
+    def pending_events(self) -> int:
+        return len(self._inbox)
 
     # ------------------------------------------------------------ retention
 

@@ -39,6 +39,7 @@ from urllib.parse import parse_qs
 import attrs
 
 from wfdsl.runtime.protocols import STAT_FIELDS, Enrollment, HistoryEntry, Timer, utc
+from wfdsl.stores.protocols import InboxEvent, event_id_of
 
 UTC = dt.timezone.utc
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
@@ -272,6 +273,17 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX facts_at ON facts (at);
     CREATE TABLE workflows (workflow TEXT PRIMARY KEY, state TEXT NOT NULL);
     CREATE TABLE journal (token INTEGER PRIMARY KEY, payload TEXT NOT NULL)
+    """,
+    # 2: the inbox that events enter through (docs/operating.md, "The inbox").
+    """
+    CREATE TABLE inbox (
+        n INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT UNIQUE,
+        body TEXT NOT NULL,
+        received TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        done TEXT
+    );
+    CREATE INDEX inbox_pending ON inbox (n) WHERE done IS NULL
     """,
 )
 
@@ -629,6 +641,42 @@ class SQLiteStore:
     def drop_journals(self, upto: int) -> None:
         self._conn.execute("DELETE FROM journal WHERE token <= ?", (upto,))
 
+    # ------------------------------------------------------------ inbox
+
+    def append_events(self, events: Sequence[Mapping[str, Any]]) -> list[int | None]:
+        numbers: list[int | None] = []
+        with self._write() as conn:
+            for body in events:
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO inbox (event_id, body) VALUES (?, ?)",
+                    (event_id_of(body), json.dumps(dict(body), ensure_ascii=False, separators=(",", ":"))),
+                )
+                numbers.append(cursor.lastrowid if cursor.rowcount > 0 else None)
+        return numbers
+
+    def claim_events(self, limit: int) -> list[InboxEvent]:
+        # One process owns a SQLite store (`lock`): the oldest pending rows are its to take.
+        rows = self._conn.execute(
+            "SELECT n, body FROM inbox WHERE done IS NULL ORDER BY n LIMIT ?", (int(limit),)
+        ).fetchall()
+        out = []
+        for number, body in rows:
+            try:
+                data = json.loads(body)
+            except ValueError:
+                data = body  # a row some program wrote badly: reported by the consumer
+            out.append(InboxEvent(id=number, body=data))
+        return out
+
+    def finish_events(self, ids: Sequence[int], at: dt.datetime) -> None:
+        stamp = utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        with self._write() as conn:
+            conn.executemany("UPDATE inbox SET done = ? WHERE n = ?", [(stamp, n) for n in ids])
+
+    def pending_events(self) -> int:
+        count: int = self._one("SELECT count(*) FROM inbox WHERE done IS NULL")
+        return count
+
     # ------------------------------------------------------------ retention
 
     def prune(self, *, actions_before: dt.datetime, history_before: dt.datetime, facts_before: dt.datetime) -> int:
@@ -643,6 +691,9 @@ class SQLiteStore:
                 (micros(history_before), micros(history_before)),
             ).rowcount
             removed += conn.execute("DELETE FROM facts WHERE at < ?", (micros(facts_before),)).rowcount
+            # Applied inbox events: their `event_id`s dedupe as long as actions are kept.
+            stamp = utc(actions_before).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            removed += conn.execute("DELETE FROM inbox WHERE done IS NOT NULL AND done < ?", (stamp,)).rowcount
         return int(removed)
 
 

@@ -1,0 +1,190 @@
+"""Host seams: what `wfdsl run` (and `ingest`, `status`, `prune`) ask of a durable store.
+
+`runtime.protocols.StateStore` is what the engine needs. A host that runs the
+engine as a service needs more: an inbox that events enter through, metadata
+kept next to the state (input positions, the clock, the deployed plans),
+counts for status lines, and, for stores shared by many workers, a way to
+claim work. Each capability is a Protocol of its own; the host checks a store
+against them once, with `isinstance`, when it starts (never `getattr`).
+
+The built-in stores implement them alike: `MemoryStore`, `SQLiteStore` and
+`PostgresStore` are each an `EventInbox`, a `MetaStore` and a `CountingStore`.
+
+>>> from wfdsl.stores.memory import MemoryStore
+>>> store = MemoryStore()
+>>> isinstance(store, EventInbox)
+True
+>>> store.append_events([{"type": "record.created", "object": "contact", "id": "c1",
+...                       "at": "2026-01-01T00:00:00Z", "event_id": "e-1"},
+...                      {"type": "record.created", "object": "contact", "id": "c1",
+...                       "at": "2026-01-01T00:00:00Z", "event_id": "e-1"}])
+[1, None]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from wfdsl.runtime.protocols import Timer
+
+
+@attrs.frozen(kw_only=True)
+class InboxEvent:
+    """One row of a store's inbox: its number (insertion order) and the event, a JSON
+    object in the events-file format (`at`, `type`, `object`, `id`, `data`, `properties`,
+    optional `event_id`)."""
+
+    id: int
+    body: Mapping[str, Any]
+
+
+def event_id_of(body: Mapping[str, Any]) -> str | None:
+    """The dedupe key of an event: its `event_id` as text, or None.
+
+    >>> event_id_of({"event_id": 17}), event_id_of({})
+    ('17', None)
+    """
+    value = body.get("event_id")
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return str(value)
+
+
+@runtime_checkable
+class EventInbox(Protocol):
+    """A table that events enter through (`wfdsl ingest`, `wfdsl serve`, the file of
+    `run --events`, or any program that inserts rows); `wfdsl run` consumes it in order."""
+
+    def append_events(self, events: Sequence[Mapping[str, Any]]) -> list[int | None]:
+        """Add events (JSON objects in the events format, already checked) to the inbox,
+        in order, inside the caller's transaction if one is open (else committed before
+        returning). Returns each event's inbox number, or None for an event whose
+        `event_id` the inbox already holds (a duplicate, dropped)."""
+        ...
+
+    def claim_events(self, limit: int) -> list[InboxEvent]:
+        """Up to `limit` pending events, oldest first, for the caller's open transaction.
+        A store shared by many workers locks what it returns until that transaction
+        ends, and returns an event only when no earlier event of the same record is
+        pending, so the events of one record are applied in order."""
+        ...
+
+    def finish_events(self, ids: Sequence[int], at: dt.datetime) -> None:
+        """Mark claimed events done (in the caller's transaction): they are never
+        returned again; their `event_id`s keep deduping until pruned."""
+        ...
+
+    def pending_events(self) -> int:
+        """How many events wait in the inbox."""
+        ...
+
+
+@runtime_checkable
+class MetaStore(Protocol):
+    """Values a host keeps next to the state, in the same transactions (input
+    positions, the service clock, the deployed plans)."""
+
+    def get_meta(self, name: str, default: Any = None) -> Any: ...
+
+    def set_meta(self, name: str, value: Any) -> None: ...
+
+
+@runtime_checkable
+class CountingStore(Protocol):
+    """Counts and listings for `wfdsl status` and status lines, without reading every row."""
+
+    def count_enrollments(self, workflow: str | None = None, status: str | None = None) -> int: ...
+
+    def count_history(self, kind: str | None = None) -> int: ...
+
+    def count_timers(self) -> int: ...
+
+    def timers(self, limit: int | None = None) -> list[Timer]:
+        """Timers by due time (the earliest `limit` of them)."""
+        ...
+
+    def workflows(self) -> list[str]:
+        """Every workflow the store knows of, sorted."""
+        ...
+
+
+@runtime_checkable
+class ExclusiveStore(Protocol):
+    """A store one service process must own (a SQLite file): `lock()` claims it for
+    this process or raises StoreError naming the owner."""
+
+    def lock(self) -> None: ...
+
+
+@runtime_checkable
+class JournalStore(Protocol):
+    """A store that keeps a CRM's redo journal in its own transaction (see `UnitCRM`)."""
+
+    def put_journal(self, token: int, payload: Any) -> None: ...
+
+    def journals_after(self, token: int) -> list[tuple[int, Any]]: ...
+
+    def drop_journals(self, upto: int) -> None: ...
+
+
+@runtime_checkable
+class UnitCRM(Protocol):
+    """A CRM adapter that groups its writes into units committed after the store
+    (SQLiteCRM): a unit's redo journal is stored with the state, and replayed when the
+    process died between the two commits."""
+
+    def begin_unit(self) -> None: ...
+
+    def unit_journal(self) -> list[list[Any]]: ...
+
+    def end_unit(self, token: int) -> None: ...
+
+    def abort_unit(self) -> None: ...
+
+    def applied_unit(self) -> int: ...
+
+    def replay_unit(self, token: int, journal: Sequence[Sequence[Any]]) -> None: ...
+
+
+@runtime_checkable
+class RecordLoader(Protocol):
+    """A CRM that imports a records file itself (once: it remembers the file's digest)."""
+
+    def import_records(self, data: Any, *, at: dt.datetime) -> int: ...
+
+
+@runtime_checkable
+class SeedableCRM(Protocol):
+    """A CRM that records can be added to directly (the memory CRM)."""
+
+    def add_record(
+        self, object_type: str, record_id: str, properties: Mapping[str, Any], *, at: dt.datetime
+    ) -> None: ...
+
+    def associate(self, a: tuple[str, str], b: tuple[str, str]) -> None: ...
+
+    def add_to_list(self, name: str, key: tuple[str, str]) -> None: ...
+
+
+@runtime_checkable
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+__all__ = [
+    "Closable",
+    "CountingStore",
+    "EventInbox",
+    "ExclusiveStore",
+    "InboxEvent",
+    "JournalStore",
+    "MetaStore",
+    "RecordLoader",
+    "SeedableCRM",
+    "UnitCRM",
+    "event_id_of",
+]
