@@ -195,6 +195,6 @@ def test_prune_removes_old_applied_inbox_rows(tmp_path: Path) -> None:
     assert number is not None
     store.finish_events([number], dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
     later = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
-    assert store.prune(actions_before=later, history_before=later, facts_before=later) == 1
+    assert store.prune_events(later) == 1
     assert store.append_events([{"type": "record.created", "event_id": "k"}]) != [None]
     store.close()

@@ -674,7 +674,14 @@ def prune_store(store: StateStore, now: dt.datetime) -> dict[str, Any]:
     }
     with store.transaction():
         removed = store.prune(**cutoffs)
-    return {"removed": removed, **{k: v.isoformat() for k, v in cutoffs.items()}, "now": now.isoformat()}
+        # Applied inbox events are kept as long as action entries, for their `event_id`s.
+        events = store.prune_events(cutoffs["actions_before"]) if isinstance(store, EventInbox) else 0
+    return {
+        "removed": removed,
+        **{k: v.isoformat() for k, v in cutoffs.items()},
+        "now": now.isoformat(),
+        "inbox_removed": events,
+    }
 
 
 __all__ = ["CLOCKS", "Counts", "Options", "Service", "prune_store", "status_report"]

@@ -208,6 +208,9 @@ class MemoryStore:
     def pending_events(self) -> int:
         return len(self._inbox)
 
+    def prune_events(self, before: dt.datetime) -> int:
+        return 0  # applied events are not kept; their ids dedupe for the life of the process
+
     # ------------------------------------------------------------ retention
 
     def prune(self, *, actions_before: dt.datetime, history_before: dt.datetime, facts_before: dt.datetime) -> int:

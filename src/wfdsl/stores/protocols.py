@@ -82,6 +82,11 @@ class EventInbox(Protocol):
         """How many events wait in the inbox."""
         ...
 
+    def prune_events(self, before: dt.datetime) -> int:
+        """Remove the events applied before `before` (their `event_id`s no longer
+        dedupe); the number removed."""
+        ...
+
 
 @runtime_checkable
 class MetaStore(Protocol):

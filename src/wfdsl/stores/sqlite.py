@@ -677,6 +677,12 @@ class SQLiteStore:
         count: int = self._one("SELECT count(*) FROM inbox WHERE done IS NULL")
         return count
 
+    def prune_events(self, before: dt.datetime) -> int:
+        stamp = utc(before).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        with self._write() as conn:
+            removed: int = conn.execute("DELETE FROM inbox WHERE done IS NOT NULL AND done < ?", (stamp,)).rowcount
+        return removed
+
     # ------------------------------------------------------------ retention
 
     def prune(self, *, actions_before: dt.datetime, history_before: dt.datetime, facts_before: dt.datetime) -> int:
@@ -691,9 +697,6 @@ class SQLiteStore:
                 (micros(history_before), micros(history_before)),
             ).rowcount
             removed += conn.execute("DELETE FROM facts WHERE at < ?", (micros(facts_before),)).rowcount
-            # Applied inbox events: their `event_id`s dedupe as long as actions are kept.
-            stamp = utc(actions_before).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            removed += conn.execute("DELETE FROM inbox WHERE done IS NOT NULL AND done < ?", (stamp,)).rowcount
         return int(removed)
 
 
