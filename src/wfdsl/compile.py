@@ -87,8 +87,9 @@ def compile_project(project: Project, schema: Schema | None = None) -> tuple[Pro
         return None, diagnostics
     workflows = []
     for result in project.files:
+        lines = result.source.split("\n")  # once per file, not once per workflow
         for workflow in result.module.workflows:
-            workflows.append(compile_workflow(workflow, result.source))
+            workflows.append(compile_workflow(workflow, lines))
     return ProjectPlan(workflows=tuple(workflows)), diagnostics
 
 
@@ -372,9 +373,13 @@ def _trigger_keys(trigger: Trigger) -> IndexKeys:
 # ---------------------------------------------------------------- workflow
 
 
-def source_text(source: str, span: Span) -> str:
-    """The text a span covers (1-based lines and columns, end exclusive)."""
-    lines = source.split("\n")
+def source_text(source: str | Sequence[str], span: Span) -> str:
+    """The text a span covers (1-based lines and columns, end exclusive).
+
+    `source` is a file's text or its lines (split on "\\n"); a caller that takes
+    many spans from one file splits it once.
+    """
+    lines = source.split("\n") if isinstance(source, str) else source
     if not lines or span.line > len(lines):
         return ""
     if span.line == span.end_line:
@@ -464,8 +469,8 @@ def _settings(workflow: n.Workflow) -> Settings:
     )
 
 
-def compile_workflow(workflow: n.Workflow, source: str) -> WorkflowPlan:
-    """One checked workflow -> its plan. `source` is the text of its file."""
+def compile_workflow(workflow: n.Workflow, source: str | Sequence[str]) -> WorkflowPlan:
+    """One checked workflow -> its plan. `source` is the text of its file (or its lines)."""
     trigger = _trigger(workflow)
     anchor = None
     clause = workflow.first(n.AnchorClause)
