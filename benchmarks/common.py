@@ -26,6 +26,7 @@ class Size:
     enrollments: int  # 5. timers, 6. memory
     sqlite_enrollments: int
     instances: int  # 7. BPMN peer
+    compile_workflows: int  # 8. compile scaling (and five times as many)
 
 
 FULL = Size(
@@ -41,6 +42,7 @@ FULL = Size(
     enrollments=100_000,
     sqlite_enrollments=20_000,
     instances=2_000,
+    compile_workflows=1_000,
 )
 TINY = Size(
     name="tiny",
@@ -55,6 +57,7 @@ TINY = Size(
     enrollments=200,
     sqlite_enrollments=100,
     instances=10,
+    compile_workflows=4,
 )
 
 

@@ -25,6 +25,7 @@ MEASUREMENTS: dict[int, Callable[[Size], list[Row]]] = {
     5: engine.run_timers,
     6: engine.run_memory,
     7: engine.run_bpmn,
+    8: parsing.run_compile,
 }
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- results: begin -->", "<!-- results: end -->"
