@@ -29,6 +29,8 @@ COMMANDS: dict[str, str] = {
     "explain": "explain",
     "test_cmd": "test",
     "lsp": "lsp",
+    "import_cmd": "import",
+    "export_cmd": "export",
 }
 
 

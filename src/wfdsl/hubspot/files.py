@@ -1,0 +1,108 @@
+"""Flow files in, `.wf` files out and back: what `wfdsl import`, `export` and `lint` do with paths.
+
+The functions return data (texts, file names, problems); the CLI writes and prints.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+
+from wfdsl.check import check_project
+from wfdsl.diagnostics import Diagnostic, Severity
+from wfdsl.hubspot.export import ExportResult, export_workflow
+from wfdsl.hubspot.flows import FlowImport, import_flow_file
+from wfdsl.hubspot.lockfile import LockFile
+from wfdsl.hubspot.problems import Problem
+from wfdsl.project import Project
+from wfdsl.schema import Schema
+from wfdsl.syntax import ParseResult, parse
+
+
+def file_name(name: str, suffix: str) -> str:
+    """A file name for a workflow name: lower case, runs of other characters as `-`.
+
+    >>> file_name("Welcome series #2", ".wf")
+    'welcome-series-2.wf'
+    """
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return (slug or "workflow") + suffix
+
+
+@attrs.frozen(kw_only=True)
+class ImportedFile:
+    """One flow file imported: where it came from, the result, and the `.wf` file name to write."""
+
+    source: str
+    result: FlowImport
+    target: str | None
+
+
+def import_files(paths: Sequence[str | Path], *, lock: LockFile, schema: Schema) -> list[ImportedFile]:
+    """Import flow files; the texts that import are then checked together as one project,
+    and their errors (with the JSON path of the statement) count as import errors."""
+    results = [(str(path), import_flow_file(path, lock=lock, schema=schema)) for path in paths]
+    names: dict[str, str] = {}
+    out: list[ImportedFile] = []
+    for source, result in results:
+        target = file_name(result.name, ".wf") if result.name else None
+        if result.ok and target is not None:
+            if target in names:
+                problem = Problem(
+                    path="name",
+                    message=f"another flow ({names[target]}) has a name that makes the same file {target}",
+                    hint="rename one of the workflows in HubSpot",
+                )
+                result = attrs.evolve(result, text=None, problems=(*result.problems, problem))
+            else:
+                names[target] = source
+        out.append(ImportedFile(source=source, result=result, target=target))
+    return _check(out, schema)
+
+
+def _check(files: list[ImportedFile], schema: Schema) -> list[ImportedFile]:
+    ok = [f for f in files if f.result.ok and f.result.text is not None and f.target is not None]
+    project = Project(files=tuple(parse(f.result.text or "", f.source) for f in ok))
+    errors: dict[str, list[Diagnostic]] = {}
+    for diagnostic in check_project(project, schema):
+        if diagnostic.severity is Severity.ERROR:
+            errors.setdefault(diagnostic.span.file, []).append(diagnostic)
+    out = []
+    for f in files:
+        found = errors.get(f.source, [])
+        if found:
+            problems = [
+                Problem(
+                    path=f.result.json_path_at(d.span.line, d.span.col) or "",
+                    message=f"[{d.name}] {d.message}",
+                    hint=d.hint,
+                )
+                for d in found
+            ]
+            f = attrs.evolve(f, result=attrs.evolve(f.result, text=None, problems=(*f.result.problems, *problems)))
+        out.append(f)
+    return out
+
+
+def imported_project(
+    paths: Sequence[str | Path], *, lock: LockFile, schema: Schema
+) -> tuple[list[ParseResult], dict[str, FlowImport]]:
+    """Flow files as parsed `.wf` files for `wfdsl lint` (each keeps its JSON file's path)."""
+    parsed: list[ParseResult] = []
+    imports: dict[str, FlowImport] = {}
+    for path in paths:
+        result = import_flow_file(path, lock=lock, schema=schema)
+        imports[str(path)] = result
+        if result.ok and result.text is not None:
+            parsed.append(parse(result.text, str(path)))
+    return parsed, imports
+
+
+def export_files(project: Project, *, lock: LockFile, schema: Schema) -> list[tuple[ExportResult, str]]:
+    """Every workflow of a project as flow JSON, with the file name to write it to."""
+    return [
+        (export_workflow(wf, lock=lock, schema=schema), file_name(wf.name.value, ".json")) for wf in project.workflows
+    ]
