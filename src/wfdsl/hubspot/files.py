@@ -15,10 +15,12 @@ from wfdsl.check import check_project
 from wfdsl.diagnostics import Diagnostic, Severity
 from wfdsl.hubspot.export import ExportResult, export_workflow
 from wfdsl.hubspot.flows import FlowImport, import_flow_file
-from wfdsl.hubspot.lockfile import LockFile
+from wfdsl.hubspot.locate import locate
+from wfdsl.hubspot.lockfile import LockError, LockFile, find_lock
 from wfdsl.hubspot.problems import Problem
 from wfdsl.project import Project
 from wfdsl.schema import Schema
+from wfdsl.spans import Span
 from wfdsl.syntax import ParseResult, parse
 
 
@@ -87,22 +89,63 @@ def _check(files: list[ImportedFile], schema: Schema) -> list[ImportedFile]:
     return out
 
 
-def imported_project(
-    paths: Sequence[str | Path], *, lock: LockFile, schema: Schema
-) -> tuple[list[ParseResult], dict[str, FlowImport]]:
-    """Flow files as parsed `.wf` files for `wfdsl lint` (each keeps its JSON file's path)."""
-    parsed: list[ParseResult] = []
-    imports: dict[str, FlowImport] = {}
-    for path in paths:
-        result = import_flow_file(path, lock=lock, schema=schema)
-        imports[str(path)] = result
-        if result.ok and result.text is not None:
-            parsed.append(parse(result.text, str(path)))
-    return parsed, imports
-
-
 def export_files(project: Project, *, lock: LockFile, schema: Schema) -> list[tuple[ExportResult, str]]:
     """Every workflow of a project as flow JSON, with the file name to write it to."""
     return [
         (export_workflow(wf, lock=lock, schema=schema), file_name(wf.name.value, ".json")) for wf in project.workflows
     ]
+
+
+@attrs.frozen(kw_only=True)
+class FlowSources:
+    """Flow JSON files imported in memory for `wfdsl lint`: the parsed texts, the import
+    results and the JSON texts, by file path."""
+
+    parsed: tuple[ParseResult, ...]
+    imports: dict[str, FlowImport]
+    texts: dict[str, str]
+
+    def remap(self, diagnostic: Diagnostic) -> Diagnostic:
+        """A diagnostic of an imported text, pointed at the JSON it came from."""
+        path = diagnostic.span.file
+        imported = self.imports.get(path)
+        if imported is None:
+            return diagnostic
+        where = imported.json_path_at(diagnostic.span.line, diagnostic.span.col) or ""
+        return attrs.evolve(diagnostic, span=self.span(path, where), message=f"{where or 'flow'}: {diagnostic.message}")
+
+    def span(self, path: str, where: str) -> Span:
+        line, col = locate(self.texts.get(path, ""), where)
+        return Span(file=path, line=line, col=col, end_line=line, end_col=col + 1)
+
+    def problems(self) -> list[Diagnostic]:
+        """Import errors (what wfdsl cannot express) as `syntax` diagnostics at their JSON path."""
+        out = []
+        for path, imported in self.imports.items():
+            for problem in imported.problems:
+                if problem.error:
+                    message = f"{problem.path or 'flow'}: {problem.message}"
+                    out.append(Diagnostic.of("syntax", message, self.span(path, problem.path), hint=problem.hint))
+        return out
+
+
+def flow_sources(paths: Sequence[str | Path], *, schema: Schema) -> FlowSources:
+    """Import flow files for linting, each with the closest `hubspot.lock.toml` (if any)."""
+    parsed: list[ParseResult] = []
+    imports: dict[str, FlowImport] = {}
+    texts: dict[str, str] = {}
+    for path in paths:
+        found = find_lock(path)
+        try:
+            lock = LockFile.load(found) if found is not None else LockFile()
+        except LockError:
+            lock = LockFile()
+        result = import_flow_file(path, lock=lock, schema=schema)
+        imports[str(path)] = result
+        try:
+            texts[str(path)] = Path(path).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            texts[str(path)] = ""
+        if result.ok and result.text is not None:
+            parsed.append(parse(result.text, str(path)))
+    return FlowSources(parsed=tuple(parsed), imports=imports, texts=texts)
