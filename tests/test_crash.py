@@ -82,6 +82,12 @@ def _run(inputs: dict[str, Path], where: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def _without_store_id(key: str, store_id: str) -> str:
+    prefix, sep, rest = key.partition("/")
+    assert sep and prefix == store_id, key
+    return rest
+
+
 def final_state(where: Path) -> dict[str, Any]:
     """Everything the run leaves behind, as comparable plain data."""
     store = SQLiteStore(where / "state.db")
@@ -95,7 +101,11 @@ def final_state(where: Path) -> dict[str, Any]:
             "timers": [repr(t) for t in store.timers()],
             "records": [repr(r) for r in crm.records()],
             "outbox": crm.outbox(),
-            "performed": [(p["key"], p["kind"], p["object"], p["id"], p["replays"]) for p in crm.performed()],
+            # Keys begin with the store's own id, which differs from run to run.
+            "performed": [
+                (_without_store_id(p["key"], store.store_id()), p["kind"], p["object"], p["id"], p["replays"])
+                for p in crm.performed()
+            ],
             "property_history": [
                 (r.object, r.id, prop, crm.property_history(r.object, r.id, prop))
                 for r in crm.records()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import signal
 import sqlite3
 import subprocess
@@ -353,7 +354,7 @@ def test_a_second_service_on_the_same_store_is_refused(tmp_path: Path) -> None:
     assert other.returncode == 2
     assert other.stderr == (
         f"wfdsl: error: wfdsl-state.db is in use by another `wfdsl run` "
-        f"(pid {process.pid}); stop it first or use another --store\n"
+        f"(pid {process.pid} on {platform.node() or 'this host'}); stop it first or use another --store\n"
     )
     assert wfdsl("run", WF, "--until-idle", cwd=tmp_path).returncode == 0  # free again
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import json
 import threading
 from pathlib import Path
@@ -70,7 +71,10 @@ def test_stop_finishes_and_remembers_the_position(tmp_path: Path) -> None:
     with events.open("rb") as stream:  # followed: only stop() ends this run
         counts = service.run(stream, str(events))
     assert counts.events == 4 and service.stopping
-    assert store.get_meta("input") == {"source": str(events), "line": 4, "offset": events.stat().st_size}
+    position = store.input_position(str(events))
+    assert position is not None
+    assert (position.line, position.offset) == (4, events.stat().st_size)
+    assert (position.device, position.inode) == (events.stat().st_dev, events.stat().st_ino)
     assert store.get_meta("clock") == "2026-11-24T10:00:00+00:00"
 
 
@@ -154,7 +158,7 @@ def test_an_adapter_failure_outside_actions_rolls_the_batch_back(tmp_path: Path)
     with pytest.raises(TransientAdapterError, match="CRM unreachable"):
         service.run(io.BytesIO(events), "events")
     assert store.history() == []
-    assert store.get_meta("input") is None  # the lines are read again on the next start
+    assert store.input_position(os.path.realpath("events")) is None  # read again on the next start
     assert crm.get("contact", "c1") is None  # the records import was rolled back with it
 
 

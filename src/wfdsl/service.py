@@ -34,7 +34,11 @@ a testing and replay mode.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import os
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -46,11 +50,17 @@ import attrs
 from wfdsl.plan import PlanError, ProjectPlan, plan_to_json, plans_from_json
 from wfdsl.runtime.engine import Engine
 from wfdsl.runtime.protocols import (
+    AdapterError,
     Clock,
     CRMAdapter,
+    DeadLetter,
     Event,
+    InputPosition,
+    PermanentAdapterError,
+    ServiceStore,
     StateStore,
     SystemClock,
+    Timer,
     VirtualClock,
     utc,
 )
@@ -61,10 +71,10 @@ from wfdsl.simulate import (
     loads_json,
     parse_event,
 )
+from wfdsl.stores.memory import MemoryStore
 from wfdsl.stores.protocols import (
     CountingStore,
     EventInbox,
-    ExclusiveStore,
     InboxEvent,
     JournalStore,
     MetaStore,
@@ -92,6 +102,7 @@ class Options:
 
 
 @attrs.define
+@attrs.define
 class Counts:
     """What the status line shows."""
 
@@ -101,6 +112,7 @@ class Counts:
     failed: int = 0
     events: int = 0
     rejected: int = 0
+    dead: int = 0
     next_timer: dt.datetime | None = None
 
     def line(self) -> str:
@@ -137,28 +149,161 @@ class EventsReadError(Exception):
     an adapter or store, whose `OSError`s are runtime failures)."""
 
 
+#: The first line of an events file is fingerprinted up to this many bytes.
+FINGERPRINT_BYTES = 64 * 1024
+
+
+def fingerprint(first_line: bytes) -> str:
+    """The fingerprint of an events file: SHA-256 (hex) of its first line (at most 64 KiB)."""
+    return hashlib.sha256(first_line[:FINGERPRINT_BYTES]).hexdigest()
+
+
+def first_line_fingerprint(stream: IO[bytes]) -> str | None:
+    """The fingerprint of the file behind `stream` as it is now (None when it has no
+    complete first line yet). Leaves the stream's position where it was."""
+    try:
+        head = os.pread(stream.fileno(), FINGERPRINT_BYTES, 0)
+    except (AttributeError, OSError, ValueError):
+        try:  # a stream without a file (BytesIO): read it and go back
+            here = stream.tell()
+            stream.seek(0)
+            head = stream.read(FINGERPRINT_BYTES)
+            stream.seek(here)
+        except (AttributeError, OSError, ValueError):
+            return None
+    end = head.find(b"\n")
+    if end < 0 and len(head) < FINGERPRINT_BYTES:
+        return None
+    return fingerprint(head if end < 0 else head[: end + 1])
+
+
+def _size(stream: IO[bytes]) -> int | None:
+    try:
+        return os.fstat(stream.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        try:
+            here = stream.tell()
+            size = stream.seek(0, os.SEEK_END)
+            stream.seek(here)
+            return size
+        except (AttributeError, OSError, ValueError):
+            return None
+
+
+def file_identity(stream: IO[bytes]) -> tuple[int, int] | None:
+    """(device, inode) of the file behind `stream`, None when it has none."""
+    try:
+        info = os.fstat(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return None
+    return info.st_dev, info.st_ino
+
+
+def rotation(saved: InputPosition, stream: IO[bytes]) -> str | None:
+    """Why `stream` is not the file `saved` belongs to (None when it is): another file
+    at the path, a file shorter than the position, or a different first line."""
+    ident = file_identity(stream)
+    if ident is not None and saved.inode is not None and (saved.device, saved.inode) != ident:
+        return "it is another file than the one read before (rotated)"
+    size = _size(stream)
+    if size is not None and size < saved.offset:
+        return f"it is shorter ({size} bytes) than where reading stopped ({saved.offset}): truncated"
+    if saved.fingerprint is not None and first_line_fingerprint(stream) != saved.fingerprint:
+        return "its first line changed since it was read (replaced or truncated and written again)"
+    return None
+
+
 @attrs.frozen
 class _Line:
     number: int
     end: int  # byte offset just after the line
     text: bytes
+    ident: tuple[int, int] | None = None  # (device, inode) of the file it was read from
+    fingerprint: str | None = None  # of that file's first line
 
 
 _EOF = object()
 
 
 class _Reader(threading.Thread):
-    """Reads lines on a thread so the loop can wait for input and timers at once."""
+    """Reads lines on a thread so the loop can wait for input and timers at once.
 
-    def __init__(self, stream: IO[bytes], start_line: int, follow: bool, poll: float) -> None:
+    Following a file (`tail -F`), it notices rotation while it waits for new
+    lines: the file truncated (shorter than what was read, or its first line
+    changed) is read again from its start; another file at the path (the old one
+    renamed away) is opened and read from its start once the old one is read to
+    its end. Each is said on the log."""
+
+    def __init__(
+        self,
+        stream: IO[bytes],
+        start_line: int,
+        follow: bool,
+        poll: float,
+        *,
+        path: str | None = None,
+        fingerprint: str | None = None,
+        log: Callable[[str], None] = lambda text: None,
+    ) -> None:
         super().__init__(daemon=True)
         self.stream = stream
         self.number = start_line
         self.follow = follow
         self.poll = poll
+        self.path = path
+        self.fingerprint = fingerprint
+        self.log = log
+        self.file_ident = file_identity(stream) if path is not None else None
+        self.opened: list[IO[bytes]] = []  # files opened here after a rotation (closed on halt)
         self.lines: queue.Queue[Any] = queue.Queue(maxsize=10_000)
         self.halt = threading.Event()
         self.error: BaseException | None = None
+
+    def _put(self, text: bytes) -> None:
+        self.number += 1
+        end = self.stream.tell() if self.stream.seekable() else 0
+        if self.number == 1:
+            self.fingerprint = fingerprint(text)
+        self.lines.put(_Line(self.number, end, text, self.file_ident, self.fingerprint))
+
+    def _rotated(self) -> bool:
+        """At the end of the file: start again if it was rotated (see the class docs)."""
+        if self.path is None or not self.stream.seekable():
+            return False
+        position = self.stream.tell()
+        try:
+            size = os.fstat(self.stream.fileno()).st_size
+        except OSError:
+            return False
+        if size < position or (
+            self.fingerprint is not None
+            and self.number >= 1
+            and first_line_fingerprint(self.stream) not in (None, self.fingerprint)
+        ):
+            self.log(f"wfdsl run: {self.path} was truncated; reading it from the start")
+            self.stream.seek(0)
+            self._restart(self.file_ident)
+            return True
+        try:
+            now = os.stat(self.path)
+        except OSError:
+            return False  # moved away and not there again yet
+        if self.file_ident is not None and (now.st_dev, now.st_ino) != self.file_ident:
+            try:
+                fresh = open(self.path, "rb")  # noqa: SIM115 - closed when the reader halts
+            except OSError:
+                return False
+            self.log(f"wfdsl run: {self.path} was rotated (a new file is at its path); reading it from the start")
+            self.opened.append(fresh)
+            self.stream = fresh
+            self._restart(file_identity(fresh))
+            return True
+        return False
+
+    def _restart(self, ident: tuple[int, int] | None) -> None:
+        self.number = 0
+        self.file_ident = ident
+        self.fingerprint = None
 
     def run(self) -> None:
         partial = b""
@@ -168,22 +313,93 @@ class _Reader(threading.Thread):
                 if not chunk:
                     if not self.follow:
                         break
+                    if not partial and self._rotated():
+                        continue
                     time.sleep(self.poll)
                     continue
                 partial += chunk
                 if not partial.endswith(b"\n") and self.follow:
                     continue  # a line still being written
-                self.number += 1
-                end = self.stream.tell() if self.stream.seekable() else 0
-                self.lines.put(_Line(self.number, end, partial))
+                self._put(partial)
                 partial = b""
             if partial:
-                self.number += 1
-                end = self.stream.tell() if self.stream.seekable() else 0
-                self.lines.put(_Line(self.number, end, partial))
+                self._put(partial)
         except BaseException as error:  # reported by the loop
             self.error = error
         self.lines.put(_EOF)
+
+    def close(self) -> None:
+        self.halt.set()
+        for handle in self.opened:
+            handle.close()
+
+
+#: Errors that say the service itself cannot go on (its files, disk, network, memory):
+#: never blamed on the event or enrollment being processed. Every other exception
+#: raised while processing one input is that input's fault: it is set aside as a dead
+#: letter and the rest goes on.
+SYSTEMIC: tuple[type[BaseException], ...] = (
+    OSError,
+    MemoryError,
+    sqlite3.OperationalError,
+    sqlite3.InternalError,
+    sqlite3.NotSupportedError,
+)
+
+
+def is_poison(error: BaseException) -> bool:
+    """Whether `error`, raised while processing one input, is that input's fault
+    (see `SYSTEMIC`). A store corrupted on disk (sqlite3.DatabaseError itself) and a
+    CRM that failed (AdapterError other than a permanent refusal) are systemic."""
+    if not isinstance(error, Exception) or isinstance(error, SYSTEMIC):
+        return False
+    if type(error) is sqlite3.DatabaseError:
+        return False
+    if isinstance(error, AdapterError):
+        return isinstance(error, PermanentAdapterError)
+    from wfdsl.stores.sqlite import StoreError
+
+    return not isinstance(error, StoreError)
+
+
+def describe(error: BaseException) -> str:
+    """An error in one line for a dead letter: `OverflowError: date value out of range`."""
+    text = str(error).strip().replace("\n", " ")
+    name = type(error).__name__
+    if isinstance(error, RecursionError):
+        text = "nested too deeply"
+    return f"{name}: {text}" if text else name
+
+
+class _Poison(Exception):
+    """Processing input `index` of a unit (at `where`, FILE:LINE) failed with `error`,
+    that input's fault."""
+
+    def __init__(self, index: int, error: BaseException, where: str) -> None:
+        super().__init__(describe(error))
+        self.index = index
+        self.error = error
+        self.where = where
+
+
+class _PoisonTimer(Exception):
+    """Firing `timer` (due before input `index`) failed with `error`, its enrollment's fault."""
+
+    def __init__(self, index: int, timer: Timer, error: BaseException) -> None:
+        super().__init__(describe(error))
+        self.index = index
+        self.timer = timer
+        self.error = error
+
+
+def _event_json(event: Event) -> dict[str, Any]:
+    """An event in the events-file form (for a dead letter's payload)."""
+    out: dict[str, Any] = {"at": utc(event.at).isoformat(), "type": event.type, "object": event.object, "id": event.id}
+    if event.data:
+        out["data"] = dict(event.data)
+    if event.properties is not None:
+        out["properties"] = dict(event.properties)
+    return out
 
 
 def load_records_into(crm: CRMAdapter, data: Any, at: dt.datetime) -> None:
@@ -233,6 +449,10 @@ class Service:
         self._crm_units = crm if isinstance(crm, UnitCRM) else None
         self._journal = store if isinstance(store, JournalStore) and self._crm_units is not None else None
         self._inbox = store if isinstance(store, EventInbox) else None
+        # The store's service side (lock, positions, dead letters), when it has one.
+        self._service = store if isinstance(store, ServiceStore) else None
+        # Whether a failed unit is undone in the store (the memory store cannot undo).
+        self._atomic = not isinstance(store, MemoryStore)
         self.virtual = options.clock == "virtual"
         if clock is None:
             # A virtual clock never goes back, so it starts at the epoch and is set to the
@@ -351,7 +571,9 @@ class Service:
     # ------------------------------------------------------------ work
 
     def _fire_due(self, limit: dt.datetime) -> int:
-        """Fire the timers due by `limit`, `batch` at a time per unit."""
+        """Fire the timers due by `limit`, `batch` at a time per unit. A timer whose
+        firing fails by its enrollment's fault is set aside (`_bury_timer`) and the
+        others fire: one enrollment never blocks the rest."""
         assert self.engine is not None
         engine = self.engine
         total = 0
@@ -360,18 +582,90 @@ class Service:
             if due is None or due > limit:
                 break
             fired = 0
-            with self._unit():
-                while fired < self.options.batch and not self.stopping:
-                    due = engine.next_due()
-                    if due is None or due > limit:
-                        break
-                    if isinstance(self.clock, VirtualClock):
-                        self.clock.set(due)
-                    count = engine.run_due(due)
-                    fired += count
-                    self.counts.fired += count
+            before = self._moment()
+            try:
+                with self._unit():
+                    while fired < self.options.batch and not self.stopping:
+                        due = engine.next_due()
+                        if due is None or due > limit:
+                            break
+                        if isinstance(self.clock, VirtualClock):
+                            self.clock.set(due)
+                        count = engine.run_due(due)
+                        fired += count
+                        self.counts.fired += count
+            except Exception as error:
+                timer = engine.firing
+                if timer is None or not is_poison(error):
+                    raise
+                if self._atomic:  # rolled back: the batch fires again without it
+                    self._undo(before)
+                with self._unit():
+                    self._bury_timer(timer, error)
+                continue
             total += fired
         return total
+
+    def _moment(self) -> tuple[Counts, dt.datetime | None, dt.datetime, dt.datetime | None]:
+        """What a unit changes outside the store, to put back when it is rolled back."""
+        engine_now = self.engine.now if self.engine is not None else None
+        return attrs.evolve(self.counts), self._last_event, self.clock.now(), engine_now
+
+    def _undo(self, moment: tuple[Counts, dt.datetime | None, dt.datetime, dt.datetime | None]) -> None:
+        """Back to `moment` after a unit was rolled back, so that doing it again
+        without the bad input gives what it would have given without it."""
+        self.counts, self._last_event, clock_now, engine_now = moment
+        if isinstance(self.clock, VirtualClock):
+            self.clock.rewind(clock_now)
+        if self.engine is not None and engine_now is not None:
+            self.engine.rewind(engine_now)
+
+    def _bury_timer(self, timer: Timer, error: BaseException) -> None:
+        """Set a timer aside as a dead letter, and end its enrollment (unenrolled with
+        reason `error`, its history saying why) when that can be done."""
+        assert self.engine is not None
+        reason = describe(error)
+        self.store.cancel_timer(timer.key)
+        enrollment = self.store.enrollment(timer.enrollment) if timer.enrollment else None
+        if enrollment is not None:
+            try:
+                with self.store.transaction():
+                    self.engine.quarantine(enrollment.id, reason)
+            except Exception as again:
+                if not is_poison(again):
+                    raise
+        letter = DeadLetter(
+            at=dt.datetime.now(UTC),
+            kind="timer",
+            reason=reason,
+            payload=timer.key,
+            workflow=timer.workflow,
+            enrollment=timer.enrollment,
+            object=None if enrollment is None else enrollment.object,
+            id=None if enrollment is None else enrollment.record,
+        )
+        self._dead_letter(letter)
+
+    def _dead_letter(self, letter: DeadLetter, *, quiet: bool = False) -> None:
+        """Keep a dead letter in the store (a `ServiceStore`) and say so on the log
+        (unless `quiet`: the caller said it already)."""
+        number = self._service.add_dead_letter(letter) if self._service is not None else 0
+        self.counts.dead += 1
+        if quiet:
+            return
+        tag = f" (dead letter {number})" if number else ""
+        what = "line" if letter.kind == "event" else f"{letter.kind} {letter.payload!r}"
+        where = letter.where()
+        self.log(f"wfdsl: error: {where}: {letter.reason}; {what} set aside{tag}, the rest goes on")
+
+    def _bury_line(self, item: _Line, source: str, reason: str, *, quiet: bool = False) -> None:
+        text = item.text.decode("utf-8", "replace").rstrip("\r\n")
+        self._dead_letter(
+            quiet=quiet,
+            letter=DeadLetter(
+                at=dt.datetime.now(UTC), kind="event", reason=reason, source=source, line=item.number, payload=text
+            ),
+        )
 
     def _line(self, item: _Line, source: str) -> dict[str, Any] | None:
         """One line as a checked events-format object (None for a blank line); an event
@@ -391,10 +685,19 @@ class Service:
 
     def _process(self, items: list[_Line], source: str) -> None:
         """A batch of lines as one unit: into the inbox with the input position (a store
-        with an inbox), then applied; stops early (and commits) on a stop request."""
+        with an inbox), then applied; stops early (and commits) on a stop request.
+
+        A line that is not an event becomes a dead letter (FILE:LINE and why); so
+        does an event whose processing fails through its own fault, and the others
+        are processed (`_isolated`)."""
+        lines: list[_Line] = []
+        bodies: list[dict[str, Any]] = []
         position = None
-        with self._unit():
-            bodies: list[dict[str, Any]] = []
+
+        def take(skip: Mapping[int, str]) -> None:
+            nonlocal position
+            lines.clear()
+            bodies.clear()
             for item in items:
                 position = item
                 try:
@@ -402,21 +705,102 @@ class Service:
                 except SimulationInputError as error:
                     self.log(f"wfdsl: warning: {error} (line skipped)")
                     self.counts.rejected += 1
+                    self._bury_line(item, source, error.message, quiet=True)
+                    continue
+                except Exception as error:
+                    if not is_poison(error):
+                        raise
+                    self._bury_line(item, source, describe(error))
                     continue
                 if data is not None:
+                    lines.append(item)
                     bodies.append(data)
-            if self._inbox is not None:
-                self._inbox.append_events(bodies)
             if position is not None:
-                self.meta.set("input", {"source": source, "line": position.number, "offset": position.end})
+                self._save_position(source, position)
             if self._inbox is not None:
-                self._consume(max(self.options.batch, len(bodies)))
+                numbers = self._inbox.append_events(bodies)
+                origin = {n: (source, line) for n, line in zip(numbers, lines, strict=True) if n is not None}
+                self._consume(max(self.options.batch, len(bodies)), skip, origin)
             else:
-                for data in bodies:
-                    self._apply(parse_event(data, source, 0))
+                for index, (data, item) in enumerate(zip(bodies, lines, strict=True)):
+                    if index in skip:
+                        self._bury_line(item, source, skip[index], quiet=True)
+                        continue
+                    self._apply_isolated(index, parse_event(data, source, item.number), (source, item))
                     if self.stopping:
                         break
             self._save_last_event()
+
+        self._isolated(take)
+
+    def _isolated(self, work: Callable[[Mapping[int, str]], Any]) -> Any:
+        """`work(skip)` as one unit. When input number `i` of the unit fails through its
+        own fault (`_Poison`), the unit is rolled back and done again with `skip[i]`
+        saying why: `work` then sets that input aside as a dead letter and does the
+        rest, so the good inputs are all processed, once. A timer that fails while due
+        before an input (`_PoisonTimer`) is set aside in a unit of its own first.
+        (The memory store cannot roll back: there `work` sets inputs aside as it goes
+        and never raises these.)"""
+        skip: dict[int, str] = {}
+        while True:
+            before = self._moment()
+            started = self.engine is not None
+            try:
+                try:
+                    with self._unit():
+                        return work(skip)
+                except (_Poison, _PoisonTimer):
+                    self._undo(before)
+                    if not started:
+                        self.engine = None  # its start was rolled back with the unit: start again
+                    raise
+            except _PoisonTimer as poison:
+                with self._unit():
+                    self._bury_timer(poison.timer, poison.error)
+            except _Poison as poison:
+                if poison.index in skip:
+                    raise poison.error from None
+                skip[poison.index] = str(poison)
+                self.log(f"wfdsl: error: {poison.where}: {poison}; event set aside, the rest goes on")
+
+    def _apply_isolated(self, index: int, event: Event, where: tuple[str, _Line | int]) -> bool:
+        """`_apply(event)`, input number `index` of the unit: True when applied. A failure
+        through the event's own fault raises `_Poison` (a store that rolls back) or
+        sets the event aside at once (the memory store); likewise for a timer due
+        before it (`_PoisonTimer`)."""
+        source, at = where
+        line = at.number if isinstance(at, _Line) else at
+        while True:
+            try:
+                self._apply(event)
+                return True
+            except (_Poison, _PoisonTimer):
+                raise
+            except Exception as error:
+                if not is_poison(error):
+                    raise
+                engine = self.engine
+                timer = engine.firing if engine is not None else None
+                if engine is None:
+                    raise  # the engine's start failed: nobody's fault in particular
+                if self._atomic:
+                    if timer is not None:
+                        raise _PoisonTimer(index, timer, error) from error
+                    raise _Poison(index, error, f"{source}:{line}") from error
+                if timer is not None:
+                    self._bury_timer(timer, error)
+                    continue  # then the event itself
+                self._dead_letter(
+                    DeadLetter(
+                        at=dt.datetime.now(UTC),
+                        kind="event",
+                        reason=describe(error),
+                        source=source,
+                        line=line,
+                        payload=json.dumps(_event_json(event), ensure_ascii=False, default=str),
+                    )
+                )
+                return False
 
     def _apply(self, event: Event) -> None:
         """Fire what is due before the event, then ingest it."""
@@ -450,36 +834,91 @@ class Service:
             self.counts.rejected += 1
             return None
 
-    def _consume(self, limit: int) -> int:
-        """Apply up to `limit` pending inbox events in the open unit; the number taken."""
+    def _consume(self, limit: int, skip: Mapping[int, str] = {}, origin: Mapping[int, tuple[str, _Line]] = {}) -> int:
+        """Apply up to `limit` pending inbox events in the open unit; the number taken.
+        `skip` and `origin` as in `_isolated` and `_process` (the file line of a row
+        appended from an events file; other rows are named `inbox:<row>`)."""
         assert self._inbox is not None
         rows = self._inbox.claim_events(limit)
         done: list[int] = []
-        for row in rows:
-            event = self._inbox_event(row)
-            if event is not None:
-                self._apply(event)
+        for index, row in enumerate(rows):
+            source, at = origin.get(row.id, ("inbox", row.id))
+            if index in skip:
+                self._bury_row(row, source, at, skip[index])
+            else:
+                event = self._inbox_event(row)
+                if event is not None:
+                    self._apply_isolated(index, event, (source, at))
             done.append(row.id)
+            if not self._atomic:
+                self._inbox.finish_events([row.id], self.clock.now())
             if self.stopping:
                 break
-        if done:
+        if done and self._atomic:
             self._inbox.finish_events(done, self.clock.now())
         return len(done)
+
+    def _bury_row(self, row: InboxEvent, source: str, at: _Line | int, reason: str) -> None:
+        line = at.number if isinstance(at, _Line) else at
+        payload = (
+            at.text.decode("utf-8", "replace").rstrip("\r\n")
+            if isinstance(at, _Line)
+            else json.dumps(row.body, ensure_ascii=False, default=str)
+        )
+        self._dead_letter(
+            DeadLetter(at=dt.datetime.now(UTC), kind="event", reason=reason, source=source, line=line, payload=payload),
+            quiet=True,  # said when it failed
+        )
 
     def _drain(self) -> int:
         """Apply what waits in the inbox (from `wfdsl ingest`, `serve`, other programs),
         `batch` events per unit; the number taken."""
         if self._inbox is None:
             return 0
+        inbox = self._inbox
         total = 0
-        while not self.stopping and self._inbox.pending_events():
-            with self._unit():
-                taken = self._consume(self.options.batch)
+        while not self.stopping and inbox.pending_events():
+
+            def take(skip: Mapping[int, str]) -> int:
+                taken = self._consume(self.options.batch, skip)
                 self._save_last_event()
+                return taken
+
+            taken: int = self._isolated(take)
             if not taken:
                 break
             total += taken
         return total
+
+    def _position_key(self, source: str) -> str:
+        return os.path.realpath(source)
+
+    def _saved_position(self, source: str) -> InputPosition | None:
+        key = self._position_key(source)
+        saved = self._service.input_position(key) if self._service is not None else None
+        if saved is None:
+            # A store written before positions identified their file: the offset alone.
+            old = self.meta.get("input")
+            if isinstance(old, dict) and old.get("source") == source:
+                saved = InputPosition(source=key, line=int(old["line"]), offset=int(old["offset"]))
+        return saved
+
+    def _save_position(self, source: str, item: _Line) -> None:
+        if source == "-":
+            return
+        device, inode = item.ident if item.ident is not None else (None, None)
+        position = InputPosition(
+            source=self._position_key(source),
+            line=item.number,
+            offset=item.end,
+            device=device,
+            inode=inode,
+            fingerprint=item.fingerprint,
+        )
+        if self._service is not None:
+            self._service.set_input_position(position)
+        else:
+            self.meta.set("input", {"source": source, "line": item.number, "offset": item.end})
 
     def refresh(self) -> Counts:
         """Counts from the store (totals over every workflow)."""
@@ -498,28 +937,52 @@ class Service:
 
     # ------------------------------------------------------------ the loop
 
-    def run(self, stream: IO[bytes] | None, source: str = "-") -> Counts:
+    def run(self, stream: IO[bytes] | None, source: str = "-", *, path: str | None = None) -> Counts:
         """Run until the input ends (`until_idle`) or `stop()`; returns the final counts.
 
         `stream` is a binary file object (None: no input, timers only). A
         seekable stream resumes after the last line a previous run committed
-        when `source` names the same input.
+        when `source` names the same file (its resolved path is the key) and
+        the file is the one that position was read from: a rotated file
+        (another file at the path, a shorter one, another first line) is read
+        from its start, and the log says so. `path` is the name to watch for
+        rotation while following (default: `source`).
         """
-        if isinstance(self.store, ExclusiveStore):
-            self.store.lock()
+        if self._service is not None:
+            self._service.lock()
         self.recover()
         start_line = 0
-        if stream is not None and source != "-" and stream.seekable():
-            saved = self.meta.get("input")
-            if saved and saved.get("source") == source:
-                stream.seek(int(saved["offset"]))
-                start_line = int(saved["line"])
+        known: str | None = None
+        path = path or source
+        follows_file = stream is not None and source != "-" and stream.seekable()
+        if stream is not None and follows_file:
+            saved = self._saved_position(source)
+            if saved is not None:
+                why = rotation(saved, stream)
+                if why is None:
+                    stream.seek(saved.offset)
+                    start_line = saved.line
+                    known = saved.fingerprint
+                else:
+                    self.log(f"wfdsl run: {path}: {why}; reading it from the start")
         saved_last = self.meta.get("last_event")
         self._last_event = dt.datetime.fromisoformat(saved_last) if saved_last else None
         if not self.virtual or self.meta.get("plans"):
             self._start(self.clock.now())
         follow = self.options.follow and not self.options.until_idle and stream is not None and stream.seekable()
-        reader = _Reader(stream, start_line, follow, self.options.poll) if stream else None
+        reader = (
+            _Reader(
+                stream,
+                start_line,
+                follow,
+                self.options.poll,
+                path=path if follows_file and file_identity(stream) is not None else None,
+                fingerprint=known,
+                log=self.log,
+            )
+            if stream
+            else None
+        )
         if reader is not None:
             reader.start()
         ended = reader is None
@@ -545,7 +1008,7 @@ class Service:
                     break
         finally:
             if reader is not None:
-                reader.halt.set()
+                reader.close()
         return self.refresh()
 
     def _take(self, reader: _Reader | None, ended: bool) -> tuple[list[_Line], bool]:
@@ -604,17 +1067,37 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 
 def status_report(store: StateStore, *, limit: int = 20) -> dict[str, Any]:
-    """What `wfdsl status` shows: workflows with stats, waiting enrollments, next timers.
+    """What `wfdsl status` shows: workflows with stats, waiting enrollments, next timers,
+    dead letters. A `ServiceStore` counts in the store and loads only the rows shown,
+    so the report costs the same for a thousand waiting enrollments or a million.
 
     >>> from wfdsl.stores.memory import MemoryStore
     >>> status_report(MemoryStore())["totals"]["waiting"]
     0
     """
-    active = list(store.enrollments(status="active"))
-    counting = store if isinstance(store, CountingStore) else None
-    names = sorted(counting.workflows() if counting else {e.workflow for e in active})
-    timers = counting.timers() if counting else []
-    due_of = {t.enrollment: t.due for t in timers if t.enrollment}
+    if isinstance(store, ServiceStore):
+        names = store.workflows()
+        waiting_of = store.count_by_workflow("active")
+        page = store.waiting(limit)
+        timers = list(store.timers(limit))
+        dead = store.dead_letters(limit)
+        totals = {
+            "waiting": store.count_enrollments(status="active"),
+            "timers": store.count_timers(),
+            "history": store.count_history(),
+        }
+        dead_count = store.count_dead_letters()
+    else:
+        active = list(store.enrollments(status="active"))
+        names = sorted({e.workflow for e in active})
+        waiting_of = {}
+        for e in active:
+            waiting_of[e.workflow] = waiting_of.get(e.workflow, 0) + 1
+        page = [(e, None) for e in active[:limit]]
+        timers = []
+        dead = []
+        totals = {"waiting": len(active), "timers": 0, "history": len(store.history())}
+        dead_count = 0
     workflows = []
     for name in names:
         counters: dict[str, float] = dict(store.stats(name))
@@ -626,7 +1109,7 @@ def status_report(store: StateStore, *, limit: int = 20) -> dict[str, Any]:
                 "name": name,
                 "active": bool(state.get("active")),
                 "version": state.get("version"),
-                "waiting": sum(1 for e in active if e.workflow == name),
+                "waiting": waiting_of.get(name, 0),
                 "stats": counters,
             }
         )
@@ -639,10 +1122,10 @@ def status_report(store: StateStore, *, limit: int = 20) -> dict[str, Any]:
             "step": e.step,
             "phase": e.phase,
             "enrolled_at": _iso(e.enrolled_at),
-            "until": _iso(due_of.get(e.id)),
+            "until": _iso(due),
             "waiting_for": None if e.waiting_for is None else dict(e.waiting_for).get("type"),
         }
-        for e in active[:limit]
+        for e, due in page
     ]
     next_timers = [
         {"due": _iso(t.due), "kind": t.kind, "workflow": t.workflow, "enrollment": t.enrollment, "key": t.key}
@@ -653,13 +1136,15 @@ def status_report(store: StateStore, *, limit: int = 20) -> dict[str, Any]:
         "workflows": workflows,
         "waiting": waiting,
         "timers": next_timers,
-        "totals": {
-            "workflows": len(workflows),
-            "waiting": len(active),
-            "timers": len(timers),
-            "history": counting.count_history() if counting else len(store.history()),
-        },
+        "dead_letters": {"count": dead_count, "recent": [letter.to_json() for letter in dead]},
+        "totals": {"workflows": len(workflows), **totals},
     }
+
+
+#: Rows one step of `prune_store` removes (one short transaction).
+PRUNE_STEP = 2000
+#: Pause between two steps, so a running service gets the write lock in between.
+PRUNE_PAUSE = 0.02
 
 
 def prune_store(store: StateStore, now: dt.datetime) -> dict[str, Any]:
@@ -672,10 +1157,21 @@ def prune_store(store: StateStore, now: dt.datetime) -> dict[str, Any]:
         "history_before": now - HISTORY_RETENTION,
         "facts_before": now - FACT_RETENTION,
     }
-    with store.transaction():
-        removed = store.prune(**cutoffs)
-        # Applied inbox events are kept as long as action entries, for their `event_id`s.
-        events = store.prune_events(cutoffs["actions_before"]) if isinstance(store, EventInbox) else 0
+    if isinstance(store, ServiceStore):
+        # Small steps, each its own short transaction: a service running on the store
+        # meanwhile waits at most one step for the write lock, never the whole prune.
+        removed = 0
+        more = True
+        while more:
+            count, more = store.prune_some(**cutoffs, limit=PRUNE_STEP)
+            removed += count
+            if more and PRUNE_PAUSE:
+                time.sleep(PRUNE_PAUSE)
+    else:
+        with store.transaction():
+            removed = store.prune(**cutoffs)
+    # Applied inbox events are kept as long as action entries, for their `event_id`s.
+    events = store.prune_events(cutoffs["actions_before"]) if isinstance(store, EventInbox) else 0
     return {
         "removed": removed,
         **{k: v.isoformat() for k, v in cutoffs.items()},

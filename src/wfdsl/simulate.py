@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,11 @@ from wfdsl.stores.memory import MemoryStore
 
 #: Without `--until`, the simulation stops this long after the last event.
 HORIZON = dt.timedelta(days=400)
+
+
+class SimulationRuntimeError(Exception):
+    """An event or an enrollment the simulation could not process (a value out of
+    range, a date past the calendar): `str()` says which, and why."""
 
 
 class SimulationInputError(Exception):
@@ -63,15 +69,47 @@ class Seed:
 # ---------------------------------------------------------------- records file
 
 
-#: Event times after this year are refused (delays and the horizon must stay in range).
+#: Event times outside these years are refused (delays, time zones and the horizon
+#: must stay within the calendar).
+MIN_YEAR = 1900
 MAX_YEAR = 9000
+
+
+#: A `\\uD800`-`\\uDFFF` escape: JSON may spell a lone surrogate, which is not text.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogate(value: Any, path: str) -> str | None:
+    """The JSON path of the first string (or key) holding a lone surrogate, or None."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if any("\ud800" <= ch <= "\udfff" for ch in item):
+                return where
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                if any("\ud800" <= ch <= "\udfff" for ch in key):
+                    return where
+                stack.append((inner, f"{where}.{key}"))
+        elif isinstance(item, list):
+            stack.extend((inner, f"{where}[{i}]") for i, inner in enumerate(item))
+    return None
 
 
 def loads_json(text: str, file: str, line: int) -> Any:
     """Decoded JSON, or `SimulationInputError` naming the file and line (also for
-    nesting too deep to decode and integers too long to convert)."""
+    nesting too deep to decode, integers too long to convert, and strings holding a
+    lone surrogate such as `\\ud800`, which JSON can spell but which is not text)."""
     try:
-        return json.loads(text)
+        data = json.loads(text)
+        if _SURROGATE_ESCAPE.search(text):
+            where = _lone_surrogate(data, "$")
+            if where is not None:
+                raise SimulationInputError(
+                    file, line, f"invalid text at {where}: a lone surrogate escape (\\ud800-\\udfff) is not a character"
+                )
+        return data
     except json.JSONDecodeError as error:
         last = text.rstrip("\r\n").count("\n") + 1  # an error at the very end: the last line
         raise SimulationInputError(file, line + min(error.lineno, last) - 1, f"invalid JSON: {error.msg}") from None
@@ -190,6 +228,8 @@ def _timestamp(value: Any, file: str, line: int) -> dt.datetime:
         raise SimulationInputError(file, line, f"`at` {value!r} has no zone; add `Z` or an offset such as `+01:00`")
     if when.year > MAX_YEAR:
         raise SimulationInputError(file, line, f"`at` {value!r} is after the year {MAX_YEAR}")
+    if when.year < MIN_YEAR:
+        raise SimulationInputError(file, line, f"`at` {value!r} is before the year {MIN_YEAR}")
     return when.astimezone(dt.timezone.utc)
 
 
@@ -231,8 +271,9 @@ def parse_event(data: Any, file: str, line: int) -> Event:
     return Event(type=kind, object=object_type, id=str(record_id), at=at, data=attributes, properties=properties)
 
 
-def read_events(path: str | Path) -> Iterator[Event]:
-    """Events from a JSON Lines file, one line at a time, checked to be in time order."""
+def read_events(path: str | Path, where: dict[str, int] | None = None) -> Iterator[Event]:
+    """Events from a JSON Lines file, one line at a time, checked to be in time order.
+    `where["line"]` is set to the line of each event as it is handed out."""
     file = str(path)
     previous: dt.datetime | None = None
     try:
@@ -263,6 +304,8 @@ def read_events(path: str | Path) -> Iterator[Event]:
                     f"events must be in time order: {data['at']} is before the previous event ({previous.isoformat()})",
                 )
             previous = event.at
+            if where is not None:
+                where["line"] = line_no
             yield event
 
 
@@ -316,9 +359,12 @@ class Simulation:
         self.engine = engine
         return engine
 
-    def run(self, events: Iterable[Event], source: str = "events") -> None:
+    def run(self, events: Iterable[Event], source: str = "events", where: Mapping[str, int] | None = None) -> None:
         """Feed the events in order, firing due timers in between, then run out the clock.
-        `source` names the events in errors."""
+        `source` names the events in errors, `where["line"]` the line of the event in
+        hand (see `read_events`). An event or an enrollment that cannot be processed
+        (a value out of range, a date past the calendar) is a SimulationRuntimeError
+        naming it, never a traceback."""
         stream = iter(events)
         first = next(stream, None)
         start = self.start or (first.at if first is not None else self.until)
@@ -332,8 +378,15 @@ class Simulation:
             if self.until is not None and event.at > self.until:
                 break
             clock.set(event.at)
-            engine.run_due(event.at)
-            engine.ingest(event)
+            self._fire(engine, event.at)
+            try:
+                engine.ingest(event)
+            except Exception as error:
+                if not _poison(error):
+                    raise
+                line = (where or {}).get("line")
+                at = f"{source}:{line}" if line else f"{source}: the {event.type} event of {event.object}:{event.id}"
+                raise SimulationRuntimeError(f"{at}: cannot process this event: {_describe(error)}") from None
             last = max(last, event.at)
         room = dt.datetime.max.replace(tzinfo=dt.timezone.utc) - last
         end = self.until if self.until is not None else last + min(HORIZON, room)
@@ -342,7 +395,20 @@ class Simulation:
             if due is None or due > end:
                 break
             clock.set(due)
-            engine.run_due(due)
+            self._fire(engine, due)
+
+    def _fire(self, engine: Engine, now: dt.datetime) -> None:
+        try:
+            engine.run_due(now)
+        except Exception as error:
+            timer = engine.firing
+            if timer is None or not _poison(error):
+                raise
+            enr = self.store.enrollment(timer.enrollment) if timer.enrollment else None
+            whose = f"workflow {timer.workflow!r}"
+            if enr is not None:
+                whose += f", {enr.object}:{enr.record} (enrollment {enr.id}, step {enr.step})"
+            raise SimulationRuntimeError(f"{whose}: cannot go on: {_describe(error)}") from None
 
     def trace(self) -> list[dict[str, Any]]:
         """The history entries in time order, as SPEC §8 JSON objects."""
@@ -374,5 +440,21 @@ def simulate_files(
 ) -> Simulation:
     """Run a simulation from files (what `wfdsl simulate` does, streaming and lean)."""
     sim = Simulation(plans, load_records(records), start=start, until=until, on_history=on_history, lean_crm=lean_crm)
-    sim.run(read_events(events), str(events))
+    where: dict[str, int] = {}
+    sim.run(read_events(events, where), str(events), where)
     return sim
+
+
+def _poison(error: BaseException) -> bool:
+    """Whether an error raised while processing one input is that input's fault (all
+    but the run's own failures: memory, I/O, and the adapter's)."""
+    from wfdsl.runtime.protocols import AdapterError
+
+    return not isinstance(error, (MemoryError, OSError, AdapterError, SimulationInputError))
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, RecursionError):
+        return "RecursionError: nested too deeply"
+    text = str(error).strip().replace("\n", " ")
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -27,3 +27,30 @@ def adapter_class(name: str) -> Any:
 
 def adapter_names() -> list[str]:
     return sorted(entry.name for entry in entry_points(group=GROUP))
+
+
+def incremented(current: Any, by: Any, what: str) -> Any:
+    """The value of `increment` (HubSpot's "increase property value"): `current` plus
+    `by`, an int when whole. PermanentAdapterError when `current` is not a number or
+    the sum is not a finite number (an integer beyond 1e308, `Infinity`, `NaN`).
+
+    >>> incremented("2", 1, "contact.score")
+    3
+    """
+    import math
+
+    from wfdsl.runtime.protocols import PermanentAdapterError
+
+    try:
+        base = float(current) if current not in (None, "") else 0.0
+        total = base + float(by)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise PermanentAdapterError(f"{what} is {_short(current)}, not a number it can add {by!r} to") from error
+    if not math.isfinite(total):
+        raise PermanentAdapterError(f"{what} + {by!r} is not a finite number ({_short(current)})")
+    return int(total) if total.is_integer() else total
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

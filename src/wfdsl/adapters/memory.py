@@ -25,6 +25,7 @@ from typing import Any
 
 import attrs
 
+from wfdsl.adapters import incremented
 from wfdsl.runtime.protocols import (
     Action,
     ActionResult,
@@ -32,6 +33,8 @@ from wfdsl.runtime.protocols import (
     PermanentAdapterError,
     Record,
     TransientAdapterError,
+    replay_mismatch,
+    same_action,
 )
 
 Key = tuple[str, str]
@@ -65,6 +68,7 @@ class MemoryCRM:
         self._prop_history: dict[tuple[str, str, str], list[tuple[dt.datetime, Any]]] = {}
         self._events: dict[tuple[str, str, str], list[tuple[dt.datetime, Mapping[str, Any]]]] = {}
         self._results: dict[str, ActionResult] = {}
+        self._actions: dict[str, Action] = {}
         self._faults: list[_Fault] = []
         self._created = 0
         #: Idempotency log: (key, action) for every action actually performed.
@@ -231,6 +235,9 @@ class MemoryCRM:
 
     def perform(self, action: Action, idempotency_key: str) -> ActionResult:
         if idempotency_key in self._results:
+            first = self._actions[idempotency_key]
+            if not same_action(first, action.kind, action.object, action.id, action.args):
+                raise replay_mismatch(idempotency_key, first, action)
             return self._results[idempotency_key]
         for fault in self._faults:
             if fault.times > 0 and fault.kind in (None, action.kind):
@@ -240,6 +247,7 @@ class MemoryCRM:
                 raise TransientAdapterError(fault.message)
         result = self._perform(action)
         self._results[idempotency_key] = result
+        self._actions[idempotency_key] = action
         self.performed.append((idempotency_key, action))
         return result
 
@@ -257,12 +265,7 @@ class MemoryCRM:
             target = self._target(action)
             prop = str(args["property"])
             current = self._records.get(target, {}).get(prop)
-            try:
-                base = float(current) if current not in (None, "") else 0.0
-            except (TypeError, ValueError) as error:
-                raise PermanentAdapterError(f"{target[0]}.{prop} is {current!r}, not a number") from error
-            total = base + float(args.get("by", 0))
-            number: Any = int(total) if total.is_integer() else total
+            number = incremented(current, args.get("by", 0), f"{target[0]}.{prop}")
             return ActionResult(events=tuple(self._set(target, {prop: number}, at, cause)))
         if kind in ("assign_owner", "rotate_owner"):
             return ActionResult(events=tuple(self._set(own, {OWNER_PROPERTY: args.get("owner")}, at, cause)))

@@ -7,8 +7,10 @@ everything in a SQLite file (WAL), so it outlives the process.
 
 Idempotency: every performed action is written to the `performed` table
 with its key and result, in the same transaction as its effects. A second
-`perform` with a known key changes nothing, counts a replay, and returns the
-stored result — the log is the proof that no action was performed twice.
+`perform` with a known key and the same action (kind, record, arguments)
+changes nothing, counts a replay, and returns the stored result — the log is
+the proof that no action was performed twice. A known key with another
+action is refused (PermanentAdapterError), never taken for done.
 
 Units: the service loop can group everything the CRM does for a batch of
 steps into one unit (`begin_unit` … `end_unit(token)`). While a unit is open
@@ -38,12 +40,15 @@ from typing import Any
 
 import attrs
 
+from wfdsl.adapters import incremented
 from wfdsl.runtime.protocols import (
     Action,
     ActionResult,
     Event,
     PermanentAdapterError,
     Record,
+    replay_mismatch,
+    same_action,
 )
 from wfdsl.stores.sqlite import (
     StoreError,
@@ -300,9 +305,12 @@ class SQLiteCRM:
                 if not isinstance(items, list):
                     raise RecordsError(f"{object_type!r}: expected a list of records")
                 for number, item in enumerate(items):
-                    if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
+                    record_id = item.get("id") if isinstance(item, Mapping) else None
+                    if isinstance(record_id, int) and not isinstance(record_id, bool):
+                        record_id = str(record_id)  # ids are text; a whole number is its digits
+                    if not isinstance(record_id, str):
                         raise RecordsError(f'{object_type}[{number}]: a record is an object with a string "id"')
-                    self.add_record(object_type, item["id"], item, at=at)
+                    self.add_record(object_type, record_id, item, at=at)
                     count += 1
             for number, link in enumerate(data.get("associations") or []):
                 try:
@@ -465,10 +473,16 @@ class SQLiteCRM:
 
     def perform(self, action: Action, idempotency_key: str) -> ActionResult:
         with self._atomic():
-            row = self._conn.execute("SELECT result FROM performed WHERE key = ?", (idempotency_key,)).fetchone()
+            row = self._conn.execute(
+                "SELECT result, kind, object, id, at, args FROM performed WHERE key = ?", (idempotency_key,)
+            ).fetchone()
             if row is not None:
+                result, kind, object_type, record_id, at, args = row
+                first = Action(kind=kind, object=object_type, id=record_id, args=loads(args), at=from_micros(at))
+                if not same_action(first, action.kind, action.object, action.id, action.args):
+                    raise replay_mismatch(idempotency_key, first, action)
                 self._exec("UPDATE performed SET replays = replays + 1 WHERE key = ?", (idempotency_key,))
-                return _result_in(loads(row[0]))
+                return _result_in(loads(result))
             result = self._perform(action)
             self._exec(
                 "INSERT INTO performed (key, kind, object, id, at, args, result) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -540,12 +554,7 @@ class SQLiteCRM:
             target = self._target(action)
             prop = str(args["property"])
             current = (self._props(target) or {}).get(prop)
-            try:
-                base = float(current) if current not in (None, "") else 0.0
-            except (TypeError, ValueError) as error:
-                raise PermanentAdapterError(f"{target[0]}.{prop} is {current!r}, not a number") from error
-            total = base + float(args.get("by", 0))
-            number: Any = int(total) if total.is_integer() else total
+            number = incremented(current, args.get("by", 0), f"{target[0]}.{prop}")
             return ActionResult(events=tuple(self._set(target, {prop: number}, at, cause)))
         if kind in ("assign_owner", "rotate_owner"):
             return ActionResult(events=tuple(self._set(own, {OWNER_PROPERTY: args.get("owner")}, at, cause)))

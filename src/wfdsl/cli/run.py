@@ -181,7 +181,7 @@ def run(
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        counts = service.run(stream, source)
+        counts = service.run(stream, source, path=events)
     except (SimulationInputError, StoreError, EventsReadError) as error:
         fail(str(error))
     except (AdapterError, ValueError) as error:

@@ -14,7 +14,7 @@ from wfdsl.runtime.engine import EngineError
 from wfdsl.runtime.history import trace_line
 from wfdsl.runtime.protocols import AdapterError, HistoryEntry
 from wfdsl.runtime.timing import TimingError
-from wfdsl.simulate import SimulationInputError, simulate_files
+from wfdsl.simulate import SimulationInputError, SimulationRuntimeError, simulate_files
 
 #: Trace text kept in memory before the spool moves to a temporary file.
 SPOOL_BYTES = 8 * 1024 * 1024
@@ -58,7 +58,7 @@ def simulate(
             fail(str(error))
         except AdapterError as error:
             fail(f"adapter failure: {error}", Exit.RUNTIME)
-        except (EngineError, TimingError) as error:
+        except (EngineError, TimingError, SimulationRuntimeError) as error:
             fail(f"runtime failure: {error}", Exit.RUNTIME)
         spool.seek(0)
         shutil.copyfileobj(spool, sys.stdout)

@@ -30,6 +30,7 @@ def render_status(report: dict[str, Any]) -> str:
     """The text form of `status_report`."""
     lines = []
     totals = report["totals"]
+    dead = report["dead_letters"]
     lines.append(
         " · ".join(
             [
@@ -37,6 +38,7 @@ def render_status(report: dict[str, Any]) -> str:
                 f"{totals['waiting']} waiting",
                 _count(totals["timers"], "timer"),
                 _count(totals["history"], "history entry"),
+                *([_count(dead["count"], "dead letter")] if dead["count"] else []),
             ]
         )
     )
@@ -68,7 +70,21 @@ def render_status(report: dict[str, Any]) -> str:
         lines.append(f"Next timers ({len(report['timers'])} of {totals['timers']})")
         for t in report["timers"]:
             lines.append(f"  {_short(t['due'])}  {t['kind']:<8}  {t['workflow']}  {t['enrollment'] or t['key']}")
+    if dead["recent"]:
+        lines.append("")
+        lines.append(f"Dead letters ({len(dead['recent'])} of {dead['count']}, newest last)")
+        for d in dead["recent"]:
+            where = _where(d)
+            lines.append(f"  #{d['n']}  {_short(d['at'])}  {d['kind']:<5}  {where}: {d['reason']}")
     return "\n".join(lines) + "\n"
+
+
+def _where(letter: dict[str, Any]) -> str:
+    """`events.jsonl:12` for an input line; the workflow, record and enrollment for a timer."""
+    if letter.get("source") is not None:
+        return f"{letter['source']}:{letter['line']}" if letter.get("line") is not None else str(letter["source"])
+    record = f"{letter['object']}:{letter['id']}" if letter.get("object") is not None else ""
+    return " ".join(x for x in (letter.get("workflow") or "", record, letter.get("enrollment") or "") if x)
 
 
 def open_existing_store(url: str) -> Any:

@@ -47,6 +47,7 @@ from wfdsl.runtime.protocols import (
     Enrollment,
     Event,
     HistoryEntry,
+    IdentifiedStore,
     PermanentAdapterError,
     Record,
     StateStore,
@@ -136,14 +137,17 @@ def _same(actual: Any, expected: Any) -> bool:
     return str(actual).casefold() == str(expected).casefold()
 
 
-def idempotency_key(enr: Enrollment, step_id: str) -> str:
-    """`<enrollment>:<step>:<attempt>`, the attempt counted from 1 as in the history's
-    `failed` entries; a step reached again through `go to`
+def idempotency_key(enr: Enrollment, step_id: str, store_id: str = "") -> str:
+    """`<store>/<enrollment>:<step>:<attempt>`, the attempt counted from 1 as in the
+    history's `failed` entries; a step reached again through `go to`
     is a new action, so from the second pass on the step part is `<step>@<pass>`.
     The pass count is stored with the enrollment, so a replay after a crash
-    computes the same key."""
+    computes the same key. The store's id (random, made with the store) keeps the
+    keys of two stores on one CRM apart; a store without one (the memory store)
+    gives the bare `<enrollment>:<step>:<attempt>`."""
     step = step_id if enr.passes == 0 else f"{step_id}@{enr.passes}"
-    return f"{enr.id}:{step}:{enr.attempt + 1}"
+    key = f"{enr.id}:{step}:{enr.attempt + 1}"
+    return f"{store_id}/{key}" if store_id else key
 
 
 def _pins(specs: Iterable[EventSpec]) -> frozenset[tuple[str, str, str]] | None:
@@ -242,6 +246,7 @@ class Engine:
         # placeholder as `skipped`.
         self.allow_placeholders = allow_placeholders
         self.store = store
+        self.store_id = store.store_id() if isinstance(store, IdentifiedStore) else ""
         self.clock = clock
         self.loop_limit = loop_limit
         self._now = utc(clock.now())
@@ -253,6 +258,8 @@ class Engine:
         self._event_cache: dict[str, Callable[..., bool]] = {}
         # One clock per engine time for event criteria (they are judged once per workflow).
         self._event_clock: _EventClock | None = None
+        #: The timer `run_due` is firing (None between firings): whose fault a failure is.
+        self.firing: Timer | None = None
         self._load(plans)
 
     # ------------------------------------------------------------ plans and index
@@ -443,14 +450,59 @@ class Engine:
         self._advance(event.at)
         # One transaction per input: the event and everything it sets off commit
         # together, so a crash never leaves half of a chain behind.
-        with self.store.transaction():
-            if event.type == "workflow.enroll":
-                self._queue.append([attrs.evolve(event, at=self._now)])
-            else:
-                batch = list(self.crm.observe(attrs.evolve(event, at=self._now)))
-                if batch:
-                    self._queue.append(batch)
-            self._drain()
+        try:
+            with self.store.transaction():
+                if event.type == "workflow.enroll":
+                    self._queue.append([attrs.evolve(event, at=self._now)])
+                else:
+                    batch = list(self.crm.observe(attrs.evolve(event, at=self._now)))
+                    if batch:
+                        self._queue.append(batch)
+                self._drain()
+        except BaseException:
+            self._forget()
+            raise
+
+    @property
+    def now(self) -> dt.datetime:
+        """The engine's time: the latest of the clock and the inputs taken so far."""
+        return self._now
+
+    def rewind(self, when: dt.datetime) -> None:
+        """Set the engine's time back to `when`, for a host that rolled back every
+        change made since then and does the work again (one bad input taken out)."""
+        self._now = utc(when)
+
+    def _forget(self) -> None:
+        """After a failed input: nothing of it is left queued for the next one."""
+        self._queue.clear()
+        self._triggered.clear()
+
+    def quarantine(self, enrollment_id: str, reason: str) -> None:
+        """End an active enrollment whose next step cannot be computed (a value out of
+        range, a date past the calendar): `failed` with the error in its history, then
+        `unenrolled` with reason `quarantined`. What a host does with a timer it had to
+        set aside (`wfdsl run` keeps it as a dead letter), so the enrollment does not
+        wait for ever."""
+        enr = self.store.enrollment(enrollment_id)
+        if enr is None or enr.status != "active":
+            return
+        try:
+            with self.store.transaction():
+                self._record(
+                    enr.workflow,
+                    enr.object,
+                    enr.record,
+                    h.FAILED,
+                    enr.step,
+                    {"error": reason, "quarantined": True},
+                    enr.id,
+                )
+                self._end(enr, "unenrolled", h.UNENROLLED, {"reason": h.QUARANTINED}, enr.step)
+                self._drain()
+        except BaseException:
+            self._forget()
+            raise
 
     def run_due(self, now: dt.datetime | None = None, *, batch: int = 1) -> int:
         """Fire every timer due at or before `now` (default: the clock), in due order.
@@ -461,19 +513,27 @@ class Engine:
         much cheaper; a crash then undoes the uncommitted firings of the batch,
         which run again on restart with the same idempotency keys."""
         limit = utc(now) if now is not None else utc(self.clock.now())
+        self.firing = None
         fired = 0
         done = False
         while not done:
-            with self.store.transaction():
-                for _ in range(max(1, batch)):
-                    timer = self.store.pop_due(limit)
-                    if timer is None:
-                        done = True
-                        break
-                    self._now = max(self._now, timer.due)
-                    self._fire(timer)
-                    self._drain()
-                    fired += 1
+            try:
+                with self.store.transaction():
+                    for _ in range(max(1, batch)):
+                        timer = self.store.pop_due(limit)
+                        if timer is None:
+                            done = True
+                            break
+                        self._now = max(self._now, timer.due)
+                        self.firing = timer
+                        self._fire(timer)
+                        self._drain()
+                        self.firing = None
+                        fired += 1
+            except BaseException:
+                self._forget()
+                raise
+            self.firing = None
         self._now = max(self._now, limit)
         return fired
 
@@ -1387,7 +1447,7 @@ class Engine:
         # (whose JSON has its keys sorted), for the adapter and for the history.
         args = dict(sorted(self._action_args(enr, plan, step, facts).items()))
         action = Action(kind=kind, object=enr.object, id=enr.record, at=self._now, args={**args, "_enrollment": enr.id})
-        key = idempotency_key(enr, step.id)
+        key = idempotency_key(enr, step.id, self.store_id)
         try:
             result = self.crm.perform(action, key)
         except TransientAdapterError as error:

@@ -66,6 +66,7 @@ ACTION_FAILED = "action_failed"  # `on failure stop` after the last attempt
 DEACTIVATED = "deactivated"  # the workflow was turned off
 UNKNOWN_RECORD = "unknown_record"  # the record does not exist in the CRM
 WORKFLOW_OFF = "workflow_off"  # a trigger fired for a workflow that is not active
+QUARANTINED = "quarantined"  # a step could not be computed from the record's values (a dead letter)
 
 REASONS: frozenset[str] = frozenset(
     {
@@ -88,6 +89,7 @@ REASONS: frozenset[str] = frozenset(
         DEACTIVATED,
         UNKNOWN_RECORD,
         WORKFLOW_OFF,
+        QUARANTINED,
     }
 )
 

@@ -17,6 +17,15 @@ enrollment ids (counters roll back too), hence the same idempotency keys, so an
 adapter that honours keys performs nothing twice. Timers are keyed
 (`Timer.key`), so setting a timer replaces the previous one with that key: an
 enrollment has at most one.
+
+Operating a durable store (`wfdsl run`, `status`, `prune`) needs more than
+the engine does: `ServiceStore` declares it -- the store's own id (part of
+every idempotency key, so two stores on one CRM never share a key), the
+single-service lock, input positions with what identifies the file read
+(so a rotated file is noticed), the dead-letter table where input or work
+that cannot be processed is set aside, and the counts and pages `status`
+shows. The built-in stores implement both protocols; a store that offers
+only `StateStore` runs under the engine but not under the service commands.
 """
 
 from __future__ import annotations
@@ -105,6 +114,32 @@ class Action:
     at: dt.datetime
 
 
+def same_action(first: Action, kind: str, object_type: str, record_id: str, args: Mapping[str, Any]) -> bool:
+    """Whether an action performed under an idempotency key (`first`) is the one
+    now asked for again under that key: same kind, record and arguments (the
+    engine's own `_`-prefixed arguments aside). An adapter that honours keys
+    replays the first result only when this holds; a key that comes back with
+    another action is an error, never a silent "already done"."""
+
+    def public(values: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in values.items() if not str(k).startswith("_")}
+
+    return (
+        first.kind == kind
+        and first.object == object_type
+        and first.id == record_id
+        and public(first.args) == public(args)
+    )
+
+
+def replay_mismatch(key: str, first: Action, again: Action) -> PermanentAdapterError:
+    """The error for a key used again for another action (see `same_action`)."""
+    return PermanentAdapterError(
+        f"idempotency key {key!r} was already used for another action "
+        f"({first.kind} on {first.object}:{first.id}); {again.kind} on {again.object}:{again.id} not performed"
+    )
+
+
 @attrs.frozen(kw_only=True)
 class ActionResult:
     """What an action produced: the events of the changes it made (chaining), and data."""
@@ -185,6 +220,71 @@ class HistoryEntry:
         }
 
 
+@attrs.frozen(kw_only=True)
+class DeadLetter:
+    """Input or work set aside because processing it failed: one bad event or one
+    enrollment whose values cannot be computed never blocks the others.
+
+    `kind` is `event` (an input line: `source` and `line` say where, `payload`
+    holds its text) or `timer` (a due timer: `workflow`, `enrollment` and the
+    record say whose). `reason` is the error in one line. `n` is the number
+    the store gave it (0 before it is stored).
+    """
+
+    at: dt.datetime
+    kind: str
+    reason: str
+    source: str | None = None
+    line: int | None = None
+    payload: str = ""
+    object: str | None = None
+    id: str | None = None
+    workflow: str | None = None
+    enrollment: str | None = None
+    n: int = 0
+
+    def where(self) -> str:
+        """`events.jsonl:12`, or the enrollment's workflow and record."""
+        if self.source is not None:
+            return f"{self.source}:{self.line}" if self.line is not None else self.source
+        record = f"{self.object}:{self.id}" if self.object is not None else ""
+        return " ".join(x for x in (self.workflow and repr(self.workflow), record, self.enrollment) if x)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "at": utc(self.at).isoformat(),
+            "kind": self.kind,
+            "source": self.source,
+            "line": self.line,
+            "object": self.object,
+            "id": self.id,
+            "workflow": self.workflow,
+            "enrollment": self.enrollment,
+            "reason": self.reason,
+            "payload": self.payload,
+        }
+
+
+@attrs.frozen(kw_only=True)
+class InputPosition:
+    """How far an events file was read, and what identifies the file that was read.
+
+    `source` is the file's resolved path (the key), `line` and `offset` the
+    last line committed and the byte just after it. `device`/`inode` and
+    `fingerprint` (SHA-256 of the file's first line, hex) tell a rotated
+    file -- replaced, truncated, or truncated and written again -- from the
+    one the position belongs to; such a file is read from its start.
+    """
+
+    source: str
+    line: int
+    offset: int
+    device: int | None = None
+    inode: int | None = None
+    fingerprint: str | None = None
+
+
 #: The stat counters of SPEC §5.3 (`conversion_rate` is derived).
 STAT_FIELDS: tuple[str, ...] = (
     "enrolled",
@@ -229,6 +329,11 @@ class VirtualClock:
 
     def advance(self, delta: dt.timedelta) -> None:
         self._now = self._now + delta
+
+    def rewind(self, when: dt.datetime) -> None:
+        """Go back to `when`: only for a host undoing a unit of work it rolled back
+        (and will do again), never for moving time itself."""
+        self._now = utc(when)
 
 
 class SystemClock:
@@ -350,6 +455,83 @@ class StateStore(Protocol):
         ...
 
 
+@runtime_checkable
+class IdentifiedStore(Protocol):
+    """A store with an id of its own (the engine puts it in every idempotency key)."""
+
+    def store_id(self) -> str:
+        """The store's own id, random and fixed when the store is created; it begins
+        every idempotency key the engine makes (`<store id>/<enrollment>:<step>:<attempt>`),
+        so keys of two stores never meet in one CRM. The empty string means "no id"
+        (the memory store of `simulate`: keys keep their bare form)."""
+        ...
+
+
+@runtime_checkable
+class ServiceStore(IdentifiedStore, Protocol):
+    """What `wfdsl run`, `status` and `prune` need from a durable store besides `StateStore`."""
+
+    def lock(self) -> None:
+        """Claim the store for one service process, whatever path or alias names it;
+        released when the process ends, however it ends. StoreError when another holds it."""
+        ...
+
+    # metadata of the service loop (clock, deployed plans, unit tokens)
+    def get_meta(self, name: str, default: Any = None) -> Any: ...
+
+    def set_meta(self, name: str, value: Any) -> None: ...
+
+    # input positions (one per events file)
+    def input_position(self, source: str) -> InputPosition | None: ...
+
+    def set_input_position(self, position: InputPosition) -> None:
+        """Insert or replace by `position.source`, inside the current transaction."""
+        ...
+
+    # dead letters
+    def add_dead_letter(self, letter: DeadLetter) -> int:
+        """Keep a dead letter (in the current transaction); its number."""
+        ...
+
+    def dead_letters(self, limit: int | None = None) -> Sequence[DeadLetter]:
+        """The most recent `limit` dead letters (all when None), oldest first."""
+        ...
+
+    def count_dead_letters(self) -> int: ...
+
+    # what `status` shows, counted by the store (never by loading every row)
+    def workflows(self) -> list[str]:
+        """Every workflow the store knows of (state, stats or enrollments), sorted."""
+        ...
+
+    def count_enrollments(self, workflow: str | None = None, status: str | None = None) -> int: ...
+
+    def count_by_workflow(self, status: str) -> Mapping[str, int]:
+        """Enrollments with `status`, counted per workflow."""
+        ...
+
+    def waiting(self, limit: int) -> Sequence[tuple[Enrollment, dt.datetime | None]]:
+        """The oldest `limit` active enrollments, each with the due time of its timer."""
+        ...
+
+    def timers(self, limit: int | None = None) -> Sequence[Timer]:
+        """Timers by due time (the earliest `limit` of them)."""
+        ...
+
+    def count_timers(self) -> int: ...
+
+    def count_history(self, kind: str | None = None) -> int: ...
+
+    # retention in small steps
+    def prune_some(
+        self, *, actions_before: dt.datetime, history_before: dt.datetime, facts_before: dt.datetime, limit: int
+    ) -> tuple[int, bool]:
+        """One step of `StateStore.prune` in a short transaction of its own: about
+        `limit` rows at most. Returns the rows removed and whether to call again
+        (False once nothing is left to remove)."""
+        ...
+
+
 __all__ = [
     "STAT_FIELDS",
     "Action",
@@ -357,6 +539,10 @@ __all__ = [
     "AdapterError",
     "CRMAdapter",
     "Clock",
+    "DeadLetter",
+    "IdentifiedStore",
+    "InputPosition",
+    "ServiceStore",
     "Enrollment",
     "Event",
     "HistoryEntry",
@@ -367,5 +553,7 @@ __all__ = [
     "Timer",
     "TransientAdapterError",
     "VirtualClock",
+    "replay_mismatch",
+    "same_action",
     "utc",
 ]

@@ -193,12 +193,20 @@ def next_new_year(after: dt.datetime, tz_name: str) -> dt.datetime:
 def to_date(value: Any, tz_name: str = "UTC") -> dt.date | None:
     """A property value as a calendar date in any form HubSpot's API uses (ISO date,
     ISO date-time, epoch milliseconds as a number or a string of digits; see
-    `values.as_date`). None when it is not a date."""
+    `values.as_date`). None when it is not a date, or not one of the calendar (NaN,
+    infinity, beyond the year 9999 in the zone).
+
+    >>> to_date(float("nan")), to_date(253402300800000), to_date("9999-12-31T23:00-05:00")
+    (None, None, None)
+    """
     try:
         tz = zone(tz_name)
     except TimingError:
         return None
-    return as_date(value, tz)
+    try:
+        return as_date(value, tz)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def anchor_day(value: dt.date, annually: bool, year: int) -> dt.date:

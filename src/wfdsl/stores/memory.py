@@ -23,15 +23,23 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from wfdsl.runtime.protocols import STAT_FIELDS, Enrollment, HistoryEntry, Timer
+import attrs
+
+from wfdsl.runtime.protocols import STAT_FIELDS, DeadLetter, Enrollment, HistoryEntry, InputPosition, Timer
 from wfdsl.stores.protocols import InboxEvent, event_id_of
 
 
 class MemoryStore:
     """An in-memory StateStore (SPEC §6 `memory`)."""
 
-    def __init__(self, *, history_sink: Callable[[HistoryEntry], None] | None = None) -> None:
+    def __init__(self, *, history_sink: Callable[[HistoryEntry], None] | None = None, store_id: str = "") -> None:
+        # No id by default: a memory store lives and dies with its process (and, in
+        # `simulate`, with its memory CRM), and its idempotency keys keep their bare
+        # form `<enrollment>:<step>:<attempt>`, the same in every run.
+        self._store_id = store_id
         self._sink = history_sink
+        self._positions: dict[str, InputPosition] = {}
+        self._dead: list[DeadLetter] = []
         self._counters: dict[str, int] = {}
         self._enrollments: dict[str, Enrollment] = {}
         self._by_record: dict[tuple[str, str], list[str]] = {}
@@ -126,9 +134,6 @@ class MemoryStore:
     def count_enrollments(self, workflow: str | None = None, status: str | None = None) -> int:
         return sum(1 for _ in self.enrollments(workflow, status))
 
-    def count_history(self, kind: str | None = None) -> int:
-        return sum(1 for e in self._history if kind is None or e.kind == kind)
-
     def workflows(self) -> list[str]:
         """Every workflow the store knows of (state, stats or enrollments), sorted."""
         return sorted({*self._workflows, *self._stats, *(e.workflow for e in self._enrollments.values())})
@@ -147,6 +152,9 @@ class MemoryStore:
             for e in self._history
             if (record is None or (e.object, e.id) == tuple(record)) and (workflow is None or e.workflow == workflow)
         ]
+
+    def count_history(self, kind: str | None = None) -> int:
+        return sum(1 for e in self._history if kind is None or e.kind == kind)
 
     # ------------------------------------------------------------ stats and facts
 
@@ -175,7 +183,13 @@ class MemoryStore:
     def set_workflow_state(self, workflow: str, state: Mapping[str, Any]) -> None:
         self._workflows[workflow] = dict(state)
 
-    # ------------------------------------------------------------ service metadata and inbox
+    # ------------------------------------------------------------ service (ServiceStore)
+
+    def store_id(self) -> str:
+        return self._store_id
+
+    def lock(self) -> None:
+        """Nothing to claim: no other process can reach this store."""
 
     def get_meta(self, name: str, default: Any = None) -> Any:
         return self._meta.get(name, default)
@@ -211,7 +225,48 @@ class MemoryStore:
     def prune_events(self, before: dt.datetime) -> int:
         return 0  # applied events are not kept; their ids dedupe for the life of the process
 
+    def input_position(self, source: str) -> InputPosition | None:
+        return self._positions.get(source)
+
+    def set_input_position(self, position: InputPosition) -> None:
+        self._positions[position.source] = position
+
+    def add_dead_letter(self, letter: DeadLetter) -> int:
+        number = len(self._dead) + 1
+        self._dead.append(attrs.evolve(letter, n=number))
+        return number
+
+    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
+        return list(self._dead if limit is None else self._dead[len(self._dead) - min(limit, len(self._dead)) :])
+
+    def count_dead_letters(self) -> int:
+        return len(self._dead)
+
+    def count_by_workflow(self, status: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for e in self._enrollments.values():
+            if e.status == status:
+                counts[e.workflow] = counts.get(e.workflow, 0) + 1
+        return counts
+
+    def waiting(self, limit: int) -> list[tuple[Enrollment, dt.datetime | None]]:
+        out: list[tuple[Enrollment, dt.datetime | None]] = []
+        for e in self._enrollments.values():
+            if len(out) >= limit:
+                break
+            if e.status == "active":
+                timer = self._timers.get(e.id)
+                out.append((e, None if timer is None else timer.due))
+        return out
+
     # ------------------------------------------------------------ retention
+
+    def prune_some(
+        self, *, actions_before: dt.datetime, history_before: dt.datetime, facts_before: dt.datetime, limit: int
+    ) -> tuple[int, bool]:
+        # Nothing else runs against a memory store while it prunes: one step does it all.
+        removed = self.prune(actions_before=actions_before, history_before=history_before, facts_before=facts_before)
+        return removed, False
 
     def prune(self, *, actions_before: dt.datetime, history_before: dt.datetime, facts_before: dt.datetime) -> int:
         ended_old = {

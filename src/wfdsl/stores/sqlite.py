@@ -29,16 +29,25 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import platform
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 import attrs
 
-from wfdsl.runtime.protocols import STAT_FIELDS, Enrollment, HistoryEntry, Timer, utc
+from wfdsl.runtime.protocols import (
+    STAT_FIELDS,
+    DeadLetter,
+    Enrollment,
+    HistoryEntry,
+    InputPosition,
+    Timer,
+    utc,
+)
 from wfdsl.stores.protocols import InboxEvent, event_id_of
 
 UTC = dt.timezone.utc
@@ -285,6 +294,35 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX inbox_pending ON inbox (n) WHERE done IS NULL
     """,
+    # 3: the store's own id (in every idempotency key), dead letters, input positions
+    # with what identifies the file, and an index for the waiting enrollments page.
+    # 2: the store's own id (in every idempotency key), dead letters, input positions
+    # with what identifies the file, and an index for the waiting enrollments page.
+    """
+    INSERT OR IGNORE INTO meta (name, value) VALUES ('store_id', '"' || lower(hex(randomblob(8))) || '"');
+    CREATE TABLE dead_letters (
+        n INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        source TEXT,
+        line INTEGER,
+        payload TEXT NOT NULL,
+        object TEXT,
+        id TEXT,
+        workflow TEXT,
+        enrollment TEXT
+    );
+    CREATE TABLE positions (
+        source TEXT PRIMARY KEY,
+        line INTEGER NOT NULL,
+        offset INTEGER NOT NULL,
+        device INTEGER,
+        inode INTEGER,
+        fingerprint TEXT
+    );
+    CREATE INDEX enrollments_status ON enrollments (status)
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -317,7 +355,47 @@ def _entry(row: Sequence[Any]) -> HistoryEntry:
     )
 
 
+def safe_text(value: Any, limit: int | None = None) -> str:
+    """`value` as text SQLite can store: lone surrogates and other unencodable code
+    points escaped (`\\ud800`), cut at `limit` characters."""
+    text = value if isinstance(value, str) else str(value)
+    if limit is not None and len(text) > limit:
+        text = text[:limit] + "…"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else safe_text(value, 1000)
+
+
+#: Dead letters keep at most this much of their input.
+PAYLOAD_LIMIT = 4096
+
 _TIMER_COLUMNS = "key, due, seq, kind, workflow, enrollment"
+_DEAD_COLUMNS = "n, at, kind, reason, source, line, payload, object, id, workflow, enrollment"
+
+
+def _dead(row: Sequence[Any]) -> DeadLetter:
+    n, at, kind, reason, source, line, payload, object_type, record_id, workflow, enrollment = row
+    return DeadLetter(
+        n=n,
+        at=from_micros(at),
+        kind=kind,
+        reason=reason,
+        source=source,
+        line=line,
+        payload=payload,
+        object=object_type,
+        id=record_id,
+        workflow=workflow,
+        enrollment=enrollment,
+    )
+
+
 _HISTORY_COLUMNS = "seq, at, workflow, object, id, kind, step, detail, enrollment"
 
 
@@ -336,10 +414,12 @@ class SQLiteStore:
             self._conn.close()
             raise
         self._depth = 0
-        self._lock: IO[str] | None = None
+        self._lock: Any = None  # a filelock.FileLock while `lock()` holds the store
         # Decoded enrollments by id, with the JSON they came from: a record's enrollments
         # are read on every event, decoding is the cost, and equal text means equal value.
         self._decoded: dict[str, tuple[str, Enrollment]] = {}
+        # (history cut-off, last enrollment row looked at) of a prune in progress
+        self._prune_walk: tuple[int, int] | None = None
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -350,31 +430,37 @@ class SQLiteStore:
     def close(self) -> None:
         self._conn.close()
         if self._lock is not None:
-            self._lock.close()
+            self._lock.release()
             self._lock = None
 
+    def store_id(self) -> str:
+        """The store's own random id, made when the file was created (see `ServiceStore`)."""
+        value = self.get_meta("store_id")
+        return str(value) if value else ""
+
     def lock(self) -> None:
-        """Claim the store for one service process (an advisory lock on `PATH.lock`,
-        released when the process ends, however it ends). StoreError if another has it."""
+        """Claim the store for one service process: a lock on `REAL.lock`, where REAL is
+        the store file with every symlink resolved, so two paths to one file take the
+        same lock. `filelock` makes it portable (flock where there is fcntl, the
+        Windows locking API elsewhere) and the lock is released when the process ends,
+        however it ends. StoreError if another process has it."""
         if self.path == ":memory:" or self._lock is not None:
             return
-        import fcntl
+        from filelock import FileLock, Timeout
 
-        handle = open(self.path + ".lock", "a+")  # noqa: SIM115 - kept open while locked
+        real = os.path.realpath(self.path)
+        lock = FileLock(real + ".lock", timeout=0)
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.seek(0)
-            owner = handle.read().strip() or "another process"
-            handle.close()
+            lock.acquire()
+        except Timeout:
+            owner = self.get_meta("owner") or "another process"
             raise StoreError(
                 f"{self.path} is in use by another `wfdsl run` ({owner}); stop it first or use another --store"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}\n")
-        handle.flush()
-        self._lock = handle
+        except OSError as error:
+            raise StoreError(f"{real}.lock: cannot lock the store: {error.strerror or error}") from None
+        self._lock = lock
+        self.set_meta("owner", f"pid {os.getpid()} on {platform.node() or 'this host'}")
 
     # ------------------------------------------------------------ transactions
 
@@ -678,10 +764,94 @@ class SQLiteStore:
         return count
 
     def prune_events(self, before: dt.datetime) -> int:
+        # In steps of a short transaction each (inside a caller's transaction: one step
+        # after another in it), so a service on the store never waits long for the lock.
         stamp = utc(before).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        with self._write() as conn:
-            removed: int = conn.execute("DELETE FROM inbox WHERE done IS NOT NULL AND done < ?", (stamp,)).rowcount
-        return removed
+        removed = 0
+        while True:
+            with self._write() as conn:
+                step: int = conn.execute(
+                    "DELETE FROM inbox WHERE n IN (SELECT n FROM inbox WHERE done IS NOT NULL AND done < ? LIMIT 2000)",
+                    (stamp,),
+                ).rowcount
+            removed += step
+            if step < 2000:
+                return removed
+
+    # ------------------------------------------------------------ input positions
+
+    def input_position(self, source: str) -> InputPosition | None:
+        row = self._conn.execute(
+            "SELECT source, line, offset, device, inode, fingerprint FROM positions WHERE source = ?",
+            (safe_text(source),),
+        ).fetchone()
+        if row is None:
+            return None
+        source_, line, offset, device, inode, fingerprint = row
+        return InputPosition(
+            source=source_, line=line, offset=offset, device=device, inode=inode, fingerprint=fingerprint
+        )
+
+    def set_input_position(self, position: InputPosition) -> None:
+        self._conn.execute(
+            "INSERT OR REPLACE INTO positions (source, line, offset, device, inode, fingerprint) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                safe_text(position.source),
+                position.line,
+                position.offset,
+                position.device,
+                position.inode,
+                position.fingerprint,
+            ),
+        )
+
+    # ------------------------------------------------------------ dead letters
+
+    def add_dead_letter(self, letter: DeadLetter) -> int:
+        number: int = self._conn.execute(
+            "INSERT INTO dead_letters (at, kind, reason, source, line, payload, object, id, workflow, enrollment) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING n",
+            (
+                micros(letter.at),
+                safe_text(letter.kind, 100),
+                safe_text(letter.reason, PAYLOAD_LIMIT),
+                _optional_text(letter.source),
+                letter.line,
+                safe_text(letter.payload, PAYLOAD_LIMIT),
+                _optional_text(letter.object),
+                _optional_text(letter.id),
+                _optional_text(letter.workflow),
+                _optional_text(letter.enrollment),
+            ),
+        ).fetchone()[0]
+        return number
+
+    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
+        sql = f"SELECT {_DEAD_COLUMNS} FROM dead_letters ORDER BY n DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [_dead(row) for row in reversed(self._conn.execute(sql).fetchall())]
+
+    def count_dead_letters(self) -> int:
+        count: int = self._one("SELECT count(*) FROM dead_letters")
+        return count
+
+    # ------------------------------------------------------------ status
+
+    def count_by_workflow(self, status: str) -> dict[str, int]:
+        rows = self._conn.execute(
+            "SELECT workflow, count(*) FROM enrollments WHERE status = ? GROUP BY workflow", (status,)
+        )
+        return {name: count for name, count in rows}
+
+    def waiting(self, limit: int) -> list[tuple[Enrollment, dt.datetime | None]]:
+        rows = self._conn.execute(
+            "SELECT e.id, e.data, t.due FROM enrollments e INDEXED BY enrollments_status "
+            "LEFT JOIN timers t ON t.key = e.id WHERE e.status = 'active' ORDER BY e.n LIMIT ?",
+            (int(limit),),
+        )
+        return [(self._decode(eid, data), None if due is None else from_micros(due)) for eid, data, due in rows]
 
     # ------------------------------------------------------------ retention
 
@@ -698,6 +868,47 @@ class SQLiteStore:
             ).rowcount
             removed += conn.execute("DELETE FROM facts WHERE at < ?", (micros(facts_before),)).rowcount
         return int(removed)
+
+    def prune_some(
+        self, *, actions_before: dt.datetime, history_before: dt.datetime, facts_before: dt.datetime, limit: int
+    ) -> tuple[int, bool]:
+        """One short step of `prune`: at most about `limit` rows, in a transaction of its own.
+
+        Old action entries and facts are found through their `(kind, at)` and
+        `at` indexes. The history of ended enrollments is found by walking the
+        enrollments in order, outside the write transaction (a WAL reader never
+        blocks the service), from where the previous step stopped; a step that
+        removes nothing starts the walk again next time.
+        """
+        limit = max(1, int(limit))
+        cut_history = micros(history_before)
+        if self._prune_walk is None or self._prune_walk[0] != cut_history:
+            self._prune_walk = (cut_history, 0)
+        after = self._prune_walk[1]
+        ended: list[str] = []
+        last = after
+        for n, eid in self._conn.execute(
+            "SELECT n, id FROM enrollments WHERE n > ? AND status != 'active' AND ended IS NOT NULL "
+            "AND ended < ? ORDER BY n LIMIT ?",
+            (after, cut_history, limit),
+        ):
+            ended.append(eid)
+            last = n
+        with self._write() as conn:
+            removed = conn.execute(
+                "DELETE FROM history WHERE n IN (SELECT n FROM history WHERE kind = 'action' AND at < ? LIMIT ?)",
+                (micros(actions_before), limit),
+            ).rowcount
+            removed += conn.execute(
+                "DELETE FROM facts WHERE rowid IN (SELECT rowid FROM facts WHERE at < ? LIMIT ?)",
+                (micros(facts_before), limit),
+            ).rowcount
+            for eid in ended:
+                removed += conn.execute(
+                    "DELETE FROM history WHERE enrollment = ? AND at < ?", (eid, cut_history)
+                ).rowcount
+        self._prune_walk = (cut_history, last) if ended else None
+        return int(removed), bool(ended) or removed > 0
 
 
 def _where(**filters: str | None) -> tuple[str, list[Any]]:
