@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import json
+import os
 import threading
 from pathlib import Path
 
