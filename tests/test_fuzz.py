@@ -260,10 +260,11 @@ def test_check_formatting_helper_catches_a_bad_formatter() -> None:
 
 def test_the_limits_page_states_the_real_limits(root: Path) -> None:
     from wfdsl.limits import MAX_DIGITS, MAX_DURATION_MINUTES
-    from wfdsl.simulate import MAX_YEAR
+    from wfdsl.simulate import MAX_YEAR, MIN_YEAR
 
     text = (root / "docs" / "limits.md").read_text(encoding="utf-8")
     assert f"| {MAX_NESTING} (`wfdsl.limits.MAX_NESTING`" in text
     assert f"| {MAX_DIGITS} (`wfdsl.limits.MAX_DIGITS`)" in text
     assert f"| {MAX_DURATION_MINUTES // (7 * 24 * 60)} weeks, about 100 years |" in text
     assert f"after the year {MAX_YEAR}" in " ".join(text.split())
+    assert f"before the year {MIN_YEAR}" in " ".join(text.split())
