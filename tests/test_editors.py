@@ -135,7 +135,8 @@ console.log(JSON.stringify({
   languages: parts.clientOptions.documentSelector.map((s) => s.language),
   debounce: parts.clientOptions.initializationOptions.debounceMs,
   watch: parts.clientOptions.synchronize.fileEvents.glob,
-  indent: ["  steps {", 'if contact.x = "{" {', "  label \"a\" # {", "  } else {", "x { }"].map((l) => increase.test(l)),
+  indent: ["  steps {", 'if contact.x = "{" {', "  label \"a\" # {", "  } else {", "x { }"]
+    .map((l) => increase.test(l)),
   dedent: ["  }", "}", "  ]", "  send email \"}\""].map((l) => decrease.test(l)),
 }));
 """
