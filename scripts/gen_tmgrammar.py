@@ -52,7 +52,7 @@ LITERALS = (
     ("PERCENT", "constant.numeric.percent.wfdsl"),
     ("NUMBER", "constant.numeric.wfdsl"),
 )
-_NOT_AFTER = r"(?<![\w.])"  # a keyword is never the part after a dot (`deal.stage`)
+_NOT_AFTER = r"(?<![\w])(?<!\w\.)"  # a keyword is never the part after a dot (`deal.stage`); `..friday` is
 _END = r"(?![\w])"
 
 

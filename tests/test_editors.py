@@ -156,3 +156,24 @@ def test_the_client_starts_wfdsl_lsp_over_stdio() -> None:
         "indent": [True, True, False, True, False],
         "dedent": [True, True, True, False],
     }
+
+
+def test_the_editors_page_shows_the_picture_and_its_configs_parse() -> None:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    page = (ROOT / "docs" / "editors.md").read_text(encoding="utf-8")
+    assert "](img/editor.png)" in page
+    picture = (ROOT / "docs" / "img" / "editor.png").read_bytes()
+    assert picture.startswith(b"\x89PNG") and len(picture) > 20_000
+    blocks = re.findall(r"```toml\n(.*?)```", page, re.S)
+    assert blocks
+    for block in blocks:
+        config = tomllib.loads(block)
+        assert config["language-server"]["wfdsl"] == {"command": "wfdsl", "args": ["lsp"]}
+    package = json.loads((VSCODE / "package.json").read_text(encoding="utf-8"))
+    for setting, spec in package["contributes"]["configuration"]["properties"].items():
+        assert f"`{setting}`" in page
+        assert json.dumps(spec["default"]).replace('","', '", "') in page or str(spec["default"]) in page
