@@ -24,6 +24,7 @@ from wfdsl.diagnostics import Severity
 from wfdsl.fmt import format_source
 from wfdsl.hubspot import LockFile, export_workflow, import_flow, import_flow_file
 from wfdsl.hubspot.files import file_name
+from wfdsl.hubspot.locate import locate
 from wfdsl.hubspot.lockfile import LockError
 from wfdsl.project import load_project
 from wfdsl.schema import load_schema
@@ -280,3 +281,36 @@ def test_the_worked_example_imports_as_documented(tmp_path: Path) -> None:
     ]
     expected["actions"][3]["fields"]["use_explicit_associations"] = "true"
     assert canonical(json.loads(json.dumps(again))) == expected
+
+
+# ---------------------------------------------------------------- lint of flow JSON
+
+
+def test_lint_checks_flow_json_at_json_paths(tmp_path: Path) -> None:
+    flow = json.loads((CASES / "new-form-submission-workflow.json").read_text(encoding="utf-8"))
+    flow["actions"][0]["fields"]["operation"] = "MOVE"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(flow, indent=2), encoding="utf-8")
+    flow = json.loads((CASES / "new-form-submission-workflow.json").read_text(encoding="utf-8"))
+    flow["actions"][1]["fields"]["subject"] = "Hi {{ contact.nosuch.deep.thing }}"
+    warned = tmp_path / "warned.json"
+    warned.write_text(json.dumps(flow, indent=2), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["lint", str(bad), str(warned), str(CASES / "lead-nurture.json")])
+    assert result.exit_code == 1, result.output
+    line = next(i + 1 for i, text in enumerate(bad.read_text(encoding="utf-8").splitlines()) if '"MOVE"' in text)
+    assert f"{bad}:{line}:" in result.output
+    assert "error[syntax] actions[0].fields.operation: expected ADD or REMOVE" in result.output
+    line, col = locate(warned.read_text(encoding="utf-8"), "actions[1]")
+    assert (
+        f"{warned}:{line}:{col}: error[unknown-variable] actions[1]: found `{{{{ contact.nosuch.deep.thing }}}}`"
+        in (result.output)
+    )
+    assert "lead-nurture.json:" not in result.output  # imports and lints clean
+    assert "in 3 files" in result.output
+
+
+def test_lint_json_output_for_flow_json(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["lint", "--format", "json", str(CASES / "criteria.json")])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["diagnostics"] == [] or all(d["severity"] != "error" for d in data["diagnostics"])

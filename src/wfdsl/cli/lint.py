@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from wfdsl.check import check_project, has_errors, resolve_names, select
 from wfdsl.cli.common import Exit, fail
-from wfdsl.diagnostics import Severity
+from wfdsl.diagnostics import Diagnostic, Severity
 from wfdsl.formats import render, statistics, summary_line
 from wfdsl.project import Project, SourceError, load_project, project_from_text
 from wfdsl.schema import (
@@ -150,6 +151,9 @@ def lint(
 ) -> None:
     """Check PATHS (.wf files or directories; `-` reads stdin) for problems.
 
+    HubSpot flow JSON files (`.json`) are imported in memory and checked
+    like `.wf` files; their diagnostics point at JSON paths.
+
     Every check is listed with an example in docs/checks.md. Options that take
     NAME accept check names or codes, several after one flag, repeated, or
     comma-separated.
@@ -162,15 +166,29 @@ def lint(
         skip = resolve_names(ignored)
     except ValueError as error:
         fail(str(error))
-    project = _load(paths, stdin_filename)
+    flow_paths = tuple(p for p in paths if p.endswith(".json") and Path(p).is_file())
+    sources_paths = tuple(p for p in paths if p not in flow_paths)
     schema, settings = _config(paths, stdin_filename, config)
+    project = _load(sources_paths, stdin_filename) if sources_paths else Project(files=())
+    flows = None
+    if flow_paths:  # HubSpot flow JSON: imported in memory (the bridge loads only then)
+        from wfdsl.hubspot.files import flow_sources
+
+        flows = flow_sources(flow_paths, schema=schema)
+    if flows is not None:
+        project = Project(files=(*project.files, *flows.parsed))
     # Command-line `--select` replaces the config's; `--ignore` adds to it.
     only = only or settings.select
     skip = (*settings.ignore, *skip)
     found = check_project(project, schema, strict=strict or settings.strict)
+    if flows is not None:
+        found = _flow_diagnostics(found, flows)
     diagnostics = select(found, only=only, ignore=skip)
     sources = {result.module.path: result.source for result in project.files}
     files = len(project.files)
+    if flows is not None:
+        sources.update(flows.texts)
+        files += len(flows.imports) - len(flows.parsed)
 
     coloured = fmt == "text" and _use_color(color)
     output = render(fmt, diagnostics, sources, files=files, color=coloured)
@@ -195,6 +213,12 @@ def lint(
         click.echo(f"wfdsl: found {warnings} {noun}, more than --max-warnings {max_warnings}", err=True)
         failed = True
     sys.exit(int(Exit.ERRORS if failed and not exit_zero else Exit.OK))
+
+
+def _flow_diagnostics(found: list[Diagnostic], flows: Any) -> list[Diagnostic]:
+    """Diagnostics of imported flows pointed at their JSON, and the flows that did not import."""
+    out = [flows.remap(d) for d in found] + flows.problems()
+    return sorted(out, key=Diagnostic.sort_key)
 
 
 def _load(paths: tuple[str, ...], stdin_filename: str | None) -> Project:
