@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "run": "run",
     "ingest": "ingest",
     "status": "status",
+    "plan_cmd": "plan",
     "prune": "prune",
     "explain": "explain",
     "test_cmd": "test",
