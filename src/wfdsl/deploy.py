@@ -188,7 +188,7 @@ def _plain(value: Any) -> Any:
 def _duration(data: Any) -> str:
     if not isinstance(data, Mapping):
         return "?"
-    return " ".join(f"{n} {u}" for n, u in data.get("parts", []))
+    return " ".join(f"{n} {u}{'' if n == 1 or u.endswith('s') else 's'}" for n, u in data.get("parts", []))
 
 
 def step_summary(step: Step) -> str:

@@ -13,10 +13,11 @@ from wfdsl.cli.run import DEFAULT_STORE
 from wfdsl.deploy import deployed_plans, deployment_plan, render_deployment
 from wfdsl.plan import PlanError
 from wfdsl.registry import ConfigError, open_store
+from wfdsl.runtime.protocols import StateStore
 from wfdsl.stores.sqlite import StoreError, sqlite_options
 
 
-def _store_or_none(url: str) -> object | None:
+def _store_or_none(url: str) -> StateStore | None:
     """The store a URL names, or None when it is a SQLite file that does not exist yet
     (a first deploy: planning must not create it)."""
     if url.startswith("sqlite:"):
@@ -58,8 +59,8 @@ def plan(paths: tuple[str, ...], store_url: str, fmt: str, detailed_exitcode: bo
         sys.exit(int(Exit.USAGE) if exit_.code not in (0, None) else 0)
     store = _store_or_none(store_url)
     try:
-        deployed = deployed_plans(store) if store is not None else None  # type: ignore[arg-type]
-        result = deployment_plan(deployed, plans, store)  # type: ignore[arg-type]
+        deployed = deployed_plans(store) if store is not None else None
+        result = deployment_plan(deployed, plans, store)
     except PlanError as error:
         fail(f"{store_url}: the deployed plans cannot be read: {error}")
     except StoreError as error:
