@@ -195,8 +195,8 @@ def step_summary(step: Step) -> str:
     """A short line for a step: `send email "A"`, `delay 3 days`, `if (2 branches)`.
 
     >>> from wfdsl.spans import Span
-    >>> step_summary(Step(id="steps.0", kind="send_email", span=Span("w.wf", 1, 1, 1, 2), next=None,
-    ...     args={"email": "Welcome"}))
+    >>> span = Span(file="w.wf", line=1, col=1, end_line=1, end_col=2)
+    >>> step_summary(Step(id="steps.0", kind="send_email", span=span, next=None, args={"email": "Welcome"}))
     'send email "Welcome"'
     """
     args = step.args

@@ -51,16 +51,21 @@ class ConfigError(Exception):
 
 @attrs.frozen(kw_only=True)
 class Property:
-    """One property of an object type: its name, type and (enumerations) options."""
+    """One property of an object type: its name, type, (enumerations) options, and whether
+    it holds personal data that `--redact` hides (`sensitive`)."""
 
     name: str
     type: str
     options: tuple[str, ...] = ()
+    sensitive: bool = False
 
     def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type}
         if self.type == "enumeration":
-            return {"type": self.type, "options": list(self.options)}
-        return {"type": self.type}
+            out["options"] = list(self.options)
+        if self.sensitive:
+            out["sensitive"] = True
+        return out
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -115,9 +120,12 @@ class Schema:
             out.append("")
             out.append(f"[{header}]")
             for pname, prop in sorted(self.properties(name).items()):
+                flag = ", sensitive = true" if prop.sensitive else ""
                 if prop.type == "enumeration":
                     options = ", ".join(json.dumps(o) for o in prop.options)
-                    out.append(f'{pname} = {{ type = "enumeration", options = [{options}] }}')
+                    out.append(f'{pname} = {{ type = "enumeration", options = [{options}]{flag} }}')
+                elif flag:
+                    out.append(f'{pname} = {{ type = "{prop.type}"{flag} }}')
                 else:
                     out.append(f'{pname} = "{prop.type}"')
         return "\n".join(out) + "\n"
@@ -449,7 +457,7 @@ def _rule_names(value: Any, source: str, where: str) -> tuple[str, ...]:
 
 
 _TOP_KEYS = ("schema", "lint")
-_TABLE_KEYS = ("type", "options", "description", "label")
+_TABLE_KEYS = ("type", "options", "sensitive", "description", "label")
 
 
 def schema_from_config(table: Mapping[str, Any], source: str, *, prefix: str = "") -> Schema:
@@ -530,6 +538,7 @@ def _properties(value: Any, source: str, where: str) -> dict[str, Property]:
 
 
 def _property_spec(name: str, spec: Any, source: str, where: str) -> Property:
+    sensitive = False
     if isinstance(spec, str):
         kind: Any = spec
         options: Any = None
@@ -542,6 +551,9 @@ def _property_spec(name: str, spec: Any, source: str, where: str) -> Property:
                 )
         kind = spec.get("type")
         options = spec.get("options")
+        sensitive = spec.get("sensitive", False)
+        if not isinstance(sensitive, bool):
+            raise ConfigError(source, f"`{where}.sensitive` must be true or false")
         if not isinstance(kind, str):
             raise ConfigError(source, f"`{where}` needs a `type` (one of {', '.join(PROPERTY_TYPES)})")
     else:
@@ -557,7 +569,7 @@ def _property_spec(name: str, spec: Any, source: str, where: str) -> Property:
     if kind == "enumeration":
         if not isinstance(options, list) or not options or not all(isinstance(o, str) for o in options):
             raise ConfigError(source, f"`{where}`: an enumeration needs `options`, a non-empty list of strings")
-        return Property(name=name, type=kind, options=tuple(options))
+        return Property(name=name, type=kind, options=tuple(options), sensitive=sensitive)
     if options is not None:
         raise ConfigError(source, f"`{where}`: `options` only apply to the type `enumeration`, not `{kind}`")
-    return Property(name=name, type=kind)
+    return Property(name=name, type=kind, sensitive=sensitive)

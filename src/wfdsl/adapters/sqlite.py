@@ -41,6 +41,7 @@ from typing import Any
 import attrs
 
 from wfdsl.adapters import incremented
+from wfdsl.adapters.pushdown import criteria_sql
 from wfdsl.runtime.protocols import (
     Action,
     ActionResult,
@@ -372,7 +373,15 @@ class SQLiteCRM:
         return [(from_micros(at), loads(data)) for at, data in rows]
 
     def query(self, object_type: str, criteria: Mapping[str, Any] | None = None) -> Iterator[str]:
-        ids = [i for (i,) in self._conn.execute("SELECT id FROM records WHERE object = ? ORDER BY n", (object_type,))]
+        """Ids of the records of a type; what it can of `criteria` is pushed down into the
+        SQL (adapters.pushdown): never fewer records than meet them, the caller re-checks."""
+        where, params = criteria_sql(criteria, object_type)
+        ids = [
+            i
+            for (i,) in self._conn.execute(
+                f"SELECT id FROM records WHERE object = ? AND ({where}) ORDER BY n", (object_type, *params)
+            )
+        ]
         yield from ids
 
     # ------------------------------------------------------------ changes
@@ -512,6 +521,43 @@ class SQLiteCRM:
                 "replays": replays,
             }
             for key, kind, obj, rid, at, args, replays in rows
+        ]
+
+    def performed_actions(
+        self,
+        *,
+        record: Key | None = None,
+        kind: str | None = None,
+        since: dt.datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """The idempotency log filtered in SQL (`wfdsl outbox`): actions performed on one
+        record, of one kind, at or after a time; oldest first, with their results."""
+        where: list[str] = []
+        params: list[Any] = []
+        if record is not None:
+            where.append("object = ? AND id = ?")
+            params += [record[0], record[1]]
+        if kind is not None:
+            where.append("kind = ?")
+            params.append(kind)
+        if since is not None:
+            where.append("at >= ?")
+            params.append(micros(since))
+        sql = "SELECT key, kind, object, id, at, args, result FROM performed"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._conn.execute(sql + " ORDER BY at, n", params)
+        return [
+            {
+                "key": key,
+                "kind": kind_,
+                "object": obj,
+                "id": rid,
+                "at": from_micros(at),
+                "args": loads(args),
+                "result": loads(result).get("data", {}),
+            }
+            for key, kind_, obj, rid, at, args, result in rows
         ]
 
     def outbox(self) -> list[dict[str, Any]]:

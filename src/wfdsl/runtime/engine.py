@@ -1446,7 +1446,13 @@ class Engine:
         # In key order: the same whether the plan came from sources or from a plan file
         # (whose JSON has its keys sorted), for the adapter and for the history.
         args = dict(sorted(self._action_args(enr, plan, step, facts).items()))
-        action = Action(kind=kind, object=enr.object, id=enr.record, at=self._now, args={**args, "_enrollment": enr.id})
+        action = Action(
+            kind=kind,
+            object=enr.object,
+            id=enr.record,
+            at=self._now,
+            args={**args, "_enrollment": enr.id, "_workflow": enr.workflow},
+        )
         key = idempotency_key(enr, step.id, self.store_id)
         try:
             result = self.crm.perform(action, key)

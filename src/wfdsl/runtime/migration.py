@@ -11,7 +11,7 @@ does exactly what the plan said.
 
 >>> from wfdsl.plan import Step, WorkflowPlan, Trigger, Settings
 >>> from wfdsl.spans import Span
->>> span = Span("w.wf", 1, 1, 1, 2)
+>>> span = Span(file="w.wf", line=1, col=1, end_line=1, end_col=2)
 >>> def plan(*steps: tuple[str, str]) -> WorkflowPlan:
 ...     ids = [i for i, _ in steps]
 ...     return WorkflowPlan(name="W", object="contact", source_hash="", span=span,
