@@ -239,7 +239,7 @@ def test_last_steps_removed_enrollments_complete(project: Path) -> None:
     assert data["enrollments"] == [
         {"from": "label:cool-off.1", "to": None, "reason": "step_removed", "count": 1, "records": ["contact:c3"]}
     ]
-    assert "complete (no step is left)" in plan(project).output
+    assert "the step is removed; it completes when its wait ends" in plan(project).output
 
 
 def test_pinned_step_edited_is_changed_and_its_enrollments_stay(project: Path) -> None:
@@ -257,7 +257,7 @@ def test_pinned_step_edited_is_changed_and_its_enrollments_stay(project: Path) -
             "records": ["contact:c3"],
         }
     ]
-    assert "the step is changed; they stay at it" in plan(project).output
+    assert "the step is changed; it stays at it (its new version)" in plan(project).output
     assert plan_json(project)["summary"]["moved"] == 0
 
 

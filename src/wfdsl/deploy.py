@@ -454,17 +454,22 @@ def render_deployment(deployment: Deployment) -> str:
                 where = f"{s.before} → {s.after}"
             lines.append(f"    {sign} step {where}  {s.summary}  ({s.change})")
         if w.renumbered:
-            lines.append(f"    {_plural(w.renumbered, 'step')} keep their identity under new ids")
+            keeps = "step keeps its" if w.renumbered == 1 else "steps keep their"
+            lines.append(f"    {w.renumbered} {keeps} identity under a new id")
         for m in w.moves:
             ids = ", ".join(m.records) + (", …" if m.count > len(m.records) else "")
             who = f"{_plural(m.count, 'waiting enrollment')} at {m.step} ({ids})"
+            one = m.count == 1
             if m.reason == "step_removed":
-                to = f"continue at {m.to}" if m.to else "complete (no step is left)"
-                lines.append(f"    {who}: the step is removed; they {to} when their wait ends")
+                to = f"continue{'s' if one else ''} at {m.to}" if m.to else f"complete{'s' if one else ''}"
+                whose = "its" if one else "their"
+                lines.append(f"    {who}: the step is removed; {'it' if one else 'they'} {to} when {whose} wait ends")
             elif m.reason == "step_changed":
-                lines.append(f"    {who}: the step is changed; they stay at it (its new version)")
+                stay = "it stays" if one else "they stay"
+                lines.append(f"    {who}: the step is changed; {stay} at it (its new version)")
             else:
-                lines.append(f"    {who}: they move with the step to {m.to}")
+                move = "it moves" if one else "they move"
+                lines.append(f"    {who}: {move} with the step to {m.to}")
     c = deployment.counts()
     lines.append("")
     lines.append(

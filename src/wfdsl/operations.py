@@ -134,7 +134,10 @@ def outbox_rows(crm: Any, query: OutboxQuery = OutboxQuery()) -> list[dict[str, 
             "key": row["key"],
         }
         for name, value in args.items():
-            if name not in out:
+            if name == "object":
+                if value != row["object"]:  # `set company.x`: the associated record's type
+                    out["target_object"] = value
+            elif name not in out:
                 out[name] = value
         if row.get("result") and isinstance(row["result"], Mapping) and row["result"].get("id") is not None:
             out["created"] = row["result"]["id"]

@@ -28,6 +28,7 @@ confirmed by hashing it).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -91,6 +92,12 @@ class Redactor:
             self._pattern = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b")
 
     def token(self, kind: str, value: Any) -> str:
+        """`<kind:hash>`; addresses are hashed in lower case and phone numbers by their
+        digits, so one value gives one hash however it is written."""
+        if kind == "email":
+            value = str(value).lower()
+        elif kind == "phone":
+            value = re.sub(r"\D", "", str(value))
         digest = hashlib.sha256(f"{self.salt}\x00{value}".encode()).hexdigest()
         return f"<{kind}:{digest[:10]}>"
 
@@ -155,6 +162,31 @@ def sensitive_properties(schema: Any) -> frozenset[str]:
     return frozenset(names)
 
 
+def record_properties(data: Any) -> list[Mapping[str, Any]]:
+    """The property dicts of a records file (decoded JSON: `{"contact": [{…}], …}`);
+    anything else in it is passed over."""
+    out: list[Mapping[str, Any]] = []
+    if not isinstance(data, Mapping):
+        return out
+    for key, items in data.items():
+        if key in ("associations", "lists") or not isinstance(items, list):
+            continue
+        out.extend(item for item in items if isinstance(item, Mapping))
+    return out
+
+
+def records_file_properties(path: str | None) -> list[Mapping[str, Any]]:
+    """`record_properties` of a records file on disk ([] when it cannot be read: the
+    command reading it reports that)."""
+    if path is None:
+        return []
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            return record_properties(json.load(handle))
+    except (OSError, ValueError):
+        return []
+
+
 def redactor_for(schema: Any, records: Iterable[Mapping[str, Any]] = ()) -> Redactor:
     """A redactor for a project: its schema's sensitive properties, and the personal values
     of the given records' properties (dicts of property -> value)."""
@@ -169,4 +201,11 @@ def redactor_for(schema: Any, records: Iterable[Mapping[str, Any]] = ()) -> Reda
     return Redactor(sensitive=sensitive, values=values)
 
 
-__all__ = ["PERSONAL", "Redactor", "redactor_for", "sensitive_properties"]
+__all__ = [
+    "PERSONAL",
+    "Redactor",
+    "record_properties",
+    "records_file_properties",
+    "redactor_for",
+    "sensitive_properties",
+]

@@ -7,8 +7,9 @@ import sys
 
 import click
 
-from wfdsl.cli.common import Exit, fail, parse_time, plans_or_exit
+from wfdsl.cli.common import Exit, fail, parse_time, plans_or_exit, schema_for
 from wfdsl.explain import ExplainError, explain_record, render_text
+from wfdsl.redact import records_file_properties, redactor_for
 from wfdsl.runtime.protocols import AdapterError
 from wfdsl.simulate import SimulationInputError, load_records, read_events
 
@@ -24,6 +25,7 @@ from wfdsl.simulate import SimulationInputError, load_records, read_events
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
 )
+@click.option("--redact", is_flag=True, help="Replace personal data with stable hashes (docs/operating.md).")
 def explain(
     paths: tuple[str, ...],
     records: str,
@@ -33,6 +35,7 @@ def explain(
     start: str | None,
     until: str | None,
     fmt: str,
+    redact: bool,
 ) -> None:
     """Why RECORD did or did not enroll, branch, convert: every decision with its criteria."""
     start_at = parse_time(start, "--start")
@@ -46,8 +49,11 @@ def explain(
         fail(str(error))
     except AdapterError as error:
         fail(f"adapter failure: {error}", Exit.RUNTIME)
+    redactor = redactor_for(schema_for(paths), records_file_properties(records)) if redact else None
     if fmt == "json":
-        sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n")
+        data = report.to_json()
+        sys.stdout.write(json.dumps(redactor.json(data) if redactor else data, ensure_ascii=False, indent=2) + "\n")
     else:
-        sys.stdout.write(render_text(report))
+        text = render_text(report)
+        sys.stdout.write(redactor.text(text) if redactor else text)
     sys.exit(int(Exit.OK))

@@ -11,9 +11,10 @@ from typing import IO, Any
 
 import click
 
-from wfdsl.cli.common import Exit, fail, parse_time, plans_or_exit
+from wfdsl.cli.common import Exit, fail, parse_time, plans_or_exit, schema_for
 from wfdsl.diagnostics import Diagnostic, Severity
 from wfdsl.plan import ProjectPlan
+from wfdsl.redact import record_properties, redactor_for
 from wfdsl.registry import ConfigError, open_adapter, open_store
 from wfdsl.render import render_text
 from wfdsl.runtime.protocols import AdapterError
@@ -146,6 +147,7 @@ def _stream(events: str | None) -> tuple[IO[bytes] | None, str]:
     metavar="SECONDS",
     help="Seconds between status lines on stderr (0: none).",
 )
+@click.option("--redact", is_flag=True, help="Replace personal data in status and warning lines with stable hashes.")
 def run(
     paths: tuple[str, ...],
     store_url: str,
@@ -157,6 +159,7 @@ def run(
     until: str | None,
     batch: int,
     status_every: float,
+    redact: bool,
 ) -> None:
     """Run PATHS (.wf sources or a compiled plan) as a service: ingest events, fire timers.
 
@@ -174,7 +177,12 @@ def run(
         fail(str(error))
     stream, source = _stream(events)
     options = Options(clock=clock, until_idle=until_idle, until=until_at, batch=batch, status_every=status_every)
-    service = Service(plans, crm, store, options=options, records=data, log=lambda text: click.echo(text, err=True))
+    redactor = redactor_for(schema_for(paths), record_properties(data)) if redact else None
+
+    def log(text: str) -> None:
+        click.echo(redactor.text(text) if redactor is not None else text, err=True)
+
+    service = Service(plans, crm, store, options=options, records=data, log=log)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         service.stop()
@@ -197,5 +205,5 @@ def run(
             if isinstance(thing, Closable):
                 thing.close()
     if status_every:
-        click.echo(f"wfdsl run: {counts.line()}", err=True)
+        log(f"wfdsl run: {counts.line()}")
     sys.exit(int(Exit.OK))

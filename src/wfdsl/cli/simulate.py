@@ -9,7 +9,8 @@ import tempfile
 
 import click
 
-from wfdsl.cli.common import Exit, fail, parse_time, plans_or_exit
+from wfdsl.cli.common import Exit, fail, parse_time, plans_or_exit, schema_for
+from wfdsl.redact import records_file_properties, redactor_for
 from wfdsl.runtime.engine import EngineError
 from wfdsl.runtime.history import trace_line
 from wfdsl.runtime.protocols import AdapterError, HistoryEntry
@@ -32,19 +33,30 @@ SPOOL_BYTES = 8 * 1024 * 1024
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Trace format."
 )
 @click.option("--stats", is_flag=True, help="Print per-workflow stats after the trace.")
+@click.option("--redact", is_flag=True, help="Replace personal data with stable hashes (docs/operating.md).")
 def simulate(
-    paths: tuple[str, ...], records: str, events: str, start: str | None, until: str | None, fmt: str, stats: bool
+    paths: tuple[str, ...],
+    records: str,
+    events: str,
+    start: str | None,
+    until: str | None,
+    fmt: str,
+    stats: bool,
+    redact: bool,
 ) -> None:
     """Run PATHS (.wf sources or a compiled plan) on a virtual clock against sample data."""
     start_at = parse_time(start, "--start")
     until_at = parse_time(until, "--until")
     plans = plans_or_exit(paths, "simulated")
+    redactor = redactor_for(schema_for(paths), records_file_properties(records)) if redact else None
     # The trace is rendered as the simulation writes it and spooled (to disk past a
     # few megabytes), so memory does not grow with it; stdout gets it only once the
     # run succeeded, so bad input still prints nothing but the error.
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, mode="w+", encoding="utf-8") as spool:
 
         def write(entry: HistoryEntry) -> None:
+            if redactor is not None:
+                entry = redactor.entry(entry)
             if fmt == "json":
                 spool.write(json.dumps(entry.to_json(), ensure_ascii=False, default=str) + "\n")
             else:
