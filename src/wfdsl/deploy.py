@@ -25,6 +25,7 @@ import attrs
 from wfdsl.plan import ProjectPlan, Step, WorkflowPlan, plans_from_json, workflow_to_data
 from wfdsl.runtime.migration import step_moves
 from wfdsl.runtime.protocols import StateStore
+from wfdsl.stores.protocols import CountingStore, MetaStore
 
 #: How many record ids a group of moved enrollments lists.
 SAMPLES = 3
@@ -326,17 +327,15 @@ def _parts(old: WorkflowPlan, new: WorkflowPlan) -> list[PartChange]:
 
 
 def _waiting(store: StateStore, name: str) -> int:
-    counter = getattr(store, "count_enrollments", None)
-    if callable(counter):
-        return int(counter(workflow=name, status="active"))
+    if isinstance(store, CountingStore):
+        return store.count_enrollments(workflow=name, status="active")
     return sum(1 for _ in store.enrollments(workflow=name, status="active"))
 
 
 def deployed_plans(store: StateStore) -> ProjectPlan | None:
     """The plans `wfdsl run` last deployed on a store (None: none yet). PlanError when the
     stored plans cannot be read."""
-    getter = getattr(store, "get_meta", None)
-    text = getter("plans") if callable(getter) else None
+    text = store.get_meta("plans") if isinstance(store, MetaStore) else None
     if not text:
         return None
     return plans_from_json(text)

@@ -24,6 +24,7 @@ from wfdsl.runtime.criteria import compile_criteria
 from wfdsl.runtime.facts import RecordFacts
 from wfdsl.runtime.history import trace_line
 from wfdsl.runtime.protocols import CRMAdapter, Enrollment, HistoryEntry, StateStore, utc
+from wfdsl.stores.protocols import ActionLog, CountingStore
 
 
 def parse_record_ref(text: str) -> tuple[str, str]:
@@ -60,10 +61,9 @@ def record_history(store: StateStore, record: tuple[str, str], *, workflow: str 
     """What a store knows of one record. LookupError when the workflow is unknown to the
     store, or the store has nothing about the record."""
     object_type, record_id = record
-    if workflow is not None:
-        names_of = getattr(store, "workflows", None)
-        names = list(names_of()) if callable(names_of) else []
-        if callable(names_of) and workflow not in names:
+    if workflow is not None and isinstance(store, CountingStore):
+        names = list(store.workflows())
+        if workflow not in names:
             known = ", ".join(f'"{n}"' for n in names) or "none"
             raise LookupError(f'unknown workflow "{workflow}" (the store knows: {known})')
     enrollments = [
@@ -119,11 +119,10 @@ def outbox_rows(crm: Any, query: OutboxQuery = OutboxQuery()) -> list[dict[str, 
     """What the embedded CRM performed, oldest first: one dict per action with `at`,
     `workflow`, `kind`, `object`, `id`, `key`, then the action's arguments as in the
     trace. TypeError for an adapter that keeps no log of what it performed."""
-    performed = getattr(crm, "performed_actions", None)
-    if not callable(performed):
+    if not isinstance(crm, ActionLog):
         raise TypeError(f"the {type(crm).__name__} adapter keeps no log of performed actions")
     rows: list[dict[str, Any]] = []
-    for row in performed(record=query.record, kind=query.kind, since=query.since):
+    for row in crm.performed_actions(record=query.record, kind=query.kind, since=query.since):
         args = {k: v for k, v in dict(row["args"]).items() if not str(k).startswith("_")}
         out = {
             "at": _iso(row["at"]),

@@ -37,6 +37,7 @@ from typing import Any
 import attrs
 
 from wfdsl.runtime.protocols import HistoryEntry
+from wfdsl.schema import Schema
 
 #: Properties (of any object type) that hold personal data, and the kind of hash each gets.
 PERSONAL: Mapping[str, str] = {
@@ -150,16 +151,16 @@ class Redactor:
         return attrs.evolve(entry, detail=self.json(dict(entry.detail)))
 
 
-def sensitive_properties(schema: Any) -> frozenset[str]:
+def sensitive_properties(schema: Schema | None) -> frozenset[str]:
     """The names of the properties a schema marks `sensitive` (any object type)."""
     if schema is None:
         return frozenset()
-    names: set[str] = set()
-    for object_type in getattr(schema, "object_types", ()):
-        for name, prop in schema.properties(object_type).items():
-            if getattr(prop, "sensitive", False):
-                names.add(name)
-    return frozenset(names)
+    return frozenset(
+        name
+        for object_type in schema.object_types
+        for name, prop in schema.properties(object_type).items()
+        if prop.sensitive
+    )
 
 
 def record_properties(data: Any) -> list[Mapping[str, Any]]:
@@ -187,7 +188,7 @@ def records_file_properties(path: str | None) -> list[Mapping[str, Any]]:
         return []
 
 
-def redactor_for(schema: Any, records: Iterable[Mapping[str, Any]] = ()) -> Redactor:
+def redactor_for(schema: Schema | None, records: Iterable[Mapping[str, Any]] = ()) -> Redactor:
     """A redactor for a project: its schema's sensitive properties, and the personal values
     of the given records' properties (dicts of property -> value)."""
     sensitive = sensitive_properties(schema)

@@ -12,6 +12,7 @@ from wfdsl.cli.run import DEFAULT_STORE
 from wfdsl.cli.status import open_existing_store
 from wfdsl.operations import RecordHistory, parse_record_ref, record_history, render_record_history
 from wfdsl.redact import Redactor, redactor_for
+from wfdsl.stores.protocols import Closable
 from wfdsl.stores.sqlite import StoreError
 
 
@@ -49,9 +50,8 @@ def history(store_url: str, record: str, workflow: str | None, fmt: str, redact:
     except LookupError as error:
         fail(str(error.args[0]))
     finally:
-        close = getattr(store, "close", None)
-        if callable(close):
-            close()
+        if isinstance(store, Closable):
+            store.close()
     redactor: Redactor | None = redactor_for(None) if redact else None
     if fmt == "json":
         for entry in found.entries:

@@ -14,6 +14,7 @@ from wfdsl.cli.run import DEFAULT_CRM
 from wfdsl.operations import OutboxQuery, outbox_rows, parse_record_ref, render_outbox
 from wfdsl.redact import redactor_for
 from wfdsl.registry import ConfigError, open_adapter
+from wfdsl.stores.protocols import Closable
 from wfdsl.stores.sqlite import StoreError, sqlite_options
 
 
@@ -70,9 +71,8 @@ def outbox(crm_url: str, record: str | None, kind: str | None, since: str | None
     except TypeError as error:
         fail(f"{crm_url}: {error}")
     finally:
-        close = getattr(crm, "close", None)
-        if callable(close):
-            close()
+        if isinstance(crm, Closable):
+            crm.close()
     if redact:
         redactor = redactor_for(None)
         rows = [redactor.json(row) for row in rows]

@@ -14,6 +14,7 @@ from wfdsl.deploy import deployed_plans, deployment_plan, render_deployment
 from wfdsl.plan import PlanError
 from wfdsl.registry import ConfigError, open_store
 from wfdsl.runtime.protocols import StateStore
+from wfdsl.stores.protocols import Closable
 from wfdsl.stores.sqlite import StoreError, sqlite_options
 
 
@@ -66,9 +67,8 @@ def plan(paths: tuple[str, ...], store_url: str, fmt: str, detailed_exitcode: bo
     except StoreError as error:
         fail(str(error))
     finally:
-        close = getattr(store, "close", None)
-        if callable(close):
-            close()
+        if isinstance(store, Closable):
+            store.close()
     if fmt == "json":
         click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:

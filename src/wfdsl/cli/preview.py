@@ -16,6 +16,7 @@ from wfdsl.operations import PreviewError, render_preview
 from wfdsl.operations import preview as preview_records
 from wfdsl.runtime.protocols import AdapterError
 from wfdsl.stores.memory import MemoryStore
+from wfdsl.stores.protocols import Closable
 
 
 @click.command("preview")
@@ -67,9 +68,8 @@ def preview_cmd(
         fail(f"adapter failure: {error}", Exit.RUNTIME)
     finally:
         for thing in (crm, store):
-            close = getattr(thing, "close", None)
-            if callable(close):
-                close()
+            if isinstance(thing, Closable):
+                thing.close()
     if fmt == "json":
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:

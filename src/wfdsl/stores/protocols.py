@@ -176,11 +176,27 @@ class SeedableCRM(Protocol):
 
 
 @runtime_checkable
+class ActionLog(Protocol):
+    """A CRM that keeps a log of the actions it performed, by idempotency key
+    (`wfdsl outbox`). Each row: `key`, `kind`, `object`, `id`, `at` (aware
+    datetime), `args` (as the engine gave them) and `result` (the action's data)."""
+
+    def performed_actions(
+        self,
+        *,
+        record: tuple[str, str] | None = None,
+        kind: str | None = None,
+        since: dt.datetime | None = None,
+    ) -> list[dict[str, Any]]: ...
+
+
+@runtime_checkable
 class Closable(Protocol):
     def close(self) -> None: ...
 
 
 __all__ = [
+    "ActionLog",
     "Closable",
     "CountingStore",
     "EventInbox",
