@@ -382,3 +382,33 @@ def test_schema_sensitive_properties_are_redacted(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="sensitive"):
         load_schema(tmp_path)
+
+
+def test_run_redacts_its_warning_and_status_lines(tmp_path: Path) -> None:
+    (tmp_path / "welcome.wf").write_text(WELCOME, encoding="utf-8")
+    (tmp_path / "bad.jsonl").write_text(
+        '{"at": "ann@example.com", "type": "form.submitted", "object": "contact", "id": "c1"}\n', encoding="utf-8"
+    )
+
+    def run(name: str, *extra: str) -> str:
+        result = invoke(
+            "run",
+            str(tmp_path / "welcome.wf"),
+            "--store",
+            f"sqlite:///{tmp_path / (name + '.db')}",
+            "--crm",
+            f"sqlite:///{tmp_path / (name + '-crm.db')}",
+            "--events",
+            str(tmp_path / "bad.jsonl"),
+            "--clock",
+            "virtual",
+            "--until-idle",
+            *extra,
+        )
+        assert result.exit_code == 0, result.output
+        return str(result.output)
+
+    plain, redacted = run("plain"), run("redacted", "--redact")
+    assert "'ann@example.com'" in plain
+    assert "ann@example.com" not in redacted and "<email:" in redacted
+    assert redacted.splitlines()[-1] == plain.splitlines()[-1]  # the status line has no personal data
