@@ -268,6 +268,28 @@ async def test_hover_event_names_its_attributes(client: LanguageClient, project:
     assert found is not None and isinstance(found.contents, lsp.MarkupContent)
     assert "**form.submitted**" in found.contents.value
     assert "`form`, `url`, `url.base`, `url.domain`, `url.path`" in found.contents.value
+    attribute = await client.text_document_hover_async(
+        lsp.HoverParams(text_document=lsp.TextDocumentIdentifier(uri=uri), position=_pos(text, "form = ", 1))
+    )
+    assert attribute is not None and isinstance(attribute.contents, lsp.MarkupContent)
+    assert attribute.contents.value.startswith("`form`: attribute of the event `form.submitted`")
+
+
+async def test_ranges_count_utf16_code_units(client: LanguageClient, project: Path) -> None:
+    text = 'workflow "W" { object contact description "\U0001f600\U0001f600" enroll on form.submited steps { end } }\n'
+    uri = _open(client, project / "emoji.wf", text=text)
+    (found,) = await _diagnostics(client, uri, version=1)
+    python_index = text.index("form.submited")
+    assert found.range.start == lsp.Position(line=0, character=python_index + 2)  # each emoji is two units
+    assert found.range.end.character - found.range.start.character == len("form.submited")
+    hover = await client.text_document_hover_async(
+        lsp.HoverParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            position=lsp.Position(line=0, character=text.index("contact") + 1),
+        )
+    )
+    assert hover is not None and hover.range is not None
+    assert hover.range.start.character == text.index("object")  # before the emoji: the same in both units
 
 
 async def _complete(client: LanguageClient, uri: str, text: str, needle: str, offset: int) -> list[lsp.CompletionItem]:
@@ -330,6 +352,15 @@ async def test_go_to_definition_of_labels_and_workflows_across_files(client: Lan
     (workflow,) = await definition('workflow "Handoff"', 12)
     assert workflow.uri == (project / "sub" / "handoff.wf").as_uri()
     assert workflow.range.start == lsp.Position(line=0, character=9)
+
+    text = 'workflow "Watcher" {\n  object contact\n  enroll on workflow.enrolled(workflow = "Handoff")\n  steps { end }\n}\n'
+    watcher = _open(client, project / "watcher.wf", text=text)
+    found = await client.text_document_definition_async(
+        lsp.DefinitionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=watcher), position=_pos(text, '"Handoff"', 3)
+        )
+    )
+    assert isinstance(found, list) and [f.uri for f in found] == [(project / "sub" / "handoff.wf").as_uri()]
 
 
 async def test_document_symbols(client: LanguageClient, project: Path) -> None:
@@ -515,3 +546,28 @@ async def test_out_of_range_positions_and_unopened_documents_get_empty_answers(
     assert listed is not None
     found = await client.text_document_document_symbol_async(lsp.DocumentSymbolParams(text_document=ident))
     assert found
+
+
+async def test_requests_are_answered_while_a_slow_project_check_runs(tmp_path: Path) -> None:
+    source = (ROOT / "examples" / "welcome-series.wf").read_text(encoding="utf-8")
+    for index in range(150):
+        (tmp_path / f"w{index}.wf").write_text(source.replace('"Welcome series"', f'"W{index}"'), encoding="utf-8")
+    client = await _config().start()
+    try:
+        await client.initialize_session(_init(tmp_path, debounce_ms=0))
+        text = source.replace('"Welcome series"', '"W0"').replace('"IN_PROGRESS"', '"IN_PROGRES"')
+        uri = _open(client, tmp_path / "w0.wf", text=text)
+        await asyncio.sleep(0.05)  # the first check of the project (150 files) is under way
+        ident = lsp.TextDocumentIdentifier(uri=uri)
+        where = _pos(source, "lifecyclestage", 2)
+        for _ in range(5):
+            hover = await client.text_document_hover_async(lsp.HoverParams(text_document=ident, position=where))
+            assert hover is not None
+            await client.text_document_completion_async(lsp.CompletionParams(text_document=ident, position=where))
+        answered_first = not any(p.uri == uri for p in client.history)  # type: ignore[attr-defined]
+        found = await _diagnostics(client, uri, version=1, timeout=120)
+        assert answered_first  # ten requests answered before the check they overlapped ended
+        assert [d.code for d in found] == ["invalid-option"]
+    finally:
+        await client.shutdown_session()
+        await client.stop()
