@@ -353,12 +353,13 @@ async def test_go_to_definition_of_labels_and_workflows_across_files(client: Lan
     assert workflow.uri == (project / "sub" / "handoff.wf").as_uri()
     assert workflow.range.start == lsp.Position(line=0, character=9)
 
-    text = 'workflow "Watcher" {\n  object contact\n  enroll on workflow.enrolled(workflow = "Handoff")\n  steps { end }\n}\n'
+    text = (
+        'workflow "Watcher" {\n  object contact\n'
+        '  enroll on workflow.enrolled(workflow = "Handoff")\n  steps { end }\n}\n'
+    )
     watcher = _open(client, project / "watcher.wf", text=text)
     found = await client.text_document_definition_async(
-        lsp.DefinitionParams(
-            text_document=lsp.TextDocumentIdentifier(uri=watcher), position=_pos(text, '"Handoff"', 3)
-        )
+        lsp.DefinitionParams(text_document=lsp.TextDocumentIdentifier(uri=watcher), position=_pos(text, '"Handoff"', 3))
     )
     assert isinstance(found, list) and [f.uri for f in found] == [(project / "sub" / "handoff.wf").as_uri()]
 

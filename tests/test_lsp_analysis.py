@@ -45,7 +45,7 @@ def test_a_change_reparses_only_the_file_that_changed(tmp_path: Path, monkeypatc
 
 def test_the_project_is_the_config_directory_or_the_workspace_folder(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "wfdsl.toml").write_text("[schema.contact]\nplan = \"string\"\n", encoding="utf-8")
+    (tmp_path / "sub" / "wfdsl.toml").write_text('[schema.contact]\nplan = "string"\n', encoding="utf-8")
     (tmp_path / ".hidden").mkdir()
     (tmp_path / ".hidden" / "x.wf").write_text("broken {", encoding="utf-8")
     (tmp_path / "top.wf").write_text(A, encoding="utf-8")
