@@ -211,6 +211,28 @@ async def test_project_wide_checks_follow_edits_in_other_open_files(client: Lang
     assert "unknown-workflow" not in [d.code for d in await _diagnostics(client, nurture)]
 
 
+async def test_an_unsaved_document_is_checked_alone_and_cleared_when_closed(client: LanguageClient) -> None:
+    uri = "untitled:Untitled-1"
+    client.text_document_did_open(
+        lsp.DidOpenTextDocumentParams(
+            text_document=lsp.TextDocumentItem(
+                uri=uri,
+                language_id="wfdsl",
+                version=1,
+                text='workflow "U" { object contact enroll on form.submited steps { enroll in workflow "Handoff" } }',
+            )
+        )
+    )
+    found = await _diagnostics(client, uri, version=1)
+    assert [d.code for d in found] == ["unknown-event", "unknown-workflow"]  # alone: no other files
+    count = len(client.history)  # type: ignore[attr-defined]
+    client.text_document_did_close(lsp.DidCloseTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=uri)))
+    assert await _diagnostics(client, uri, version=None) is not None
+    await asyncio.sleep(0.3)
+    last = [p for p in client.history[count:] if p.uri == uri]  # type: ignore[attr-defined]
+    assert last and list(last[-1].diagnostics) == []
+
+
 async def test_a_burst_of_edits_is_checked_once_for_the_last_text(project: Path) -> None:
     config = _config()
     client = await config.start()

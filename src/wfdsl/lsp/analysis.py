@@ -226,6 +226,8 @@ class Workspace:
 
     def project_root(self, path: str) -> str | None:
         """The directory whose `.wf` files form the document's project, or None (the document alone)."""
+        if not os.path.isabs(path):  # an unsaved `untitled:` document stands alone
+            return None
         config = self.config_dir(path)
         if config is not None:
             return config
@@ -289,8 +291,8 @@ class Workspace:
 
     def config(self, path: str) -> tuple[Schema, LintSettings, str | None]:
         """The schema and `[lint]` settings for a file, and the problem if its config is unusable."""
-        start = self.project_root(path) or os.path.dirname(path) or "."
-        if not os.path.isdir(start):
+        start = self.project_root(path) or (os.path.dirname(path) if os.path.isabs(path) else "")
+        if not start or not os.path.isdir(start):
             start = self.roots[0] if self.roots else os.getcwd()
         try:
             return load_schema(start), load_lint_settings(start), None

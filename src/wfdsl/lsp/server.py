@@ -353,7 +353,8 @@ def make_server() -> WfdslServer:
             ls.text_document_publish_diagnostics(
                 lsp.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])
             )
-        ls.schedule(path)
+        else:  # the saved file is still part of its project
+            ls.schedule(path)
 
     @server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     @_safe
