@@ -59,7 +59,7 @@ def test_corpus_covers_every_supported_shape() -> None:
     kinds = {f["enrollmentCriteria"]["type"] for f in flows} | {"SCHEDULE" for f in flows if "enrollmentSchedule" in f}
     assert kinds == {"MANUAL", "LIST_BASED", "EVENT_BASED", "SCHEDULE"}
     actions = {a.get("actionTypeId", a["type"]) for f in flows for a in f["actions"]}
-    assert actions >= {"0-1", "0-3", "0-4", "0-5", "0-8", "0-11", "0-13", "0-14", "0-15", "0-35", "WEBHOOK"}
+    assert actions >= {"0-1", "0-3", "0-4", "0-5", "0-8", "0-11", "0-13", "0-14", "0-15", "0-29", "0-35", "WEBHOOK"}
     assert actions >= {"LIST_BRANCH", "STATIC_BRANCH", "AB_TEST_BRANCH"}
     edges = {
         c["edgeType"]

@@ -713,6 +713,11 @@ class _Exporter:
                 nxt, std = None, True
                 continue
             ident = self.ids[id(step)]
+            if isinstance(step, n.If) and _tests_received(step):
+                action = self.received_action(step, steps, ident, nxt, std)
+                self.actions.append(action)
+                nxt, std = ident, True
+                continue
             if isinstance(step, _BRANCHES):
                 action = self.branch_action(step, ident, nxt, std)
             else:
@@ -796,6 +801,41 @@ class _Exporter:
             self.put_arm(holder, "c", entry)
             branches.append(holder["c"])
         return {"type": "AB_TEST_BRANCH", "actionId": ident, "testBranches": branches}
+
+    def received_action(
+        self, step: n.If, block: Sequence[n.Node], ident: str, cont: _Target, standard: bool
+    ) -> dict[str, Any]:
+        """`if received { } else { }` after a `wait for`: a branch on the wait's outcome."""
+        index = next(i for i, s in enumerate(block) if s is step)
+        wait = block[index - 1] if index else None
+        condition = step.branches[0].condition
+        alone = isinstance(condition, n.Received) or (
+            isinstance(condition, n.Not) and isinstance(condition.item, n.Received)
+        )
+        if not isinstance(wait, n.WaitFor) or len(step.branches) != 1 or not alone:
+            raise self.fail(
+                step,
+                "flow JSON branches on a wait's outcome right after the `wait for`, "
+                "with `if received` or `if not received` alone (and `else`)",
+            )
+        condition = step.branches[0].condition
+        has_else = step.else_body is not None or cont is not None
+        bodies: list[n.Block | None] = [step.branches[0].body]
+        if has_else:
+            bodies.append(step.else_body)
+        entries = self.arms(bodies, cont, standard)
+        arm: dict[str, Any] = {"branchValue": "true" if isinstance(condition, n.Received) else "false"}
+        self.put_arm(arm, "connection", entries[0])
+        action: dict[str, Any] = {
+            "type": "STATIC_BRANCH",
+            "actionId": ident,
+            "inputValue": {"type": "FIELD_DATA", "actionId": self.ids[id(wait)], "dataKey": "hs_event_criteria_met"},
+            "staticBranches": [arm],
+        }
+        if has_else:
+            action["defaultBranchName"] = "Otherwise"
+            self.put_arm(action, "defaultBranch", entries[-1])
+        return action
 
     def put_arm(self, holder: dict[str, Any], key: str, entry: tuple[_Target, bool]) -> None:
         target, std = entry
@@ -913,6 +953,17 @@ class _Exporter:
                 "webhookUrl": step.url.value,
                 "queryParams": [],
             }
+        if isinstance(step, n.WaitFor):
+            if not isinstance(step.event, (n.EventRef, n.PropertyChange)):
+                raise self.fail(step, "this wait has no flow JSON equivalent")  # pragma: no cover
+            return self.action(
+                ident,
+                ids.WAIT_FOR_EVENT,
+                {
+                    "event_filter_branches": [self.unified_event(step.event, "HAS_COMPLETED")],
+                    "expiration_minutes": str(_minutes(step.timeout)),
+                },
+            )
         if isinstance(step, n.Placeholder):
             raise self.fail(
                 step,
@@ -922,7 +973,6 @@ class _Exporter:
         what = {
             n.DelayUntilDay: "`delay until` a day or time",
             n.DelayUntilAnchor: "a date-centred delay",
-            n.WaitFor: "`wait for`",
             n.UnenrollFromWorkflow: "`unenroll from workflow`",
         }.get(type(step), "this step")
         raise self.fail(
@@ -988,6 +1038,11 @@ class _Exporter:
         ]
         fields["use_explicit_associations"] = "true"
         return fields
+
+
+def _tests_received(step: n.If) -> bool:
+    """Whether the `if` tests the outcome of a wait (`received` anywhere in its first condition)."""
+    return any(isinstance(node, n.Received) for node in step.branches[0].condition.walk())
 
 
 def _blocks(step: n.Node) -> list[n.Block]:

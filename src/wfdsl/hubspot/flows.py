@@ -1066,6 +1066,8 @@ class _Importer:
             )
             ipath = path + ".inputValue"
             value = self.obj(action.get("inputValue"), ipath)
+            if value.get("type") == "FIELD_DATA" and value.get("dataKey") == "hs_event_criteria_met":
+                return self.received_branch(action, path, bodies, has_default), joined
             if value.get("type") != "OBJECT_PROPERTY":
                 raise self.fail(
                     ipath + ".type", f"wfdsl branches on a property of the record; found {_show(value.get('type'))}"
@@ -1094,6 +1096,36 @@ class _Importer:
         if has_default and bodies[-1]:  # an empty default arm just continues: no `else`
             step.parts.append(("else", bodies[-1]))
         return step, joined
+
+    def received_branch(self, action: dict[str, Any], path: str, bodies: list[list[_Step]], has_default: bool) -> _Step:
+        """The branch on a wait's outcome (`hs_event_criteria_met`): `if received { } else { }`."""
+        arms = self.items(action.get("staticBranches"), path + ".staticBranches")
+        if len(arms) != 1:
+            raise self.fail(path + ".staticBranches", "expected one branch on the outcome of the wait")
+        apath = join_path(path, "staticBranches", 0)
+        value = self.obj(arms[0], apath).get("branchValue")
+        if value not in ("true", "false"):
+            raise self.fail(apath + ".branchValue", f'expected "true" or "false", found {_show(value)}')
+        step = _Step(path=path)
+        step.parts.append(("if received" if value == "true" else "if not received", bodies[0]))
+        if has_default and bodies[-1]:
+            step.parts.append(("else", bodies[-1]))
+        return step
+
+    def _action_0_29(self, fields: dict[str, Any], path: str) -> str:
+        self.only_keys(fields, path, {"event_filter_branches", "expiration_minutes"}, "a wait for an event")
+        branches = self.items(fields.get("event_filter_branches"), path + ".event_filter_branches")
+        if len(branches) != 1:
+            raise self.fail(path + ".event_filter_branches", "wfdsl waits for one event")
+        event = self.trigger_event(branches[0], join_path(path, "event_filter_branches", 0))
+        minutes = self.integer(fields, "expiration_minutes", path)
+        if minutes <= 0:
+            raise self.fail(path + ".expiration_minutes", "wfdsl waits up to a positive time")
+        for unit, size in (("week", 10080), ("day", 1440), ("hour", 60), ("minute", 1)):
+            if minutes % size == 0:
+                amount = minutes // size
+                return f"wait for {event} up to {amount} {unit}{'' if amount == 1 else 's'}"
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- single actions
     def single(self, action: dict[str, Any], path: str, kind: str) -> _Step:

@@ -28,6 +28,7 @@ LIST = "0-13"
 CREATE_RECORD = "0-14"
 DELAY_UNTIL_DATE = "0-35"
 ENROLL_IN_WORKFLOW = "0-15"
+WAIT_FOR_EVENT = "0-29"
 
 #: Names of the action types for messages (refused ones included, so errors can say what they are).
 ACTION_NAMES: dict[str, str] = {
