@@ -331,6 +331,7 @@ async def test_completion_in_context(client: LanguageClient, project: Path) -> N
         "  goal contact.\n"
         "  steps {\n"
         '    enroll in workflow "\n'
+        '    send email "Hi {{ contact.fi\n'
         "  }\n"
         "}\n"
     )
@@ -345,7 +346,9 @@ async def test_completion_in_context(client: LanguageClient, project: Path) -> N
     events = {i.label for i in await _complete(client, uri, text, "or form.", len("or form."))}
     assert {"submitted", "viewed", "interacted"} <= events
     workflows = await _complete(client, uri, text, 'workflow "\n', len('workflow "'))
-    assert {"Nurture", "Handoff"} <= {i.label for i in workflows}  # (Draft does not parse yet)
+    assert {"Nurture", "Handoff"} <= {i.label for i in workflows}
+    tokens = {i.label for i in await _complete(client, uri, text, "{{ contact.fi", len("{{ contact.fi"))}
+    assert {"firstname", "renewal_date"} <= tokens  # (Draft does not parse yet)
 
 
 async def test_completion_of_list_names_and_events_after_enroll_on(client: LanguageClient, project: Path) -> None:

@@ -96,3 +96,15 @@ def test_positions_out_of_the_text_are_clamped() -> None:
         ws.complete("/nowhere/a.wf", pos)
         ws.definition("/nowhere/a.wf", pos)
     assert offset_at(A, Pos(10_000, 10_000)) == len(A)
+
+
+def test_formatting_keeps_crlf_line_endings() -> None:
+    ws = Workspace(roots=())
+    text = 'workflow "W" {\r\n  object contact # the type\r\n  steps {\r\n    delay 1 days\r\n  }\r\n}\r\n'
+    ws.open("/nowhere/crlf.wf", text)
+    edits = ws.format("/nowhere/crlf.wf")
+    assert edits is not None
+    for edit in reversed(edits):
+        text = text[: offset_at(text, edit.range.start)] + edit.text + text[offset_at(text, edit.range.end) :]
+    assert text == 'workflow "W" {\r\n  object contact  # the type\r\n\r\n  steps {\r\n    delay 1 day\r\n  }\r\n}\r\n'
+    assert len(edits) == 2  # the blank line and the unit, not every line

@@ -412,9 +412,12 @@ class Workspace:
         text = self.text(path)
         if text is None:
             return None
-        formatted = format_source(text, path)
+        crlf = "\r\n" in text
+        formatted = format_source(text.replace("\r\n", "\n") if crlf else text, path)
         if not isinstance(formatted, str):
             return None
+        if crlf:  # the file keeps its line endings
+            formatted = formatted.replace("\n", "\r\n")
         return line_edits(text, formatted)
 
     def complete(self, path: str, pos: Pos) -> list[Completion]:
@@ -441,6 +444,11 @@ class Workspace:
                 ]
             if re.search(r"\blist\s*(=|\bin\s*\[[^\]]*)?$", before):
                 return [Completion(label=name, kind="list", replace=replace) for name in self._list_names(path)]
+            token = re.search(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z0-9_]*)$", prefix)
+            if token is not None:  # a data token: `{{ contact.firstname }}`
+                return self._properties(
+                    path, token.group(1), Range(Pos(here.line, here.char - len(token.group(2))), here)
+                )
             return []
         event_args = re.search(r"([A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*)\(([^()\"]*)$", prefix)
         dotted = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z0-9_]*)$", prefix)
@@ -457,18 +465,8 @@ class Workspace:
         if dotted is not None:
             head = dotted.group(1)
             replace = Range(Pos(here.line, here.char - len(dotted.group(2))), here)
-            schema = self.schema(path)
-            if schema.has_object(head):
-                return [
-                    Completion(
-                        label=name,
-                        kind="property",
-                        detail=prop.type,
-                        documentation=_options_line(prop.options) if prop.options else None,
-                        replace=replace,
-                    )
-                    for name, prop in sorted(schema.properties(head).items())
-                ]
+            if self.schema(path).has_object(head):
+                return self._properties(path, head, replace)
             events = [e for e in EVENTS if e.startswith(head + ".")]
             return [
                 Completion(
@@ -478,6 +476,19 @@ class Workspace:
             ]
         begin = offset - (len(word.group()) if word else 0)
         return self._keywords(path, text, begin, Range(pos_at(text, begin), here))
+
+    def _properties(self, path: str, object_type: str, replace: Range) -> list[Completion]:
+        schema = self.schema(path)
+        return [
+            Completion(
+                label=name,
+                kind="property",
+                detail=prop.type,
+                documentation=_options_line(prop.options) if prop.options else None,
+                replace=replace,
+            )
+            for name, prop in sorted(schema.properties(object_type).items())
+        ]
 
     def _keywords(self, path: str, text: str, begin: int, replace: Range) -> list[Completion]:
         with self._parse_lock:
