@@ -108,3 +108,17 @@ def test_formatting_keeps_crlf_line_endings() -> None:
         text = text[: offset_at(text, edit.range.start)] + edit.text + text[offset_at(text, edit.range.end) :]
     assert text == 'workflow "W" {\r\n  object contact  # the type\r\n\r\n  steps {\r\n    delay 1 day\r\n  }\r\n}\r\n'
     assert len(edits) == 2  # the blank line and the unit, not every line
+
+
+def test_keywords_in_context() -> None:
+    ws = Workspace(roots=())
+    text = 'workflow "W" {\n  object contact\n  steps {\n    se\n  }\n}\n'
+    ws.open("/nowhere/k.wf", text)
+    labels = {c.label for c in ws.complete("/nowhere/k.wf", Pos(3, 6))}
+    assert {"send", "set", "delay", "if", "end"} <= labels
+    assert "object" not in labels and "enroll" in labels  # a step may enroll in a workflow
+    text = 'workflow "W" {\n  object contact\n  \n}\n'
+    ws.open("/nowhere/k.wf", text)
+    labels = {c.label for c in ws.complete("/nowhere/k.wf", Pos(2, 2))}
+    assert {"enroll", "goal", "steps", "settings", "suppress"} <= labels
+    assert "send" not in labels
