@@ -20,14 +20,25 @@ def at(minutes: int) -> dt.datetime:
     return T0 + dt.timedelta(minutes=minutes)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
     if request.param == "memory":
         yield MemoryStore()
-    else:
+    elif request.param == "sqlite":
         sqlite = SQLiteStore(tmp_path / "state.db")
         yield sqlite
         sqlite.close()
+    else:
+        import pg_server
+
+        from wfdsl.stores.postgres import PostgresStore
+
+        for url in pg_server.database():
+            postgres = PostgresStore(url)
+            try:
+                yield postgres
+            finally:
+                postgres.close()
 
 
 def enrollment(eid: str, record: str = "c1", workflow: str = "W", **kw: object) -> Enrollment:

@@ -1,0 +1,529 @@
+"""PostgreSQL CRM adapter: records, lists, associations, histories, outbox and idempotency
+log in a PostgreSQL database (`--crm postgresql://…`), the counterpart of `SQLiteCRM`.
+
+It behaves like the SQLite and memory CRMs (same events derived from updates, same
+property and event history, same action semantics). Its tables are prefixed
+`crm_`, so the CRM and the state store may live in one database — and they
+should: a CRM opened on the same URL as the store writes inside the store's
+transaction, so an action's row in `crm_performed` (unique idempotency key) and
+in `crm_outbox` commit together with the state that produced them, or not at all.
+
+Idempotency: a `perform` whose key is in `crm_performed` changes nothing,
+counts a replay, and returns the stored result.
+
+Outbox: every email, task, notification and webhook is a row of `crm_outbox`
+with its idempotency key. Actions that call out of the database (webhooks) are
+delivered after the commit by `OutboxDispatcher`, which claims unsent rows with
+`FOR UPDATE SKIP LOCKED`, never inside the transaction that produced them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from wfdsl.adapters.sqlite import OWNER_PROPERTY, RecordsError, _ref, _result_in, _result_out
+from wfdsl.runtime.protocols import Action, ActionResult, Event, PermanentAdapterError, Record, utc
+from wfdsl.stores.pgdb import Database, open_database, release_database
+from wfdsl.stores.sqlite import dumps, from_micros, loads, micros
+
+Key = tuple[str, str]
+
+#: Action kinds that leave the database: delivered by the dispatcher after commit.
+CALL_OUT_KINDS = frozenset({"webhook"})
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE crm_meta (name text PRIMARY KEY, value text NOT NULL);
+    CREATE SEQUENCE crm_created_seq;
+    CREATE TABLE crm_records (
+        n bigserial NOT NULL,
+        object text NOT NULL, id text NOT NULL, props text NOT NULL,
+        PRIMARY KEY (object, id)
+    );
+    CREATE INDEX crm_records_order ON crm_records (object, n);
+    CREATE TABLE crm_lists (
+        object text NOT NULL, id text NOT NULL, list text NOT NULL,
+        PRIMARY KEY (object, id, list)
+    );
+    CREATE TABLE crm_associations (
+        n bigserial NOT NULL,
+        object text NOT NULL, id text NOT NULL, other_object text NOT NULL, other_id text NOT NULL,
+        PRIMARY KEY (object, id, other_object, other_id)
+    );
+    CREATE TABLE crm_property_history (
+        n bigserial PRIMARY KEY,
+        object text NOT NULL, id text NOT NULL, prop text NOT NULL,
+        at bigint NOT NULL, value text NOT NULL
+    );
+    CREATE INDEX crm_property_history_key ON crm_property_history (object, id, prop, n);
+    CREATE TABLE crm_event_history (
+        n bigserial PRIMARY KEY,
+        object text NOT NULL, id text NOT NULL, type text NOT NULL,
+        at bigint NOT NULL, data text NOT NULL
+    );
+    CREATE INDEX crm_event_history_key ON crm_event_history (object, id, type, n);
+    CREATE TABLE crm_performed (
+        n bigserial PRIMARY KEY,
+        key text NOT NULL UNIQUE,
+        kind text NOT NULL, object text NOT NULL, id text NOT NULL,
+        at bigint NOT NULL, args text NOT NULL, result text NOT NULL,
+        replays integer NOT NULL DEFAULT 0
+    );
+    CREATE TABLE crm_outbox (
+        n bigserial PRIMARY KEY,
+        key text UNIQUE,
+        kind text NOT NULL, object text NOT NULL, id text NOT NULL,
+        at bigint NOT NULL, args text NOT NULL,
+        sent timestamptz, attempts integer NOT NULL DEFAULT 0, error text
+    );
+    CREATE INDEX crm_outbox_unsent ON crm_outbox (n) WHERE sent IS NULL
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class PostgresCRM:
+    """A CRMAdapter whose data lives in PostgreSQL (SPEC §11 `--crm postgresql://…`)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.db: Database = open_database(url)
+        try:
+            self.db.migrate("crm", MIGRATIONS, "CRM")
+        except BaseException:
+            release_database(self.db)
+            raise
+        self._closed = False
+
+    @classmethod
+    def from_url(cls, url: str) -> PostgresCRM:
+        """`postgresql://user@host:port/db` (or `postgres://…`)."""
+        return cls(url)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            release_database(self.db)
+
+    @contextmanager
+    def _atomic(self) -> Iterator[Any]:
+        with self.db.transaction() as conn:
+            yield conn
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.db.execute(sql, params)
+
+    # ------------------------------------------------------------ metadata
+
+    def get_meta(self, name: str) -> Any:
+        text = self.db.one("SELECT value FROM crm_meta WHERE name = %s", (name,))
+        return None if text is None else loads(text)
+
+    def set_meta(self, name: str, value: Any) -> None:
+        self._exec(
+            "INSERT INTO crm_meta (name, value) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (name, dumps(value)),
+        )
+
+    # ------------------------------------------------------------ setup
+
+    def _ensure(self, key: Key) -> bool:
+        cursor = self._exec(
+            "INSERT INTO crm_records (object, id, props) VALUES (%s, %s, '{}') ON CONFLICT DO NOTHING", key
+        )
+        return bool(cursor.rowcount)
+
+    def _props(self, key: Key, *, lock: bool = False) -> dict[str, Any] | None:
+        # FOR UPDATE in a write: the latest committed value, and no other writer until commit.
+        suffix = " FOR UPDATE" if lock and self.db.in_transaction else ""
+        text = self.db.one(f"SELECT props FROM crm_records WHERE object = %s AND id = %s{suffix}", key)
+        return None if text is None else dict(loads(text))
+
+    def _save_props(self, key: Key, props: Mapping[str, Any]) -> None:
+        self._exec(
+            "UPDATE crm_records SET props = %s WHERE object = %s AND id = %s", (dumps(dict(props)), key[0], key[1])
+        )
+
+    def _history(self, key: Key, prop: str, at: dt.datetime, value: Any) -> None:
+        self._exec(
+            "INSERT INTO crm_property_history (object, id, prop, at, value) VALUES (%s, %s, %s, %s, %s)",
+            (key[0], key[1], prop, micros(at), dumps(value)),
+        )
+
+    def add_record(self, object_type: str, record_id: str, properties: Mapping[str, Any], *, at: dt.datetime) -> None:
+        """Create (or overwrite) a record without producing events: data that already exists."""
+        key = (object_type, record_id)
+        with self._atomic():
+            self._ensure(key)
+            props = {p: v for p, v in properties.items() if p != "id"}
+            self._save_props(key, props)
+            for prop, value in props.items():
+                self._history(key, prop, at, value)
+
+    def associate(self, a: Key, b: Key) -> None:
+        with self._atomic():
+            for left, right in ((a, b), (b, a)):
+                self._exec(
+                    "INSERT INTO crm_associations (object, id, other_object, other_id) VALUES (%s, %s, %s, %s) "
+                    "ON CONFLICT DO NOTHING",
+                    (*left, *right),
+                )
+
+    def add_to_list(self, name: str, key: Key) -> None:
+        self._exec("INSERT INTO crm_lists (object, id, list) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", (*key, name))
+
+    def exists(self, object_type: str, record_id: str) -> bool:
+        return self._props((object_type, record_id)) is not None
+
+    def import_records(self, data: Any, *, at: dt.datetime) -> int:
+        """Load a records file once (same content: skipped); the number of records imported."""
+        if not isinstance(data, Mapping):
+            raise RecordsError("a records file is a JSON object of record lists by type")
+        digest = hashlib.sha256(dumps(data).encode("utf-8")).hexdigest()
+        count = 0
+        with self._atomic():
+            # Workers starting together import once: the first holds the row lock.
+            self._exec("INSERT INTO crm_meta (name, value) VALUES ('imported', '[]') ON CONFLICT DO NOTHING")
+            text = self.db.one("SELECT value FROM crm_meta WHERE name = 'imported' FOR UPDATE")
+            imported = loads(text) or []
+            if digest in imported:
+                return 0
+            for object_type, items in data.items():
+                if object_type in ("associations", "lists"):
+                    continue
+                if not isinstance(items, list):
+                    raise RecordsError(f"{object_type!r}: expected a list of records")
+                for number, item in enumerate(items):
+                    if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
+                        raise RecordsError(f'{object_type}[{number}]: a record is an object with a string "id"')
+                    self.add_record(object_type, item["id"], item, at=at)
+                    count += 1
+            for number, link in enumerate(data.get("associations") or []):
+                try:
+                    self.associate(_ref(link["from"]), _ref(link["to"]))
+                except (KeyError, TypeError, ValueError):
+                    raise RecordsError(
+                        f'associations[{number}]: expected {{"from": "type:id", "to": "type:id"}}'
+                    ) from None
+            lists = data.get("lists") or {}
+            if not isinstance(lists, Mapping):
+                raise RecordsError('"lists": expected an object of list name -> ["type:id"]')
+            for name, members in lists.items():
+                for member in members if isinstance(members, list) else [members]:
+                    try:
+                        self.add_to_list(str(name), _ref(member))
+                    except (TypeError, ValueError):
+                        raise RecordsError(f'lists[{name!r}]: {member!r} is not "type:id"') from None
+            self.set_meta("imported", [*imported, digest])
+        return count
+
+    # ------------------------------------------------------------ reads
+
+    def get(self, object_type: str, record_id: str) -> Record | None:
+        key = (object_type, record_id)
+        row = self.db.rows(
+            "SELECT r.props, "
+            "(SELECT array_agg(list) FROM crm_lists l WHERE l.object = r.object AND l.id = r.id), "
+            "(SELECT array_agg(ARRAY[a.other_object, a.other_id] ORDER BY a.n) FROM crm_associations a "
+            "WHERE a.object = r.object AND a.id = r.id) "
+            "FROM crm_records r WHERE r.object = %s AND r.id = %s",
+            key,
+        )
+        if not row:
+            return None
+        props, lists, links = row[0]
+        associations: dict[str, list[str]] = {}
+        for other_type, other_id in links or ():
+            associations.setdefault(other_type, []).append(other_id)
+        return Record(
+            object=object_type,
+            id=record_id,
+            properties=dict(loads(props)),
+            lists=frozenset(lists or ()),
+            associations={t: tuple(ids) for t, ids in associations.items()},
+        )
+
+    def property_history(self, object_type: str, record_id: str, prop: str) -> Sequence[tuple[dt.datetime, Any]]:
+        rows = self.db.rows(
+            "SELECT at, value FROM crm_property_history WHERE object = %s AND id = %s AND prop = %s ORDER BY n",
+            (object_type, record_id, prop),
+        )
+        return [(from_micros(at), loads(value)) for at, value in rows]
+
+    def event_history(
+        self, object_type: str, record_id: str, event_type: str
+    ) -> Sequence[tuple[dt.datetime, Mapping[str, Any]]]:
+        rows = self.db.rows(
+            "SELECT at, data FROM crm_event_history WHERE object = %s AND id = %s AND type = %s ORDER BY n",
+            (object_type, record_id, event_type),
+        )
+        return [(from_micros(at), loads(data)) for at, data in rows]
+
+    def query(self, object_type: str, criteria: Mapping[str, Any] | None = None) -> Iterator[str]:
+        ids = [i for (i,) in self.db.rows("SELECT id FROM crm_records WHERE object = %s ORDER BY n", (object_type,))]
+        yield from ids
+
+    # ------------------------------------------------------------ changes
+
+    def _remember(self, event: Event) -> Event:
+        self._exec(
+            "INSERT INTO crm_event_history (object, id, type, at, data) VALUES (%s, %s, %s, %s, %s)",
+            (event.object, event.id, event.type, micros(event.at), dumps(dict(event.data))),
+        )
+        return event
+
+    def _set(self, key: Key, changes: Mapping[str, Any], at: dt.datetime, cause: str | None) -> list[Event]:
+        self._ensure(key)
+        props = self._props(key, lock=True) or {}
+        events = []
+        for prop, value in changes.items():
+            if prop == "id":
+                continue
+            previous = props.get(prop)
+            if previous == value and (prop in props or value is None):
+                continue
+            if value is None:
+                props.pop(prop, None)
+            else:
+                props[prop] = value
+            self._history(key, prop, at, value)
+            events.append(
+                self._remember(
+                    Event(
+                        type="property.changed",
+                        object=key[0],
+                        id=key[1],
+                        at=at,
+                        data={"property": prop, "value": value, "previous": previous},
+                        cause=cause,
+                    )
+                )
+            )
+        if events:
+            self._save_props(key, props)
+        return events
+
+    def _list_change(self, key: Key, name: str, add: bool, at: dt.datetime, cause: str | None) -> list[Event]:
+        if add:
+            changed = self._exec(
+                "INSERT INTO crm_lists (object, id, list) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", (*key, name)
+            ).rowcount
+        else:
+            changed = self._exec(
+                "DELETE FROM crm_lists WHERE object = %s AND id = %s AND list = %s", (*key, name)
+            ).rowcount
+        if not changed:
+            return []
+        kind = "list.added" if add else "list.removed"
+        return [self._remember(Event(type=kind, object=key[0], id=key[1], at=at, data={"list": name}, cause=cause))]
+
+    def observe(self, event: Event) -> Sequence[Event]:
+        with self._atomic():
+            key = (event.object, event.id)
+            if event.type == "record.created":
+                created: list[Event] = []
+                if self._ensure(key):
+                    created = [
+                        self._remember(
+                            Event(
+                                type="record.created",
+                                object=event.object,
+                                id=event.id,
+                                at=event.at,
+                                data=dict(event.data),
+                                cause=event.cause,
+                            )
+                        )
+                    ]
+                return created + self._set(key, dict(event.properties or {}), event.at, event.cause)
+            if event.type == "record.updated":
+                return self._set(key, dict(event.properties or {}), event.at, event.cause)
+            if event.type in ("list.added", "list.removed"):
+                name = str(event.data.get("list", ""))
+                return self._list_change(key, name, event.type == "list.added", event.at, event.cause)
+            return [self._remember(event)]
+
+    def _target(self, action: Action) -> Key:
+        object_type = str(action.args.get("object", action.object))
+        if object_type == action.object:
+            return (action.object, action.id)
+        other = self.db.one(
+            "SELECT other_id FROM crm_associations WHERE object = %s AND id = %s AND other_object = %s "
+            "ORDER BY n LIMIT 1",
+            (action.object, action.id, object_type),
+        )
+        if other is None:
+            raise PermanentAdapterError(f"{action.object}:{action.id} has no associated {object_type} to update")
+        return (object_type, other)
+
+    def perform(self, action: Action, idempotency_key: str) -> ActionResult:
+        with self._atomic():
+            known = self.db.one("SELECT result FROM crm_performed WHERE key = %s", (idempotency_key,))
+            if known is not None:
+                self._exec("UPDATE crm_performed SET replays = replays + 1 WHERE key = %s", (idempotency_key,))
+                return _result_in(loads(known))
+            result = self._perform(action, idempotency_key)
+            self._exec(
+                "INSERT INTO crm_performed (key, kind, object, id, at, args, result) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (
+                    idempotency_key,
+                    action.kind,
+                    action.object,
+                    action.id,
+                    micros(action.at),
+                    dumps(dict(action.args)),
+                    dumps(_result_out(result)),
+                ),
+            )
+            return result
+
+    def performed(self) -> list[dict[str, Any]]:
+        """The idempotency log: one row per action actually performed, oldest first."""
+        rows = self.db.rows("SELECT key, kind, object, id, at, args, replays FROM crm_performed ORDER BY n")
+        return [
+            {"key": k, "kind": kind, "object": o, "id": i, "at": from_micros(at), "args": loads(a), "replays": r}
+            for k, kind, o, i, at, a, r in rows
+        ]
+
+    def outbox(self) -> list[dict[str, Any]]:
+        """What left the CRM (emails, tasks, notifications, webhooks), oldest first."""
+        rows = self.db.rows("SELECT kind, object, id, at, args, key, sent FROM crm_outbox ORDER BY n")
+        return [
+            {
+                "kind": kind,
+                "object": obj,
+                "id": rid,
+                "at": from_micros(at).isoformat(),
+                "args": loads(args),
+                "key": key,
+                "sent": None if sent is None else utc(sent).isoformat(),
+            }
+            for kind, obj, rid, at, args, key, sent in rows
+        ]
+
+    def records(self, object_type: str | None = None) -> list[Record]:
+        if object_type is None:
+            keys = self.db.rows("SELECT object, id FROM crm_records ORDER BY n")
+        else:
+            keys = self.db.rows("SELECT object, id FROM crm_records WHERE object = %s ORDER BY n", (object_type,))
+        return [r for r in (self.get(o, i) for o, i in keys) if r is not None]
+
+    def _perform(self, action: Action, idempotency_key: str) -> ActionResult:
+        args = action.args
+        at = action.at
+        own: Key = (action.object, action.id)
+        cause = str(args.get("_enrollment")) if args.get("_enrollment") else None
+        kind = action.kind
+        if kind in ("set", "clear", "copy"):
+            target = self._target(action)
+            value = None if kind == "clear" else args.get("value")
+            return ActionResult(events=tuple(self._set(target, {str(args["property"]): value}, at, cause)))
+        if kind == "increment":
+            target = self._target(action)
+            prop = str(args["property"])
+            self._ensure(target)
+            current = (self._props(target, lock=True) or {}).get(prop)
+            try:
+                base = float(current) if current not in (None, "") else 0.0
+            except (TypeError, ValueError) as error:
+                raise PermanentAdapterError(f"{target[0]}.{prop} is {current!r}, not a number") from error
+            total = base + float(args.get("by", 0))
+            amount: Any = int(total) if total.is_integer() else total
+            return ActionResult(events=tuple(self._set(target, {prop: amount}, at, cause)))
+        if kind in ("assign_owner", "rotate_owner"):
+            return ActionResult(events=tuple(self._set(own, {OWNER_PROPERTY: args.get("owner")}, at, cause)))
+        if kind in ("add_to_list", "remove_from_list"):
+            return ActionResult(
+                events=tuple(self._list_change(own, str(args["list"]), kind == "add_to_list", at, cause))
+            )
+        if kind == "create_record":
+            object_type = str(args.get("object_type", args.get("object", "record")))
+            number = int(self.db.one("SELECT nextval('crm_created_seq')"))
+            new_id = f"{object_type}-{number}"
+            key = (object_type, new_id)
+            self._ensure(key)
+            events = [self._remember(Event(type="record.created", object=object_type, id=new_id, at=at, cause=cause))]
+            props = args.get("properties", {})
+            events += self._set(key, dict(props) if isinstance(props, Mapping) else {}, at, cause)
+            self.associate(own, key)
+            return ActionResult(events=tuple(events), data={"id": new_id})
+        self._exec(
+            "INSERT INTO crm_outbox (key, kind, object, id, at, args, sent) VALUES (%s, %s, %s, %s, %s, %s, "
+            + ("NULL" if kind in CALL_OUT_KINDS else "now()")
+            + ")",
+            (
+                idempotency_key,
+                kind,
+                action.object,
+                action.id,
+                micros(at),
+                dumps({k: v for k, v in args.items() if not k.startswith("_")}),
+            ),
+        )
+        if kind == "send_email":
+            return ActionResult(
+                events=(
+                    self._remember(
+                        Event(
+                            type="email.sent",
+                            object=action.object,
+                            id=action.id,
+                            at=at,
+                            data={"email": args.get("email")},
+                            cause=cause,
+                        )
+                    ),
+                )
+            )
+        return ActionResult()
+
+
+class OutboxDispatcher:
+    """Delivers the call-out rows of a PostgreSQL CRM's outbox (webhooks) after commit.
+
+    `send(row)` delivers one row (a dict with `kind`, `object`, `id`, `args`,
+    `key`) and raises on failure. Each `dispatch` claims up to `batch` unsent rows
+    with `FOR UPDATE SKIP LOCKED` (so many workers never send a row twice), sends
+    them, and marks them sent — or counts the attempt and keeps the error, to be
+    tried again on a later pass (at most `max_attempts` times).
+    The idempotency key goes with every delivery, so a receiver can drop the
+    repeat of a send whose acknowledgement was lost with a killed worker.
+    """
+
+    def __init__(
+        self, crm: PostgresCRM, send: Callable[[Mapping[str, Any]], None], *, max_attempts: int = 10
+    ) -> None:
+        self.crm = crm
+        self.send = send
+        self.max_attempts = max_attempts
+
+    def dispatch(self, batch: int = 32) -> int:
+        """Send what is due; the number of rows sent."""
+        sent = 0
+        with self.crm.db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT n, key, kind, object, id, at, args, attempts FROM crm_outbox WHERE sent IS NULL "
+                "AND attempts < %s ORDER BY n LIMIT %s FOR UPDATE SKIP LOCKED",
+                (self.max_attempts, int(batch)),
+            ).fetchall()
+            for number, key, kind, obj, rid, at, args, _attempts in rows:
+                row = {"key": key, "kind": kind, "object": obj, "id": rid, "at": from_micros(at), "args": loads(args)}
+                try:
+                    self.send(row)
+                except Exception as error:  # kept for the next pass, with the error
+                    conn.execute(
+                        "UPDATE crm_outbox SET attempts = attempts + 1, error = %s WHERE n = %s",
+                        (f"{type(error).__name__}: {error}", number),
+                    )
+                    continue
+                conn.execute("UPDATE crm_outbox SET sent = now(), error = NULL WHERE n = %s", (number,))
+                sent += 1
+        return sent
+
+
+__all__ = ["CALL_OUT_KINDS", "MIGRATIONS", "SCHEMA_VERSION", "OutboxDispatcher", "PostgresCRM"]

@@ -1,0 +1,242 @@
+"""PostgreSQL plumbing shared by the store and the CRM: a URL in; pooled connections,
+transactions that the store and the CRM join, versioned migrations out.
+
+psycopg 3 and psycopg_pool are an optional extra (`pip install 'wfdsl-crm[postgres]'`);
+they are imported when a `postgresql://` URL is opened, never at import time of
+a core module. A store and a CRM opened on the same URL share one `Database`:
+inside `with store.transaction():` the CRM writes on the same connection, in
+the same transaction, so the state and the effects it produced commit together.
+
+A transaction belongs to the thread that opened it (a thread-local
+connection); a statement outside any transaction borrows a pooled connection
+in autocommit mode.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from wfdsl.stores.sqlite import SchemaVersionError, StoreError
+
+#: What to install when psycopg is missing.
+EXTRA_HINT = "PostgreSQL support needs: pip install 'wfdsl-crm[postgres]'"
+SCHEMES = ("postgresql", "postgres")
+#: Advisory lock (transaction level) taken while a schema is migrated.
+MIGRATION_LOCK = 0x77660001
+
+
+def load_psycopg() -> Any:
+    """The psycopg module, or StoreError naming the extra to install."""
+    try:
+        import psycopg
+        import psycopg_pool  # noqa: F401 - checked here so the error names the extra
+    except ImportError as error:
+        raise StoreError(f"{EXTRA_HINT} ({error.name} is not installed)") from None
+    return psycopg
+
+
+def is_postgres_url(url: str) -> bool:
+    """True for `postgresql://…` and `postgres://…`.
+
+    >>> is_postgres_url("postgres://u@h/db"), is_postgres_url("sqlite:///x.db")
+    (True, False)
+    """
+    return url.split("://", 1)[0].lower() in SCHEMES
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages.
+
+    >>> safe_url("postgresql://ann:secret@db:5432/wf")
+    'postgresql://ann@db:5432/wf'
+    """
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = (f"{parts.username}@" if parts.username else "") + host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+class Database:
+    """One PostgreSQL database: a connection pool and the open transaction of each thread."""
+
+    def __init__(self, url: str, *, max_size: int = 4) -> None:
+        psycopg = load_psycopg()
+        from psycopg_pool import ConnectionPool
+
+        if not is_postgres_url(url):
+            raise StoreError(f"not a PostgreSQL URL: {url!r}")
+        self.url = url
+        self.label = safe_url(url)
+        self.errors = psycopg.errors
+        self._psycopg = psycopg
+        conninfo = "postgresql://" + url.split("://", 1)[1]
+        self.conninfo = conninfo
+        self.pool = ConnectionPool(
+            conninfo, min_size=1, max_size=max_size, kwargs={"autocommit": True}, open=False, name="wfdsl"
+        )
+        try:
+            self.pool.open(wait=True, timeout=15)
+        except Exception as error:
+            self.pool.close()
+            raise StoreError(f"cannot connect to {self.label}: {error}") from None
+        self._local = threading.local()
+        self.users = 0
+        #: Called with no arguments when a thread's outermost transaction ends (either way).
+        self.on_end: list[Callable[[], None]] = []
+
+    def close(self) -> None:
+        self.pool.close()
+
+    # ------------------------------------------------------------ transactions
+
+    @property
+    def in_transaction(self) -> bool:
+        return getattr(self._local, "conn", None) is not None
+
+    @property
+    def held(self) -> set[str]:
+        """Record locks this thread's transaction holds (cleared when it ends)."""
+        held: set[str] | None = getattr(self._local, "held", None)
+        if held is None:
+            held = self._local.held = set()
+        return held
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """The thread's transaction: opened here (and committed on a clean exit, rolled
+        back on an exception) or, when one is open, a savepoint inside it."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            with conn.transaction():
+                yield conn
+            return
+        with self.pool.connection() as conn:
+            self._local.conn = conn
+            try:
+                with conn.transaction():
+                    yield conn
+            finally:
+                self._local.conn = None
+                self.held.clear()
+                for hook in self.on_end:
+                    hook()
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        """The thread's transaction connection, or a pooled autocommit one."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        with self.pool.connection() as borrowed:
+            yield borrowed
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run one statement; the cursor (fetch its rows before the next call)."""
+        with self.connection() as conn:
+            return conn.execute(sql, params)
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self.connection() as conn:
+            return list(conn.execute(sql, params).fetchall())
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        with self.connection() as conn:
+            row = conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def lock_record(self, object_type: str, record_id: str) -> None:
+        """Wait for the record's advisory lock (held until this transaction ends): the
+        enrollments of one record are read and changed by one worker at a time."""
+        key = f"{object_type}:{record_id}"
+        held = self.held
+        if key in held or not self.in_transaction:
+            return
+        self.one("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+        held.add(key)
+
+    def retryable(self, error: BaseException) -> bool:
+        """A conflict with another worker (deadlock, serialization failure): the
+        transaction was rolled back and running it again is the cure."""
+        errors = self.errors
+        return isinstance(
+            error,
+            (errors.DeadlockDetected, errors.SerializationFailure, errors.LockNotAvailable, errors.UniqueViolation),
+        )
+
+    def listener(self) -> Any:
+        """A dedicated autocommit connection (LISTEN, session locks)."""
+        return self._psycopg.connect(self.conninfo, autocommit=True)
+
+    # ------------------------------------------------------------ schema
+
+    def migrate(self, component: str, migrations: Sequence[str], what: str) -> int:
+        """Bring `component`'s schema to `len(migrations)` (one transaction per step, under an
+        advisory lock so that workers starting together migrate once); the version."""
+        with self.transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS wfdsl_schema (component text PRIMARY KEY, version integer NOT NULL)"
+            )
+            row = conn.execute("SELECT version FROM wfdsl_schema WHERE component = %s", (component,)).fetchone()
+            version = 0 if row is None else int(row[0])
+            if version > len(migrations):
+                raise SchemaVersionError(
+                    f"{self.label} has {what} schema version {version}, newer than this wfdsl "
+                    f"understands ({len(migrations)}): upgrade wfdsl to open it"
+                )
+            for number in range(version, len(migrations)):
+                try:
+                    with conn.transaction():
+                        conn.execute(migrations[number])
+                        conn.execute(
+                            "INSERT INTO wfdsl_schema (component, version) VALUES (%s, %s) "
+                            "ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+                            (component, number + 1),
+                        )
+                except self._psycopg.Error as error:
+                    raise StoreError(
+                        f"{self.label}: cannot migrate the {what} schema from version {number} to {number + 1}: "
+                        f"{error}"
+                    ) from None
+            return len(migrations)
+
+
+_OPEN: dict[str, Database] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def open_database(url: str) -> Database:
+    """The `Database` for a URL, shared by everything this process opens on that URL."""
+    with _OPEN_LOCK:
+        database = _OPEN.get(url)
+        if database is None:
+            database = _OPEN[url] = Database(url)
+        database.users += 1
+        return database
+
+
+def release_database(database: Database) -> None:
+    """One user fewer; the pool closes with the last."""
+    with _OPEN_LOCK:
+        database.users -= 1
+        if database.users <= 0:
+            _OPEN.pop(database.url, None)
+            database.close()
+
+
+__all__ = [
+    "EXTRA_HINT",
+    "Database",
+    "is_postgres_url",
+    "load_psycopg",
+    "open_database",
+    "release_database",
+    "safe_url",
+]

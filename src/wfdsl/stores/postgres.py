@@ -1,0 +1,590 @@
+"""PostgreSQL state store: enrollments, timers, history, stats, facts and the inbox in one
+database that any number of `wfdsl run` workers share (`--store postgresql://…`).
+
+How the work is shared (docs/operating.md, "Many workers on PostgreSQL"):
+
+- Every unit of work is one transaction. Due timers and inbox events are
+  claimed with `SELECT … FOR UPDATE SKIP LOCKED` in batches, together with a
+  transaction-level advisory lock on their record (`pg_try_advisory_xact_lock`):
+  a record whose lock another worker holds is skipped, so one enrollment is
+  advanced by one worker at a time, and an inbox event is claimed only when no
+  earlier event of its record is pending, so a record's events apply in order.
+  Any other record the work touches (an associated company, a chained event)
+  is locked before its enrollments are read (`pg_advisory_xact_lock`).
+- A worker that dies loses its connection; the server rolls its transaction
+  back and releases its locks at once: the work is claimable again with no
+  lease to wait out.
+- Timers of a workflow itself (schedule occurrences, annual re-enrollment)
+  and retention run under one advisory lock, in one worker at a time.
+- Counters that every unit would touch are not rows that serialise the
+  workers: ids come from sequences, stats are appended as deltas and summed
+  (compacted by housekeeping).
+
+Schema: versioned in `wfdsl_schema` (component `store`), migrated forward on
+open under an advisory lock; a newer schema is refused (`SchemaVersionError`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import attrs
+
+from wfdsl.runtime.protocols import STAT_FIELDS, Enrollment, HistoryEntry, Timer, utc
+from wfdsl.stores.pgdb import Database, open_database, release_database
+from wfdsl.stores.protocols import InboxEvent, event_id_of
+from wfdsl.stores.sqlite import dumps, from_micros, loads, micros
+
+#: Advisory lock of housekeeping: workflow timers, retention, stats compaction.
+HOUSEKEEPING_LOCK = 0x77660002
+#: Advisory lock taken while a worker deploys plans (first start, changed sources).
+DEPLOY_LOCK = 0x77660003
+#: The channel workers LISTEN on; a notification means "look for work".
+CHANNEL = "wfdsl_work"
+#: Counters kept in sequences (never rolled back: a gap after a crash is harmless).
+SEQUENCES = {"enrollment": "wfdsl_enrollment_seq", "history": "wfdsl_history_seq", "timer": "wfdsl_timer_seq"}
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE counters (name text PRIMARY KEY, value bigint NOT NULL);
+    CREATE TABLE meta (name text PRIMARY KEY, value text NOT NULL);
+    CREATE SEQUENCE wfdsl_enrollment_seq;
+    CREATE SEQUENCE wfdsl_history_seq;
+    CREATE SEQUENCE wfdsl_timer_seq;
+    CREATE TABLE enrollments (
+        n bigserial NOT NULL,
+        id text PRIMARY KEY,
+        workflow text NOT NULL,
+        object text NOT NULL,
+        record text NOT NULL,
+        status text NOT NULL,
+        ended bigint,
+        data text NOT NULL
+    );
+    CREATE INDEX enrollments_record ON enrollments (object, record, n);
+    CREATE INDEX enrollments_workflow ON enrollments (workflow, status, n);
+    CREATE INDEX enrollments_order ON enrollments (n);
+    CREATE TABLE timers (
+        key text PRIMARY KEY,
+        due bigint NOT NULL,
+        seq bigint NOT NULL,
+        kind text NOT NULL,
+        workflow text NOT NULL,
+        enrollment text,
+        object text,
+        record text
+    );
+    CREATE INDEX timers_due ON timers (due, seq, key);
+    CREATE TABLE history (
+        n bigserial PRIMARY KEY,
+        seq bigint NOT NULL,
+        at bigint NOT NULL,
+        workflow text NOT NULL,
+        object text NOT NULL,
+        id text NOT NULL,
+        kind text NOT NULL,
+        step text,
+        detail text NOT NULL,
+        enrollment text
+    );
+    CREATE INDEX history_record ON history (object, id);
+    CREATE INDEX history_workflow ON history (workflow);
+    CREATE INDEX history_enrollment ON history (enrollment);
+    CREATE INDEX history_kind_at ON history (kind, at);
+    CREATE TABLE stats (workflow text NOT NULL, field text NOT NULL, value bigint NOT NULL);
+    CREATE INDEX stats_key ON stats (workflow, field);
+    CREATE TABLE facts (
+        kind text NOT NULL, workflow text NOT NULL, object text NOT NULL,
+        record text NOT NULL, at bigint NOT NULL,
+        PRIMARY KEY (kind, workflow, object, record)
+    );
+    CREATE INDEX facts_at ON facts (at);
+    CREATE TABLE workflows (workflow text PRIMARY KEY, state text NOT NULL);
+    CREATE TABLE inbox (
+        n bigserial PRIMARY KEY,
+        event_id text UNIQUE,
+        body jsonb NOT NULL,
+        object text GENERATED ALWAYS AS (body ->> 'object') STORED,
+        record text GENERATED ALWAYS AS (body ->> 'id') STORED,
+        received timestamptz NOT NULL DEFAULT now(),
+        done timestamptz
+    );
+    CREATE INDEX inbox_pending ON inbox (n) WHERE done IS NULL;
+    CREATE INDEX inbox_pending_record ON inbox (object, record, n) WHERE done IS NULL;
+    CREATE INDEX inbox_done ON inbox (done) WHERE done IS NOT NULL
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_ENROLLMENT_FIELDS = frozenset(f.name for f in attrs.fields(Enrollment))
+_TIMER_COLUMNS = "key, due, seq, kind, workflow, enrollment"
+_HISTORY_COLUMNS = "seq, at, workflow, object, id, kind, step, detail, enrollment"
+
+
+def _enrollment(data: str) -> Enrollment:
+    values = loads(data)
+    return Enrollment(**{k: v for k, v in values.items() if k in _ENROLLMENT_FIELDS})
+
+
+def _timer(row: Sequence[Any]) -> Timer:
+    key, due, seq, kind, workflow, enrollment = row[:6]
+    return Timer(key=key, due=from_micros(due), seq=seq, kind=kind, workflow=workflow, enrollment=enrollment)
+
+
+def _entry(row: Sequence[Any]) -> HistoryEntry:
+    seq, at, workflow, object_type, record_id, kind, step, detail, enrollment = row
+    return HistoryEntry(
+        seq=seq,
+        at=from_micros(at),
+        workflow=workflow,
+        object=object_type,
+        id=record_id,
+        kind=kind,
+        step=step,
+        detail=loads(detail),
+        enrollment=enrollment,
+    )
+
+
+def _where(**filters: str | None) -> tuple[str, list[Any]]:
+    used = [(name, value) for name, value in filters.items() if value is not None]
+    if not used:
+        return "", []
+    return " WHERE " + " AND ".join(f"{name} = %s" for name, _ in used), [v for _, v in used]
+
+
+class PostgresStore:
+    """A StateStore in a PostgreSQL database, shared by many workers (SPEC §11)."""
+
+    migrations: tuple[str, ...] = MIGRATIONS
+
+    def __init__(self, url: str, *, claim_batch: int = 64) -> None:
+        self.url = url
+        self.db: Database = open_database(url)
+        try:
+            self.db.migrate("store", self.migrations, "state store")
+        except BaseException:
+            release_database(self.db)
+            raise
+        self.claim_batch = claim_batch
+        self._local = threading.local()
+        self.db.on_end.append(self._transaction_ended)
+        self._listener: Any = None
+        self._closed = False
+
+    @classmethod
+    def from_url(cls, url: str) -> PostgresStore:
+        """`postgresql://user@host:port/db` (or `postgres://…`), libpq options as a query."""
+        return cls(url)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._transaction_ended in self.db.on_end:
+            self.db.on_end.remove(self._transaction_ended)
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        release_database(self.db)
+
+    @property
+    def label(self) -> str:
+        return self.db.label
+
+    # ------------------------------------------------------------ transactions
+
+    def _transaction_ended(self) -> None:
+        self._local.claimed = []
+        self._local.notify = False
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.db.transaction():
+            yield
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.db.in_transaction
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        with self.db.transaction() as conn:
+            yield conn
+
+    def next_seq(self, name: str) -> int:
+        sequence = SEQUENCES.get(name)
+        if sequence is not None:
+            return int(self.db.one(f"SELECT nextval('{sequence}')"))
+        return int(
+            self.db.one(
+                "INSERT INTO counters (name, value) VALUES (%s, 1) "
+                "ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
+                (name,),
+            )
+        )
+
+    # ------------------------------------------------------------ enrollments
+
+    def put_enrollment(self, enrollment: Enrollment) -> None:
+        ended = None if enrollment.ended_at is None else micros(enrollment.ended_at)
+        self.db.execute(
+            "INSERT INTO enrollments (id, workflow, object, record, status, ended, data) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+            "workflow = excluded.workflow, object = excluded.object, record = excluded.record, "
+            "status = excluded.status, ended = excluded.ended, data = excluded.data",
+            (
+                enrollment.id,
+                enrollment.workflow,
+                enrollment.object,
+                enrollment.record,
+                enrollment.status,
+                ended,
+                dumps(attrs.asdict(enrollment, recurse=False)),
+            ),
+        )
+
+    def enrollment(self, enrollment_id: str) -> Enrollment | None:
+        data = self.db.one("SELECT data FROM enrollments WHERE id = %s", (enrollment_id,))
+        return None if data is None else _enrollment(data)
+
+    def enrollments_of(self, object_type: str, record_id: str) -> Sequence[Enrollment]:
+        # The record's lock first (a statement of its own: the read after it must see
+        # what the worker that held the lock committed).
+        self.db.lock_record(object_type, record_id)
+        rows = self.db.rows(
+            "SELECT data FROM enrollments WHERE object = %s AND record = %s ORDER BY n", (object_type, record_id)
+        )
+        return [_enrollment(data) for (data,) in rows]
+
+    def enrollments(self, workflow: str | None = None, status: str | None = None) -> Iterable[Enrollment]:
+        where, params = _where(workflow=workflow, status=status)
+        return [_enrollment(data) for (data,) in self.db.rows(f"SELECT data FROM enrollments{where} ORDER BY n", params)]
+
+    def count_enrollments(self, workflow: str | None = None, status: str | None = None) -> int:
+        where, params = _where(workflow=workflow, status=status)
+        return int(self.db.one(f"SELECT count(*) FROM enrollments{where}", params))
+
+    # ------------------------------------------------------------ timers
+
+    def set_timer(self, timer: Timer) -> None:
+        # The timer carries its enrollment's record, so that a claim can lock the record.
+        self.db.execute(
+            f"INSERT INTO timers ({_TIMER_COLUMNS}, object, record) "
+            "SELECT %s, %s, %s, %s, %s, %s, e.object, e.record FROM (SELECT 1) AS one "
+            "LEFT JOIN enrollments e ON e.id = %s "
+            "ON CONFLICT (key) DO UPDATE SET due = excluded.due, seq = excluded.seq, kind = excluded.kind, "
+            "workflow = excluded.workflow, enrollment = excluded.enrollment, object = excluded.object, "
+            "record = excluded.record",
+            (
+                timer.key,
+                micros(timer.due),
+                timer.seq,
+                timer.kind,
+                timer.workflow,
+                timer.enrollment,
+                timer.enrollment,
+            ),
+        )
+        if self.db.in_transaction and utc(timer.due) <= dt.datetime.now(dt.timezone.utc):
+            self._notify()
+
+    def cancel_timer(self, key: str) -> None:
+        self.db.execute("DELETE FROM timers WHERE key = %s", (key,))
+
+    def timer(self, key: str) -> Timer | None:
+        rows = self.db.rows(f"SELECT {_TIMER_COLUMNS} FROM timers WHERE key = %s", (key,))
+        return _timer(rows[0]) if rows else None
+
+    def _claimed(self) -> list[Timer]:
+        claimed: list[Timer] | None = getattr(self._local, "claimed", None)
+        if claimed is None:
+            claimed = self._local.claimed = []
+        return claimed
+
+    def claim_timers(self, now: dt.datetime, limit: int) -> list[Timer]:
+        """Lock up to `limit` due timers for this transaction: those of records no other
+        worker holds, plus workflow timers when this worker holds housekeeping."""
+        rows = self.db.rows(
+            f"SELECT {_TIMER_COLUMNS}, object, record FROM timers WHERE due <= %s AND CASE WHEN enrollment IS NULL "
+            "THEN pg_try_advisory_xact_lock(%s) "
+            "ELSE pg_try_advisory_xact_lock(hashtextextended(coalesce(object, '') || ':' || coalesce(record, ''), 0)) "
+            "END ORDER BY due, seq, key LIMIT %s FOR UPDATE SKIP LOCKED",
+            (micros(now), HOUSEKEEPING_LOCK, int(limit)),
+        )
+        held = self.db.held
+        for row in rows:
+            if row[5] is not None:
+                held.add(f"{row[6] or ''}:{row[7] or ''}")
+        return [_timer(row) for row in rows]
+
+    def pop_due(self, now: dt.datetime) -> Timer | None:
+        if not self.db.in_transaction:
+            with self.transaction():
+                return self.pop_due(now)
+        claimed = self._claimed()
+        limit = micros(now)
+        while True:
+            if not claimed:
+                claimed.extend(self.claim_timers(now, self.claim_batch))
+                if not claimed:
+                    return None
+            timer = claimed.pop(0)
+            if micros(timer.due) > limit:
+                continue
+            # Gone or replaced by work done since the claim (same transaction): skip it.
+            removed = self.db.execute("DELETE FROM timers WHERE key = %s AND seq = %s", (timer.key, timer.seq))
+            if removed.rowcount:
+                return timer
+
+    def next_due(self) -> dt.datetime | None:
+        due = self.db.one("SELECT min(due) FROM timers")
+        return None if due is None else from_micros(due)
+
+    def timers(self, limit: int | None = None) -> list[Timer]:
+        sql = f"SELECT {_TIMER_COLUMNS} FROM timers ORDER BY due, seq, key"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [_timer(row) for row in self.db.rows(sql)]
+
+    def count_timers(self) -> int:
+        return int(self.db.one("SELECT count(*) FROM timers"))
+
+    # ------------------------------------------------------------ history
+
+    def append_history(self, entry: HistoryEntry) -> None:
+        self.db.execute(
+            f"INSERT INTO history ({_HISTORY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                entry.seq,
+                micros(entry.at),
+                entry.workflow,
+                entry.object,
+                entry.id,
+                entry.kind,
+                entry.step,
+                dumps(entry.detail),
+                entry.enrollment,
+            ),
+        )
+
+    def history(self, record: tuple[str, str] | None = None, workflow: str | None = None) -> Sequence[HistoryEntry]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if record is not None:
+            clauses.append("object = %s AND id = %s")
+            params += [record[0], record[1]]
+        if workflow is not None:
+            clauses.append("workflow = %s")
+            params.append(workflow)
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        return [_entry(row) for row in self.db.rows(f"SELECT {_HISTORY_COLUMNS} FROM history{where} ORDER BY n", params)]
+
+    def count_history(self, kind: str | None = None) -> int:
+        where, params = _where(kind=kind)
+        return int(self.db.one(f"SELECT count(*) FROM history{where}", params))
+
+    # ------------------------------------------------------------ stats (deltas, summed)
+
+    def add_stat(self, workflow: str, field: str, delta: int) -> None:
+        self.db.execute("INSERT INTO stats (workflow, field, value) VALUES (%s, %s, %s)", (workflow, field, delta))
+
+    def stats(self, workflow: str) -> Mapping[str, int]:
+        found = {
+            field: int(value)
+            for field, value in self.db.rows(
+                "SELECT field, sum(value) FROM stats WHERE workflow = %s GROUP BY field", (workflow,)
+            )
+        }
+        return {name: found.get(name, 0) for name in STAT_FIELDS}
+
+    def reset_stats(self, workflow: str, fields: Sequence[str]) -> None:
+        self.db.execute("DELETE FROM stats WHERE workflow = %s AND field = ANY(%s)", (workflow, list(fields)))
+
+    def compact_stats(self) -> int:
+        """Sum the stat deltas into one row per counter; the rows removed."""
+        with self._write() as conn:
+            before = int(conn.execute("SELECT count(*) FROM stats").fetchone()[0])
+            conn.execute(
+                "WITH gone AS (DELETE FROM stats RETURNING workflow, field, value) "
+                "INSERT INTO stats (workflow, field, value) SELECT workflow, field, sum(value) FROM gone "
+                "GROUP BY workflow, field"
+            )
+            after = int(conn.execute("SELECT count(*) FROM stats").fetchone()[0])
+        return before - after
+
+    # ------------------------------------------------------------ facts
+
+    def add_fact(self, kind: str, workflow: str, object_type: str, record_id: str, at: dt.datetime) -> None:
+        self.db.execute(
+            "INSERT INTO facts (kind, workflow, object, record, at) VALUES (%s, %s, %s, %s, %s) "
+            "ON CONFLICT (kind, workflow, object, record) DO UPDATE SET at = excluded.at",
+            (kind, workflow, object_type, record_id, micros(at)),
+        )
+
+    def has_fact(self, kind: str, workflow: str, object_type: str, record_id: str) -> bool:
+        return (
+            self.db.one(
+                "SELECT 1 FROM facts WHERE kind = %s AND workflow = %s AND object = %s AND record = %s",
+                (kind, workflow, object_type, record_id),
+            )
+            is not None
+        )
+
+    def count_facts(self) -> int:
+        return int(self.db.one("SELECT count(*) FROM facts"))
+
+    # ------------------------------------------------------------ workflow state
+
+    def workflow_state(self, workflow: str) -> Mapping[str, Any]:
+        state = self.db.one("SELECT state FROM workflows WHERE workflow = %s", (workflow,))
+        return {} if state is None else dict(loads(state))
+
+    def set_workflow_state(self, workflow: str, state: Mapping[str, Any]) -> None:
+        self.db.execute(
+            "INSERT INTO workflows (workflow, state) VALUES (%s, %s) "
+            "ON CONFLICT (workflow) DO UPDATE SET state = excluded.state",
+            (workflow, dumps(dict(state))),
+        )
+
+    def workflows(self) -> list[str]:
+        rows = self.db.rows(
+            "SELECT workflow FROM workflows UNION SELECT workflow FROM stats "
+            "UNION SELECT workflow FROM enrollments ORDER BY 1"
+        )
+        return [name for (name,) in rows]
+
+    # ------------------------------------------------------------ service metadata
+
+    def get_meta(self, name: str, default: Any = None) -> Any:
+        text = self.db.one("SELECT value FROM meta WHERE name = %s", (name,))
+        return default if text is None else loads(text)
+
+    def set_meta(self, name: str, value: Any) -> None:
+        self.db.execute(
+            "INSERT INTO meta (name, value) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (name, dumps(value)),
+        )
+
+    # ------------------------------------------------------------ inbox
+
+    def _notify(self) -> None:
+        # Delivered when the transaction commits; one per transaction is enough.
+        if getattr(self._local, "notify", False):
+            return
+        self.db.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
+        if self.db.in_transaction:
+            self._local.notify = True
+
+    def append_events(self, events: Sequence[Mapping[str, Any]]) -> list[int | None]:
+        numbers: list[int | None] = []
+        with self._write() as conn:
+            for body in events:
+                row = conn.execute(
+                    "INSERT INTO inbox (event_id, body) VALUES (%s, %s::jsonb) "
+                    "ON CONFLICT (event_id) DO NOTHING RETURNING n",
+                    (event_id_of(body), json.dumps(dict(body), ensure_ascii=False)),
+                ).fetchone()
+                numbers.append(None if row is None else int(row[0]))
+            if any(n is not None for n in numbers):
+                self._notify()
+        return numbers
+
+    def claim_events(self, limit: int) -> list[InboxEvent]:
+        rows = self.db.rows(
+            "SELECT n, body, object, record FROM inbox AS i WHERE done IS NULL "
+            "AND NOT EXISTS (SELECT 1 FROM inbox AS j WHERE j.done IS NULL AND j.object = i.object "
+            "AND j.record = i.record AND j.n < i.n) "
+            "AND pg_try_advisory_xact_lock(hashtextextended(coalesce(object, '') || ':' || coalesce(record, ''), 0)) "
+            "ORDER BY n LIMIT %s FOR UPDATE SKIP LOCKED",
+            (int(limit),),
+        )
+        held = self.db.held
+        out = []
+        for number, body, object_type, record_id in rows:
+            held.add(f"{object_type or ''}:{record_id or ''}")
+            out.append(InboxEvent(id=int(number), body=body))
+        return out
+
+    def finish_events(self, ids: Sequence[int], at: dt.datetime) -> None:
+        if ids:
+            self.db.execute("UPDATE inbox SET done = %s WHERE n = ANY(%s)", (utc(at), list(ids)))
+
+    def pending_events(self) -> int:
+        return int(self.db.one("SELECT count(*) FROM inbox WHERE done IS NULL"))
+
+    def prune_events(self, before: dt.datetime) -> int:
+        return int(self.db.execute("DELETE FROM inbox WHERE done IS NOT NULL AND done < %s", (utc(before),)).rowcount)
+
+    # ------------------------------------------------------------ workers
+
+    def wait_for_work(self, timeout: float) -> bool:
+        """Sleep until a worker or a producer signals new work (LISTEN/NOTIFY) or `timeout`
+        seconds pass (the poll that covers a lost notification); True if signalled."""
+        if self._listener is None:
+            self._listener = self.db.listener()
+            self._listener.execute(f"LISTEN {CHANNEL}")
+        signalled = False
+        for _ in self._listener.notifies(timeout=max(0.0, timeout), stop_after=1):
+            signalled = True
+        return signalled
+
+    def hold(self, name: str) -> bool:
+        """Take a session lock named `name` for the life of this store (one reader per
+        events file); False when another worker holds it."""
+        if self._listener is None:
+            self._listener = self.db.listener()
+            self._listener.execute(f"LISTEN {CHANNEL}")
+        row = self._listener.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (f"hold:{name}",)).fetchone()
+        return bool(row[0])
+
+    def exclusive(self) -> None:
+        """Wait for the deploy lock (held until this transaction ends): one worker at a time
+        deploys plans and activates workflows."""
+        self.db.one("SELECT pg_advisory_xact_lock(%s)", (DEPLOY_LOCK,))
+
+    def housekeeping(self, now: dt.datetime, prune: bool) -> dict[str, int] | None:
+        """Under the housekeeping lock (skipped when another worker has it): stats compacted
+        and, with `prune`, the retention rules applied. What was done, or None."""
+        from wfdsl.runtime.engine import ACTION_RETENTION, FACT_RETENTION, HISTORY_RETENTION
+
+        with self.transaction():
+            if not self.db.one("SELECT pg_try_advisory_xact_lock(%s)", (HOUSEKEEPING_LOCK,)):
+                return None
+            done = {"stats_compacted": self.compact_stats()}
+            if prune:
+                now = utc(now)
+                done["removed"] = self.prune(
+                    actions_before=now - ACTION_RETENTION,
+                    history_before=now - HISTORY_RETENTION,
+                    facts_before=now - FACT_RETENTION,
+                )
+                done["inbox_removed"] = self.prune_events(now - ACTION_RETENTION)
+        return done
+
+    def retryable(self, error: BaseException) -> bool:
+        return self.db.retryable(error)
+
+    # ------------------------------------------------------------ retention
+
+    def prune(self, *, actions_before: dt.datetime, history_before: dt.datetime, facts_before: dt.datetime) -> int:
+        with self._write() as conn:
+            removed = conn.execute(
+                "DELETE FROM history WHERE kind = 'action' AND at < %s", (micros(actions_before),)
+            ).rowcount
+            removed += conn.execute(
+                "DELETE FROM history WHERE at < %s AND enrollment IN ("
+                "SELECT id FROM enrollments WHERE status != 'active' AND ended IS NOT NULL AND ended < %s)",
+                (micros(history_before), micros(history_before)),
+            ).rowcount
+            removed += conn.execute("DELETE FROM facts WHERE at < %s", (micros(facts_before),)).rowcount
+        return int(removed)
+
+
+__all__ = ["CHANNEL", "MIGRATIONS", "SCHEMA_VERSION", "PostgresStore"]
