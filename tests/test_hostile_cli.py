@@ -488,7 +488,11 @@ def test_an_update_of_an_unknown_record_creates_it(work: Path) -> None:
 @pytest.mark.parametrize(
     ("option", "url", "needle"),
     [
-        ("--store", "nonsense://x", "unknown store 'nonsense' in 'nonsense://x' (known: memory, sqlite)"),
+        (
+            "--store",
+            "nonsense://x",
+            "unknown store 'nonsense' in 'nonsense://x' (known: memory, postgres, postgresql, sqlite)",
+        ),
         ("--store", "nonsense", "not a URL: 'nonsense'"),
         ("--store", "memory://x/y", "the memory store takes no location"),
         ("--store", "sqlite:///nodir/x.db", "directory 'nodir' does not exist"),

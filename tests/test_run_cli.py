@@ -220,7 +220,11 @@ def invoke(*args: str) -> Any:
     ("args", "message"),
     [
         (["--store", "state.db"], "wfdsl: error: not a URL: 'state.db'"),
-        (["--crm", "hubspot://x"], "wfdsl: error: unknown adapter 'hubspot' in 'hubspot://x' (known: memory, sqlite)"),
+        (
+            ["--crm", "salesforce://x"],
+            "wfdsl: error: unknown adapter 'salesforce' in 'salesforce://x' "
+            "(known: memory, postgres, postgresql, sqlite)",
+        ),
         (["--until", "2026-01-01"], "wfdsl: error: --until needs --clock virtual"),
         (["--until", "soon", "--clock", "virtual"], "wfdsl: error: --until: 'soon' is not an ISO"),
         (["--events", "nowhere.jsonl"], "wfdsl: error: nowhere.jsonl: no such file"),

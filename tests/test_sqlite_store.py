@@ -92,7 +92,7 @@ def test_registry_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     ("url", "message"),
     [
         ("state.db", "not a URL: 'state.db' (expected NAME://LOCATION"),
-        ("postgres://db/x", "unknown store 'postgres' in 'postgres://db/x' (known: memory, sqlite)"),
+        ("mysql://db/x", "unknown store 'mysql' in 'mysql://db/x' (known: memory, postgres, postgresql, sqlite)"),
         ("memory://somewhere", "the memory store takes no location: use memory://"),
         ("sqlite://", "cannot open store 'sqlite://': 'sqlite://' names no file"),
         ("sqlite:////no/such/dir/x.db", "directory '/no/such/dir' does not exist"),
@@ -105,8 +105,8 @@ def test_registry_errors(url: str, message: str) -> None:
 
 
 def test_registry_names_adapters() -> None:
-    with pytest.raises(ConfigError, match=r"unknown adapter 'hubspot' .*known: memory, sqlite"):
-        open_adapter("hubspot://x")
+    with pytest.raises(ConfigError, match=r"unknown adapter 'salesforce' .*known: .*memory, .*postgresql, sqlite"):
+        open_adapter("salesforce://x")
 
 
 def test_registry_register_explicitly() -> None:

@@ -30,7 +30,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore
         sqlite.close()
     else:
         import pg_server
-
         from wfdsl.stores.postgres import PostgresStore
 
         for url in pg_server.database():

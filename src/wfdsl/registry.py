@@ -4,6 +4,7 @@ Stores and adapters are found by name through the entry-point groups
 `wfdsl.stores` and `wfdsl.adapters`; the URL scheme is the name:
 
     memory://                   the in-memory store / CRM (nothing survives the process)
+    postgresql://u@host/db      a PostgreSQL database shared by many workers (also postgres://)
     sqlite:///state.db          a SQLite file, relative to the working directory
     sqlite:////var/lib/x.db     a SQLite file, absolute path (four slashes)
     sqlite:///state.db?synchronous=normal   options as a query string
@@ -19,7 +20,7 @@ True
 ...     registry.open("nosuch://x")
 ... except ConfigError as error:
 ...     print(error)
-unknown store 'nosuch' in 'nosuch://x' (known: memory, sqlite)
+unknown store 'nosuch' in 'nosuch://x' (known: memory, postgres, postgresql, sqlite)
 """
 
 from __future__ import annotations
@@ -48,6 +49,21 @@ def split_url(url: str) -> tuple[str, str]:
     if not sep or not scheme or not scheme.replace("_", "").replace("-", "").isalnum():
         raise ConfigError(f"not a URL: {url!r} (expected NAME://LOCATION, e.g. sqlite:///state.db or memory://)")
     return scheme.lower(), rest
+
+
+def shown_url(url: str) -> str:
+    """A URL as messages show it: without a password.
+
+    >>> shown_url("postgresql://ann:secret@db/wf")
+    'postgresql://ann@db/wf'
+    """
+    scheme, sep, rest = url.partition("://")
+    location, slash, path = rest.partition("/")
+    if not sep or "@" not in location:
+        return url
+    credentials, _, host = location.rpartition("@")
+    user = credentials.partition(":")[0]
+    return f"{scheme}://{user}@{host}{slash}{path}"
 
 
 class Registry:
@@ -88,7 +104,7 @@ class Registry:
             factory = self.factory(scheme)
         except KeyError:
             known = ", ".join(self.names()) or "none"
-            raise ConfigError(f"unknown {self.what} {scheme!r} in {url!r} (known: {known})") from None
+            raise ConfigError(f"unknown {self.what} {scheme!r} in {shown_url(url)!r} (known: {known})") from None
         from_url = getattr(factory, "from_url", None)
         try:
             if callable(from_url):
@@ -99,7 +115,7 @@ class Registry:
         except ConfigError:
             raise
         except Exception as error:  # opening failed: bad path, unreadable file, …
-            raise ConfigError(f"cannot open {self.what} {url!r}: {error}") from error
+            raise ConfigError(f"cannot open {self.what} {shown_url(url)!r}: {error}") from error
 
 
 def stores() -> Registry:

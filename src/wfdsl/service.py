@@ -38,6 +38,7 @@ import hashlib
 import json
 import os
 import queue
+import random
 import sqlite3
 import threading
 import time
@@ -81,6 +82,7 @@ from wfdsl.stores.protocols import (
     RecordLoader,
     SeedableCRM,
     UnitCRM,
+    WorkerStore,
 )
 
 UTC = dt.timezone.utc
@@ -99,6 +101,8 @@ class Options:
     status_every: float = 10.0  # seconds between status lines; 0: none
     poll: float = 0.2  # seconds between looks at a file that has no new line yet
     follow: bool = True  # keep reading a file that grows (like `tail -f`)
+    housekeeping_every: float = 300.0  # shared stores: seconds between housekeeping passes
+    retries: int = 20  # shared stores: a unit that conflicts with another worker is run again
 
 
 @attrs.define
@@ -453,6 +457,8 @@ class Service:
         self._service = store if isinstance(store, ServiceStore) else None
         # Whether a failed unit is undone in the store (the memory store cannot undo).
         self._atomic = not isinstance(store, MemoryStore)
+        # A store that many workers share: claims, wake-ups, housekeeping under a lock.
+        self._shared = store if isinstance(store, WorkerStore) else None
         self.virtual = options.clock == "virtual"
         if clock is None:
             # A virtual clock never goes back, so it starts at the epoch and is set to the
@@ -507,8 +513,9 @@ class Service:
                     self._journal.put_journal(token, units.unit_journal())
                     self._journal.drop_journals(token - 1)
                     self.meta.set("unit", token)
-                self.meta.set("clock", self.clock.now().isoformat())
-                self.meta.set("fired", self.counts.fired)
+                if self._shared is None:  # rows every worker would write: not on a shared store
+                    self.meta.set("clock", self.clock.now().isoformat())
+                    self.meta.set("fired", self.counts.fired)
         except BaseException:
             if units is not None:
                 units.abort_unit()
@@ -545,9 +552,11 @@ class Service:
             saved = self.meta.get("clock")
             self.clock.set(dt.datetime.fromisoformat(saved) if saved else start)
         new_text = plan_to_json(self.plans)
-        old = self._stored_plans()
         self.counts.fired = int(self.meta.get("fired", 0))
         with self._unit():
+            if self._shared is not None:
+                self._shared.exclusive()  # workers starting together deploy one after another
+            old = self._stored_plans()
             if old is not None and plan_to_json(old) != new_text:
                 engine = Engine(old, self.crm, self.store, self.clock)
                 kept = {w.name for w in self.plans.workflows}
@@ -591,7 +600,10 @@ class Service:
                             break
                         if isinstance(self.clock, VirtualClock):
                             self.clock.set(due)
-                        count = engine.run_due(due)
+                        # A shared store claims timers in batches: fire them in one transaction.
+                        count = engine.run_due(due, batch=self.options.batch - fired if self._shared else 1)
+                        if not count:
+                            break  # what is due is claimed by other workers (shared store)
                         fired += count
                         self.counts.fired += count
             except Exception as error:
@@ -604,6 +616,8 @@ class Service:
                     self._bury_timer(timer, error)
                 continue
             total += fired
+            if not fired:
+                break
         return total
 
     def _moment(self) -> tuple[Counts, dt.datetime | None, dt.datetime, dt.datetime | None]:
@@ -683,7 +697,25 @@ class Service:
         assert isinstance(data, dict)
         return data
 
+    def _retrying(self, work: Callable[[], Any]) -> Any:
+        """Run a unit of work; on a shared store, a unit that conflicted with another
+        worker (rolled back) is run again, a few times, after a short random pause."""
+        attempt = 0
+        while True:
+            try:
+                return work()
+            except Exception as error:
+                if self._shared is None or not self._shared.retryable(error) or attempt >= self.options.retries:
+                    raise
+                attempt += 1
+                if self.engine is not None:
+                    self.engine.discard_pending()
+                time.sleep(random.uniform(0.0, 0.02 * attempt))
+
     def _process(self, items: list[_Line], source: str) -> None:
+        self._retrying(lambda: self._process_once(items, source))
+
+    def _process_once(self, items: list[_Line], source: str) -> None:
         """A batch of lines as one unit: into the inbox with the input position (a store
         with an inbox), then applied; stops early (and commits) on a stop request.
 
@@ -817,7 +849,8 @@ class Service:
         self._last_event = event.at
 
     def _save_last_event(self) -> None:
-        self.meta.set("last_event", None if self._last_event is None else self._last_event.isoformat())
+        if self._shared is None:  # a row every worker would write: not on a shared store
+            self.meta.set("last_event", None if self._last_event is None else self._last_event.isoformat())
 
     def _inbox_event(self, row: InboxEvent) -> Event | None:
         """An inbox row as an event; a row that is not one is reported and skipped."""
@@ -884,7 +917,7 @@ class Service:
                 self._save_last_event()
                 return taken
 
-            taken: int = self._isolated(take)
+            taken: int = self._retrying(lambda: self._isolated(take))
             if not taken:
                 break
             total += taken
@@ -950,6 +983,10 @@ class Service:
         """
         if self._service is not None:
             self._service.lock()
+        if self._shared is not None and stream is not None and source != "-":
+            if not self._shared.hold(f"events:{os.path.realpath(source)}"):
+                self.log(f"wfdsl run: another worker reads {source}; this one takes events from the inbox")
+                stream = None
         self.recover()
         start_line = 0
         known: str | None = None
@@ -987,6 +1024,7 @@ class Service:
             reader.start()
         ended = reader is None
         last_status = time.monotonic()
+        next_housekeeping = time.monotonic()
         try:
             while not self.stopping:
                 items, ended = self._take(reader, ended)
@@ -994,7 +1032,11 @@ class Service:
                     self._process(items, source)
                 self._drain()
                 if not items and self.engine is not None and not self.virtual:
-                    self._fire_due(self.clock.now())
+                    self._retrying(lambda: self._fire_due(self.clock.now()))
+                if self._shared is not None and time.monotonic() >= next_housekeeping:
+                    # Retention needs the real time: a virtual (replay) run does not prune.
+                    self._shared.housekeeping(self.clock.now(), prune=not self.virtual)
+                    next_housekeeping = time.monotonic() + self.options.housekeeping_every
                 if reader is not None and reader.error is not None:
                     if isinstance(reader.error, OSError):
                         raise EventsReadError(f"cannot read the events ({source}): {reader.error}") from reader.error
@@ -1016,7 +1058,10 @@ class Service:
         what is already there."""
         if reader is None or ended:
             if not self.options.until_idle:
-                self._stop.wait(self._wait_seconds())
+                if self._shared is not None:
+                    self._shared.wait_for_work(self._wait_seconds())
+                else:
+                    self._stop.wait(self._wait_seconds())
             return [], True
         items: list[_Line] = []
         try:
@@ -1054,9 +1099,9 @@ class Service:
         if self.virtual:
             last = self._last_event or self.clock.now()
             end = self.options.until or (last + HORIZON)
-            self._fire_due(end)
+            self._retrying(lambda: self._fire_due(end))
         else:
-            self._fire_due(self.clock.now())
+            self._retrying(lambda: self._fire_due(self.clock.now()))
 
 
 # ---------------------------------------------------------------- status and prune

@@ -126,7 +126,8 @@ class PostgresCRM:
 
     def set_meta(self, name: str, value: Any) -> None:
         self._exec(
-            "INSERT INTO crm_meta (name, value) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            "INSERT INTO crm_meta (name, value) VALUES (%s, %s) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             (name, dumps(value)),
         )
 
@@ -369,7 +370,8 @@ class PostgresCRM:
                 return _result_in(loads(known))
             result = self._perform(action, idempotency_key)
             self._exec(
-                "INSERT INTO crm_performed (key, kind, object, id, at, args, result) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                "INSERT INTO crm_performed (key, kind, object, id, at, args, result) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 (
                     idempotency_key,
                     action.kind,
@@ -495,9 +497,7 @@ class OutboxDispatcher:
     repeat of a send whose acknowledgement was lost with a killed worker.
     """
 
-    def __init__(
-        self, crm: PostgresCRM, send: Callable[[Mapping[str, Any]], None], *, max_attempts: int = 10
-    ) -> None:
+    def __init__(self, crm: PostgresCRM, send: Callable[[Mapping[str, Any]], None], *, max_attempts: int = 10) -> None:
         self.crm = crm
         self.send = send
         self.max_attempts = max_attempts

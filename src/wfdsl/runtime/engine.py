@@ -540,6 +540,12 @@ class Engine:
     def next_due(self) -> dt.datetime | None:
         return self.store.next_due()
 
+    def discard_pending(self) -> None:
+        """Forget the events queued by a unit whose transaction failed and was rolled
+        back (a host that runs the unit again starts from the committed state)."""
+        self._queue.clear()
+        self._triggered.clear()
+
     def workflows_for(self, event: Event) -> tuple[str, ...]:
         """The workflows an event is looked at by (through the index; never all of them).
 

@@ -77,6 +77,11 @@ class Database:
         self._psycopg = psycopg
         conninfo = "postgresql://" + url.split("://", 1)[1]
         self.conninfo = conninfo
+        try:  # one plain connection first: its error says what is wrong (the pool's only times out)
+            psycopg.connect(conninfo, connect_timeout=10).close()
+        except psycopg.Error as error:
+            reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+            raise StoreError(f"cannot connect to {self.label}: {reason}") from None
         self.pool = ConnectionPool(
             conninfo, min_size=1, max_size=max_size, kwargs={"autocommit": True}, open=False, name="wfdsl"
         )
@@ -202,8 +207,7 @@ class Database:
                         )
                 except self._psycopg.Error as error:
                     raise StoreError(
-                        f"{self.label}: cannot migrate the {what} schema from version {number} to {number + 1}: "
-                        f"{error}"
+                        f"{self.label}: cannot migrate the {what} schema from version {number} to {number + 1}: {error}"
                     ) from None
             return len(migrations)
 

@@ -265,7 +265,9 @@ class PostgresStore:
 
     def enrollments(self, workflow: str | None = None, status: str | None = None) -> Iterable[Enrollment]:
         where, params = _where(workflow=workflow, status=status)
-        return [_enrollment(data) for (data,) in self.db.rows(f"SELECT data FROM enrollments{where} ORDER BY n", params)]
+        return [
+            _enrollment(data) for (data,) in self.db.rows(f"SELECT data FROM enrollments{where} ORDER BY n", params)
+        ]
 
     def count_enrollments(self, workflow: str | None = None, status: str | None = None) -> int:
         where, params = _where(workflow=workflow, status=status)
@@ -312,11 +314,12 @@ class PostgresStore:
         """Lock up to `limit` due timers for this transaction: those of records no other
         worker holds, plus workflow timers when this worker holds housekeeping."""
         rows = self.db.rows(
-            f"SELECT {_TIMER_COLUMNS}, object, record FROM timers WHERE due <= %s AND CASE WHEN enrollment IS NULL "
-            "THEN pg_try_advisory_xact_lock(%s) "
+            f"SELECT {_TIMER_COLUMNS}, object, record FROM timers WHERE key IN "
+            "(SELECT key FROM timers WHERE due <= %s ORDER BY due, seq, key LIMIT %s) AND due <= %s "
+            "AND CASE WHEN enrollment IS NULL THEN pg_try_advisory_xact_lock(%s) "
             "ELSE pg_try_advisory_xact_lock(hashtextextended(coalesce(object, '') || ':' || coalesce(record, ''), 0)) "
             "END ORDER BY due, seq, key LIMIT %s FOR UPDATE SKIP LOCKED",
-            (micros(now), HOUSEKEEPING_LOCK, int(limit)),
+            (micros(now), int(limit) * 4, micros(now), HOUSEKEEPING_LOCK, int(limit)),
         )
         held = self.db.held
         for row in rows:
@@ -384,7 +387,9 @@ class PostgresStore:
             clauses.append("workflow = %s")
             params.append(workflow)
         where = " WHERE " + " AND ".join(clauses) if clauses else ""
-        return [_entry(row) for row in self.db.rows(f"SELECT {_HISTORY_COLUMNS} FROM history{where} ORDER BY n", params)]
+        return [
+            _entry(row) for row in self.db.rows(f"SELECT {_HISTORY_COLUMNS} FROM history{where} ORDER BY n", params)
+        ]
 
     def count_history(self, kind: str | None = None) -> int:
         where, params = _where(kind=kind)
@@ -497,13 +502,16 @@ class PostgresStore:
         return numbers
 
     def claim_events(self, limit: int) -> list[InboxEvent]:
+        # In inbox order, each with its record's lock: a record another worker holds is
+        # skipped whole (its earlier events are in that worker's hands), so the events
+        # of one record apply in order. Candidates are the oldest few pending rows, so
+        # that no plan can take the locks of every pending record.
         rows = self.db.rows(
-            "SELECT n, body, object, record FROM inbox AS i WHERE done IS NULL "
-            "AND NOT EXISTS (SELECT 1 FROM inbox AS j WHERE j.done IS NULL AND j.object = i.object "
-            "AND j.record = i.record AND j.n < i.n) "
+            "SELECT n, body, object, record FROM inbox WHERE n IN "
+            "(SELECT n FROM inbox WHERE done IS NULL ORDER BY n LIMIT %s) AND done IS NULL "
             "AND pg_try_advisory_xact_lock(hashtextextended(coalesce(object, '') || ':' || coalesce(record, ''), 0)) "
             "ORDER BY n LIMIT %s FOR UPDATE SKIP LOCKED",
-            (int(limit),),
+            (int(limit) * 4, int(limit)),
         )
         held = self.db.held
         out = []
@@ -541,7 +549,9 @@ class PostgresStore:
         if self._listener is None:
             self._listener = self.db.listener()
             self._listener.execute(f"LISTEN {CHANNEL}")
-        row = self._listener.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (f"hold:{name}",)).fetchone()
+        row = self._listener.execute(
+            "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (f"hold:{name}",)
+        ).fetchone()
         return bool(row[0])
 
     def exclusive(self) -> None:

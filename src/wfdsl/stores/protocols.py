@@ -118,6 +118,37 @@ class CountingStore(Protocol):
 
 
 @runtime_checkable
+class WorkerStore(Protocol):
+    """A store that many `wfdsl run` processes share (PostgreSQL). Its claims lock
+    what they return for the caller's transaction; the host adds these."""
+
+    def wait_for_work(self, timeout: float) -> bool:
+        """Sleep until another process signals new work (LISTEN/NOTIFY) or `timeout`
+        seconds pass; True if signalled."""
+        ...
+
+    def hold(self, name: str) -> bool:
+        """Take the lock `name` for the life of the store (one reader per events file);
+        False when another process holds it."""
+        ...
+
+    def exclusive(self) -> None:
+        """Wait for the deploy lock, held until the open transaction ends (one process at a
+        time deploys plans and activates workflows)."""
+        ...
+
+    def housekeeping(self, now: dt.datetime, prune: bool) -> dict[str, int] | None:
+        """Maintenance in one process at a time (stats compaction; with `prune`, the
+        retention rules at `now`); what was done, or None when another process has it."""
+        ...
+
+    def retryable(self, error: BaseException) -> bool:
+        """True when `error` is a conflict with another process (deadlock, serialization
+        failure): the transaction was rolled back and running the unit again is the cure."""
+        ...
+
+
+@runtime_checkable
 class ExclusiveStore(Protocol):
     """A store one service process must own (a SQLite file): `lock()` claims it for
     this process or raises StoreError naming the owner."""
@@ -207,5 +238,6 @@ __all__ = [
     "RecordLoader",
     "SeedableCRM",
     "UnitCRM",
+    "WorkerStore",
     "event_id_of",
 ]
