@@ -205,7 +205,13 @@ def ingest_rate(store: Any, count: int) -> float:
     from wfdsl.ingest import ingest_events
 
     events = [
-        {"at": "2026-01-05T09:00:00Z", "type": "form.submitted", "object": "contact", "id": f"c{n}", "event_id": f"i{n}"}
+        {
+            "at": "2026-01-05T09:00:00Z",
+            "type": "form.submitted",
+            "object": "contact",
+            "id": f"c{n}",
+            "event_id": f"i{n}",
+        }
         for n in range(count)
     ]
     began = time.perf_counter()
@@ -247,8 +253,9 @@ def main(argv: list[str] | None = None) -> int:
             database.close()
         _OPEN.clear()
         base = str(tmp / "sqlite")
-        sqlite, sqlite_crm = SQLiteStore(base + ".state.db", synchronous="normal"), SQLiteCRM(
-            base + ".crm.db", synchronous="normal"
+        sqlite, sqlite_crm = (
+            SQLiteStore(base + ".state.db", synchronous="normal"),
+            SQLiteCRM(base + ".crm.db", synchronous="normal"),
         )
         _seed(sqlite, sqlite_crm, options.timers)
         sqlite.close()
@@ -262,8 +269,11 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 _drop(options.url, url)
             rows.append(
-                (f"timers fired/s, PostgreSQL, {workers} worker{'s' if workers > 1 else ''}", f"{rate:,.0f} timers/s",
-                 f"{3 * rate:,.0f} steps/s")
+                (
+                    f"timers fired/s, PostgreSQL, {workers} worker{'s' if workers > 1 else ''}",
+                    f"{rate:,.0f} timers/s",
+                    f"{3 * rate:,.0f} steps/s",
+                )
             )
         for workers in (1, 2):
             url = _database(options.url, template.rpartition("/")[2])
@@ -271,7 +281,13 @@ def main(argv: list[str] | None = None) -> int:
                 p50, p99 = claim_latency(url, wf, workers, options.latency_timers, tmp)
             finally:
                 _drop(options.url, url)
-            rows.append((f"claim latency due→claimed, NOTIFY, {workers} idle worker(s)", f"p50 {p50:.1f} ms", f"p99 {p99:.1f} ms"))
+            rows.append(
+                (
+                    f"claim latency due→claimed, NOTIFY, {workers} idle worker(s)",
+                    f"p50 {p50:.1f} ms",
+                    f"p99 {p99:.1f} ms",
+                )
+            )
         _drop(options.url, template)
         url = _database(options.url)
         try:

@@ -21,7 +21,7 @@ from engine_helpers import at, event, plans
 from test_engine_cases import CASES, _sections
 from wfdsl.adapters.postgres import OutboxDispatcher, PostgresCRM
 from wfdsl.runtime.engine import Engine
-from wfdsl.runtime.protocols import Enrollment, Timer, VirtualClock
+from wfdsl.runtime.protocols import Enrollment, ServiceStore, StateStore, Timer, VirtualClock
 from wfdsl.simulate import HORIZON, Simulation, load_records_data
 from wfdsl.stores.postgres import PostgresStore
 from wfdsl.stores.protocols import CountingStore, EventInbox, MetaStore, WorkerStore
@@ -41,7 +41,7 @@ def wfdsl(*args: str, cwd: Path, input: str | None = None) -> subprocess.Complet
 def test_the_store_declares_every_host_seam(pg_url: str) -> None:
     store = PostgresStore(pg_url)
     try:
-        for seam in (EventInbox, MetaStore, CountingStore, WorkerStore):
+        for seam in (EventInbox, MetaStore, CountingStore, WorkerStore, ServiceStore, StateStore):
             assert isinstance(store, seam), seam
     finally:
         store.close()
@@ -370,3 +370,65 @@ def test_a_store_url_that_is_not_postgresql_is_refused() -> None:
 
     with pytest.raises(StoreError, match="not a PostgreSQL URL"):
         Database("sqlite:///x.db")
+
+
+def test_run_sends_each_webhook_once_after_the_commit(pg_url: str, tmp_path: Path) -> None:
+    """A webhook is an outbox row until `wfdsl run`'s dispatcher sends it: one request per
+    row, with the idempotency key, to a real HTTP server on 127.0.0.1."""
+    import http.server
+
+    received: list[tuple[str, str, str | None]] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the handler's API
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+            received.append((self.path, body, self.headers.get("Idempotency-Key")))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        wf = tmp_path / "hook.wf"
+        wf.write_text(
+            'workflow "Hook" {\n  object contact\n  enroll when contact.lifecyclestage = "lead"\n  steps {\n'
+            f'    webhook post "http://127.0.0.1:{port}/mql" body "{{{{ contact.email }}}}"\n'
+            "  }\n}\n",
+            encoding="utf-8",
+        )
+        events = tmp_path / "events.jsonl"
+        events.write_text(
+            "".join(
+                json.dumps(
+                    {
+                        "at": "2026-11-23T10:00:00Z",
+                        "type": "record.created",
+                        "object": "contact",
+                        "id": f"c{n}",
+                        "properties": {"email": f"c{n}@example.com", "lifecyclestage": "lead"},
+                    }
+                )
+                + "\n"
+                for n in range(5)
+            ),
+            encoding="utf-8",
+        )
+        args = ["run", str(wf), "--store", pg_url, "--crm", pg_url, "--events", str(events)]
+        ran = wfdsl(*args, "--clock", "virtual", "--until-idle", "--status-every", "0", cwd=tmp_path)
+        assert ran.returncode == 0, ran.stderr
+        again = wfdsl(*args, "--clock", "virtual", "--until-idle", "--status-every", "0", cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+    finally:
+        server.shutdown()
+    assert sorted(body for _, body, _ in received) == [f"c{n}@example.com" for n in range(5)]
+    assert {path for path, _, _ in received} == {"/mql"}
+    assert len({key for _, _, key in received}) == 5 and all(key for _, _, key in received)
+    crm = PostgresCRM(pg_url)
+    try:
+        assert all(row["sent"] for row in crm.outbox())
+    finally:
+        crm.close()

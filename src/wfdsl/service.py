@@ -74,6 +74,7 @@ from wfdsl.simulate import (
 )
 from wfdsl.stores.memory import MemoryStore
 from wfdsl.stores.protocols import (
+    CallOutCRM,
     CountingStore,
     EventInbox,
     InboxEvent,
@@ -459,6 +460,7 @@ class Service:
         self._atomic = not isinstance(store, MemoryStore)
         # A store that many workers share: claims, wake-ups, housekeeping under a lock.
         self._shared = store if isinstance(store, WorkerStore) else None
+        self._call_out = crm if isinstance(crm, CallOutCRM) else None
         self.virtual = options.clock == "virtual"
         if clock is None:
             # A virtual clock never goes back, so it starts at the epoch and is set to the
@@ -1033,6 +1035,8 @@ class Service:
                 self._drain()
                 if not items and self.engine is not None and not self.virtual:
                     self._retrying(lambda: self._fire_due(self.clock.now()))
+                if self._call_out is not None:  # webhooks go out after the commit that made them
+                    self._call_out.dispatch_outbox()
                 if self._shared is not None and time.monotonic() >= next_housekeeping:
                     # Retention needs the real time: a virtual (replay) run does not prune.
                     self._shared.housekeeping(self.clock.now(), prune=not self.virtual)
@@ -1102,6 +1106,9 @@ class Service:
             self._retrying(lambda: self._fire_due(end))
         else:
             self._retrying(lambda: self._fire_due(self.clock.now()))
+        if self._call_out is not None:
+            while self._call_out.dispatch_outbox():
+                pass
 
 
 # ---------------------------------------------------------------- status and prune

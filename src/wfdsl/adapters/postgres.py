@@ -99,6 +99,13 @@ class PostgresCRM:
             release_database(self.db)
             raise
         self._closed = False
+        self._dispatcher: OutboxDispatcher | None = None
+
+    def dispatch_outbox(self, batch: int = 32) -> int:
+        """Deliver unsent webhooks (`send_webhook`), claimed with SKIP LOCKED; the number sent."""
+        if self._dispatcher is None:
+            self._dispatcher = OutboxDispatcher(self, send_webhook)
+        return self._dispatcher.dispatch(batch)
 
     @classmethod
     def from_url(cls, url: str) -> PostgresCRM:
@@ -117,6 +124,9 @@ class PostgresCRM:
 
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.db.execute(sql, params)
+
+    def _defer(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.db.defer(sql, params)
 
     # ------------------------------------------------------------ metadata
 
@@ -146,12 +156,12 @@ class PostgresCRM:
         return None if text is None else dict(loads(text))
 
     def _save_props(self, key: Key, props: Mapping[str, Any]) -> None:
-        self._exec(
+        self._defer(
             "UPDATE crm_records SET props = %s WHERE object = %s AND id = %s", (dumps(dict(props)), key[0], key[1])
         )
 
     def _history(self, key: Key, prop: str, at: dt.datetime, value: Any) -> None:
-        self._exec(
+        self._defer(
             "INSERT INTO crm_property_history (object, id, prop, at, value) VALUES (%s, %s, %s, %s, %s)",
             (key[0], key[1], prop, micros(at), dumps(value)),
         )
@@ -272,7 +282,7 @@ class PostgresCRM:
     # ------------------------------------------------------------ changes
 
     def _remember(self, event: Event) -> Event:
-        self._exec(
+        self._defer(
             "INSERT INTO crm_event_history (object, id, type, at, data) VALUES (%s, %s, %s, %s, %s)",
             (event.object, event.id, event.type, micros(event.at), dumps(dict(event.data))),
         )
@@ -366,10 +376,10 @@ class PostgresCRM:
         with self._atomic():
             known = self.db.one("SELECT result FROM crm_performed WHERE key = %s", (idempotency_key,))
             if known is not None:
-                self._exec("UPDATE crm_performed SET replays = replays + 1 WHERE key = %s", (idempotency_key,))
+                self._defer("UPDATE crm_performed SET replays = replays + 1 WHERE key = %s", (idempotency_key,))
                 return _result_in(loads(known))
             result = self._perform(action, idempotency_key)
-            self._exec(
+            self._defer(
                 "INSERT INTO crm_performed (key, kind, object, id, at, args, result) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 (
@@ -454,7 +464,7 @@ class PostgresCRM:
             events += self._set(key, dict(props) if isinstance(props, Mapping) else {}, at, cause)
             self.associate(own, key)
             return ActionResult(events=tuple(events), data={"id": new_id})
-        self._exec(
+        self._defer(
             "INSERT INTO crm_outbox (key, kind, object, id, at, args, sent) VALUES (%s, %s, %s, %s, %s, %s, "
             + ("NULL" if kind in CALL_OUT_KINDS else "now()")
             + ")",
@@ -483,6 +493,24 @@ class PostgresCRM:
                 )
             )
         return ActionResult()
+
+
+def send_webhook(row: Mapping[str, Any]) -> None:
+    """Deliver a `webhook` outbox row: the HTTP request its arguments name (method, url,
+    body), with the idempotency key in `Idempotency-Key`. Raises on a failure or a status
+    of 400 and up (the row is tried again on a later pass)."""
+    import urllib.request
+
+    args = row["args"]
+    body = args.get("body")
+    request = urllib.request.Request(
+        str(args["url"]),
+        data=None if body is None else str(body).encode("utf-8"),
+        method=str(args.get("method", "post")).upper(),
+        headers={"Content-Type": "application/json", "Idempotency-Key": str(row["key"]), "User-Agent": "wfdsl"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - the workflow's own URL
+        response.read()
 
 
 class OutboxDispatcher:
@@ -526,4 +554,4 @@ class OutboxDispatcher:
         return sent
 
 
-__all__ = ["CALL_OUT_KINDS", "MIGRATIONS", "SCHEMA_VERSION", "OutboxDispatcher", "PostgresCRM"]
+__all__ = ["CALL_OUT_KINDS", "MIGRATIONS", "SCHEMA_VERSION", "OutboxDispatcher", "PostgresCRM", "send_webhook"]

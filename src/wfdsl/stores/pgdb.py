@@ -114,23 +114,51 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
-        """The thread's transaction: opened here (and committed on a clean exit, rolled
-        back on an exception) or, when one is open, a savepoint inside it."""
+        """The thread's transaction: opened here (committed on a clean exit, rolled back on
+        an exception). A block inside an open transaction joins it, without a savepoint:
+        an error in the database aborts the whole transaction anyway, and the unit of work
+        it belongs to is run again from the start."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
-            with conn.transaction():
-                yield conn
+            yield conn
             return
         with self.pool.connection() as conn:
             self._local.conn = conn
+            self._local.deferred = []
             try:
                 with conn.transaction():
                     yield conn
+                    self.flush()
             finally:
                 self._local.conn = None
+                self._local.deferred = []
                 self.held.clear()
                 for hook in self.on_end:
                     hook()
+
+    def defer(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """A write whose result nobody reads: inside a transaction it is sent with the
+        next statement that needs an answer (or at commit), many in one round trip."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            with self.pool.connection() as borrowed:
+                borrowed.execute(sql, params)
+            return
+        self._local.deferred.append((sql, params))
+
+    def flush(self) -> None:
+        """Send the deferred writes, in order, pipelined."""
+        deferred = getattr(self._local, "deferred", None)
+        if not deferred:
+            return
+        self._local.deferred = []
+        conn = self._local.conn
+        if len(deferred) == 1:
+            conn.execute(*deferred[0])
+            return
+        with conn.pipeline():
+            for sql, params in deferred:
+                conn.execute(sql, params)
 
     @contextmanager
     def connection(self) -> Iterator[Any]:
@@ -143,15 +171,19 @@ class Database:
             yield borrowed
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        """Run one statement; the cursor (fetch its rows before the next call)."""
+        """Run one statement (after the deferred writes); the cursor (fetch its rows
+        before the next call)."""
+        self.flush()
         with self.connection() as conn:
             return conn.execute(sql, params)
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        self.flush()
         with self.connection() as conn:
             return list(conn.execute(sql, params).fetchall())
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        self.flush()
         with self.connection() as conn:
             row = conn.execute(sql, params).fetchone()
         return None if row is None else row[0]

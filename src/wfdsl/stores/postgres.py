@@ -35,10 +35,10 @@ from typing import Any
 
 import attrs
 
-from wfdsl.runtime.protocols import STAT_FIELDS, Enrollment, HistoryEntry, Timer, utc
+from wfdsl.runtime.protocols import STAT_FIELDS, DeadLetter, Enrollment, HistoryEntry, InputPosition, Timer, utc
 from wfdsl.stores.pgdb import Database, open_database, release_database
 from wfdsl.stores.protocols import InboxEvent, event_id_of
-from wfdsl.stores.sqlite import dumps, from_micros, loads, micros
+from wfdsl.stores.sqlite import PAYLOAD_LIMIT, dumps, from_micros, loads, micros, safe_text
 
 #: Advisory lock of housekeeping: workflow timers, retention, stats compaction.
 HOUSEKEEPING_LOCK = 0x77660002
@@ -46,16 +46,18 @@ HOUSEKEEPING_LOCK = 0x77660002
 DEPLOY_LOCK = 0x77660003
 #: The channel workers LISTEN on; a notification means "look for work".
 CHANNEL = "wfdsl_work"
-#: Counters kept in sequences (never rolled back: a gap after a crash is harmless).
+#: Counters kept in sequences (never rolled back: a gap after a crash is harmless). A worker
+#: takes a block of SEQUENCE_BLOCK numbers at a time.
 SEQUENCES = {"enrollment": "wfdsl_enrollment_seq", "history": "wfdsl_history_seq", "timer": "wfdsl_timer_seq"}
+SEQUENCE_BLOCK = 64
 
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE counters (name text PRIMARY KEY, value bigint NOT NULL);
     CREATE TABLE meta (name text PRIMARY KEY, value text NOT NULL);
-    CREATE SEQUENCE wfdsl_enrollment_seq;
-    CREATE SEQUENCE wfdsl_history_seq;
-    CREATE SEQUENCE wfdsl_timer_seq;
+    CREATE SEQUENCE wfdsl_enrollment_seq INCREMENT BY 64;
+    CREATE SEQUENCE wfdsl_history_seq INCREMENT BY 64;
+    CREATE SEQUENCE wfdsl_timer_seq INCREMENT BY 64;
     CREATE TABLE enrollments (
         n bigserial NOT NULL,
         id text PRIMARY KEY,
@@ -116,7 +118,31 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX inbox_pending ON inbox (n) WHERE done IS NULL;
     CREATE INDEX inbox_pending_record ON inbox (object, record, n) WHERE done IS NULL;
-    CREATE INDEX inbox_done ON inbox (done) WHERE done IS NOT NULL
+    CREATE INDEX inbox_done ON inbox (done) WHERE done IS NOT NULL;
+    INSERT INTO meta (name, value)
+    VALUES ('store_id', '"' || substr(md5(random()::text || clock_timestamp()::text), 1, 16) || '"');
+    CREATE TABLE dead_letters (
+        n bigserial PRIMARY KEY,
+        at bigint NOT NULL,
+        kind text NOT NULL,
+        reason text NOT NULL,
+        source text,
+        line bigint,
+        payload text NOT NULL,
+        object text,
+        id text,
+        workflow text,
+        enrollment text
+    );
+    CREATE TABLE positions (
+        source text PRIMARY KEY,
+        line bigint NOT NULL,
+        "offset" bigint NOT NULL,
+        device numeric,
+        inode numeric,
+        fingerprint text
+    );
+    CREATE INDEX enrollments_status ON enrollments (status, n)
     """,
 )
 
@@ -177,6 +203,8 @@ class PostgresStore:
         self.db.on_end.append(self._transaction_ended)
         self._listener: Any = None
         self._closed = False
+        self._blocks: dict[str, list[int]] = {}
+        self._seq_lock = threading.Lock()
 
     @classmethod
     def from_url(cls, url: str) -> PostgresStore:
@@ -221,7 +249,12 @@ class PostgresStore:
     def next_seq(self, name: str) -> int:
         sequence = SEQUENCES.get(name)
         if sequence is not None:
-            return int(self.db.one(f"SELECT nextval('{sequence}')"))
+            with self._seq_lock:
+                block = self._blocks.get(name)
+                if not block:
+                    first = int(self.db.one(f"SELECT nextval('{sequence}')"))
+                    block = self._blocks[name] = list(range(first + SEQUENCE_BLOCK - 1, first - 1, -1))
+                return block.pop()
         return int(
             self.db.one(
                 "INSERT INTO counters (name, value) VALUES (%s, 1) "
@@ -234,7 +267,7 @@ class PostgresStore:
 
     def put_enrollment(self, enrollment: Enrollment) -> None:
         ended = None if enrollment.ended_at is None else micros(enrollment.ended_at)
-        self.db.execute(
+        self.db.defer(
             "INSERT INTO enrollments (id, workflow, object, record, status, ended, data) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
             "workflow = excluded.workflow, object = excluded.object, record = excluded.record, "
@@ -277,7 +310,7 @@ class PostgresStore:
 
     def set_timer(self, timer: Timer) -> None:
         # The timer carries its enrollment's record, so that a claim can lock the record.
-        self.db.execute(
+        self.db.defer(
             f"INSERT INTO timers ({_TIMER_COLUMNS}, object, record) "
             "SELECT %s, %s, %s, %s, %s, %s, e.object, e.record FROM (SELECT 1) AS one "
             "LEFT JOIN enrollments e ON e.id = %s "
@@ -298,7 +331,7 @@ class PostgresStore:
             self._notify()
 
     def cancel_timer(self, key: str) -> None:
-        self.db.execute("DELETE FROM timers WHERE key = %s", (key,))
+        self.db.defer("DELETE FROM timers WHERE key = %s", (key,))
 
     def timer(self, key: str) -> Timer | None:
         rows = self.db.rows(f"SELECT {_TIMER_COLUMNS} FROM timers WHERE key = %s", (key,))
@@ -362,7 +395,7 @@ class PostgresStore:
     # ------------------------------------------------------------ history
 
     def append_history(self, entry: HistoryEntry) -> None:
-        self.db.execute(
+        self.db.defer(
             f"INSERT INTO history ({_HISTORY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 entry.seq,
@@ -398,7 +431,7 @@ class PostgresStore:
     # ------------------------------------------------------------ stats (deltas, summed)
 
     def add_stat(self, workflow: str, field: str, delta: int) -> None:
-        self.db.execute("INSERT INTO stats (workflow, field, value) VALUES (%s, %s, %s)", (workflow, field, delta))
+        self.db.defer("INSERT INTO stats (workflow, field, value) VALUES (%s, %s, %s)", (workflow, field, delta))
 
     def stats(self, workflow: str) -> Mapping[str, int]:
         found = {
@@ -427,7 +460,7 @@ class PostgresStore:
     # ------------------------------------------------------------ facts
 
     def add_fact(self, kind: str, workflow: str, object_type: str, record_id: str, at: dt.datetime) -> None:
-        self.db.execute(
+        self.db.defer(
             "INSERT INTO facts (kind, workflow, object, record, at) VALUES (%s, %s, %s, %s, %s) "
             "ON CONFLICT (kind, workflow, object, record) DO UPDATE SET at = excluded.at",
             (kind, workflow, object_type, record_id, micros(at)),
@@ -452,7 +485,7 @@ class PostgresStore:
         return {} if state is None else dict(loads(state))
 
     def set_workflow_state(self, workflow: str, state: Mapping[str, Any]) -> None:
-        self.db.execute(
+        self.db.defer(
             "INSERT INTO workflows (workflow, state) VALUES (%s, %s) "
             "ON CONFLICT (workflow) DO UPDATE SET state = excluded.state",
             (workflow, dumps(dict(state))),
@@ -472,7 +505,7 @@ class PostgresStore:
         return default if text is None else loads(text)
 
     def set_meta(self, name: str, value: Any) -> None:
-        self.db.execute(
+        self.db.defer(
             "INSERT INTO meta (name, value) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             (name, dumps(value)),
         )
@@ -522,7 +555,7 @@ class PostgresStore:
 
     def finish_events(self, ids: Sequence[int], at: dt.datetime) -> None:
         if ids:
-            self.db.execute("UPDATE inbox SET done = %s WHERE n = ANY(%s)", (utc(at), list(ids)))
+            self.db.defer("UPDATE inbox SET done = %s WHERE n = ANY(%s)", (utc(at), list(ids)))
 
     def pending_events(self) -> int:
         return int(self.db.one("SELECT count(*) FROM inbox WHERE done IS NULL"))
@@ -580,6 +613,130 @@ class PostgresStore:
 
     def retryable(self, error: BaseException) -> bool:
         return self.db.retryable(error)
+
+    # ------------------------------------------------------------ the service side (ServiceStore)
+
+    def store_id(self) -> str:
+        """The database's own random id, made with its schema (in every idempotency key)."""
+        value = self.get_meta("store_id")
+        return str(value) if value else ""
+
+    def lock(self) -> None:
+        """Nothing to claim: any number of workers share a PostgreSQL store."""
+
+    def input_position(self, source: str) -> InputPosition | None:
+        rows = self.db.rows(
+            'SELECT source, line, "offset", device, inode, fingerprint FROM positions WHERE source = %s',
+            (safe_text(source),),
+        )
+        if not rows:
+            return None
+        source_, line, offset, device, inode, fingerprint = rows[0]
+        return InputPosition(
+            source=source_,
+            line=int(line),
+            offset=int(offset),
+            device=None if device is None else int(device),
+            inode=None if inode is None else int(inode),
+            fingerprint=fingerprint,
+        )
+
+    def set_input_position(self, position: InputPosition) -> None:
+        self.db.defer(
+            'INSERT INTO positions (source, line, "offset", device, inode, fingerprint) '
+            "VALUES (%s, %s, %s, %s, %s, %s) "
+            'ON CONFLICT (source) DO UPDATE SET line = excluded.line, "offset" = excluded."offset", '
+            "device = excluded.device, inode = excluded.inode, fingerprint = excluded.fingerprint",
+            (
+                safe_text(position.source),
+                position.line,
+                position.offset,
+                position.device,
+                position.inode,
+                position.fingerprint,
+            ),
+        )
+
+    def add_dead_letter(self, letter: DeadLetter) -> int:
+        def text(value: Any) -> str | None:
+            return None if value is None else safe_text(value, 1000).replace("\x00", "\\0")
+
+        return int(
+            self.db.one(
+                "INSERT INTO dead_letters (at, kind, reason, source, line, payload, object, id, workflow, enrollment) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING n",
+                (
+                    micros(letter.at),
+                    safe_text(letter.kind, 100).replace("\x00", "\\0"),
+                    safe_text(letter.reason, PAYLOAD_LIMIT).replace("\x00", "\\0"),
+                    text(letter.source),
+                    letter.line,
+                    safe_text(letter.payload, PAYLOAD_LIMIT).replace("\x00", "\\0"),
+                    text(letter.object),
+                    text(letter.id),
+                    text(letter.workflow),
+                    text(letter.enrollment),
+                ),
+            )
+        )
+
+    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
+        sql = "SELECT n, at, kind, reason, source, line, payload, object, id, workflow, enrollment FROM dead_letters"
+        sql += " ORDER BY n DESC" + ("" if limit is None else f" LIMIT {int(limit)}")
+        out = []
+        for n, at, kind, reason, source, line, payload, obj, rid, workflow, enrollment in reversed(self.db.rows(sql)):
+            out.append(
+                DeadLetter(
+                    n=int(n),
+                    at=from_micros(at),
+                    kind=kind,
+                    reason=reason,
+                    source=source,
+                    line=None if line is None else int(line),
+                    payload=payload,
+                    object=obj,
+                    id=rid,
+                    workflow=workflow,
+                    enrollment=enrollment,
+                )
+            )
+        return out
+
+    def count_dead_letters(self) -> int:
+        return int(self.db.one("SELECT count(*) FROM dead_letters"))
+
+    def count_by_workflow(self, status: str) -> dict[str, int]:
+        rows = self.db.rows("SELECT workflow, count(*) FROM enrollments WHERE status = %s GROUP BY workflow", (status,))
+        return {name: int(count) for name, count in rows}
+
+    def waiting(self, limit: int) -> list[tuple[Enrollment, dt.datetime | None]]:
+        rows = self.db.rows(
+            "SELECT e.data, t.due FROM enrollments e LEFT JOIN timers t ON t.key = e.id "
+            "WHERE e.status = 'active' ORDER BY e.n LIMIT %s",
+            (int(limit),),
+        )
+        return [(_enrollment(data), None if due is None else from_micros(due)) for data, due in rows]
+
+    def prune_some(
+        self, *, actions_before: dt.datetime, history_before: dt.datetime, facts_before: dt.datetime, limit: int
+    ) -> tuple[int, bool]:
+        """One short step of `prune` (about `limit` rows of each kind), in a transaction of its own."""
+        limit = max(1, int(limit))
+        with self._write() as conn:
+            removed = conn.execute(
+                "DELETE FROM history WHERE n IN (SELECT n FROM history WHERE kind = 'action' AND at < %s LIMIT %s)",
+                (micros(actions_before), limit),
+            ).rowcount
+            removed += conn.execute(
+                "DELETE FROM history WHERE n IN (SELECT h.n FROM history h JOIN enrollments e ON e.id = h.enrollment "
+                "WHERE e.status != 'active' AND e.ended IS NOT NULL AND e.ended < %s AND h.at < %s LIMIT %s)",
+                (micros(history_before), micros(history_before), limit),
+            ).rowcount
+            removed += conn.execute(
+                "DELETE FROM facts WHERE ctid IN (SELECT ctid FROM facts WHERE at < %s LIMIT %s)",
+                (micros(facts_before), limit),
+            ).rowcount
+        return int(removed), removed > 0
 
     # ------------------------------------------------------------ retention
 

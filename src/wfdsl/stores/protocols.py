@@ -187,6 +187,16 @@ class UnitCRM(Protocol):
 
 
 @runtime_checkable
+class CallOutCRM(Protocol):
+    """A CRM whose actions that leave it (webhooks) wait in an outbox until sent after
+    the commit (PostgresCRM); the host calls `dispatch_outbox` between units."""
+
+    def dispatch_outbox(self, batch: int = 32) -> int:
+        """Send what waits (claimed so that no two processes send one row); the number sent."""
+        ...
+
+
+@runtime_checkable
 class RecordLoader(Protocol):
     """A CRM that imports a records file itself (once: it remembers the file's digest)."""
 
@@ -228,6 +238,7 @@ class Closable(Protocol):
 
 __all__ = [
     "ActionLog",
+    "CallOutCRM",
     "Closable",
     "CountingStore",
     "EventInbox",
