@@ -168,19 +168,23 @@ def timers_per_second(target: str, wf: Path, workers: int, batch: int, count: in
 
 def claim_latency(target: str, wf: Path, workers: int, timers: int, tmp: Path) -> tuple[float, float]:
     """Idle workers; `timers` timers falling due 20 ms apart from 2 s ahead; due→claimed."""
+    import psycopg
+
     from wfdsl.runtime.protocols import Timer
     from wfdsl.stores.postgres import PostgresStore
 
+    with psycopg.connect(target, autocommit=True) as conn:
+        conn.execute("DELETE FROM timers")  # only the timers set below are due
     logs = [tmp / f"lat-{uuid.uuid4().hex[:6]}.json" for _ in range(workers)]
     processes = [_spawn(target, wf, 64, "serve", log) for log in logs]
     for process in processes:
         assert process.stdin is not None
         process.stdin.write("go\n")
         process.stdin.flush()
-    time.sleep(1.0)
     store = PostgresStore(target)
-    first = dt.datetime.now(UTC) + dt.timedelta(seconds=2)
     enrollments = [e.id for e in store.enrollments(workflow="Drip", status="active")][:timers]
+    time.sleep(1.0)
+    first = dt.datetime.now(UTC) + dt.timedelta(seconds=2)
     with store.transaction():
         for n, eid in enumerate(enrollments):
             due = first + dt.timedelta(milliseconds=20 * n)
