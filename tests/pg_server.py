@@ -151,3 +151,10 @@ def database() -> Iterator[str]:
         yield url
     finally:
         drop_database(url)
+
+
+def reset(url: str) -> None:
+    """Empty a database of the tests: every table, sequence and function gone."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")

@@ -402,6 +402,42 @@ class PostgresCRM:
             for k, kind, o, i, at, a, r in rows
         ]
 
+    def performed_actions(
+        self,
+        *,
+        record: Key | None = None,
+        kind: str | None = None,
+        since: dt.datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """The idempotency log filtered in SQL (`wfdsl outbox`): actions performed on one
+        record, of one kind, at or after a time; oldest first, with their results."""
+        where: list[str] = []
+        params: list[Any] = []
+        if record is not None:
+            where.append("object = %s AND id = %s")
+            params += [record[0], record[1]]
+        if kind is not None:
+            where.append("kind = %s")
+            params.append(kind)
+        if since is not None:
+            where.append("at >= %s")
+            params.append(micros(since))
+        sql = "SELECT key, kind, object, id, at, args, result FROM crm_performed"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [
+            {
+                "key": key,
+                "kind": kind_,
+                "object": obj,
+                "id": rid,
+                "at": from_micros(at),
+                "args": loads(args),
+                "result": loads(result).get("data", {}),
+            }
+            for key, kind_, obj, rid, at, args, result in self.db.rows(sql + " ORDER BY at, n", params)
+        ]
+
     def outbox(self) -> list[dict[str, Any]]:
         """What left the CRM (emails, tasks, notifications, webhooks), oldest first."""
         rows = self.db.rows("SELECT kind, object, id, at, args, key, sent FROM crm_outbox ORDER BY n")

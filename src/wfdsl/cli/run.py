@@ -95,7 +95,7 @@ def _stream(events: str | None) -> tuple[IO[bytes] | None, str]:
     default=DEFAULT_STORE,
     show_default=True,
     metavar="URL",
-    help="State store: sqlite:///FILE, sqlite:////ABS/FILE or memory://.",
+    help="State store: sqlite:///FILE, sqlite:////ABS/FILE, postgresql://USER@HOST/DB (many workers) or memory://.",
 )
 @click.option(
     "--crm",
@@ -103,7 +103,7 @@ def _stream(events: str | None) -> tuple[IO[bytes] | None, str]:
     default=DEFAULT_CRM,
     show_default=True,
     metavar="URL",
-    help="CRM adapter: sqlite:///FILE, memory:// or a plug-in's URL.",
+    help="CRM adapter: sqlite:///FILE, postgresql://USER@HOST/DB (give the store's URL), memory:// or a plug-in's URL.",
 )
 @click.option(
     "--events",

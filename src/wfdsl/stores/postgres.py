@@ -523,13 +523,20 @@ class PostgresStore:
     def append_events(self, events: Sequence[Mapping[str, Any]]) -> list[int | None]:
         numbers: list[int | None] = []
         with self._write() as conn:
-            for body in events:
-                row = conn.execute(
-                    "INSERT INTO inbox (event_id, body) VALUES (%s, %s::jsonb) "
-                    "ON CONFLICT (event_id) DO NOTHING RETURNING n",
-                    (event_id_of(body), json.dumps(dict(body), ensure_ascii=False)),
-                ).fetchone()
-                numbers.append(None if row is None else int(row[0]))
+            for first in range(0, len(events), 5000):
+                chunk = events[first : first + 5000]
+                keys = [event_id_of(body) for body in chunk]
+                # One statement per chunk; rows keep their order (ORDER BY the ordinality).
+                rows = conn.execute(
+                    "INSERT INTO inbox (event_id, body) SELECT k, b::jsonb FROM "
+                    "unnest(%s::text[], %s::text[]) WITH ORDINALITY AS t(k, b, i) ORDER BY i "
+                    "ON CONFLICT (event_id) DO NOTHING RETURNING n, event_id",
+                    (keys, [json.dumps(dict(body), ensure_ascii=False) for body in chunk]),
+                ).fetchall()
+                by_key = {key: int(n) for n, key in rows if key is not None}
+                unkeyed = iter(sorted(int(n) for n, key in rows if key is None))
+                for key in keys:
+                    numbers.append(next(unkeyed) if key is None else by_key.pop(key, None))
             if any(n is not None for n in numbers):
                 self._notify()
         return numbers
