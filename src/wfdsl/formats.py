@@ -15,18 +15,12 @@ from urllib.parse import quote
 from wfdsl import __version__
 from wfdsl.diagnostics import RULES, Diagnostic, Severity
 from wfdsl.render import render_text, source_line
+from wfdsl.rules import DOCS_URL, help_uri
 
 FORMAT_VERSION = "1"
-#: Page documenting every check; each check has an anchor named after it.
-DOCS_URL = "https://github.com/wfdsl/wfdsl/blob/main/docs/checks.md"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 Sources = Mapping[str, str]
-
-
-def help_uri(name: str) -> str:
-    """The documentation URL of a check: `…/docs/checks.md#unknown-property`."""
-    return f"{DOCS_URL}#{name}"
 
 
 def summary(diagnostics: Sequence[Diagnostic], files: int) -> dict[str, Any]:

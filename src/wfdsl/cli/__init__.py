@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "lsp": "lsp",
     "import_cmd": "import",
     "export_cmd": "export",
+    "rules": "rules",
 }
 
 
