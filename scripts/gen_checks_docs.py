@@ -19,7 +19,11 @@ def main() -> int:
     if "--check" in sys.argv[1:]:
         current = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
         if fresh != current:
-            print(f"{DOC} is stale: run python scripts/gen_checks_docs.py", file=sys.stderr)
+            print(
+                f"{DOC} is stale: edit src/wfdsl/rules/NAME.md (the page is made from them), then run "
+                "python scripts/gen_checks_docs.py",
+                file=sys.stderr,
+            )
             return 1
         return 0
     DOC.write_text(fresh, encoding="utf-8", newline="\n")
