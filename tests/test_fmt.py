@@ -196,8 +196,19 @@ def test_empty_and_comment_only_files() -> None:
 def test_crlf_and_trailing_blanks_in_comments() -> None:
     text = 'workflow "W" {\r\n  object contact   # note   \r\n  steps { end }\r\n}\r\n'
     out = assert_formats_well(text)
-    assert "\r" not in out
-    assert "  object contact  # note\n" in out
+    assert "  object contact  # note\r\n" in out
+    assert out.replace("\r\n", "\n") == format_source(text.replace("\r\n", "\n"))
+    assert "\n" not in out.replace("\r\n", "")  # CRLF throughout, no bare LF
+
+
+def test_line_endings_follow_the_first_line() -> None:
+    lf = format_source(UGLY)
+    assert isinstance(lf, str) and "\r" not in lf
+    mixed = format_source(UGLY.replace("{ object", "{\r\n object", 1).replace("} }\n", "}\n}\n"))
+    assert mixed == lf.replace("\n", "\r\n")
+    assert format_source('workflow "W" {\n object contact steps { end } }\r\n') == format_source(
+        'workflow "W" {\n object contact steps { end } }\n'
+    )
 
 
 # ---------------------------------------------------------------- CLI
@@ -339,3 +350,20 @@ def test_broken_programs_are_refused_or_formatted_never_crash(text: str) -> None
         assert_formats_well(text)
     else:
         assert result and all(d.severity.value == "error" for d in result)
+
+
+def test_cli_keeps_crlf_files_crlf_and_check_accepts_them(tmp_path: Path) -> None:
+    crlf = PRETTY.replace("\n", "\r\n")
+    formatted = tmp_path / "formatted.wf"
+    formatted.write_bytes(crlf.encode())
+    ugly = tmp_path / "ugly.wf"
+    ugly.write_bytes(UGLY.replace("\n", "\r\n").encode())
+    assert _run("fmt", "--check", str(formatted)) == (0, "1 file already formatted\n", "")
+    assert _run("fmt", "--diff", str(formatted))[0] == 0
+    code, out, _ = _run("fmt", "--check", str(tmp_path))
+    assert code == 1 and f"Would reformat: {ugly}" in out and str(formatted) not in out
+    assert _run("fmt", str(tmp_path))[0] == 0
+    assert ugly.read_bytes() == formatted.read_bytes() == crlf.encode()
+    assert _run("fmt", "--check", str(tmp_path))[0] == 0
+    piped = CliRunner().invoke(cli, ["fmt", "-"], input=UGLY.replace("\n", "\r\n").encode())
+    assert (piped.exit_code, piped.stdout_bytes) == (0, crlf.encode())  # .stdout would turn \r\n into \n

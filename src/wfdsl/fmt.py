@@ -57,11 +57,31 @@ def format_source(text: str, path: str = "<string>") -> str | tuple[Diagnostic, 
     }
     >>> [d.name for d in format_source('workflow "W" {', "w.wf")]
     ['syntax']
+
+    Line endings are the file's own: a text whose first line ends in `\\r\\n`
+    comes back with `\\r\\n` throughout (as ruff's and Black's `auto`):
+
+    >>> format_source('workflow "W" {\\r\\n object contact steps { end } }\\r\\n').count("\\r\\n")
+    7
     """
+    newline = line_ending(text)
+    if newline != "\n":
+        text = text.replace(newline, "\n")
     result = parse(text, path)
     if result.diagnostics:
         return result.diagnostics
-    return format_module(result.module, text)
+    out = format_module(result.module, text)
+    return out if newline == "\n" else out.replace("\n", newline)
+
+
+def line_ending(text: str) -> str:
+    """The line ending a file uses: that of its first line (`\\n` when it has none).
+
+    >>> line_ending("a\\r\\nb\\n"), line_ending("a\\nb\\r\\n"), line_ending("a")
+    ('\\r\\n', '\\n', '\\n')
+    """
+    end = text.find("\n")
+    return "\r\n" if end > 0 and text[end - 1] == "\r" else "\n"
 
 
 def format_module(module: n.Module, source: str) -> str:
