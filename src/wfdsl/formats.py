@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -146,7 +147,8 @@ def fingerprint(d: Diagnostic, sources: Sources) -> str:
     """An identity that survives moved lines: rule, file, the line's text, message."""
     line = source_line(sources.get(d.span.file, ""), d.span.line) or ""
     key = "\x00".join([d.code, d.span.file, line.strip(), d.message])
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    # surrogateescape: a file name that is not valid in the locale's encoding keeps its bytes
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 def to_sarif(diagnostics: Sequence[Diagnostic], sources: Sources) -> str:
@@ -166,7 +168,7 @@ def to_sarif(diagnostics: Sequence[Diagnostic], sources: Sources) -> str:
                 "locations": [
                     {
                         "physicalLocation": {
-                            "artifactLocation": {"uri": quote(s.file.replace("\\", "/"))},
+                            "artifactLocation": {"uri": quote(os.fsencode(s.file.replace("\\", "/")))},
                             "region": {
                                 "startLine": s.line,
                                 "startColumn": s.col,

@@ -6,7 +6,10 @@ a command is a thin shell over a library function that returns data.
 
 from __future__ import annotations
 
+import codecs
 import importlib
+import io
+import sys
 
 import click
 
@@ -61,6 +64,39 @@ def cli() -> None:
     """wfdsl: CRM automation workflows as text — lint, compile, simulate, run."""
 
 
+def _unencodable(error: UnicodeError) -> tuple[str | bytes, int]:
+    """Encoding errors: a file name's undecodable bytes (surrogate escapes) go out as
+    they came in; any other character the encoding lacks is written as `\\uXXXX`."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    chunk = error.object[error.start : error.end]
+    if all(0xDC80 <= ord(char) <= 0xDCFF for char in chunk):
+        return bytes(ord(char) - 0xDC00 for char in chunk), error.end
+    return codecs.backslashreplace_errors(error)
+
+
+def _portable_streams() -> None:
+    """Let stdout and stderr carry any text, whatever the locale says.
+
+    Under the C locale with UTF-8 mode off (`PYTHONUTF8=0 LC_ALL=C`) Python's
+    streams are ASCII, so a workflow named "Café" would crash `simulate` or
+    `explain`. An ASCII locale names no encoding at all, so wfdsl writes UTF-8
+    there, as Python's own UTF-8 mode and click do; under another locale
+    (latin-1, cp1252) it keeps the locale's encoding. Either way nothing fails
+    to print: see `_unencodable`.
+    """
+    codecs.register_error("wfdsl-portable", _unencodable)
+    for stream in (sys.stdout, sys.stderr):
+        if not isinstance(stream, io.TextIOWrapper):
+            continue
+        encoding = codecs.lookup(stream.encoding or "ascii").name
+        if encoding == "ascii":
+            stream.reconfigure(encoding="utf-8", errors="wfdsl-portable")
+        elif encoding != "utf-8":
+            stream.reconfigure(errors="wfdsl-portable")
+
+
 def main() -> None:
     """Entry point of the `wfdsl` command."""
+    _portable_streams()
     cli(prog_name="wfdsl")
