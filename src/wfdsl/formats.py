@@ -15,8 +15,9 @@ from urllib.parse import quote
 
 from wfdsl import __version__
 from wfdsl.diagnostics import RULES, Diagnostic, Severity
-from wfdsl.render import render_text, source_line
-from wfdsl.rules import DOCS_URL, help_uri
+from wfdsl.render import Style, render_text, source_line
+from wfdsl.rules import DOCS_URL as DOCS_URL
+from wfdsl.rules import help_uri as help_uri
 
 FORMAT_VERSION = "1"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -58,9 +59,9 @@ def summary_line(diagnostics: Sequence[Diagnostic], files: int) -> str:
     return f"Found {parts[0]}, {parts[1]} and {parts[2]} in {where}."
 
 
-def to_text(diagnostics: Sequence[Diagnostic], sources: Sources, *, color: bool = False) -> str:
+def to_text(diagnostics: Sequence[Diagnostic], sources: Sources, *, style: Style | None = None) -> str:
     """Each diagnostic rendered with its source line and caret, separated by blank lines."""
-    blocks = [render_text(d, sources.get(d.span.file, ""), color=color) for d in diagnostics]
+    blocks = [render_text(d, sources.get(d.span.file, ""), style=style) for d in diagnostics]
     return "\n\n".join(blocks)
 
 
@@ -216,7 +217,7 @@ def render(
     sources: Sources,
     *,
     files: int,
-    color: bool = False,
+    style: Style | None = None,
 ) -> str:
     """Dispatch on a format name: `text`, `json`, `github`, `sarif`."""
     items = list(diagnostics)
@@ -226,4 +227,4 @@ def render(
         return to_github(items)
     if fmt == "sarif":
         return to_sarif(items, sources)
-    return to_text(items, sources, color=color)
+    return to_text(items, sources, style=style)

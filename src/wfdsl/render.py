@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from wfdsl.diagnostics import Diagnostic
+
+#: Paints a piece of rendered text by its role: `location` (path:line:col),
+#: `error`, `warning` or `info` (the `severity[name]` label). The CLI passes
+#: click's styles; click then drops them where colour is off.
+Style = Callable[[str, str], str]
 
 
 def source_line(source: str, line: int) -> str | None:
@@ -12,9 +19,9 @@ def source_line(source: str, line: int) -> str | None:
     return None
 
 
-def render_text(diagnostic: Diagnostic, source: str, *, color: bool = False) -> str:
+def render_text(diagnostic: Diagnostic, source: str, *, style: Style | None = None) -> str:
     """`path:line:col: severity[name] message`, the source line as it is, a caret
-    line under the span, then `hint: …` (SPEC §7).
+    line under the span, then `hint: …`.
 
     >>> from wfdsl.spans import Span
     >>> d = Diagnostic.of("syntax", "found `}`", Span(file="a.wf", line=1, col=5, end_line=1, end_col=6))
@@ -25,14 +32,11 @@ def render_text(diagnostic: Diagnostic, source: str, *, color: bool = False) -> 
     """
     span = diagnostic.span
     severity = diagnostic.severity.value
-    header = f"{span.file}:{span.line}:{span.col}: {severity}[{diagnostic.name}] {diagnostic.message}"
-    if color:
-        colour = {"error": "\x1b[31m", "warning": "\x1b[33m", "info": "\x1b[36m"}[severity]
-        header = (
-            f"\x1b[1m{span.file}:{span.line}:{span.col}:\x1b[0m "
-            f"{colour}{severity}[{diagnostic.name}]\x1b[0m {diagnostic.message}"
-        )
-    out = [header]
+    location = f"{span.file}:{span.line}:{span.col}:"
+    label = f"{severity}[{diagnostic.name}]"
+    if style is not None:
+        location, label = style(location, "location"), style(label, severity)
+    out = [f"{location} {label} {diagnostic.message}"]
     text = source_line(source, span.line)
     if text is not None:
         width = (span.end_col - span.col) if span.end_line == span.line else len(text) - span.col + 1

@@ -14,6 +14,7 @@ import sys
 import click
 
 from wfdsl import __version__
+from wfdsl.cli.style import color_option
 
 #: module name -> command name, registered in this order.
 COMMANDS: dict[str, str] = {
@@ -60,6 +61,7 @@ class _LazyGroup(click.Group):
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="wfdsl")
+@color_option(default="auto")
 def cli() -> None:
     """wfdsl: CRM automation workflows as text — lint, compile, simulate, run."""
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from wfdsl.cli.style import style
 from wfdsl.diagnostics import Severity
 from wfdsl.project import SourceError
 from wfdsl.render import render_text
@@ -77,7 +78,7 @@ def plans_or_exit(paths: Sequence[str], doing: str) -> ProjectPlan:
         return load_plans(list(paths), schema)
     except CompileFailed as failed:
         for diagnostic in failed.diagnostics:
-            click.echo(render_text(diagnostic, failed.sources.get(diagnostic.span.file, "")), err=True)
+            click.echo(render_text(diagnostic, failed.sources.get(diagnostic.span.file, ""), style=style), err=True)
         errors = sum(1 for d in failed.diagnostics if d.severity is Severity.ERROR)
         click.echo(f"wfdsl: {errors} error{'s' if errors != 1 else ''}; nothing {doing}", err=True)
         sys.exit(int(Exit.ERRORS))

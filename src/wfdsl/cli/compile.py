@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from wfdsl.cli.common import Exit, fail, schema_for
+from wfdsl.cli.style import style
 from wfdsl.compile import compile_project
 from wfdsl.diagnostics import Severity
 from wfdsl.plan import plan_to_json
@@ -48,7 +49,7 @@ def compile(paths: tuple[str, ...], output: str) -> None:  # noqa: A001 - the co
         fail(str(error))
     plans, diagnostics = compile_project(project, schema)
     for diagnostic in diagnostics:
-        click.echo(render_text(diagnostic, project.source(diagnostic.span.file)), err=True)
+        click.echo(render_text(diagnostic, project.source(diagnostic.span.file), style=style), err=True)
     if plans is None:
         errors = sum(1 for d in diagnostics if d.severity is Severity.ERROR)
         click.echo(f"wfdsl: {errors} error{'s' if errors != 1 else ''}; no plan written", err=True)

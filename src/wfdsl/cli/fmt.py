@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from wfdsl.cli.common import Exit, fail
+from wfdsl.cli.style import style
 from wfdsl.fmt import format_source
 from wfdsl.project import SourceError, discover
 from wfdsl.render import render_text
@@ -54,7 +55,7 @@ def _write(target: Path, text: str) -> None:
 
 def _report(diagnostics: tuple[object, ...], source: str) -> None:
     for diagnostic in diagnostics:
-        click.echo(render_text(diagnostic, source), err=True)  # type: ignore[arg-type]
+        click.echo(render_text(diagnostic, source, style=style), err=True)  # type: ignore[arg-type]
 
 
 def _stdin(check: bool, diff: bool, name: str) -> int:

@@ -8,6 +8,7 @@ import sys
 import click
 
 from wfdsl.cli.common import Exit, fail
+from wfdsl.cli.style import style
 from wfdsl.graph import FORMATS, render_graphs
 from wfdsl.project import SourceError, load_project
 from wfdsl.render import render_text
@@ -40,7 +41,7 @@ def graph(path: str, name: str | None, fmt: str) -> None:
     if project.diagnostics:
         sources = {f.module.path: f.source for f in project.files}
         for diagnostic in project.diagnostics:
-            click.echo(render_text(diagnostic, sources.get(diagnostic.span.file, "")), err=True)
+            click.echo(render_text(diagnostic, sources.get(diagnostic.span.file, ""), style=style), err=True)
         sys.exit(int(Exit.ERRORS))
     workflows = project.workflows
     if not workflows:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ import click
 
 from wfdsl.check import check_project, has_errors, resolve_names, select
 from wfdsl.cli.common import Exit, fail
+from wfdsl.cli.style import color_option, style
 from wfdsl.diagnostics import Diagnostic, Severity
 from wfdsl.formats import render, statistics, summary_line
 from wfdsl.project import Project, SourceError, load_project, project_from_text
@@ -25,14 +25,6 @@ from wfdsl.schema import (
 )
 
 FORMATS = ("text", "json", "github", "sarif")
-
-
-def _use_color(choice: str) -> bool:
-    if choice == "always":
-        return True
-    if choice == "never" or os.environ.get("NO_COLOR"):
-        return False
-    return sys.stdout.isatty()
 
 
 class _LintCommand(click.Command):
@@ -128,14 +120,7 @@ def _names_only(arg: str) -> bool:
     metavar="FILE",
     help="Use this wfdsl.toml or pyproject.toml instead of searching for one.",
 )
-@click.option(
-    "--color",
-    "color",
-    type=click.Choice(("auto", "always", "never")),
-    default="auto",
-    show_default=True,
-    help="Colour the text output (auto: only on a terminal).",
-)
+@color_option(default=None)
 def lint(
     paths: tuple[str, ...],
     fmt: str,
@@ -147,7 +132,6 @@ def lint(
     show_statistics: bool,
     stdin_filename: str | None,
     config: str | None,
-    color: str,
 ) -> None:
     """Check PATHS (.wf files or directories; `-` reads stdin) for problems.
 
@@ -190,14 +174,13 @@ def lint(
         sources.update(flows.texts)
         files += len(flows.imports) - len(flows.parsed)
 
-    coloured = fmt == "text" and _use_color(color)
-    output = render(fmt, diagnostics, sources, files=files, color=coloured)
+    output = render(fmt, diagnostics, sources, files=files, style=style if fmt == "text" else None)
     if fmt == "text":
         parts = [output] if output else []
         if show_statistics and diagnostics:
             parts.append(statistics(diagnostics))
         parts.append(summary_line(diagnostics, files))
-        click.echo("\n\n".join(parts), color=coloured)
+        click.echo("\n\n".join(parts))
     else:
         if output:
             click.echo(output)

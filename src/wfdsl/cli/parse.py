@@ -7,6 +7,7 @@ import sys
 import click
 
 from wfdsl.cli.common import Exit, fail
+from wfdsl.cli.style import style
 from wfdsl.project import SourceError, discover
 from wfdsl.render import render_text
 from wfdsl.syntax import dump, parse_file
@@ -28,7 +29,7 @@ def parse(paths: tuple[str, ...], show: bool) -> None:
         except OSError as error:
             fail(f"cannot read {path}: {error.strerror}")
         for diagnostic in result.diagnostics:
-            click.echo(render_text(diagnostic, result.source), err=not show)
+            click.echo(render_text(diagnostic, result.source, style=style), err=not show)
             errors += 1
         if show:
             click.echo(dump(result.module))

@@ -12,6 +12,7 @@ from typing import IO, Any
 import click
 
 from wfdsl.cli.common import Exit, fail, parse_time, plans_or_exit, schema_for
+from wfdsl.cli.style import style
 from wfdsl.diagnostics import Diagnostic, Severity
 from wfdsl.plan import ProjectPlan
 from wfdsl.redact import record_properties, redactor_for
@@ -55,7 +56,7 @@ def _refuse_placeholders(plans: ProjectPlan) -> None:
             source = Path(step.span.file).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             pass
-        click.echo(render_text(diagnostic, source), err=True)
+        click.echo(render_text(diagnostic, source, style=style), err=True)
     count = len(found)
     click.echo(f"wfdsl: {count} placeholder{'s' if count != 1 else ''} to fill in; nothing run", err=True)
     sys.exit(int(Exit.ERRORS))
