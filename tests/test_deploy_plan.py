@@ -333,3 +333,28 @@ def test_errors_exit_2(project: Path) -> None:
     result = plan(project)
     assert result.exit_code == 2
     assert "the deployed plans cannot be read" in result.output
+
+
+def test_added_workflow_with_enroll_existing_counts_the_records_with_a_crm(project: Path) -> None:
+    leads = (
+        'workflow "Leads" {\n  object contact\n  enroll when contact.email is known\n'
+        "  settings { enroll existing records }\n  steps { delay 1 day }\n}\n"
+    )
+    (project / "src" / "leads.wf").write_text(leads, encoding="utf-8")
+    result = plan(project, "--crm", f"sqlite:///{project / 'crm.db'}")
+    assert result.exit_code == 0, result.output
+    assert "enroll existing records: 3 records meet its criteria now (contact:c1, contact:c2, contact:c3)" in (
+        result.output
+    )
+    data = plan_json(project)  # without --crm: not counted
+    assert workflow(data, "Leads")["enroll_existing"] is None
+    counted = json.loads(plan(project, "--crm", f"sqlite:///{project / 'crm.db'}", "--format", "json").output)
+    assert workflow(counted, "Leads")["enroll_existing"] == {
+        "count": 3,
+        "records": ["contact:c1", "contact:c2", "contact:c3"],
+    }
+    # and that is what turning it on does
+    assert run(project).exit_code == 0
+    assert sorted(k for k in waiting(project) if k.startswith("Leads/")) == ["Leads/c1", "Leads/c2", "Leads/c3"]
+    missing = plan(project, "--crm", f"sqlite:///{project / 'nope.db'}")
+    assert missing.exit_code == 2

@@ -16,15 +16,18 @@ False
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
+from wfdsl.operations import preview
 from wfdsl.plan import ProjectPlan, Step, WorkflowPlan, plans_from_json, workflow_to_data
 from wfdsl.runtime.migration import step_moves
-from wfdsl.runtime.protocols import StateStore
+from wfdsl.runtime.protocols import CRMAdapter, StateStore
+from wfdsl.stores.memory import MemoryStore
 from wfdsl.stores.protocols import CountingStore, MetaStore
 
 #: How many record ids a group of moved enrollments lists.
@@ -119,6 +122,8 @@ class WorkflowChange:
     renumbered: int = 0  # steps that keep their identity under another id
     moves: tuple[WaitingMove, ...] = ()
     stats_reset: Mapping[str, Any] | None = None  # goal removed: the counters that go to zero
+    # turned on with `enroll existing records` and a CRM to look at: who meets the criteria now
+    existing: tuple[int, tuple[str, ...]] | None = None
 
     @property
     def changed(self) -> bool:
@@ -135,6 +140,9 @@ class WorkflowChange:
             "renumbered": self.renumbered,
             "enrollments": [m.to_json() for m in self.moves],
             "stats_reset": None if self.stats_reset is None else dict(self.stats_reset),
+            "enroll_existing": None
+            if self.existing is None
+            else {"count": self.existing[0], "records": list(self.existing[1])},
         }
 
 
@@ -347,10 +355,14 @@ def deployment_plan(
     store: StateStore | None,
     *,
     samples: int = SAMPLES,
+    crm: CRMAdapter | None = None,
+    now: dt.datetime | None = None,
 ) -> Deployment:
     """What running `new` on a store whose last deployed plans are `deployed` would change.
 
-    `deployed` None (or `store` None): a first deploy, every workflow is added.
+    `deployed` None (or `store` None): a first deploy, every workflow is added. With a
+    `crm`, a workflow turned on with `enroll existing records` says how many records meet
+    its criteria at `now` (default: the current time).
     """
     old = {w.name: w for w in deployed.workflows} if deployed is not None else {}
     out: list[WorkflowChange] = []
@@ -397,7 +409,26 @@ def deployment_plan(
             continue
         waiting = _waiting(store, name) if store is not None else 0
         out.append(WorkflowChange(name=name, action="remove", active=True, waiting=waiting))
+    if crm is not None:
+        when = now or dt.datetime.now(dt.timezone.utc)
+        plans = {p.name: p for p in new.workflows}
+        out = [_with_existing(w, plans.get(w.name), crm, store, when, samples) for w in out]
     return Deployment(workflows=tuple(out), deployed=deployed is not None)
+
+
+def _with_existing(
+    change: WorkflowChange,
+    plan: WorkflowPlan | None,
+    crm: CRMAdapter,
+    store: StateStore | None,
+    now: dt.datetime,
+    samples: int,
+) -> WorkflowChange:
+    turned_on = change.action in ("add", "turn_on") or (change.action == "change" and not change.active)
+    if plan is None or not turned_on or not plan.settings.enroll_existing or plan.trigger.kind != "filter":
+        return change
+    found = preview(plan, crm, store if store is not None else MemoryStore(), now=now, limit=samples)
+    return attrs.evolve(change, existing=(found.total, tuple(f"{plan.object}:{r}" for r in found.records)))
 
 
 # ---------------------------------------------------------------- text
@@ -441,6 +472,13 @@ def render_deployment(deployment: Deployment) -> str:
                 lines.append(f"        after:  {_compact(p.after)}")
             if p.note:
                 lines.append(f"        {p.note}")
+        if w.existing is not None:
+            count, some = w.existing
+            shown = ", ".join(some) + (", …" if count > len(some) else "")
+            lines.append(
+                f"    enroll existing records: {_plural(count, 'record')} meet{'s' if count == 1 else ''} "
+                f"its criteria now" + (f" ({shown})" if some else "")
+            )
         if w.stats_reset is not None:
             lines.append(
                 f"        now goal_met {w.stats_reset['goal_met']}, converted {w.stats_reset['converted']}: "

@@ -9,11 +9,12 @@ from pathlib import Path
 import click
 
 from wfdsl.cli.common import Exit, fail, plans_or_exit
+from wfdsl.cli.outbox import open_existing_crm
 from wfdsl.cli.run import DEFAULT_STORE
 from wfdsl.deploy import deployed_plans, deployment_plan, render_deployment
 from wfdsl.plan import PlanError
 from wfdsl.registry import ConfigError, open_store
-from wfdsl.runtime.protocols import StateStore
+from wfdsl.runtime.protocols import AdapterError, StateStore
 from wfdsl.stores.protocols import Closable
 from wfdsl.stores.sqlite import StoreError, sqlite_options
 
@@ -44,9 +45,15 @@ def _store_or_none(url: str) -> StateStore | None:
     metavar="URL",
     help="The running state store to compare with.",
 )
+@click.option(
+    "--crm",
+    "crm_url",
+    metavar="URL",
+    help="A CRM to count the records that workflows turned on with `enroll existing records` would enroll.",
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 1 when there are changes (0: none, 2: error).")
-def plan(paths: tuple[str, ...], store_url: str, fmt: str, detailed_exitcode: bool) -> None:
+def plan(paths: tuple[str, ...], store_url: str, crm_url: str | None, fmt: str, detailed_exitcode: bool) -> None:
     """Show what `wfdsl run PATHS --store URL` would change in a running store.
 
     Workflows added, turned off and changed (trigger, goal, suppression,
@@ -59,16 +66,20 @@ def plan(paths: tuple[str, ...], store_url: str, fmt: str, detailed_exitcode: bo
         # Sources with errors are an error here (exit 2): exit 1 means "changes".
         sys.exit(int(Exit.USAGE) if exit_.code not in (0, None) else 0)
     store = _store_or_none(store_url)
+    crm = open_existing_crm(crm_url) if crm_url else None
     try:
         deployed = deployed_plans(store) if store is not None else None
-        result = deployment_plan(deployed, plans, store)
+        result = deployment_plan(deployed, plans, store, crm=crm)
     except PlanError as error:
         fail(f"{store_url}: the deployed plans cannot be read: {error}")
     except StoreError as error:
         fail(str(error))
+    except AdapterError as error:
+        fail(f"adapter failure: {error}", Exit.RUNTIME)
     finally:
-        if isinstance(store, Closable):
-            store.close()
+        for thing in (store, crm):
+            if isinstance(thing, Closable):
+                thing.close()
     if fmt == "json":
         click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
