@@ -196,7 +196,9 @@ def test_cli_import_writes_wf_files_and_the_lock(tmp_path: Path) -> None:
     flows = [str(CASES / "lead-nurture.json"), str(CASES / "refused" / "custom-code.json")]
     result = CliRunner().invoke(cli, ["import", *flows, "-o", str(out)])
     assert result.exit_code == 1, result.output
-    assert "actions[1].type" in result.stderr
+    custom = (CASES / "refused" / "custom-code.json").read_text(encoding="utf-8")
+    line, col = locate(custom, "actions[1].type")
+    assert f"custom-code.json:{line}:{col}: error: actions[1].type: the action type" in result.stderr
     assert "1 of 2 flows not imported" in result.stderr
     written = (out / "lead-nurture.wf").read_text(encoding="utf-8")
     assert written == (CASES / "lead-nurture.wf").read_text(encoding="utf-8").replace(

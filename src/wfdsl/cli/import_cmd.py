@@ -9,6 +9,7 @@ import click
 
 from wfdsl.cli.common import Exit, fail
 from wfdsl.hubspot.files import import_files
+from wfdsl.hubspot.locate import locate
 from wfdsl.hubspot.lockfile import LOCK_NAME, LockError, LockFile
 from wfdsl.schema import ConfigError, load_schema
 
@@ -49,8 +50,9 @@ def import_command(flows: tuple[str, ...], output: str, lock_path: str | None) -
     imported = import_files(flows, lock=lock, schema=schema)
     failed = 0
     for item in imported:
+        text = _read(item.source)
         for problem in item.result.problems:
-            click.echo(problem.render(item.source), err=True)
+            click.echo(problem.render(item.source, locate(text, problem.path) if text else None), err=True)
         if not item.result.ok or item.result.text is None or item.target is None:
             failed += 1
             continue
@@ -69,6 +71,13 @@ def import_command(flows: tuple[str, ...], output: str, lock_path: str | None) -
         click.echo(f"wfdsl: {failed} of {len(imported)} flow{'s' if len(imported) != 1 else ''} not imported", err=True)
         sys.exit(int(Exit.ERRORS))
     sys.exit(int(Exit.OK))
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 # The command is registered by name, and `import` is a Python keyword.

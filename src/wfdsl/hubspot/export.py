@@ -147,7 +147,8 @@ class _Exporter:
             for item in suppress.lists:
                 ident = self.lock.id_for("lists", item.value, "", self.problems, span=item.span)
                 lists.append(int(ident) if ident.isdigit() else ident)
-        flow["suppressionListIds"] = lists
+        if lists or self.object == "contact":  # platform flows have no suppression list field unless used
+            flow["suppressionListIds"] = lists
         flow["timeWindows"] = settings["timeWindows"]
         flow["blockedDates"] = settings["blockedDates"]
         defaults = [f"step {i + 1}" for i in range(len(self.label_order))]

@@ -193,6 +193,7 @@ class _Importer:
         self.setting_paths: list[str] = []
         self.emitted_settings: list[str] = []
         self.label_names: dict[str, str] = {}
+        self.exit_cache: dict[str, frozenset[str | None]] = {}
 
     # -- helpers
     def error(self, path: str, message: str, hint: str | None = None) -> None:
@@ -965,30 +966,41 @@ class _Importer:
             return arms, True
         return arms, False
 
-    def exits(self, start: Any, path: str, seen: set[str]) -> set[str | None]:
+    def exits(self, start: Any, path: str) -> frozenset[str | None]:
         """Where the steps from a connection leave: GO-TO targets, or None when they end."""
         if start in (None, {}):
-            return {None}
+            return frozenset({None})
         target, go_to = self.connection(start, path)
-        if go_to:
-            return {target}
-        current: str | None = target
-        while current is not None and current not in seen and current in self.actions:
-            seen.add(current)
+        return frozenset({target}) if go_to else self.exits_of(target)
+
+    def exits_of(self, ident: str) -> frozenset[str | None]:
+        """`exits` of the steps from an action, remembered: each action is walked once, so
+        finding where branches meet stays linear in the size of the flow."""
+        chain: list[str] = []
+        current: str | None = ident
+        found: frozenset[str | None] = frozenset()
+        while current is not None and current in self.actions:
+            if current in self.exit_cache:
+                found = self.exit_cache[current]
+                break
+            self.exit_cache[current] = frozenset()  # a cycle of STANDARD edges leads nowhere
+            chain.append(current)
             index, action = self.actions[current]
             apath = join_path("actions", index)
             if action.get("type") in ("LIST_BRANCH", "STATIC_BRANCH", "AB_TEST_BRANCH"):
-                out: set[str | None] = set()
-                for conn, cpath in self.arms(action, apath)[0]:
-                    out |= self.exits(conn, cpath, seen)
-                return out
+                found = frozenset().union(*(self.exits(conn, cpath) for conn, cpath in self.arms(action, apath)[0]))
+                break
             conn = action.get("connection")
             if conn in (None, {}):
-                return {None}
+                found = frozenset({None})
+                break
             current, go_to = self.connection(conn, apath + ".connection")
             if go_to:
-                return {current}
-        return set()
+                found = frozenset({current})
+                break
+        for item in chain:
+            self.exit_cache[item] = found
+        return found
 
     def tail_path(self, start: Any, path: str) -> Iterator[str]:
         """The actions reached from a connection by STANDARD edges, into each branch's last arm."""
@@ -1020,7 +1032,7 @@ class _Importer:
         first) that the other arms reach by GO-TO edges."""
         if len(arms) < 2:
             return None
-        exits = [self.exits(conn, cpath, set()) for conn, cpath in arms]
+        exits = [self.exits(conn, cpath) for conn, cpath in arms]
         for k in reversed(range(len(arms))):
             candidates = set().union(*(e for i, e in enumerate(exits) if i != k))
             for ident in self.tail_path(*arms[k]):
@@ -1149,6 +1161,12 @@ class _Importer:
             action, path, {"type", "actionId", "actionTypeId", "actionTypeVersion", "fields", "connection"}, "an action"
         )
         type_id = self.string(action, "actionTypeId", path)
+        version = action.get("actionTypeVersion", 0)
+        if version != 0:
+            raise self.fail(
+                path + ".actionTypeVersion",
+                f"version {_show(version)} of action {type_id} is not the built-in action (version 0)",
+            )
         fpath = path + ".fields"
         fields = self.obj(action.get("fields") or {}, fpath)
         convert = getattr(self, "_action_" + type_id.replace("-", "_"), None)

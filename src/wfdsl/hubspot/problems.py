@@ -25,13 +25,16 @@ class Problem:
     hint: str | None = None
     span: Span | None = None  # where in a `.wf` file (export), instead of a JSON path
 
-    def render(self, file: str) -> str:
+    def render(self, file: str, position: tuple[int, int] | None = None) -> str:
+        """`file[:line:col]: severity: path: message` and the hint; `position` is where the
+        JSON path is in the file's text (`wfdsl.hubspot.locate`)."""
         severity = "error" if self.error else "warning"
         if self.span is not None:
             text = f"{self.span.file}:{self.span.line}:{self.span.col}: {severity}: {self.message}"
         else:
             where = f"{self.path}: " if self.path else ""
-            text = f"{file}: {severity}: {where}{self.message}"
+            at = f":{position[0]}:{position[1]}" if position else ""
+            text = f"{file}{at}: {severity}: {where}{self.message}"
         return text + (f"\n  hint: {self.hint}" if self.hint else "")
 
 
