@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks import coldstart, criteria, engine, parsing
+from benchmarks import coldstart, criteria, editor, engine, parsing
 from benchmarks.common import FULL, TINY, Row, Size, table
 
 #: Measurement number -> function; every one measures its contenders side by side.
@@ -26,6 +26,7 @@ MEASUREMENTS: dict[int, Callable[[Size], list[Row]]] = {
     6: engine.run_memory,
     7: engine.run_bpmn,
     8: parsing.run_compile,
+    9: editor.run,
 }
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- results: begin -->", "<!-- results: end -->"

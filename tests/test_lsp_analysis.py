@@ -122,3 +122,14 @@ def test_keywords_in_context() -> None:
     labels = {c.label for c in ws.complete("/nowhere/k.wf", Pos(2, 2))}
     assert {"enroll", "goal", "steps", "settings", "suppress"} <= labels
     assert "send" not in labels
+
+
+def test_the_editor_benchmark_runs_at_tiny_size() -> None:
+    from benchmarks import editor
+    from benchmarks.common import TINY
+    from benchmarks.run import MEASUREMENTS
+
+    rows = editor.run(TINY)
+    assert MEASUREMENTS[9] is editor.run
+    assert [r.ratio for r in rows][0] == "1.00x" and len(rows) == 4
+    assert all(r.measurement.startswith("9. language server") for r in rows)

@@ -405,7 +405,8 @@ class Workspace:
         result = self.parse(path, self.project_root(path))
         if result is None:
             return []
-        return [_workflow_symbol(w, result.source) for w in result.module.workflows]
+        lines = result.source.split("\n")
+        return [_workflow_symbol(w, lines) for w in result.module.workflows]
 
     def format(self, path: str) -> list[Edit] | None:
         """The edits that make the document `wfdsl fmt`'s output; None when it does not parse."""
@@ -632,8 +633,7 @@ def _workflow_markdown(workflow: n.Workflow, file: str) -> str:
 _STEP_BLOCKS = (n.If, n.BranchOn, n.Split)
 
 
-def _first_line(node: n.Node, source: str, limit: int = 60) -> str:
-    lines = source.split("\n")
+def _first_line(node: n.Node, lines: Sequence[str], limit: int = 60) -> str:
     if node.span.line - 1 >= len(lines):
         return type(node).__name__
     line = lines[node.span.line - 1]
@@ -642,7 +642,7 @@ def _first_line(node: n.Node, source: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _step_symbols(block: n.Block, source: str) -> tuple[Symbol, ...]:
+def _step_symbols(block: n.Block, source: Sequence[str]) -> tuple[Symbol, ...]:
     out: list[Symbol] = []
     for step in block.steps:
         children: list[Symbol] = []
@@ -672,7 +672,7 @@ def _step_symbols(block: n.Block, source: str) -> tuple[Symbol, ...]:
     return tuple(out)
 
 
-def _workflow_symbol(workflow: n.Workflow, source: str) -> Symbol:
+def _workflow_symbol(workflow: n.Workflow, source: Sequence[str]) -> Symbol:
     children: list[Symbol] = []
     for clause in workflow.clauses:
         if isinstance(clause, n.EnrollClause):
