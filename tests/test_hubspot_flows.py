@@ -141,6 +141,17 @@ def test_refused_sources_name_the_line() -> None:
         assert words in found[line]
 
 
+def test_in_app_notifications_import_as_notify_with_a_warning() -> None:
+    flow = json.loads((CASES / "new-form-submission-workflow.json").read_text(encoding="utf-8"))
+    flow["actions"][1]["actionTypeId"] = "0-9"
+    flow["actions"][1]["fields"]["delivery_method"] = "APP"
+    result = import_flow(flow, lock=_lock())
+    assert result.text == (CASES / "new-form-submission-workflow.wf").read_text(encoding="utf-8")
+    (warning,) = result.problems
+    assert not warning.error and warning.path == "actions[1].actionTypeId"
+    assert "export writes it as an internal email notification (0-8)" in warning.message
+
+
 # ---------------------------------------------------------------- lock file
 
 

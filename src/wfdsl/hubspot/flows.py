@@ -1337,8 +1337,28 @@ class _Importer:
             text += f" priority {priority}"
         return text
 
+    def _action_0_9(self, fields: dict[str, Any], path: str) -> str:
+        self.only_keys(
+            fields,
+            path,
+            {"user_ids", "owner_properties", "subject", "body", "delivery_method"},
+            "an in-app notification",
+        )
+        self.problems.append(
+            Problem(
+                path=path.removesuffix(".fields") + ".actionTypeId",
+                message="an in-app notification (0-9) is imported as `notify`, wfdsl's one internal "
+                "notification; export writes it as an internal email notification (0-8)",
+                error=False,
+            )
+        )
+        return self.notification({k: v for k, v in fields.items() if k != "delivery_method"}, path)
+
     def _action_0_8(self, fields: dict[str, Any], path: str) -> str:
         self.only_keys(fields, path, {"user_ids", "owner_properties", "subject", "body"}, "a notification")
+        return self.notification(fields, path)
+
+    def notification(self, fields: dict[str, Any], path: str) -> str:
         users = self.items(fields.get("user_ids"), path + ".user_ids")
         owners = self.items(fields.get("owner_properties"), path + ".owner_properties")
         if owners == ["hubspot_owner_id"] and not users:
