@@ -9,6 +9,8 @@ from typing import Any
 
 from click.testing import CliRunner
 
+from test_operator_commands import PUSHDOWN_CASES, pushdown_keeps_every_match
+from wfdsl.adapters.postgres import PostgresCRM
 from wfdsl.cli import cli
 
 V1 = """workflow "Drip" {
@@ -101,3 +103,16 @@ def test_plan_run_history_outbox_on_postgres(tmp_path: Path, pg_url: str) -> Non
         ("Drip", "B", "2026-03-05T09:00:00+00:00"),
     ]
     assert all(r["key"] for r in rows)
+
+
+def test_pushdown_on_postgres_never_drops_a_record_that_meets_the_criteria(pg_url: str) -> None:
+    crm = PostgresCRM(pg_url)
+    try:
+        narrowed = 0
+        for n, criteria in enumerate(PUSHDOWN_CASES):
+            meets, pushed = pushdown_keeps_every_match(crm, criteria, fresh=n == 0)
+            assert meets <= pushed, criteria
+            narrowed += len(pushed) < len(crm.records("contact"))
+        assert narrowed >= 4  # it does narrow
+    finally:
+        crm.close()

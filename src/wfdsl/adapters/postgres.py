@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from wfdsl.adapters.pushdown import POSTGRES, criteria_sql
 from wfdsl.adapters.sqlite import OWNER_PROPERTY, RecordsError, _ref, _result_in, _result_out
 from wfdsl.runtime.protocols import Action, ActionResult, Event, PermanentAdapterError, Record, utc
 from wfdsl.stores.pgdb import Database, open_database, release_database
@@ -276,7 +277,15 @@ class PostgresCRM:
         return [(from_micros(at), loads(data)) for at, data in rows]
 
     def query(self, object_type: str, criteria: Mapping[str, Any] | None = None) -> Iterator[str]:
-        ids = [i for (i,) in self.db.rows("SELECT id FROM crm_records WHERE object = %s ORDER BY n", (object_type,))]
+        """Ids of the records of a type; what it can of `criteria` is pushed down into the
+        SQL (adapters.pushdown): never fewer records than meet them, the caller re-checks."""
+        where, params = criteria_sql(criteria, object_type, POSTGRES)
+        ids = [
+            i
+            for (i,) in self.db.rows(
+                f"SELECT id FROM crm_records WHERE object = %s AND ({where}) ORDER BY n", (object_type, *params)
+            )
+        ]
         yield from ids
 
     # ------------------------------------------------------------ changes

@@ -1,6 +1,7 @@
 """Plan criteria in; a SQL condition over the embedded CRM's `records` table out.
 
-`SQLiteCRM.query(object, criteria)` pushes down what it can, so `wfdsl preview`,
+`SQLiteCRM.query(object, criteria)` and `PostgresCRM.query` push down what they
+can (a `Dialect` each), so `wfdsl preview`,
 `enroll existing records` and schedules read fewer records. The condition is
 a *superset* filter: it never drops a record that meets the criteria (the
 caller re-checks every record it gets), so a part it cannot translate
@@ -22,16 +23,47 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-_ALL: tuple[str, list[Any], bool] = ("1", [], False)
+import attrs
 
 
-def _prop(node: Mapping[str, Any], object_type: str) -> str | None:
+@attrs.frozen(kw_only=True)
+class Dialect:
+    """How one database spells what the translation needs. The records table has the
+    columns `object`, `id` and `props` (the properties as JSON text); the lists table
+    `object`, `id` and `list`."""
+
+    records: str
+    lists: str
+    mark: str  # the parameter placeholder
+    value: str  # a property's value as text (SQL NULL when absent or null); {name}
+    non_ascii: str  # a text expression has a character outside printable ASCII; {text}
+    true: str = "1"
+
+
+SQLITE = Dialect(
+    records="records",
+    lists="lists",
+    mark="?",
+    value="CAST(json_extract(props, '$.\"{name}\"') AS TEXT)",
+    non_ascii="{text} GLOB '*[^ -~]*'",
+)
+POSTGRES = Dialect(
+    records="crm_records",
+    lists="crm_lists",
+    mark="%s",
+    value="(props::jsonb ->> '{name}')",
+    non_ascii="{text} ~ '[^ -~]'",
+    true="TRUE",
+)
+
+
+def _prop(node: Mapping[str, Any], object_type: str, dialect: Dialect) -> str | None:
     name = node.get("property")
     if node.get("object") != object_type or not isinstance(name, str) or not name.isidentifier():
         return None
     if name in ("id", "hs_object_id"):
         return None  # the record's id, not a stored property
-    return f"json_extract(props, '$.\"{name}\"')"
+    return dialect.value.format(name=name)
 
 
 def _ascii_text(value: Any) -> bool:
@@ -43,62 +75,66 @@ def _ascii_text(value: Any) -> bool:
     return not (head.isdigit() or head in "+-.") and value.strip().lower() not in ("true", "false")
 
 
-def _translate(node: Any, object_type: str) -> tuple[str, list[Any], bool]:
+def _translate(node: Any, object_type: str, d: Dialect) -> tuple[str, list[Any], bool]:
     """(SQL, parameters, exact): `exact` when the SQL holds exactly for the records that
     meet the node, else it holds at least for them."""
+    everything: tuple[str, list[Any], bool] = (d.true, [], False)
     if not isinstance(node, Mapping):
-        return _ALL
+        return everything
     op = node.get("op")
     if op in ("and", "or"):
-        parts = [_translate(item, object_type) for item in node.get("items", [])]
-        if not parts:
-            return _ALL
-        if op == "or" and any(sql == "1" for sql, _, _ in parts):
-            return _ALL
-        parts = [p for p in parts if p[0] != "1"] if op == "and" else parts
-        if not parts:
-            return _ALL
+        items = node.get("items", [])
+        parts = [_translate(item, object_type, d) for item in items]
+        if not parts or (op == "or" and any(sql == d.true for sql, _, _ in parts)):
+            return everything
+        if op == "and":
+            parts = [p for p in parts if p[0] != d.true]
+            if not parts:
+                return everything
         joiner = " AND " if op == "and" else " OR "
         sql = joiner.join(f"({p[0]})" for p in parts)
         params = [x for p in parts for x in p[1]]
-        exact = all(p[2] for p in parts) and len(parts) == len(node.get("items", []))
+        exact = all(p[2] for p in parts) and len(parts) == len(items)
         return sql, params, exact
     if op == "not":
-        sql, params, exact = _translate(node.get("item"), object_type)
+        sql, params, exact = _translate(node.get("item"), object_type, d)
         if not exact:
-            return _ALL
+            return everything
         return f"NOT ({sql})", params, True
     if op == "in_list" and isinstance(node.get("list"), str):
         return (
-            "EXISTS (SELECT 1 FROM lists l WHERE l.object = records.object AND l.id = records.id AND l.list = ?)",
+            f"EXISTS (SELECT 1 FROM {d.lists} l WHERE l.object = {d.records}.object "
+            f"AND l.id = {d.records}.id AND l.list = {d.mark})",
             [node["list"]],
             True,
         )
-    column = _prop(node, object_type)
-    if column is None:
-        return _ALL
+    text = _prop(node, object_type, d)
+    if text is None:
+        return everything
     if op == "known":
         # `known` also needs a non-empty value: NOT NULL is a superset.
-        return f"{column} IS NOT NULL", [], False
-    text = f"CAST({column} AS TEXT)"
-    loose = f"{text} GLOB '*[^ -~]*'"  # non-ASCII: let the runtime's case folding decide
+        return f"{text} IS NOT NULL", [], False
+    loose = d.non_ascii.format(text=text)  # non-ASCII: let the runtime's case folding decide
     if op == "eq" and _ascii_text(node.get("value")):
-        return f"lower({text}) = ? OR {loose}", [str(node["value"]).lower()], False
+        return f"lower({text}) = {d.mark} OR {loose}", [str(node["value"]).lower()], False
     if op == "in":
         values = node.get("values")
         if isinstance(values, list) and values and all(_ascii_text(v) for v in values):
-            marks = ", ".join("?" for _ in values)
+            marks = ", ".join(d.mark for _ in values)
             return f"lower({text}) IN ({marks}) OR {loose}", [str(v).lower() for v in values], False
-    return _ALL
+    return everything
 
 
-def criteria_sql(criteria: Mapping[str, Any] | None, object_type: str) -> tuple[str, list[Any]]:
+def criteria_sql(
+    criteria: Mapping[str, Any] | None, object_type: str, dialect: Dialect = SQLITE
+) -> tuple[str, list[Any]]:
     """A WHERE condition (and its parameters) that every `object_type` record meeting
-    `criteria` satisfies; `("1", [])` when nothing can be pushed down."""
+    `criteria` satisfies; `("1", [])` (`TRUE` in PostgreSQL) when nothing can be pushed
+    down."""
     if criteria is None:
-        return "1", []
-    sql, params, _ = _translate(criteria, object_type)
+        return dialect.true, []
+    sql, params, _ = _translate(criteria, object_type, dialect)
     return sql, params
 
 
-__all__ = ["criteria_sql"]
+__all__ = ["POSTGRES", "SQLITE", "Dialect", "criteria_sql"]
