@@ -190,8 +190,11 @@ def claim_latency(target: str, wf: Path, workers: int, timers: int, tmp: Path) -
             due = first + dt.timedelta(milliseconds=20 * n)
             store.set_timer(Timer(key=eid, due=due, seq=10_000_000 + n, kind="resume", workflow="Drip", enrollment=eid))
         store.db.execute("SELECT pg_notify('wfdsl_work', '')")
+    time.sleep(2.0 + 0.02 * timers)
+    deadline = time.monotonic() + 120
+    while store.count_timers() and time.monotonic() < deadline:  # until every one fired
+        time.sleep(0.2)
     store.close()
-    time.sleep(2.0 + 0.02 * timers + 2.0)
     for process in processes:
         assert process.stdin is not None
         process.stdin.write("stop\n")
@@ -241,6 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     from wfdsl.stores.sqlite import SQLiteStore
 
     rows: list[tuple[str, str, str]] = []
+
+    class Rows(list[tuple[str, str, str]]):
+        def append(self, row: tuple[str, str, str]) -> None:
+            print("  measured:", " · ".join(row), file=sys.stderr, flush=True)
+            super().append(row)
+
+    rows = Rows()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         wf = tmp / "drip.wf"

@@ -15,9 +15,18 @@ def root() -> Path:
     return ROOT
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test (tests/pg_server.py), dropped after it."""
+@pytest.fixture(scope="session")
+def pg_session_url() -> Iterator[str]:
+    """One PostgreSQL database for the session (tests/pg_server.py), dropped at its end."""
     import pg_server
 
     yield from pg_server.database()
+
+
+@pytest.fixture
+def pg_url(pg_session_url: str) -> str:
+    """The session's PostgreSQL database, emptied for this test."""
+    import pg_server
+
+    pg_server.reset(pg_session_url)
+    return pg_session_url

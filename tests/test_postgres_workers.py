@@ -200,7 +200,7 @@ def check(contacts: int, workers: int, kills: int, tmp_path: Path) -> None:
 
 
 def test_workers_killed_at_random_lose_and_repeat_nothing(tmp_path: Path) -> None:
-    check(contacts=120, workers=3, kills=3, tmp_path=tmp_path)
+    check(contacts=90, workers=3, kills=3, tmp_path=tmp_path)
 
 
 @pytest.mark.slow

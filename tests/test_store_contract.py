@@ -29,15 +29,13 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore
         yield sqlite
         sqlite.close()
     else:
-        import pg_server
         from wfdsl.stores.postgres import PostgresStore
 
-        for url in pg_server.database():
-            postgres = PostgresStore(url)
-            try:
-                yield postgres
-            finally:
-                postgres.close()
+        postgres = PostgresStore(request.getfixturevalue("pg_url"))
+        try:
+            yield postgres
+        finally:
+            postgres.close()
 
 
 def enrollment(eid: str, record: str = "c1", workflow: str = "W", **kw: object) -> Enrollment:
