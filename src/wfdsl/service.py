@@ -603,7 +603,10 @@ class Service:
                         if isinstance(self.clock, VirtualClock):
                             self.clock.set(due)
                         # A shared store claims timers in batches: fire them in one transaction.
-                        count = engine.run_due(due, batch=self.options.batch - fired if self._shared else 1)
+                        # (Real clock: everything due by now, not only the earliest, which
+                        # another worker may hold.)
+                        until = limit if self._shared and not self.virtual else due
+                        count = engine.run_due(until, batch=self.options.batch - fired if self._shared else 1)
                         if not count:
                             break  # what is due is claimed by other workers (shared store)
                         fired += count

@@ -230,6 +230,7 @@ class PostgresStore:
 
     def _transaction_ended(self) -> None:
         self._local.claimed = []
+        self._local.claimed_once = False
         self._local.notify = False
 
     @contextmanager
@@ -368,6 +369,10 @@ class PostgresStore:
         limit = micros(now)
         while True:
             if not claimed:
+                # One claim per transaction: a unit of work fires one batch and commits.
+                if getattr(self._local, "claimed_once", False):
+                    return None
+                self._local.claimed_once = True
                 claimed.extend(self.claim_timers(now, self.claim_batch))
                 if not claimed:
                     return None
