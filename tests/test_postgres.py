@@ -446,3 +446,52 @@ def test_run_sends_each_webhook_once_after_the_commit(pg_url: str, tmp_path: Pat
         assert all(row["sent"] for row in crm.outbox())
     finally:
         crm.close()
+
+
+def test_one_worker_reads_an_events_file_and_the_others_work_its_inbox(pg_url: str, tmp_path: Path) -> None:
+    """Two workers given the same --events file: one reads it (a session lock on the
+    file), the other says so and works the inbox; every event is applied once."""
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "type": "record.created",
+                    "object": "contact",
+                    "id": f"c{n}",
+                    "properties": {"email": f"c{n}@example.com", "lifecyclestage": "lead"},
+                }
+            )
+            + "\n"
+            for n in range(30)
+        ),
+        encoding="utf-8",
+    )
+    args = [sys.executable, "-m", "wfdsl", "run", str(RUN / "welcome.wf"), "--store", pg_url, "--crm", pg_url]
+    args += ["--events", str(events), "--status-every", "0"]
+    first = subprocess.Popen(args, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    second = subprocess.Popen(args, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            store = PostgresStore(pg_url)
+            try:
+                if store.stats("Welcome")["enrolled"] >= 30 and store.pending_events() == 0:
+                    break
+            finally:
+                store.close()
+            time.sleep(0.3)
+    finally:
+        first.terminate()
+        second.terminate()
+        errors = first.communicate(timeout=60)[1] + second.communicate(timeout=60)[1]
+    assert (first.returncode, second.returncode) == (0, 0), errors
+    assert errors.count("another worker reads") == 1, errors
+    store = PostgresStore(pg_url)
+    try:
+        assert store.stats("Welcome")["enrolled"] == 30
+        assert store.count_enrollments() == 30
+        assert store.db.one("SELECT count(*) FROM inbox") == 30  # each line entered once
+    finally:
+        store.close()
