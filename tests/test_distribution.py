@@ -67,3 +67,41 @@ def test_every_install_instruction_names_the_distribution() -> None:
 def test_the_licence_file_is_the_one_the_metadata_declares() -> None:
     assert PYPROJECT["project"]["license"] == "MIT"
     assert (ROOT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License\n")
+
+
+def _hooks() -> dict[str, dict[str, str]]:
+    """.pre-commit-hooks.yaml as pre-commit reads it (flat `key: value` entries per hook)."""
+    text = (ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8")
+    hooks: dict[str, dict[str, str]] = {}
+    for block in re.split(r"^- ", text, flags=re.M)[1:]:
+        fields = dict(re.findall(r"^\s*(\w+): (.*)$", block, re.M))
+        hooks[fields["id"]] = fields
+    return hooks
+
+
+def test_pre_commit_hooks_run_the_way_pre_commit_calls_them(tmp_path: Path) -> None:
+    import json
+    import shlex
+    import subprocess
+
+    hooks = _hooks()
+    assert set(hooks) == {"wfdsl-lint", "wfdsl-fmt"}
+    for hook in hooks.values():
+        assert hook["language"] == "python" and hook["files"] == r"\.wf$"
+    ugly = 'workflow "W" { object contact steps { send email "Hi" } }\n'
+    (tmp_path / "a.wf").write_text(ugly, encoding="utf-8")
+
+    def run(hook: dict[str, str], files: list[str]) -> int:
+        args = json.loads(hook.get("args", "[]"))
+        passed = [] if hook.get("pass_filenames") == "false" else files
+        entry = shlex.split(hook["entry"])
+        assert entry[0] == "wfdsl"
+        command = [sys.executable, "-m", "wfdsl", *entry[1:], *args, *passed]
+        return subprocess.run(command, cwd=tmp_path, capture_output=True, timeout=120).returncode
+
+    assert run(hooks["wfdsl-fmt"], ["a.wf"]) == 0  # rewritten: pre-commit sees the change and fails the commit
+    assert (tmp_path / "a.wf").read_text(encoding="utf-8") != ugly
+    assert run(hooks["wfdsl-fmt"], ["a.wf"]) == 0 and run(hooks["wfdsl-lint"], ["a.wf"]) == 0
+    check = {**hooks["wfdsl-fmt"], "args": '["--check"]'}
+    (tmp_path / "a.wf").write_text(ugly, encoding="utf-8")
+    assert run(check, ["a.wf"]) == 1

@@ -9,6 +9,7 @@ import click
 
 from wfdsl.check import check_project, has_errors
 from wfdsl.cli.common import Exit, fail, schema_for
+from wfdsl.cli.style import style
 from wfdsl.hubspot.export import flow_json
 from wfdsl.hubspot.files import export_files
 from wfdsl.hubspot.lockfile import LOCK_NAME, LockError, LockFile, find_lock
@@ -52,7 +53,7 @@ def export(paths: tuple[str, ...], output: str, lock_path: str | None) -> None:
     diagnostics = check_project(project, schema)
     if has_errors(diagnostics):
         for diagnostic in diagnostics:
-            click.echo(render_text(diagnostic, project.source(diagnostic.span.file)), err=True)
+            click.echo(render_text(diagnostic, project.source(diagnostic.span.file), style=style), err=True)
         click.echo("wfdsl: the sources have errors; nothing exported", err=True)
         sys.exit(int(Exit.ERRORS))
     found = Path(lock_path) if lock_path else find_lock(paths[0])
