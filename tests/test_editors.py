@@ -23,7 +23,10 @@ TOOL = VSCODE / "node_modules" / ".bin" / "vscode-tmgrammar-test"
 
 def test_the_committed_grammar_is_generated_from_the_lark_grammar() -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "gen_tmgrammar.py"), "--check"], capture_output=True, text=True
+        [sys.executable, str(ROOT / "scripts" / "gen_tmgrammar.py"), "--check"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
     )
     assert done.returncode == 0, done.stderr
 
@@ -80,14 +83,21 @@ def _node_tools() -> None:
         pytest.skip("Node.js and npm are not installed: the grammar's scope tests and the client's need them")
     if not TOOL.exists() or not (VSCODE / "node_modules" / "vscode-languageclient").is_dir():
         done = subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"], cwd=VSCODE, capture_output=True, text=True, timeout=600
+            ["npm", "ci", "--no-audit", "--no-fund"],
+            cwd=VSCODE,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=600,
         )
         assert done.returncode == 0, done.stderr
 
 
 def test_scopes_of_the_annotated_samples() -> None:
     _node_tools()
-    done = subprocess.run([str(TOOL), "tests/*.test.wf"], cwd=VSCODE, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(TOOL), "tests/*.test.wf"], cwd=VSCODE, capture_output=True, text=True, encoding="utf-8", timeout=120
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("run successfuly") == len(list((VSCODE / "tests").glob("*.test.wf")))
 
@@ -104,6 +114,7 @@ def test_a_wrong_scope_fails_the_samples(tmp_path: Path) -> None:
         cwd=VSCODE,
         capture_output=True,
         text=True,
+        encoding="utf-8",
         timeout=120,
     )
     assert done.returncode != 0
@@ -144,7 +155,9 @@ console.log(JSON.stringify({
 
 def test_the_client_starts_wfdsl_lsp_over_stdio() -> None:
     _node_tools()
-    done = subprocess.run(["node", "-e", CLIENT_CHECK], cwd=VSCODE, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["node", "-e", CLIENT_CHECK], cwd=VSCODE, capture_output=True, text=True, encoding="utf-8", timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {
         "command": "wfdsl",

@@ -43,15 +43,21 @@ def _env(overrides: dict[str, str]) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("locale") / "områder"  # a non-ASCII directory name too
+    # Non-ASCII file names, made from their UTF-8 bytes so that this works when the
+    # test suite itself runs under an ASCII locale (the names are then surrogate-escaped).
+    root = tmp_path_factory.mktemp("locale") / _name("områder")
     root.mkdir()
-    (root / "café.wf").write_text(WORKFLOW, encoding="utf-8")
+    (root / _name("café.wf")).write_text(WORKFLOW, encoding="utf-8")
     (root / "records.json").write_text(json.dumps(RECORDS, ensure_ascii=False), encoding="utf-8")
     event = {**EVENT, "data": {"form": "Straße"}}
     (root / "events.jsonl").write_text(json.dumps(event, ensure_ascii=False) + "\n", encoding="utf-8")
     (root / "broken").mkdir()
-    (root / "broken" / "ærø.wf").write_text(BROKEN, encoding="utf-8")
+    (root / "broken" / _name("ærø.wf")).write_text(BROKEN, encoding="utf-8")
     return root
+
+
+def _name(text: str) -> str:
+    return os.fsdecode(text.encode("utf-8"))
 
 
 def _wfdsl(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str, str]:
@@ -69,7 +75,7 @@ def test_every_command_prints_non_ascii_text_under_a_c_locale(locale: str, proje
     )
     expected_stdout = "ascii" if "PYTHONUTF8" in LOCALES[locale] else "utf-8"
     assert probe.stdout.decode().strip() == expected_stdout  # the locale really is what the test says
-    run = lambda *args: _wfdsl(env, project, *args)  # noqa: E731
+    run = lambda *args: _wfdsl(env, project, *(_name(a) for a in args))  # noqa: E731
 
     assert run("lint", "café.wf") == (0, "No problems found in 1 file.\n", "")
     code, out, _ = run("lint", "broken")

@@ -68,6 +68,7 @@ def test_console_sessions_are_real(tmp_path: Path) -> None:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
+                encoding="utf-8",
                 timeout=120,
             )
             assert done.stdout == expected, command

@@ -45,6 +45,7 @@ def wfdsl(args: list[str], cwd: Path) -> str:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        encoding="utf-8",
         timeout=120,
     )
     return done.stdout

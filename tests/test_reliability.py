@@ -34,7 +34,9 @@ UTC = dt.timezone.utc
 
 
 def wfdsl(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "wfdsl", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "wfdsl", *args], cwd=cwd, capture_output=True, text=True, encoding="utf-8", timeout=120
+    )
 
 
 def lead(record: str, at: str) -> str:
@@ -178,6 +180,7 @@ def test_a_symlinked_store_refuses_a_second_service(tmp_path: Path) -> None:
         cwd=tmp_path,
         stderr=subprocess.PIPE,
         text=True,
+        encoding="utf-8",
     )
     try:
         assert process.stderr is not None
@@ -209,7 +212,7 @@ first.close()
 second.lock()
 print("then locked")
 """
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, encoding="utf-8", timeout=60)
     assert done.returncode == 0, done.stderr
     assert "refused:" in done.stdout and "in use by another" in done.stdout
     assert done.stdout.endswith("then locked\n")

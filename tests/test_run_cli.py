@@ -30,7 +30,13 @@ EVENTS = str(CASES / "events.jsonl")
 
 def wfdsl(*args: str, cwd: Path, input: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "wfdsl", *args], cwd=cwd, input=input, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "wfdsl", *args],
+        cwd=cwd,
+        input=input,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
     )
 
 
@@ -188,6 +194,7 @@ def test_sigterm_finishes_the_batch_commits_and_exits_0(tmp_path: Path) -> None:
         cwd=tmp_path,
         stderr=subprocess.PIPE,
         text=True,
+        encoding="utf-8",
     )
     assert process.stderr is not None
     first = process.stderr.readline()  # the loop is up: the file was read, it is followed
@@ -349,6 +356,7 @@ def test_a_second_service_on_the_same_store_is_refused(tmp_path: Path) -> None:
         cwd=tmp_path,
         stderr=subprocess.PIPE,
         text=True,
+        encoding="utf-8",
     )
     assert process.stderr is not None
     assert process.stderr.readline().startswith("wfdsl run: ")  # running, holding the store
