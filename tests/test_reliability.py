@@ -460,3 +460,253 @@ def test_the_memory_store_sets_poison_aside_too(tmp_path: Path) -> None:
     # enrollments of c1 and c3 were made; the dead letters say why they stopped there.
     assert [(d.line, "beyond the year 9999" in d.reason) for d in store.dead_letters()] == [(1, True), (3, True)]
     assert [e.kind for e in store.history(record=("contact", "c2"))][-1] == "completed"
+
+
+# ---------------------------------------------------------------- 5. no tracebacks
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ('"9999-12-20"', "cannot process this event: TimingError"),
+        ("253402300800000", None),
+        ("NaN", None),
+        ("1e15", None),
+        ("Infinity", None),
+        ('"9999-12-31T23:00-05:00"', None),
+        ('"0001-01-01T00:00+14:00"', None),
+    ],
+)
+def test_simulate_with_anchors_off_the_calendar_never_shows_a_traceback(
+    tmp_path: Path, value: str, expected: str | None
+) -> None:
+    (tmp_path / "renewal.wf").write_text(ANCHORED.replace("30 days before", "30 days after"), encoding="utf-8")
+    (tmp_path / "wfdsl.toml").write_text('[schema.contact]\nrenewal_date = "date"\n', encoding="utf-8")
+    (tmp_path / "records.json").write_text('{"contact": [{"id": "c2", "renewal_date": "2026-03-01"}]}')
+    (tmp_path / "events.jsonl").write_text(
+        '{"at": "2026-01-01T00:00:00Z", "type": "record.updated", "object": "contact", "id": "c1", '
+        f'"properties": {{"lifecyclestage": "customer", "renewal_date": {value}}}}}\n'
+        + json.dumps(
+            {
+                "at": "2026-01-01T00:00:01Z",
+                "type": "record.updated",
+                "object": "contact",
+                "id": "c2",
+                "properties": {"lifecyclestage": "customer"},
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    done = wfdsl("simulate", "renewal.wf", "--records", "records.json", "--events", "events.jsonl", cwd=tmp_path)
+    assert "Traceback" not in done.stderr
+    if expected is None:  # a date off the calendar is an unknown date
+        assert done.returncode == 0, done.stderr
+        assert "contact:c2" in done.stdout
+    else:
+        assert done.returncode == 3
+        assert done.stderr.startswith("wfdsl: error: runtime failure: events.jsonl:1: " + expected)
+
+
+def test_simulate_refuses_poison_lines_with_their_line(tmp_path: Path) -> None:
+    (tmp_path / "records.json").write_text('{"contact": []}')
+    for number, line in enumerate(POISON_LINES[1:3], start=1):
+        (tmp_path / "events.jsonl").write_text(line + "\n", encoding="utf-8")
+        done = wfdsl("simulate", WF, "--records", "records.json", "--events", "events.jsonl", cwd=tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith("wfdsl: error: events.jsonl:1: "), number
+        assert "Traceback" not in done.stderr
+
+
+def _corrupt(path: Path) -> None:
+    """Overwrite every page but the schema's with garbage (a damaged disk or copy)."""
+    import sqlite3
+
+    connection = sqlite3.connect(path)
+    pages = [page for (page,) in connection.execute("SELECT pageno FROM dbstat WHERE name NOT IN ('sqlite_schema')")]
+    page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+    connection.close()
+    assert pages
+    with path.open("r+b") as handle:
+        for page in pages:
+            handle.seek((page - 1) * page_size)
+            handle.write(b"\xde\xad\xbe\xef" * (page_size // 4))
+
+
+@pytest.mark.parametrize("command", [["status"], ["status", "--format", "json"], ["prune"]])
+def test_status_and_prune_on_a_corrupted_store_say_so(tmp_path: Path, command: list[str]) -> None:
+    ran = wfdsl(
+        "run",
+        WF,
+        "--records",
+        str(CASES / "records.json"),
+        "--events",
+        str(CASES / "events.jsonl"),
+        "--clock",
+        "virtual",
+        "--until-idle",
+        cwd=tmp_path,
+    )
+    assert ran.returncode == 0, ran.stderr
+    _corrupt(tmp_path / "wfdsl-state.db")
+    done = wfdsl(*command, cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith("wfdsl: error: cannot read store 'sqlite:///wfdsl-state.db': ")
+    assert "malformed" in done.stderr and "Traceback" not in done.stderr
+
+
+# ---------------------------------------------------------------- 6. prune beside run
+
+
+def test_prune_never_holds_the_write_lock_long(tmp_path: Path) -> None:
+    """A service on the store (here a writer with a 1-second busy timeout, a tenth of
+    the service's) never meets "database is locked" while a big prune runs."""
+    import sqlite3
+
+    path = tmp_path / "s.db"
+    store = SQLiteStore(path)
+    old = 1_000_000  # microseconds after the epoch: long past every retention
+    rows = 300_000
+    with store.transaction():
+        store._conn.executemany(
+            "INSERT INTO history (seq, at, workflow, object, id, kind, step, detail, enrollment) "
+            "VALUES (?, ?, 'W', 'contact', ?, 'action', 'steps.0', '{}', ?)",
+            ((n, old, f"c{n}", f"e{n}") for n in range(rows)),
+        )
+    errors: list[str] = []
+    writes = 0
+    stop = threading.Event()
+
+    def writer() -> None:
+        nonlocal writes
+        conn = sqlite3.connect(path, isolation_level=None, timeout=1.0)
+        while not stop.is_set():
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('beat', ?)", (str(writes),))
+                conn.execute("COMMIT")
+                writes += 1
+            except sqlite3.OperationalError as error:
+                errors.append(str(error))
+                conn.execute("ROLLBACK") if conn.in_transaction else None
+            time.sleep(0.005)
+        conn.close()
+
+    from wfdsl.service import prune_store
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        result = prune_store(store, dt.datetime(2026, 1, 1, tzinfo=UTC))
+    finally:
+        stop.set()
+        thread.join()
+    assert result["removed"] == rows
+    assert store.count_history() == 0
+    assert errors == []
+    assert writes > 10
+    store.close()
+
+
+# ---------------------------------------------------------------- 7. numeric record ids
+
+
+def test_numeric_record_ids_work_with_the_sqlite_crm(tmp_path: Path) -> None:
+    (tmp_path / "records.json").write_text('{"contact": [{"id": 1, "email": "a@example.com"}]}')
+    (tmp_path / "events.jsonl").write_text(
+        '{"at": "2026-11-23T10:00:00Z", "type": "record.updated", "object": "contact", "id": 1, '
+        '"properties": {"lifecyclestage": "lead"}}\n'
+    )
+    args = [WF, "--records", "records.json", "--events", "events.jsonl"]
+    ran = wfdsl("run", *args, "--clock", "virtual", "--until-idle", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    simulated = wfdsl("simulate", *args, "--format", "json", cwd=tmp_path)
+    trace = [json.loads(line) for line in simulated.stdout.splitlines()]
+    store = SQLiteStore(tmp_path / "wfdsl-state.db")
+    assert [e.to_json() for e in store.history()] == trace
+    assert {e["id"] for e in trace} == {"1"}
+    store.close()
+    (tmp_path / "records.json").write_text('{"contact": [{"id": 1.5}]}')
+    refused = wfdsl("run", *args, "--clock", "virtual", "--until-idle", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("wfdsl: error: records.json:1: ")
+
+
+# ---------------------------------------------------------------- 8. terminal safety
+
+ESC = "\x1b"
+
+
+def test_control_characters_never_reach_the_terminal_raw(tmp_path: Path) -> None:
+    (tmp_path / "records.json").write_text('{"contact": []}')
+    hostile = "c" + ESC + "[2J" + ESC + "]0;pwned\x07\u202e1"
+    (tmp_path / "events.jsonl").write_text(
+        json.dumps(
+            {
+                "at": "2026-11-23T10:00:00Z",
+                "type": "record.updated",
+                "object": "contact",
+                "id": hostile,
+                "properties": {"lifecyclestage": "lead", "email": "x\ny"},
+            }
+        )
+        + "\n"
+    )
+    args = [WF, "--records", "records.json", "--events", "events.jsonl"]
+    simulated = wfdsl("simulate", *args, cwd=tmp_path)
+    assert simulated.returncode == 0, simulated.stderr
+    assert "contact:c\\x1b[2J\\x1b]0;pwned\\x07\\u202e1" in simulated.stdout
+    assert (
+        wfdsl(
+            "run", *args, "--clock", "virtual", "--until-idle", "--until", "2026-11-24T00:00:00Z", cwd=tmp_path
+        ).returncode
+        == 0
+    )
+    status = wfdsl("status", cwd=tmp_path)
+    assert "c\\x1b[2J" in status.stdout
+    explained = wfdsl("explain", *args, "--record", "contact:" + hostile, cwd=tmp_path)
+    lint_source = tmp_path / "hostile.wf"
+    lint_source.write_text(
+        'workflow "W" {\n  object contact\n  enroll when contact.emial = "' + ESC + ']0;x\x07"\n}\n', encoding="utf-8"
+    )
+    linted = wfdsl("lint", "--color", "always", str(lint_source), cwd=tmp_path)
+    for output in (simulated.stdout, status.stdout, explained.stdout, explained.stderr, linted.stdout):
+        assert "\x07" not in output and "\u202e" not in output
+        assert ESC + "[2J" not in output and ESC + "]0" not in output
+    assert '"\\x1b]0;x\\x07"' in linted.stdout
+
+
+# ---------------------------------------------------------------- 9. compile -o and the umask
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_compile_output_honours_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
+    script = (
+        f"import os, sys; os.umask({umask}); from wfdsl.cli import main; "
+        f"sys.argv = ['wfdsl', 'compile', {WF!r}, '-o', 'plan.json']; main()"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "plan.json").stat().st_mode & 0o777 == mode
+
+
+# ---------------------------------------------------------------- 11. config discovery
+
+
+def test_a_config_above_the_project_root_is_not_used(tmp_path: Path) -> None:
+    (tmp_path / "wfdsl.toml").write_text('[lint]\nignore = ["unknown-property"]\n', encoding="utf-8")
+    project = tmp_path / "project"
+    (project / ".git").mkdir(parents=True)
+    (project / "flows").mkdir()
+    source = project / "flows" / "w.wf"
+    source.write_text(
+        'workflow "W" {\n  object contact\n  enroll when contact.emial = "x"\n  steps { send email "Hi" }\n}\n',
+        encoding="utf-8",
+    )
+    linted = wfdsl("lint", "-v", "flows/w.wf", cwd=project)
+    assert "warning[unknown-property]" in linted.stdout  # the ancestor's `ignore` does not apply
+    assert linted.stderr.startswith(f"wfdsl: config: none found from {project / 'flows'} up to {project}")
+    (project / "wfdsl.toml").write_text('[lint]\nignore = ["unknown-property"]\n', encoding="utf-8")
+    linted = wfdsl("lint", "-v", "flows/w.wf", cwd=project)
+    assert "unknown-property" not in linted.stdout
+    assert linted.stderr == f"wfdsl: config: {project / 'wfdsl.toml'}\n"

@@ -319,16 +319,40 @@ BUILTIN: Schema = _builtin()
 # ---------------------------------------------------------------- config files
 
 
-def find_config(start: str | Path) -> tuple[Path, dict[str, Any]] | None:
-    """The closest config file at or above `start` and its wfdsl table.
+def search_dirs(start: str | Path) -> list[Path]:
+    """The directories a config file is looked for in, closest first: `start` (or
+    its directory) and its parents up to the project root — the first directory
+    that has a `.git` (a repository or a worktree) — or up to a filesystem
+    boundary (a mount point), whichever comes first. A config file above the
+    project cannot change how it is checked.
 
-    In each directory `wfdsl.toml` comes first, then a `pyproject.toml` that
-    has a `[tool.wfdsl]` table (one without it is passed over).
+    >>> search_dirs("/") == [Path("/").absolute()]
+    True
     """
     here = Path(start).absolute()
     if not here.is_dir():
         here = here.parent
+    found: list[Path] = []
     for directory in (here, *here.parents):
+        found.append(directory)
+        if (directory / ".git").exists():
+            break
+        try:
+            if directory.parent != directory and directory.stat().st_dev != directory.parent.stat().st_dev:
+                break
+        except OSError:
+            break
+    return found
+
+
+def find_config(start: str | Path) -> tuple[Path, dict[str, Any]] | None:
+    """The closest config file at or above `start` (within the project: see
+    `search_dirs`) and its wfdsl table.
+
+    In each directory `wfdsl.toml` comes first, then a `pyproject.toml` that
+    has a `[tool.wfdsl]` table (one without it is passed over).
+    """
+    for directory in search_dirs(start):
         candidate = directory / CONFIG_FILE
         if candidate.is_file():
             return candidate, _read_toml(candidate)

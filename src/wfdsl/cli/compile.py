@@ -18,13 +18,27 @@ from wfdsl.project import SourceError, load_project
 from wfdsl.render import render_text
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _write(path: str, text: str) -> None:
+    """Write atomically (a temporary file, then rename) with the mode any other file
+    would get: an existing file's own mode, else 0666 less the umask (a temporary
+    file alone would be 0600 whatever the umask)."""
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
+        try:
+            mode = target.stat().st_mode & 0o7777
+        except OSError:
+            mode = 0o666 & ~_umask()
+        os.chmod(temp, mode)
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

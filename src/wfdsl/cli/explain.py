@@ -12,6 +12,7 @@ from wfdsl.explain import ExplainError, explain_record, render_text
 from wfdsl.redact import records_file_properties, redactor_for
 from wfdsl.runtime.protocols import AdapterError
 from wfdsl.simulate import SimulationInputError, load_records, read_events
+from wfdsl.terminal import printable_lines
 
 
 @click.command("explain")
@@ -54,6 +55,6 @@ def explain(
         data = report.to_json()
         sys.stdout.write(json.dumps(redactor.json(data) if redactor else data, ensure_ascii=False, indent=2) + "\n")
     else:
-        text = render_text(report)
+        text = printable_lines(render_text(report))
         sys.stdout.write(redactor.text(text) if redactor else text)
     sys.exit(int(Exit.OK))

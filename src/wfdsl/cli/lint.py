@@ -22,6 +22,7 @@ from wfdsl.schema import (
     load_lint_settings,
     load_schema,
     load_schema_file,
+    search_dirs,
 )
 
 FORMATS = ("text", "json", "github", "sarif")
@@ -120,6 +121,12 @@ def _names_only(arg: str) -> bool:
     metavar="FILE",
     help="Use this wfdsl.toml or pyproject.toml instead of searching for one.",
 )
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Say on stderr which config file is used (or that none is, and where it was looked for).",
+)
 @color_option(default=None)
 def lint(
     paths: tuple[str, ...],
@@ -132,6 +139,7 @@ def lint(
     show_statistics: bool,
     stdin_filename: str | None,
     config: str | None,
+    verbose: bool,
 ) -> None:
     """Check PATHS (.wf files or directories; `-` reads stdin) for problems.
 
@@ -161,6 +169,8 @@ def lint(
         flows = flow_sources(flow_paths, schema=schema)
     if flows is not None:
         project = Project(files=(*project.files, *flows.parsed))
+    if verbose:
+        _say_config(paths, stdin_filename, config)
     # Command-line `--select` replaces the config's; `--ignore` adds to it.
     only = only or settings.select
     skip = (*settings.ignore, *skip)
@@ -237,16 +247,39 @@ def _warn_other_configs(start: Path, others: tuple[str, ...]) -> None:
             )
 
 
+def _start(paths: tuple[str, ...], stdin_filename: str | None) -> Path:
+    """Where the config search starts: the first path, or for stdin `--stdin-filename`'s
+    directory (else the working directory)."""
+    if paths == ("-",):
+        return Path(stdin_filename).parent if stdin_filename else Path.cwd()
+    return Path(paths[0])
+
+
+def _say_config(paths: tuple[str, ...], stdin_filename: str | None, config: str | None) -> None:
+    """`lint -v`: the config file used, on stderr."""
+    if config is not None:
+        click.echo(f"wfdsl: config: {config} (--config)", err=True)
+        return
+    start = _start(paths, stdin_filename)
+    found = find_config(start)
+    if found is not None:
+        click.echo(f"wfdsl: config: {found[0]}", err=True)
+        return
+    dirs = search_dirs(start)
+    click.echo(
+        f"wfdsl: config: none found from {dirs[0]} up to {dirs[-1]}; the built-in schema and default settings",
+        err=True,
+    )
+
+
 def _config(paths: tuple[str, ...], stdin_filename: str | None, config: str | None) -> tuple[Schema, LintSettings]:
     try:
         if config is not None:
             if not Path(config).is_file():
                 fail(f"{config}: no such config file")
             return load_schema_file(config), load_lint_settings(config=config)
-        if paths == ("-",):
-            start = Path(stdin_filename).parent if stdin_filename else Path.cwd()
-        else:
-            start = Path(paths[0])
+        start = _start(paths, stdin_filename)
+        if paths != ("-",):
             _warn_other_configs(start, paths[1:])
         return load_schema(start), load_lint_settings(start)
     except ConfigError as error:

@@ -10,7 +10,7 @@ import click
 
 from wfdsl.cli.common import Exit, parse_time
 from wfdsl.cli.run import DEFAULT_STORE
-from wfdsl.cli.status import open_existing_store
+from wfdsl.cli.status import open_existing_store, store_errors
 from wfdsl.service import prune_store
 
 
@@ -26,7 +26,8 @@ def prune(store_url: str, now: str | None, fmt: str) -> None:
     `reached goal of` facts older than 730 days."""
     when = parse_time(now, "--now") or dt.datetime.now(dt.timezone.utc)
     store = open_existing_store(store_url)
-    result = prune_store(store, when)
+    with store_errors(store_url):
+        result = prune_store(store, when)
     if fmt == "json":
         click.echo(json.dumps(result, indent=2))
     else:

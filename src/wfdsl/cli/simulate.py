@@ -16,6 +16,7 @@ from wfdsl.runtime.history import trace_line
 from wfdsl.runtime.protocols import AdapterError, HistoryEntry
 from wfdsl.runtime.timing import TimingError
 from wfdsl.simulate import SimulationInputError, SimulationRuntimeError, simulate_files
+from wfdsl.terminal import printable
 
 #: Trace text kept in memory before the spool moves to a temporary file.
 SPOOL_BYTES = 8 * 1024 * 1024
@@ -60,7 +61,7 @@ def simulate(
             if fmt == "json":
                 spool.write(json.dumps(entry.to_json(), ensure_ascii=False, default=str) + "\n")
             else:
-                spool.write(trace_line(entry) + "\n")
+                spool.write(printable(trace_line(entry)) + "\n")
 
         try:
             sim = simulate_files(

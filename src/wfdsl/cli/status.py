@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ from wfdsl.cli.run import DEFAULT_STORE
 from wfdsl.registry import ConfigError, open_store
 from wfdsl.service import status_report
 from wfdsl.stores.sqlite import StoreError, sqlite_options
+from wfdsl.terminal import printable
 
 
 def _short(value: str | None) -> str:
@@ -24,6 +28,17 @@ def _count(number: int, word: str) -> str:
     if number == 1:
         return f"1 {word}"
     return f"{number} {word[:-1] + 'ies' if word.endswith('y') else word + 's'}"
+
+
+def _printable(value: Any) -> Any:
+    """The report with every text made `printable` (names, ids and reasons come from data)."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {key: _printable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_printable(item) for item in value]
+    return value
 
 
 def render_status(report: dict[str, Any]) -> str:
@@ -87,6 +102,18 @@ def _where(letter: dict[str, Any]) -> str:
     return " ".join(x for x in (letter.get("workflow") or "", record, letter.get("enrollment") or "") if x)
 
 
+@contextmanager
+def store_errors(url: str) -> Iterator[None]:
+    """Errors of reading a store as messages (exit 2): a damaged file (corrupted pages:
+    `database disk image is malformed`), a file that cannot be read, a locked one."""
+    try:
+        yield
+    except (sqlite3.DatabaseError, StoreError) as error:
+        fail(f"cannot read store {url!r}: {error} (is the file damaged? restore it from a backup)")
+    except OSError as error:
+        fail(f"cannot read store {url!r}: {error.strerror or error}")
+
+
 def open_existing_store(url: str) -> Any:
     """The store a URL names; exits 2 when it is a SQLite file that does not exist (reading
     or pruning a store must not create an empty one)."""
@@ -98,7 +125,8 @@ def open_existing_store(url: str) -> Any:
         if path != ":memory:" and not Path(path).exists():
             fail(f"{path}: no such state store (run `wfdsl run` first, or check --store)")
     try:
-        return open_store(url)
+        with store_errors(url):
+            return open_store(url)
     except ConfigError as error:
         fail(str(error))
 
@@ -119,9 +147,10 @@ def open_existing_store(url: str) -> Any:
 def status(store_url: str, fmt: str, limit: int) -> None:
     """Show the workflows, waiting enrollments, next timers and stats of a state store."""
     store = open_existing_store(store_url)
-    report = status_report(store, limit=limit)
+    with store_errors(store_url):
+        report = status_report(store, limit=limit)
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
-        click.echo(render_status(report), nl=False)
+        click.echo(render_status(_printable(report)), nl=False)
     sys.exit(int(Exit.OK))
