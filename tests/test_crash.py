@@ -247,3 +247,129 @@ def test_a_crash_between_the_two_commits_is_repaired_from_the_journal(
         _service_run(crashed, CrashingCRM(crashed / "crm.db", at), inputs)
     assert _service_run(crashed, SQLiteCRM(crashed / "crm.db"), inputs) == 1
     assert final_state(crashed) == short_reference
+
+
+# ---------------------------------------------------------------- two stores, a symlink, rotation
+
+
+def _split_events(source: Path, base: Path, rounds: int) -> dict[str, Path]:
+    """The events of the first `rounds` rounds in three parts: the first file, the file
+    that replaces it (rotation), and the second store's file."""
+    lines = source.read_text(encoding="utf-8").splitlines()
+    lines = lines[: len(lines) * rounds // ROUNDS]
+    third = len(lines) // 3
+    parts = {"first": lines[:third], "rotated": lines[third : 2 * third], "other": lines[2 * third :]}
+    out = {}
+    for name, part in parts.items():
+        path = base / f"part-{name}.jsonl"
+        path.write_text("\n".join(part) + "\n", encoding="utf-8")
+        out[name] = path
+    return out
+
+
+def _store_command(inputs: dict[str, Path], store: Path, crm: Path, events: Path) -> list[str]:
+    command = _command(inputs, store.parent)
+    command[command.index("--store") + 1] = f"sqlite:///{store}"
+    command[command.index("--crm") + 1] = f"sqlite:///{crm}"
+    command[command.index("--events") + 1] = str(events)
+    return command
+
+
+def _until_done(command: list[str], rng: random.Random, kills: int) -> int:
+    """Run `command` to its end, killing it up to `kills` times on the way; the kills landed."""
+    landed = 0
+    while landed < kills:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(rng.uniform(0.1, 0.9))
+        if process.poll() is not None:
+            process.wait()
+            assert process.returncode == 0, process.stderr.read() if process.stderr else ""
+            return landed
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        landed += 1
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return landed
+
+
+def _rotate(events: Path, replacement: Path) -> None:
+    """logrotate's `create` mode: the file is renamed away and a new one is at its path."""
+    events.rename(events.with_name(events.name + ".1"))
+    events.write_bytes(replacement.read_bytes())
+
+
+def _two_store_state(where: Path) -> dict[str, Any]:
+    stores = {name: SQLiteStore(where / f"{name}.db") for name in ("a", "b")}
+    crm = SQLiteCRM(where / "crm.db")
+    try:
+        ids = {store.store_id(): name for name, store in stores.items()}
+        assert len(ids) == 2 and "" not in ids
+        state: dict[str, Any] = {}
+        for name, store in stores.items():
+            state[f"{name}.history"] = [e.to_json() for e in store.history()]
+            state[f"{name}.enrollments"] = [repr(e) for e in store.enrollments()]
+            state[f"{name}.dead_letters"] = store.count_dead_letters()
+        performed = []
+        for p in crm.performed():
+            prefix, _, rest = p["key"].partition("/")
+            performed.append((ids[prefix], rest, p["kind"], p["object"], p["id"], p["replays"]))
+        state["performed"] = performed
+        state["outbox"] = crm.outbox()
+        state["records"] = [repr(r) for r in crm.records()]
+        return state
+    finally:
+        for store in stores.values():
+            store.close()
+        crm.close()
+
+
+def two_stores_rotated(inputs: dict[str, Path], tmp_path: Path, kills: int, seed: int, rounds: int) -> int:
+    """Store A (reached through a symlink) reads an events file that is rotated half-way;
+    store B then works on the same CRM. Killed `kills` times in each of the three runs,
+    the end state equals that of the runs never killed."""
+    parts = _split_events(inputs["events"], tmp_path, rounds)
+    rng = random.Random(seed)
+    landed = 0
+    states = []
+    for name, kill in (("reference", 0), ("crashed", kills)):
+        where = tmp_path / name
+        where.mkdir()
+        store_a = where / "a.db"
+        if kill:
+            (where / "alias.db").symlink_to(store_a)
+            store_a_url = where / "alias.db"
+        else:
+            store_a_url = store_a
+        events = where / "events.jsonl"
+        events.write_bytes(parts["first"].read_bytes())
+        landed += _until_done(_store_command(inputs, store_a_url, where / "crm.db", events), rng, kill)
+        _rotate(events, parts["rotated"])
+        landed += _until_done(_store_command(inputs, store_a_url, where / "crm.db", events), rng, kill)
+        landed += _until_done(_store_command(inputs, where / "b.db", where / "crm.db", parts["other"]), rng, kill)
+        states.append(_two_store_state(where))
+    reference, crashed = states
+    assert reference["a.history"] and reference["b.history"]
+    # Both stores' actions were performed, each once: their keys begin with their ids.
+    assert {p[0] for p in reference["performed"]} == {"a", "b"}
+    assert any(p[1].startswith("e1:") for p in reference["performed"] if p[0] == "b")
+    for key in reference:
+        assert crashed[key] == reference[key], key
+    keys = [(p[0], p[1]) for p in crashed["performed"]]
+    assert len(keys) == len(set(keys))
+    assert all(p[5] == 0 for p in crashed["performed"])
+    return landed
+
+
+def test_two_stores_one_crm_a_symlinked_store_and_a_rotated_file_survive_kills(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    assert two_stores_rotated(inputs, tmp_path, kills=1, seed=11, rounds=3) > 0
+
+
+@pytest.mark.slow
+def test_two_stores_rotation_soak(inputs: dict[str, Path], tmp_path: Path) -> None:
+    count = int(os.environ.get("WFDSL_SOAK_KILLS", "60"))
+    seed = int(os.environ.get("WFDSL_SOAK_SEED", time.time()))
+    landed = two_stores_rotated(inputs, tmp_path, kills=max(1, count // 3), seed=seed, rounds=ROUNDS)
+    print(f"two-store soak: {landed} kills, seed {seed}, all runs equal to the uninterrupted ones")

@@ -11,13 +11,10 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from wfdsl.cli.style import style
-from wfdsl.diagnostics import Severity
-from wfdsl.project import SourceError
-from wfdsl.render import render_text
-from wfdsl.schema import ConfigError, Schema, load_schema
 
 if TYPE_CHECKING:
     from wfdsl.plan import ProjectPlan
+    from wfdsl.schema import Schema
 
 
 class Exit(enum.IntEnum):
@@ -59,6 +56,8 @@ def schema_for(paths: Sequence[str]) -> Schema | None:
     on a bad configuration file."""
     if not paths or is_plan_file(paths):
         return None
+    from wfdsl.schema import ConfigError, load_schema
+
     try:
         return load_schema(paths[0])
     except ConfigError as error:
@@ -71,7 +70,10 @@ def plans_or_exit(paths: Sequence[str], doing: str) -> ProjectPlan:
     # The compiler and the plan model load here, not at import: `wfdsl lint`
     # and `wfdsl fmt` need neither, and every millisecond of start-up counts.
     from wfdsl.compile import CompileFailed, load_plans
+    from wfdsl.diagnostics import Severity
     from wfdsl.plan import PlanError
+    from wfdsl.project import SourceError
+    from wfdsl.render import render_text
 
     schema = schema_for(paths)
     try:

@@ -8,7 +8,7 @@ import sys
 import click
 
 from wfdsl.cli.common import Exit, fail
-from wfdsl.cli.run import DEFAULT_STORE
+from wfdsl.cli.defaults import DEFAULT_STORE
 from wfdsl.cli.status import open_existing_store
 from wfdsl.operations import RecordHistory, parse_record_ref, record_history, render_record_history
 from wfdsl.redact import Redactor, redactor_for

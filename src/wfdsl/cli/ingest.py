@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from wfdsl.cli.common import Exit, fail
-from wfdsl.cli.run import DEFAULT_STORE
+from wfdsl.cli.defaults import DEFAULT_STORE
 from wfdsl.ingest import NoInboxError, ingest_events, read_events_text
 from wfdsl.registry import ConfigError, open_store
 from wfdsl.stores.protocols import Closable

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from wfdsl.cli.common import Exit, fail, parse_time
-from wfdsl.cli.run import DEFAULT_CRM
+from wfdsl.cli.defaults import DEFAULT_CRM
 from wfdsl.operations import OutboxQuery, outbox_rows, parse_record_ref, render_outbox
 from wfdsl.redact import redactor_for
 from wfdsl.registry import ConfigError, open_adapter

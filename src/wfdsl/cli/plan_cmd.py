@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from wfdsl.cli.common import Exit, fail, plans_or_exit
+from wfdsl.cli.defaults import DEFAULT_STORE
 from wfdsl.cli.outbox import open_existing_crm
-from wfdsl.cli.run import DEFAULT_STORE
 from wfdsl.deploy import deployed_plans, deployment_plan, render_deployment
 from wfdsl.plan import PlanError
 from wfdsl.registry import ConfigError, open_store

@@ -9,8 +9,8 @@ import sys
 import click
 
 from wfdsl.cli.common import Exit, fail, parse_time, plans_or_exit
+from wfdsl.cli.defaults import DEFAULT_CRM
 from wfdsl.cli.outbox import open_existing_crm
-from wfdsl.cli.run import DEFAULT_CRM
 from wfdsl.cli.status import open_existing_store
 from wfdsl.operations import PreviewError, render_preview
 from wfdsl.operations import preview as preview_records

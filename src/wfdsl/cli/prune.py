@@ -9,9 +9,9 @@ import sys
 import click
 
 from wfdsl.cli.common import Exit, parse_time
-from wfdsl.cli.run import DEFAULT_STORE
+from wfdsl.cli.defaults import DEFAULT_STORE
 from wfdsl.cli.status import open_existing_store, store_errors
-from wfdsl.service import prune_store
+from wfdsl.operate import prune_store
 
 
 @click.command("prune")

@@ -12,6 +12,8 @@ from typing import IO, Any
 import click
 
 from wfdsl.cli.common import Exit, fail, parse_time, plans_or_exit, schema_for
+from wfdsl.cli.defaults import DEFAULT_CRM as DEFAULT_CRM  # also importable from here
+from wfdsl.cli.defaults import DEFAULT_STORE as DEFAULT_STORE
 from wfdsl.cli.style import style
 from wfdsl.diagnostics import Diagnostic, Severity
 from wfdsl.plan import ProjectPlan
@@ -23,9 +25,6 @@ from wfdsl.service import CLOCKS, EventsReadError, Options, Service
 from wfdsl.simulate import SimulationInputError, load_records
 from wfdsl.stores.protocols import Closable
 from wfdsl.stores.sqlite import StoreError
-
-DEFAULT_STORE = "sqlite:///wfdsl-state.db"
-DEFAULT_CRM = "sqlite:///wfdsl-crm.db"
 
 
 def load_or_exit(paths: tuple[str, ...]) -> ProjectPlan:

@@ -13,9 +13,9 @@ from typing import Any
 import click
 
 from wfdsl.cli.common import Exit, fail
-from wfdsl.cli.run import DEFAULT_STORE
+from wfdsl.cli.defaults import DEFAULT_STORE
+from wfdsl.operate import status_report
 from wfdsl.registry import ConfigError, open_store
-from wfdsl.service import status_report
 from wfdsl.stores.sqlite import StoreError, sqlite_options
 from wfdsl.terminal import printable
 

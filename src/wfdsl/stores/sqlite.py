@@ -700,9 +700,15 @@ class SQLiteStore:
 
     def workflows(self) -> list[str]:
         """Every workflow the store knows of (state, stats or enrollments), sorted."""
+        # The enrollments' workflows by hopping along the (workflow, status) index, one
+        # seek per name: as fast with a million enrollments as with ten.
         rows = self._conn.execute(
-            "SELECT workflow FROM workflows UNION SELECT workflow FROM stats "
-            "UNION SELECT workflow FROM enrollments ORDER BY 1"
+            "WITH RECURSIVE names(name) AS ("
+            " SELECT min(workflow) FROM enrollments"
+            " UNION ALL SELECT (SELECT min(workflow) FROM enrollments WHERE workflow > names.name)"
+            " FROM names WHERE names.name IS NOT NULL) "
+            "SELECT name FROM names WHERE name IS NOT NULL "
+            "UNION SELECT workflow FROM workflows UNION SELECT workflow FROM stats ORDER BY 1"
         )
         return [name for (name,) in rows]
 
@@ -840,10 +846,16 @@ class SQLiteStore:
     # ------------------------------------------------------------ status
 
     def count_by_workflow(self, status: str) -> dict[str, int]:
-        rows = self._conn.execute(
-            "SELECT workflow, count(*) FROM enrollments WHERE status = ? GROUP BY workflow", (status,)
-        )
-        return {name: count for name, count in rows}
+        # One index range count per workflow (never a sort of every enrollment).
+        counts = {}
+        for name in self.workflows():
+            count = self._one(
+                "SELECT count(*) FROM enrollments INDEXED BY enrollments_workflow WHERE workflow = ? AND status = ?",
+                (name, status),
+            )
+            if count:
+                counts[name] = int(count)
+        return counts
 
     def waiting(self, limit: int) -> list[tuple[Enrollment, dt.datetime | None]]:
         rows = self._conn.execute(
