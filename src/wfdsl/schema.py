@@ -341,7 +341,7 @@ def search_dirs(start: str | Path) -> list[Path]:
             if directory.parent != directory and directory.stat().st_dev != directory.parent.stat().st_dev:
                 break
         except OSError:
-            break
+            continue  # a directory that does not exist (yet): go on up
     return found
 
 

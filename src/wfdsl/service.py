@@ -123,10 +123,11 @@ class Counts:
     def line(self) -> str:
         """`enrolled 3 · waiting 2 · fired 5 · failed 0 · events 9 · rejected 0 · next timer …`."""
         nxt = "none" if self.next_timer is None else self.next_timer.strftime("%Y-%m-%dT%H:%M:%SZ")
+        dead = f"dead letters {self.dead} · " if self.dead else ""  # set aside by this process
         return (
             f"enrolled {self.enrolled} · waiting {self.waiting} · fired {self.fired} · "
             f"failed {self.failed} · events {self.events} · rejected {self.rejected} · "
-            f"next timer {nxt}"
+            f"{dead}next timer {nxt}"
         )
 
 
