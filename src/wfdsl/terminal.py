@@ -8,8 +8,8 @@ another order than it is) is written escaped instead: `\\x1b`, `\\x07`,
 `\\u202e`. JSON output needs nothing of this: JSON escapes control
 characters itself.
 
->>> printable("Welcome\\x1b[2J")
-'Welcome\\\\x1b[2J'
+>>> printable("Welcome\\x07")
+'Welcome\\\\x07'
 >>> printable("tab\\there", keep_tabs=True)
 'tab\\there'
 """
