@@ -9,7 +9,9 @@ whose export is the corpus flow of the same name; `refused/` what is refused.
 
 from __future__ import annotations
 
+import copy
 import json
+import random
 import re
 from pathlib import Path
 from typing import Any
@@ -327,3 +329,54 @@ def test_lint_json_output_for_flow_json(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["diagnostics"] == [] or all(d["severity"] != "error" for d in data["diagnostics"])
+
+
+# ---------------------------------------------------------------- robustness
+
+
+def _mutations(seed: int, count: int) -> list[Any]:
+    """Corpus flows with one to three values replaced by junk or removed, deterministically."""
+    rng = random.Random(seed)
+    flows = [json.loads(p.read_text(encoding="utf-8")) for p in FLOWS]
+    junk: list[Any] = [None, 0, -1, 1.5, "", "x", "0-1", [], {}, [1], {"a": 1}, True, "1", "GO-TO", "99"]
+    out = []
+    for _ in range(count):
+        flow = copy.deepcopy(rng.choice(flows))
+        for _ in range(rng.randint(1, 3)):
+            spots = list(_spots(flow))
+            holder, key = rng.choice(spots)
+            if isinstance(holder, dict) and rng.random() < 0.2:
+                del holder[key]
+            else:
+                holder[key] = copy.deepcopy(rng.choice(junk))
+        out.append(flow)
+    return out
+
+
+def _spots(value: Any) -> Any:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield value, key
+            yield from _spots(item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield value, index
+            yield from _spots(item)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_damaged_flows_are_refused_or_imported_never_a_traceback(seed: int) -> None:
+    for flow in _mutations(seed, 150):
+        result = import_flow(flow, lock=LockFile())
+        assert result.text is not None or any(p.error for p in result.problems)
+        assert not any("cannot read" in p.message or "does not parse" in p.message for p in result.problems)
+        if result.text is not None:
+            assert format_source(result.text) == result.text
+
+
+@pytest.mark.slow
+def test_damaged_flows_long() -> None:
+    for seed in range(3, 23):
+        for flow in _mutations(seed, 500):
+            result = import_flow(flow, lock=LockFile())
+            assert result.text is not None or any(p.error for p in result.problems)

@@ -120,6 +120,10 @@ def import_flow(data: Any, *, lock: LockFile, schema: Schema | None = None, file
     except FlowError as error:
         importer.problems.append(error.problem)
         return FlowImport(name=None, text=None, problems=tuple(importer.problems))
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError) as error:
+        # A shape no check above foresaw: refuse the flow with what is known, never a traceback.
+        problem = Problem(path="", message=f"this flow has a shape wfdsl cannot read ({type(error).__name__}: {error})")
+        return FlowImport(name=None, text=None, problems=(*importer.problems, problem))
     if has_errors(importer.problems):
         return FlowImport(name=name, text=None, problems=tuple(importer.problems))
     raw = "\n".join(text for text, _path in pieces) + "\n"
@@ -280,7 +284,7 @@ class _Importer:
         if flow.get("flowType", "WORKFLOW") != "WORKFLOW":
             raise self.fail("flowType", f"only WORKFLOW flows are workflows; found {_show(flow.get('flowType'))}")
         type_id = flow.get("objectTypeId")
-        if type_id not in ids.OBJECT_TYPES:
+        if not isinstance(type_id, str) or type_id not in ids.OBJECT_TYPES:
             known_ids = ", ".join(f"{v} ({k})" for k, v in ids.OBJECT_TYPE_IDS.items())
             raise self.fail("objectTypeId", f"object type {_show(type_id)} is not supported; expected {known_ids}")
         self.object = ids.OBJECT_TYPES[type_id]
@@ -335,6 +339,8 @@ class _Importer:
             out.extend(settings)
             out.append(("}", ""))
         self.steps = self.walk(flow)
+        if has_errors(self.problems):  # jumps to missing actions: nothing sensible to print
+            return name, out
         self.name_labels(custom)
         out.append(("steps {", ""))
         out.extend(self.render(self.steps))
@@ -760,6 +766,8 @@ class _Importer:
         op = self.obj(f.get("operation"), opath)
         kind = op.get("operationType")
         operator = op.get("operator")
+        if not isinstance(kind, str) or not isinstance(operator, str):
+            raise self.fail(opath, "expected an operation with an operationType and an operator")
 
         def val(raw: Any, where: str) -> str:
             if table is not None:
@@ -1018,12 +1026,12 @@ class _Importer:
                 arms = self.arms(action, apath)[0]
                 if not arms:
                     return
-                yield from self.tail_path(*arms[-1])
-                return
-            conn = action.get("connection")
+                conn, cpath = arms[-1]
+            else:
+                conn, cpath = action.get("connection"), apath + ".connection"
             if conn in (None, {}):
                 return
-            current, go_to = self.connection(conn, apath + ".connection")
+            current, go_to = self.connection(conn, cpath)
             if go_to:
                 return
 
