@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -49,12 +50,14 @@ from wfdsl.runtime.protocols import (
     HistoryEntry,
     IdentifiedStore,
     PermanentAdapterError,
+    ReadAware,
     Record,
     StateStore,
     Timer,
     TransientAdapterError,
     utc,
 )
+from wfdsl.runtime.reads import crm_reads
 from wfdsl.runtime.values import is_date_form, parse_temporal
 
 #: Re-entries of one workflow by one record through workflow actions allowed per hour.
@@ -296,6 +299,8 @@ class Engine:
                 compiled.watch_events, compiled.watch_props, compiled.watch_lists, compiled.watch_workflows
             ):
                 self._watch_index.setdefault(key, set()).add(plan.name)
+        if isinstance(self.crm, ReadAware):  # a remote CRM reads only what the workflows use
+            self.crm.prepare(crm_reads(workflows))
 
     @staticmethod
     def _keys_of(
@@ -1463,7 +1468,7 @@ class Engine:
         try:
             result = self.crm.perform(action, key)
         except TransientAdapterError as error:
-            return self._failed(enr, compiled, step, str(error), transient=True)
+            return self._failed(enr, compiled, step, str(error), transient=True, retry_after=error.retry_after)
         except (PermanentAdapterError, AdapterError) as error:
             return self._failed(enr, compiled, step, str(error), transient=False)
         detail = {"action": kind, **args}
@@ -1478,12 +1483,24 @@ class Engine:
             self._queue.append([e if e.cause else attrs.evolve(e, cause=enr.id) for e in result.events])
         return _Goto(enr, step.next)
 
-    def _failed(self, enr: Enrollment, compiled: _Compiled, step: Step, error: str, *, transient: bool) -> object:
+    def _failed(
+        self,
+        enr: Enrollment,
+        compiled: _Compiled,
+        step: Step,
+        error: str,
+        *,
+        transient: bool,
+        retry_after: float | None = None,
+    ) -> object:
         plan = compiled.plan
         attempt = enr.attempt + 1
         detail: dict[str, Any] = {"action": step.kind, "error": error, "attempt": attempt}
         if transient and attempt < timing.MAX_ATTEMPTS:
-            until = self._now + timing.backoff(attempt, enr.id + step.id)
+            wait = timing.backoff(attempt, enr.id + step.id)
+            if retry_after is not None and retry_after > wait.total_seconds():
+                wait = dt.timedelta(seconds=math.ceil(retry_after))  # what the remote side asked for
+            until = self._now + wait
             detail["retry_at"] = until.isoformat()
             self._record(plan.name, enr.object, enr.record, h.FAILED, step.id, detail, enr.id)
             enr = _evolve(enr, attempt=attempt, step=step.id, phase="at")

@@ -45,7 +45,15 @@ class AdapterError(Exception):
 
 
 class TransientAdapterError(AdapterError):
-    """A failure worth retrying (timeouts, rate limits, 5xx): retried with backoff."""
+    """A failure worth retrying (timeouts, rate limits, 5xx): retried with backoff.
+
+    `retry_after` (seconds) is the earliest retry the remote side asked for
+    (HTTP `Retry-After`); the retry waits at least that long.
+    """
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermanentAdapterError(AdapterError):
@@ -297,6 +305,24 @@ STAT_FIELDS: tuple[str, ...] = (
 )
 
 
+@attrs.frozen(kw_only=True)
+class CRMReads:
+    """What a set of workflows reads from the CRM, for adapters that fetch records
+    remotely and should ask only for that (see `ReadAware`).
+
+    `properties` maps an object type to the properties read of it (criteria,
+    tokens, anchors, copies); `history` holds the (object type, property) pairs
+    whose history criteria read; `associations` maps an object type to the
+    other types read through its associations; `lists` says whether any
+    criteria or suppression reads list membership.
+    """
+
+    properties: Mapping[str, frozenset[str]] = attrs.field(factory=dict)
+    history: frozenset[tuple[str, str]] = frozenset()
+    associations: Mapping[str, frozenset[str]] = attrs.field(factory=dict)
+    lists: bool = False
+
+
 # ---------------------------------------------------------------- protocols
 
 
@@ -377,6 +403,14 @@ class CRMAdapter(Protocol):
         """Perform an action once per key: a second call with the same key does
         nothing and returns the first result. Raises Transient/PermanentAdapterError."""
         ...
+
+
+@runtime_checkable
+class ReadAware(Protocol):
+    """A CRM adapter that wants to know what the workflows read (the engine tells it
+    once at start and again on every deploy)."""
+
+    def prepare(self, reads: CRMReads) -> None: ...
 
 
 @runtime_checkable
@@ -538,6 +572,7 @@ __all__ = [
     "ActionResult",
     "AdapterError",
     "CRMAdapter",
+    "CRMReads",
     "Clock",
     "DeadLetter",
     "IdentifiedStore",
@@ -547,6 +582,7 @@ __all__ = [
     "Event",
     "HistoryEntry",
     "PermanentAdapterError",
+    "ReadAware",
     "Record",
     "StateStore",
     "SystemClock",
