@@ -62,6 +62,11 @@ class FakeHubSpot:
         self.requests: list[tuple[str, str, Any]] = []
         self.faults: list[Fault] = []
         self.next_id = 1000
+        #: Property types the properties API reports (others are strings).
+        self.types: dict[str, dict[str, str]] = {
+            "contacts": {"hubspotscore": "number", "renewal_date": "date", "email_opt_out": "bool"},
+            "deals": {"amount": "number", "closedate": "datetime"},
+        }
         self.lock = threading.Lock()
         self.membership_page = 2  # small pages, so that paging is exercised
         self.server: uvicorn.Server | None = None
@@ -153,6 +158,7 @@ class FakeHubSpot:
                 route("/crm/v3/lists/{list_id}/memberships/{verb}", self.list_change, ["PUT"]),
                 route("/crm/v3/lists/{list_id}", self.list_get, ["GET"]),
                 route("/crm/v3/owners/", self.owners_get, ["GET"]),
+                route("/crm/v3/properties/{type}", self.properties_get, ["GET"]),
                 route("/marketing/v3/emails", self.emails_get, ["GET"]),
                 route("/marketing/v4/email/single-send", self.single_send, ["POST"]),
                 route("/hooks/{name}", self.hook, ["POST"]),
@@ -439,6 +445,15 @@ class FakeHubSpot:
         return 200, {key: done, "recordsIdsMissing": []}
 
     # ------------------------------------------------------------ owners, emails
+
+    def properties_get(self, request: Request, body: Any) -> tuple[int, Any]:
+        type_ = request.path_params["type"]
+        names = set(self.types.get(type_, {})) | {p for r in self.objects.get(type_, {}).values() for p in r}
+        results = [
+            {"name": name, "label": name, "type": self.types.get(type_, {}).get(name, "string"), "fieldType": "text"}
+            for name in sorted(names)
+        ]
+        return 200, {"results": results}
 
     def owners_get(self, request: Request, body: Any) -> tuple[int, Any]:
         email = request.query_params.get("email")

@@ -84,8 +84,8 @@ def test_reads_properties_associations_and_lists(fake: FakeHubSpot, tmp_path: Pa
     crm.prepare(reads())
     record = crm.get("contact", "101")
     assert record is not None
-    # HubSpot's forms as they come: numbers as strings; hs_object_id is the id.
-    assert record.properties["hubspotscore"] == "42"
+    # HubSpot sends numbers as text; the portal's property types turn them into numbers.
+    assert record.properties["hubspotscore"] == 42
     assert record.properties["hs_object_id"] == "101"
     # The primary company first, though the API listed it last.
     assert record.associations["company"] == ("201", "202")
@@ -386,7 +386,7 @@ def test_url_options_and_configuration_errors(monkeypatch: pytest.MonkeyPatch, t
 def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "httpx", None)
     monkeypatch.setenv("HUBSPOT_TOKEN", "x")
-    with pytest.raises(ConfigError, match=r"pip install 'wfdsl\[hubspot\]'"):
+    with pytest.raises(ConfigError, match=r"pip install 'wfdsl-crm\[hubspot\]'"):
         open_adapter(f"hubspot://?ledger={tmp_path / 'l.db'}")
 
 

@@ -34,6 +34,7 @@ a testing and replay mode.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -62,6 +63,7 @@ from wfdsl.runtime.protocols import (
     StateStore,
     SystemClock,
     Timer,
+    TransientAdapterError,
     VirtualClock,
     utc,
 )
@@ -118,6 +120,7 @@ class Counts:
     events: int = 0
     rejected: int = 0
     dead: int = 0
+    retried: int = 0  # units rolled back by a transient CRM failure and run again
     next_timer: dt.datetime | None = None
 
     def line(self) -> str:
@@ -1035,10 +1038,10 @@ class Service:
             while not self.stopping:
                 items, ended = self._take(reader, ended)
                 if items:
-                    self._process(items, source)
-                self._drain()
+                    self._waiting_out(functools.partial(self._process, items, source))
+                self._waiting_out(self._drain)
                 if not items and self.engine is not None and not self.virtual:
-                    self._retrying(lambda: self._fire_due(self.clock.now()))
+                    self._waiting_out(lambda: self._retrying(lambda: self._fire_due(self.clock.now())))
                 if self._call_out is not None:  # webhooks go out after the commit that made them
                     self._call_out.dispatch_outbox()
                 if self._shared is not None and time.monotonic() >= next_housekeeping:
@@ -1060,6 +1063,28 @@ class Service:
             if reader is not None:
                 reader.close()
         return self.refresh()
+
+    def _waiting_out(self, work: Callable[[], object]) -> None:
+        """Run a unit; when the CRM fails it for a passing reason (a rate limit, a 5xx,
+        no connection) the unit has been rolled back: wait (the `Retry-After` asked for,
+        else 1, 2, 4 … 60 s) and run it again. Actions it already performed are not
+        repeated: their idempotency keys are the same the second time."""
+        delay = 1.0
+        while True:
+            try:
+                work()
+                return
+            except TransientAdapterError as error:
+                if self.virtual or self.options.until_idle:
+                    raise
+                wait = max(delay, error.retry_after or 0.0)
+                self.log(f"wfdsl run: the CRM failed for now ({error}); the batch runs again in {wait:g} s")
+                self.counts.retried += 1
+                delay = min(60.0, delay * 2)
+                if self.engine is not None:
+                    self.engine.discard_pending()  # half a chain of the rolled-back unit
+                if self._stop.wait(wait):
+                    return
 
     def _take(self, reader: _Reader | None, ended: bool) -> tuple[list[_Line], bool]:
         """Up to `batch` lines: waits for the first (until a timer is due), then takes

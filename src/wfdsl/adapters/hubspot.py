@@ -1,6 +1,6 @@
 """HubSpot CRM adapter: the CRM v3 APIs of a real portal behind the `CRMAdapter` protocol.
 
-`hubspot://` (`pip install 'wfdsl[hubspot]'`, over httpx). Records are read
+`hubspot://` (`pip install 'wfdsl-crm[hubspot]'`, over httpx). Records are read
 from the portal (CRM v3 objects, batch read, v4 associations, lists
 memberships, property history), queried with the search API (criteria
 pushed down where HubSpot's filters mean the same, paged past the search
@@ -65,6 +65,7 @@ from wfdsl.runtime.protocols import (
     TransientAdapterError,
     utc,
 )
+from wfdsl.runtime.values import as_datetime, as_number, hubspot_value
 from wfdsl.stores.sqlite import StoreError, connect, dumps, loads, migrate
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ DEFAULT_BASE_URL = "https://api.hubapi.com"
 DEFAULT_LEDGER = "wfdsl-hubspot.db"
 TOKEN_ENV = "HUBSPOT_TOKEN"
 BASE_URL_ENV = "HUBSPOT_BASE_URL"
-EXTRA_HINT = "the HubSpot adapter needs: pip install 'wfdsl[hubspot]'"
+EXTRA_HINT = "the HubSpot adapter needs: pip install 'wfdsl-crm[hubspot]'"
 #: `PRAGMA application_id` of a HubSpot ledger file ("wfhs").
 LEDGER_APPLICATION_ID = 0x77666873
 OWNER_PROPERTY = "hubspot_owner_id"
@@ -370,10 +371,11 @@ class Ledger:
 # ---------------------------------------------------------------- values
 
 
-def hubspot_value(value: Any) -> str:
+def to_hubspot(value: Any) -> str:
     """A wfdsl value in the form HubSpot's API takes: text (`"true"`, `"42"`, `""` to clear).
+    (Values read go the other way through `wfdsl.runtime.values.hubspot_value`.)
 
-    >>> hubspot_value(True), hubspot_value(42.0), hubspot_value(None), hubspot_value("2026-03-31")
+    >>> to_hubspot(True), to_hubspot(42.0), to_hubspot(None), to_hubspot("2026-03-31")
     ('true', '42', '', '2026-03-31')
     """
     if value is None:
@@ -387,24 +389,9 @@ def hubspot_value(value: Any) -> str:
     return str(value)
 
 
-def _number(value: Any) -> float | None:
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        out = float(str(value).strip())
-    except ValueError:
-        return None
-    return out if math.isfinite(out) else None
-
-
-def _moment(text: Any) -> dt.datetime:
+def _moment(value: Any) -> dt.datetime:
     """A history timestamp (ISO text or epoch milliseconds) as aware UTC."""
-    if isinstance(text, (int, float)) or (isinstance(text, str) and text.strip().isdigit()):
-        return dt.datetime.fromtimestamp(int(text) / 1000, tz=dt.timezone.utc)
-    try:
-        return utc(dt.datetime.fromisoformat(str(text).replace("Z", "+00:00")))
-    except ValueError:
-        return dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    return as_datetime(value) or dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
 # ---------------------------------------------------------------- search push-down
@@ -417,7 +404,7 @@ def _literal(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)) and math.isfinite(value):
-        return hubspot_value(value)
+        return to_hubspot(value)
     if isinstance(value, str):
         return value
     return None  # dates, times, percentages: compared in the workflow's time zone, not pushed
@@ -591,6 +578,7 @@ class HubSpotCRM:
         self._cache: dict[tuple[str, str], tuple[float, Record]] = {}
         self._cache_lock = threading.Lock()
         self._names: dict[tuple[str, str], str] = {}
+        self._property_types: dict[str, dict[str, str]] = {}
         self.calls = 0
 
     def __repr__(self) -> str:  # never the token
@@ -624,6 +612,24 @@ class HubSpotCRM:
         if object_type == "contact":
             wanted.add("email")
         return sorted(wanted)
+
+    def _types(self, object_type: str) -> Mapping[str, str]:
+        """The portal's property types (`number`, `date`, `datetime`, `bool`, …) of an
+        object type, read once (properties API)."""
+        found = self._property_types.get(object_type)
+        if found is None:
+            answer = self._call("GET", f"/crm/v3/properties/{api_name(object_type)}", missing_ok=True)
+            found = {
+                str(item["name"]): str(item.get("type", "string"))
+                for item in (answer or {}).get("results", [])
+                if isinstance(item, Mapping) and "name" in item
+            }
+            self._property_types[object_type] = found
+        return found
+
+    def _value(self, object_type: str, prop: str, value: Any) -> Any:
+        """A value as HubSpot sent it, in wfdsl's form for its property type."""
+        return hubspot_value(value, self._types(object_type).get(prop, "string"))
 
     def _history_properties(self, object_type: str) -> list[str]:
         if self._reads is None:
@@ -743,7 +749,8 @@ class HubSpotCRM:
         found: dict[str, dict[str, Any]] = {}
         for item in answer.get("results", []) if isinstance(answer, Mapping) else []:
             if isinstance(item, Mapping) and item.get("id") is not None and not item.get("archived"):
-                found[str(item["id"])] = dict(item.get("properties") or {})
+                raw = item.get("properties") or {}
+                found[str(item["id"])] = {prop: self._value(object_type, prop, v) for prop, v in raw.items()}
         associations: dict[str, dict[str, list[str]]] = {i: {} for i in found}
         for other in self._association_types(object_type):
             for rid, linked in self._associations(object_type, other, list(found)).items():
@@ -822,7 +829,11 @@ class HubSpotCRM:
         if not answer:
             return []
         entries = (answer.get("propertiesWithHistory") or {}).get(prop) or []
-        history = [(_moment(e.get("timestamp")), e.get("value")) for e in entries if isinstance(e, Mapping)]
+        history = [
+            (_moment(e.get("timestamp")), self._value(object_type, prop, e.get("value")))
+            for e in entries
+            if isinstance(e, Mapping)
+        ]
         history.sort(key=lambda pair: pair[0])  # HubSpot lists the newest first
         return history
 
@@ -870,8 +881,9 @@ class HubSpotCRM:
         self.forget(event.object, event.id)
         if event.type == "record.updated":
             out = []
-            for prop, value in (event.properties or {}).items():
-                if self.ledger.take_own_write(event.object, event.id, prop, hubspot_value(value)):
+            for prop, raw in (event.properties or {}).items():
+                value = self._value(event.object, prop, raw)
+                if self.ledger.take_own_write(event.object, event.id, prop, to_hubspot(value)):
                     continue
                 out.append(
                     Event(
@@ -903,11 +915,9 @@ class HubSpotCRM:
     def _previous(self, event: Event, prop: str, value: Any) -> Any:
         """The value before the one the event reports, from HubSpot's history."""
         history = self.property_history(event.object, event.id, prop)
-        shown = hubspot_value(value)
+        shown = to_hubspot(value)
         for index in range(len(history) - 1, -1, -1):
-            if hubspot_value(history[index][1]) == shown and history[index][0] <= utc(event.at) + dt.timedelta(
-                seconds=1
-            ):
+            if to_hubspot(history[index][1]) == shown and history[index][0] <= utc(event.at) + dt.timedelta(seconds=1):
                 return history[index - 1][1] if index > 0 else None
         return history[-2][1] if len(history) > 1 else None
 
@@ -955,7 +965,7 @@ class HubSpotCRM:
         before = self._load(target[0], [target[1]], extra=list(changes)).get(target[1])
         if before is None:
             raise PermanentAdapterError(f"{target[0]}:{target[1]} does not exist in HubSpot")
-        body = {"properties": {prop: hubspot_value(value) for prop, value in changes.items()}}
+        body = {"properties": {prop: to_hubspot(value) for prop, value in changes.items()}}
         for prop, value in body["properties"].items():
             self.ledger.own_write(target[0], target[1], prop, value, action.at)
         self._call("PATCH", f"/crm/v3/objects/{api_name(target[0])}/{quote(target[1], safe='')}", body=body)
@@ -963,7 +973,7 @@ class HubSpotCRM:
         events = []
         for prop, value in changes.items():
             previous = before.properties.get(prop)
-            if hubspot_value(previous) == hubspot_value(value):
+            if to_hubspot(previous) == to_hubspot(value):
                 continue
             events.append(
                 Event(
@@ -1045,7 +1055,7 @@ class HubSpotCRM:
         new_id = progress.get("created")
         assoc = ASSOCIATION_TYPES.get((object_type, link[0]))
         if new_id is None:
-            body: dict[str, Any] = {"properties": {p: hubspot_value(v) for p, v in properties.items()}}
+            body: dict[str, Any] = {"properties": {p: to_hubspot(v) for p, v in properties.items()}}
             if assoc is not None:
                 body["associations"] = [
                     {
@@ -1081,10 +1091,10 @@ class HubSpotCRM:
             prop = str(args["property"])
             record = self._load(target[0], [target[1]], extra=[prop]).get(target[1])
             current = None if record is None else record.properties.get(prop)
-            base = _number(current)
+            base = as_number(current)
             if base is None and current not in (None, ""):
                 raise PermanentAdapterError(f"{target[0]}.{prop} is {current!r}, not a number")
-            total = (base or 0.0) + float(args.get("by", 0))
+            total = float(base or 0) + float(args.get("by", 0))
             number: Any = int(total) if total.is_integer() else total
             return ActionResult(events=tuple(self._update(target, {prop: number}, action, cause)))
         if kind in ("assign_owner", "rotate_owner"):
