@@ -230,8 +230,9 @@ def invoke(*args: str) -> Any:
         (
             ["--crm", "salesforce://x"],
             "wfdsl: error: unknown adapter 'salesforce' in 'salesforce://x' "
-            "(known: memory, postgres, postgresql, sqlite)",
+            "(known: hubspot, memory, postgres, postgresql, sqlite)",
         ),
+        (["--crm", "hubspot://x"], "wfdsl: error: cannot open adapter 'hubspot://x': options go in the query string"),
         (["--until", "2026-01-01"], "wfdsl: error: --until needs --clock virtual"),
         (["--until", "soon", "--clock", "virtual"], "wfdsl: error: --until: 'soon' is not an ISO"),
         (["--events", "nowhere.jsonl"], "wfdsl: error: nowhere.jsonl: no such file"),

@@ -1066,9 +1066,10 @@ class Service:
 
     def _waiting_out(self, work: Callable[[], object]) -> None:
         """Run a unit; when the CRM fails it for a passing reason (a rate limit, a 5xx,
-        no connection) the unit has been rolled back: wait (the `Retry-After` asked for,
-        else 1, 2, 4 … 60 s) and run it again. Actions it already performed are not
-        repeated: their idempotency keys are the same the second time."""
+        no connection) the unit has been rolled back: a service (real clock, not
+        `until_idle`) waits (the `Retry-After` asked for, else 1, 2, 4 … 60 s) and runs
+        it again; a one-shot run lets the error end it. Actions it already performed
+        are not repeated: their idempotency keys are the same the second time."""
         delay = 1.0
         while True:
             try:

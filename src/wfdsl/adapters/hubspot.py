@@ -530,15 +530,15 @@ def parse_url(url: str, env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigurationError(f"not a hubspot URL: {url!r}")
     location, _, query = rest.partition("?")
     if location.strip("/"):
-        raise ConfigurationError(f"{url!r}: options go in the query string, e.g. hubspot://?base_url=…")
+        raise ConfigurationError("options go in the query string, e.g. hubspot://?base_url=…")
     values: dict[str, Any] = {}
     for name, found in parse_qs(query, keep_blank_values=True).items():
         if name not in _OPTIONS:
-            raise ConfigurationError(f"unknown option {name!r} in {url!r} (known: {', '.join(_OPTIONS)})")
+            raise ConfigurationError(f"unknown option {name!r} (known: {', '.join(_OPTIONS)})")
         try:
             values[name] = _OPTIONS[name](found[-1])
         except ValueError:
-            raise ConfigurationError(f"{name}={found[-1]!r} in {url!r}: expected a number") from None
+            raise ConfigurationError(f"{name}={found[-1]!r}: expected a number") from None
     if "base_url" not in values and env.get(BASE_URL_ENV):
         values["base_url"] = env[BASE_URL_ENV]
     settings = Settings(**values)

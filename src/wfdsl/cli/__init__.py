@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "simulate",
     "run": "run",
     "ingest": "ingest",
+    "serve": "serve",
     "status": "status",
     "plan_cmd": "plan",
     "history": "history",

@@ -1498,8 +1498,8 @@ class Engine:
         detail: dict[str, Any] = {"action": step.kind, "error": error, "attempt": attempt}
         if transient and attempt < timing.MAX_ATTEMPTS:
             wait = timing.backoff(attempt, enr.id + step.id)
-            if retry_after is not None and retry_after > wait.total_seconds():
-                wait = dt.timedelta(seconds=math.ceil(retry_after))  # what the remote side asked for
+            if retry_after is not None:  # the remote side said when: no need to guess
+                wait = dt.timedelta(seconds=max(1, math.ceil(retry_after)))
             until = self._now + wait
             detail["retry_at"] = until.isoformat()
             self._record(plan.name, enr.object, enr.record, h.FAILED, step.id, detail, enr.id)

@@ -47,8 +47,8 @@ class AdapterError(Exception):
 class TransientAdapterError(AdapterError):
     """A failure worth retrying (timeouts, rate limits, 5xx): retried with backoff.
 
-    `retry_after` (seconds) is the earliest retry the remote side asked for
-    (HTTP `Retry-After`); the retry waits at least that long.
+    `retry_after` (seconds) is when the remote side asked to be called again
+    (HTTP `Retry-After`); the engine retries then instead of after its backoff.
     """
 
     def __init__(self, message: str = "", *, retry_after: float | None = None) -> None:

@@ -134,6 +134,16 @@ class MemoryStore:
     def count_enrollments(self, workflow: str | None = None, status: str | None = None) -> int:
         return sum(1 for _ in self.enrollments(workflow, status))
 
+    def action_counts(self) -> dict[tuple[str, str], int]:
+        """Actions by kind (`detail.action`) and outcome (`performed`, `failed`)."""
+        out: dict[tuple[str, str], int] = {}
+        for entry in self._history:
+            action = entry.detail.get("action")
+            if entry.kind in ("action", "failed") and action is not None:
+                key = (str(action), "performed" if entry.kind == "action" else "failed")
+                out[key] = out.get(key, 0) + 1
+        return out
+
     def workflows(self) -> list[str]:
         """Every workflow the store knows of (state, stats or enrollments), sorted."""
         return sorted({*self._workflows, *self._stats, *(e.workflow for e in self._enrollments.values())})

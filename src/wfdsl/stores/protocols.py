@@ -149,6 +149,14 @@ class WorkerStore(Protocol):
 
 
 @runtime_checkable
+class ActionCounts(Protocol):
+    """Actions counted by kind and outcome (`performed` or `failed`) from the history,
+    for `wfdsl serve`'s metrics, without reading every row."""
+
+    def action_counts(self) -> dict[tuple[str, str], int]: ...
+
+
+@runtime_checkable
 class ExclusiveStore(Protocol):
     """A store one service process must own (a SQLite file): `lock()` claims it for
     this process or raises StoreError naming the owner."""

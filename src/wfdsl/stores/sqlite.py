@@ -638,6 +638,18 @@ class SQLiteStore:
         rows = self._conn.execute(f"SELECT {_HISTORY_COLUMNS} FROM history{where} ORDER BY n", params)
         return [_entry(row) for row in rows]
 
+    def action_counts(self) -> dict[tuple[str, str], int]:
+        """Actions by kind (`detail.action`) and outcome (`performed`, `failed`)."""
+        rows = self._conn.execute(
+            "SELECT kind, json_extract(detail, '$.action'), count(*) FROM history "
+            "WHERE kind IN ('action', 'failed') GROUP BY 1, 2"
+        )
+        return {
+            (str(action), "performed" if kind == "action" else "failed"): int(count)
+            for kind, action, count in rows
+            if action is not None
+        }
+
     def count_history(self, kind: str | None = None) -> int:
         where, params = _where(kind=kind)
         count: int = self._one(f"SELECT count(*) FROM history{where}", params)
