@@ -462,3 +462,35 @@ def test_webhook_deliveries_become_events() -> None:
     assert ignored == ["contact.deletion has no wfdsl event"]
     with pytest.raises(WebhookError, match=r"\$\[0\]\.occurredAt"):
         webhook_events([{"subscriptionType": "contact.creation", "objectId": 1}])
+
+
+def test_portal_ids_from_the_lock_file_of_wfdsl_import(
+    fake: FakeHubSpot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(fake)
+    fake.add_list("12", "Trial", "0-1", [])
+    fake.owners.append({"id": "61002", "email": "alice@example.com"})
+    lock = tmp_path / "hubspot.lock.toml"
+    lock.write_text(
+        '[lists]\n"12" = "Trial"\n\n[marketing_emails]\n"14410" = "Welcome #1"\n\n'
+        '[owners]\n"61002" = "alice@example.com"\n',
+        encoding="utf-8",
+    )
+    crm = make(fake, tmp_path, lock=str(lock))
+    crm.perform(Action(kind="add_to_list", object="contact", id="101", args={"list": "Trial"}, at=AT), "l1")
+    crm.perform(Action(kind="send_email", object="contact", id="101", args={"email": "Welcome #1"}, at=AT), "s1")
+    crm.perform(
+        Action(kind="assign_owner", object="contact", id="101", args={"owner": "alice@example.com"}, at=AT), "o1"
+    )
+    assert fake.lists["12"]["members"] == ["101"]
+    assert fake.sends[0]["emailId"] == 14410
+    assert fake.objects["contacts"]["101"]["hubspot_owner_id"] == "61002"
+    # No look-ups by name: the lock file named them.
+    assert not [
+        p for m, p, _ in fake.requests if "/name/" in p or p.startswith(("/marketing/v3/emails", "/crm/v3/owners"))
+    ]
+    crm.close()
+    lock.write_text("[lists\n", encoding="utf-8")
+    monkeypatch.setenv("HUBSPOT_TOKEN", TOKEN)
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        open_adapter(f"hubspot://?lock={lock}&ledger={tmp_path / 'l2.db'}")

@@ -155,3 +155,30 @@ def test_a_failed_migration_changes_nothing(tmp_path: Path) -> None:
     again = SQLiteStore(path)
     assert again._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert "x" not in [r[1] for r in again._conn.execute("PRAGMA table_info(stats)")]
+
+
+def test_processes_opening_a_new_store_at_once_migrate_it_once(tmp_path: Path) -> None:
+    """`wfdsl run` and `wfdsl ingest` (or `serve`) started together on a new file: the one
+    that waits for the write lock finds the schema already there."""
+    import threading
+
+    def open_together(path: Path) -> list[BaseException]:
+        barrier = threading.Barrier(4)
+        errors: list[BaseException] = []
+
+        def open_it() -> None:
+            barrier.wait()
+            try:
+                SQLiteStore(path).close()
+            except BaseException as error:  # reported below
+                errors.append(error)
+
+        threads = [threading.Thread(target=open_it) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return errors
+
+    for attempt in range(5):
+        assert open_together(tmp_path / f"s{attempt}.db") == []

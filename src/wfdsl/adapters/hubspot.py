@@ -46,6 +46,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -503,6 +504,7 @@ class Settings:
     search_rate: float = 4.0
     max_wait: float = 30.0
     cache_seconds: float = 2.0
+    lock: str = ""  # a hubspot.lock.toml (as `wfdsl import` writes it): portal ids by name
 
 
 _OPTIONS = {
@@ -515,6 +517,7 @@ _OPTIONS = {
     "search_rate": float,
     "max_wait": float,
     "cache_seconds": float,
+    "lock": str,
 }
 
 
@@ -577,7 +580,7 @@ class HubSpotCRM:
         self._reads: CRMReads | None = None
         self._cache: dict[tuple[str, str], tuple[float, Record]] = {}
         self._cache_lock = threading.Lock()
-        self._names: dict[tuple[str, str], str] = {}
+        self._names: dict[tuple[str, str], str] = _lock_names(settings.lock) if settings.lock else {}
         self._property_types: dict[str, dict[str, str]] = {}
         self.calls = 0
 
@@ -878,7 +881,8 @@ class HubSpotCRM:
         `property.changed` with the previous value from the property's history;
         echoes of the adapter's own writes are dropped; other events are kept
         in the event history."""
-        self.forget(event.object, event.id)
+        if event.type in ("record.updated", "record.created", "list.added", "list.removed"):
+            self.forget(event.object, event.id)  # the record changed: read it afresh
         if event.type == "record.updated":
             out = []
             for prop, raw in (event.properties or {}).items():
@@ -966,9 +970,18 @@ class HubSpotCRM:
         if before is None:
             raise PermanentAdapterError(f"{target[0]}:{target[1]} does not exist in HubSpot")
         body = {"properties": {prop: to_hubspot(value) for prop, value in changes.items()}}
+        # Noted before the call, so that HubSpot's echo is known even if this process
+        # dies right after it; taken back if HubSpot refused the change.
         for prop, value in body["properties"].items():
             self.ledger.own_write(target[0], target[1], prop, value, action.at)
-        self._call("PATCH", f"/crm/v3/objects/{api_name(target[0])}/{quote(target[1], safe='')}", body=body)
+        try:
+            self._call("PATCH", f"/crm/v3/objects/{api_name(target[0])}/{quote(target[1], safe='')}", body=body)
+        except UncertainOutcome:
+            raise
+        except Exception:
+            for prop, value in body["properties"].items():
+                self.ledger.take_own_write(target[0], target[1], prop, value)
+            raise
         self.forget(*target)
         events = []
         for prop, value in changes.items():
@@ -1006,7 +1019,10 @@ class HubSpotCRM:
     def _list_id(self, name: str, object_type: str) -> str:
         key = ("list", f"{object_type}:{name}")
         if key not in self._names:
-            if name.isdigit():
+            known = [i for (kind, i), n in self._names.items() if kind == "list-name" and n == name]
+            if known:
+                self._names[key] = known[0]
+            elif name.isdigit():
                 self._names[key] = name
             else:
                 answer = self._call(
@@ -1252,6 +1268,36 @@ class HubSpotCRM:
     def performed(self) -> list[dict[str, Any]]:
         """The ledger: one row per action performed, oldest first."""
         return self.ledger.performed()
+
+
+def _lock_names(path: str) -> dict[tuple[str, str], str]:
+    """The ids a `hubspot.lock.toml` names, as the adapter's name cache: lists (both
+    ways), marketing emails and owners by name."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as error:
+        raise ConfigurationError(f"lock {path}: cannot read: {error.strerror or error}") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ConfigurationError(f"lock {path}: not valid TOML: {error}") from None
+    names: dict[tuple[str, str], str] = {}
+    tables = {"lists": "list-name", "marketing_emails": "email", "owners": "owner"}
+    for table, kind in tables.items():
+        entries = data.get(table) or {}
+        if not isinstance(entries, dict):
+            raise ConfigurationError(f'lock {path}: [{table}] must map ids to names, e.g. "178" = "Newsletter"')
+        for ident, name in entries.items():
+            if kind == "list-name":
+                names[("list-name", str(ident))] = str(name)
+            elif kind == "owner":
+                names[("owner", str(name).lower())] = str(ident)
+            else:
+                names[(kind, str(name))] = str(ident)
+    return names
 
 
 def _retry_after(text: str | None) -> float | None:

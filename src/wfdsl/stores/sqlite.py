@@ -125,6 +125,11 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[str], application_id:
     for number in range(version, len(migrations)):
         conn.execute("BEGIN IMMEDIATE")
         try:
+            # Another process opening the same new file may have migrated it while this
+            # one waited for the write lock: look again under the lock.
+            if conn.execute("PRAGMA user_version").fetchone()[0] > number:
+                conn.execute("COMMIT")
+                continue
             for statement in _statements(migrations[number]):
                 conn.execute(statement)
             conn.execute(f"PRAGMA application_id = {application_id}")
