@@ -105,7 +105,9 @@ def test_registry_errors(url: str, message: str) -> None:
 
 
 def test_registry_names_adapters() -> None:
-    with pytest.raises(ConfigError, match=r"unknown adapter 'salesforce' .*known: hubspot, memory, .*postgresql, sqlite"):
+    with pytest.raises(
+        ConfigError, match=r"unknown adapter 'salesforce' .*known: hubspot, memory, .*postgresql, sqlite"
+    ):
         open_adapter("salesforce://x")
 
 
