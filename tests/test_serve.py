@@ -19,8 +19,9 @@ from click.testing import CliRunner
 
 from hubspot_fake import TOKEN, FakeHubSpot
 from wfdsl.cli import cli
+from wfdsl.registry import open_store
 from wfdsl.serve import check_signature, hubspot_signature
-from wfdsl.stores.sqlite import SQLiteStore
+from wfdsl.stores.protocols import Closable, EventInbox
 
 SERVE_TOKEN = "serve-token-123"
 SECRET = "client-secret-abc"
@@ -28,24 +29,26 @@ WFDSL = [sys.executable, "-m", "wfdsl"]
 
 
 class Server:
-    def __init__(self, process: subprocess.Popen[bytes], url: str, store: Path) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], url: str, store: str) -> None:
         self.process = process
         self.url = url
-        self.store = store
+        self.store = store  # the store's URL
 
     def pending(self) -> int:
-        store = SQLiteStore(self.store)
+        store = open_store(self.store)
         try:
+            assert isinstance(store, EventInbox)
             return store.pending_events()
         finally:
-            store.close()
+            if isinstance(store, Closable):
+                store.close()
 
 
-def start_server(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> Server:
-    store = tmp / "state.db"
+def start_server(tmp: Path, *extra: str, env: dict[str, str] | None = None, store: str | None = None) -> Server:
+    store = store or f"sqlite:///{tmp / 'state.db'}"
     environ = {**os.environ, "WFDSL_SERVE_TOKEN": SERVE_TOKEN, "HUBSPOT_CLIENT_SECRET": SECRET, **(env or {})}
     process = subprocess.Popen(
-        [*WFDSL, "serve", "--store", f"sqlite:///{store}", "--listen", "127.0.0.1:0", *extra],
+        [*WFDSL, "serve", "--store", store, "--listen", "127.0.0.1:0", *extra],
         stderr=subprocess.PIPE,
         env=environ,
         cwd=tmp,
@@ -281,7 +284,7 @@ def test_a_webhook_enrolls_a_contact_and_the_email_goes_out_once(tmp_path: Path)
         crm = f"hubspot://?base_url={fake.url}&ledger={tmp_path / 'hubspot.db'}"
         env = {**os.environ, "HUBSPOT_TOKEN": TOKEN}
         run = subprocess.Popen(
-            [*WFDSL, "run", "welcome.wf", "--store", f"sqlite:///{server.store}", "--crm", crm, "--status-every", "0"],
+            [*WFDSL, "run", "welcome.wf", "--store", server.store, "--crm", crm, "--status-every", "0"],
             cwd=tmp_path,
             env=env,
             stderr=subprocess.PIPE,
@@ -321,7 +324,7 @@ def test_a_webhook_enrolls_a_contact_and_the_email_goes_out_once(tmp_path: Path)
         fake.stop()
     assert code == 0, errors
     status = subprocess.run(
-        [*WFDSL, "status", "--store", f"sqlite:///{server.store}", "--format", "json"],
+        [*WFDSL, "status", "--store", server.store, "--format", "json"],
         cwd=tmp_path,
         capture_output=True,
         check=True,
@@ -330,7 +333,25 @@ def test_a_webhook_enrolls_a_contact_and_the_email_goes_out_once(tmp_path: Path)
     (workflow,) = report["workflows"]
     assert workflow["name"] == "Lead welcome"
     assert workflow["stats"]["enrolled"] == 1 and workflow["stats"]["emailed"] == 1
-    text = subprocess.run(
-        [*WFDSL, "status", "--store", f"sqlite:///{server.store}"], cwd=tmp_path, capture_output=True, check=True
-    )
+    text = subprocess.run([*WFDSL, "status", "--store", server.store], cwd=tmp_path, capture_output=True, check=True)
     assert "Lead welcome" in text.stdout.decode()
+
+
+def test_serve_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    """The same endpoint in front of a PostgreSQL store (which many workers share)."""
+    server = start_server(tmp_path, store=pg_url)
+    try:
+        lines = b"".join(
+            b'{"type": "record.created", "object": "contact", "id": "p%d", "event_id": "pg-%d"}\n' % (n, n)
+            for n in range(50)
+        )
+        answer = httpx.post(f"{server.url}/events", content=lines, headers=auth())
+        assert answer.json() == {"ingested": 50, "duplicates": 0}
+        again = httpx.post(f"{server.url}/events", content=lines, headers=auth())
+        assert again.json() == {"ingested": 0, "duplicates": 50}
+        assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok", "pending": 50}
+        text = httpx.get(f"{server.url}/metrics").text
+        assert re.search(r"^wfdsl_inbox_pending 50", text, re.M)
+    finally:
+        assert stop(server) == 0
+    assert server.pending() == 50

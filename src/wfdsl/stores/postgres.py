@@ -429,6 +429,18 @@ class PostgresStore:
             _entry(row) for row in self.db.rows(f"SELECT {_HISTORY_COLUMNS} FROM history{where} ORDER BY n", params)
         ]
 
+    def action_counts(self) -> dict[tuple[str, str], int]:
+        """Actions by kind (`detail.action`) and outcome (`performed`, `failed`)."""
+        rows = self.db.rows(
+            "SELECT kind, (detail::jsonb)->>'action', count(*) FROM history "
+            "WHERE kind IN ('action', 'failed') GROUP BY 1, 2"
+        )
+        return {
+            (str(action), "performed" if kind == "action" else "failed"): int(count)
+            for kind, action, count in rows
+            if action is not None
+        }
+
     def count_history(self, kind: str | None = None) -> int:
         where, params = _where(kind=kind)
         return int(self.db.one(f"SELECT count(*) FROM history{where}", params))
