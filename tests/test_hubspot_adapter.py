@@ -494,3 +494,38 @@ def test_portal_ids_from_the_lock_file_of_wfdsl_import(
     monkeypatch.setenv("HUBSPOT_TOKEN", TOKEN)
     with pytest.raises(ConfigError, match="not valid TOML"):
         open_adapter(f"hubspot://?lock={lock}&ledger={tmp_path / 'l2.db'}")
+
+
+def test_the_engine_enrolls_on_a_change_and_retries_when_hubspot_says(fake: FakeHubSpot, tmp_path: Path) -> None:
+    """In process: a `record.updated` from HubSpot enrolls the contact (the previous value
+    comes from the property history), the send is refused with Retry-After 30, and the
+    engine retries 30 seconds later, not after its own backoff; one email goes out."""
+    from engine_helpers import plans
+    from wfdsl.runtime.engine import Engine
+    from wfdsl.runtime.protocols import VirtualClock
+    from wfdsl.stores.memory import MemoryStore
+
+    seed(fake)
+    fake.emails.append({"id": "5551", "name": "Welcome #1"})
+    fake.change("contacts", "101", "lifecyclestage", "subscriber", AT - dt.timedelta(days=1))
+    fake.change("contacts", "101", "lifecyclestage", "lead", AT)
+    fake.fail("/marketing/v4/email/single-send", 429, retry_after="30")
+    crm = make(fake, tmp_path)
+    store = MemoryStore()
+    clock = VirtualClock(AT)
+    workflow = 'workflow "W" {\n  object contact\n  enroll when contact.lifecyclestage = "lead"\n'
+    workflow += '  steps {\n    send email "Welcome #1"\n  }\n}\n'
+    engine = Engine(plans(workflow), crm, store, clock)
+    engine.activate("W")
+    engine.ingest(
+        Event(type="record.updated", object="contact", id="101", at=AT, properties={"lifecyclestage": "lead"})
+    )
+    kinds = [(e.kind, e.detail.get("retry_at")) for e in store.history()]
+    assert kinds[0] == ("enrolled", None)
+    assert kinds[1] == ("failed", (AT + dt.timedelta(seconds=30)).isoformat())
+    assert fake.sends == []
+    clock.set(AT + dt.timedelta(seconds=30))
+    engine.run_due()
+    assert [e.kind for e in store.history()][-2:] == ["action", "completed"]
+    assert len(fake.sends) == 1
+    crm.close()
