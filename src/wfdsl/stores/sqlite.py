@@ -102,8 +102,14 @@ def connect(path: str, application_id: int, what: str, synchronous: str = "full"
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 10000")
-        found = conn.execute("PRAGMA application_id").fetchone()[0]
-        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        # Both in one read transaction: another process may be creating the schema.
+        conn.execute("BEGIN")
+        try:
+            found = conn.execute("PRAGMA application_id").fetchone()[0]
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")  # a read: nothing to keep
         if found != application_id and (found != 0 or tables):
             conn.close()
             raise StoreError(f"{path} is not a wfdsl {what} file")
