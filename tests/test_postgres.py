@@ -495,3 +495,12 @@ def test_one_worker_reads_an_events_file_and_the_others_work_its_inbox(pg_url: s
         assert store.db.one("SELECT count(*) FROM inbox") == 30  # each line entered once
     finally:
         store.close()
+
+
+def test_an_event_postgresql_cannot_hold_is_refused_cleanly(pg_url: str, tmp_path: Path) -> None:
+    text = '{"at": "2026-11-23T10:00:00Z", "type": "form.submitted", "object": "contact", "id": "c1", '
+    text += '"data": {"form": "a\\u0000b"}}\n'
+    result = wfdsl("ingest", "--store", pg_url, "-", cwd=tmp_path, input=text)
+    assert result.returncode == 2, result.stderr
+    assert "NUL character" in result.stderr and "nothing ingested" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -70,8 +70,8 @@ def ingest(events: str, store_url: str, fmt: str) -> None:
         fail(str(error))
     try:
         result = ingest_events(store, batch.events)
-    except NoInboxError as error:
-        fail(f"{store_url}: {error}")
+    except (NoInboxError, ValueError) as error:
+        fail(f"{store_url}: {error}; nothing ingested")
     finally:
         if isinstance(store, Closable):
             store.close()

@@ -538,6 +538,10 @@ class PostgresStore:
             self._local.notify = True
 
     def append_events(self, events: Sequence[Mapping[str, Any]]) -> list[int | None]:
+        for number, body in enumerate(events, start=1):
+            if "\\u0000" in json.dumps(dict(body)):
+                # jsonb cannot hold the NUL character: refused before anything is written
+                raise ValueError(f"event {number}: a NUL character (\\u0000) cannot be stored in PostgreSQL")
         numbers: list[int | None] = []
         with self._write() as conn:
             for first in range(0, len(events), 5000):
