@@ -472,20 +472,35 @@ def test_one_worker_reads_an_events_file_and_the_others_work_its_inbox(pg_url: s
     first = subprocess.Popen(args, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
     time.sleep(1.0)
     second = subprocess.Popen(args, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+
+    def collect(process: subprocess.Popen[str]) -> None:
+        assert process.stderr is not None
+        lines.extend(process.stderr)
+
+    readers = [threading.Thread(target=collect, args=(p,), daemon=True) for p in (first, second)]
+    for reader in readers:
+        reader.start()
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             store = PostgresStore(pg_url)
             try:
-                if store.stats("Welcome")["enrolled"] >= 30 and store.pending_events() == 0:
-                    break
+                done = store.stats("Welcome")["enrolled"] >= 30 and store.pending_events() == 0
             finally:
                 store.close()
+            # both are running (the one that does not read has said so) before they are stopped
+            if done and any("another worker reads" in line for line in lines):
+                break
             time.sleep(0.3)
     finally:
         first.terminate()
         second.terminate()
-        errors = first.communicate(timeout=60)[1] + second.communicate(timeout=60)[1]
+        first.wait(60)
+        second.wait(60)
+        for reader in readers:
+            reader.join(10)
+    errors = "".join(lines)
     assert (first.returncode, second.returncode) == (0, 0), errors
     assert errors.count("another worker reads") == 1, errors
     store = PostgresStore(pg_url)
