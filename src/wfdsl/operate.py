@@ -100,7 +100,8 @@ PRUNE_PAUSE = 0.02
 
 
 def prune_store(store: StateStore, now: dt.datetime) -> dict[str, Any]:
-    """Apply the retention rules of SPEC §5.10 at `now`; what was removed and the cut-offs."""
+    """Apply the retention rules at `now` (action entries after 90 days, the history of ended
+    enrollments after 6 months, workflow facts after 2 years); what was removed and the cut-offs."""
     from wfdsl.runtime.engine import ACTION_RETENTION, FACT_RETENTION, HISTORY_RETENTION
 
     now = utc(now)
