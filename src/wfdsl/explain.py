@@ -610,7 +610,7 @@ class ExplainEngine(Engine):
     def _fire(self, timer: Timer) -> None:
         text = {
             "schedule": "schedule occurrence",
-            "annual": "new year: annual re-enrollment",
+            "annual": "anniversary: annual re-enrollment",
             "timeout": "`wait for` timed out",
         }.get(timer.kind, "timer")
         if timer.kind == "resume":
@@ -653,9 +653,9 @@ class ExplainEngine(Engine):
         with self._observer.context("schedule", compiled.plan.name):
             super()._schedule_fire(compiled)
 
-    def _annual_fire(self, compiled: Any) -> None:
+    def _annual_fire(self, compiled: Any, timer: Timer) -> None:
         with self._observer.context("annual", compiled.plan.name):
-            super()._annual_fire(compiled)
+            super()._annual_fire(compiled, timer)
 
     def _try_enroll(self, compiled: Any, record: Record, **kw: Any) -> Any:
         with self._observer.context("enroll", compiled.plan.name, record=(record.object, record.id)):
@@ -731,9 +731,17 @@ class ExplainEngine(Engine):
 
     def _note(self, workflow: str, kind: str, detail: Mapping[str, Any]) -> str | None:
         reason = detail.get("reason")
+        plan = self._plans[workflow].plan if workflow in self._plans else None
+        if kind == h.SKIPPED and reason == h.ANCHOR_UNKNOWN:
+            anchor = plan.anchor if plan is not None else None
+            where = (
+                f"{anchor.property.object}.{anchor.property.property}"
+                if anchor is not None and anchor.property is not None
+                else "the anchor"
+            )
+            return f"{where} is {_show(detail.get('value'))}, which is not a date"
         if kind not in (h.NOT_ENROLLED, h.UNENROLLED) or reason is None:
             return None
-        plan = self._plans[workflow].plan if workflow in self._plans else None
         if reason == h.REENROLL_OFF and plan is not None:
             if plan.reenroll.mode == "on_change":
                 props = ", ".join(f"{p.object}.{p.property}" for p in plan.reenroll.properties)

@@ -400,10 +400,6 @@ class Engine:
             self.store.set_workflow_state(workflow, state)
             if plan.trigger.kind == "schedule" and plan.trigger.recurrence is not None:
                 self._schedule_next(plan, self._now)
-            if plan.anchor is not None and plan.anchor.annually:
-                self._set_timer(
-                    f"annual:{workflow}", timing.next_new_year(self._now, plan.settings.timezone), "annual", workflow
-                )
         if existing and plan.trigger.kind == "filter":
             for record_id in list(self.crm.query(plan.object, plan.trigger.criteria)):
                 record = self.crm.get(plan.object, record_id)
@@ -868,6 +864,7 @@ class Engine:
         reenroll_ok: bool = False,
         cause: str | None = None,
         annual: bool = False,
+        anchor_year: int | None = None,
     ) -> Enrollment | None:
         plan = compiled.plan
         name, obj, rid = plan.name, record.object, record.id
@@ -901,7 +898,7 @@ class Engine:
         if compiled.goal is not None and compiled.goal(facts):
             refuse(h.GOAL_ALREADY_MET)
             return None
-        anchor = self._anchor(plan, record)
+        anchor = self._anchor(plan, record, anchor_year)
         seq = self.store.next_seq("enrollment")
         enr = Enrollment(
             id=f"e{seq}",
@@ -931,19 +928,31 @@ class Engine:
         self._run(enr)
         return enr
 
-    def _anchor(self, plan: WorkflowPlan, record: Record) -> dt.date | None:
+    def _anchor_value(self, plan: WorkflowPlan, record: Record) -> object | None:
+        """The anchor as the record holds it (the property's value, or the fixed date)."""
+        anchor = plan.anchor
+        if anchor is None:
+            return None
+        if anchor.property is not None:
+            return self._facts(record, plan).value(anchor.property.object, anchor.property.property)
+        return anchor.date
+
+    def _anchor(self, plan: WorkflowPlan, record: Record, year: int | None = None) -> dt.date | None:
+        """The anchor day of a new enrollment; with `annually`, in `year` (default: this
+        year in the workflow's zone). None when the value is no usable date."""
         anchor = plan.anchor
         if anchor is None:
             return None
         tz = plan.settings.timezone
-        if anchor.property is not None:
-            base = timing.to_date(self._facts(record, plan).value(anchor.property.object, anchor.property.property), tz)
-        else:
-            base = dt.date.fromisoformat(anchor.date) if anchor.date else None
+        base = timing.to_date(self._anchor_value(plan, record), tz)
         if base is None:
             return None
-        year = self._now.astimezone(timing.zone(tz)).year
-        return timing.anchor_day(base, anchor.annually, year)
+        if year is None:
+            year = self._now.astimezone(timing.zone(tz)).year
+        try:
+            return timing.anchor_day(base, anchor.annually, year)
+        except ValueError:
+            return None
 
     # ------------------------------------------------------------ enrollments that exist
 
@@ -1027,25 +1036,55 @@ class Engine:
                     data={"workflow": enr.workflow},
                 )
             )
-        self._annual_after_end(ended)
+        self._schedule_anniversary(ended)
 
-    def _annual_after_end(self, enr: Enrollment) -> None:
-        """`annually`: a record still enrolled on 1 January enrolls again once its
-        enrollment for the previous year ends (SPEC §2.8)."""
+    def _anniversary_key(self, workflow: str, object_type: str, record_id: str) -> str:
+        return f"annual:{workflow}:{object_type}:{record_id}"
+
+    def _anniversary_year(self, plan: WorkflowPlan, enr: Enrollment) -> int:
+        """The anchor year of the enrollment after `enr`: the year after its anchor's."""
+        if enr.anchor is not None:
+            return dt.date.fromisoformat(enr.anchor).year + 1
+        return enr.enrolled_at.astimezone(timing.zone(plan.settings.timezone)).year + 1
+
+    def _earliest_anchor_step(self, plan: WorkflowPlan, anchor: dt.date) -> dt.datetime | None:
+        """The moment of the workflow's earliest date-centred step for this anchor day."""
+        times = []
+        for step in plan.steps.values():
+            if step.kind == "delay_until_anchor":
+                times.append(self._anchor_step_time(plan, step, anchor))
+        return min(times) if times else None
+
+    def _schedule_anniversary(self, enr: Enrollment, year: int | None = None) -> None:
+        """`annually`: once an enrollment has ended, the record is due to enroll again in
+        time for its next anniversary, at the workflow's earliest date-centred step
+        relative to it (its anchor year is then the anniversary's year)."""
         compiled = self._plans.get(enr.workflow)
         if compiled is None:
             return
         plan = compiled.plan
-        if plan.anchor is None or not plan.anchor.annually or not self.is_active(plan.name):
-            return
-        tz = timing.zone(plan.settings.timezone)
-        if enr.enrolled_at.astimezone(tz).year >= self._now.astimezone(tz).year:
+        if plan.anchor is None or not plan.anchor.annually:
             return
         record = self.crm.get(enr.object, enr.record)
-        criteria = compiled.trigger or compiled.refinement
-        if record is None or (criteria is not None and not criteria(self._facts(record, plan))):
+        if record is None:
             return
-        self._try_enroll(compiled, record, annual=True)
+        if year is None:
+            year = self._anniversary_year(plan, enr)
+        anchor = self._anchor(plan, record, year)
+        if anchor is not None:
+            due = self._earliest_anchor_step(plan, anchor) or timing.localize(
+                anchor, dt.time(0, 0), timing.zone(plan.settings.timezone)
+            )
+        else:
+            # No usable date now: look again on 1 January of that year.
+            due = timing.localize(dt.date(year, 1, 1), dt.time(0, 0), timing.zone(plan.settings.timezone))
+        self._set_timer(
+            self._anniversary_key(plan.name, enr.object, enr.record),
+            max(due, self._now),
+            "annual",
+            plan.name,
+            enr.id,
+        )
 
     def _unenroll(self, enr: Enrollment, reason: str) -> None:
         self._end(enr, "unenrolled", h.UNENROLLED, {"reason": reason})
@@ -1089,7 +1128,7 @@ class Engine:
             self._schedule_fire(compiled)
             return
         if timer.kind == "annual":
-            self._annual_fire(compiled)
+            self._annual_fire(compiled, timer)
             return
         enr = self.store.enrollment(timer.enrollment or "")
         if enr is None or enr.status != "active":
@@ -1112,25 +1151,37 @@ class Engine:
                 continue
             self._try_enroll(compiled, record, reenroll_ok=plan.reenroll.mode == "every_time")
 
-    def _annual_fire(self, compiled: _Compiled) -> None:
+    def _annual_fire(self, compiled: _Compiled, timer: Timer) -> None:
+        """A record's next anniversary is due: it enrolls again if it still meets the
+        criteria; if not, it is looked at again for the anniversary after."""
         plan = compiled.plan
-        self._set_timer(
-            f"annual:{plan.name}", timing.next_new_year(self._now, plan.settings.timezone), "annual", plan.name
-        )
         if not self.is_active(plan.name):
             return
-        for enr in list(self.store.enrollments(workflow=plan.name)):
-            latest = [e for e in self.store.enrollments_of(enr.object, enr.record) if e.workflow == plan.name][-1]
-            if latest.id != enr.id or latest.status == "active":
-                continue
-            record = self.crm.get(enr.object, enr.record)
-            if record is None:
-                continue
-            facts = self._facts(record, plan)
-            criteria = compiled.trigger or compiled.refinement
-            if criteria is not None and not criteria(facts):
-                continue
-            self._try_enroll(compiled, record, annual=True)
+        if timer.enrollment is None:
+            # A workflow-wide new-year timer of an earlier version: give each record
+            # whose enrollment has ended its own anniversary timer instead.
+            for enr in list(self.store.enrollments(workflow=plan.name)):
+                latest = [e for e in self.store.enrollments_of(enr.object, enr.record) if e.workflow == plan.name]
+                key = self._anniversary_key(plan.name, enr.object, enr.record)
+                if latest and latest[-1].id == enr.id and enr.status != "active" and self.store.timer(key) is None:
+                    self._schedule_anniversary(enr)
+            return
+        ended = self.store.enrollment(timer.enrollment)
+        if ended is None:
+            return
+        mine = [e for e in self.store.enrollments_of(ended.object, ended.record) if e.workflow == plan.name]
+        if not mine or mine[-1].id != ended.id or ended.status == "active":
+            return  # enrolled again since (by hand): its end schedules the next one
+        year = self._anniversary_year(plan, ended)
+        record = self.crm.get(ended.object, ended.record)
+        if record is None:
+            return
+        criteria = compiled.trigger or compiled.refinement
+        if criteria is not None and not criteria(self._facts(record, plan)):
+            self._schedule_anniversary(ended, year + 1)
+            return
+        if self._try_enroll(compiled, record, annual=True, anchor_year=year) is None:
+            self._schedule_anniversary(ended, year + 1)
 
     # ------------------------------------------------------------ running steps
 
@@ -1288,9 +1339,13 @@ class Engine:
                 return _Goto(enr, step.next)
             return self._sleep(enr, step, target, {}, phase="after")
         # delay_until_anchor
+        if enr.anchor is None:
+            return self._skip_rest(enr, compiled, step)
         anchor_at = self._anchor_target(enr, plan, step)
         if anchor_at is not None and anchor_at > now:
             return self._sleep(enr, step, anchor_at, {}, phase="after")
+        if anchor_at == now:
+            return _Goto(enr, step.next)  # due now, not passed
         return self._skip_passed(enr, compiled, step)
 
     def _date_target(self, enr: Enrollment, plan: WorkflowPlan, args: Mapping[str, Any]) -> dt.datetime | None:
@@ -1326,8 +1381,10 @@ class Engine:
     def _anchor_target(self, enr: Enrollment, plan: WorkflowPlan, step: Step) -> dt.datetime | None:
         if enr.anchor is None:
             return None
+        return self._anchor_step_time(plan, step, dt.date.fromisoformat(enr.anchor))
+
+    def _anchor_step_time(self, plan: WorkflowPlan, step: Step, anchor: dt.date) -> dt.datetime:
         args = step.args
-        anchor = dt.date.fromisoformat(enr.anchor)
         at = timing.parse_time(args["at"]) if args.get("at") else None
         offset = timing.duration_parts(args["offset"]) if args.get("offset") else None
         sign = -1 if args.get("side") == "before" else 1
@@ -1343,10 +1400,31 @@ class Engine:
             here = plan.steps[cur]
             if here.kind == "delay_until_anchor" and cur != step.id:
                 until = self._anchor_target(enr, plan, here)
-                if until is not None and until > self._now:
+                if until is not None and until >= self._now:
                     return _Goto(enr, cur)
             if here.kind not in ("label", "go_to", "end"):
                 self._record(plan.name, enr.object, enr.record, h.SKIPPED, cur, {"reason": h.ANCHOR_PASSED}, enr.id)
+            if here.kind == "end":
+                break
+            cur = here.target if here.kind == "go_to" else here.next
+        self._complete(enr)
+        return _ENDED
+
+    def _skip_rest(self, enr: Enrollment, compiled: _Compiled, step: Step) -> object:
+        """No usable anchor date: none of the date-centred steps runs; each is recorded
+        `skipped` (`anchor_unknown`, with the value found) and the enrollment completes."""
+        plan = compiled.plan
+        record = self.crm.get(enr.object, enr.record)
+        value = None if record is None else self._anchor_value(plan, record)
+        shown = value if value is None or type(value) in _PLAIN else str(value)
+        detail: dict[str, Any] = {"reason": h.ANCHOR_UNKNOWN, "value": shown}
+        cur: str | None = step.id
+        seen: set[str] = set()
+        while cur is not None and cur not in seen:
+            seen.add(cur)
+            here = plan.steps[cur]
+            if here.kind not in ("label", "go_to", "end"):
+                self._record(plan.name, enr.object, enr.record, h.SKIPPED, cur, detail, enr.id)
             if here.kind == "end":
                 break
             cur = here.target if here.kind == "go_to" else here.next

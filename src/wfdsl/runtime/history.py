@@ -54,6 +54,7 @@ GOAL_ALREADY_MET = "goal_already_met"
 GOAL_MET_REASON = "goal_met"
 CRITERIA_UNMET = "criteria_unmet"
 ANCHOR_PASSED = "anchor_passed"
+ANCHOR_UNKNOWN = "anchor_unknown"  # the anchor value is empty or not a date
 LOOP_GUARD = "loop_guard"
 MANUAL = "manual"
 # Reasons this runtime adds (docs/runtime.md explains each).
@@ -78,6 +79,7 @@ REASONS: frozenset[str] = frozenset(
         GOAL_MET_REASON,
         CRITERIA_UNMET,
         ANCHOR_PASSED,
+        ANCHOR_UNKNOWN,
         LOOP_GUARD,
         MANUAL,
         PLACEHOLDER,
