@@ -238,12 +238,18 @@ def criteria_data(criteria: n.Criteria, *, event: bool = False) -> dict[str, Any
     if isinstance(c, n.ReachedGoal):
         return {"op": "reached_goal", "workflow": c.workflow.value}
     if isinstance(c, n.HasEvent):
-        return {
+        data = {
             "op": "has_event",
             "event": _event_data(c.event),
             "negated": c.negated,
             "within": None if c.within is None else duration_data(c.within),
         }
+        if c.at_least is not None:
+            data["at_least"] = int(c.at_least.value)
+        return data
+    if isinstance(c, n.Updated):
+        op = "not_updated_within" if c.negated else "updated_within"
+        return {"op": op, **target(c.prop), "duration": duration_data(c.within)}
     return {"op": "received"}
 
 

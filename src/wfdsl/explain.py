@@ -34,6 +34,7 @@ from wfdsl.plan import EventSpec, ProjectPlan, WorkflowPlan, decode_value
 from wfdsl.runtime import history as h
 from wfdsl.runtime.criteria import (
     PROPERTY_OPS,
+    UPDATED_OPS,
     ExplainNode,
     compile_event_criteria,
     describe,
@@ -135,6 +136,14 @@ def _tree(node: ExplainNode, facts: RecordFacts | None) -> Tree:
     elif op == "has_event":
         count = node.value if isinstance(node.value, int) else 0
         seen = f"{count} matching event{'' if count == 1 else 's'}"
+    elif op in UPDATED_OPS:
+        last = node.value
+        if not isinstance(last, dt.datetime):
+            seen = "never set"
+        elif last.year == 1:
+            seen = "set before the start, not since"
+        else:
+            seen = f"last updated {_time(last)}"
     elif op == "in_list":
         seen = "member" if node.result else "not a member"
     elif op == "enrolled_in":
@@ -935,13 +944,7 @@ class ExplainSimulation(Simulation):
         if not isinstance(clock, VirtualClock):
             clock = VirtualClock(clock)
         start = clock.now()
-        for record in self.seed.records:
-            self.crm.add_record(record.object, record.id, record.properties, at=start)
-        for left, right in self.seed.associations:
-            self.crm.associate(left, right)
-        for name, members in self.seed.lists.items():
-            for member in members:
-                self.crm.add_to_list(name, member)
+        self._seed_crm()
         engine = ExplainEngine(self.plans, self.crm, self.store, clock, observer=self.observer, allow_placeholders=True)
         self.started = utc(start)
         self._initial(engine)

@@ -241,9 +241,13 @@ def criteria_text(criteria: n.Node) -> str:
         return f"reached goal of workflow {value_text(c.workflow)}"
     if isinstance(c, n.HasEvent):
         out = f"has {'not ' if c.negated else ''}{event_text(c.event)}"
+        if c.at_least is not None:
+            out += f" at least {c.at_least.text} time{'' if c.at_least.text == '1' else 's'}"
         if c.within is not None:
             out += f" within last {duration_text(c.within)}"
         return out
+    if isinstance(c, n.Updated):
+        return f"{c.prop.dotted} {'not ' if c.negated else ''}updated within last {duration_text(c.within)}"
     if isinstance(c, n.Received):
         return "received"
     raise TypeError(f"not criteria: {type(c).__name__}")  # pragma: no cover

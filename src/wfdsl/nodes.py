@@ -261,9 +261,21 @@ class ReachedGoal(Node):
 
 @attrs.frozen(kw_only=True, repr=False)
 class HasEvent(Node):
+    """`has <event> [at least N times] [within last D]`, `has not <event> [within last D]`."""
+
     event: Event
     negated: bool
     within: Duration | None = None
+    at_least: NumberLit | None = None
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class Updated(Node):
+    """`P updated within last D`; `P not updated within last D` (negated)."""
+
+    prop: PropertyRef
+    within: Duration
+    negated: bool
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -287,6 +299,7 @@ Criteria = (
     | EnrolledIn
     | ReachedGoal
     | HasEvent
+    | Updated
     | Received
 )
 

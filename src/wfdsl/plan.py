@@ -534,7 +534,7 @@ def plan_to_data(plans: ProjectPlan) -> dict[str, Any]:
 def history_reads(plans: ProjectPlan) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
     """What the plans' criteria read from a CRM's histories: the event types of
     `has <event>` filters, and the (object type, property) pairs of `has ever been` /
-    `has never been`. A CRM that keeps only these histories answers every criterion
+    `has never been` / `updated within last`. A CRM that keeps only these histories answers every criterion
     of these plans the same (what `wfdsl simulate` does to bound its memory).
 
     >>> history_reads(ProjectPlan(workflows=()))
@@ -549,7 +549,7 @@ def history_reads(plans: ProjectPlan) -> tuple[frozenset[str], frozenset[tuple[s
             op = item.get("op")
             if op == "has_event" and isinstance(item.get("event"), dict):
                 events.add(str(item["event"].get("type")))
-            elif op in ("ever", "never") and "property" in item:
+            elif op in ("ever", "never", "updated_within", "not_updated_within") and "property" in item:
                 properties.add((str(item.get("object")), str(item["property"])))
             stack.extend(item.values())
         elif isinstance(item, list):
@@ -691,6 +691,8 @@ _VALUE_KEYS = {
     "within_last": ("duration",),
     "within_next": ("duration",),
     "more_than_ago": ("duration",),
+    "updated_within": ("duration",),
+    "not_updated_within": ("duration",),
 }
 CRITERIA_OPS: frozenset[str] = frozenset(
     {"and", "or", "not", "in_list", "enrolled_in", "reached_goal", "has_event", "received", *_VALUE_KEYS}
@@ -983,6 +985,9 @@ def check_criteria(data: Any, where: str = "criteria", depth: int = 0) -> None:
                 _flag(node["negated"], f"{at}.negated")
             if node.get("within") is not None:
                 _check_duration(node["within"], f"{at}.within")
+            least = node.get("at_least")
+            if least is not None and (type(least) is not int or least < 1):
+                raise PlanError(f"{at}.at_least: expected a whole number of at least 1, found {_kind(least)}")
 
 
 def _check_base(value: Any, where: str) -> None:

@@ -312,6 +312,11 @@ def read_events(path: str | Path, where: dict[str, int] | None = None) -> Iterat
 # ---------------------------------------------------------------- running
 
 
+#: When the values of the records file were set, as far as `updated within last N days`
+#: is concerned: before any window.
+SEEDED_AT = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+
+
 class Simulation:
     """One simulation run: a memory CRM seeded from the records, a memory store, a
     virtual clock, and every workflow active from the start.
@@ -344,15 +349,20 @@ class Simulation:
         self.store = MemoryStore(history_sink=on_history)
         self.engine: Engine | None = None
 
-    def _begin(self, clock: VirtualClock) -> Engine:
-        start = clock.now()
+    def _seed_crm(self) -> None:
+        """The records, associations and lists of the records file, in the memory CRM."""
         for record in self.seed.records:
-            self.crm.add_record(record.object, record.id, record.properties, at=start)
+            # Values of the records file were set at some unknown time before the start:
+            # never "updated within last N days".
+            self.crm.add_record(record.object, record.id, record.properties, at=SEEDED_AT)
         for left, right in self.seed.associations:
             self.crm.associate(left, right)
         for name, members in self.seed.lists.items():
             for member in members:
                 self.crm.add_to_list(name, member)
+
+    def _begin(self, clock: VirtualClock) -> Engine:
+        self._seed_crm()
         engine = Engine(self.plans, self.crm, self.store, clock, allow_placeholders=True)
         for workflow in engine.workflows:
             engine.activate(workflow)

@@ -500,6 +500,7 @@ _TERMINAL_WORDS: dict[str, str] = {
     "ASSIGN_TO": "`assign to`",
     "KNOWN": "`known` or `unknown`",
     "ANNUALLY": "`annually`",
+    "TIMES": "`times`",
     "TRUE": "`true`",
     "FALSE": "`false`",
     "OWNER": "`owner`",
@@ -1122,6 +1123,24 @@ class _ToAst:
     def has_event(self, meta: Any, children: list[Any]) -> n.HasEvent:
         event, within = children
         return n.HasEvent(span=self._span(meta), event=event, negated=False, within=within)
+
+    def has_event_count(self, meta: Any, children: list[Any]) -> n.HasEvent:
+        event, count, _times, within = children
+        return n.HasEvent(
+            span=self._span(meta),
+            event=event,
+            negated=False,
+            within=within,
+            at_least=n.NumberLit(span=self._tspan(count), text=str(count)),
+        )
+
+    def updated_within(self, meta: Any, children: list[Any]) -> n.Updated:
+        prop, duration = children
+        return n.Updated(span=self._span(meta), prop=prop, within=duration, negated=False)
+
+    def not_updated_within(self, meta: Any, children: list[Any]) -> n.Updated:
+        prop, duration = children
+        return n.Updated(span=self._span(meta), prop=prop, within=duration, negated=True)
 
     def has_not_event(self, meta: Any, children: list[Any]) -> n.HasEvent:
         event, within = children

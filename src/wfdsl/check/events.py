@@ -80,6 +80,16 @@ def unknown_event_attribute(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic
             continue
         for node in walk_record(event.criteria):
             prop = getattr(node, "prop", None)
+            if isinstance(node, n.Updated) and isinstance(prop, n.PropertyRef):
+                yield Diagnostic.of(
+                    "type-mismatch",
+                    f"found `{prop.dotted} {'not ' if node.negated else ''}updated within last …` inside "
+                    f"the criteria of `{event.name}`; expected a record property: `updated` reads a "
+                    "property's history, and an event's attributes have none",
+                    node.span,
+                    hint=f"test it outside the event: `{event.name}(…) only if contact.<property> updated within …`",
+                )
+                continue
             if not isinstance(prop, n.PropertyRef) or prop.dotted in spec.attributes:
                 continue
             if spec.attributes:

@@ -67,6 +67,11 @@ def datetime_problem(text: str) -> str | None:
 _UNIT_MINUTES = {"minute": 1, "hour": 60, "day": 24 * 60, "week": 7 * 24 * 60}
 
 
+def _count_ok(text: str) -> bool:
+    """A count of `at least N times`: a whole number, 1 or more."""
+    return text.isascii() and text.isdigit() and int(text) >= 1
+
+
 def _minutes(duration: n.Duration) -> int:
     total = 0
     for part in duration.parts:
@@ -120,6 +125,12 @@ def invalid_value(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:  # noqa
                     node.span,
                     hint=f"write e.g. `{fix}`, or a smaller unit for fractions (`90 minutes`)",
                 )
+        elif isinstance(node, n.HasEvent) and node.at_least is not None and not _count_ok(node.at_least.text):
+            yield _bad(
+                f"found `at least {node.at_least.text} times`; expected a whole number of at least 1",
+                node.at_least.span,
+                hint="write e.g. `at least 3 times`; `has <event>` alone means at least 1 time",
+            )
         elif isinstance(node, n.Duration) and _minutes(node) > MAX_DURATION_MINUTES:
             yield _bad(
                 "found a duration longer than 100 years; expected at most "

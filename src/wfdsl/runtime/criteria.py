@@ -34,6 +34,7 @@ from wfdsl.runtime.values import as_bool, as_date, as_datetime, as_number, is_da
 UTC = dt.timezone.utc
 
 __all__ = [
+    "UPDATED_OPS",
     "ExplainNode",
     "Facts",
     "compile_criteria",
@@ -69,6 +70,10 @@ class Facts(Protocol):
     def enrolled_in(self, workflow: str) -> bool: ...
 
     def reached_goal(self, workflow: str) -> bool: ...
+
+    def last_updated(self, object_type: str, prop: str) -> dt.datetime | None:
+        """When the property last changed (None: never set, or no time known)."""
+        ...
 
 
 # ---------------------------------------------------------------- URL parts
@@ -415,9 +420,30 @@ def explain_criteria(data: Mapping[str, Any], facts: Facts) -> ExplainNode:
     if op == "has_event":
         matcher = compile_event_matcher(data["event"])
         count = _has_event(facts, data["event"], matcher, data.get("within"))
-        result = (count == 0) if data.get("negated") else (count > 0)
+        least = int(data.get("at_least") or 1)
+        result = (count < least) if data.get("negated") else (count >= least)
         return ExplainNode(op=op, result=result, data=data, value=count)
+    if op in UPDATED_OPS:
+        last = facts.last_updated(str(data["object"]), str(data["property"]))
+        result = _updated(op, last, int(data["duration"]["seconds"]), facts.now)
+        return ExplainNode(op=op, result=result, data=data, value=last)
     raise ValueError(f"unknown criteria operator {op!r}")
+
+
+#: `P updated within last D`, `P not updated within last D`: from the property's history.
+UPDATED_OPS = frozenset({"updated_within", "not_updated_within"})
+
+
+def _updated(op: str, last: dt.datetime | None, seconds: int, now: dt.datetime) -> bool:
+    """Whether the last change is within the last `seconds` (a property never set counts
+    as not updated)."""
+    recent = last is not None and (now - _aware(last)).total_seconds() <= seconds
+    return recent if op == "updated_within" else not recent
+
+
+def _updated_fact(facts: Facts, node: Mapping[str, Any]) -> bool:
+    last = facts.last_updated(str(node["object"]), str(node["property"]))
+    return _updated(str(node["op"]), last, int(node["duration"]["seconds"]), facts.now)
 
 
 def _literal(value: Any) -> str:
@@ -509,9 +535,15 @@ def describe(data: Mapping[str, Any], nested: bool = False) -> str:
         return f"{verb} workflow {_literal(data['workflow'])}"
     if op == "has_event":
         text = ("has not " if data.get("negated") else "has ") + _event_text(data["event"])
+        least = data.get("at_least")
+        if least is not None:
+            text += f" at least {least} time{'' if least == 1 else 's'}"
         if data.get("within") is not None:
             text += f" within last {_duration_text(data['within'])}"
         return text
+    if op in UPDATED_OPS:
+        word = "not updated" if op == "not_updated_within" else "updated"
+        return f"{data.get('object')}.{data.get('property')} {word} within last {_duration_text(data['duration'])}"
     return op
 
 
@@ -600,7 +632,10 @@ class _Gen:
             event = node["event"]
             matcher = compile_event_matcher(event)
             call = f"_HAS(_F, {self.const(event)}, {self.const(matcher)}, {self.const(node.get('within'))})"
-            return f"({call} == 0)" if node.get("negated") else f"({call} > 0)"
+            least = int(node.get("at_least") or 1)
+            return f"({call} < {least})" if node.get("negated") else f"({call} >= {least})"
+        if op in UPDATED_OPS:
+            return f"_UPD(_F, {self.const(node)})"
         raise ValueError(f"unknown criteria operator {op!r}")
 
     def leaf(self, node: Mapping[str, Any]) -> str:
@@ -672,6 +707,7 @@ _RUNTIME_GLOBALS: dict[str, Any] = {
     "_TXT": _text_match,
     "_LEAF": _property_test,
     "_HAS": _has_event,
+    "_UPD": _updated_fact,
     "_ATTR": event_attribute,
 }
 
@@ -872,3 +908,6 @@ class _RecordFacts:
 
     def reached_goal(self, workflow: str) -> bool:
         raise ValueError("goal facts need the engine")
+
+    def last_updated(self, object_type: str, prop: str) -> dt.datetime | None:
+        raise ValueError("property history needs the record's facts")

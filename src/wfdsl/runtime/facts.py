@@ -105,6 +105,18 @@ class RecordFacts:
             return []
         return [value for _, value in self.crm.property_history(target.object, target.id, prop)]
 
+    def last_updated(self, object_type: str, prop: str) -> dt.datetime | None:
+        """When the property last changed, from its history (None when never set). A value
+        as it was before a change (`before`) was set no later than that change."""
+        target = self._target(object_type)
+        if target is None:
+            return None
+        found = self.crm.property_history(target.object, target.id, prop)
+        if (object_type, prop) in self._overrides:
+            # Seen as before the change: the change being judged did not happen yet.
+            found = found[:-1]
+        return found[-1][0] if found else None
+
     def in_list(self, name: str) -> bool:
         if name in self._lists:
             return self._lists[name]
