@@ -81,7 +81,7 @@ name = "a new lead gets two emails two days apart"
 workflow = "Welcome"
 record = "c1"
 enrolled = true
-no_actions = ["create_task"]
+no_actions = [{ kind = "send_email", args = { email = "Welcome #3" } }]
 completed = true
 goal_met = false
 
@@ -310,9 +310,19 @@ def test_files_found_below_a_directory(tmp_path: Path) -> None:
             "welcome.wftest.toml:29: records (inline):1: each `contact` record must be an object with",
         ),
         (
+            '\n[[test]]\nname = "x"\nworkflow = "Welcome"\nrecord = "c1"\nno_actions = ["send_mail"]\n',
+            "welcome.wftest.toml:28: [[test]] #1 (x) no_actions: no step of 'Welcome' can produce the action "
+            "`send_mail`; did you mean `send_email`? (its actions: `send_email`)",
+        ),
+        (
+            '\n[[test]]\nname = "x"\nworkflow = "Welcome"\nrecord = "c1"\nactions = [{ kind = "create_task" }]\n',
+            "no step of 'Welcome' can produce the action `create_task` (its actions: `send_email`)",
+        ),
+        (
             '\n[[test]]\nname = "x"\nworkflow = "Welcome"\nrecord = "c1"\n'
-            'events = [{ at = 2026-11-23T10:00:00Z, type = "nope", object = "contact", id = "c1" }]\n',
-            "welcome.wftest.toml:28: events (inline):1: unknown event type 'nope'",
+            'actions = [{ kind = "send_email", args = { emial = "Welcome #1" } }]\n',
+            "welcome.wftest.toml:28: [[test]] #1 (x) actions: no `send_email` step of 'Welcome' has the argument "
+            "`emial`; did you mean `email`? (its arguments: `created`, `email`)",
         ),
         (
             '\n[[test]]\nname = "x"\nworkflow = "Welcome"\nrecord = "co1"\nenrolled = true\n'
@@ -328,6 +338,35 @@ def test_malformed_files_exit_2(tmp_path: Path, tests: str, message: str) -> Non
     assert result.output.startswith("wfdsl: error: ")
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_junit_xml(tmp_path: Path) -> None:
+    """`--junit-xml FILE`: the same results as JUnit XML for CI, next to the usual report."""
+    import xml.etree.ElementTree as ET
+
+    path = project(
+        tmp_path,
+        PASSING
+        + '\n[[test]]\nname = "wrong"\nworkflow = "Welcome"\nrecord = "c1"\nenrolled = false\n'
+        + '\n[[test]]\nname = "known bug"\nworkflow = "Welcome"\nrecord = "c1"\nenrolled = false\nxfail = "later"\n',
+    )
+    out = tmp_path / "out" / "junit.xml"
+    out.parent.mkdir()
+    result = CliRunner().invoke(cli, ["test", str(path), "--junit-xml", str(out)])
+    assert result.exit_code == 1, result.output
+    root = ET.parse(out).getroot()
+    assert root.tag == "testsuites"
+    suite = root.find("testsuite")
+    assert suite is not None and suite.get("name") == str(path)
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert int(suite.get("tests", "0")) == len(cases) >= 3
+    assert suite.get("failures") == "1" and suite.get("skipped") == "1"
+    failure = cases["wrong"].find("failure")
+    assert failure is not None and "enrolled" in (failure.text or "")
+    assert cases["known bug"].find("skipped") is not None
+    assert all(c.find("failure") is None for n, c in cases.items() if n not in ("wrong",))
+    bad = CliRunner().invoke(cli, ["test", str(path), "--junit-xml", str(tmp_path / "no" / "dir" / "j.xml")])
+    assert bad.exit_code == 2 and "cannot write" in bad.output
 
 
 def test_malformed_setup_exits_2(tmp_path: Path) -> None:

@@ -20,12 +20,11 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
 from wfdsl.adapters.memory import MemoryCRM
-from wfdsl.catalog import EVENTS, INPUT_EVENTS
 from wfdsl.plan import ProjectPlan, history_reads
 from wfdsl.runtime.engine import Engine
 from wfdsl.runtime.protocols import Event, HistoryEntry, VirtualClock
@@ -242,14 +241,14 @@ def parse_event(data: Any, file: str, line: int) -> Event:
             raise SimulationInputError(file, line, f"missing field `{field}`")
     at = _timestamp(data["at"], file, line)
     kind = data["type"]
-    if not isinstance(kind, str) or (kind not in EVENTS and kind not in INPUT_EVENTS):
+    if not isinstance(kind, str) or not kind:
         raise SimulationInputError(
             file,
             line,
-            f"unknown event type {kind!r}; expected record.created, "
-            "record.updated, list.added, list.removed, workflow.enroll "
-            "or a catalog event such as form.submitted",
+            "`type` must be an event type: record.created, record.updated, list.added, "
+            "list.removed, workflow.enroll or a catalog event such as form.submitted",
         )
+    # A type outside the catalog is delivered as is (and `InputCheck` warns about it).
     object_type = data["object"]
     if not isinstance(object_type, str) or not object_type:
         raise SimulationInputError(file, line, '`object` must be an object type, e.g. "contact"')
@@ -447,12 +446,28 @@ def simulate_files(
     until: dt.datetime | None = None,
     on_history: Callable[[HistoryEntry], None] | None = None,
     lean_crm: bool = False,
+    check: InputCheckLike | None = None,
 ) -> Simulation:
-    """Run a simulation from files (what `wfdsl simulate` does, streaming and lean)."""
-    sim = Simulation(plans, load_records(records), start=start, until=until, on_history=on_history, lean_crm=lean_crm)
+    """Run a simulation from files (what `wfdsl simulate` does, streaming and lean).
+    With `check` (an `inputcheck.InputCheck`), the records and each event are checked
+    against the schema and the catalog as they are read."""
+    seed = load_records(records)
     where: dict[str, int] = {}
-    sim.run(read_events(events, where), str(events), where)
+    stream: Iterable[Event] = read_events(events, where)
+    if check is not None:
+        check.records(seed, str(records))
+        stream = check.events(stream, str(events))
+    sim = Simulation(plans, seed, start=start, until=until, on_history=on_history, lean_crm=lean_crm)
+    sim.run(stream, str(events), where)
     return sim
+
+
+class InputCheckLike(Protocol):
+    """What `simulate_files` needs of `inputcheck.InputCheck`."""
+
+    def records(self, seed: Seed, file: str) -> None: ...
+
+    def events(self, events: Iterable[Event], file: str) -> Iterator[Event]: ...
 
 
 def _poison(error: BaseException) -> bool:

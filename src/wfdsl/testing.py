@@ -31,8 +31,9 @@ from wfdsl.explain import (
     resolve_record,
     why_not,
 )
-from wfdsl.plan import PlanError, ProjectPlan
+from wfdsl.plan import PlanError, ProjectPlan, WorkflowPlan
 from wfdsl.project import SourceError
+from wfdsl.runtime.engine import action_arguments
 from wfdsl.runtime.protocols import Event
 from wfdsl.simulate import (
     Seed,
@@ -352,11 +353,47 @@ def _validate_case(case: Mapping[str, Any], plans: ProjectPlan, file: str, lines
     for action in no_actions:
         if not isinstance(action, str):
             _validate_action(action, f"{where} no_actions", file, lines, i, timed=False)
+    plan = next(p for p in plans.workflows if p.name == workflow)
+    for key, items in (("actions", actions), ("no_actions", no_actions)):
+        for action in items:
+            spec = {"kind": action} if isinstance(action, str) else action
+            _producible(spec, plan, f"{where} {key}", file, lines.of(key, i))
     stats = case.get("stats")
     if stats is not None and not isinstance(stats, dict):
         raise TestFileError(
             file, f"{where}: `stats` must be a table, e.g. stats = {{ enrolled = 2 }}", lines.of("stats", i)
         )
+
+
+def _producible(action: Mapping[str, Any], plan: WorkflowPlan, where: str, file: str, line: int | None) -> None:
+    """An expectation must name an action kind and arguments that a step of the workflow
+    can produce: a typo (`send_mail`, `priorty`) would otherwise pass without testing
+    anything."""
+    kind = str(action["kind"])
+    produced: dict[str, set[str]] = {}
+    for step in plan.steps.values():
+        names = action_arguments(step)
+        if names is not None:
+            produced.setdefault(step.kind, set()).update(names)
+    if kind not in produced:
+        close = difflib.get_close_matches(kind, sorted(produced), n=1, cutoff=0.6)
+        hint = f"; did you mean `{close[0]}`?" if close else ""
+        kinds = ", ".join(f"`{k}`" for k in sorted(produced)) or "none"
+        raise TestFileError(
+            file,
+            f"{where}: no step of {plan.name!r} can produce the action `{kind}`{hint} (its actions: {kinds})",
+            line,
+        )
+    for name in action.get("args", {}) or {}:
+        if name not in produced[kind]:
+            close = difflib.get_close_matches(name, sorted(produced[kind]), n=1, cutoff=0.6)
+            hint = f"; did you mean `{close[0]}`?" if close else ""
+            listed = ", ".join(f"`{n}`" for n in sorted(produced[kind]))
+            raise TestFileError(
+                file,
+                f"{where}: no `{kind}` step of {plan.name!r} has the argument `{name}`{hint} (its arguments: {listed})",
+                line,
+            )
 
 
 def _validate_action(action: Any, where: str, file: str, lines: _Lines, i: int, *, timed: bool) -> None:
@@ -632,6 +669,50 @@ def run_file(path: Path, keyword: str | None = None) -> list[CaseResult]:
             )
         )
     return results
+
+
+def junit_text(report: TestReport) -> str:
+    """The report as JUnit XML, as CI systems read it: one `<testsuite>` per test file,
+    one `<testcase>` per case (`classname` the file, `name` the case); a failure has a
+    `<failure>` with the problems, an expected failure a `<skipped>`, and a case marked
+    `xfail` that passed a `<failure>` saying so.
+
+    >>> print(junit_text(TestReport(results=(CaseResult(file="a.wftest.toml", name="ok", status="pass"),))), end="")
+    <?xml version="1.0" encoding="utf-8"?>
+    <testsuites name="wfdsl test" tests="1" failures="0" errors="0" skipped="0">
+      <testsuite name="a.wftest.toml" tests="1" failures="0" errors="0" skipped="0">
+        <testcase classname="a.wftest.toml" name="ok" time="0" />
+      </testsuite>
+    </testsuites>
+    """
+    from xml.etree import ElementTree as ET
+
+    def counts(results: Sequence[CaseResult]) -> dict[str, str]:
+        return {
+            "tests": str(len(results)),
+            "failures": str(sum(1 for r in results if r.failed)),
+            "errors": "0",
+            "skipped": str(sum(1 for r in results if r.status == "xfail")),
+        }
+
+    root = ET.Element("testsuites", {"name": "wfdsl test", **counts(report.results)})
+    files: dict[str, list[CaseResult]] = {}
+    for result in report.results:
+        files.setdefault(result.file, []).append(result)
+    for file, results in files.items():
+        suite = ET.SubElement(root, "testsuite", {"name": file, **counts(results)})
+        for result in results:
+            case = ET.SubElement(suite, "testcase", {"classname": file, "name": result.name, "time": "0"})
+            if result.status == "fail":
+                first = result.problems[0] if result.problems else "failed"
+                failure = ET.SubElement(case, "failure", {"message": first})
+                failure.text = "\n".join(result.problems)
+            elif result.status == "xpass":
+                ET.SubElement(case, "failure", {"message": f"marked xfail ({result.xfail}) but every expectation held"})
+            elif result.status == "xfail":
+                ET.SubElement(case, "skipped", {"message": f"expected failure: {result.xfail}"})
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 def run_paths(paths: Iterable[str | Path], keyword: str | None = None) -> TestReport:

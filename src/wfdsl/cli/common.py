@@ -13,6 +13,7 @@ import click
 from wfdsl.cli.style import style
 
 if TYPE_CHECKING:
+    from wfdsl.inputcheck import InputCheck
     from wfdsl.plan import ProjectPlan
     from wfdsl.schema import Schema
 
@@ -62,6 +63,21 @@ def schema_for(paths: Sequence[str]) -> Schema | None:
         return load_schema(paths[0])
     except ConfigError as error:
         fail(str(error))
+
+
+def input_check(paths: Sequence[str]) -> InputCheck:
+    """A checker of records and events files against the project's schema (the built-in
+    one for a compiled plan with no config near it) that prints each warning on stderr."""
+    from wfdsl.inputcheck import InputCheck
+    from wfdsl.schema import BUILTIN, ConfigError, load_schema
+
+    schema = schema_for(paths)
+    if schema is None:
+        try:
+            schema = load_schema(paths[0]) if paths else load_schema()
+        except ConfigError:
+            schema = BUILTIN
+    return InputCheck(schema, warn=lambda message: click.echo(message, err=True))
 
 
 def plans_or_exit(paths: Sequence[str], doing: str) -> ProjectPlan:

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from wfdsl.cli.common import Exit, fail, parse_time, plans_or_exit, schema_for
+from wfdsl.cli.common import Exit, fail, input_check, parse_time, plans_or_exit, schema_for
 from wfdsl.explain import ExplainError, explain_record, render_text
 from wfdsl.redact import records_file_properties, redactor_for
 from wfdsl.runtime.protocols import AdapterError
@@ -42,9 +42,11 @@ def explain(
     start_at = parse_time(start, "--start")
     until_at = parse_time(until, "--until")
     plans = plans_or_exit(paths, "explained")
+    check = input_check(paths)
     try:
         seed = load_records(records)
-        stream = list(read_events(events))
+        check.records(seed, records)
+        stream = list(check.events(read_events(events), events))
         report = explain_record(plans, seed, stream, record, workflow=workflow, start=start_at, until=until_at)
     except (SimulationInputError, ExplainError) as error:
         fail(str(error))

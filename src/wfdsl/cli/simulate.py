@@ -9,7 +9,7 @@ import tempfile
 
 import click
 
-from wfdsl.cli.common import Exit, fail, parse_time, plans_or_exit, schema_for
+from wfdsl.cli.common import Exit, fail, input_check, parse_time, plans_or_exit, schema_for
 from wfdsl.redact import records_file_properties, redactor_for
 from wfdsl.runtime.engine import EngineError
 from wfdsl.runtime.history import trace_line
@@ -50,6 +50,7 @@ def simulate(
     until_at = parse_time(until, "--until")
     plans = plans_or_exit(paths, "simulated")
     redactor = redactor_for(schema_for(paths), records_file_properties(records)) if redact else None
+    check = input_check(paths)
     # The trace is rendered as the simulation writes it and spooled (to disk past a
     # few megabytes), so memory does not grow with it; stdout gets it only once the
     # run succeeded, so bad input still prints nothing but the error.
@@ -65,7 +66,7 @@ def simulate(
 
         try:
             sim = simulate_files(
-                plans, records, events, start=start_at, until=until_at, on_history=write, lean_crm=True
+                plans, records, events, start=start_at, until=until_at, on_history=write, lean_crm=True, check=check
             )
         except SimulationInputError as error:
             fail(str(error))

@@ -8,7 +8,7 @@ import click
 
 from wfdsl.cli.common import Exit, fail
 from wfdsl.runtime.protocols import AdapterError
-from wfdsl.testing import TestFileError, TestReport, run_paths
+from wfdsl.testing import TestFileError, TestReport, junit_text, run_paths
 
 
 def render(report: TestReport) -> str:
@@ -36,7 +36,8 @@ def render(report: TestReport) -> str:
 @click.command("test")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("-k", "keyword", metavar="TEXT", help="Only the test cases whose name contains TEXT (ignoring case).")
-def test(paths: tuple[str, ...], keyword: str | None) -> None:
+@click.option("--junit-xml", "junit_xml", metavar="FILE", help="Also write the results as JUnit XML to FILE (for CI).")
+def test(paths: tuple[str, ...], keyword: str | None, junit_xml: str | None) -> None:
     """Run the workflow test files (*.wftest.toml) at or below PATHS, or the test file
     of each .wf file in PATHS."""
     try:
@@ -47,5 +48,11 @@ def test(paths: tuple[str, ...], keyword: str | None) -> None:
     except AdapterError as error:
         fail(f"adapter failure: {error}", Exit.RUNTIME)
         return
+    if junit_xml is not None:
+        try:
+            with open(junit_xml, "w", encoding="utf-8") as handle:
+                handle.write(junit_text(report))
+        except OSError as error:
+            fail(f"cannot write {junit_xml}: {error.strerror or error}")
     sys.stdout.write(render(report))
     sys.exit(int(Exit.ERRORS if report.failed else Exit.OK))

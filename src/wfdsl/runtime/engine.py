@@ -34,7 +34,7 @@ from typing import Any
 
 import attrs
 
-from wfdsl.plan import EventSpec, ProjectPlan, Step, WorkflowPlan, decode_value
+from wfdsl.plan import CONTROL_KINDS, WAIT_KINDS, EventSpec, ProjectPlan, Step, WorkflowPlan, decode_value
 from wfdsl.runtime import history as h
 from wfdsl.runtime import timing
 from wfdsl.runtime.criteria import compile_criteria, compile_event_criteria, event_attribute
@@ -138,6 +138,34 @@ def _same(actual: Any, expected: Any) -> bool:
     if actual is None:
         return False
     return str(actual).casefold() == str(expected).casefold()
+
+
+def action_arguments(step: Step) -> frozenset[str] | None:
+    """The names a step's `action` history entries carry besides `action` (what
+    `wfdsl test` expectations may name in `args`); None for a step that records no
+    action (waits, control steps, placeholders)."""
+    kind = step.kind
+    if kind in WAIT_KINDS or kind in CONTROL_KINDS or kind == "placeholder":
+        return None
+    fixed = {
+        "set": {"object", "property", "value"},
+        "clear": {"object", "property"},
+        "increment": {"object", "property", "by"},
+        "copy": {"object", "property", "value", "source"},
+        "create_record": {"object_type", "properties", "created"},
+        "rotate_owner": {"owner"},
+        "enroll_in_workflow": {"workflow"},
+        "unenroll_from_workflow": {"workflow"},
+    }.get(kind)
+    if fixed is not None:
+        return frozenset(fixed)
+    names = set(step.args)
+    if kind == "create_task":
+        names.discard("due")
+        names.add("due_at")
+    if kind == "notify":
+        names.add("recipient")
+    return frozenset(names | {"created"})
 
 
 def idempotency_key(enr: Enrollment, step_id: str, store_id: str = "") -> str:
