@@ -50,6 +50,9 @@ EXPECTED: dict[str, tuple[list[tuple[int, int]], list[str]]] = {
     "unclosed_event_parenthesis": ([(4, 3)], []),
     "wait_without_timeout": ([(5, 5)], []),
     "workflow_name_not_a_string": ([(1, 10)], []),
+    "misspelt_unit_after_number": ([(4, 14)], []),
+    "date_without_leading_zeros": ([(4, 21)], []),
+    "control_characters": ([(1, 18), (2, 46), (4, 19)], ["Welcome "]),
 }
 
 
@@ -97,6 +100,12 @@ def test_reported_where_expected(name: str, snapshot: object) -> None:
         ("misspelt_weekday", "hint: did you mean `monday`?"),
         ("wait_without_timeout", "expected `up to` and a duration"),
         ("go_to_bare_name", "expected a string naming the label to go to after `go to`"),
+        ("misspelt_unit_after_number", "after `delay 12`"),
+        ("date_without_leading_zeros", "after `until 2027`"),
+        ("date_without_leading_zeros", "hint: write a date with a two-digit month and day: `2027-01-05`"),
+        ("control_characters", "found the control character U+0007 (BEL)"),
+        ("control_characters", "found the control character U+001B (ESC)"),
+        ("control_characters", "found the control character U+0000 (NUL)"),
     ],
 )
 def test_message_says_what_is_wrong_in_words(name: str, phrase: str) -> None:

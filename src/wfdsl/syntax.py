@@ -214,6 +214,10 @@ def parse(text: str, path: str = "<string>") -> ParseResult:
     (True, 'W')
     """
     comments: list[n.Comment] = []
+    control: list[Diagnostic] = []
+    if _CONTROL.search(text) is not None:
+        # Reported where they are; the rest of the file is parsed with spaces in their place.
+        control, text = _control_problems(text, path)
     depth_problem = _nesting_problem(text, path) or _long_number_problem(text, path)
     if depth_problem is not None:
         return ParseResult(
@@ -240,7 +244,39 @@ def parse(text: str, path: str = "<string>") -> ParseResult:
         workflows=tuple(workflows),
         comments=tuple(comments),
     )
-    return ParseResult(module=module, diagnostics=tuple(diagnostics), source=text)
+    return ParseResult(module=module, diagnostics=(*control, *diagnostics), source=text)
+
+
+#: Control characters: never in a `.wf` file, not even in strings and comments
+#: (tab, line feed, carriage return and form feed are whitespace).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+_CONTROL_NAMES = {0: "NUL", 7: "BEL", 8: "BS", 0x0B: "VT", 0x1B: "ESC", 0x7F: "DEL"}
+#: At most this many control characters are reported one by one.
+_MAX_CONTROL_REPORTS = 20
+
+
+def _control_problems(text: str, path: str) -> tuple[list[Diagnostic], str]:
+    """A `syntax` diagnostic for each control character (the first few), and the text
+    with a space in place of each."""
+    problems = []
+    for match in _CONTROL.finditer(text):
+        if len(problems) == _MAX_CONTROL_REPORTS:
+            break
+        at = match.start()
+        line = text.count("\n", 0, at) + 1
+        col = at - (text.rfind("\n", 0, at) + 1) + 1
+        code = ord(match.group())
+        name = _CONTROL_NAMES.get(code)
+        shown = f"U+{code:04X}" + (f" ({name})" if name else "")
+        problems.append(
+            Diagnostic.of(
+                "syntax",
+                f"found the control character {shown}; expected printable text (in strings and comments too)",
+                Span(file=path, line=line, col=col, end_line=line, end_col=col + 1),
+                hint="remove it; in a string write a line break as `\\n` and a tab as `\\t`",
+            )
+        )
+    return problems, _CONTROL.sub(" ", text)
 
 
 def parse_file(path: str | Path) -> ParseResult:
@@ -585,7 +621,15 @@ _CONTEXT_WORDS: dict[tuple[str, ...], str] = {
     ("on",): "an event like `form.submitted`, or `schedule`",
 }
 
-_WORD_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*|[A-Za-z_][A-Za-z0-9_]*|\S')
+_YEAR = re.compile(r"[0-9]{4}")
+_WORD_TOKEN = re.compile(
+    r'"(?:[^"\\\n]|\\.)*"|#[^\n]*'
+    r"|[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}(?::[0-9]{2})?)?"  # dates, date-times
+    r"|[0-9]{1,2}:[0-9]{2}"  # times of day
+    r"|-?[0-9]+(?:\.[0-9]+)?%?"  # numbers, percentages
+    r"|[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"  # names, dotted names
+    r"|!=|<=|>=|\.\.|\S"
+)
 
 
 def _keyword_of(parser: Lark, terminal: str) -> str | None:
@@ -765,6 +809,8 @@ def _describe_error(error: UnexpectedInput, text: str, path: str) -> Diagnostic:
             hint = "this `}` has no open block to close; remove it"
         elif str(token) == "=" and previous and previous[-1] == "=":
             hint = "compare with a single `=`"
+        elif token.type == "NUMBER" and str(token).startswith("-") and previous and _YEAR.fullmatch(previous[-1]):
+            hint = "write a date with a two-digit month and day: `2027-01-05`"
         elif token.type == "NAME" and (guess := _closest_word(str(token), expected)):
             hint = f"did you mean `{guess}`?"
         elif token.type == "NAME" and (guess := _closest_keyword(str(token), expected)):
