@@ -204,7 +204,7 @@ def event_texts(draw: st.DrawFn, depth: int = 0) -> Tokens:
 
 @st.composite
 def predicate_texts(draw: st.DrawFn, depth: int = 0, bare: bool = False) -> Tokens:
-    """One predicate of SPEC §2.5 (with `bare`, property names are event attributes)."""
+    """One predicate (with `bare`, property names are event attributes)."""
     p = draw(prop_refs(bare=bare))
     kind = draw(st.integers(0, 22))
     v = value_texts(1)
@@ -296,7 +296,7 @@ def task_texts(draw: st.DrawFn) -> Tokens:
 
 @st.composite
 def step_texts(draw: st.DrawFn, depth: int = 0) -> Tokens:
-    """One step of SPEC §2.7 (compound steps nest up to a bounded depth)."""
+    """One step (compound steps nest up to a bounded depth)."""
     kinds = list(range(26)) + ([26, 27, 28, 29] if depth < 3 else [])
     kind = draw(st.sampled_from(kinds))
     s = draw(string_tokens())

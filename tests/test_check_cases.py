@@ -103,7 +103,7 @@ def test_unknown_property_is_a_warning_with_the_builtin_schema(tmp_path: Path) -
 
 
 def test_unknown_variable_is_an_error_even_with_the_builtin_schema() -> None:
-    # SPEC §3: a token that cannot be filled in is an error, while the same unknown
+    # a token that cannot be filled in is an error, while the same unknown
     # property outside a token is only a warning with the built-in schema.
     text = 'workflow "W" { object contact steps { create task "Call {{ contact.firstnme }}" } }'
     assert _check(text) == [("unknown-variable", "error")]

@@ -1,4 +1,4 @@
-"""Compiled criteria: every operator, the null semantics of SPEC §2.5, case rules,
+"""Compiled criteria: every operator, the null semantics, case rules,
 numbers held as text, dates and relative dates on a fixed clock, event criteria,
 URL parts, event and property history — and agreement with a reference interpreter."""
 
@@ -417,7 +417,7 @@ def _ref_cmp(op: str, v: object, lit: object) -> bool:
 
 
 def reference(data: Mapping[str, Any], record: Mapping[str, object]) -> bool:
-    """SPEC §2.5 read literally, one case per operator."""
+    """The design read literally, one case per operator."""
     op = data["op"]
     if op == "and":
         return all(reference(i, record) for i in data["items"])

@@ -251,7 +251,7 @@ def test_goal_on_an_associated_record_is_checked_when_that_record_changes() -> N
 
 
 def test_the_engine_is_importable_as_runtime_engine() -> None:
-    # SPEC §1 names it `runtime.Engine`; the module path works too.
+    # The design names it `runtime.Engine`; the module path works too.
     from wfdsl.runtime import Engine as Short
     from wfdsl.runtime.engine import Engine as Long
 

@@ -1,8 +1,8 @@
-"""Engine scenarios: one case file per rule of SPEC §5 and step kind of §2.7 -> trace snapshot.
+"""Engine scenarios: one case file per rule and step kind of §2.7 -> trace snapshot.
 
 A case file (`tests/cases/engine/*.case`) is workflow text, then sections:
 
-    --- records          the records file (JSON, SPEC §8)
+    --- records          the records file (JSON)
     --- events           the events file (JSON Lines)
     --- options          optional JSON: {"start": "...", "until": "..."}
     --- expect           optional lines `kind reason-or-action step` that must occur, in order

@@ -29,7 +29,7 @@ T0 = "2026-03-02T09:00:00Z"
 
 
 def _deploy() -> tuple[str, list[str]]:
-    """SPEC §5.4: a new version drops the delay an enrollment waits in."""
+    """a new version drops the delay an enrollment waits in."""
     v1 = (
         'workflow "Drip" {\n  object contact\n  enroll on form.submitted\n  steps {\n'
         '    send email "One"\n    delay 2 days\n    label "tail"\n'
@@ -45,7 +45,7 @@ def _deploy() -> tuple[str, list[str]]:
 
 
 def _retries() -> tuple[str, list[str]]:
-    """SPEC §5.7: two transient failures, then success; the adapter saw one action."""
+    """two transient failures, then success; the adapter saw one action."""
     text = (
         'workflow "Hook" {\n  object contact\n  enroll on form.submitted\n'
         "  settings { on failure stop }\n  steps {\n"

@@ -1,6 +1,6 @@
 """The examples parse and lint clean (AST dumps pinned); the sample data runs every one.
 
-examples/records.json and examples/events.jsonl follow SPEC §8 exactly and
+examples/records.json and examples/events.jsonl follow the documented simulation-file formats exactly and
 together enroll a record in every example workflow.
 """
 

@@ -1,6 +1,6 @@
 """Hostile input at the CLI: every bad file, path, URL or stream is answered with a clear
 `wfdsl: error: …` (or a diagnostic) naming the file — and the line where there is one —
-and the exit code of SPEC §7. Never a traceback.
+and the exit code Never a traceback.
 """
 
 from __future__ import annotations

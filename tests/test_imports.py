@@ -1,4 +1,4 @@
-"""The pipeline's import rules (SPEC §1): imports flow one way."""
+"""The pipeline's import rules: imports flow one way."""
 
 from __future__ import annotations
 

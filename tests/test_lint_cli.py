@@ -64,7 +64,7 @@ def test_text_header_format_caret_and_hint(files: Path) -> None:
     assert code == 1
     first = out.split("\n\n")[0].splitlines()
     assert re.fullmatch(rf"{re.escape(str(files / 'errs.wf'))}:3:13: error\[unknown-event\] .+", first[0])
-    # the source line as it is, a caret under the span, then `hint:` (SPEC §7)
+    # the source line as it is, a caret under the span, then `hint:`
     assert first[1] == "  enroll on form.submited"
     assert first[2] == " " * 12 + "^" * len("form.submited")
     assert first[3] == "hint: did you mean `form.submitted`?"

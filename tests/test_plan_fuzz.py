@@ -6,7 +6,7 @@ such as "25:99", a subtree from elsewhere in the plan; a key deleted; an
 object turned into a list) and given to `simulate`, `explain` and `run`.
 Every outcome is an exit status of 0 to 3 without a traceback, and a plan
 that is refused (exit 2) is named in the message, with the JSON path of the
-wrong value (SPEC §7, §10; docs/plans.md). The default tier runs in CI; the
+wrong value (docs/plans.md). The default tier runs in CI; the
 `slow` tier runs thousands (`pytest -m slow tests/test_plan_fuzz.py`,
 WFDSL_FUZZ_PLAN_EXAMPLES changes its size).
 """

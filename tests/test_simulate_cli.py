@@ -1,4 +1,4 @@
-"""`wfdsl simulate`: files in, trace out; exit codes and messages for bad input (SPEC §7, §8)."""
+"""`wfdsl simulate`: files in, trace out; exit codes and messages for bad input."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Catalog: the object types (SPEC §2.1) and the event catalog (SPEC §2.4), as plain data.
+"""Catalog: the object types and the event catalog, as plain data.
 
 Shared by the checker and the runtime, so it imports nothing from other
 wfdsl stages. An event applies to every object type (`ALL`), or to a set of
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import attrs
 
-#: The standard object types, in the order of SPEC §2.1.
+#: The standard object types, in the order
 STANDARD_OBJECT_TYPES: tuple[str, ...] = (
     "contact",
     "company",
@@ -88,7 +88,7 @@ def _events(
 
 _C = ("contact",)
 
-#: The event catalog of SPEC §2.4: name -> EventSpec.
+#: The event catalog: name -> EventSpec.
 EVENTS: dict[str, EventSpec] = _events(
     (("ad.interacted",), _C, ("network", "type", "ad")),
     (("call.started", "call.ended"), _C, ("outcome", "duration")),
@@ -130,7 +130,7 @@ EVENTS: dict[str, EventSpec] = _events(
 )
 
 #: Input events that change records rather than being catalog events a trigger
-#: names (SPEC §8): the runtime turns them into catalog events.
+#: names: the runtime turns them into catalog events.
 INPUT_EVENTS: tuple[str, ...] = (
     "record.created",
     "record.updated",

@@ -483,7 +483,7 @@ def compile_workflow(workflow: n.Workflow, source: str | Sequence[str]) -> Workf
     if isinstance(clause, n.AnchorClause):
         if isinstance(clause.target, n.PropertyRef):
             anchor = Anchor(property=_prop_ref(clause.target), annually=clause.annually)
-            # SPEC §2.8: only records that have a value for the anchor enroll.
+            # only records that have a value for the anchor enroll.
             known: Criteria = {"op": "known", **_prop(clause.target)}
             if trigger.kind == "filter":
                 trigger = Trigger(kind="filter", criteria=_and(trigger.criteria, known))

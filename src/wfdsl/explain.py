@@ -1,6 +1,6 @@
 """Explain: plans, records, events and one record in; every decision about that record out.
 
-`explain_record` runs the simulation of SPEC §8 with an observing engine
+`explain_record` runs the simulation with an observing engine
 (`ExplainEngine`, a subclass of `runtime.Engine` that changes nothing it
 does) and collects, for one record, each decision with the criteria tree the
 engine evaluated at that moment: which leaf was true or false and the value it

@@ -92,7 +92,7 @@ def format_module(module: n.Module, source: str) -> str:
 def ast_key(value: object) -> object:
     """A comparable form of an AST: spans left out, each workflow's clauses in canonical order.
 
-    Clauses may come in any order (SPEC §2.2) and the formatter sorts them
+    Clauses may come in any order and the formatter sorts them
     (stably, so repeated clauses keep their order): that is not a change of
     meaning, so the key sorts them too.
     """

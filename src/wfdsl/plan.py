@@ -6,7 +6,7 @@ JSON-compatible data: criteria, step arguments and typed values are small JSON
 trees (see docs/plans.md). `plan_to_json` writes deterministic bytes and
 `plans_from_json` reads them back losslessly, or raises `PlanError`.
 
-Typed values (SPEC §2.1 literals) are encoded where JSON has no type:
+Typed values (literals) are encoded where JSON has no type:
 
     "text", 42, -3.5, true                as themselves
     {"date": "2026-12-24"}                a calendar date

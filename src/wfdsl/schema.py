@@ -1,4 +1,4 @@
-"""Schema and config: config files in, the CRM schema (SPEC §2.9) and lint settings out.
+"""Schema and config: config files in, the CRM schema and lint settings out.
 
 A project schema lives in the closest `wfdsl.toml` (`[schema]` table) or
 `pyproject.toml` (`[tool.wfdsl.schema]` table) found walking up from the
@@ -31,7 +31,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-#: The property types of SPEC §2.9.
+#: The property types
 PROPERTY_TYPES: tuple[str, ...] = ("string", "number", "bool", "date", "datetime", "enumeration")
 
 CONFIG_FILE = "wfdsl.toml"
@@ -74,7 +74,7 @@ class Schema:
 
     `source` is the config file the schema came from, or None for the
     built-in schema; unknown properties are errors with a project schema
-    and warnings with the built-in one (SPEC §2.9).
+    and warnings with the built-in one.
     """
 
     objects: Mapping[str, Mapping[str, Property]]
@@ -189,7 +189,7 @@ _BUILTIN_PROPERTIES: dict[str, dict[str, str | tuple[str, tuple[str, ...]]]] = {
         "industry": "string",
         "message": "string",
         "hs_language": "string",
-        # A single-line text property in HubSpot, not a date (SPEC §3 date-property-type).
+        # A single-line text property in HubSpot, not a date (date-property-type).
         "date_of_birth": "string",
         "lifecyclestage": _LIFECYCLE,
         "hs_lead_status": _LEAD_STATUS,

@@ -1,7 +1,7 @@
 """Service loop: plans + CRM adapter + state store + JSON Lines events in; a running engine.
 
 What `wfdsl run` does, as a library. `Service.run(stream)` reads events
-(SPEC §8 lines) from a file object, feeds them to the engine, fires due
+(events-file lines) from a file object, feeds them to the engine, fires due
 timers, and commits in *units*: everything done for a batch of events (or a
 batch of timers) is one store transaction, together with the input position
 and the clock. A unit is small (at most `batch` events or timers), so a
@@ -412,7 +412,7 @@ def _event_json(event: Event) -> dict[str, Any]:
 
 
 def load_records_into(crm: CRMAdapter, data: Any, at: dt.datetime) -> None:
-    """Load a records file (SPEC §8, decoded JSON) into a CRM: `import_records` when the
+    """Load a records file (decoded JSON) into a CRM: `import_records` when the
     adapter has it (SQLiteCRM imports a file once), else `add_record`/`associate`/`add_to_list`
     (MemoryCRM). ValueError for an adapter that can do neither."""
     if isinstance(crm, RecordLoader):

@@ -1,6 +1,6 @@
 """Simulation: plans + records file + JSON Lines events -> engine on a virtual clock -> trace.
 
-SPEC §8. Records exist before the simulation starts; events are read and fed
+Records exist before the simulation starts; events are read and fed
 one line at a time (the file is never loaded whole), with the timers that
 fall due between them fired first. Malformed input raises
 `SimulationInputError`, which names the file and the line.
@@ -202,7 +202,7 @@ def load_records_data(data: Any, file: str, text: str = "") -> Seed:
 
 
 def load_records(path: str | Path) -> Seed:
-    """Read a records file (SPEC §8)."""
+    """Read a records file."""
     file = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8-sig")  # a leading BOM is allowed
@@ -420,7 +420,7 @@ class Simulation:
             raise SimulationRuntimeError(f"{whose}: cannot go on: {_describe(error)}") from None
 
     def trace(self) -> list[dict[str, Any]]:
-        """The history entries in time order, as SPEC §8 JSON objects."""
+        """The history entries in time order, as trace JSON objects."""
         return [entry.to_json() for entry in self.store.history()]
 
     def entries(self) -> list[Any]:

@@ -1,7 +1,7 @@
 """Workflow tests: `*.wftest.toml` files in, one result per test case (pass, fail, xfail) out.
 
 A test file names the workflow files to load, the records and events to
-simulate (inline or as files, SPEC §8 shapes) and test cases that state what
+simulate (inline or as files, in the simulation-file shapes) and test cases that state what
 must happen to a record in a workflow: enrolled or not and why, the actions
 taken and when, goal met, converted, completed, unenrolled and why, stats.
 docs/testing.md describes the format. `run_paths` is what `wfdsl test` calls.
@@ -164,7 +164,7 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def _jsonable(value: Any) -> Any:
-    """TOML values as the JSON of SPEC §8 would hold them (dates as ISO text)."""
+    """TOML values as the JSON would hold them (dates as ISO text)."""
     if isinstance(value, dt.datetime):
         text = value.isoformat()
         return text.replace("+00:00", "Z") if value.tzinfo is not None else text

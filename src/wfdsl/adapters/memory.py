@@ -52,7 +52,7 @@ class _Fault:
 
 
 class MemoryCRM:
-    """An in-memory CRM (SPEC §6 `memory`)."""
+    """An in-memory CRM (`memory`)."""
 
     def __init__(
         self, *, kept_events: Collection[str] | None = None, kept_properties: Collection[tuple[str, str]] | None = None

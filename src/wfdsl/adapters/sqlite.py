@@ -71,7 +71,7 @@ CRM_APPLICATION_ID = 0x77666372
 
 
 class RecordsError(ValueError):
-    """A records file (SPEC §8) that cannot be imported."""
+    """A records file that cannot be imported."""
 
 
 MIGRATIONS: tuple[str, ...] = (
@@ -132,7 +132,7 @@ def _event_in(data: Mapping[str, Any]) -> Event:
 
 
 class SQLiteCRM:
-    """A CRMAdapter whose data lives in a SQLite file (SPEC §6 `sqlite`)."""
+    """A CRMAdapter whose data lives in a SQLite file (`sqlite`)."""
 
     def __init__(self, path: str | Path, *, synchronous: str = "full") -> None:
         self.path = str(path)
@@ -287,7 +287,7 @@ class SQLiteCRM:
         return self._props((object_type, record_id)) is not None
 
     def import_records(self, data: Any, *, at: dt.datetime) -> int:
-        """Load a records file (SPEC §8) once: a file already imported (same content) is skipped.
+        """Load a records file once: a file already imported (same content) is skipped.
 
         Returns the number of records imported (0 when skipped). RecordsError
         for data that is not a records file.

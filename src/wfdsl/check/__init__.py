@@ -1,4 +1,4 @@
-"""Checker: a parsed `Project` and a `Schema` in, sorted `Diagnostic`s out (SPEC §3).
+"""Checker: a parsed `Project` and a `Schema` in, sorted `Diagnostic`s out.
 
 Every check is a pure function of a `Context` that yields diagnostics; they
 are listed once, in order, in `CHECKS`. `check_project` runs them all,

@@ -359,7 +359,7 @@ def date_property_type(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
 def unknown_variable(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     """`unknown-variable`: a `{{ … }}` token that is not `object.property` of a reachable record.
 
-    Always an error (SPEC §3), also for an unknown property with the built-in
+    Always an error, also for an unknown property with the built-in
     schema (where `unknown-property` is a warning): a token that cannot be
     filled in would send the text with a hole in it.
     """

@@ -115,7 +115,7 @@ def negated_event_trigger(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
 
 
 def reenroll_mismatch(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
-    """`reenroll-mismatch`: re-enrollment that does not fit the trigger (SPEC §2.3)."""
+    """`reenroll-mismatch`: re-enrollment that does not fit the trigger."""
     clause = wf.first(n.ReenrollClause)
     if not isinstance(clause, n.ReenrollClause):
         return

@@ -10,7 +10,7 @@ __all__ = ["Engine", "EngineError"]
 
 
 def __getattr__(name: str) -> Any:
-    # `wfdsl.runtime.Engine` (SPEC §1), loaded on first use so that importing a
+    # `wfdsl.runtime.Engine`, loaded on first use so that importing a
     # submodule such as `runtime.protocols` does not load the whole engine.
     if name in __all__:
         from wfdsl.runtime import engine

@@ -82,7 +82,7 @@ URL_PARTS = ("url.base", "url.domain", "url.path")
 
 
 def url_parts(url: str) -> dict[str, str]:
-    """The parts of a URL that event criteria can test (SPEC §2.4).
+    """The parts of a URL that event criteria can test.
 
     >>> url_parts("https://www.example.com/search?q=1")
     {'url': 'https://www.example.com/search?q=1', 'url.base': 'www.example.com/search', \

@@ -1,6 +1,6 @@
 """Engine: compiled plans + events + due timers in; enrollments, CRM actions and history out.
 
-The interpreter of SPEC §5. `Engine(plans, crm, store, clock)` takes all its
+The interpreter `Engine(plans, crm, store, clock)` takes all its
 effects as arguments (protocols in `runtime.protocols`). Inputs are
 `ingest(event)` and `run_due(now)`; everything an enrollment does is recorded
 in the store's history with a kind and a reason (`runtime.history`).
@@ -64,7 +64,7 @@ from wfdsl.runtime.values import is_date_form, parse_temporal
 LOOP_LIMIT = 10
 #: Steps one enrollment may take without waiting before it is stopped (a `go to` loop).
 MAX_STEPS_PER_RUN = 1000
-#: Retention (SPEC §5.10).
+#: Retention.
 ACTION_RETENTION = dt.timedelta(days=90)
 HISTORY_RETENTION = dt.timedelta(days=183)
 FACT_RETENTION = dt.timedelta(days=730)
@@ -254,7 +254,7 @@ def _may_fire(pins: frozenset[tuple[str, str, str]], event: Event, seen: dict[st
 
 
 class Engine:
-    """The workflow interpreter (SPEC §5)."""
+    """The workflow interpreter."""
 
     #: Pinned event triggers (`form.submitted(form = "X")`) are normally skipped for
     #: events that cannot match them, unseen. An observer that explains every refusal
@@ -475,7 +475,7 @@ class Engine:
             self._drain()
 
     def ingest(self, event: Event) -> None:
-        """Take one event from outside (SPEC §8 input events or catalog events)."""
+        """Take one event from outside (input events or catalog events)."""
         self._advance(event.at)
         # One transaction per input: the event and everything it sets off commit
         # together, so a crash never leaves half of a chain behind.
@@ -591,7 +591,7 @@ class Engine:
         return tuple(sorted(found, key=self._order.__getitem__))
 
     def stats(self, workflow: str) -> dict[str, Any]:
-        """The counters of SPEC §5.3 and `conversion_rate` = converted / emailed."""
+        """The counters and `conversion_rate` = converted / emailed."""
         counters: dict[str, Any] = dict(self.store.stats(workflow))
         emailed = counters.get("emailed", 0)
         rate = counters.get("converted", 0) / emailed if emailed else 0.0
@@ -605,7 +605,7 @@ class Engine:
         return list(self.store.history(record=key, workflow=workflow))
 
     def deploy(self, new_plans: ProjectPlan | Iterable[WorkflowPlan]) -> None:
-        """Switch to new versions of the workflows (SPEC §5.4)."""
+        """Switch to new versions of the workflows."""
         old = {name: c.plan for name, c in self._plans.items()}
         self._load(new_plans)
         with self.store.transaction():
@@ -627,7 +627,7 @@ class Engine:
                         self._schedule_next(plan, self._now)
 
     def prune(self, now: dt.datetime | None = None) -> int:
-        """Apply the retention rules of SPEC §5.10; returns the number of rows removed."""
+        """Apply the retention rules; returns the number of rows removed."""
         when = utc(now) if now is not None else utc(self.clock.now())
         with self.store.transaction():
             return self.store.prune(
@@ -803,7 +803,7 @@ class Engine:
 
     def _filter_trigger(self, compiled: _Compiled, record: Record, events: Sequence[Event]) -> None:
         """Enroll when the record comes to meet the criteria with these changes, or
-        re-enroll when a `reenroll on change of` property changed (SPEC §2.3)."""
+        re-enroll when a `reenroll on change of` property changed."""
         if compiled.trigger is None:
             return
         plan = compiled.plan
@@ -1121,7 +1121,7 @@ class Engine:
         self._end(enr, "completed", h.COMPLETED, {})
 
     def _migrate(self, enr: Enrollment, new: WorkflowPlan, moves: Mapping[str, Move]) -> None:
-        """Move a waiting enrollment onto a new version (SPEC §5.4, runtime.migration):
+        """Move a waiting enrollment onto a new version:
         to its step's new id, or past a removed step to the next one that still exists.
         A running timer keeps its due time; a moved enrollment's history says `migrated`."""
         updated = _evolve(enr, version=new.source_hash)
@@ -1257,7 +1257,7 @@ class Engine:
             return self._branch(enr, compiled, step)
         if kind in ("delay", "delay_until_day", "delay_until_date", "delay_until_anchor", "wait_for"):
             return self._wait(enr, compiled, step)
-        # an action: re-read and check the record first (SPEC §5.2)
+        # an action: re-read and check the record first
         if not self._check(enr, compiled):
             return _ENDED
         settings = plan.settings
@@ -1419,7 +1419,7 @@ class Engine:
         return timing.date_target(anchor, at, offset, sign, plan.settings.timezone)
 
     def _skip_passed(self, enr: Enrollment, compiled: _Compiled, step: Step) -> object:
-        """A date-centred delay in the past: skip to the next one still ahead (SPEC §2.8)."""
+        """A date-centred delay in the past: skip to the next one still ahead."""
         plan = compiled.plan
         cur: str | None = step.id
         seen: set[str] = set()

@@ -15,7 +15,7 @@ from typing import Any
 
 from wfdsl.runtime.protocols import CRMAdapter, Record, StateStore
 
-#: Fact kinds kept in the store (SPEC §5.10).
+#: Fact kinds kept in the store.
 ENROLLED_FACT = "enrolled"
 GOAL_FACT = "goal"
 #: Enrollments counted as converted: `reached goal of workflow` reads these.

@@ -1,4 +1,4 @@
-"""History vocabulary: the entry kinds and reasons of SPEC §8, and trace rendering.
+"""History vocabulary: the entry kinds and reasons, and trace rendering.
 
 Every history entry has one of `KINDS`; `not_enrolled`, `unenrolled` and
 `skipped` entries carry `detail.reason`, one of `REASONS`.
@@ -45,7 +45,7 @@ KINDS: frozenset[str] = frozenset(
     }
 )
 
-# Reasons of SPEC §8.
+# Reasons
 ALREADY_ENROLLED = "already_enrolled"
 REENROLL_OFF = "reenroll_off"
 SUPPRESSED = "suppressed"

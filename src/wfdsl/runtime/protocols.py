@@ -72,7 +72,7 @@ def utc(value: dt.datetime) -> dt.datetime:
 
 @attrs.frozen(kw_only=True)
 class Event:
-    """Something that happened to a record (SPEC §2.4, §8).
+    """Something that happened to a record.
 
     Input events (`record.created`, `record.updated`, `list.added`, …) carry
     `properties` for record changes and `data` for the catalog attributes.
@@ -204,7 +204,7 @@ class Timer:
 
 @attrs.frozen(kw_only=True)
 class HistoryEntry:
-    """One line of an enrollment's history; the simulation trace is these, in order (SPEC §8)."""
+    """One line of an enrollment's history; the simulation trace is these, in order."""
 
     seq: int
     at: dt.datetime
@@ -293,7 +293,7 @@ class InputPosition:
     fingerprint: str | None = None
 
 
-#: The stat counters of SPEC §5.3 (`conversion_rate` is derived).
+#: The stat counters (`conversion_rate` is derived).
 STAT_FIELDS: tuple[str, ...] = (
     "enrolled",
     "active",
@@ -371,7 +371,7 @@ class SystemClock:
 
 @runtime_checkable
 class CRMAdapter(Protocol):
-    """The CRM the workflows act on (SPEC §6). Found by name via `wfdsl.adapters`."""
+    """The CRM the workflows act on. Found by name via `wfdsl.adapters`."""
 
     def get(self, object_type: str, record_id: str) -> Record | None:
         """The record with its properties, lists and associations; None if unknown."""
@@ -415,7 +415,7 @@ class ReadAware(Protocol):
 
 @runtime_checkable
 class StateStore(Protocol):
-    """Where the engine keeps its state (SPEC §6). Found by name via `wfdsl.stores`."""
+    """Where the engine keeps its state. Found by name via `wfdsl.stores`."""
 
     def transaction(self) -> AbstractContextManager[None]:
         """All changes inside commit together or not at all; nesting joins the outer block."""
@@ -481,7 +481,7 @@ class StateStore(Protocol):
 
     def set_workflow_state(self, workflow: str, state: Mapping[str, Any]) -> None: ...
 
-    # retention (SPEC §5.10)
+    # retention
     def prune(self, *, actions_before: dt.datetime, history_before: dt.datetime, facts_before: dt.datetime) -> int:
         """Delete `action` entries older than `actions_before`, the history of
         enrollments that ended before `history_before`, and facts older than

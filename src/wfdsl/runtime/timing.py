@@ -244,7 +244,7 @@ def is_paused(when: dt.datetime, pause_dates: Iterable[str], tz_name: str) -> bo
 
 
 def in_window(when: dt.datetime, windows: Sequence[Any], pause_dates: Sequence[str], tz_name: str) -> bool:
-    """Whether an action may run at `when` (SPEC §5.5)."""
+    """Whether an action may run at `when`."""
     tz = zone(tz_name)
     wall = local(when, tz)
     if wall.date().isoformat() in set(pause_dates):

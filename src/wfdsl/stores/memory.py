@@ -30,7 +30,7 @@ from wfdsl.stores.protocols import InboxEvent, event_id_of
 
 
 class MemoryStore:
-    """An in-memory StateStore (SPEC §6 `memory`)."""
+    """An in-memory StateStore (`memory`)."""
 
     def __init__(self, *, history_sink: Callable[[HistoryEntry], None] | None = None, store_id: str = "") -> None:
         # No id by default: a memory store lives and dies with its process (and, in

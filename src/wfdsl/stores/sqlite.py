@@ -411,7 +411,7 @@ _HISTORY_COLUMNS = "seq, at, workflow, object, id, kind, step, detail, enrollmen
 
 
 class SQLiteStore:
-    """A StateStore in a SQLite file (SPEC §6 `sqlite`)."""
+    """A StateStore in a SQLite file (`sqlite`)."""
 
     #: The schema's migrations; a new schema version appends one (never edits one).
     migrations: tuple[str, ...] = MIGRATIONS

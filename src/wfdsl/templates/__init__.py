@@ -2,7 +2,7 @@
 
 Each template is a `<name>.wf` file in this package, loaded with
 `importlib.resources` so that it is found in an installed wheel. Templates
-contain `placeholder "…"` actions (SPEC §2.10): they lint with only
+contain `placeholder "…"` actions: they lint with only
 `placeholder-action` warnings, and cleanly once the placeholders are filled.
 
 >>> [t.name for t in TEMPLATES][:2]
