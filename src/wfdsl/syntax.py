@@ -258,7 +258,7 @@ _MAX_CONTROL_REPORTS = 20
 def _control_problems(text: str, path: str) -> tuple[list[Diagnostic], str]:
     """A `syntax` diagnostic for each control character (the first few), and the text
     with a space in place of each."""
-    problems = []
+    problems: list[Diagnostic] = []
     for match in _CONTROL.finditer(text):
         if len(problems) == _MAX_CONTROL_REPORTS:
             break
