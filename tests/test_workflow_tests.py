@@ -340,6 +340,19 @@ def test_malformed_files_exit_2(tmp_path: Path, tests: str, message: str) -> Non
     assert "Traceback" not in result.output
 
 
+def test_input_data_is_checked(tmp_path: Path) -> None:
+    """Records and events of a test file are checked against the schema like simulate's."""
+    path = project(
+        tmp_path,
+        PASSING
+        + '\n[[test]]\nname = "typo"\nworkflow = "Welcome"\nrecord = "c1"\nenrolled = false\n'
+        + 'records = { contact = [{ id = "c1", lifecylestage = "lead" }] }\n',
+    )
+    result = CliRunner().invoke(cli, ["test", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "contact c1: unknown property `lifecylestage`; did you mean `lifecyclestage`?" in result.output
+
+
 def test_junit_xml(tmp_path: Path) -> None:
     """`--junit-xml FILE`: the same results as JUnit XML for CI, next to the usual report."""
     import xml.etree.ElementTree as ET

@@ -149,7 +149,8 @@ def _tree(node: ExplainNode, facts: RecordFacts | None) -> Tree:
     elif op == "enrolled_in":
         seen = "enrolled" if node.result else "never enrolled"
     elif op == "reached_goal":
-        seen = "reached" if node.result else "not reached"
+        # Holds only for converted records: emailed by the workflow, then met its goal.
+        seen = "converted" if node.result else "not converted (goal not met, or met without a marketing email)"
     elif op == "received":
         seen = {True: "received", False: "not received"}.get(node.value, "no wait before")  # type: ignore[call-overload]
     return Tree(text=describe(data), result=node.result, seen=seen, children=children)

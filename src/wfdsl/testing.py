@@ -16,9 +16,9 @@ import datetime as dt
 import difflib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import tomllib
@@ -44,6 +44,9 @@ from wfdsl.simulate import (
     parse_event,
     read_events,
 )
+
+if TYPE_CHECKING:
+    from wfdsl.inputcheck import InputCheck
 
 __all__ = ["CaseResult", "TestFileError", "TestReport", "discover", "parse_time", "run_paths"]
 
@@ -230,6 +233,8 @@ class _File:
     text: str
     plans: ProjectPlan
     cases: tuple[_Case, ...]
+    #: The first workflow file: where the project's schema is looked up.
+    source: Path | None = None
 
 
 def _load_file(path: Path) -> _File:
@@ -279,7 +284,7 @@ def _load_file(path: Path) -> _File:
         setup = attrs.evolve(base, **{k: case[k] for k in SETUP_KEYS if k in case})
         _validate_case(case, plans, file, lines, i)
         out.append(_Case(index=i, data=case, setup=setup))
-    return _File(path=path, text=text, plans=plans, cases=tuple(out))
+    return _File(path=path, text=text, plans=plans, cases=tuple(out), source=path.parent / workflows[0])
 
 
 def _plans(path: Path, workflows: list[str], lines: _Lines) -> ProjectPlan:
@@ -460,7 +465,7 @@ def _setup_key(setup: _Setup) -> str:
     return json.dumps(_jsonable(attrs.asdict(setup)), sort_keys=True, default=str)
 
 
-def _run(tf: _File, case: _Case, cache: dict[str, _Run]) -> _Run:
+def _run(tf: _File, case: _Case, cache: dict[str, _Run], check: InputCheck | None = None) -> _Run:
     key = _setup_key(case.setup)
     if key in cache:
         return cache[key]
@@ -471,6 +476,11 @@ def _run(tf: _File, case: _Case, cache: dict[str, _Run]) -> _Run:
     try:
         seed, _ = _seed(setup.records, base)
         events = _events(setup.events, base)
+        if check is not None:
+            records_name = str(base / setup.records) if isinstance(setup.records, str) else f"{file} (records)"
+            events_name = str(base / setup.events) if isinstance(setup.events, str) else f"{file} (events)"
+            check.records(seed, records_name)
+            events = list(check.events(events, events_name))
     except SimulationInputError as error:
         key = "events" if error.file.startswith("events") or error.file.endswith(".jsonl") else "records"
         line = lines.of(key, case.index) if key in case.data else lines.of(key)
@@ -647,16 +657,31 @@ def _check_case(tf: _File, case: _Case, run: _Run) -> list[str]:
     return problems
 
 
-def run_file(path: Path, keyword: str | None = None) -> list[CaseResult]:
+def _input_check(tf: _File, warn: Callable[[str], None] | None) -> InputCheck | None:
+    """A checker of the file's records and events against the project's schema."""
+    if warn is None:
+        return None
+    from wfdsl.inputcheck import InputCheck
+    from wfdsl.schema import BUILTIN, ConfigError, load_schema
+
+    try:
+        schema = load_schema(tf.source) if tf.source is not None else BUILTIN
+    except ConfigError:
+        schema = BUILTIN
+    return InputCheck(schema, warn)
+
+
+def run_file(path: Path, keyword: str | None = None, warn: Callable[[str], None] | None = None) -> list[CaseResult]:
     """Run one test file (only the cases whose name contains `keyword`, ignoring case).
     Raises TestFileError when it is malformed."""
     tf = _load_file(path)
+    check = _input_check(tf, warn)
     cache: dict[str, _Run] = {}
     results = []
     for case in tf.cases:
         if keyword and keyword.casefold() not in str(case.data["name"]).casefold():
             continue
-        run = _run(tf, case, cache)
+        run = _run(tf, case, cache, check)
         problems = _check_case(tf, case, run)
         xfail = case.data.get("xfail")
         if xfail is not None:
@@ -715,7 +740,9 @@ def junit_text(report: TestReport) -> str:
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def run_paths(paths: Iterable[str | Path], keyword: str | None = None) -> TestReport:
+def run_paths(
+    paths: Iterable[str | Path], keyword: str | None = None, warn: Callable[[str], None] | None = None
+) -> TestReport:
     """Discover and run the test files at or below `paths` (TestFileError when one is
     malformed: nothing is reported as passed from a file that cannot be read). With
     `keyword`, only the cases whose name contains it run."""
@@ -724,5 +751,5 @@ def run_paths(paths: Iterable[str | Path], keyword: str | None = None) -> TestRe
         raise TestFileError(", ".join(str(p) for p in paths), f"no test files (*{SUFFIX}) found")
     results: list[CaseResult] = []
     for path in files:
-        results.extend(run_file(path, keyword))
+        results.extend(run_file(path, keyword, warn))
     return TestReport(results=tuple(results))

@@ -41,7 +41,7 @@ def test(paths: tuple[str, ...], keyword: str | None, junit_xml: str | None) -> 
     """Run the workflow test files (*.wftest.toml) at or below PATHS, or the test file
     of each .wf file in PATHS."""
     try:
-        report = run_paths(paths, keyword)
+        report = run_paths(paths, keyword, warn=lambda message: click.echo(message, err=True))
     except TestFileError as error:
         fail(str(error))
         return
