@@ -206,7 +206,7 @@ def event_texts(draw: st.DrawFn, depth: int = 0) -> Tokens:
 def predicate_texts(draw: st.DrawFn, depth: int = 0, bare: bool = False) -> Tokens:
     """One predicate (with `bare`, property names are event attributes)."""
     p = draw(prop_refs(bare=bare))
-    kind = draw(st.integers(0, 22))
+    kind = draw(st.integers(0, 24))
     v = value_texts(1)
     if kind == 0:
         return [p, draw(st.sampled_from(["=", "!=", "<", "<=", ">", ">="])), *draw(v)]
@@ -247,6 +247,14 @@ def predicate_texts(draw: st.DrawFn, depth: int = 0, bare: bool = False) -> Toke
         return out
     if kind == 18:
         return ["received"]
+    if kind == 19 and depth < 2:
+        count = draw(st.sampled_from(["1", "2", "3", "10"]))
+        out = ["has", *draw(event_texts(depth + 1)), "at", "least", count, "time" if count == "1" else "times"]
+        if draw(st.booleans()):
+            out += ["within", "last", *draw(duration_texts())]
+        return out
+    if kind == 20:
+        return [p, *(["not"] if draw(st.booleans()) else []), "updated", "within", "last", *draw(duration_texts())]
     return [p, "=", *draw(v)]
 
 

@@ -215,6 +215,7 @@ def parse(text: str, path: str = "<string>") -> ParseResult:
     """
     comments: list[n.Comment] = []
     control: list[Diagnostic] = []
+    original = text
     if _CONTROL.search(text) is not None:
         # Reported where they are; the rest of the file is parsed with spaces in their place.
         control, text = _control_problems(text, path)
@@ -223,7 +224,7 @@ def parse(text: str, path: str = "<string>") -> ParseResult:
         return ParseResult(
             module=n.Module(span=_file_span(text, path), path=path, workflows=()),
             diagnostics=(depth_problem,),
-            source=text,
+            source=original,
         )
     with collector_paused():
         try:
@@ -236,7 +237,7 @@ def parse(text: str, path: str = "<string>") -> ParseResult:
         return ParseResult(
             module=n.Module(span=_file_span(text, path), path=path, workflows=()),
             diagnostics=(not_problem,),
-            source=text,
+            source=original,
         )
     module = n.Module(
         span=_file_span(text, path),
@@ -244,7 +245,7 @@ def parse(text: str, path: str = "<string>") -> ParseResult:
         workflows=tuple(workflows),
         comments=tuple(comments),
     )
-    return ParseResult(module=module, diagnostics=(*control, *diagnostics), source=text)
+    return ParseResult(module=module, diagnostics=(*control, *diagnostics), source=original)
 
 
 #: Control characters: never in a `.wf` file, not even in strings and comments
