@@ -38,7 +38,7 @@ from wfdsl.plan import CONTROL_KINDS, WAIT_KINDS, EventSpec, ProjectPlan, Step, 
 from wfdsl.runtime import history as h
 from wfdsl.runtime import timing
 from wfdsl.runtime.criteria import compile_criteria, compile_event_criteria, event_attribute
-from wfdsl.runtime.facts import CONVERTED_FACT, ENROLLED_FACT, GOAL_FACT, RecordFacts
+from wfdsl.runtime.facts import CONVERTED_FACT, ENROLLED_FACT, GOAL_FACT, RECORD_ID_PROPERTY, RecordFacts
 from wfdsl.runtime.migration import Move, step_moves
 from wfdsl.runtime.protocols import (
     Action,
@@ -166,6 +166,48 @@ def action_arguments(step: Step) -> frozenset[str] | None:
     if kind == "notify":
         names.add("recipient")
     return frozenset(names | {"created"})
+
+
+class _NewRecordFacts:
+    """The facts of a record that was just created with no properties: nothing known,
+    in no list, no events, never enrolled (only its id, `hs_object_id`, is known)."""
+
+    now = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+    tz = dt.timezone.utc
+    received: bool | None = None
+
+    def value(self, object_type: str, prop: str) -> object | None:
+        return "new" if prop == RECORD_ID_PROPERTY else None
+
+    def history(self, object_type: str, prop: str) -> Sequence[object]:
+        return []
+
+    def in_list(self, name: str) -> bool:
+        return False
+
+    def events(self, event_type: str) -> Sequence[tuple[dt.datetime, Mapping[str, object]]]:
+        return []
+
+    def enrolled_in(self, workflow: str) -> bool:
+        return False
+
+    def reached_goal(self, workflow: str) -> bool:
+        return False
+
+    def last_updated(self, object_type: str, prop: str) -> dt.datetime | None:
+        return None
+
+
+def _meets_when_new(trigger: Callable[[Any], bool] | None) -> bool:
+    """Whether filter criteria can hold for a new record whatever properties it was
+    created with (negative criteria: `not in list`, `is unknown`, `has not`): such a
+    trigger is checked on every `record.created` of its object type."""
+    if trigger is None:
+        return False
+    try:
+        return bool(trigger(_NewRecordFacts()))
+    except Exception:  # noqa: BLE001 - when in doubt, check it on every new record
+        return True
 
 
 def idempotency_key(enr: Enrollment, step_id: str, store_id: str = "") -> str:
@@ -313,7 +355,9 @@ class Engine:
         for plan in workflows:
             compiled = self._compile(plan)
             self._plans[plan.name] = compiled
-            if plan.trigger.kind == "filter":
+            if plan.trigger.kind == "filter" and _meets_when_new(compiled.trigger):
+                # Others cannot hold until a property, list or event they name changes,
+                # and those changes find them through the index.
                 self._filters_of.setdefault(plan.object, set()).add(plan.name)
             t = plan.index.trigger
             for key in self._keys_of(t.events, t.properties, t.lists, t.workflows):
