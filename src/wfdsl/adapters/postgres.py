@@ -89,7 +89,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class PostgresCRM:
-    """A CRMAdapter whose data lives in PostgreSQL (SPEC §11 `--crm postgresql://…`)."""
+    """A CRMAdapter whose data lives in PostgreSQL (`--crm postgresql://…`)."""
 
     def __init__(self, url: str) -> None:
         self.url = url

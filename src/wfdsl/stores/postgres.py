@@ -186,7 +186,7 @@ def _where(**filters: str | None) -> tuple[str, list[Any]]:
 
 
 class PostgresStore:
-    """A StateStore in a PostgreSQL database, shared by many workers (SPEC §11)."""
+    """A StateStore in a PostgreSQL database, shared by many workers."""
 
     migrations: tuple[str, ...] = MIGRATIONS
 
