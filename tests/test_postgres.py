@@ -22,7 +22,7 @@ from test_engine_cases import CASES, _sections
 from wfdsl.adapters.postgres import OutboxDispatcher, PostgresCRM
 from wfdsl.runtime.engine import Engine
 from wfdsl.runtime.protocols import Enrollment, ServiceStore, StateStore, Timer, VirtualClock
-from wfdsl.simulate import HORIZON, Simulation, load_records_data
+from wfdsl.simulate import HORIZON, SEEDED_AT, Simulation, load_records_data
 from wfdsl.stores.postgres import PostgresStore
 from wfdsl.stores.protocols import CountingStore, EventInbox, MetaStore, WorkerStore
 from wfdsl.stores.sqlite import SchemaVersionError, SQLiteStore, StoreError
@@ -63,7 +63,8 @@ def _run_on_postgres(path: Path, url: str) -> tuple[list[dict[str, Any]], dict[s
     try:
         clock = VirtualClock(start)
         for record in seed.records:
-            crm.add_record(record.object, record.id, record.properties, at=start)
+            # as Simulation seeds them: set at an unknown time before the start
+            crm.add_record(record.object, record.id, record.properties, at=SEEDED_AT)
         for left, right in seed.associations:
             crm.associate(left, right)
         for name, members in seed.lists.items():
