@@ -104,13 +104,13 @@ def test_bad_lines_are_each_reported_and_nothing_is_ingested(tmp_path: Path) -> 
         '{"at": "2026-11-23T10:00:00Z", "type": "record.created", "object": "contact", "id": "c1"}\n'
         "{not json\n"
         "\n"
-        '{"at": "2026-11-23T10:00:00Z", "type": "no.such", "object": "contact", "id": "c1"}\n',
+        '{"at": "yesterday", "type": "record.created", "object": "contact", "id": "c1"}\n',
         encoding="utf-8",
     )
     result = wfdsl("ingest", "--store", "sqlite:///s.db", str(path), cwd=tmp_path)
     assert result.returncode == 2
     assert f"{path}:2: invalid JSON" in result.stderr
-    assert f"{path}:4: unknown event type 'no.such'" in result.stderr
+    assert f"{path}:4: `at` is not an ISO 8601 time: 'yesterday'" in result.stderr
     assert "2 bad lines" in result.stderr and "nothing ingested" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "s.db").exists()

@@ -215,7 +215,7 @@ BAD_EVENTS = [
     {k: v for k, v in GOOD_EVENT.items() if k != "at"},
     {**GOOD_EVENT, "at": "2026-11-23T10:00:00"},
     {**GOOD_EVENT, "at": "yesterday"},
-    {**GOOD_EVENT, "type": "form.submited"},
+    {**GOOD_EVENT, "type": ""},
     {**GOOD_EVENT, "object": ""},
     {**GOOD_EVENT, "id": False},
     {**GOOD_EVENT, "data": []},

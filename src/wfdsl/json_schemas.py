@@ -206,7 +206,12 @@ def event_schema() -> Schema:
             "type": "object",
             "properties": {
                 "at": {"type": "string", "pattern": ZONED, "description": "ISO 8601 with a zone."},
-                "type": {"type": "string", "enum": types},
+                "type": {
+                    "type": "string",
+                    "minLength": 1,
+                    "examples": types,
+                    "description": "An event type of the catalog; another type is delivered as is, with a warning.",
+                },
                 "object": {"type": "string", "minLength": 1},
                 "id": _ID,
                 "event_id": {"type": "string", "description": "Deduplicates: a second event with this id is dropped."},
@@ -346,7 +351,12 @@ def _criteria_schema() -> Schema:
         "enrolled_in": ({"workflow": _TEXT}, ["workflow"]),
         "reached_goal": ({"workflow": _TEXT}, ["workflow"]),
         "has_event": (
-            {"event": {"$ref": "#/$defs/event"}, "negated": {"type": "boolean"}, "within": _OPT_D},
+            {
+                "event": {"$ref": "#/$defs/event"},
+                "negated": {"type": "boolean"},
+                "within": _OPT_D,
+                "at_least": {"type": "integer", "minimum": 1},
+            },
             ["event"],
         ),
         "received": ({}, []),
@@ -358,6 +368,7 @@ def _criteria_schema() -> Schema:
         **{op: ({"value": _V}, ["value"]) for op in _COMPARED},
         **{op: ({"value": _TEXT}, ["value"]) for op in _TEXT_OPS},
         **{op: ({"duration": _D}, ["duration"]) for op in ("within_last", "within_next", "more_than_ago")},
+        **{op: ({"duration": _D}, ["duration"]) for op in ("updated_within", "not_updated_within")},
     }
     assert set(operands) == set(CRITERIA_OPS), set(CRITERIA_OPS) ^ set(operands)
     subject = {
@@ -365,7 +376,7 @@ def _criteria_schema() -> Schema:
         "anyOf": [{"required": ["object", "property"]}, {"required": ["attribute"]}],
     }
     property_ops = {"known", "unknown", "in", "not_in", "between", *_COMPARED, *_TEXT_OPS}
-    property_ops |= {"within_last", "within_next", "more_than_ago"}
+    property_ops |= {"within_last", "within_next", "more_than_ago", "updated_within", "not_updated_within"}
     rules = []
     for op, (props, required) in sorted(operands.items()):
         then: Schema = {"properties": props, "required": required}
