@@ -135,11 +135,11 @@ def test_bad_input_late_in_the_file_prints_no_trace(tmp_path: Path, monkeypatch:
     events = tmp_path / "events.jsonl"
     random_events(events, 6)
     with events.open("a", encoding="utf-8") as out:
-        out.write('{"at": "2027-12-01T00:00:00Z", "type": "nonsense", "object": "contact", "id": "c1"}\n')
+        out.write('{"at": "2027-12-01T00:00:00Z", "type": "record.updated", "object": "contact", "id": "c1"}\n')
     monkeypatch.setattr(simulate_command, "SPOOL_BYTES", 64)
     result = CliRunner().invoke(
         cli, ["simulate", str(EXAMPLES), "--records", str(EXAMPLES / "records.json"), "--events", str(events)]
     )
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert "events.jsonl:301: unknown event type 'nonsense'" in result.stderr
+    assert "events.jsonl:301: record.updated needs `properties`" in result.stderr

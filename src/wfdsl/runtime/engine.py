@@ -34,6 +34,7 @@ from typing import Any
 
 import attrs
 
+from wfdsl.limits import ACT_YEARS
 from wfdsl.plan import CONTROL_KINDS, WAIT_KINDS, EventSpec, ProjectPlan, Step, WorkflowPlan, decode_value
 from wfdsl.runtime import history as h
 from wfdsl.runtime import timing
@@ -86,6 +87,10 @@ def _evolve(enr: Enrollment, **changes: Any) -> Enrollment:
     values = {name: getattr(enr, name) for name in _ENROLLMENT_FIELDS}
     values.update(changes)
     return Enrollment(**values)
+
+
+#: How many years ahead a record's next anniversary is looked for.
+_ANNIVERSARY_LOOKAHEAD = 8
 
 
 class EngineError(Exception):
@@ -1140,16 +1145,24 @@ class Engine:
         record = self.crm.get(enr.object, enr.record)
         if record is None:
             return
+        # A year given by the caller is a look again after an anniversary that did
+        # not enroll: it must fall after now, or the same timer would fire forever.
+        later = year is not None
         if year is None:
             year = self._anniversary_year(plan, enr)
-        anchor = self._anchor(plan, record, year)
-        if anchor is not None:
-            due = self._earliest_anchor_step(plan, anchor) or timing.localize(
-                anchor, dt.time(0, 0), timing.zone(plan.settings.timezone)
-            )
+        zone = timing.zone(plan.settings.timezone)
+        for _ in range(_ANNIVERSARY_LOOKAHEAD):
+            anchor = self._anchor(plan, record, year)
+            if anchor is not None:
+                due = self._earliest_anchor_step(plan, anchor) or timing.localize(anchor, dt.time(0, 0), zone)
+            else:
+                # No usable date now: look again on 1 January of that year.
+                due = timing.localize(dt.date(year, 1, 1), dt.time(0, 0), zone)
+            if not later or due > self._now or year >= ACT_YEARS[1]:
+                break
+            year += 1
         else:
-            # No usable date now: look again on 1 January of that year.
-            due = timing.localize(dt.date(year, 1, 1), dt.time(0, 0), timing.zone(plan.settings.timezone))
+            return  # no anniversary ahead within reach: nothing to schedule
         self._set_timer(
             self._anniversary_key(plan.name, enr.object, enr.record),
             max(due, self._now),
