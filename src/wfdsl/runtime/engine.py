@@ -1124,6 +1124,28 @@ class Engine:
             return dt.date.fromisoformat(enr.anchor).year + 1
         return enr.enrolled_at.astimezone(timing.zone(plan.settings.timezone)).year + 1
 
+    def _upcoming_anniversary(self, plan: WorkflowPlan, record: Any, year: int) -> int:
+        """`year`, or a later one: the first with a date-centred step still ahead.
+
+        After a year in which the record did not enroll, the timer fires for an
+        anniversary later than the one its last enrollment points to.
+        """
+        zone = timing.zone(plan.settings.timezone)
+        for _ in range(_ANNIVERSARY_LOOKAHEAD):
+            anchor = self._anchor(plan, record, year)
+            if anchor is None or year >= ACT_YEARS[1]:
+                break
+            times = [
+                self._anchor_step_time(plan, step, anchor)
+                for step in plan.steps.values()
+                if step.kind == "delay_until_anchor"
+            ]
+            last = max(times) if times else timing.localize(anchor, dt.time(0, 0), zone)
+            if last >= self._now:
+                break  # a date-centred step of this anniversary is still ahead
+            year += 1
+        return year
+
     def _earliest_anchor_step(self, plan: WorkflowPlan, anchor: dt.date) -> dt.datetime | None:
         """The moment of the workflow's earliest date-centred step for this anchor day."""
         times = []
@@ -1257,10 +1279,10 @@ class Engine:
         mine = [e for e in self.store.enrollments_of(ended.object, ended.record) if e.workflow == plan.name]
         if not mine or mine[-1].id != ended.id or ended.status == "active":
             return  # enrolled again since (by hand): its end schedules the next one
-        year = self._anniversary_year(plan, ended)
         record = self.crm.get(ended.object, ended.record)
         if record is None:
             return
+        year = self._upcoming_anniversary(plan, record, self._anniversary_year(plan, ended))
         criteria = compiled.trigger or compiled.refinement
         if criteria is not None and not criteria(self._facts(record, plan)):
             self._schedule_anniversary(ended, year + 1)
