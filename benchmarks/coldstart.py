@@ -61,8 +61,8 @@ def run(size: Size) -> list[Row]:
                 contender=f"`{name}`",
                 value=f"{ms:.0f} ms",
                 ratio=f"{ratio:.2f}x",
-                target="<= 1.6x" if lint else "",
-                met=(ratio <= 1.6) if lint else None,
+                target="<= 2.0x" if lint else "",
+                met=(ratio <= 2.0) if lint else None,
             )
         )
     return rows
