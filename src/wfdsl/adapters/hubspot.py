@@ -55,6 +55,7 @@ from urllib.parse import parse_qs, quote
 
 import attrs
 
+from wfdsl.adapters.shared import email_sent
 from wfdsl.hubspot_api import api_name, type_id
 from wfdsl.runtime.protocols import (
     Action,
@@ -1161,14 +1162,7 @@ class HubSpotCRM:
             return ActionResult(data={"id": self._task(action, key, progress)})
         if kind == "send_email":
             self._send_email(action, key)
-            sent = Event(
-                type="email.sent",
-                object=action.object,
-                id=action.id,
-                at=action.at,
-                data={"email": args.get("email")},
-                cause=cause,
-            )
+            sent = email_sent(action, action.at, args, cause)
             self.ledger.add_event(sent)
             return ActionResult(events=(sent,))
         if kind == "notify":

@@ -26,6 +26,7 @@ from typing import Any
 import attrs
 
 from wfdsl.adapters import incremented
+from wfdsl.adapters.shared import email_sent, public_args
 from wfdsl.runtime.protocols import (
     Action,
     ActionResult,
@@ -290,22 +291,9 @@ class MemoryCRM:
             "object": action.object,
             "id": action.id,
             "at": at.isoformat(),
-            "args": {k: v for k, v in args.items() if not k.startswith("_")},
+            "args": public_args(args),
         }
         self.outbox.append(entry)
         if kind == "send_email":
-            return ActionResult(
-                events=(
-                    self._remember(
-                        Event(
-                            type="email.sent",
-                            object=action.object,
-                            id=action.id,
-                            at=at,
-                            data={"email": args.get("email")},
-                            cause=cause,
-                        )
-                    ),
-                )
-            )
+            return ActionResult(events=(self._remember(email_sent(action, at, args, cause)),))
         return ActionResult()

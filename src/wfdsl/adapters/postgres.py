@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from wfdsl.adapters.pushdown import POSTGRES, criteria_sql
+from wfdsl.adapters.shared import email_sent, public_args
 from wfdsl.adapters.sqlite import OWNER_PROPERTY, RecordsError, _ref, _result_in, _result_out
 from wfdsl.runtime.protocols import Action, ActionResult, Event, PermanentAdapterError, Record, utc
 from wfdsl.stores.pgdb import Database, open_database, release_database
@@ -519,24 +520,11 @@ class PostgresCRM:
                 action.object,
                 action.id,
                 micros(at),
-                dumps({k: v for k, v in args.items() if not k.startswith("_")}),
+                dumps(public_args(args)),
             ),
         )
         if kind == "send_email":
-            return ActionResult(
-                events=(
-                    self._remember(
-                        Event(
-                            type="email.sent",
-                            object=action.object,
-                            id=action.id,
-                            at=at,
-                            data={"email": args.get("email")},
-                            cause=cause,
-                        )
-                    ),
-                )
-            )
+            return ActionResult(events=(self._remember(email_sent(action, at, args, cause)),))
         return ActionResult()
 
 

@@ -42,6 +42,7 @@ import attrs
 
 from wfdsl.adapters import incremented
 from wfdsl.adapters.pushdown import criteria_sql
+from wfdsl.adapters.shared import email_sent, public_args
 from wfdsl.runtime.protocols import (
     Action,
     ActionResult,
@@ -625,24 +626,11 @@ class SQLiteCRM:
                 action.object,
                 action.id,
                 micros(at),
-                dumps({k: v for k, v in args.items() if not k.startswith("_")}),
+                dumps(public_args(args)),
             ),
         )
         if kind == "send_email":
-            return ActionResult(
-                events=(
-                    self._remember(
-                        Event(
-                            type="email.sent",
-                            object=action.object,
-                            id=action.id,
-                            at=at,
-                            data={"email": args.get("email")},
-                            cause=cause,
-                        )
-                    ),
-                )
-            )
+            return ActionResult(events=(self._remember(email_sent(action, at, args, cause)),))
         return ActionResult()
 
 
