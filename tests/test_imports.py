@@ -131,8 +131,6 @@ MODULES_OVER: frozenset[str] = frozenset(
         "syntax/nodes.py",
         "syntax/parser.py",
         "tools/fmt.py",
-        "tools/hubspot/export.py",
-        "tools/hubspot/flows.py",
         "tools/lsp/analysis.py",
     }
 )
@@ -145,8 +143,6 @@ CLASSES_OVER: frozenset[str] = frozenset(
         "stores/postgres.py:PostgresStore",
         "stores/sqlite.py:SQLiteStore",
         "syntax/parser.py:_ToAst",
-        "tools/hubspot/export.py:_Exporter",
-        "tools/hubspot/flows.py:_Importer",
     }
 )
 
