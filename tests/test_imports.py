@@ -126,7 +126,6 @@ MODULES_OVER: frozenset[str] = frozenset(
         "host/explain.py",
         "host/service.py",
         "plan/model.py",
-        "runtime/criteria.py",
         "runtime/engine.py",
         "syntax/nodes.py",
         "syntax/parser.py",
