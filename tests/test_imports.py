@@ -127,8 +127,6 @@ MODULES_OVER: frozenset[str] = frozenset(
         "host/service.py",
         "plan/model.py",
         "runtime/engine.py",
-        "syntax/nodes.py",
-        "syntax/parser.py",
         "tools/fmt.py",
     }
 )
@@ -140,7 +138,6 @@ CLASSES_OVER: frozenset[str] = frozenset(
         "runtime/engine.py:Engine",
         "stores/postgres.py:PostgresStore",
         "stores/sqlite.py:SQLiteStore",
-        "syntax/parser.py:_ToAst",
     }
 )
 
