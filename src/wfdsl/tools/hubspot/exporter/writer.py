@@ -13,8 +13,6 @@ from wfdsl.tools.hubspot.lockfile import LockFile
 from wfdsl.tools.hubspot.problems import FlowError, Problem
 
 BRANCHES = (n.If, n.BranchOn, n.Split)
-
-
 Target = Any  # an action id, None (the flow ends there), or ("label", name)
 
 

@@ -18,13 +18,8 @@ from wfdsl.tools.hubspot.lockfile import LockFile
 from wfdsl.tools.hubspot.problems import FlowError, Problem, join_path
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
 NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
-
 
 #: Keys of a flow that are portal state, not workflow logic: import reads past them.
 STATE_KEYS = frozenset(
