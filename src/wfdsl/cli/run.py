@@ -23,8 +23,8 @@ from wfdsl.host.simulate import SimulationInputError, load_records
 from wfdsl.plan.model import ProjectPlan
 from wfdsl.plan.steps import Placeholder
 from wfdsl.runtime.protocols import AdapterError
+from wfdsl.stores.errors import StoreError
 from wfdsl.stores.protocols import Closable
-from wfdsl.stores.sqlite import StoreError
 from wfdsl.tools.render import render_text
 
 
