@@ -38,10 +38,7 @@ def load_or_exit(paths: tuple[str, ...]) -> ProjectPlan:
 def _refuse_placeholders(plans: ProjectPlan) -> None:
     """`placeholder-action` is an error when turning workflows on: report each, exit 1."""
     found = [
-        (plan.name, step)
-        for plan in plans.workflows
-        for step in plan.steps.values()
-        if isinstance(step, Placeholder)
+        (plan.name, step) for plan in plans.workflows for step in plan.steps.values() if isinstance(step, Placeholder)
     ]
     if not found:
         return
