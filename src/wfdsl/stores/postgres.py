@@ -11,6 +11,13 @@ How the work is shared (docs/operating.md, "Many workers on PostgreSQL"):
   earlier event of its record is pending, so a record's events apply in order.
   Any other record the work touches (an associated company, a chained event)
   is locked before its enrollments are read (`pg_advisory_xact_lock`).
+- A batch costs a few statements, not a few per firing. After a claim, the
+  enrollments of the claimed records are read in one query (and a CRM on the
+  same database reads their records in one more, `Database.on_claim`); while
+  the transaction holds their locks nobody else can change them, so the
+  batch's reads are answered from that copy, and its writes (enrollments,
+  timers, history, stats, facts) are `Bulk` rows: one statement per table at
+  commit.
 - A worker that dies loses its connection; the server rolls its transaction
   back and releases its locks at once: the work is claimable again with no
   lease to wait out.
@@ -36,7 +43,7 @@ from typing import Any
 import attrs
 
 from wfdsl.runtime.protocols import STAT_FIELDS, DeadLetter, Enrollment, HistoryEntry, InputPosition, Timer, utc
-from wfdsl.stores.pgdb import Database, open_database, release_database
+from wfdsl.stores.pgdb import Bulk, Database, open_database, release_database
 from wfdsl.stores.protocols import InboxEvent, event_id_of
 from wfdsl.stores.sqlite import PAYLOAD_LIMIT, dumps, from_micros, loads, micros, safe_text
 
@@ -50,6 +57,12 @@ CHANNEL = "wfdsl_work"
 #: takes a block of SEQUENCE_BLOCK numbers at a time.
 SEQUENCES = {"enrollment": "wfdsl_enrollment_seq", "history": "wfdsl_history_seq", "timer": "wfdsl_timer_seq"}
 SEQUENCE_BLOCK = 64
+#: A timer set to fall due within this many seconds wakes the idle workers (NOTIFY):
+#: they sleep at most this long between looks (`wait_for_work`'s poll), so a timer due
+#: later is found by a look anyway.
+NOTIFY_AHEAD = dt.timedelta(seconds=0.5)
+#: How many enrollment ids the store remembers the record of (an id's record never changes).
+PLACES = 100_000
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -153,6 +166,69 @@ _TIMER_COLUMNS = "key, due, seq, kind, workflow, enrollment"
 _HISTORY_COLUMNS = "seq, at, workflow, object, id, kind, step, detail, enrollment"
 
 
+# The batch writes (pgdb.Bulk): one statement per table and transaction.
+_PUT_ENROLLMENTS = Bulk(
+    "INSERT INTO enrollments (id, workflow, object, record, status, ended, data) "
+    "SELECT i, w, o, r, s, e, d FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
+    "%b::bigint[], %b::text[]) WITH ORDINALITY AS t(i, w, o, r, s, e, d, n) ORDER BY n "
+    "ON CONFLICT (id) DO UPDATE SET workflow = excluded.workflow, object = excluded.object, "
+    "record = excluded.record, status = excluded.status, ended = excluded.ended, data = excluded.data",
+    key=(0,),
+)
+_SET_TIMERS = Bulk(
+    f"INSERT INTO timers ({_TIMER_COLUMNS}, object, record) SELECT * FROM unnest(%b::text[], %b::bigint[], "
+    "%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[]) "
+    "ON CONFLICT (key) DO UPDATE SET due = excluded.due, seq = excluded.seq, kind = excluded.kind, "
+    "workflow = excluded.workflow, enrollment = excluded.enrollment, object = excluded.object, "
+    "record = excluded.record",
+    key=(0,),
+)
+_DELETE_TIMERS = Bulk("DELETE FROM timers WHERE key = ANY(%b::text[])", key=(0,))
+_APPEND_HISTORY = Bulk(
+    f"INSERT INTO history ({_HISTORY_COLUMNS}) SELECT s, a, w, o, i, k, p, d, e FROM unnest(%b::bigint[], "
+    "%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[]) "
+    "WITH ORDINALITY AS t(s, a, w, o, i, k, p, d, e, n) ORDER BY n"
+)
+# Stat deltas of one transaction are summed per counter before they are written.
+_ADD_STATS = Bulk(
+    "INSERT INTO stats (workflow, field, value) SELECT * FROM unnest(%b::text[], %b::text[], %b::bigint[])",
+    key=(0, 1),
+    combine=lambda a, b: (a[0], a[1], a[2] + b[2]),
+)
+_ADD_FACTS = Bulk(
+    "INSERT INTO facts (kind, workflow, object, record, at) "
+    "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[]) "
+    "ON CONFLICT (kind, workflow, object, record) DO UPDATE SET at = excluded.at",
+    key=(0, 1, 2, 3),
+)
+# Up to `limit` due timers, row-locked in due order (SKIP LOCKED: never one another worker
+# holds; the locks are taken as the LIMIT pulls rows, so never more than `limit`), then
+# kept only when their record's lock is free too (workflow timers: the housekeeping
+# lock). A timer skipped for its record stays row-locked until this transaction ends;
+# the worker that holds the record fires it after.
+_CLAIM_TIMERS = (
+    f"WITH c AS MATERIALIZED (SELECT {_TIMER_COLUMNS}, object, record FROM timers WHERE due <= %s "
+    "ORDER BY due, seq, key LIMIT %s FOR UPDATE SKIP LOCKED) "
+    f"SELECT {_TIMER_COLUMNS}, object, record FROM c WHERE CASE WHEN enrollment IS NULL "
+    "THEN pg_try_advisory_xact_lock(%s) "
+    "ELSE pg_try_advisory_xact_lock(hashtextextended(coalesce(object, '') || ':' || coalesce(record, ''), 0)) "
+    "END ORDER BY due, seq, key"
+)
+
+
+def _enrollment_row(enrollment: Enrollment) -> tuple[Any, ...]:
+    ended = None if enrollment.ended_at is None else micros(enrollment.ended_at)
+    return (
+        enrollment.id,
+        enrollment.workflow,
+        enrollment.object,
+        enrollment.record,
+        enrollment.status,
+        ended,
+        dumps(attrs.asdict(enrollment, recurse=False)),
+    )
+
+
 def _enrollment(data: str) -> Enrollment:
     values = loads(data)
     return Enrollment(**{k: v for k, v in values.items() if k in _ENROLLMENT_FIELDS})
@@ -205,6 +281,8 @@ class PostgresStore:
         self._closed = False
         self._blocks: dict[str, list[int]] = {}
         self._seq_lock = threading.Lock()
+        # enrollment id -> (object, record): what a timer row carries (never changes)
+        self._places: dict[str, tuple[str, str]] = {}
 
     @classmethod
     def from_url(cls, url: str) -> PostgresStore:
@@ -228,10 +306,40 @@ class PostgresStore:
 
     # ------------------------------------------------------------ transactions
 
-    def _transaction_ended(self) -> None:
-        self._local.claimed = []
-        self._local.claimed_once = False
-        self._local.notify = False
+    def _transaction_ended(self, error: BaseException | None = None) -> None:
+        local = self._local
+        local.claimed = []
+        local.claimed_once = False
+        local.notify = False
+        local.enrollments = {}
+        local.loaded = {}
+        local.timers = {}
+
+    def _tx(self) -> Any:
+        """This thread's transaction state (what it claimed, and what it knows while it
+        holds the locks), set up on first use."""
+        local = self._local
+        if not hasattr(local, "enrollments"):
+            self._transaction_ended()
+        return local
+
+    def _remember(self, enrollment: Enrollment) -> None:
+        """Keep an enrollment for the rest of the transaction, when this transaction holds
+        its record (then nobody else changes it until the commit)."""
+        if len(self._places) >= PLACES:
+            self._places.clear()
+        record = (enrollment.object, enrollment.record)
+        self._places[enrollment.id] = record
+        if not self.db.in_transaction:
+            return
+        tx = self._tx()
+        ids = tx.loaded.get(record)
+        if ids is not None:
+            if enrollment.id not in ids:
+                ids.append(enrollment.id)
+        elif f"{record[0]}:{record[1]}" not in self.db.held:
+            return
+        tx.enrollments[enrollment.id] = enrollment
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -253,7 +361,7 @@ class PostgresStore:
             with self._seq_lock:
                 block = self._blocks.get(name)
                 if not block:
-                    first = int(self.db.one(f"SELECT nextval('{sequence}')"))
+                    first = int(self.db.one(f"SELECT nextval('{sequence}')", flush=False))
                     block = self._blocks[name] = list(range(first + SEQUENCE_BLOCK - 1, first - 1, -1))
                 return block.pop()
         return int(
@@ -267,35 +375,57 @@ class PostgresStore:
     # ------------------------------------------------------------ enrollments
 
     def put_enrollment(self, enrollment: Enrollment) -> None:
-        ended = None if enrollment.ended_at is None else micros(enrollment.ended_at)
-        self.db.defer(
-            "INSERT INTO enrollments (id, workflow, object, record, status, ended, data) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
-            "workflow = excluded.workflow, object = excluded.object, record = excluded.record, "
-            "status = excluded.status, ended = excluded.ended, data = excluded.data",
-            (
-                enrollment.id,
-                enrollment.workflow,
-                enrollment.object,
-                enrollment.record,
-                enrollment.status,
-                ended,
-                dumps(attrs.asdict(enrollment, recurse=False)),
-            ),
-        )
+        self.db.defer_row(_PUT_ENROLLMENTS, _enrollment_row(enrollment))
+        self._remember(enrollment)
 
     def enrollment(self, enrollment_id: str) -> Enrollment | None:
+        if self.db.in_transaction:
+            known = self._tx().enrollments.get(enrollment_id)
+            if known is not None:
+                return known  # type: ignore[no-any-return]
         data = self.db.one("SELECT data FROM enrollments WHERE id = %s", (enrollment_id,))
-        return None if data is None else _enrollment(data)
+        if data is None:
+            return None
+        found = _enrollment(data)
+        self._remember(found)
+        return found
 
     def enrollments_of(self, object_type: str, record_id: str) -> Sequence[Enrollment]:
+        record = (object_type, record_id)
+        if self.db.in_transaction:
+            tx = self._tx()
+            ids = tx.loaded.get(record)
+            if ids is not None:
+                return [tx.enrollments[i] for i in ids]
         # The record's lock first (a statement of its own: the read after it must see
         # what the worker that held the lock committed).
         self.db.lock_record(object_type, record_id)
         rows = self.db.rows(
             "SELECT data FROM enrollments WHERE object = %s AND record = %s ORDER BY n", (object_type, record_id)
         )
-        return [_enrollment(data) for (data,) in rows]
+        found = [_enrollment(data) for (data,) in rows]
+        if self.db.in_transaction:
+            tx = self._tx()
+            tx.loaded[record] = []
+            for enrollment in found:
+                self._remember(enrollment)
+        return found
+
+    def _load_records(self, records: Sequence[tuple[str, str]]) -> None:
+        """Read the enrollments of `records` (whose locks this transaction holds) in one query."""
+        tx = self._tx()
+        wanted = [r for r in records if r not in tx.loaded]
+        if not wanted:
+            return
+        rows = self.db.rows(
+            "SELECT e.data FROM enrollments e JOIN unnest(%b::text[], %b::text[]) AS k(o, r) "
+            "ON e.object = k.o AND e.record = k.r ORDER BY e.n",
+            ([o for o, _ in wanted], [r for _, r in wanted]),
+        )
+        for record in wanted:
+            tx.loaded[record] = []
+        for (data,) in rows:
+            self._remember(_enrollment(data))
 
     def enrollments(self, workflow: str | None = None, status: str | None = None) -> Iterable[Enrollment]:
         where, params = _where(workflow=workflow, status=status)
@@ -309,80 +439,98 @@ class PostgresStore:
 
     # ------------------------------------------------------------ timers
 
+    def _timer_changed(self, key: str, timer: Timer | None) -> None:
+        """This transaction set or removed timer `key`: a claimed copy of it is stale."""
+        if not self.db.in_transaction:
+            return
+        tx = self._tx()
+        tx.timers[key] = timer
+        if tx.claimed:
+            tx.claimed[:] = [t for t in tx.claimed if t.key != key]
+
     def set_timer(self, timer: Timer) -> None:
         # The timer carries its enrollment's record, so that a claim can lock the record.
-        self.db.defer(
-            f"INSERT INTO timers ({_TIMER_COLUMNS}, object, record) "
-            "SELECT %s, %s, %s, %s, %s, %s, e.object, e.record FROM (SELECT 1) AS one "
-            "LEFT JOIN enrollments e ON e.id = %s "
-            "ON CONFLICT (key) DO UPDATE SET due = excluded.due, seq = excluded.seq, kind = excluded.kind, "
-            "workflow = excluded.workflow, enrollment = excluded.enrollment, object = excluded.object, "
-            "record = excluded.record",
-            (
-                timer.key,
-                micros(timer.due),
-                timer.seq,
-                timer.kind,
-                timer.workflow,
-                timer.enrollment,
-                timer.enrollment,
-            ),
-        )
-        if self.db.in_transaction and utc(timer.due) <= dt.datetime.now(dt.timezone.utc):
+        place = None if timer.enrollment is None else self._places.get(timer.enrollment)
+        row = (timer.key, micros(timer.due), timer.seq, timer.kind, timer.workflow, timer.enrollment)
+        if timer.enrollment is None or place is not None:
+            self.db.defer_row(_SET_TIMERS, (*row, *(place or (None, None))), replaces=_DELETE_TIMERS)
+        else:  # an enrollment this process has not seen: its record from the table
+            self.db.defer(
+                f"INSERT INTO timers ({_TIMER_COLUMNS}, object, record) "
+                "SELECT %s, %s, %s, %s, %s, %s, e.object, e.record FROM (SELECT 1) AS one "
+                "LEFT JOIN enrollments e ON e.id = %s "
+                "ON CONFLICT (key) DO UPDATE SET due = excluded.due, seq = excluded.seq, kind = excluded.kind, "
+                "workflow = excluded.workflow, enrollment = excluded.enrollment, object = excluded.object, "
+                "record = excluded.record",
+                (*row, timer.enrollment),
+            )
+        self._timer_changed(timer.key, timer)
+        if self.db.in_transaction and utc(timer.due) <= dt.datetime.now(dt.timezone.utc) + NOTIFY_AHEAD:
             self._notify()
 
     def cancel_timer(self, key: str) -> None:
-        self.db.defer("DELETE FROM timers WHERE key = %s", (key,))
+        self.db.defer_row(_DELETE_TIMERS, (key,), replaces=_SET_TIMERS)
+        self._timer_changed(key, None)
 
     def timer(self, key: str) -> Timer | None:
+        if self.db.in_transaction:
+            timers = self._tx().timers
+            if key in timers:
+                return timers[key]  # type: ignore[no-any-return]
         rows = self.db.rows(f"SELECT {_TIMER_COLUMNS} FROM timers WHERE key = %s", (key,))
         return _timer(rows[0]) if rows else None
 
-    def _claimed(self) -> list[Timer]:
-        claimed: list[Timer] | None = getattr(self._local, "claimed", None)
-        if claimed is None:
-            claimed = self._local.claimed = []
-        return claimed
-
     def claim_timers(self, now: dt.datetime, limit: int) -> list[Timer]:
         """Lock up to `limit` due timers for this transaction: those of records no other
-        worker holds, plus workflow timers when this worker holds housekeeping."""
-        rows = self.db.rows(
-            f"SELECT {_TIMER_COLUMNS}, object, record FROM timers WHERE key IN "
-            "(SELECT key FROM timers WHERE due <= %s ORDER BY due, seq, key LIMIT %s) AND due <= %s "
-            "AND CASE WHEN enrollment IS NULL THEN pg_try_advisory_xact_lock(%s) "
-            "ELSE pg_try_advisory_xact_lock(hashtextextended(coalesce(object, '') || ':' || coalesce(record, ''), 0)) "
-            "END ORDER BY due, seq, key LIMIT %s FOR UPDATE SKIP LOCKED",
-            (micros(now), int(limit) * 4, micros(now), HOUSEKEEPING_LOCK, int(limit)),
-        )
+        worker holds, plus workflow timers when this worker holds housekeeping. The
+        enrollments of their records are read with them (one more query)."""
+        rows = self.db.rows(_CLAIM_TIMERS, (micros(now), int(limit), HOUSEKEEPING_LOCK))
         held = self.db.held
+        records = []
+        timers = []
+        known = self._tx().timers
         for row in rows:
+            timer = _timer(row)
+            timers.append(timer)
+            known[timer.key] = timer
             if row[5] is not None:
                 held.add(f"{row[6] or ''}:{row[7] or ''}")
-        return [_timer(row) for row in rows]
+                if row[6] is not None and row[7] is not None:
+                    records.append((row[6], row[7]))
+        self._claimed_records(records)
+        return timers
+
+    def _claimed_records(self, records: Sequence[tuple[str, str]]) -> None:
+        """This transaction holds `records`: their enrollments here, their CRM records in
+        a CRM on this database."""
+        if records:
+            self._load_records(records)
+        self.db.claimed(records)
 
     def pop_due(self, now: dt.datetime) -> Timer | None:
         if not self.db.in_transaction:
             with self.transaction():
                 return self.pop_due(now)
-        claimed = self._claimed()
+        tx = self._tx()
+        claimed = tx.claimed
         limit = micros(now)
         while True:
             if not claimed:
                 # One claim per transaction: a unit of work fires one batch and commits.
-                if getattr(self._local, "claimed_once", False):
+                if tx.claimed_once:
                     return None
-                self._local.claimed_once = True
+                tx.claimed_once = True
                 claimed.extend(self.claim_timers(now, self.claim_batch))
                 if not claimed:
                     return None
             timer = claimed.pop(0)
             if micros(timer.due) > limit:
                 continue
-            # Gone or replaced by work done since the claim (same transaction): skip it.
-            removed = self.db.execute("DELETE FROM timers WHERE key = %s AND seq = %s", (timer.key, timer.seq))
-            if removed.rowcount:
-                return timer
+            # A timer this transaction removed or replaced since the claim is no longer
+            # in `claimed` (`_timer_changed`); the row is locked, so nobody else did.
+            self.db.defer_row(_DELETE_TIMERS, (timer.key,), replaces=_SET_TIMERS)
+            tx.timers[timer.key] = None
+            return timer
 
     def next_due(self) -> dt.datetime | None:
         due = self.db.one("SELECT min(due) FROM timers")
@@ -400,8 +548,8 @@ class PostgresStore:
     # ------------------------------------------------------------ history
 
     def append_history(self, entry: HistoryEntry) -> None:
-        self.db.defer(
-            f"INSERT INTO history ({_HISTORY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        self.db.defer_row(
+            _APPEND_HISTORY,
             (
                 entry.seq,
                 micros(entry.at),
@@ -448,7 +596,7 @@ class PostgresStore:
     # ------------------------------------------------------------ stats (deltas, summed)
 
     def add_stat(self, workflow: str, field: str, delta: int) -> None:
-        self.db.defer("INSERT INTO stats (workflow, field, value) VALUES (%s, %s, %s)", (workflow, field, delta))
+        self.db.defer_row(_ADD_STATS, (workflow, field, int(delta)))
 
     def stats(self, workflow: str) -> Mapping[str, int]:
         found = {
@@ -477,11 +625,7 @@ class PostgresStore:
     # ------------------------------------------------------------ facts
 
     def add_fact(self, kind: str, workflow: str, object_type: str, record_id: str, at: dt.datetime) -> None:
-        self.db.defer(
-            "INSERT INTO facts (kind, workflow, object, record, at) VALUES (%s, %s, %s, %s, %s) "
-            "ON CONFLICT (kind, workflow, object, record) DO UPDATE SET at = excluded.at",
-            (kind, workflow, object_type, record_id, micros(at)),
-        )
+        self.db.defer_row(_ADD_FACTS, (kind, workflow, object_type, record_id, micros(at)))
 
     def has_fact(self, kind: str, workflow: str, object_type: str, record_id: str) -> bool:
         return (
@@ -533,7 +677,7 @@ class PostgresStore:
         # Delivered when the transaction commits; one per transaction is enough.
         if getattr(self._local, "notify", False):
             return
-        self.db.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
+        self.db.defer("SELECT pg_notify(%s, '')", (CHANNEL,))
         if self.db.in_transaction:
             self._local.notify = True
 
@@ -550,7 +694,7 @@ class PostgresStore:
                 # One statement per chunk; rows keep their order (ORDER BY the ordinality).
                 rows = conn.execute(
                     "INSERT INTO inbox (event_id, body) SELECT k, b::jsonb FROM "
-                    "unnest(%s::text[], %s::text[]) WITH ORDINALITY AS t(k, b, i) ORDER BY i "
+                    "unnest(%b::text[], %b::text[]) WITH ORDINALITY AS t(k, b, i) ORDER BY i "
                     "ON CONFLICT (event_id) DO NOTHING RETURNING n, event_id",
                     (keys, [json.dumps(dict(body), ensure_ascii=False) for body in chunk]),
                 ).fetchall()
@@ -576,9 +720,13 @@ class PostgresStore:
         )
         held = self.db.held
         out = []
+        records = []
         for number, body, object_type, record_id in rows:
             held.add(f"{object_type or ''}:{record_id or ''}")
+            if object_type is not None and record_id is not None:
+                records.append((object_type, record_id))
             out.append(InboxEvent(id=int(number), body=body))
+        self._claimed_records(records)
         return out
 
     def finish_events(self, ids: Sequence[int], at: dt.datetime) -> None:
