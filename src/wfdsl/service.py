@@ -616,11 +616,11 @@ class Service:
                         fired += count
                         self.counts.fired += count
             except Exception as error:
+                if self._atomic:  # rolled back: fired again (without the poisoned timer), not counted twice
+                    self._undo(before)
                 timer = engine.firing
                 if timer is None or not is_poison(error):
                     raise
-                if self._atomic:  # rolled back: the batch fires again without it
-                    self._undo(before)
                 with self._unit():
                     self._bury_timer(timer, error)
                 continue

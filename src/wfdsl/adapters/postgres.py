@@ -102,8 +102,8 @@ MIGRATIONS: tuple[str, ...] = (
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
-#: The constraint a replayed idempotency key trips.
-PERFORMED_KEY = "crm_performed_key_key"
+#: The constraints a replayed idempotency key trips (the outbox row may go first).
+REPLAYED_KEY = frozenset({"crm_performed_key_key", "crm_outbox_key_key"})
 
 # The batch writes (pgdb.Bulk): one statement per table and transaction.
 _SAVE_PROPS = Bulk(
@@ -201,7 +201,7 @@ class PostgresCRM:
         self._local.performed = {}
         if error is None:
             self._look_up = max(0, self._look_up - 1)
-        elif isinstance(error, self.db.errors.UniqueViolation) and error.diag.constraint_name == PERFORMED_KEY:
+        elif isinstance(error, self.db.errors.UniqueViolation) and error.diag.constraint_name in REPLAYED_KEY:
             self._look_up = 1  # a key performed before: the unit runs again with each key looked up
 
     def _held(self) -> dict[Key, _Held]:

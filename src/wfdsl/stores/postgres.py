@@ -323,23 +323,31 @@ class PostgresStore:
             self._transaction_ended()
         return local
 
-    def _remember(self, enrollment: Enrollment) -> None:
-        """Keep an enrollment for the rest of the transaction, when this transaction holds
-        its record (then nobody else changes it until the commit)."""
+    def _remember(self, enrollment: Enrollment | str, eid: str, record: tuple[str, str]) -> None:
+        """Keep an enrollment (or its stored JSON, decoded when asked for) for the rest of
+        the transaction, when this transaction holds its record (then nobody else
+        changes it until the commit)."""
         if len(self._places) >= PLACES:
             self._places.clear()
-        record = (enrollment.object, enrollment.record)
-        self._places[enrollment.id] = record
+        self._places[eid] = record
         if not self.db.in_transaction:
             return
         tx = self._tx()
         ids = tx.loaded.get(record)
         if ids is not None:
-            if enrollment.id not in ids:
-                ids.append(enrollment.id)
+            if eid not in ids:
+                ids.append(eid)
         elif f"{record[0]}:{record[1]}" not in self.db.held:
             return
-        tx.enrollments[enrollment.id] = enrollment
+        tx.enrollments[eid] = enrollment
+
+    def _known(self, tx: Any, eid: str) -> Enrollment | None:
+        """An enrollment this transaction keeps (decoded on first use, so that a bad row
+        fails the firing of its own timer, not the claim of the batch)."""
+        found = tx.enrollments.get(eid)
+        if isinstance(found, str):
+            found = tx.enrollments[eid] = _enrollment(found)
+        return found  # type: ignore[no-any-return]
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -376,18 +384,18 @@ class PostgresStore:
 
     def put_enrollment(self, enrollment: Enrollment) -> None:
         self.db.defer_row(_PUT_ENROLLMENTS, _enrollment_row(enrollment))
-        self._remember(enrollment)
+        self._remember(enrollment, enrollment.id, (enrollment.object, enrollment.record))
 
     def enrollment(self, enrollment_id: str) -> Enrollment | None:
         if self.db.in_transaction:
-            known = self._tx().enrollments.get(enrollment_id)
+            known = self._known(self._tx(), enrollment_id)
             if known is not None:
-                return known  # type: ignore[no-any-return]
+                return known
         data = self.db.one("SELECT data FROM enrollments WHERE id = %s", (enrollment_id,))
         if data is None:
             return None
         found = _enrollment(data)
-        self._remember(found)
+        self._remember(found, found.id, (found.object, found.record))
         return found
 
     def enrollments_of(self, object_type: str, record_id: str) -> Sequence[Enrollment]:
@@ -396,7 +404,7 @@ class PostgresStore:
             tx = self._tx()
             ids = tx.loaded.get(record)
             if ids is not None:
-                return [tx.enrollments[i] for i in ids]
+                return [e for e in (self._known(tx, i) for i in ids) if e is not None]
         # The record's lock first (a statement of its own: the read after it must see
         # what the worker that held the lock committed).
         self.db.lock_record(object_type, record_id)
@@ -408,7 +416,7 @@ class PostgresStore:
             tx = self._tx()
             tx.loaded[record] = []
             for enrollment in found:
-                self._remember(enrollment)
+                self._remember(enrollment, enrollment.id, record)
         return found
 
     def _load_records(self, records: Sequence[tuple[str, str]]) -> None:
@@ -418,14 +426,14 @@ class PostgresStore:
         if not wanted:
             return
         rows = self.db.rows(
-            "SELECT e.data FROM enrollments e JOIN unnest(%b::text[], %b::text[]) AS k(o, r) "
-            "ON e.object = k.o AND e.record = k.r ORDER BY e.n",
+            "SELECT e.id, e.object, e.record, e.data FROM enrollments e JOIN unnest(%b::text[], %b::text[]) "
+            "AS k(o, r) ON e.object = k.o AND e.record = k.r ORDER BY e.n",
             ([o for o, _ in wanted], [r for _, r in wanted]),
         )
         for record in wanted:
             tx.loaded[record] = []
-        for (data,) in rows:
-            self._remember(_enrollment(data))
+        for eid, object_type, record_id, data in rows:
+            self._remember(data, eid, (object_type, record_id))
 
     def enrollments(self, workflow: str | None = None, status: str | None = None) -> Iterable[Enrollment]:
         where, params = _where(workflow=workflow, status=status)
@@ -523,7 +531,7 @@ class PostgresStore:
                 claimed.extend(self.claim_timers(now, self.claim_batch))
                 if not claimed:
                     return None
-            timer = claimed.pop(0)
+            timer: Timer = claimed.pop(0)
             if micros(timer.due) > limit:
                 continue
             # A timer this transaction removed or replaced since the claim is no longer
