@@ -69,7 +69,7 @@ def safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)  # known by identity: a module-level constant per statement
 class Bulk:
     """A write that takes many rows in one statement: `sql` has one `%s` per column, each
     bound to the array of that column's values (`unnest(%s::text[], …)`), in the order
@@ -77,7 +77,9 @@ class Bulk:
 
     `key` (column positions) makes it an upsert: a later row with the same key
     replaces the earlier one (a statement cannot change one row twice), or, with
-    `combine`, is merged into it (`combine(earlier, later)`).
+    `combine`, is merged into it (`combine(earlier, later)`). `encode` turns a row
+    as added into the row as sent, once, when it is sent (so a row replaced
+    before then is never encoded).
 
     >>> Bulk("INSERT INTO t (a) SELECT * FROM unnest(%s::text[])").key
     ()
@@ -86,6 +88,7 @@ class Bulk:
     sql: str
     key: tuple[int, ...] = ()
     combine: Callable[[tuple[Any, ...], tuple[Any, ...]], tuple[Any, ...]] | None = None
+    encode: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None = None
 
 
 class Database:
@@ -203,7 +206,7 @@ class Database:
         (a delete superseded by an upsert of the row, or the other way round).
         Outside a transaction the row is written at once."""
         if getattr(self._local, "conn", None) is None:
-            self.defer(bulk.sql, [[value] for value in row])
+            self.defer(bulk.sql, [[value] for value in (row if bulk.encode is None else bulk.encode(row))])
             return
         pending: dict[Any, Any] = self._local.bulk
         if bulk.key:
@@ -226,6 +229,8 @@ class Database:
         self._local.bulk = {}
         for bulk, rows in pending.items():
             values = list(rows.values()) if isinstance(rows, dict) else rows
+            if bulk.encode is not None:
+                values = [bulk.encode(row) for row in values]
             if values:
                 self._local.deferred.append((bulk.sql, [list(column) for column in zip(*values, strict=True)]))
 
@@ -261,8 +266,9 @@ class Database:
         with self.connection() as conn:
             return conn.execute(sql, params)
 
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        self.flush()
+    def rows(self, sql: str, params: Sequence[Any] = (), *, flush: bool = True) -> list[Any]:
+        if flush:
+            self.flush()
         with self.connection() as conn:
             return list(conn.execute(sql, params).fetchall())
 

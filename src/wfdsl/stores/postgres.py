@@ -57,6 +57,9 @@ CHANNEL = "wfdsl_work"
 #: takes a block of SEQUENCE_BLOCK numbers at a time.
 SEQUENCES = {"enrollment": "wfdsl_enrollment_seq", "history": "wfdsl_history_seq", "timer": "wfdsl_timer_seq"}
 SEQUENCE_BLOCK = 64
+#: Blocks taken in one round trip, by counter: history entries are many (and their
+#: numbers only order one record's entries), ids are kept dense.
+SEQUENCE_BLOCKS = {"history": 16, "timer": 4, "enrollment": 1}
 #: A timer set to fall due within this many seconds wakes the idle workers (NOTIFY):
 #: they sleep at most this long between looks (`wait_for_work`'s poll), so a timer due
 #: later is found by a look anyway.
@@ -174,6 +177,7 @@ _PUT_ENROLLMENTS = Bulk(
     "ON CONFLICT (id) DO UPDATE SET workflow = excluded.workflow, object = excluded.object, "
     "record = excluded.record, status = excluded.status, ended = excluded.ended, data = excluded.data",
     key=(0,),
+    encode=lambda row: _enrollment_row(row[1]),
 )
 _SET_TIMERS = Bulk(
     f"INSERT INTO timers ({_TIMER_COLUMNS}, object, record) SELECT * FROM unnest(%b::text[], %b::bigint[], "
@@ -369,8 +373,16 @@ class PostgresStore:
             with self._seq_lock:
                 block = self._blocks.get(name)
                 if not block:
-                    first = int(self.db.one(f"SELECT nextval('{sequence}')", flush=False))
-                    block = self._blocks[name] = list(range(first + SEQUENCE_BLOCK - 1, first - 1, -1))
+                    firsts = [
+                        int(first)
+                        for (first,) in self.db.rows(
+                            f"SELECT nextval('{sequence}') FROM generate_series(1, %s)",
+                            (SEQUENCE_BLOCKS.get(name, 1),),
+                            flush=False,
+                        )
+                    ]
+                    numbers = [n for first in sorted(firsts) for n in range(first, first + SEQUENCE_BLOCK)]
+                    block = self._blocks[name] = numbers[::-1]
                 return block.pop()
         return int(
             self.db.one(
@@ -383,7 +395,7 @@ class PostgresStore:
     # ------------------------------------------------------------ enrollments
 
     def put_enrollment(self, enrollment: Enrollment) -> None:
-        self.db.defer_row(_PUT_ENROLLMENTS, _enrollment_row(enrollment))
+        self.db.defer_row(_PUT_ENROLLMENTS, (enrollment.id, enrollment))
         self._remember(enrollment, enrollment.id, (enrollment.object, enrollment.record))
 
     def enrollment(self, enrollment_id: str) -> Enrollment | None:
