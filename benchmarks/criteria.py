@@ -7,9 +7,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from benchmarks.common import Row, Size, fmt, interleaved
-from wfdsl.compile import compile_project
-from wfdsl.project import project_from_text
+from wfdsl.compile.compiler import compile_project
 from wfdsl.runtime.criteria import compile_record_predicate
+from wfdsl.syntax.project import project_from_text
 
 COUNTRIES = ["IE", "NO", "SE", "DK", "FI"]
 WORKFLOW = """workflow "Criteria" {

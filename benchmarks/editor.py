@@ -1,7 +1,7 @@
 """9. The language server while typing: one edit re-checked against a whole lint, and requests.
 
 The project is the generated one of measurement 2, written to a temporary
-directory and opened as an editor would: `wfdsl.lsp.analysis.Workspace`, the
+directory and opened as an editor would: `wfdsl.tools.lsp.analysis.Workspace`, the
 part of `wfdsl lsp` that does the work (the server adds only the protocol).
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 from benchmarks.common import Row, Size, interleaved
 from benchmarks.parsing import generate, line_count, parse_and_check
-from wfdsl.lsp.analysis import Pos, Workspace
-from wfdsl.syntax import parse
+from wfdsl.syntax.parser import parse
+from wfdsl.tools.lsp.analysis import Pos, Workspace
 
 
 def run(size: Size) -> list[Row]:

@@ -16,13 +16,13 @@ from typing import Any
 from benchmarks.common import Row, Size, fmt
 from wfdsl.adapters.memory import MemoryCRM
 from wfdsl.catalog import EVENTS
-from wfdsl.compile import compile_project
-from wfdsl.plan import ProjectPlan
-from wfdsl.project import project_from_text
+from wfdsl.compile.compiler import compile_project
+from wfdsl.plan.model import ProjectPlan
 from wfdsl.runtime.engine import Engine
 from wfdsl.runtime.protocols import Event, VirtualClock
 from wfdsl.stores.memory import MemoryStore
 from wfdsl.stores.sqlite import SQLiteStore
+from wfdsl.syntax.project import project_from_text
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday, inside office hours

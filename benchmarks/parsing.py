@@ -10,9 +10,9 @@ from lark.lexer import Lexer, LexerThread
 
 from benchmarks.common import Row, Size, fmt, interleaved
 from wfdsl.check import check_project
-from wfdsl.compile import compile_project
-from wfdsl.project import Project
-from wfdsl.syntax import _parser, grammar_text, parse
+from wfdsl.compile.compiler import compile_project
+from wfdsl.syntax.parser import _parser, grammar_text, parse
+from wfdsl.syntax.project import Project
 
 #: Lines per generated file (a project is many files, as in real use).
 FILE_LINES = 500

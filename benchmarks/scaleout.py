@@ -53,9 +53,9 @@ def worker_main(argv: list[str]) -> None:
     """A worker: `worker URL-OR-PATH WF BATCH MODE LOG`; prints `ready`, waits for a line on
     stdin, runs, writes what it claimed (key, due, claimed-at) to LOG as JSON."""
     target, wf, batch, mode, log = argv
-    from wfdsl.compile import load_plans
-    from wfdsl.registry import open_adapter, open_store
-    from wfdsl.service import Options, Service
+    from wfdsl.compile.compiler import load_plans
+    from wfdsl.host.registry import open_adapter, open_store
+    from wfdsl.host.service import Options, Service
     from wfdsl.stores.postgres import PostgresStore
 
     claims: list[tuple[str, float, float]] = []
@@ -112,7 +112,7 @@ def _spawn(target: str, wf: Path, batch: int, mode: str, log: Path) -> subproces
 
 def _seed(store: Any, crm: Any, count: int) -> None:
     """`count` contacts enrolled in Drip, each waiting in its delay (due 2026-01-06)."""
-    from wfdsl.compile import load_plans
+    from wfdsl.compile.compiler import load_plans
     from wfdsl.runtime.engine import Engine
     from wfdsl.runtime.protocols import VirtualClock
 
@@ -209,7 +209,7 @@ def claim_latency(target: str, wf: Path, workers: int, timers: int, tmp: Path) -
 
 
 def ingest_rate(store: Any, count: int) -> float:
-    from wfdsl.ingest import ingest_events
+    from wfdsl.host.ingest import ingest_events
 
     events = [
         {

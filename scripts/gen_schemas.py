@@ -1,4 +1,4 @@
-"""Regenerate docs/schemas/*.json from wfdsl.json_schemas.
+"""Regenerate docs/schemas/*.json from wfdsl.tools.json_schemas.
 
 python scripts/gen_schemas.py          # rewrite docs/schemas/
 python scripts/gen_schemas.py --check  # exit 1 if a committed schema is stale
@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from wfdsl.json_schemas import all_schemas
+from wfdsl.tools.json_schemas import all_schemas
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "schemas"
 

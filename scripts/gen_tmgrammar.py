@@ -20,7 +20,7 @@ from pathlib import Path
 from lark import Lark
 
 from wfdsl.catalog import EVENTS
-from wfdsl.syntax import grammar_text
+from wfdsl.syntax.parser import grammar_text
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "editors" / "vscode" / "syntaxes" / "wfdsl.tmLanguage.json"

@@ -8,13 +8,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from wfdsl.adapters.memory import MemoryCRM
-from wfdsl.compile import compile_project
-from wfdsl.plan import ProjectPlan
-from wfdsl.project import project_from_text
+from wfdsl.compile.compiler import compile_project
+from wfdsl.host.simulate import Simulation, load_records_data, parse_event
+from wfdsl.plan.model import ProjectPlan
 from wfdsl.runtime.engine import Engine
 from wfdsl.runtime.protocols import Event, VirtualClock
-from wfdsl.simulate import Simulation, load_records_data, parse_event
 from wfdsl.stores.memory import MemoryStore
+from wfdsl.syntax.project import project_from_text
 
 UTC = dt.timezone.utc
 

@@ -23,15 +23,15 @@ from hypothesis import strategies as st
 
 from wfdsl.adapters.memory import MemoryCRM
 from wfdsl.check import check_project
-from wfdsl.compile import compile_project
-from wfdsl.fmt import format_source, same_ast
+from wfdsl.compile.compiler import compile_project
 from wfdsl.limits import MAX_NESTING
-from wfdsl.plan import plan_to_json, plans_from_json
-from wfdsl.project import Project
+from wfdsl.plan.model import plan_to_json, plans_from_json
 from wfdsl.runtime.engine import Engine
 from wfdsl.runtime.protocols import VirtualClock
 from wfdsl.stores.memory import MemoryStore
-from wfdsl.syntax import ParseResult, parse
+from wfdsl.syntax.parser import ParseResult, parse
+from wfdsl.syntax.project import Project
+from wfdsl.tools.fmt import format_source, same_ast
 
 #: Words the mutator splices in: keywords and punctuation of the language.
 KEYWORDS = (

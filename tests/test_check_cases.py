@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from wfdsl.check import CHECKS, check_project
 from wfdsl.diagnostics import RULES, Severity
-from wfdsl.project import load_project, project_from_text
 from wfdsl.schema import load_schema
+from wfdsl.syntax.project import load_project, project_from_text
 
 CASES = Path(__file__).resolve().parent / "cases" / "check"
 EXPECT = re.compile(r"#\s*expect:\s*([a-z0-9-]+(?:\s*,\s*[a-z0-9-]+)*)\s*$")

@@ -209,8 +209,8 @@ SHORT_UNTIL = "2027-01-20T00:00:00Z"
 
 def _service_run(where: Path, crm: SQLiteCRM, inputs: dict[str, Path]) -> int:
     """One in-process run of the examples' own events; the number of journals replayed."""
-    from wfdsl.plan import plans_from_json
-    from wfdsl.service import Options, Service
+    from wfdsl.host.service import Options, Service
+    from wfdsl.plan.model import plans_from_json
 
     plans = plans_from_json(inputs["plan"].read_text(encoding="utf-8"))
     store = SQLiteStore(where / "state.db")

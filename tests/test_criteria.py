@@ -559,8 +559,8 @@ SOURCE_TABLE: list[tuple[str, dict[str, object], bool]] = [
 
 @pytest.mark.parametrize(("text", "props", "expected"), SOURCE_TABLE)
 def test_criteria_from_source(text: str, props: dict[str, object], expected: bool) -> None:
-    from wfdsl.compile import criteria_data
-    from wfdsl.syntax import parse
+    from wfdsl.compile.compiler import criteria_data
+    from wfdsl.syntax.parser import parse
 
     source = f'workflow "W" {{ object contact enroll when {text} steps {{ end }} }}'
     result = parse(source, "w.wf")

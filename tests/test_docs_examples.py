@@ -17,9 +17,9 @@ import pytest
 
 from wfdsl.check import check_project
 from wfdsl.limits import MAX_NESTING
-from wfdsl.project import project_from_text
 from wfdsl.schema import load_schema_file
-from wfdsl.syntax import parse
+from wfdsl.syntax.parser import parse
+from wfdsl.syntax.project import project_from_text
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").glob("*.md"))

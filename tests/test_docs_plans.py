@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from wfdsl.runtime.criteria import explain_criteria
-from wfdsl.syntax import parse
+from wfdsl.syntax.parser import parse
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.S | re.M)
@@ -51,7 +51,7 @@ def test_explain_example_is_what_explain_prints() -> None:
         'and contact.score >= 50) or in list "VIP" '
         'or has form.submitted(form = "Demo request") within last 30 days steps { end } }'
     )
-    from wfdsl.compile import compile_workflow
+    from wfdsl.compile.compiler import compile_workflow
 
     result = parse(source, "w.wf")
     plan = compile_workflow(result.module.workflows[0], source)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from lark import Lark
 
-from wfdsl.syntax import grammar_text
+from wfdsl.syntax.parser import grammar_text
 
 ROOT = Path(__file__).resolve().parents[1]
 VSCODE = ROOT / "editors" / "vscode"

@@ -20,7 +20,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from engine_helpers import event, plans
-from wfdsl.simulate import Simulation, load_records_data
+from wfdsl.host.simulate import Simulation, load_records_data
 
 CASES = Path(__file__).parent / "cases" / "engine"
 

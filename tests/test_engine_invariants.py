@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine_helpers import plans
-from wfdsl.plan import ProjectPlan
+from wfdsl.host.simulate import Simulation, load_records_data
+from wfdsl.plan.model import ProjectPlan
 from wfdsl.runtime.protocols import Event
-from wfdsl.simulate import Simulation, load_records_data
 
 WORKFLOWS = """
 workflow "Nurture" {

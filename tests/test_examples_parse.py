@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from wfdsl.check import check_project
-from wfdsl.project import load_project
 from wfdsl.schema import load_schema
-from wfdsl.syntax import dump, parse, parse_file
+from wfdsl.syntax.parser import dump, parse, parse_file
+from wfdsl.syntax.project import load_project
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.wf"))

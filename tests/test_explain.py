@@ -20,8 +20,8 @@ from syrupy.assertion import SnapshotAssertion
 
 from engine_helpers import at, event, plans
 from wfdsl.cli import cli
-from wfdsl.compile import load_plans
-from wfdsl.explain import (
+from wfdsl.compile.compiler import load_plans
+from wfdsl.host.explain import (
     Check,
     EventMatch,
     ExplainError,
@@ -32,8 +32,8 @@ from wfdsl.explain import (
     render_text,
     resolve_record,
 )
+from wfdsl.host.simulate import Simulation, load_records, load_records_data, read_events
 from wfdsl.schema import load_schema
-from wfdsl.simulate import Simulation, load_records, load_records_data, read_events
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -552,7 +552,7 @@ def test_explain_agrees_with_every_engine_scenario(path: Path) -> None:
 def test_every_observed_engine_method_exists() -> None:
     """ExplainEngine observes by overriding engine methods: a renamed one would silently stop
     being observed, so each override must still name a method of Engine."""
-    from wfdsl.explain import ExplainEngine
+    from wfdsl.host.explain import ExplainEngine
     from wfdsl.runtime.engine import Engine
 
     overrides = [

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from engine_helpers import at, event, plans
 from wfdsl.adapters.memory import MemoryCRM
+from wfdsl.host.simulate import Simulation, load_records_data
 from wfdsl.runtime import timing
 from wfdsl.runtime.protocols import (
     Action,
@@ -26,7 +27,6 @@ from wfdsl.runtime.protocols import (
     PermanentAdapterError,
     TransientAdapterError,
 )
-from wfdsl.simulate import Simulation, load_records_data
 
 WORKFLOWS = """\
 workflow "Keep going" {

@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 
 from conftest import CASES, EXAMPLES
 from strategies import mutated_programs, programs
-from wfdsl import nodes as n
 from wfdsl.cli import cli
-from wfdsl.fmt import comment_texts, criteria_text, format_source, same_ast
-from wfdsl.syntax import parse
+from wfdsl.syntax import nodes as n
+from wfdsl.syntax.parser import parse
+from wfdsl.tools.fmt import comment_texts, criteria_text, format_source, same_ast
 
 ALL_FILES = sorted([*EXAMPLES.glob("*.wf"), *CASES.rglob("*.wf")])
 PARSING = [p for p in ALL_FILES if parse(p.read_text(encoding="utf-8"), str(p)).ok]

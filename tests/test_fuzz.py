@@ -29,7 +29,7 @@ from fuzz_helpers import (
 from strategies import programs
 from wfdsl.cli import cli
 from wfdsl.limits import MAX_NESTING
-from wfdsl.syntax import parse, parse_file
+from wfdsl.syntax.parser import parse, parse_file
 
 SHORT = settings(
     max_examples=100,
@@ -259,8 +259,8 @@ def test_check_formatting_helper_catches_a_bad_formatter() -> None:
 
 
 def test_the_limits_page_states_the_real_limits(root: Path) -> None:
+    from wfdsl.host.simulate import MAX_YEAR, MIN_YEAR
     from wfdsl.limits import MAX_DIGITS, MAX_DURATION_MINUTES
-    from wfdsl.simulate import MAX_YEAR, MIN_YEAR
 
     text = (root / "docs" / "limits.md").read_text(encoding="utf-8")
     assert f"| {MAX_NESTING} (`wfdsl.limits.MAX_NESTING`" in text

@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 
 from conftest import CASES, EXAMPLES
 from strategies import programs
-from wfdsl import nodes as n
 from wfdsl.cli import cli
-from wfdsl.graph import Graph, render_graphs, to_dot, to_mermaid, workflow_graph
-from wfdsl.syntax import parse, parse_file
+from wfdsl.syntax import nodes as n
+from wfdsl.syntax.parser import parse, parse_file
+from wfdsl.tools.graph import Graph, render_graphs, to_dot, to_mermaid, workflow_graph
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.wf"))
 CASE_FILES = sorted((CASES / "graph").glob("*.wf"))

@@ -19,8 +19,8 @@ from wfdsl.adapters.hubspot import (
     search_filters,
     shared_limiter,
 )
-from wfdsl.hubspot_api import WebhookError, webhook_events
-from wfdsl.registry import ConfigError, open_adapter
+from wfdsl.adapters.hubspot_api import WebhookError, webhook_events
+from wfdsl.host.registry import ConfigError, open_adapter
 from wfdsl.runtime.protocols import (
     Action,
     CRMAdapter,

@@ -23,14 +23,14 @@ from hubspot_helpers import canonical
 from wfdsl.check import check_project
 from wfdsl.cli import cli
 from wfdsl.diagnostics import Severity
-from wfdsl.fmt import format_source
-from wfdsl.hubspot import LockFile, export_workflow, import_flow, import_flow_file
-from wfdsl.hubspot.files import file_name
-from wfdsl.hubspot.locate import locate
-from wfdsl.hubspot.lockfile import LockError
-from wfdsl.project import load_project
 from wfdsl.schema import load_schema
-from wfdsl.syntax import parse
+from wfdsl.syntax.parser import parse
+from wfdsl.syntax.project import load_project
+from wfdsl.tools.fmt import format_source
+from wfdsl.tools.hubspot import LockFile, export_workflow, import_flow, import_flow_file
+from wfdsl.tools.hubspot.files import file_name
+from wfdsl.tools.hubspot.locate import locate
+from wfdsl.tools.hubspot.lockfile import LockError
 
 CASES = Path(__file__).resolve().parent / "cases" / "hubspot"
 FLOWS = sorted(CASES.glob("*.json"))

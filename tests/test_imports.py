@@ -1,4 +1,10 @@
-"""The pipeline's import rules: imports flow one way."""
+"""The pipeline's import rules: imports flow one way, layer by layer.
+
+The folders of `src/wfdsl` are the layers (see docs/architecture.md). The
+modules directly in `src/wfdsl` (spans, diagnostics, limits, catalog, schema,
+collector, terminal) and the data packages `rules` and `templates` are the
+base every layer may use; they import only each other.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,24 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "wfdsl"
+
+BASE = "base"
+LAYERS = ("syntax", "check", "plan", "compile", "runtime", "stores", "adapters", "host", "tools", "cli")
+
+# What each layer may import, besides itself and the base.
+ALLOWED: dict[str, set[str]] = {
+    BASE: set(),
+    "syntax": set(),
+    "check": {"syntax"},
+    "plan": set(),
+    "compile": {"syntax", "check", "plan"},
+    "runtime": {"plan"},
+    "stores": {"plan", "runtime"},
+    "adapters": {"plan", "runtime", "stores"},
+    "host": {"syntax", "check", "plan", "compile", "runtime", "stores", "adapters"},
+    "tools": {"syntax", "check", "plan", "compile", "runtime", "stores", "adapters", "host"},
+    "cli": set(LAYERS),
+}
 
 
 def _imports(path: Path) -> set[str]:
@@ -16,6 +40,8 @@ def _imports(path: Path) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
+            if node.module == "wfdsl":
+                found.update(f"wfdsl.{alias.name}" for alias in node.names)
     return found
 
 
@@ -27,31 +53,58 @@ def _modules() -> dict[str, set[str]]:
     return out
 
 
+def _layer(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) > 1 and parts[1] in LAYERS:
+        return parts[1]
+    return BASE
+
+
 def _uses(imports: set[str], prefix: str) -> bool:
     return any(name == prefix or name.startswith(prefix + ".") for name in imports)
 
 
+def test_every_folder_is_a_known_layer() -> None:
+    folders = {p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert folders - {"rules", "templates"} == set(LAYERS)
+
+
+def test_layers_import_only_earlier_layers() -> None:
+    offenders: dict[str, list[str]] = {}
+    for module, imports in _modules().items():
+        if module in ("wfdsl.__main__", "wfdsl.api"):
+            continue
+        own = _layer(module)
+        allowed = ALLOWED[own] | {own, BASE}
+        bad = sorted(i for i in imports if i.startswith("wfdsl.") and _layer(i) not in allowed)
+        if bad:
+            offenders[module] = bad
+    assert offenders == {}
+
+
+def test_api_facade_imports_no_cli_or_tools() -> None:
+    imports = _modules()["wfdsl.api"]
+    assert not any(_uses(imports, f"wfdsl.{layer}") for layer in ("cli", "tools"))
+
+
 def test_lark_only_in_syntax_layer() -> None:
-    offenders = [m for m, imps in _modules().items() if _uses(imps, "lark") and m != "wfdsl.syntax"]
+    offenders = [m for m, imps in _modules().items() if _uses(imps, "lark") and _layer(m) != "syntax"]
     assert offenders == []
 
 
 def test_click_only_in_cli() -> None:
-    offenders = [m for m, imps in _modules().items() if _uses(imps, "click") and not m.startswith("wfdsl.cli")]
+    offenders = [m for m, imps in _modules().items() if _uses(imps, "click") and _layer(m) != "cli"]
     assert offenders == []
 
 
-def test_runtime_never_imports_compiler_stages() -> None:
-    forbidden = ("wfdsl.syntax", "wfdsl.check", "wfdsl.compile", "wfdsl.project", "wfdsl.cli")
-    offenders = {
-        m: sorted(i for i in imps if any(_uses({i}, f) for f in forbidden))
-        for m, imps in _modules().items()
-        if m.startswith(("wfdsl.runtime", "wfdsl.adapters", "wfdsl.stores"))
+def test_optional_extras_only_where_they_are_used() -> None:
+    # psycopg, httpx, starlette and pygls are extras: the core never imports them.
+    extras = {
+        "psycopg": ("wfdsl.stores.pgdb", "wfdsl.stores.postgres", "wfdsl.adapters.postgres"),
+        "httpx": ("wfdsl.adapters.hubspot",),
+        "starlette": ("wfdsl.host.serve", "wfdsl.cli.serve"),
+        "pygls": ("wfdsl.tools.lsp",),
     }
-    assert {m: v for m, v in offenders.items() if v} == {}
-
-
-def test_syntax_layer_imports_no_later_stage() -> None:
-    later = ("wfdsl.check", "wfdsl.compile", "wfdsl.runtime", "wfdsl.cli", "wfdsl.project")
-    imps = _modules()["wfdsl.syntax"]
-    assert not any(_uses(imps, f) for f in later)
+    for package, homes in extras.items():
+        users = [m for m, imps in _modules().items() if _uses(imps, package)]
+        assert all(m.startswith(homes) for m in users), (package, users)

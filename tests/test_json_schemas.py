@@ -22,12 +22,12 @@ import tomllib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wfdsl.compile import compile_project
-from wfdsl.json_schemas import all_schemas
-from wfdsl.plan import PlanError, plan_to_data, plans_from_data
-from wfdsl.project import load_project
+from wfdsl.compile.compiler import compile_project
+from wfdsl.host.simulate import SimulationInputError, load_records_data, parse_event
+from wfdsl.plan.model import PlanError, plan_to_data, plans_from_data
 from wfdsl.schema import ConfigError, lint_settings_from_config, load_schema, schema_from_config
-from wfdsl.simulate import SimulationInputError, load_records_data, parse_event
+from wfdsl.syntax.project import load_project
+from wfdsl.tools.json_schemas import all_schemas
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "docs" / "schemas"

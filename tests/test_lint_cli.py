@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from wfdsl.cli import cli
 from wfdsl.diagnostics import RULES
-from wfdsl.formats import DOCS_URL
 from wfdsl.schema import lint_settings_from_config, schema_from_config
+from wfdsl.tools.formats import DOCS_URL
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = "tests/cases/check"

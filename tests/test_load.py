@@ -19,7 +19,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from wfdsl.simulate import read_events
+from wfdsl.host.simulate import read_events
 
 WORKFLOWS = """\
 workflow "Welcome" {

@@ -18,7 +18,7 @@ from lsprotocol.converters import get_converter
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
-from wfdsl.fmt import format_source
+from wfdsl.tools.fmt import format_source
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = [sys.executable, "-m", "wfdsl", "lsp"]

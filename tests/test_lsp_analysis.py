@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wfdsl import nodes as n
-from wfdsl.lsp import analysis
-from wfdsl.lsp.analysis import Pos, Workspace, line_edits, offset_at
-from wfdsl.lsp.docs import DOCS
+from wfdsl.syntax import nodes as n
+from wfdsl.tools.lsp import analysis
+from wfdsl.tools.lsp.analysis import Pos, Workspace, line_edits, offset_at
+from wfdsl.tools.lsp.docs import DOCS
 
 A = 'workflow "A" {\n  object contact\n  steps {\n    enroll in workflow "B"\n  }\n}\n'
 B = 'workflow "B" {\n  object contact\n  steps {\n    end\n  }\n}\n'

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from wfdsl.compile import load_plans
+from wfdsl.compile.compiler import load_plans
+from wfdsl.host.service import Options, Service
 from wfdsl.runtime.protocols import Action, PermanentAdapterError
-from wfdsl.service import Options, Service
 from wfdsl.stores.sqlite import SQLiteStore
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from wfdsl.adapters.pushdown import criteria_sql
 from wfdsl.adapters.sqlite import SQLiteCRM
 from wfdsl.cli import cli
-from wfdsl.redact import Redactor, redactor_for
+from wfdsl.host.redact import Redactor, redactor_for
 from wfdsl.runtime.criteria import compile_criteria
 from wfdsl.runtime.facts import RecordFacts
 from wfdsl.stores.memory import MemoryStore

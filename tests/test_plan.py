@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from wfdsl.cli import cli
-from wfdsl.compile import CompileFailed, compile_project, compile_workflow, load_plans
-from wfdsl.plan import (
+from wfdsl.compile.compiler import CompileFailed, compile_project, compile_workflow, load_plans
+from wfdsl.plan.model import (
     ACTION_KINDS,
     STEP_ARGS,
     STEP_KINDS,
@@ -20,8 +20,8 @@ from wfdsl.plan import (
     plan_to_json,
     plans_from_json,
 )
-from wfdsl.project import Project, SourceError, load_project, project_from_text
-from wfdsl.syntax import parse
+from wfdsl.syntax.parser import parse
+from wfdsl.syntax.project import Project, SourceError, load_project, project_from_text
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "tests" / "cases" / "compile"

@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wfdsl.cli import cli
-from wfdsl.compile import load_plans
-from wfdsl.plan import PlanError, plan_to_data, plans_from_json
+from wfdsl.compile.compiler import load_plans
+from wfdsl.plan.model import PlanError, plan_to_data, plans_from_json
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 RECORDS = str(EXAMPLES / "records.json")

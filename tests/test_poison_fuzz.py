@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wfdsl.adapters.sqlite import SQLiteCRM
-from wfdsl.compile import load_plans
-from wfdsl.service import Options, Service
-from wfdsl.simulate import SimulationInputError, load_records_data, loads_json
+from wfdsl.compile.compiler import load_plans
+from wfdsl.host.service import Options, Service
+from wfdsl.host.simulate import SimulationInputError, load_records_data, loads_json
 from wfdsl.stores.sqlite import SQLiteStore
 
 ROOT = Path(__file__).resolve().parents[1]

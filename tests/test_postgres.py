@@ -20,9 +20,9 @@ import pg_server
 from engine_helpers import at, event, plans
 from test_engine_cases import CASES, _sections
 from wfdsl.adapters.postgres import OutboxDispatcher, PostgresCRM
+from wfdsl.host.simulate import HORIZON, SEEDED_AT, Simulation, load_records_data
 from wfdsl.runtime.engine import Engine
 from wfdsl.runtime.protocols import Enrollment, ServiceStore, StateStore, Timer, VirtualClock
-from wfdsl.simulate import HORIZON, SEEDED_AT, Simulation, load_records_data
 from wfdsl.stores.postgres import PostgresStore
 from wfdsl.stores.protocols import CountingStore, EventInbox, MetaStore, WorkerStore
 from wfdsl.stores.sqlite import SchemaVersionError, SQLiteStore, StoreError

@@ -20,9 +20,9 @@ import pytest
 
 from wfdsl.adapters.memory import MemoryCRM
 from wfdsl.adapters.sqlite import SQLiteCRM
-from wfdsl.compile import load_plans
+from wfdsl.compile.compiler import load_plans
+from wfdsl.host.service import Options, Service, status_report
 from wfdsl.runtime.protocols import Action, PermanentAdapterError, ServiceStore
-from wfdsl.service import Options, Service, status_report
 from wfdsl.stores.memory import MemoryStore
 from wfdsl.stores.sqlite import SQLiteStore, StoreError
 
@@ -592,7 +592,7 @@ def test_prune_never_holds_the_write_lock_long(tmp_path: Path) -> None:
             time.sleep(0.005)
         conn.close()
 
-    from wfdsl.service import prune_store
+    from wfdsl.host.service import prune_store
 
     thread = threading.Thread(target=writer)
     thread.start()

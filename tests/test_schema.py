@@ -144,10 +144,11 @@ def test_docstring_examples_of_the_lint_modules() -> None:
     for name in (
         "wfdsl.catalog",
         "wfdsl.schema",
-        "wfdsl.formats",
+        "wfdsl.tools.formats",
         "wfdsl.check",
         "wfdsl.check.context",
         "wfdsl.check.values",
+        "wfdsl.api",
     ):
         result = doctest.testmod(importlib.import_module(name))
         assert result.failed == 0, name

@@ -83,7 +83,11 @@ def test_sdist_declares_the_distribution_name_and_carries_the_licence(unpacked: 
 def test_sdist_runs_its_own_tests(unpacked: Path) -> None:
     env = _env(PYTHONPATH=str(unpacked / "src"), PYTHONDONTWRITEBYTECODE="1")
     probe = subprocess.run(
-        [sys.executable, "-c", "import wfdsl, wfdsl.syntax as s; print(wfdsl.__file__); print(s.grammar_path())"],
+        [
+            sys.executable,
+            "-c",
+            "import wfdsl, wfdsl.syntax.parser as s; print(wfdsl.__file__); print(s.grammar_path())",
+        ],
         cwd=unpacked,
         env=env,
         capture_output=True,

@@ -19,8 +19,8 @@ from click.testing import CliRunner
 
 from hubspot_fake import TOKEN, FakeHubSpot
 from wfdsl.cli import cli
-from wfdsl.registry import open_store
-from wfdsl.serve import check_signature, hubspot_signature
+from wfdsl.host.registry import open_store
+from wfdsl.host.serve import check_signature, hubspot_signature
 from wfdsl.stores.protocols import Closable, EventInbox
 
 SERVE_TOKEN = "serve-token-123"

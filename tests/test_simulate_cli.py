@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from syrupy.assertion import SnapshotAssertion
 
 from wfdsl.cli import cli
-from wfdsl.simulate import SimulationInputError, read_events
+from wfdsl.host.simulate import SimulationInputError, read_events
 
 WORKFLOW = """\
 workflow "Welcome series" {

@@ -20,10 +20,10 @@ from conftest import EXAMPLES
 from wfdsl.cli import cli
 from wfdsl.cli import simulate as simulate_command
 from wfdsl.cli.common import schema_for
-from wfdsl.compile import load_plans
-from wfdsl.plan import ProjectPlan, history_reads
+from wfdsl.compile.compiler import load_plans
+from wfdsl.host.simulate import simulate_files
+from wfdsl.plan.model import ProjectPlan, history_reads
 from wfdsl.runtime.protocols import HistoryEntry
-from wfdsl.simulate import simulate_files
 
 EMAILS = [
     "Black Friday: 30% off add-ons",

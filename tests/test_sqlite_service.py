@@ -13,8 +13,8 @@ import pytest
 
 from wfdsl.adapters.memory import MemoryCRM
 from wfdsl.adapters.sqlite import SQLiteCRM
-from wfdsl.compile import load_plans
-from wfdsl.service import Counts, Options, Service, status_report
+from wfdsl.compile.compiler import load_plans
+from wfdsl.host.service import Counts, Options, Service, status_report
 from wfdsl.stores.memory import MemoryStore
 from wfdsl.stores.sqlite import SQLiteStore
 

@@ -9,7 +9,7 @@ import pytest
 
 from wfdsl.adapters.memory import MemoryCRM
 from wfdsl.adapters.sqlite import SQLiteCRM
-from wfdsl.registry import ConfigError, Registry, open_adapter, open_store, split_url
+from wfdsl.host.registry import ConfigError, Registry, open_adapter, open_store, split_url
 from wfdsl.stores.memory import MemoryStore
 from wfdsl.stores.sqlite import (
     SCHEMA_VERSION,

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from wfdsl import nodes as n
-from wfdsl.syntax import parse
+from wfdsl.syntax import nodes as n
+from wfdsl.syntax.parser import parse
 
 
 def test_keywords_are_property_names_after_a_dot() -> None:

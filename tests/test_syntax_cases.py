@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from wfdsl import nodes as n
-from wfdsl.syntax import ParseResult, dump, parse
+from wfdsl.syntax import nodes as n
+from wfdsl.syntax.parser import ParseResult, dump, parse
 
 CASES = Path(__file__).resolve().parent / "cases" / "syntax"
 FILES = sorted(CASES.glob("*.wf"))

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from wfdsl.render import render_text
-from wfdsl.syntax import ParseResult, parse
+from wfdsl.syntax.parser import ParseResult, parse
+from wfdsl.tools.render import render_text
 
 CASES = Path(__file__).resolve().parent / "cases" / "syntax_errors"
 FILES = sorted(CASES.glob("*.wf"))

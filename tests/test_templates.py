@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from wfdsl import nodes as n
 from wfdsl.check import check_project
 from wfdsl.cli import cli
-from wfdsl.fmt import format_source, quote
-from wfdsl.project import project_from_text
-from wfdsl.render import render_text
 from wfdsl.schema import Schema, schema_from_config
-from wfdsl.syntax import parse
+from wfdsl.syntax import nodes as n
+from wfdsl.syntax.parser import parse
+from wfdsl.syntax.project import project_from_text
 from wfdsl.templates import TEMPLATES, Template, find_template, template_text
+from wfdsl.tools.fmt import format_source, quote
+from wfdsl.tools.render import render_text
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = [t.name for t in TEMPLATES]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wfdsl.plan import Recurrence, Window
+from wfdsl.plan.model import Recurrence, Window
 from wfdsl.runtime import timing
 
 UTC = dt.timezone.utc

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine_helpers import at, event, plans
+from wfdsl.host.simulate import Simulation, load_records_data
 from wfdsl.runtime.values import (
     as_bool,
     as_date,
@@ -19,7 +20,6 @@ from wfdsl.runtime.values import (
     is_date_form,
     parse_temporal,
 )
-from wfdsl.simulate import Simulation, load_records_data
 
 UTC = dt.timezone.utc
 

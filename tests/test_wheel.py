@@ -25,7 +25,7 @@ EXAMPLE = ROOT / "examples" / "welcome-series.wf"
 
 PROBE = """
 import json, sys
-import wfdsl, wfdsl.syntax as syntax
+import wfdsl, wfdsl.syntax.parser as syntax
 result = syntax.parse_file(sys.argv[1])
 print(json.dumps({
     "package": wfdsl.__file__,

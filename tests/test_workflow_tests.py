@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from syrupy.assertion import SnapshotAssertion
 
 from wfdsl.cli import cli
-from wfdsl.testing import TestFileError, discover, run_paths
+from wfdsl.host.testing import TestFileError, discover, run_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"

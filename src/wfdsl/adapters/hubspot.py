@@ -55,8 +55,8 @@ from urllib.parse import parse_qs, quote
 
 import attrs
 
+from wfdsl.adapters.hubspot_api import api_name, type_id
 from wfdsl.adapters.shared import email_sent
-from wfdsl.hubspot_api import api_name, type_id
 from wfdsl.runtime.protocols import (
     Action,
     ActionResult,

@@ -6,7 +6,7 @@ event history (for `has ever been` and `has …` filters), honours idempotency
 keys (`performed` is its log: one entry per action actually performed), and
 can be told to fail (`fail_next`) for fault-injection tests. Given
 `kept_events` / `kept_properties`, it keeps only those histories (the ones
-the workflows' criteria read: `wfdsl.plan.history_reads`), so that a long
+the workflows' criteria read: `wfdsl.plan.model.history_reads`), so that a long
 simulation's memory does not grow with every event.
 
 >>> import datetime as dt

@@ -6,7 +6,7 @@ applies suppression comments and returns every diagnostic of the project
 (the parser's syntax diagnostics included), sorted by file, line, column
 and code.
 
->>> from wfdsl.project import project_from_text
+>>> from wfdsl.syntax.project import project_from_text
 >>> text = 'workflow "W" { object contact enroll on form.submited steps { end } }'
 >>> p = project_from_text(text, "w.wf")
 >>> [(d.name, d.hint) for d in check_project(p)]
@@ -21,8 +21,8 @@ from wfdsl.check import events, properties, steps, structure, suppress, triggers
 from wfdsl.check.context import Check, Context, did_you_mean, per_workflow
 from wfdsl.collector import collector_paused
 from wfdsl.diagnostics import RULES, Diagnostic, Severity
-from wfdsl.project import Project, project_from_text
 from wfdsl.schema import BUILTIN, Schema
+from wfdsl.syntax.project import Project, project_from_text
 
 #: Every check, in the order it runs (roughly the order of the rule codes).
 CHECKS: tuple[Check, ...] = (

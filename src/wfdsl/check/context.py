@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import attrs
 
-from wfdsl import nodes as n
 from wfdsl.diagnostics import Diagnostic
-from wfdsl.project import Project
 from wfdsl.schema import Property, Schema
+from wfdsl.syntax import nodes as n
+from wfdsl.syntax.project import Project
 
 
 @attrs.frozen(kw_only=True, eq=False)

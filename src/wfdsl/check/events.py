@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from wfdsl import nodes as n
 from wfdsl.catalog import EVENTS, PROPERTY_CHANGED
 from wfdsl.check.context import Context, article, did_you_mean, one_of, walk_record
 from wfdsl.diagnostics import Diagnostic
+from wfdsl.syntax import nodes as n
 
 
 def _events(ctx: Context, wf: n.Workflow) -> Iterator[n.EventRef | n.PropertyChange]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from wfdsl import nodes as n
 from wfdsl.catalog import STANDARD_OBJECT_TYPES
 from wfdsl.check.context import Context, article, did_you_mean, one_of, workflow_steps
 from wfdsl.diagnostics import Diagnostic, Severity
 from wfdsl.schema import Property
 from wfdsl.spans import Span
+from wfdsl.syntax import nodes as n
 
 # ---------------------------------------------------------------- unknown-property
 

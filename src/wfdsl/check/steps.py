@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from wfdsl import nodes as n
 from wfdsl.check.context import Context, blocks, did_you_mean, workflow_steps
 from wfdsl.diagnostics import Diagnostic, Severity
 from wfdsl.spans import Span
+from wfdsl.syntax import nodes as n
 
 
 def _body(wf: n.Workflow) -> n.Block | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from wfdsl import nodes as n
 from wfdsl.check.context import (
     Context,
     blocks,
@@ -13,6 +12,7 @@ from wfdsl.check.context import (
     workflow_steps,
 )
 from wfdsl.diagnostics import Diagnostic
+from wfdsl.syntax import nodes as n
 
 
 def missing_object(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:

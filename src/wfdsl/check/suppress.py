@@ -15,12 +15,12 @@ from collections.abc import Iterator
 
 import attrs
 
-from wfdsl import nodes as n
 from wfdsl.check.context import all_steps, did_you_mean
 from wfdsl.diagnostics import RULES, Diagnostic
-from wfdsl.project import Project
 from wfdsl.spans import Span
-from wfdsl.syntax import ParseResult
+from wfdsl.syntax import nodes as n
+from wfdsl.syntax.parser import ParseResult
+from wfdsl.syntax.project import Project
 
 _PATTERN = re.compile(r"#\s*wfdsl:\s*(ignore-file|ignore)\[([^\]]*)\]")
 _CODES = {rule.code: name for name, rule in RULES.items()}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from wfdsl import nodes as n
 from wfdsl.check.context import (
     Context,
     article,
@@ -16,6 +15,7 @@ from wfdsl.check.context import (
     walk_record,
 )
 from wfdsl.diagnostics import Diagnostic
+from wfdsl.syntax import nodes as n
 
 _KIND = {
     n.ManualTrigger: "manual",

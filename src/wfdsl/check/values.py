@@ -7,11 +7,11 @@ import functools
 import zoneinfo
 from collections.abc import Iterator
 
-from wfdsl import nodes as n
 from wfdsl.check.context import Context, did_you_mean
 from wfdsl.diagnostics import Diagnostic
 from wfdsl.limits import ACT_YEARS, MAX_DURATION_MINUTES
 from wfdsl.spans import Span
+from wfdsl.syntax import nodes as n
 
 _MONTHS = list(calendar.month_name)
 

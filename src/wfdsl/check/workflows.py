@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import attrs
 
-from wfdsl import nodes as n
 from wfdsl.catalog import WORKFLOW_EVENTS
 from wfdsl.check.context import (
     Context,
@@ -21,6 +20,7 @@ from wfdsl.check.context import (
 )
 from wfdsl.diagnostics import Diagnostic
 from wfdsl.spans import Span
+from wfdsl.syntax import nodes as n
 
 
 def _where(span: Span) -> str:

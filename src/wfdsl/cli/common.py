@@ -13,8 +13,8 @@ import click
 from wfdsl.cli.style import style
 
 if TYPE_CHECKING:
-    from wfdsl.inputcheck import InputCheck
-    from wfdsl.plan import ProjectPlan
+    from wfdsl.host.inputcheck import InputCheck
+    from wfdsl.plan.model import ProjectPlan
     from wfdsl.schema import Schema
 
 
@@ -68,7 +68,7 @@ def schema_for(paths: Sequence[str]) -> Schema | None:
 def input_check(paths: Sequence[str]) -> InputCheck:
     """A checker of records and events files against the project's schema (the built-in
     one for a compiled plan with no config near it) that prints each warning on stderr."""
-    from wfdsl.inputcheck import InputCheck
+    from wfdsl.host.inputcheck import InputCheck
     from wfdsl.schema import BUILTIN, ConfigError, load_schema
 
     schema = schema_for(paths)
@@ -85,11 +85,11 @@ def plans_or_exit(paths: Sequence[str], doing: str) -> ProjectPlan:
     diagnostics and exit 1 (`nothing <doing>`); unusable paths or plans: exit 2."""
     # The compiler and the plan model load here, not at import: `wfdsl lint`
     # and `wfdsl fmt` need neither, and every millisecond of start-up counts.
-    from wfdsl.compile import CompileFailed, load_plans
+    from wfdsl.compile.compiler import CompileFailed, load_plans
     from wfdsl.diagnostics import Severity
-    from wfdsl.plan import PlanError
-    from wfdsl.project import SourceError
-    from wfdsl.render import render_text
+    from wfdsl.plan.model import PlanError
+    from wfdsl.syntax.project import SourceError
+    from wfdsl.tools.render import render_text
 
     schema = schema_for(paths)
     try:

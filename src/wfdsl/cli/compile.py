@@ -11,11 +11,11 @@ import click
 
 from wfdsl.cli.common import Exit, fail, schema_for
 from wfdsl.cli.style import style
-from wfdsl.compile import compile_project
+from wfdsl.compile.compiler import compile_project
 from wfdsl.diagnostics import Severity
-from wfdsl.plan import plan_to_json
-from wfdsl.project import SourceError, load_project
-from wfdsl.render import render_text
+from wfdsl.plan.model import plan_to_json
+from wfdsl.syntax.project import SourceError, load_project
+from wfdsl.tools.render import render_text
 
 
 def _umask() -> int:

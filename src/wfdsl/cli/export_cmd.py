@@ -10,12 +10,12 @@ import click
 from wfdsl.check import check_project, has_errors
 from wfdsl.cli.common import Exit, fail, schema_for
 from wfdsl.cli.style import style
-from wfdsl.hubspot.export import flow_json
-from wfdsl.hubspot.files import export_files
-from wfdsl.hubspot.lockfile import LOCK_NAME, LockError, LockFile, find_lock
-from wfdsl.project import SourceError, load_project
-from wfdsl.render import render_text
 from wfdsl.schema import BUILTIN
+from wfdsl.syntax.project import SourceError, load_project
+from wfdsl.tools.hubspot.export import flow_json
+from wfdsl.tools.hubspot.files import export_files
+from wfdsl.tools.hubspot.lockfile import LOCK_NAME, LockError, LockFile, find_lock
+from wfdsl.tools.render import render_text
 
 
 @click.command("export")

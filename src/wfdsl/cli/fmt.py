@@ -17,10 +17,10 @@ import click
 
 from wfdsl.cli.common import Exit, fail
 from wfdsl.cli.style import style
-from wfdsl.fmt import format_source
-from wfdsl.project import SourceError, discover
-from wfdsl.render import render_text
-from wfdsl.syntax import parse_file
+from wfdsl.syntax.parser import parse_file
+from wfdsl.syntax.project import SourceError, discover
+from wfdsl.tools.fmt import format_source
+from wfdsl.tools.render import render_text
 
 
 def _plural(count: int, word: str) -> str:

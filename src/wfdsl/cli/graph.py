@@ -9,9 +9,9 @@ import click
 
 from wfdsl.cli.common import Exit, fail
 from wfdsl.cli.style import style
-from wfdsl.graph import FORMATS, render_graphs
-from wfdsl.project import SourceError, load_project
-from wfdsl.render import render_text
+from wfdsl.syntax.project import SourceError, load_project
+from wfdsl.tools.graph import FORMATS, render_graphs
+from wfdsl.tools.render import render_text
 
 
 @click.command("graph")

@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 
 from wfdsl.cli.common import Exit, fail
-from wfdsl.hubspot.files import import_files
-from wfdsl.hubspot.locate import locate
-from wfdsl.hubspot.lockfile import LOCK_NAME, LockError, LockFile
 from wfdsl.schema import ConfigError, load_schema
+from wfdsl.tools.hubspot.files import import_files
+from wfdsl.tools.hubspot.locate import locate
+from wfdsl.tools.hubspot.lockfile import LOCK_NAME, LockError, LockFile
 
 
 @click.command("import")

@@ -11,8 +11,8 @@ import click
 
 from wfdsl.cli.common import Exit, fail
 from wfdsl.cli.defaults import DEFAULT_STORE
-from wfdsl.ingest import NoInboxError, ingest_events, read_events_text
-from wfdsl.registry import ConfigError, open_store
+from wfdsl.host.ingest import NoInboxError, ingest_events, read_events_text
+from wfdsl.host.registry import ConfigError, open_store
 from wfdsl.stores.protocols import Closable
 
 #: Errors listed before the rest are only counted.

@@ -12,8 +12,6 @@ from wfdsl.check import check_project, has_errors, resolve_names, select
 from wfdsl.cli.common import Exit, fail
 from wfdsl.cli.style import color_option, style
 from wfdsl.diagnostics import Diagnostic, Severity
-from wfdsl.formats import render, statistics, summary_line
-from wfdsl.project import Project, SourceError, load_project, project_from_text
 from wfdsl.schema import (
     ConfigError,
     LintSettings,
@@ -24,6 +22,8 @@ from wfdsl.schema import (
     load_schema_file,
     search_dirs,
 )
+from wfdsl.syntax.project import Project, SourceError, load_project, project_from_text
+from wfdsl.tools.formats import render, statistics, summary_line
 
 FORMATS = ("text", "json", "github", "sarif")
 
@@ -164,7 +164,7 @@ def lint(
     project = _load(sources_paths, stdin_filename) if sources_paths else Project(files=())
     flows = None
     if flow_paths:  # HubSpot flow JSON: imported in memory (the bridge loads only then)
-        from wfdsl.hubspot.files import flow_sources
+        from wfdsl.tools.hubspot.files import flow_sources
 
         flows = flow_sources(flow_paths, schema=schema)
     if flows is not None:

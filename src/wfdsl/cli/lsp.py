@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from wfdsl.cli.common import fail
-from wfdsl.lsp import INSTALL_HINT
+from wfdsl.tools.lsp import INSTALL_HINT
 
 
 @click.command("lsp")
@@ -20,7 +20,7 @@ def lsp(stdio: bool) -> None:
     Exit status: 0 when the editor ends the session, 2 when the extra is missing.
     """
     try:
-        from wfdsl.lsp.server import serve
+        from wfdsl.tools.lsp.server import serve
     except ImportError as error:
         fail(f"the language server needs: {INSTALL_HINT} ({error.name or error} is not installed)")
     serve()

@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 
 from wfdsl.cli.common import Exit, fail
-from wfdsl.fmt import quote
-from wfdsl.syntax import parse
+from wfdsl.syntax.parser import parse
 from wfdsl.templates import TEMPLATES, find_template, template_text
+from wfdsl.tools.fmt import quote
 
 
 def _rename(text: str, name: str) -> str:

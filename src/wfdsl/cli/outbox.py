@@ -11,9 +11,9 @@ import click
 
 from wfdsl.cli.common import Exit, fail, parse_time
 from wfdsl.cli.defaults import DEFAULT_CRM
-from wfdsl.operations import OutboxQuery, outbox_rows, parse_record_ref, render_outbox
-from wfdsl.redact import redactor_for
-from wfdsl.registry import ConfigError, open_adapter
+from wfdsl.host.operations import OutboxQuery, outbox_rows, parse_record_ref, render_outbox
+from wfdsl.host.redact import redactor_for
+from wfdsl.host.registry import ConfigError, open_adapter
 from wfdsl.stores.protocols import Closable
 from wfdsl.stores.sqlite import StoreError, sqlite_options
 

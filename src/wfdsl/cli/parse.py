@@ -8,9 +8,9 @@ import click
 
 from wfdsl.cli.common import Exit, fail
 from wfdsl.cli.style import style
-from wfdsl.project import SourceError, discover
-from wfdsl.render import render_text
-from wfdsl.syntax import dump, parse_file
+from wfdsl.syntax.parser import dump, parse_file
+from wfdsl.syntax.project import SourceError, discover
+from wfdsl.tools.render import render_text
 
 
 @click.command("parse")

@@ -11,12 +11,12 @@ import click
 from wfdsl.cli.common import Exit, fail, plans_or_exit
 from wfdsl.cli.defaults import DEFAULT_STORE
 from wfdsl.cli.outbox import open_existing_crm
-from wfdsl.deploy import deployed_plans, deployment_plan, render_deployment
-from wfdsl.plan import PlanError
-from wfdsl.registry import ConfigError, open_store
+from wfdsl.host.registry import ConfigError, open_store
+from wfdsl.plan.model import PlanError
 from wfdsl.runtime.protocols import AdapterError, StateStore
 from wfdsl.stores.protocols import Closable
 from wfdsl.stores.sqlite import StoreError, sqlite_options
+from wfdsl.tools.deploy import deployed_plans, deployment_plan, render_deployment
 
 
 def _store_or_none(url: str) -> StateStore | None:

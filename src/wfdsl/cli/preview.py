@@ -12,8 +12,8 @@ from wfdsl.cli.common import Exit, fail, parse_time, plans_or_exit
 from wfdsl.cli.defaults import DEFAULT_CRM
 from wfdsl.cli.outbox import open_existing_crm
 from wfdsl.cli.status import open_existing_store
-from wfdsl.operations import PreviewError, render_preview
-from wfdsl.operations import preview as preview_records
+from wfdsl.host.operations import PreviewError, render_preview
+from wfdsl.host.operations import preview as preview_records
 from wfdsl.runtime.protocols import AdapterError
 from wfdsl.stores.memory import MemoryStore
 from wfdsl.stores.protocols import Closable

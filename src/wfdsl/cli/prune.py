@@ -11,7 +11,7 @@ import click
 from wfdsl.cli.common import Exit, parse_time
 from wfdsl.cli.defaults import DEFAULT_STORE
 from wfdsl.cli.status import open_existing_store, store_errors
-from wfdsl.operate import prune_store
+from wfdsl.host.operate import prune_store
 
 
 @click.command("prune")

@@ -16,15 +16,15 @@ from wfdsl.cli.defaults import DEFAULT_CRM as DEFAULT_CRM  # also importable fro
 from wfdsl.cli.defaults import DEFAULT_STORE as DEFAULT_STORE
 from wfdsl.cli.style import style
 from wfdsl.diagnostics import Diagnostic, Severity
-from wfdsl.plan import ProjectPlan
-from wfdsl.redact import record_properties, redactor_for
-from wfdsl.registry import ConfigError, open_adapter, open_store
-from wfdsl.render import render_text
+from wfdsl.host.redact import record_properties, redactor_for
+from wfdsl.host.registry import ConfigError, open_adapter, open_store
+from wfdsl.host.service import CLOCKS, EventsReadError, Options, Service
+from wfdsl.host.simulate import SimulationInputError, load_records
+from wfdsl.plan.model import ProjectPlan
 from wfdsl.runtime.protocols import AdapterError
-from wfdsl.service import CLOCKS, EventsReadError, Options, Service
-from wfdsl.simulate import SimulationInputError, load_records
 from wfdsl.stores.protocols import Closable
 from wfdsl.stores.sqlite import StoreError
+from wfdsl.tools.render import render_text
 
 
 def load_or_exit(paths: tuple[str, ...]) -> ProjectPlan:

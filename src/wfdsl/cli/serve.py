@@ -8,7 +8,7 @@ import sys
 import click
 
 from wfdsl.cli.common import Exit, fail
-from wfdsl.registry import ConfigError, open_store
+from wfdsl.host.registry import ConfigError, open_store
 from wfdsl.stores.protocols import Closable, EventInbox
 
 
@@ -55,8 +55,8 @@ def serve(store_url: str, listen: str, public_url: str | None, max_body: int) ->
     SIGTERM or SIGINT finish the requests in progress and exit 0.
     """
     try:
-        from wfdsl.serve import ServeConfig, create_app
-        from wfdsl.serve import serve as run_server
+        from wfdsl.host.serve import ServeConfig, create_app
+        from wfdsl.host.serve import serve as run_server
     except ImportError as error:  # pragma: no cover - the message is tested by hiding a module
         fail(f"wfdsl serve needs: pip install 'wfdsl-crm[serve]' ({error.name or error} is not installed)")
     try:

@@ -10,12 +10,12 @@ import tempfile
 import click
 
 from wfdsl.cli.common import Exit, fail, input_check, parse_time, plans_or_exit, schema_for
-from wfdsl.redact import records_file_properties, redactor_for
+from wfdsl.host.redact import records_file_properties, redactor_for
+from wfdsl.host.simulate import SimulationInputError, SimulationRuntimeError, simulate_files
 from wfdsl.runtime.engine import EngineError
 from wfdsl.runtime.history import trace_line
 from wfdsl.runtime.protocols import AdapterError, HistoryEntry
 from wfdsl.runtime.timing import TimingError
-from wfdsl.simulate import SimulationInputError, SimulationRuntimeError, simulate_files
 from wfdsl.terminal import printable
 
 #: Trace text kept in memory before the spool moves to a temporary file.

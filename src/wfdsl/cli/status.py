@@ -14,8 +14,8 @@ import click
 
 from wfdsl.cli.common import Exit, fail
 from wfdsl.cli.defaults import DEFAULT_STORE
-from wfdsl.operate import status_report
-from wfdsl.registry import ConfigError, open_store
+from wfdsl.host.operate import status_report
+from wfdsl.host.registry import ConfigError, open_store
 from wfdsl.stores.sqlite import StoreError, sqlite_options
 from wfdsl.terminal import printable
 

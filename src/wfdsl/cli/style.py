@@ -17,7 +17,7 @@ import click
 
 CHOICES = ("auto", "always", "never")
 
-#: Styles by the roles `wfdsl.render` paints.
+#: Styles by the roles `wfdsl.tools.render` paints.
 STYLES: dict[str, dict[str, Any]] = {
     "location": {"bold": True},
     "error": {"fg": "red"},
@@ -39,7 +39,7 @@ def color_setting(choice: str) -> bool | None:
 
 
 def style(text: str, role: str) -> str:
-    """`text` styled for its role (see `wfdsl.render.Style`)."""
+    """`text` styled for its role (see `wfdsl.tools.render.Style`)."""
     return click.style(text, **STYLES[role])
 
 

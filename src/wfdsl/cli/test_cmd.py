@@ -7,8 +7,8 @@ import sys
 import click
 
 from wfdsl.cli.common import Exit, fail
+from wfdsl.host.testing import TestFileError, TestReport, junit_text, run_paths
 from wfdsl.runtime.protocols import AdapterError
-from wfdsl.testing import TestFileError, TestReport, junit_text, run_paths
 
 
 def render(report: TestReport) -> str:

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from wfdsl.plan import decode_value
+from wfdsl.plan.model import decode_value
 from wfdsl.runtime.values import as_bool, as_date, as_datetime, as_number, is_date_form, parse_temporal
 
 UTC = dt.timezone.utc

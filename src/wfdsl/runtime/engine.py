@@ -35,7 +35,7 @@ from typing import Any
 import attrs
 
 from wfdsl.limits import ACT_YEARS
-from wfdsl.plan import CONTROL_KINDS, WAIT_KINDS, EventSpec, ProjectPlan, Step, WorkflowPlan, decode_value
+from wfdsl.plan.model import CONTROL_KINDS, WAIT_KINDS, EventSpec, ProjectPlan, Step, WorkflowPlan, decode_value
 from wfdsl.runtime import history as h
 from wfdsl.runtime import timing
 from wfdsl.runtime.criteria import compile_criteria, compile_event_criteria, event_attribute

@@ -9,7 +9,7 @@ whose key still exists (None: nothing is left, the enrollment completes).
 `Engine.deploy` and `wfdsl plan` both use `step_moves`, so a deployment
 does exactly what the plan said.
 
->>> from wfdsl.plan import Step, WorkflowPlan, Trigger, Settings
+>>> from wfdsl.plan.model import Step, WorkflowPlan, Trigger, Settings
 >>> from wfdsl.spans import Span
 >>> span = Span(file="w.wf", line=1, col=1, end_line=1, end_col=2)
 >>> def plan(*steps: tuple[str, str]) -> WorkflowPlan:
@@ -31,7 +31,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from wfdsl.plan import WorkflowPlan
+from wfdsl.plan.model import WorkflowPlan
 from wfdsl.runtime.history import STEP_MOVED, STEP_REMOVED
 
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from wfdsl.plan import WorkflowPlan, workflow_to_data
+from wfdsl.plan.model import WorkflowPlan, workflow_to_data
 from wfdsl.runtime.protocols import CRMReads
 
 _TOKEN = re.compile(r"\{\{\s*([A-Za-z_][\w-]*)\.([\w.-]+)\s*\}\}")

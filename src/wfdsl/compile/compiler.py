@@ -1,0 +1,786 @@
+"""Compiler: a checked `Project` (AST) in, a `plan.ProjectPlan` (plain data) out.
+
+`compile_project` runs the checker first and refuses to produce a plan when
+there are errors. Compilation itself is a pure function of the AST and the
+source text, so identical input gives byte-identical `plan_to_json` output.
+Step ids follow the scheme documented on `plan.Step` and in docs/plans.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from wfdsl.check import check_project
+from wfdsl.diagnostics import Diagnostic, Severity, WfdslError
+from wfdsl.plan.model import (
+    DURATION_UNITS,
+    WEEKDAYS,
+    Anchor,
+    Arm,
+    Branch,
+    Case,
+    Criteria,
+    EventSpec,
+    Index,
+    IndexKeys,
+    PlanError,
+    ProjectPlan,
+    PropRef,
+    Recurrence,
+    Reenroll,
+    Settings,
+    Step,
+    Trigger,
+    Window,
+    WorkflowPlan,
+    plans_from_json,
+)
+from wfdsl.schema import Schema
+from wfdsl.spans import Span
+from wfdsl.syntax import nodes as n
+from wfdsl.syntax.project import Project, SourceError, load_project
+
+__all__ = [
+    "CompileFailed",
+    "compile_project",
+    "compile_workflow",
+    "criteria_data",
+    "criteria_keys",
+    "load_plans",
+]
+
+
+class CompileFailed(WfdslError):
+    """Raised by `load_plans` when the sources have errors; carries the diagnostics
+    and the source text of each file (for rendering with a caret)."""
+
+    def __init__(self, diagnostics: list[Diagnostic], sources: Mapping[str, str]) -> None:
+        super().__init__(diagnostics)
+        self.sources = dict(sources)
+
+
+# ---------------------------------------------------------------- project
+
+
+def compile_project(project: Project, schema: Schema | None = None) -> tuple[ProjectPlan | None, list[Diagnostic]]:
+    """Check and compile every workflow of a project.
+
+    Returns `(plan, diagnostics)`; `plan` is None when any diagnostic is an
+    error. Diagnostics are sorted by file, line, column and code.
+
+    >>> from wfdsl.syntax.project import project_from_text
+    >>> plan, diags = compile_project(project_from_text(
+    ...     'workflow "W" { object contact steps { send email "Hi" } }', "w.wf"))
+    >>> plan.workflows[0].steps["steps.0"].args["email"]
+    'Hi'
+    """
+    diagnostics: list[Diagnostic] = list(project.diagnostics)
+    for diagnostic in check_project(project, schema):
+        if diagnostic not in diagnostics:
+            diagnostics.append(diagnostic)
+    diagnostics.sort(key=Diagnostic.sort_key)
+    if any(d.severity is Severity.ERROR for d in diagnostics):
+        return None, diagnostics
+    workflows = []
+    for result in project.files:
+        lines = result.source.split("\n")  # once per file, not once per workflow
+        for workflow in result.module.workflows:
+            workflows.append(compile_workflow(workflow, lines))
+    return ProjectPlan(workflows=tuple(workflows)), diagnostics
+
+
+def load_plans(paths: Sequence[str | Path], schema: Schema | None = None) -> ProjectPlan:
+    """Plans from `.wf` sources (files or directories) or from one compiled `.json` plan.
+
+    Raises `SourceError` for unusable paths, `PlanError` for a malformed plan
+    file, and `CompileFailed` (with the diagnostics) when the sources have errors.
+    """
+    if len(paths) == 1 and str(paths[0]).endswith(".json") and not Path(paths[0]).is_dir():
+        path = Path(paths[0])
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise SourceError(f"{path}: no such file or directory") from None
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or str(error)
+            raise SourceError(f"{path}: cannot read: {reason}") from None
+        try:
+            return plans_from_json(text)
+        except PlanError as error:
+            raise PlanError(f"{path}: {error}") from None
+    if any(str(p).endswith(".json") for p in paths):
+        raise SourceError("a compiled plan (.json) must be the only path given")
+    project = load_project(paths)
+    plans, diagnostics = compile_project(project, schema)
+    if plans is None:
+        errors = [d for d in diagnostics if d.severity is Severity.ERROR]
+        sources = {r.module.path: r.source for r in project.files}
+        raise CompileFailed(errors, sources)
+    return plans
+
+
+# ---------------------------------------------------------------- values
+
+
+def _time(text: str) -> str:
+    """`9:00` -> `09:00` (plans always write two-digit hours)."""
+    hour, _, minute = text.partition(":")
+    return f"{int(hour):02d}:{minute}" if hour.isdigit() else text
+
+
+def _number(text: str) -> int | float:
+    return float(text) if "." in text else int(text)
+
+
+def value_data(value: n.Value) -> Any:
+    """A literal as plan data (see `plan` for the typed encoding)."""
+    if isinstance(value, n.StringLit):
+        return value.value
+    if isinstance(value, n.NumberLit):
+        return _number(value.text)
+    if isinstance(value, n.BoolLit):
+        return value.value
+    if isinstance(value, n.DateLit):
+        return {"date": value.text}
+    if isinstance(value, n.DateTimeLit):
+        return {"datetime": value.text}
+    if isinstance(value, n.TimeLit):
+        return {"time": _time(value.text)}
+    if isinstance(value, n.PercentLit):
+        return {"percent": _number(value.text)}
+    return [value_data(item) for item in value.items]
+
+
+def duration_data(duration: n.Duration) -> dict[str, Any]:
+    """`1 day 6 hours` -> `{"parts": [[1, "day"], [6, "hour"]], "seconds": 108000}`."""
+    parts = []
+    seconds = 0
+    for part in duration.parts:
+        try:
+            amount = int(part.amount)
+        except ValueError:
+            amount = int(float(part.amount))
+        parts.append([amount, part.unit])
+        seconds += amount * DURATION_UNITS.get(part.unit, 0)
+    return {"parts": parts, "seconds": seconds}
+
+
+def _prop(ref: n.PropertyRef) -> dict[str, str]:
+    if len(ref.parts) < 2:
+        return {"object": "", "property": ref.dotted}
+    return {"object": ref.parts[0], "property": ".".join(ref.parts[1:])}
+
+
+def _prop_ref(ref: n.PropertyRef) -> PropRef:
+    data = _prop(ref)
+    return PropRef(object=data["object"], property=data["property"])
+
+
+# ---------------------------------------------------------------- criteria
+
+_COMPARE = {"=": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
+
+
+def criteria_data(criteria: n.Criteria, *, event: bool = False) -> dict[str, Any]:
+    """Criteria AST -> plan criteria data. With `event=True`, property names
+    are event attributes (`{"attribute": "url.path"}`), as inside `form.submitted(…)`.
+
+    >>> from wfdsl.syntax.parser import parse
+    >>> w = parse('workflow "W" { object contact enroll when contact.score >= 50 '
+    ...           'steps { end } }').module.workflows[0]
+    >>> criteria_data(w.trigger.criteria)
+    {'op': 'ge', 'object': 'contact', 'property': 'score', 'value': 50}
+    """
+
+    def target(ref: n.PropertyRef) -> dict[str, str]:
+        return {"attribute": ref.dotted} if event else _prop(ref)
+
+    c = criteria
+    if isinstance(c, n.Or):
+        return {"op": "or", "items": [criteria_data(i, event=event) for i in c.items]}
+    if isinstance(c, n.And):
+        return {"op": "and", "items": [criteria_data(i, event=event) for i in c.items]}
+    if isinstance(c, n.Not):
+        return {"op": "not", "item": criteria_data(c.item, event=event)}
+    if isinstance(c, n.Compare):
+        return {"op": _COMPARE[c.op], **target(c.prop), "value": value_data(c.value)}
+    if isinstance(c, n.IsKnown):
+        return {"op": "known" if c.known else "unknown", **target(c.prop)}
+    if isinstance(c, n.InValues):
+        return {
+            "op": "not_in" if c.negated else "in",
+            **target(c.prop),
+            "values": [value_data(v) for v in c.values.items],
+        }
+    if isinstance(c, n.Between):
+        return {
+            "op": "between",
+            **target(c.prop),
+            "low": value_data(c.low),
+            "high": value_data(c.high),
+        }
+    if isinstance(c, n.TextMatch):
+        return {"op": c.op, **target(c.prop), "value": c.value.value}
+    if isinstance(c, n.HistoryMatch):
+        return {"op": "ever" if c.ever else "never", **target(c.prop), "value": value_data(c.value)}
+    if isinstance(c, n.DateCompare):
+        return {"op": c.op, **target(c.prop), "value": value_data(c.value)}
+    if isinstance(c, n.RelativeDate):
+        return {"op": c.op, **target(c.prop), "duration": duration_data(c.duration)}
+    if isinstance(c, n.InList):
+        return {"op": "in_list", "list": c.name.value}
+    if isinstance(c, n.EnrolledIn):
+        return {"op": "enrolled_in", "workflow": c.workflow.value}
+    if isinstance(c, n.ReachedGoal):
+        return {"op": "reached_goal", "workflow": c.workflow.value}
+    if isinstance(c, n.HasEvent):
+        data = {
+            "op": "has_event",
+            "event": _event_data(c.event),
+            "negated": c.negated,
+            "within": None if c.within is None else duration_data(c.within),
+        }
+        if c.at_least is not None:
+            data["at_least"] = int(c.at_least.value)
+        return data
+    if isinstance(c, n.Updated):
+        op = "not_updated_within" if c.negated else "updated_within"
+        return {"op": op, **target(c.prop), "duration": duration_data(c.within)}
+    return {"op": "received"}
+
+
+def _event_spec(event: n.Event, negated: bool = False) -> EventSpec:
+    if isinstance(event, n.PropertyChange):
+        prop = _prop(event.prop)
+        return EventSpec(
+            type="property.changed",
+            negated=negated,
+            object=prop["object"],
+            property=prop["property"],
+            from_value=None if event.from_value is None else value_data(event.from_value),
+            to_value=None if event.to_value is None else value_data(event.to_value),
+        )
+    return EventSpec(
+        type=event.name,
+        negated=negated,
+        criteria=None if event.criteria is None else criteria_data(event.criteria, event=True),
+    )
+
+
+def event_data(spec: EventSpec) -> dict[str, Any]:
+    """An `EventSpec` as the data used inside criteria and `wait_for` args."""
+    out: dict[str, Any] = {"type": spec.type, "negated": spec.negated, "criteria": spec.criteria}
+    if spec.object is not None:
+        out["object"] = spec.object
+    if spec.property is not None:
+        out["property"] = spec.property
+    if spec.from_value is not None:
+        out["from"] = spec.from_value
+    if spec.to_value is not None:
+        out["to"] = spec.to_value
+    return out
+
+
+def _event_data(event: n.Event) -> dict[str, Any]:
+    return event_data(_event_spec(event))
+
+
+def _and(left: Criteria | None, right: Criteria) -> Criteria:
+    if left is None:
+        return right
+    if left.get("op") == "and":
+        return {"op": "and", "items": [*left["items"], right]}
+    return {"op": "and", "items": [left, right]}
+
+
+# ---------------------------------------------------------------- index keys
+
+
+def _walk(criteria: Criteria | None) -> Iterator[Mapping[str, Any]]:
+    if criteria is None:
+        return
+    stack = [criteria]
+    while stack:
+        node = stack.pop()
+        yield node
+        if "items" in node:
+            stack.extend(reversed(node["items"]))
+        if "item" in node:
+            stack.append(node["item"])
+
+
+def _event_keys(event: Mapping[str, Any]) -> tuple[set[str], set[str]]:
+    events = {str(event["type"])}
+    props = set()
+    if event.get("property") is not None:
+        props.add(f"{event.get('object')}.{event['property']}")
+    return events, props
+
+
+def criteria_keys(criteria: Criteria | None) -> IndexKeys:
+    """What a criteria tree depends on: the changes that can flip its outcome.
+
+    >>> criteria_keys({"op": "and", "items": [
+    ...     {"op": "eq", "object": "contact", "property": "city", "value": "Oslo"},
+    ...     {"op": "in_list", "list": "VIP"}]})
+    IndexKeys(events=('list.added', 'list.removed', 'property.changed'), \
+properties=('contact.city',), lists=('VIP',), workflows=())
+    """
+    events: set[str] = set()
+    props: set[str] = set()
+    lists: set[str] = set()
+    workflows: set[str] = set()
+    for node in _walk(criteria):
+        op = node.get("op")
+        if "property" in node and "object" in node:
+            props.add(f"{node['object']}.{node['property']}")
+            events.add("property.changed")
+        elif op == "in_list":
+            lists.add(str(node["list"]))
+            events.update(("list.added", "list.removed"))
+        elif op == "enrolled_in":
+            workflows.add(str(node["workflow"]))
+            events.update(("workflow.enrolled", "workflow.unenrolled"))
+        elif op == "reached_goal":
+            workflows.add(str(node["workflow"]))
+            events.add("workflow.goal_met")
+        elif op == "has_event":
+            more_events, more_props = _event_keys(node["event"])
+            events |= more_events
+            props |= more_props
+    return IndexKeys(
+        events=tuple(sorted(events)),
+        properties=tuple(sorted(props)),
+        lists=tuple(sorted(lists)),
+        workflows=tuple(sorted(workflows)),
+    )
+
+
+def _trigger_keys(trigger: Trigger) -> IndexKeys:
+    if trigger.kind == "filter":
+        return criteria_keys(trigger.criteria)
+    if trigger.kind == "event":
+        events: set[str] = set()
+        props: set[str] = set()
+        for spec in trigger.events:
+            more_events, more_props = _event_keys(event_data(spec))
+            events |= more_events
+            props |= more_props
+        return IndexKeys(events=tuple(sorted(events)), properties=tuple(sorted(props)))
+    if trigger.kind == "manual":
+        return IndexKeys(events=("workflow.enroll",))
+    return IndexKeys()
+
+
+# ---------------------------------------------------------------- workflow
+
+
+def source_text(source: str | Sequence[str], span: Span) -> str:
+    """The text a span covers (1-based lines and columns, end exclusive).
+
+    `source` is a file's text or its lines (split on "\\n"); a caller that takes
+    many spans from one file splits it once.
+    """
+    lines = source.split("\n") if isinstance(source, str) else source
+    if not lines or span.line > len(lines):
+        return ""
+    if span.line == span.end_line:
+        return lines[span.line - 1][span.col - 1 : span.end_col - 1]
+    out = [lines[span.line - 1][span.col - 1 :]]
+    out.extend(lines[span.line : span.end_line - 1])
+    if span.end_line <= len(lines):
+        out.append(lines[span.end_line - 1][: span.end_col - 1])
+    return "\n".join(out)
+
+
+def _trigger(workflow: n.Workflow) -> Trigger:
+    trig = workflow.trigger
+    if isinstance(trig, n.FilterTrigger):
+        return Trigger(kind="filter", criteria=criteria_data(trig.criteria))
+    if isinstance(trig, n.EventTrigger):
+        return Trigger(
+            kind="event",
+            events=tuple(_event_spec(e.event, e.negated) for e in trig.events),
+            refinement=None if trig.refinement is None else criteria_data(trig.refinement),
+        )
+    if isinstance(trig, n.ScheduleTrigger):
+        rec = trig.recurrence
+        if isinstance(rec, n.Daily):
+            recurrence = Recurrence(kind="daily", at=_time(rec.at.text))
+        elif isinstance(rec, n.Weekly):
+            days = sorted({WEEKDAYS.index(d.value) for d in rec.days if d.value in WEEKDAYS})
+            recurrence = Recurrence(kind="weekly", at=_time(rec.at.text), days=tuple(days))
+        elif isinstance(rec, n.Monthly):
+            recurrence = Recurrence(kind="monthly", at=_time(rec.at.text), day=int(rec.day.value))
+        else:
+            recurrence = Recurrence(kind="once", at=rec.at.text)
+        return Trigger(
+            kind="schedule",
+            recurrence=recurrence,
+            refinement=None if trig.refinement is None else criteria_data(trig.refinement),
+        )
+    return Trigger(kind="manual")
+
+
+def _days(specs: Iterable[n.DayRange | n.Day]) -> tuple[int, ...]:
+    days: set[int] = set()
+    for spec in specs:
+        if isinstance(spec, n.Day):
+            if spec.name in WEEKDAYS:
+                days.add(WEEKDAYS.index(spec.name))
+        elif spec.start in WEEKDAYS and spec.end in WEEKDAYS:
+            start, end = WEEKDAYS.index(spec.start), WEEKDAYS.index(spec.end)
+            # `friday..monday` wraps around the weekend.
+            span = (end - start) % 7
+            days.update((start + i) % 7 for i in range(span + 1))
+    return tuple(sorted(days))
+
+
+def _settings(workflow: n.Workflow) -> Settings:
+    timezone = "UTC"
+    windows: list[Window] = []
+    pauses: list[str] = []
+    enroll_existing = unenroll_unmet = False
+    on_failure = "continue"
+    for setting in workflow.settings:
+        if isinstance(setting, n.TimezoneSetting):
+            timezone = setting.name.value
+        elif isinstance(setting, n.ExecuteSetting):
+            windows.append(
+                Window(
+                    days=_days(setting.days),
+                    start=_time(setting.start.text),
+                    end=_time(setting.end.text),
+                )
+            )
+        elif isinstance(setting, n.PauseSetting):
+            pauses.extend(d.text for d in setting.dates)
+        elif isinstance(setting, n.EnrollExistingSetting):
+            enroll_existing = True
+        elif isinstance(setting, n.UnenrollUnmetSetting):
+            unenroll_unmet = True
+        elif isinstance(setting, n.OnFailureSetting):
+            on_failure = setting.mode
+    return Settings(
+        timezone=timezone,
+        windows=tuple(windows),
+        pause_dates=tuple(sorted(set(pauses))),
+        enroll_existing=enroll_existing,
+        unenroll_unmet=unenroll_unmet,
+        on_failure=on_failure,
+    )
+
+
+def compile_workflow(workflow: n.Workflow, source: str | Sequence[str]) -> WorkflowPlan:
+    """One checked workflow -> its plan. `source` is the text of its file (or its lines)."""
+    trigger = _trigger(workflow)
+    anchor = None
+    clause = workflow.first(n.AnchorClause)
+    if isinstance(clause, n.AnchorClause):
+        if isinstance(clause.target, n.PropertyRef):
+            anchor = Anchor(property=_prop_ref(clause.target), annually=clause.annually)
+            # only records that have a value for the anchor enroll.
+            known: Criteria = {"op": "known", **_prop(clause.target)}
+            if trigger.kind == "filter":
+                trigger = Trigger(kind="filter", criteria=_and(trigger.criteria, known))
+            else:
+                trigger = Trigger(
+                    kind=trigger.kind,
+                    events=trigger.events,
+                    recurrence=trigger.recurrence,
+                    refinement=_and(trigger.refinement, known),
+                )
+        else:
+            anchor = Anchor(date=clause.target.text, annually=clause.annually)
+    reenroll = Reenroll()
+    re_clause = workflow.first(n.ReenrollClause)
+    if isinstance(re_clause, n.ReenrollClause):
+        if re_clause.every_time:
+            reenroll = Reenroll(mode="every_time")
+        else:
+            reenroll = Reenroll(mode="on_change", properties=tuple(_prop_ref(p) for p in re_clause.properties))
+    goal_clause = workflow.first(n.GoalClause)
+    goal = criteria_data(goal_clause.criteria) if isinstance(goal_clause, n.GoalClause) else None
+    un_clause = workflow.first(n.UnenrollClause)
+    unenroll = None
+    if isinstance(un_clause, n.UnenrollClause):
+        unenroll = criteria_data(un_clause.criteria)
+    sup_clause = workflow.first(n.SuppressClause)
+    suppress: tuple[str, ...] = ()
+    if isinstance(sup_clause, n.SuppressClause):
+        suppress = tuple(dict.fromkeys(s.value for s in sup_clause.lists))
+    desc_clause = workflow.first(n.DescriptionClause)
+    description = desc_clause.text.value if isinstance(desc_clause, n.DescriptionClause) else None
+    steps, entry = _StepCompiler(workflow.steps).run()
+    index = Index(
+        trigger=_trigger_keys(trigger),
+        goal=criteria_keys(goal),
+        unenroll=criteria_keys(unenroll),
+        suppress=IndexKeys(events=("list.added",) if suppress else (), lists=tuple(sorted(suppress))),
+    )
+    text = source_text(source, workflow.span)
+    return WorkflowPlan(
+        name=workflow.name.value,
+        object=workflow.object_type or "",
+        source_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        span=workflow.span,
+        description=description,
+        trigger=trigger,
+        reenroll=reenroll,
+        goal=goal,
+        unenroll=unenroll,
+        suppress_lists=suppress,
+        anchor=anchor,
+        settings=_settings(workflow),
+        entry=entry,
+        steps=steps,
+        index=index,
+    )
+
+
+# ---------------------------------------------------------------- steps
+
+
+class _StepCompiler:
+    """Assigns stable ids (first pass), then builds the step graph (second pass)."""
+
+    def __init__(self, steps: tuple[n.Step, ...]) -> None:
+        self.top = steps
+        self.ids: dict[int, str] = {}
+        self.labels: dict[str, str] = {}
+        self.taken: set[str] = set()
+        self.keys: dict[int, str] = {}
+        self.keyed: set[str] = set()
+        self.out: dict[str, Step] = {}
+
+    def run(self) -> tuple[dict[str, Step], str | None]:
+        self._assign(self.top, "steps")
+        entry = self._block(self.top, None)
+        ordered = {sid: self.out[sid] for sid in self._order(self.top)}
+        return ordered, entry
+
+    # -- ids
+    def _assign(self, steps: Sequence[n.Step], base: str, block: str = "") -> None:
+        label: tuple[str, int] | None = None
+        pinned: tuple[str, int] | None = None
+        seen: dict[str, int] = {}
+        for i, step in enumerate(steps):
+            structural = f"{base}.{i}"
+            if isinstance(step, n.Label) and f"label:{step.name.value}" not in self.taken:
+                sid = f"label:{step.name.value}"
+                label = (sid, i)
+                self.labels.setdefault(step.name.value, sid)
+            elif label is not None:
+                sid = f"{label[0]}.{i - label[1]}"
+            else:
+                sid = structural
+            if sid in self.taken:
+                sid = structural
+            self.taken.add(sid)
+            self.ids[id(step)] = sid
+            key, pinned = self._key(step, i, block, pinned, seen)
+            self.keys[id(step)] = key
+            for sub_base, sub_block, body in self._bodies(step, sid, key):
+                self._assign(body.steps, sub_base, sub_block)
+
+    def _key(
+        self, step: n.Step, i: int, block: str, pinned: tuple[str, int] | None, seen: dict[str, int]
+    ) -> tuple[str, tuple[str, int] | None]:
+        """The step's identity key (docs/runtime.md, "Changing a running workflow").
+
+        `label "retry"` has the key `label:retry` and pins the key of the step
+        right after it: `label:retry.1`, however that step is edited. Any other
+        step is known by its content (kind and arguments; a branching step by
+        its kind and property only, so editing a condition keeps it and the
+        steps inside it), its block, and which occurrence of that content it is
+        in the block: inserting, removing, moving or editing other steps leaves
+        its key alone.
+        """
+        if isinstance(step, n.Label) and f"label:{step.name.value}" not in self.keyed:
+            key = f"label:{step.name.value}"
+            self.keyed.add(key)
+            return key, (key, i)
+        if pinned is not None and i == pinned[1] + 1:
+            return f"{pinned[0]}.1", None
+        kind, args = _kind_and_args(step)
+        content = json.dumps([kind, args if kind not in ("if", "split") else {}], sort_keys=True)
+        seen[content] = seen.get(content, 0) + 1
+        digest = hashlib.sha256(f"{block}\x00{content}\x00{seen[content]}".encode()).hexdigest()
+        return digest[:16], None
+
+    @staticmethod
+    def _bodies(step: n.Step, sid: str, key: str = "") -> list[tuple[str, str, n.Block]]:
+        """A branching step's bodies: (id base, identity of the block, block)."""
+        if isinstance(step, n.If):
+            out = []
+            for k, branch in enumerate(step.branches):
+                name = "then" if k == 0 else f"elif.{k - 1}"
+                out.append((f"{sid}.{name}", f"{key}/{name}", branch.body))
+            if step.else_body is not None:
+                out.append((f"{sid}.else", f"{key}/else", step.else_body))
+            return out
+        if isinstance(step, n.BranchOn):
+            out = [
+                (f"{sid}.case.{k}", f"{key}/case:{json.dumps(value_data(case.value), sort_keys=True)}", case.body)
+                for k, case in enumerate(step.cases)
+            ]
+            if step.else_body is not None:
+                out.append((f"{sid}.else", f"{key}/else", step.else_body))
+            return out
+        if isinstance(step, n.Split):
+            return [(f"{sid}.arm.{k}", f"{key}/arm.{k}", arm.body) for k, arm in enumerate(step.arms)]
+        return []
+
+    def _order(self, steps: Sequence[n.Step]) -> Iterator[str]:
+        for step in steps:
+            sid = self.ids[id(step)]
+            yield sid
+            for _, _, body in self._bodies(step, sid):
+                yield from self._order(body.steps)
+
+    # -- graph
+    def _block(self, steps: Sequence[n.Step], cont: str | None) -> str | None:
+        for i, step in enumerate(steps):
+            following = self.ids[id(steps[i + 1])] if i + 1 < len(steps) else cont
+            self._step(step, following)
+        return self.ids[id(steps[0])] if steps else cont
+
+    def _else(self, body: n.Block | None, following: str | None) -> str | None:
+        return following if body is None else self._block(body.steps, following)
+
+    def _step(self, step: n.Step, following: str | None) -> None:
+        sid = self.ids[id(step)]
+        kind, args = _kind_and_args(step)
+        extra: dict[str, Any] = {}
+        nxt: str | None = following
+        if isinstance(step, n.If):
+            extra["branches"] = tuple(
+                Branch(
+                    criteria=criteria_data(b.condition),
+                    target=self._block(b.body.steps, following),
+                )
+                for b in step.branches
+            )
+            extra["else_target"] = self._else(step.else_body, following)
+        elif isinstance(step, n.BranchOn):
+            prop = _prop(step.prop)
+            extra["cases"] = tuple(
+                Case(
+                    value=value_data(c.value),
+                    criteria={"op": "eq", **prop, "value": value_data(c.value)},
+                    target=self._block(c.body.steps, following),
+                )
+                for c in step.cases
+            )
+            extra["else_target"] = self._else(step.else_body, following)
+        elif isinstance(step, n.Split):
+            extra["arms"] = tuple(
+                Arm(percent=_number(a.percent.text), target=self._block(a.body.steps, following)) for a in step.arms
+            )
+        elif isinstance(step, n.GoTo):
+            nxt = None
+            extra["target"] = self.labels.get(step.target.value)
+        elif isinstance(step, n.End):
+            nxt = None
+        self.out[sid] = Step(id=sid, key=self.keys[id(step)], kind=kind, span=step.span, next=nxt, args=args, **extra)
+
+
+def _kind_and_args(step: n.Step) -> tuple[str, dict[str, Any]]:  # noqa: C901 - one case per kind
+    s = step
+    if isinstance(s, n.Delay):
+        return "delay", {"duration": duration_data(s.duration)}
+    if isinstance(s, n.DelayUntilDay):
+        return "delay_until_day", {
+            "day": s.day,
+            "weekday": WEEKDAYS.index(s.day) if s.day in WEEKDAYS else None,
+            "at": None if s.at is None else _time(s.at.text),
+        }
+    if isinstance(s, n.DelayUntilDate):
+        if isinstance(s.base, n.PropertyRef):
+            base: dict[str, Any] = {"property": _prop(s.base)}
+        elif isinstance(s.base, n.DateTimeLit):
+            base = {"datetime": s.base.text}
+        else:
+            base = {"date": s.base.text}
+        return "delay_until_date", {
+            "base": base,
+            "sign": -1 if s.sign == "-" else 1,
+            "offset": None if s.offset is None else duration_data(s.offset),
+            "at": None if s.at is None else _time(s.at.text),
+        }
+    if isinstance(s, n.DelayUntilAnchor):
+        return "delay_until_anchor", {
+            "side": s.side,
+            "offset": None if s.offset is None else duration_data(s.offset),
+            "at": None if s.at is None else _time(s.at.text),
+        }
+    if isinstance(s, n.WaitFor):
+        return "wait_for", {
+            "event": _event_data(s.event),
+            "timeout": duration_data(s.timeout),
+        }
+    if isinstance(s, n.If):
+        return "if", {}
+    if isinstance(s, n.BranchOn):
+        return "branch_on", _prop(s.prop)
+    if isinstance(s, n.Split):
+        return "split", {}
+    if isinstance(s, n.SendEmail):
+        return "send_email", {"email": s.email.value}
+    if isinstance(s, n.Notify):
+        return "notify", {
+            "recipient": None if s.recipient is None else s.recipient.value,
+            "subject": None if s.subject is None else s.subject.value,
+            "body": None if s.body is None else s.body.value,
+        }
+    if isinstance(s, n.SetProperty):
+        return "set", {**_prop(s.prop), "value": value_data(s.value)}
+    if isinstance(s, n.ClearProperty):
+        return "clear", _prop(s.prop)
+    if isinstance(s, n.Increment):
+        return "increment", {**_prop(s.prop), "amount": _number(s.amount.text)}
+    if isinstance(s, n.CopyProperty):
+        return "copy", {"source": _prop(s.source), "target": _prop(s.target)}
+    if isinstance(s, n.CreateTask):
+        return "create_task", {
+            "title": s.title.value,
+            "due": None if s.due is None else duration_data(s.due),
+            "assign_owner": s.assign_owner,
+            "assignee": None if s.assignee is None else s.assignee.value,
+            "notes": None if s.notes is None else s.notes.value,
+            "priority": s.priority,
+        }
+    if isinstance(s, n.CreateRecord):
+        return "create_record", {
+            "object": s.object_type.value,
+            "fields": [{"name": f.name.value, "value": value_data(f.value)} for f in s.fields],
+        }
+    if isinstance(s, n.AssignOwner):
+        return "assign_owner", {"owner": s.owner.value}
+    if isinstance(s, n.RotateOwner):
+        return "rotate_owner", {"owners": [value_data(v) for v in s.owners.items]}
+    if isinstance(s, n.AddToList):
+        return "add_to_list", {"list": s.name.value}
+    if isinstance(s, n.RemoveFromList):
+        return "remove_from_list", {"list": s.name.value}
+    if isinstance(s, n.EnrollInWorkflow):
+        return "enroll_in_workflow", {"workflow": s.workflow.value}
+    if isinstance(s, n.UnenrollFromWorkflow):
+        return "unenroll_from_workflow", {"workflow": s.workflow.value}
+    if isinstance(s, n.Webhook):
+        return "webhook", {
+            "method": s.method.lower(),
+            "url": s.url.value,
+            "body": None if s.body is None else s.body.value,
+        }
+    if isinstance(s, n.Placeholder):
+        return "placeholder", {"text": s.text.value}
+    if isinstance(s, n.Label):
+        return "label", {"name": s.name.value}
+    if isinstance(s, n.GoTo):
+        return "go_to", {"label": s.target.value}
+    return "end", {}

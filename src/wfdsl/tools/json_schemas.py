@@ -1,0 +1,605 @@
+"""JSON Schemas: the formats' constants in, JSON Schema documents (draft 2020-12) out.
+
+Four files users write or read have a published schema (docs/schemas/),
+for editors (completion and checking as you type) and for tools that
+produce these files:
+
+- `wfdsl-toml.json`: `wfdsl.toml`, and the `[tool.wfdsl]` table of `pyproject.toml`;
+- `records.json`: the records file of `simulate`, `explain` and `test`;
+- `event.json`: one line of an events file (JSON Lines);
+- `plan.json`: the compiled plan of `wfdsl compile`.
+
+The schemas are built here from the same constants the loaders use (object
+types, property types, check names, event types, step kinds, criteria
+operators), and scripts/gen_schemas.py writes them, so they cannot drift.
+The loaders keep their own checks: they say which line or JSON path is wrong
+in words, and the core install does not depend on a schema validator.
+
+>>> sorted(all_schemas())
+['event.json', 'plan.json', 'records.json', 'wfdsl-toml.json']
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wfdsl.catalog import EVENTS, INPUT_EVENTS, STANDARD_OBJECT_TYPES
+from wfdsl.diagnostics import RULES
+from wfdsl.plan.model import (
+    CRITERIA_OPS,
+    DURATION_UNITS,
+    FORMAT_VERSION,
+    RECURRENCE_KINDS,
+    REENROLL_MODES,
+    REQUIRED_ARGS,
+    STEP_KINDS,
+    TRIGGER_KINDS,
+    WEEKDAYS,
+)
+from wfdsl.schema import PROPERTY_TYPES
+
+Schema = dict[str, Any]
+
+#: Where the schemas are published (their `$id`s).
+BASE_URL = "https://raw.githubusercontent.com/wfdsl/wfdsl/main/docs/schemas/"
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+DATETIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?$"
+#: An ISO 8601 time with a zone (`Z` or an offset), as events need.
+ZONED = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|z|[+-][0-9]{2}:?[0-9]{2})$"
+RECORD_REF = r"^[^:]+:.+$"
+
+
+def _doc(name: str, title: str, description: str, body: Schema) -> Schema:
+    return {"$schema": DRAFT, "$id": BASE_URL + name, "title": title, "description": description, **body}
+
+
+def _nullable(schema: Schema) -> Schema:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+# ---------------------------------------------------------------- wfdsl.toml
+
+
+def config_schema() -> Schema:
+    """`wfdsl.toml` (the same tables as `[tool.wfdsl]` in pyproject.toml)."""
+    property_spec = {
+        "description": 'A property: its type ("date"), or a table with `type` (and `options` for an enumeration).',
+        "anyOf": [
+            {"type": "string", "enum": list(PROPERTY_TYPES)},
+            {
+                "type": "object",
+                "properties": {
+                    "type": {"type": "string", "enum": list(PROPERTY_TYPES)},
+                    "options": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    "description": {"description": "Accepted and ignored."},
+                    "label": {"description": "Accepted and ignored."},
+                },
+                "required": ["type"],
+                "additionalProperties": False,
+                "if": {"properties": {"type": {"const": "enumeration"}}},
+                "then": {"required": ["options"]},
+                "else": {"not": {"required": ["options"]}},
+            },
+        ],
+    }
+    properties = {
+        "type": "object",
+        "description": "Properties by name.",
+        "propertyNames": {"pattern": NAME},
+        "additionalProperties": {"$ref": "#/$defs/property"},
+    }
+    names = [*RULES, *(rule.code for rule in RULES.values())]
+    check_names = {
+        "type": "array",
+        "items": {"type": "string", "enum": names},
+        "description": "Check names or codes (`wfdsl rules` lists them).",
+    }
+    schema_table = {
+        "type": "object",
+        "description": "The CRM schema: properties added to the standard object types, and custom object types.",
+        "properties": {
+            "builtin": {
+                "type": "boolean",
+                "default": True,
+                "description": "Start from the built-in HubSpot properties (true) or only from what is declared here.",
+            },
+            "custom": {
+                "type": "object",
+                "description": "Custom object types, with their properties.",
+                "propertyNames": {"pattern": NAME, "not": {"enum": list(STANDARD_OBJECT_TYPES)}},
+                "additionalProperties": {"$ref": "#/$defs/properties"},
+            },
+            **{name: {"$ref": "#/$defs/properties"} for name in STANDARD_OBJECT_TYPES},
+        },
+        "additionalProperties": False,
+    }
+    lint_table = {
+        "type": "object",
+        "description": "Defaults for `wfdsl lint`.",
+        "properties": {
+            "select": {**check_names, "description": "Report only these checks (default: all)."},
+            "ignore": {**check_names, "description": "Never report these checks."},
+            "strict": {"type": "boolean", "description": "Placeholders are errors."},
+        },
+        "additionalProperties": False,
+    }
+    return _doc(
+        "wfdsl-toml.json",
+        "wfdsl configuration",
+        "wfdsl.toml, or the [tool.wfdsl] table of pyproject.toml: the CRM schema and lint settings.",
+        {
+            "type": "object",
+            "properties": {"schema": schema_table, "lint": lint_table},
+            "additionalProperties": False,
+            "$defs": {"property": property_spec, "properties": properties},
+        },
+    )
+
+
+# ---------------------------------------------------------------- records and events
+
+_ID = {"anyOf": [{"type": "string"}, {"type": "integer"}], "description": "The record's id."}
+
+
+def records_schema() -> Schema:
+    """The records file: records per object type, associations and lists."""
+    record = {
+        "type": "object",
+        "properties": {"id": _ID},
+        "required": ["id"],
+        "additionalProperties": {"description": "A property value, in any form HubSpot's API uses."},
+    }
+    ref = {"type": "string", "pattern": RECORD_REF, "description": 'A record as "type:id", e.g. "contact:c1".'}
+    return _doc(
+        "records.json",
+        "wfdsl records file",
+        "The records that exist before a simulation starts: a list per object type, associations and lists.",
+        {
+            "type": "object",
+            "properties": {
+                "associations": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"from": ref, "to": ref},
+                        "required": ["from", "to"],
+                    },
+                },
+                "lists": {
+                    "type": "object",
+                    "description": "List names and their members.",
+                    "additionalProperties": {"type": "array", "items": ref},
+                },
+            },
+            "additionalProperties": {"type": "array", "items": record, "description": "Records of one object type."},
+        },
+    )
+
+
+def _needs(key: str) -> Schema:
+    return {"required": [key], "properties": {key: {"type": "string"}}}
+
+
+def event_schema() -> Schema:
+    """One line of an events file."""
+    types = sorted({*EVENTS, *INPUT_EVENTS})
+    needs = [
+        (
+            "record.updated",
+            {"required": ["properties"], "properties": {"properties": {"type": "object", "minProperties": 1}}},
+        ),
+        *(
+            (kind, {"required": ["data"], "properties": {"data": _needs("list")}})
+            for kind in ("list.added", "list.removed")
+        ),
+        ("workflow.enroll", {"required": ["data"], "properties": {"data": _needs("workflow")}}),
+    ]
+    return _doc(
+        "event.json",
+        "wfdsl event (one line of an events file)",
+        "Events files are JSON Lines, in time order; each line is one event.",
+        {
+            "type": "object",
+            "properties": {
+                "at": {"type": "string", "pattern": ZONED, "description": "ISO 8601 with a zone."},
+                "type": {
+                    "type": "string",
+                    "minLength": 1,
+                    "examples": types,
+                    "description": "An event type of the catalog; another type is delivered as is, with a warning.",
+                },
+                "object": {"type": "string", "minLength": 1},
+                "id": _ID,
+                "event_id": {"type": "string", "description": "Deduplicates: a second event with this id is dropped."},
+                "data": {
+                    "type": "object",
+                    "description": "The event's attributes.",
+                },
+                "properties": {
+                    "type": ["object", "null"],
+                    "description": "Property values (record.created, record.updated).",
+                },
+            },
+            "required": ["at", "type", "object", "id"],
+            "allOf": [{"if": {"properties": {"type": {"const": kind}}}, "then": then} for kind, then in needs],
+        },
+    )
+
+
+# ---------------------------------------------------------------- plans
+
+#: Argument schemas of each step kind (`wfdsl.plan.model.ARG_CHECKS`, as JSON Schema).
+_TEXT: Schema = {"type": "string"}
+_OPT_TEXT: Schema = {"type": ["string", "null"]}
+_D: Schema = {"$ref": "#/$defs/duration"}
+_OPT_D: Schema = _nullable(_D)
+_OPT_TIME: Schema = {"anyOf": [{"type": "string", "pattern": TIME}, {"type": "null"}]}
+_P: Schema = {"$ref": "#/$defs/property"}
+_V: Schema = {"$ref": "#/$defs/value"}
+STEP_ARG_SCHEMAS: dict[str, dict[str, Schema]] = {
+    "delay": {"duration": _D},
+    "delay_until_day": {
+        "day": {"anyOf": [{"enum": list(WEEKDAYS)}, {"type": "null"}]},
+        "weekday": {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 6}, {"type": "null"}]},
+        "at": _OPT_TIME,
+    },
+    "delay_until_date": {
+        "base": {
+            "type": "object",
+            "oneOf": [
+                {"properties": {"date": {"type": "string", "pattern": DATE}}, "required": ["date"]},
+                {"properties": {"datetime": {"type": "string", "pattern": DATETIME}}, "required": ["datetime"]},
+                {"properties": {"property": _P}, "required": ["property"]},
+            ],
+        },
+        "sign": {"enum": [1, -1]},
+        "offset": _OPT_D,
+        "at": _OPT_TIME,
+    },
+    "delay_until_anchor": {"side": {"enum": ["before", "after", None]}, "offset": _OPT_D, "at": _OPT_TIME},
+    "wait_for": {"event": {"$ref": "#/$defs/event"}, "timeout": _D},
+    "if": {},
+    "branch_on": {"object": _TEXT, "property": _TEXT},
+    "split": {},
+    "send_email": {"email": _TEXT},
+    "notify": {"recipient": _OPT_TEXT, "subject": _OPT_TEXT, "body": _OPT_TEXT},
+    "set": {"object": _TEXT, "property": _TEXT, "value": _V},
+    "clear": {"object": _TEXT, "property": _TEXT},
+    "increment": {"object": _TEXT, "property": _TEXT, "amount": {"type": "number"}},
+    "copy": {"source": _P, "target": _P},
+    "create_task": {
+        "title": _TEXT,
+        "due": _OPT_D,
+        "assign_owner": {"type": "boolean"},
+        "assignee": _OPT_TEXT,
+        "notes": _OPT_TEXT,
+        "priority": _OPT_TEXT,
+    },
+    "create_record": {
+        "object": _TEXT,
+        "fields": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"name": _TEXT, "value": _V}, "required": ["name", "value"]},
+        },
+    },
+    "assign_owner": {"owner": _TEXT},
+    "rotate_owner": {"owners": {"type": "array", "items": _V}},
+    "add_to_list": {"list": _TEXT},
+    "remove_from_list": {"list": _TEXT},
+    "enroll_in_workflow": {"workflow": _TEXT},
+    "unenroll_from_workflow": {"workflow": _TEXT},
+    "webhook": {"method": _TEXT, "url": _TEXT, "body": _OPT_TEXT},
+    "placeholder": {"text": _TEXT},
+    "label": {"name": _TEXT},
+    "go_to": {"label": _TEXT},
+    "end": {},
+}
+
+#: Targets of branching steps, besides `next`.
+_TARGET: Schema = {"type": ["string", "null"]}
+STEP_TARGETS: dict[str, Schema] = {
+    "if": {
+        "branches": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"criteria": {"$ref": "#/$defs/criteria"}, "target": _TARGET},
+                "required": ["criteria"],
+            },
+        },
+        "else_target": _TARGET,
+    },
+    "branch_on": {
+        "cases": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"value": _V, "criteria": {"$ref": "#/$defs/criteria"}, "target": _TARGET},
+                "required": ["value", "criteria"],
+            },
+        },
+        "else_target": _TARGET,
+    },
+    "split": {
+        "arms": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"percent": {"type": "number", "exclusiveMinimum": 0, "maximum": 100}, "target": _TARGET},
+                "required": ["percent"],
+            },
+        }
+    },
+    "go_to": {"target": {"type": "string"}},
+}
+
+#: Operand keys of each criteria operator (`wfdsl.plan.model`'s checks, as JSON Schema).
+_COMPARED = ("eq", "ne", "lt", "le", "gt", "ge", "ever", "never", "before", "after")
+_TEXT_OPS = ("contains", "not_contains", "starts_with", "ends_with")
+
+
+def _criteria_schema() -> Schema:
+    operands: dict[str, tuple[Schema, list[str]]] = {
+        "and": ({"items": {"type": "array", "items": {"$ref": "#/$defs/criteria"}}}, ["items"]),
+        "or": ({"items": {"type": "array", "items": {"$ref": "#/$defs/criteria"}}}, ["items"]),
+        "not": ({"item": {"$ref": "#/$defs/criteria"}}, ["item"]),
+        "in_list": ({"list": _TEXT}, ["list"]),
+        "enrolled_in": ({"workflow": _TEXT}, ["workflow"]),
+        "reached_goal": ({"workflow": _TEXT}, ["workflow"]),
+        "has_event": (
+            {
+                "event": {"$ref": "#/$defs/event"},
+                "negated": {"type": "boolean"},
+                "within": _OPT_D,
+                "at_least": {"type": "integer", "minimum": 1},
+            },
+            ["event"],
+        ),
+        "received": ({}, []),
+        "known": ({}, []),
+        "unknown": ({}, []),
+        "in": ({"values": {"type": "array", "items": _V}}, ["values"]),
+        "not_in": ({"values": {"type": "array", "items": _V}}, ["values"]),
+        "between": ({"low": _V, "high": _V}, ["low", "high"]),
+        **{op: ({"value": _V}, ["value"]) for op in _COMPARED},
+        **{op: ({"value": _TEXT}, ["value"]) for op in _TEXT_OPS},
+        **{op: ({"duration": _D}, ["duration"]) for op in ("within_last", "within_next", "more_than_ago")},
+        **{op: ({"duration": _D}, ["duration"]) for op in ("updated_within", "not_updated_within")},
+    }
+    assert set(operands) == set(CRITERIA_OPS), set(CRITERIA_OPS) ^ set(operands)
+    subject = {
+        "description": "What is tested: a property (`object`, `property`) or, inside an event, an `attribute`.",
+        "anyOf": [{"required": ["object", "property"]}, {"required": ["attribute"]}],
+    }
+    property_ops = {"known", "unknown", "in", "not_in", "between", *_COMPARED, *_TEXT_OPS}
+    property_ops |= {"within_last", "within_next", "more_than_ago", "updated_within", "not_updated_within"}
+    rules = []
+    for op, (props, required) in sorted(operands.items()):
+        then: Schema = {"properties": props, "required": required}
+        if op in property_ops:
+            then = {"allOf": [then, subject]}
+        rules.append({"if": {"properties": {"op": {"const": op}}}, "then": then})
+    return {
+        "type": "object",
+        "properties": {
+            "op": {"enum": sorted(CRITERIA_OPS)},
+            "object": _TEXT,
+            "property": _TEXT,
+            "attribute": _TEXT,
+        },
+        "required": ["op"],
+        "allOf": rules,
+    }
+
+
+def plan_schema() -> Schema:
+    """The compiled plan (`wfdsl compile -o plan.json`)."""
+    assert set(STEP_ARG_SCHEMAS) == set(STEP_KINDS)
+    span = {
+        "type": "array",
+        "description": "[file, line, col, end_line, end_col], 1-based, end column exclusive.",
+        "prefixItems": [
+            {"type": "string"},
+            {"type": "integer"},
+            {"type": "integer"},
+            {"type": "integer"},
+            {"type": "integer"},
+        ],
+        "minItems": 5,
+        "maxItems": 5,
+    }
+    kind_rules = []
+    for kind in STEP_KINDS:
+        args: Schema = {"type": "object", "properties": STEP_ARG_SCHEMAS[kind]}
+        if REQUIRED_ARGS.get(kind):
+            args["required"] = list(REQUIRED_ARGS[kind])
+        targets = STEP_TARGETS.get(kind, {})
+        then: Schema = {"properties": {"args": args, **targets}}
+        kind_rules.append({"if": {"properties": {"kind": {"const": kind}}}, "then": then})
+    step = {
+        "type": "object",
+        "properties": {
+            "id": _TEXT,
+            "key": {"type": "string", "description": "The step's identity across versions."},
+            "kind": {"enum": list(STEP_KINDS)},
+            "args": {"type": "object"},
+            "next": _TARGET,
+            "span": {"$ref": "#/$defs/span"},
+        },
+        "required": ["id", "kind", "span"],
+        "allOf": kind_rules,
+    }
+    index_part = {
+        "type": "object",
+        "properties": {k: {"type": "array", "items": _TEXT} for k in ("events", "properties", "lists", "workflows")},
+    }
+    trigger = {
+        "type": "object",
+        "properties": {
+            "kind": {"enum": list(TRIGGER_KINDS)},
+            "criteria": {"$ref": "#/$defs/criteria"},
+            "events": {"type": "array", "items": {"$ref": "#/$defs/event"}},
+            "recurrence": {
+                "type": "object",
+                "properties": {
+                    "kind": {"enum": list(RECURRENCE_KINDS)},
+                    "at": {"type": "string"},
+                    "days": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 6}},
+                    "day": {"type": ["integer", "null"]},
+                },
+                "required": ["kind", "at"],
+            },
+            "refinement": _nullable({"$ref": "#/$defs/criteria"}),
+        },
+        "required": ["kind"],
+        "allOf": [
+            {"if": {"properties": {"kind": {"const": "filter"}}}, "then": {"required": ["criteria"]}},
+            {"if": {"properties": {"kind": {"const": "schedule"}}}, "then": {"required": ["recurrence"]}},
+        ],
+    }
+    settings = {
+        "type": "object",
+        "properties": {
+            "timezone": {"type": "string", "description": "An IANA time zone name."},
+            "windows": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "days": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 6}},
+                        "start": {"type": "string", "pattern": TIME},
+                        "end": {"type": "string", "pattern": TIME},
+                    },
+                    "required": ["days", "start", "end"],
+                },
+            },
+            "pause_dates": {"type": "array", "items": {"type": "string", "pattern": DATE}},
+            "enroll_existing": {"type": "boolean"},
+            "unenroll_unmet": {"type": "boolean"},
+            "on_failure": {"enum": ["continue", "stop"]},
+        },
+    }
+    workflow = {
+        "type": "object",
+        "properties": {
+            "name": _TEXT,
+            "object": _TEXT,
+            "description": _OPT_TEXT,
+            "source_hash": {"type": "string", "description": "SHA-256 hex of the workflow's source text."},
+            "span": {"$ref": "#/$defs/span"},
+            "trigger": trigger,
+            "reenroll": {
+                "type": "object",
+                "properties": {
+                    "mode": {"enum": list(REENROLL_MODES)},
+                    "properties": {"type": "array", "items": _P},
+                },
+            },
+            "goal": _nullable({"$ref": "#/$defs/criteria"}),
+            "unenroll": _nullable({"$ref": "#/$defs/criteria"}),
+            "suppress_lists": {"type": "array", "items": _TEXT},
+            "anchor": _nullable(
+                {
+                    "type": "object",
+                    "properties": {
+                        "property": _nullable(_P),
+                        "date": {"anyOf": [{"type": "string", "pattern": DATE}, {"type": "null"}]},
+                        "annually": {"type": "boolean"},
+                    },
+                }
+            ),
+            "settings": settings,
+            "index": {"type": "object", "additionalProperties": index_part},
+            "entry": _TARGET,
+            "steps": {"type": "object", "additionalProperties": {"$ref": "#/$defs/step"}},
+        },
+        "required": ["name", "object", "trigger", "steps"],
+    }
+    value: Schema = {
+        "description": "A typed value: JSON scalars as they are; dates, times and percentages as small objects.",
+        "anyOf": [
+            {"type": ["string", "number", "boolean"]},
+            {"type": "array", "items": {"$ref": "#/$defs/value"}},
+            {"type": "object", "properties": {"date": {"type": "string", "pattern": DATE}}, "required": ["date"]},
+            {
+                "type": "object",
+                "properties": {"datetime": {"type": "string", "pattern": DATETIME}},
+                "required": ["datetime"],
+            },
+            {"type": "object", "properties": {"time": {"type": "string", "pattern": TIME}}, "required": ["time"]},
+            {"type": "object", "properties": {"percent": {"type": "number"}}, "required": ["percent"]},
+        ],
+    }
+    duration = {
+        "type": "object",
+        "description": 'What was written and the total: {"parts": [[1, "day"], [6, "hour"]], "seconds": 108000}.',
+        "properties": {
+            "parts": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "array",
+                    "prefixItems": [{"type": "integer", "minimum": 1}, {"enum": list(DURATION_UNITS)}],
+                    "minItems": 2,
+                    "maxItems": 2,
+                },
+            },
+            "seconds": {"type": "integer", "minimum": 0},
+        },
+        "required": ["parts", "seconds"],
+    }
+    event = {
+        "type": "object",
+        "description": "An event pattern: a trigger group, the event of `wait for` or of `has …`.",
+        "properties": {
+            "type": {"type": "string"},
+            "negated": {"type": "boolean"},
+            "object": _OPT_TEXT,
+            "property": _OPT_TEXT,
+            "from": _nullable(_V),
+            "to": _nullable(_V),
+            "criteria": _nullable({"$ref": "#/$defs/criteria"}),
+        },
+        "required": ["type"],
+    }
+    return _doc(
+        "plan.json",
+        "wfdsl compiled plan",
+        "The output of `wfdsl compile`: every workflow with its trigger, criteria and steps as a graph.",
+        {
+            "type": "object",
+            "properties": {
+                "format_version": {"const": FORMAT_VERSION},
+                "workflows": {"type": "array", "items": {"$ref": "#/$defs/workflow"}},
+            },
+            "required": ["format_version", "workflows"],
+            "$defs": {
+                "workflow": workflow,
+                "step": step,
+                "criteria": _criteria_schema(),
+                "event": event,
+                "value": value,
+                "duration": duration,
+                "property": {
+                    "type": "object",
+                    "properties": {"object": _TEXT, "property": _TEXT},
+                    "required": ["object", "property"],
+                },
+                "span": span,
+            },
+        },
+    )
+
+
+def all_schemas() -> dict[str, Schema]:
+    """Every published schema by file name."""
+    return {
+        "wfdsl-toml.json": config_schema(),
+        "records.json": records_schema(),
+        "event.json": event_schema(),
+        "plan.json": plan_schema(),
+    }
