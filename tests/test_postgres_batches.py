@@ -17,10 +17,10 @@ import attrs
 
 from engine_helpers import plans
 from wfdsl.adapters.postgres import PostgresCRM
-from wfdsl.compile import load_plans
+from wfdsl.compile.compiler import load_plans
+from wfdsl.host.service import Options, Service
 from wfdsl.runtime.engine import Engine, idempotency_key
 from wfdsl.runtime.protocols import Action, Enrollment, Event, Timer, VirtualClock
-from wfdsl.service import Options, Service
 from wfdsl.stores.postgres import PostgresStore
 
 UTC = dt.timezone.utc
