@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -268,4 +270,68 @@ def test_a_record_held_by_a_batch_is_changed_by_others_only_after_its_commit(pg_
         assert [json.dumps(v) for _, v in crm.property_history("company", "co1", "score")] == ["1", "11", "16"]
     finally:
         crm.close()
+        store.close()
+
+
+# ---------------------------------------------------------------- run --events on PostgreSQL
+
+FORMS = """workflow "Forms" {
+  object contact
+  enroll on form.submitted
+  steps {
+    send email "Thanks"
+  }
+}
+"""
+
+
+def _events(*lines: dict[str, object]) -> str:
+    return "".join(json.dumps(line) + "\n" for line in lines)
+
+
+def test_run_refuses_an_event_postgresql_cannot_hold_as_a_bad_line(pg_url: str, tmp_path: Path) -> None:
+    """A NUL character in an event of `run --events`: that line is refused like any bad
+    line (warning with FILE:LINE and the JSON path, a dead letter), the others are run."""
+    (tmp_path / "forms.wf").write_text(FORMS, encoding="utf-8")
+    created = {"type": "record.created", "object": "contact", "id": "c2", "properties": {"email": "b@example.com"}}
+    form = {"type": "form.submitted", "object": "contact", "id": "c2", "data": {"form": "ok"}}
+    (tmp_path / "events.jsonl").write_text(
+        _events(
+            {"at": "2026-11-23T10:00:00Z", **form, "id": "c1", "data": {"form": "a\x00b"}},
+            {"at": "2026-11-23T10:00:01Z", **created},
+            {"at": "2026-11-23T10:00:02Z", **form},
+        ),
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "wfdsl", "run", "forms.wf", "--store", pg_url, "--crm", pg_url]
+        + ["--events", "events.jsonl", "--clock", "virtual", "--until-idle", "--status-every", "0"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "events.jsonl:1: data.form: a NUL character (\\u0000) cannot be stored in PostgreSQL" in result.stderr
+    assert "(line skipped)" in result.stderr and "Traceback" not in result.stderr
+    store, crm = PostgresStore(pg_url), PostgresCRM(pg_url)
+    try:
+        (letter,) = store.dead_letters()
+        assert (letter.kind, letter.line) == ("event", 1)
+        assert [row["id"] for row in crm.outbox()] == ["c2"]
+        # A virtual run keeps its clock (the latest of the workers') for the next start.
+        assert store.get_meta("clock") == store.get_meta("last_event") == "2026-11-23T10:00:02+00:00"
+    finally:
+        crm.close()
+        store.close()
+
+
+def test_the_saved_clock_only_moves_forward(pg_url: str) -> None:
+    store = PostgresStore(pg_url)
+    try:
+        for when in (START, START + dt.timedelta(hours=1), START):
+            with store.transaction():
+                store.keep_latest("clock", when)
+        assert store.get_meta("clock") == (START + dt.timedelta(hours=1)).isoformat()
+    finally:
         store.close()

@@ -258,6 +258,31 @@ def _entry(row: Sequence[Any]) -> HistoryEntry:
     )
 
 
+def nul_path(value: Any, path: str = "") -> str | None:
+    """Where a NUL character is in a JSON value (`data.items[1]`; `$` for the value
+    itself), or None.
+
+    >>> nul_path({"data": {"form": "a\x00b"}}), nul_path(["ok"])
+    ('data.form', None)
+    """
+    if isinstance(value, str):
+        return (path or "$") if "\x00" in value else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return inner
+            found = nul_path(item, inner)
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = nul_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
 def _where(**filters: str | None) -> tuple[str, list[Any]]:
     used = [(name, value) for name, value in filters.items() if value is not None]
     if not used:
@@ -701,11 +726,25 @@ class PostgresStore:
         if self.db.in_transaction:
             self._local.notify = True
 
+    def refusal(self, body: Mapping[str, Any]) -> str | None:
+        """Why PostgreSQL cannot keep this event (None: it can): its text and jsonb
+        cannot hold the NUL character."""
+        path = nul_path(body)
+        return None if path is None else f"{path}: a NUL character (\\u0000) cannot be stored in PostgreSQL"
+
+    def keep_latest(self, name: str, when: dt.datetime) -> None:
+        self.db.defer(
+            "INSERT INTO meta (name, value) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET value = "
+            "CASE WHEN (meta.value::jsonb #>> '{}')::timestamptz >= (excluded.value::jsonb #>> '{}')::timestamptz "
+            "THEN meta.value ELSE excluded.value END",
+            (name, dumps(utc(when).isoformat())),
+        )
+
     def append_events(self, events: Sequence[Mapping[str, Any]]) -> list[int | None]:
         for number, body in enumerate(events, start=1):
-            if "\\u0000" in json.dumps(dict(body)):
-                # jsonb cannot hold the NUL character: refused before anything is written
-                raise ValueError(f"event {number}: a NUL character (\\u0000) cannot be stored in PostgreSQL")
+            reason = self.refusal(body)
+            if reason is not None:  # refused before anything is written
+                raise ValueError(f"event {number}: {reason}")
         numbers: list[int | None] = []
         with self._write() as conn:
             for first in range(0, len(events), 5000):

@@ -147,6 +147,20 @@ class WorkerStore(Protocol):
         failure): the transaction was rolled back and running the unit again is the cure."""
         ...
 
+    def keep_latest(self, name: str, when: dt.datetime) -> None:
+        """Set the time `name` in the store's metadata (`get_meta`) to `when`, unless it
+        holds a later one already (a virtual clock every worker advances)."""
+        ...
+
+
+@runtime_checkable
+class LimitedInbox(Protocol):
+    """An inbox that cannot hold every event (PostgreSQL text holds no NUL character)."""
+
+    def refusal(self, body: Mapping[str, Any]) -> str | None:
+        """Why `body` cannot be kept, with the JSON path of what is at fault (None: it can)."""
+        ...
+
 
 @runtime_checkable
 class ActionCounts(Protocol):
@@ -253,6 +267,7 @@ __all__ = [
     "ExclusiveStore",
     "InboxEvent",
     "JournalStore",
+    "LimitedInbox",
     "MetaStore",
     "RecordLoader",
     "SeedableCRM",
