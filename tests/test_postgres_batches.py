@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
+import pytest
 
 from engine_helpers import plans
 from wfdsl.adapters.postgres import PostgresCRM
@@ -23,7 +24,7 @@ from wfdsl.compile.compiler import load_plans
 from wfdsl.host.service import Options, Service
 from wfdsl.runtime.engine import Engine, idempotency_key
 from wfdsl.runtime.protocols import Action, Enrollment, Event, Timer, VirtualClock
-from wfdsl.stores.postgres import PostgresStore
+from wfdsl.stores.postgres import PlansChangedError, PostgresStore
 
 UTC = dt.timezone.utc
 START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -333,5 +334,57 @@ def test_the_saved_clock_only_moves_forward(pg_url: str) -> None:
             with store.transaction():
                 store.keep_latest("clock", when)
         assert store.get_meta("clock") == (START + dt.timedelta(hours=1)).isoformat()
+    finally:
+        store.close()
+
+
+# ---------------------------------------------------------------- deploying while workers run
+
+
+def test_a_deploy_waits_for_the_batches_in_flight_and_claims_wait_for_it(pg_url: str) -> None:
+    """A deploy holds the deploy lock exclusively; a claim takes it shared: a batch claimed
+    before the deploy commits first, and a claim during the deploy waits for its commit."""
+    store = PostgresStore(pg_url)
+    try:
+        with store.transaction():
+            store.put_enrollment(_enrollment("e1", "c1"))
+            store.set_timer(Timer(key="e1", due=START, seq=1, kind="resume", workflow="W", enrollment="e1"))
+        deploying, release = threading.Event(), threading.Event()
+        stamps: dict[str, float] = {}
+
+        def deployer() -> None:
+            with store.transaction():
+                store.exclusive()
+                deploying.set()
+                release.wait(10)
+                stamps["deployed"] = time.monotonic()
+
+        thread = threading.Thread(target=deployer)
+        thread.start()
+        assert deploying.wait(10)
+        threading.Timer(0.3, release.set).start()
+        with store.transaction():
+            claimed = [t.key for t in store.claim_timers(START, 10)]
+            stamps["claimed"] = time.monotonic()
+        thread.join(10)
+        assert claimed == ["e1"] and stamps["claimed"] >= stamps["deployed"]
+    finally:
+        store.close()
+
+
+def test_a_worker_stops_when_another_deployed_other_plans(pg_url: str) -> None:
+    store = PostgresStore(pg_url)
+    try:
+        store.set_meta("plans", "version 1")
+        store.expect_plans("version 1")
+        with store.transaction():
+            assert store.claim_timers(START, 10) == []
+        store.set_meta("plans", "version 2")  # another worker deployed
+        with pytest.raises(PlansChangedError, match="another worker deployed other workflows"):
+            with store.transaction():
+                store.claim_timers(START, 10)
+        with pytest.raises(PlansChangedError):
+            with store.transaction():
+                store.claim_events(10)
     finally:
         store.close()

@@ -584,6 +584,8 @@ class Service:
                 if not self.store.workflow_state(name).get("active"):
                     engine.activate(name)
             self.meta.set("plans", new_text)
+        if self._shared is not None:
+            self._shared.expect_plans(new_text)
         self.engine = engine
         return engine
 

@@ -272,6 +272,15 @@ class Database:
         with self.connection() as conn:
             return list(conn.execute(sql, params).fetchall())
 
+    def pipelined(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Any]]:
+        """Run `statements` in order in one round trip (each with its own snapshot, as
+        separate statements have); the rows of each."""
+        self.flush()
+        with self.connection() as conn:
+            with conn.pipeline():
+                cursors = [conn.execute(sql, params) for sql, params in statements]
+            return [list(cursor.fetchall()) if cursor.description else [] for cursor in cursors]
+
     def one(self, sql: str, params: Sequence[Any] = (), *, flush: bool = True) -> Any:
         """The first column of the first row (None: no row). `flush=False` for a read that
         does not depend on this transaction's pending writes (a sequence)."""

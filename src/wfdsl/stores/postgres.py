@@ -21,6 +21,11 @@ How the work is shared (docs/operating.md, "Many workers on PostgreSQL"):
 - A worker that dies loses its connection; the server rolls its transaction
   back and releases its locks at once: the work is claimable again with no
   lease to wait out.
+- A deploy (a worker starting with changed sources migrates the waiting
+  enrollments) holds the deploy lock exclusively; every claim takes it shared,
+  so a migration never interleaves with a firing. A worker whose plans are
+  no longer the deployed ones stops (`PlansChangedError`) instead of advancing
+  migrated enrollments by the old steps.
 - Timers of a workflow itself (schedule occurrences, annual re-enrollment)
   and retention run under one advisory lock, in one worker at a time.
 - Counters that every unit would touch are not rows that serialise the
@@ -34,6 +39,7 @@ open under an advisory lock; a newer schema is refused (`SchemaVersionError`).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -45,7 +51,7 @@ import attrs
 from wfdsl.runtime.protocols import STAT_FIELDS, DeadLetter, Enrollment, HistoryEntry, InputPosition, Timer, utc
 from wfdsl.stores.pgdb import Bulk, Database, open_database, release_database
 from wfdsl.stores.protocols import InboxEvent, event_id_of
-from wfdsl.stores.sqlite import PAYLOAD_LIMIT, dumps, from_micros, loads, micros, safe_text
+from wfdsl.stores.sqlite import PAYLOAD_LIMIT, StoreError, dumps, from_micros, loads, micros, safe_text
 
 #: Advisory lock of housekeeping: workflow timers, retention, stats compaction.
 HOUSEKEEPING_LOCK = 0x77660002
@@ -220,6 +226,10 @@ _CLAIM_TIMERS = (
 )
 
 
+class PlansChangedError(StoreError):
+    """Another worker deployed other workflows since this one started."""
+
+
 def _enrollment_row(enrollment: Enrollment) -> tuple[Any, ...]:
     ended = None if enrollment.ended_at is None else micros(enrollment.ended_at)
     return (
@@ -312,6 +322,8 @@ class PostgresStore:
         self._seq_lock = threading.Lock()
         # enrollment id -> (object, record): what a timer row carries (never changes)
         self._places: dict[str, tuple[str, str]] = {}
+        # md5 of the stored plans this worker runs (`expect_plans`), checked at each claim
+        self._plans_digest: str | None = None
 
     @classmethod
     def from_url(cls, url: str) -> PostgresStore:
@@ -529,7 +541,7 @@ class PostgresStore:
         """Lock up to `limit` due timers for this transaction: those of records no other
         worker holds, plus workflow timers when this worker holds housekeeping. The
         enrollments of their records are read with them (one more query)."""
-        rows = self.db.rows(_CLAIM_TIMERS, (micros(now), int(limit), HOUSEKEEPING_LOCK))
+        rows = self._claim(_CLAIM_TIMERS, (micros(now), int(limit), HOUSEKEEPING_LOCK))
         held = self.db.held
         records = []
         timers = []
@@ -544,6 +556,28 @@ class PostgresStore:
                     records.append((row[6], row[7]))
         self._claimed_records(records)
         return timers
+
+    def expect_plans(self, text: str) -> None:
+        """This worker runs the plans `text` (as `set_meta("plans", text)` stored them): a
+        claim after another worker deployed others raises PlansChangedError."""
+        self._plans_digest = hashlib.md5(dumps(text).encode("utf-8")).hexdigest()  # noqa: S324 - not security
+
+    def _claim(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """A claim statement after the deploy lock (shared: a deploy in progress is waited
+        for) and the deployed plans' digest, in one round trip; its rows."""
+        _, deployed, rows = self.db.pipelined(
+            [
+                ("SELECT pg_advisory_xact_lock_shared(%s)", (DEPLOY_LOCK,)),
+                ("SELECT md5(value) FROM meta WHERE name = 'plans'", ()),
+                (sql, params),
+            ]
+        )
+        if self._plans_digest is not None and deployed and deployed[0][0] != self._plans_digest:
+            raise PlansChangedError(
+                f"{self.label}: another worker deployed other workflows since this one started; "
+                "stop it and start it with the sources now deployed (`wfdsl plan` compares them)"
+            )
+        return rows
 
     def _claimed_records(self, records: Sequence[tuple[str, str]]) -> None:
         """This transaction holds `records`: their enrollments here, their CRM records in
@@ -770,7 +804,7 @@ class PostgresStore:
         # skipped whole (its earlier events are in that worker's hands), so the events
         # of one record apply in order. Candidates are the oldest few pending rows, so
         # that no plan can take the locks of every pending record.
-        rows = self.db.rows(
+        rows = self._claim(
             "SELECT n, body, object, record FROM inbox WHERE n IN "
             "(SELECT n FROM inbox WHERE done IS NULL ORDER BY n LIMIT %s) AND done IS NULL "
             "AND pg_try_advisory_xact_lock(hashtextextended(coalesce(object, '') || ':' || coalesce(record, ''), 0)) "

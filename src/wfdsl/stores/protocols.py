@@ -147,6 +147,11 @@ class WorkerStore(Protocol):
         failure): the transaction was rolled back and running the unit again is the cure."""
         ...
 
+    def expect_plans(self, text: str) -> None:
+        """This process runs the plans `text` (as stored under `plans`): its claims fail
+        (a StoreError) once another process has deployed others."""
+        ...
+
     def keep_latest(self, name: str, when: dt.datetime) -> None:
         """Set the time `name` in the store's metadata (`get_meta`) to `when`, unless it
         holds a later one already (a virtual clock every worker advances)."""
