@@ -275,8 +275,11 @@ class PostgresCRM:
         cursor = self._exec(
             "INSERT INTO crm_records (object, id, props) VALUES (%s, %s, '{}') ON CONFLICT DO NOTHING", key
         )
-        if held is not None:  # made in this transaction: its row is this transaction's
-            held.props = held.props if not cursor.rowcount else {}
+        if held is not None:
+            if cursor.rowcount:  # made in this transaction: its row is this transaction's
+                held.props = {}
+            else:  # made meanwhile by another transaction: read it from the table from now on
+                del self._held()[key]
         return bool(cursor.rowcount)
 
     def _props(self, key: Key, *, lock: bool = False) -> dict[str, Any] | None:
