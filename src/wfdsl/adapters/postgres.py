@@ -40,11 +40,11 @@ from typing import Any
 import attrs
 
 from wfdsl.adapters.pushdown import POSTGRES, criteria_sql
-from wfdsl.adapters.shared import email_sent, public_args
-from wfdsl.adapters.sqlite import OWNER_PROPERTY, RecordsError, _ref, _result_in, _result_out
+from wfdsl.adapters.records import RecordsError, record_ref, result_from_json, result_to_json
+from wfdsl.adapters.shared import OWNER_PROPERTY, email_sent, public_args
 from wfdsl.runtime.protocols import Action, ActionResult, Event, PermanentAdapterError, Record, utc
+from wfdsl.stores.codec import dumps, from_micros, loads, micros
 from wfdsl.stores.pgdb import Bulk, Database, open_database, release_database
-from wfdsl.stores.sqlite import dumps, from_micros, loads, micros
 
 Key = tuple[str, str]
 
@@ -356,7 +356,7 @@ class PostgresCRM:
                     count += 1
             for number, link in enumerate(data.get("associations") or []):
                 try:
-                    self.associate(_ref(link["from"]), _ref(link["to"]))
+                    self.associate(record_ref(link["from"]), record_ref(link["to"]))
                 except (KeyError, TypeError, ValueError):
                     raise RecordsError(
                         f'associations[{number}]: expected {{"from": "type:id", "to": "type:id"}}'
@@ -367,7 +367,7 @@ class PostgresCRM:
             for name, members in lists.items():
                 for member in members if isinstance(members, list) else [members]:
                     try:
-                        self.add_to_list(str(name), _ref(member))
+                        self.add_to_list(str(name), record_ref(member))
                     except (TypeError, ValueError):
                         raise RecordsError(f'lists[{name!r}]: {member!r} is not "type:id"') from None
             self.set_meta("imported", [*imported, digest])
@@ -546,7 +546,7 @@ class PostgresCRM:
             known_result = here.get(idempotency_key)
             if known_result is None and (self._look_up or not self.db.claiming):
                 known = self.db.one("SELECT result FROM crm_performed WHERE key = %s", (idempotency_key,))
-                known_result = None if known is None else _result_in(loads(known))
+                known_result = None if known is None else result_from_json(loads(known))
             if known_result is not None:
                 self._defer("UPDATE crm_performed SET replays = replays + 1 WHERE key = %s", (idempotency_key,))
                 return known_result
@@ -560,7 +560,7 @@ class PostgresCRM:
                     action.id,
                     micros(action.at),
                     dumps(dict(action.args)),
-                    dumps(_result_out(result)),
+                    dumps(result_to_json(result)),
                 ),
             )
             here[idempotency_key] = result

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
-from wfdsl.stores.sqlite import SchemaVersionError, StoreError
+from wfdsl.stores.errors import SchemaVersionError, StoreError
 
 #: What to install when psycopg is missing.
 EXTRA_HINT = "PostgreSQL support needs: pip install 'wfdsl-crm[postgres]'"
