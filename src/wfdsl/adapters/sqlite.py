@@ -43,6 +43,7 @@ import attrs
 from wfdsl.adapters import incremented
 from wfdsl.adapters.pushdown import criteria_sql
 from wfdsl.adapters.shared import email_sent, public_args
+from wfdsl.runtime.inputs import Seed, SimulationInputError, load_records_data
 from wfdsl.runtime.protocols import (
     Action,
     ActionResult,
@@ -287,51 +288,30 @@ class SQLiteCRM:
     def exists(self, object_type: str, record_id: str) -> bool:
         return self._props((object_type, record_id)) is not None
 
-    def import_records(self, data: Any, *, at: dt.datetime) -> int:
-        """Load a records file once: a file already imported (same content) is skipped.
+    def import_seed(self, seed: Seed, *, at: dt.datetime) -> int:
+        """Load a records file (read by `runtime.inputs`) once: a file already imported
+        (same content) is skipped, so what the workflows changed since is kept.
 
-        Returns the number of records imported (0 when skipped). RecordsError
-        for data that is not a records file.
-        """
-        digest = hashlib.sha256(dumps(data).encode("utf-8")).hexdigest()
-        if not isinstance(data, Mapping):
-            raise RecordsError("a records file is a JSON object of record lists by type")
+        Returns the number of records imported (0 when skipped)."""
+        digest = seed_digest(seed)
         imported = self.get_meta("imported") or []
         if digest in imported:
             return 0
-        count = 0
         with self._atomic():
-            for object_type, items in data.items():
-                if object_type in ("associations", "lists"):
-                    continue
-                if not isinstance(items, list):
-                    raise RecordsError(f"{object_type!r}: expected a list of records")
-                for number, item in enumerate(items):
-                    record_id = item.get("id") if isinstance(item, Mapping) else None
-                    if isinstance(record_id, int) and not isinstance(record_id, bool):
-                        record_id = str(record_id)  # ids are text; a whole number is its digits
-                    if not isinstance(record_id, str):
-                        raise RecordsError(f'{object_type}[{number}]: a record is an object with a string "id"')
-                    self.add_record(object_type, record_id, item, at=at)
-                    count += 1
-            for number, link in enumerate(data.get("associations") or []):
-                try:
-                    self.associate(_ref(link["from"]), _ref(link["to"]))
-                except (KeyError, TypeError, ValueError):
-                    raise RecordsError(
-                        f'associations[{number}]: expected {{"from": "type:id", "to": "type:id"}}'
-                    ) from None
-            lists = data.get("lists") or {}
-            if not isinstance(lists, Mapping):
-                raise RecordsError('"lists": expected an object of list name -> ["type:id"]')
-            for name, members in lists.items():
-                for member in members if isinstance(members, list) else [members]:
-                    try:
-                        self.add_to_list(str(name), _ref(member))
-                    except (TypeError, ValueError):
-                        raise RecordsError(f'lists[{name!r}]: {member!r} is not "type:id"') from None
+            for record in seed.records:
+                self.add_record(record.object, record.id, record.properties, at=at)
+            for left, right in seed.associations:
+                self.associate(left, right)
+            for name, members in seed.lists.items():
+                for member in members:
+                    self.add_to_list(name, member)
             self.set_meta("imported", [*imported, digest])
-        return count
+        return len(seed.records)
+
+    def import_records(self, data: Any, *, at: dt.datetime) -> int:
+        """`import_seed` of a records file's decoded JSON; RecordsError for data that is
+        not a records file (the message of `runtime.inputs`)."""
+        return self.import_seed(seed_of(data), at=at)
 
     # ------------------------------------------------------------ reads
 
@@ -634,13 +614,23 @@ class SQLiteCRM:
         return ActionResult()
 
 
-def _ref(text: Any) -> Key:
-    if not isinstance(text, str) or ":" not in text:
-        raise ValueError(text)
-    object_type, _, record_id = text.partition(":")
-    if not object_type or not record_id:
-        raise ValueError(text)
-    return (object_type, record_id)
+def seed_of(data: Any) -> Seed:
+    """A records file's decoded JSON read by `runtime.inputs`; RecordsError when it is not one."""
+    try:
+        return load_records_data(data, "records")
+    except SimulationInputError as error:
+        raise RecordsError(error.message) from None
+
+
+def seed_digest(seed: Seed) -> str:
+    """What a CRM remembers of an imported records file: SHA-256 of its JSON (the same
+    digest for the same file, whichever version of wfdsl imported it)."""
+    if seed.data is not None:
+        return hashlib.sha256(dumps(seed.data).encode("utf-8")).hexdigest()
+    rows = [[r.object, r.id, dict(r.properties)] for r in seed.records]
+    lists = {name: [list(m) for m in members] for name, members in seed.lists.items()}
+    form = [rows, [[list(a), list(b)] for a, b in seed.associations], lists]
+    return hashlib.sha256(dumps(form).encode("utf-8")).hexdigest()
 
 
 def _result_out(result: ActionResult) -> dict[str, Any]:
@@ -651,4 +641,4 @@ def _result_in(data: Mapping[str, Any]) -> ActionResult:
     return ActionResult(events=tuple(_event_in(e) for e in data.get("events", ())), data=dict(data.get("data", {})))
 
 
-__all__ = ["CRM_APPLICATION_ID", "OWNER_PROPERTY", "RecordsError", "SQLiteCRM", "StoreError"]
+__all__ = ["CRM_APPLICATION_ID", "OWNER_PROPERTY", "RecordsError", "SQLiteCRM", "StoreError", "seed_digest", "seed_of"]

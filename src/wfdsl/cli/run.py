@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO
 
 import click
 
@@ -19,8 +18,8 @@ from wfdsl.diagnostics import Diagnostic, Severity
 from wfdsl.host.redact import record_properties, redactor_for
 from wfdsl.host.registry import ConfigError, open_adapter, open_store
 from wfdsl.host.service import CLOCKS, EventsReadError, Options, Service
-from wfdsl.host.simulate import SimulationInputError, load_records
 from wfdsl.plan.model import ProjectPlan
+from wfdsl.runtime.inputs import Seed, SimulationInputError, load_records
 from wfdsl.runtime.protocols import AdapterError
 from wfdsl.stores.protocols import Closable
 from wfdsl.stores.sqlite import StoreError
@@ -61,12 +60,11 @@ def _refuse_placeholders(plans: ProjectPlan) -> None:
     sys.exit(int(Exit.ERRORS))
 
 
-def _records(path: str | None) -> Any:
+def _records(path: str | None) -> Seed | None:
     if path is None:
         return None
     try:
-        load_records(path)  # checks the file, with FILE:LINE errors
-        return json.loads(Path(path).read_text(encoding="utf-8-sig"))
+        return load_records(path)  # read once, with FILE:LINE errors
     except SimulationInputError as error:
         fail(str(error))
     return None  # pragma: no cover
@@ -177,7 +175,8 @@ def run(
         fail(str(error))
     stream, source = _stream(events)
     options = Options(clock=clock, until_idle=until_idle, until=until_at, batch=batch, status_every=status_every)
-    redactor = redactor_for(schema_for(paths), record_properties(data)) if redact else None
+    personal = record_properties(data.data if data is not None else None)
+    redactor = redactor_for(schema_for(paths), personal) if redact else None
 
     def log(text: str) -> None:
         click.echo(redactor.text(text) if redactor is not None else text, err=True)

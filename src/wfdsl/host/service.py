@@ -49,15 +49,10 @@ from typing import IO, Any
 
 import attrs
 
-from wfdsl.host.simulate import (
-    HORIZON,
-    SimulationInputError,
-    load_records_data,
-    loads_json,
-    parse_event,
-)
+from wfdsl.host.simulate import HORIZON
 from wfdsl.plan.model import PlanError, ProjectPlan, plan_to_json, plans_from_json
 from wfdsl.runtime.engine import Engine
+from wfdsl.runtime.inputs import Seed, SimulationInputError, event_line, load_records_data, parse_event
 from wfdsl.runtime.protocols import (
     AdapterError,
     Clock,
@@ -411,16 +406,15 @@ def _event_json(event: Event) -> dict[str, Any]:
     return out
 
 
-def load_records_into(crm: CRMAdapter, data: Any, at: dt.datetime) -> None:
-    """Load a records file (decoded JSON) into a CRM: `import_records` when the
+def load_records_into(crm: CRMAdapter, seed: Seed, at: dt.datetime) -> None:
+    """Load a records file (read by `runtime.inputs`) into a CRM: `import_seed` when the
     adapter has it (SQLiteCRM imports a file once), else `add_record`/`associate`/`add_to_list`
     (MemoryCRM). ValueError for an adapter that can do neither."""
     if isinstance(crm, RecordLoader):
-        crm.import_records(data, at=at)
+        crm.import_seed(seed, at=at)
         return
     if not isinstance(crm, SeedableCRM):
         raise ValueError(f"the {type(crm).__name__} adapter cannot load a records file")
-    seed = load_records_data(data, "records")
     for record in seed.records:
         crm.add_record(record.object, record.id, record.properties, at=at)
     for left, right in seed.associations:
@@ -440,7 +434,7 @@ class Service:
         store: StateStore,
         *,
         options: Options = Options(),
-        records: Any = None,
+        records: Seed | Mapping[str, Any] | None = None,
         log: Callable[[str], None] = lambda text: None,
         clock: Clock | None = None,
     ) -> None:
@@ -450,6 +444,9 @@ class Service:
         self.crm = crm
         self.store = store
         self.options = options
+        # A records file read by `runtime.inputs` (`load_records`), or its decoded JSON.
+        if records is not None and not isinstance(records, Seed):
+            records = load_records_data(records, "records")
         self.records = records
         self.log = log
         self.meta = _Meta(store)
@@ -693,18 +690,8 @@ class Service:
     def _line(self, item: _Line, source: str) -> dict[str, Any] | None:
         """One line as a checked events-format object (None for a blank line); an event
         without `at` happens now (real clock). SimulationInputError names FILE:LINE."""
-        try:
-            text = item.text.decode("utf-8-sig" if item.number == 1 else "utf-8")
-        except UnicodeDecodeError as error:
-            raise SimulationInputError(source, item.number, f"not UTF-8: {error}") from None
-        if not text.strip():
-            return None
-        data = loads_json(text, source, item.number)
-        if not self.virtual and isinstance(data, dict) and "at" not in data:
-            data["at"] = self.clock.now().isoformat()
-        parse_event(data, source, item.number)
-        assert isinstance(data, dict)
-        return data
+        now = None if self.virtual else self.clock.now().isoformat()
+        return event_line(item.text, source, item.number, default_at=now)
 
     def _retrying(self, work: Callable[[], Any]) -> Any:
         """Run a unit of work; on a shared store, a unit that conflicted with another

@@ -29,6 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from wfdsl.runtime.inputs import Seed
 from wfdsl.runtime.protocols import Timer
 
 
@@ -206,9 +207,13 @@ class CallOutCRM(Protocol):
 
 @runtime_checkable
 class RecordLoader(Protocol):
-    """A CRM that imports a records file itself (once: it remembers the file's digest)."""
+    """A CRM that imports a records file itself (once: it remembers the file's digest,
+    so what the workflows changed since is kept when the service starts again)."""
 
-    def import_records(self, data: Any, *, at: dt.datetime) -> int: ...
+    def import_seed(self, seed: Seed, *, at: dt.datetime) -> int:
+        """Add the records, associations and list memberships of `seed` (read by
+        `runtime.inputs`) unless this file was imported before; the number of records added."""
+        ...
 
 
 @runtime_checkable
