@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from wfdsl.adapters.memory import MemoryCRM
+from wfdsl.host.driver import HORIZON, Driver, VirtualTime
 from wfdsl.plan.model import ProjectPlan, history_reads
 from wfdsl.runtime.engine import Engine
 from wfdsl.runtime.inputs import (
@@ -38,9 +39,6 @@ from wfdsl.runtime.inputs import (
 )
 from wfdsl.runtime.protocols import Event, HistoryEntry, VirtualClock
 from wfdsl.stores.memory import MemoryStore
-
-#: Without `--until`, the simulation stops this long after the last event.
-HORIZON = dt.timedelta(days=400)
 
 
 class SimulationRuntimeError(Exception):
@@ -121,34 +119,27 @@ class Simulation:
             raise SimulationInputError(source, 1, "no events and no --start: nothing to simulate")
         clock = VirtualClock(start)
         engine = self._begin(clock)
-        last = start
+        driver = Driver(
+            engine, VirtualTime(clock), until=self.until, fire=lambda now: self._fire(engine, now), last=start
+        )
         pending = [] if first is None else [first]
         for event in _chain(pending, stream):
-            if self.until is not None and event.at > self.until:
-                break
-            clock.set(event.at)
-            self._fire(engine, event.at)
             try:
-                engine.ingest(event)
+                if not driver.feed(event):
+                    break
+            except SimulationRuntimeError:
+                raise  # a timer due before the event (`_fire`), already named
             except Exception as error:
                 if not _poison(error):
                     raise
                 line = (where or {}).get("line")
                 at = f"{source}:{line}" if line else f"{source}: the {event.type} event of {event.object}:{event.id}"
                 raise SimulationRuntimeError(f"{at}: cannot process this event: {_describe(error)}") from None
-            last = max(last, event.at)
-        room = dt.datetime.max.replace(tzinfo=dt.timezone.utc) - last
-        end = self.until if self.until is not None else last + min(HORIZON, room)
-        while True:
-            due = engine.next_due()
-            if due is None or due > end:
-                break
-            clock.set(due)
-            self._fire(engine, due)
+        driver.run_out(driver.end())
 
-    def _fire(self, engine: Engine, now: dt.datetime) -> None:
+    def _fire(self, engine: Engine, now: dt.datetime) -> int:
         try:
-            engine.run_due(now)
+            return engine.run_due(now)
         except Exception as error:
             timer = engine.firing
             if timer is None or not _poison(error):
