@@ -28,6 +28,7 @@ from wfdsl.runtime.engine import Engine
 from wfdsl.runtime.inputs import (
     MAX_YEAR,
     MIN_YEAR,
+    SEEDED_AT,
     Seed,
     SeedRecord,
     SimulationInputError,
@@ -47,11 +48,6 @@ class SimulationRuntimeError(Exception):
 
 
 # ---------------------------------------------------------------- running
-
-
-#: When the values of the records file were set, as far as `updated within last N days`
-#: is concerned: before any window.
-SEEDED_AT = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
 
 
 class Simulation:

@@ -26,8 +26,8 @@ from wfdsl.host.positions import Line, Meta, Positions
 from wfdsl.host.units import DeadLetters, Poison, PoisonTimer, Units, describe, is_poison
 from wfdsl.plan.model import PlanError, ProjectPlan, plan_to_json, plans_from_json
 from wfdsl.runtime.engine import Engine
-from wfdsl.runtime.inputs import Seed, SimulationInputError, event_line, parse_event
-from wfdsl.runtime.protocols import Clock, CRMAdapter, Event, StateStore, VirtualClock, utc
+from wfdsl.runtime.inputs import SEEDED_AT, Seed, SimulationInputError, event_line, parse_event
+from wfdsl.runtime.protocols import Clock, CRMAdapter, Event, StateStore, VirtualClock
 from wfdsl.stores.memory import MemoryStore
 from wfdsl.stores.protocols import EventInbox, InboxEvent, RecordLoader, SeedableCRM, WorkerStore
 
@@ -195,7 +195,8 @@ class Worker:
             if self.records is not None:
                 # The CRM decides: SQLiteCRM imports a file once (it keeps the file's
                 # digest), a memory CRM starts empty in every process and loads it again.
-                load_records_into(self.crm, self.records, utc(self.clock.now()))
+                # Its values were set before the start, as in `wfdsl simulate`.
+                load_records_into(self.crm, self.records, SEEDED_AT)
             for name in engine.workflows:
                 if not self.store.workflow_state(name).get("active"):
                     engine.activate(name)

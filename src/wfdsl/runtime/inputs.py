@@ -60,6 +60,13 @@ class Seed:
 # ---------------------------------------------------------------- records file
 
 
+#: When the values of a records file were set, as far as `updated within last N days`
+#: is concerned: before any window. Every host seeds a CRM with this time (`simulate`,
+#: `explain`, `test`, `run --records`), so a record's values are never "recently updated"
+#: until an event changes them.
+SEEDED_AT = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+
+
 #: Event times outside these years are refused (delays, time zones and the horizon
 #: must stay within the calendar).
 MIN_YEAR = 1900
@@ -276,11 +283,26 @@ def _decoded(raw: bytes, file: str, line: int) -> Any:
     return loads_json(text, file, line)
 
 
+def event_id_of(body: Mapping[str, Any]) -> str | None:
+    """The dedupe key of an event: its `event_id` as text, or None.
+
+    >>> event_id_of({"event_id": 17}), event_id_of({})
+    ('17', None)
+    """
+    value = body.get("event_id")
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return str(value)
+
+
 def read_events(path: str | Path, where: dict[str, int] | None = None) -> Iterator[Event]:
     """Events from a JSON Lines file, one line at a time, checked to be in time order.
-    `where["line"]` is set to the line of each event as it is handed out."""
+    `where["line"]` is set to the line of each event as it is handed out. An event whose
+    `event_id` an earlier line of the file had is dropped, as a durable store's inbox
+    drops it."""
     file = str(path)
     previous: dt.datetime | None = None
+    seen: set[str] = set()
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed below
     except FileNotFoundError:
@@ -305,6 +327,11 @@ def read_events(path: str | Path, where: dict[str, int] | None = None) -> Iterat
                     f"events must be in time order: {data['at']} is before the previous event ({previous.isoformat()})",
                 )
             previous = event.at
+            event_id = event_id_of(data)
+            if event_id is not None:
+                if event_id in seen:
+                    continue  # a repeat: delivered once
+                seen.add(event_id)
             if where is not None:
                 where["line"] = line_no
             yield event
@@ -334,7 +361,9 @@ __all__ = [
     "InputError",
     "Seed",
     "SeedRecord",
+    "SEEDED_AT",
     "SimulationInputError",
+    "event_id_of",
     "event_line",
     "load_records",
     "load_records_data",

@@ -29,7 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from wfdsl.runtime.inputs import Seed
+from wfdsl.runtime.inputs import Seed, event_id_of
 from wfdsl.runtime.protocols import Timer
 
 
@@ -41,18 +41,6 @@ class InboxEvent:
 
     id: int
     body: Mapping[str, Any]
-
-
-def event_id_of(body: Mapping[str, Any]) -> str | None:
-    """The dedupe key of an event: its `event_id` as text, or None.
-
-    >>> event_id_of({"event_id": 17}), event_id_of({})
-    ('17', None)
-    """
-    value = body.get("event_id")
-    if value is None or isinstance(value, (dict, list)):
-        return None
-    return str(value)
 
 
 @runtime_checkable
