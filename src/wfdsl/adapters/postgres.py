@@ -25,12 +25,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from wfdsl.adapters.pushdown import POSTGRES, criteria_sql
-from wfdsl.adapters.shared import email_sent, public_args
-from wfdsl.adapters.sqlite import OWNER_PROPERTY, _result_in, _result_out, seed_digest, seed_of
+from wfdsl.adapters.records import result_from_json, result_to_json, seed_digest, seed_of
+from wfdsl.adapters.shared import OWNER_PROPERTY, email_sent, public_args
 from wfdsl.runtime.inputs import Seed
 from wfdsl.runtime.protocols import Action, ActionResult, Event, PermanentAdapterError, Record, utc
+from wfdsl.stores.codec import dumps, from_micros, loads, micros
 from wfdsl.stores.pgdb import Database, open_database, release_database
-from wfdsl.stores.sqlite import dumps, from_micros, loads, micros
 
 Key = tuple[str, str]
 
@@ -369,7 +369,7 @@ class PostgresCRM:
             known = self.db.one("SELECT result FROM crm_performed WHERE key = %s", (idempotency_key,))
             if known is not None:
                 self._defer("UPDATE crm_performed SET replays = replays + 1 WHERE key = %s", (idempotency_key,))
-                return _result_in(loads(known))
+                return result_from_json(loads(known))
             result = self._perform(action, idempotency_key)
             self._defer(
                 "INSERT INTO crm_performed (key, kind, object, id, at, args, result) "
@@ -381,7 +381,7 @@ class PostgresCRM:
                     action.id,
                     micros(action.at),
                     dumps(dict(action.args)),
-                    dumps(_result_out(result)),
+                    dumps(result_to_json(result)),
                 ),
             )
             return result

@@ -31,19 +31,17 @@ the journal on restart, so the CRM and the state always agree
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from wfdsl.adapters import incremented
 from wfdsl.adapters.pushdown import criteria_sql
-from wfdsl.adapters.shared import email_sent, public_args
-from wfdsl.runtime.inputs import Seed, SimulationInputError, load_records_data
+from wfdsl.adapters.records import Key, RecordsError, result_from_json, result_to_json, seed_digest, seed_of
+from wfdsl.adapters.shared import OWNER_PROPERTY, email_sent, public_args
+from wfdsl.runtime.inputs import Seed
 from wfdsl.runtime.protocols import (
     Action,
     ActionResult,
@@ -53,27 +51,12 @@ from wfdsl.runtime.protocols import (
     replay_mismatch,
     same_action,
 )
-from wfdsl.stores.sqlite import (
-    StoreError,
-    connect,
-    dumps,
-    from_micros,
-    loads,
-    micros,
-    migrate,
-    sqlite_options,
-)
+from wfdsl.stores.codec import dumps, from_micros, loads, micros
+from wfdsl.stores.errors import StoreError
+from wfdsl.stores.sqlitedb import connect, migrate, sqlite_options
 
-Key = tuple[str, str]
-
-#: The property `assign owner` / `rotate owner` set (as in the memory CRM).
-OWNER_PROPERTY = "hubspot_owner_id"
 #: `PRAGMA application_id` of a wfdsl CRM file ("wfcr").
 CRM_APPLICATION_ID = 0x77666372
-
-
-class RecordsError(ValueError):
-    """A records file that cannot be imported."""
 
 
 MIGRATIONS: tuple[str, ...] = (
@@ -121,16 +104,6 @@ MIGRATIONS: tuple[str, ...] = (
     )
     """,
 )
-
-_EVENT_FIELDS = frozenset(f.name for f in attrs.fields(Event))
-
-
-def _event_out(event: Event) -> dict[str, Any]:
-    return attrs.asdict(event, recurse=False)
-
-
-def _event_in(data: Mapping[str, Any]) -> Event:
-    return Event(**{k: v for k, v in data.items() if k in _EVENT_FIELDS})
 
 
 class SQLiteCRM:
@@ -472,7 +445,7 @@ class SQLiteCRM:
                 if not same_action(first, action.kind, action.object, action.id, action.args):
                     raise replay_mismatch(idempotency_key, first, action)
                 self._exec("UPDATE performed SET replays = replays + 1 WHERE key = ?", (idempotency_key,))
-                return _result_in(loads(result))
+                return result_from_json(loads(result))
             result = self._perform(action)
             self._exec(
                 "INSERT INTO performed (key, kind, object, id, at, args, result) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -483,7 +456,7 @@ class SQLiteCRM:
                     action.id,
                     micros(action.at),
                     dumps(dict(action.args)),
-                    dumps(_result_out(result)),
+                    dumps(result_to_json(result)),
                 ),
             )
             return result
@@ -614,31 +587,4 @@ class SQLiteCRM:
         return ActionResult()
 
 
-def seed_of(data: Any) -> Seed:
-    """A records file's decoded JSON read by `runtime.inputs`; RecordsError when it is not one."""
-    try:
-        return load_records_data(data, "records")
-    except SimulationInputError as error:
-        raise RecordsError(error.message) from None
-
-
-def seed_digest(seed: Seed) -> str:
-    """What a CRM remembers of an imported records file: SHA-256 of its JSON (the same
-    digest for the same file, whichever version of wfdsl imported it)."""
-    if seed.data is not None:
-        return hashlib.sha256(dumps(seed.data).encode("utf-8")).hexdigest()
-    rows = [[r.object, r.id, dict(r.properties)] for r in seed.records]
-    lists = {name: [list(m) for m in members] for name, members in seed.lists.items()}
-    form = [rows, [[list(a), list(b)] for a, b in seed.associations], lists]
-    return hashlib.sha256(dumps(form).encode("utf-8")).hexdigest()
-
-
-def _result_out(result: ActionResult) -> dict[str, Any]:
-    return {"events": [_event_out(e) for e in result.events], "data": dict(result.data)}
-
-
-def _result_in(data: Mapping[str, Any]) -> ActionResult:
-    return ActionResult(events=tuple(_event_in(e) for e in data.get("events", ())), data=dict(data.get("data", {})))
-
-
-__all__ = ["CRM_APPLICATION_ID", "OWNER_PROPERTY", "RecordsError", "SQLiteCRM", "StoreError", "seed_digest", "seed_of"]
+__all__ = ["CRM_APPLICATION_ID", "OWNER_PROPERTY", "RecordsError", "SQLiteCRM", "StoreError"]

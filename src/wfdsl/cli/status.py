@@ -18,7 +18,8 @@ from wfdsl.cli.defaults import DEFAULT_STORE
 from wfdsl.host.operate import StatusReport, store_status
 from wfdsl.host.registry import ConfigError, open_store
 from wfdsl.runtime.protocols import DeadLetter, utc
-from wfdsl.stores.sqlite import StoreError, sqlite_options
+from wfdsl.stores.errors import StoreError
+from wfdsl.stores.sqlitedb import sqlite_options
 from wfdsl.terminal import printable
 
 
