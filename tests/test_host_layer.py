@@ -197,3 +197,38 @@ def test_status_report_is_typed_and_its_json_is_the_status_json(tmp_path: Path) 
     assert report.dead_letter_count == 1 and report.dead_letters[0].line == 2
     assert report.totals.workflows == 1
     assert report.to_json() == status_report(store)
+
+
+def test_run_warns_about_input_data_as_simulate_does(tmp_path: Path) -> None:
+    wf = _write(tmp_path, ON_FORM)
+    records = tmp_path / "records.json"
+    records.write_text('{"contact": [{"id": "c1", "lifecylestage": "lead"}]}', encoding="utf-8")
+    events = tmp_path / "events.jsonl"
+    lines = [event(START, data={"form": "Stage"}), {**event(START), "type": "form.submited"}]
+    events.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    common = ["--records", str(records), "--events", str(events)]
+    simulated = CliRunner().invoke(cli, ["simulate", str(wf), *common])
+    ran = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            str(wf),
+            *common,
+            "--store",
+            f"sqlite:///{tmp_path / 's.db'}",
+            "--crm",
+            f"sqlite:///{tmp_path / 'c.db'}",
+            "--clock",
+            "virtual",
+            "--until-idle",
+            "--status-every",
+            "0",
+        ],
+    )
+    assert ran.exit_code == 0, ran.output
+    for message in (
+        "contact c1: unknown property `lifecylestage`; did you mean `lifecyclestage`?",
+        "contact c1: unknown event type `form.submited`; did you mean `form.submitted`?",
+    ):
+        assert message in simulated.stderr
+        assert message in ran.stderr

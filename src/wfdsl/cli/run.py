@@ -10,7 +10,7 @@ from typing import IO
 
 import click
 
-from wfdsl.cli.common import Exit, fail, parse_time, plans_or_exit, schema_for
+from wfdsl.cli.common import Exit, fail, input_check, parse_time, plans_or_exit, schema_for
 from wfdsl.cli.defaults import DEFAULT_CRM as DEFAULT_CRM  # also importable from here
 from wfdsl.cli.defaults import DEFAULT_STORE as DEFAULT_STORE
 from wfdsl.cli.style import style
@@ -181,7 +181,11 @@ def run(
     def log(text: str) -> None:
         click.echo(redactor.text(text) if redactor is not None else text, err=True)
 
-    service = Service(plans, crm, store, options=options, records=data, log=log)
+    # Input data is checked against the schema as in `wfdsl simulate` (warnings only).
+    check = input_check(paths, warn=log)
+    if data is not None and records is not None:
+        check.records(data, records)
+    service = Service(plans, crm, store, options=options, records=data, log=log, check=check)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         service.stop()

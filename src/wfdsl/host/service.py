@@ -44,7 +44,7 @@ from typing import IO, Any
 
 from wfdsl.host.positions import EOF, Line, Meta, Reader, file_identity, rotation
 from wfdsl.host.units import describe, is_poison
-from wfdsl.host.work import Counts, Options, Worker, load_records_into
+from wfdsl.host.work import Counts, EventCheck, Options, Worker, load_records_into
 from wfdsl.plan.model import ProjectPlan
 from wfdsl.runtime.engine import Engine
 from wfdsl.runtime.inputs import Seed, load_records_data
@@ -85,6 +85,7 @@ class Service:
         records: Seed | Mapping[str, Any] | None = None,
         log: Callable[[str], None] = lambda text: None,
         clock: Clock | None = None,
+        check: EventCheck | None = None,
     ) -> None:
         if options.clock not in CLOCKS:
             raise ValueError(f"unknown clock {options.clock!r} (known: real, virtual)")
@@ -108,7 +109,7 @@ class Service:
         self._service = store if isinstance(store, ServiceStore) else None
         self._call_out = crm if isinstance(crm, CallOutCRM) else None
         self._worker = Worker(
-            plans, crm, store, options=options, records=records, log=log, clock=clock, stop=self._stop
+            plans, crm, store, options=options, records=records, log=log, clock=clock, stop=self._stop, check=check
         )
         self.meta: Meta = self._worker.meta
 

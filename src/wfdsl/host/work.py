@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -94,8 +94,16 @@ def load_records_into(crm: CRMAdapter, seed: Seed, at: dt.datetime) -> None:
 Moment = tuple[Counts, dt.datetime | None, dt.datetime, dt.datetime | None]
 
 
+class EventCheck(Protocol):
+    """What a worker needs of `inputcheck.InputCheck`: warnings about an input event."""
+
+    def event(self, event: Event, file: str) -> None: ...
+
+
 class Worker:
-    """Units of work for one engine against one store and CRM (see the module docs)."""
+    """Units of work for one engine against one store and CRM (see the module docs).
+    With `check`, every input event is checked against the schema and the catalog
+    (warnings, once per kind of problem) as it is read."""
 
     def __init__(
         self,
@@ -108,8 +116,10 @@ class Worker:
         log: Callable[[str], None],
         clock: Clock,
         stop: threading.Event,
+        check: EventCheck | None = None,
     ) -> None:
         self.plans = plans
+        self.check = check
         self.crm = crm
         self.store = store
         self.options = options
@@ -402,6 +412,8 @@ class Worker:
                 self.dead.line(item, source, describe(error))
                 continue
             if data is not None:
+                if self.check is not None:
+                    self.check.event(parse_event(data, source, item.number), source)
                 lines.append(item)
                 bodies.append(data)
         if position is not None:
@@ -449,6 +461,8 @@ class Worker:
             else:
                 event = self._inbox_event(row)
                 if event is not None:
+                    if self.check is not None and row.id not in origin:  # from ingest, serve, …
+                        self.check.event(event, source)
                     self.apply_isolated(index, event, (source, at))
             done.append(row.id)
             if not self.atomic:
@@ -480,4 +494,4 @@ class Worker:
         return total
 
 
-__all__ = ["Counts", "Options", "Worker", "load_records_into"]
+__all__ = ["Counts", "EventCheck", "Options", "Worker", "load_records_into"]
