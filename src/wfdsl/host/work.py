@@ -29,7 +29,7 @@ from wfdsl.runtime.engine import Engine
 from wfdsl.runtime.inputs import SEEDED_AT, Seed, SimulationInputError, event_line, parse_event
 from wfdsl.runtime.protocols import Clock, CRMAdapter, Event, StateStore, VirtualClock
 from wfdsl.stores.memory import MemoryStore
-from wfdsl.stores.protocols import EventInbox, InboxEvent, RecordLoader, SeedableCRM, WorkerStore
+from wfdsl.stores.protocols import EventInbox, InboxEvent, LimitedInbox, RecordLoader, SeedableCRM, WorkerStore
 
 
 @attrs.frozen(kw_only=True)
@@ -134,6 +134,7 @@ class Worker:
         self.counts = Counts()
         self.dead = DeadLetters(store, log, self.counts)
         self.inbox = store if isinstance(store, EventInbox) else None
+        self.refusals = store if isinstance(store, LimitedInbox) else None
         # Whether a failed unit is undone in the store (the memory store cannot undo).
         self.atomic = not isinstance(store, MemoryStore)
         # A store that many workers share: claims, wake-ups, housekeeping under a lock.
@@ -161,6 +162,8 @@ class Worker:
         if self.shared is None:  # rows every worker would write: not on a shared store
             self.meta.set("clock", self.clock.now().isoformat())
             self.meta.set("fired", self.counts.fired)
+        elif self.virtual:  # the latest of the workers' clocks, for the next start
+            self.shared.keep_latest("clock", self.clock.now())
 
     def unit(self) -> AbstractContextManager[None]:
         """A unit of work (`Units.unit`) that keeps the clock with its commit."""
@@ -211,6 +214,8 @@ class Worker:
                 if not self.store.workflow_state(name).get("active"):
                     engine.activate(name)
             self.meta.set("plans", new_text)
+        if self.shared is not None:
+            self.shared.expect_plans(new_text)
         self.engine = engine
         self.driver = Driver(engine, time_source(self.clock), last=self._last_event)
         return engine
@@ -254,11 +259,11 @@ class Worker:
                         fired += count
                         self.counts.fired += count
             except Exception as error:
+                if self.atomic:  # rolled back: fired again (without the poisoned timer), not counted twice
+                    self.undo(before)
                 timer = engine.firing
                 if timer is None or not is_poison(error):
                     raise
-                if self.atomic:  # rolled back: the batch fires again without it
-                    self.undo(before)
                 with self.unit():
                     self.dead.timer(engine, timer, error)
                 continue
@@ -374,9 +379,11 @@ class Worker:
     # ------------------------------------------------------------ events
 
     def save_last_event(self) -> None:
+        last = self.last_event
         if self.shared is None:  # a row every worker would write: not on a shared store
-            last = self.last_event
             self.meta.set("last_event", None if last is None else last.isoformat())
+        elif self.virtual and last is not None:
+            self.shared.keep_latest("last_event", last)
 
     def line(self, item: Line, source: str) -> dict[str, Any] | None:
         """One line as a checked events-format object (None for a blank line); an event
@@ -401,6 +408,9 @@ class Worker:
             position = item
             try:
                 data = self.line(item, source)
+                refused = None if data is None or self.refusals is None else self.refusals.refusal(data)
+                if refused is not None:  # an event the store cannot hold: refused as a bad line
+                    raise SimulationInputError(source, item.number, refused)
             except SimulationInputError as error:
                 self.log(f"wfdsl: warning: {error} (line skipped)")
                 self.counts.rejected += 1
