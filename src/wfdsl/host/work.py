@@ -94,6 +94,21 @@ def load_records_into(crm: CRMAdapter, seed: Seed, at: dt.datetime) -> None:
 Moment = tuple[Counts, dt.datetime | None, dt.datetime, dt.datetime | None]
 
 
+def changed_plans(meta: Meta, plans: ProjectPlan, new_text: str) -> ProjectPlan | None:
+    """The plans a store last ran (`meta`'s `plans`) when they differ from `plans`,
+    whose JSON is `new_text` (None when they are the same, or none are stored). The
+    stored text is compared as it is; only when it differs is it read, and then
+    compared as plans."""
+    text = meta.get("plans")
+    if not text or text == new_text:
+        return None
+    try:
+        old = plans_from_json(text)
+    except PlanError:
+        return None
+    return None if old == plans else old
+
+
 class EventCheck(Protocol):
     """What a worker needs of `inputcheck.InputCheck`: warnings about an input event."""
 
@@ -171,19 +186,6 @@ class Worker:
 
     # ------------------------------------------------------------ start
 
-    def _changed_plans(self, new_text: str) -> ProjectPlan | None:
-        """The plans the store last ran when they differ from `self.plans` (None when they
-        are the same, or none are stored). The stored text is compared as it is; only
-        when it differs is it read, and then compared as plans."""
-        text = self.meta.get("plans")
-        if not text or text == new_text:
-            return None
-        try:
-            old = plans_from_json(text)
-        except PlanError:
-            return None
-        return None if old == self.plans else old
-
     def start(self, start: dt.datetime) -> Engine:
         """The engine, with the records imported and the workflows activated (first start),
         or the stored plans migrated to the new ones (a restart with changed plans)."""
@@ -195,7 +197,7 @@ class Worker:
         with self.unit():
             if self.shared is not None:
                 self.shared.exclusive()  # workers starting together deploy one after another
-            old = self._changed_plans(new_text)
+            old = changed_plans(self.meta, self.plans, new_text)
             if old is not None:
                 engine = Engine(old, self.crm, self.store, self.clock)
                 kept = {w.name for w in self.plans.workflows}
@@ -504,4 +506,4 @@ class Worker:
         return total
 
 
-__all__ = ["Counts", "EventCheck", "Options", "Worker", "load_records_into"]
+__all__ = ["Counts", "EventCheck", "Options", "Worker", "changed_plans", "load_records_into"]
