@@ -21,6 +21,7 @@ from wfdsl.host.service import CLOCKS, EventsReadError, Options, Service
 from wfdsl.host.simulate import SimulationInputError, load_records
 from wfdsl.placeholders import placeholder_action, unfilled
 from wfdsl.plan.model import ProjectPlan
+from wfdsl.plan.steps import Placeholder
 from wfdsl.runtime.protocols import AdapterError
 from wfdsl.stores.errors import StoreError
 from wfdsl.stores.protocols import Closable
@@ -40,7 +41,8 @@ def _refuse_placeholders(plans: ProjectPlan) -> None:
     if not found:
         return
     for name, step in found:
-        diagnostic = placeholder_action(str(step.args.get("text", "")), step.span, workflow=name)
+        text = step.text if isinstance(step, Placeholder) else ""
+        diagnostic = placeholder_action(text, step.span, workflow=name)
         source = ""
         try:
             source = Path(step.span.file).read_text(encoding="utf-8")
