@@ -64,6 +64,7 @@ if TYPE_CHECKING:
 __all__ = [
     "args_data",
     "event_data",
+    "event_pattern",
     "history_reads",
     "plan_to_data",
     "plan_to_json",
@@ -309,6 +310,16 @@ def _prop_in(data: Any, where: str) -> PropRef:
 
 def _event_in(data: Any, where: str) -> EventSpec:
     c.check_event(data, where)
+    event: EventSpec = _converter().structure(data, EventSpec)
+    return event
+
+
+def event_pattern(data: Mapping[str, Any]) -> EventSpec:
+    """An event pattern from its plan JSON form (as a waiting enrollment keeps it), unchecked.
+
+    >>> event_pattern({"type": "property.changed", "negated": False, "criteria": None, "from": "a"}).from_value
+    'a'
+    """
     event: EventSpec = _converter().structure(data, EventSpec)
     return event
 

@@ -42,6 +42,7 @@ from wfdsl.plan.steps import (
     Duration,
     EventSpec,
     PropRef,
+    SendEmail,
     Step,
     arg_fields,
 )
@@ -234,7 +235,7 @@ class WorkflowPlan:
 
     @property
     def sends_email(self) -> bool:
-        return any(s.kind == "send_email" for s in self.steps.values())
+        return any(isinstance(s, SendEmail) for s in self.steps.values())
 
 
 @attrs.frozen(kw_only=True)

@@ -182,28 +182,6 @@ class Step:
         assert self._args is not None
         return self._args
 
-    # The targets of the branching kinds, empty on every other kind, for readers
-    # that have not narrowed a step to its class yet.
-    @builtins.property
-    def branches(self) -> tuple[Branch, ...]:
-        return ()
-
-    @builtins.property
-    def cases(self) -> tuple[Case, ...]:
-        return ()
-
-    @builtins.property
-    def arms(self) -> tuple[Arm, ...]:
-        return ()
-
-    @builtins.property
-    def else_target(self) -> str | None:
-        return None
-
-    @builtins.property
-    def target(self) -> str | None:
-        return None
-
 
 @attrs.frozen(kw_only=True)
 class Delay(Step):
