@@ -191,8 +191,9 @@ class HistoryLog:
         self._id.append(entry.id)
         self._kind.append(entry.kind)
         self._step.append(entry.step)
-        self._detail.append(self._share(_pack(entry.detail)))
         self._enrollment.append(entry.enrollment)
+        detail = entry.detail
+        self._detail.append(self._share(_pack(detail)) if detail else None)
 
     def _share(self, packed: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
         if packed is None:

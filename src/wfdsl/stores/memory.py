@@ -19,8 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import attrs
@@ -37,6 +37,22 @@ _TimerRow = tuple[dt.datetime, int, str, str, str, "str | None"]
 def _timer(row: _TimerRow) -> Timer:
     due, seq, key, kind, workflow, enrollment = row
     return Timer(key=key, due=due, seq=seq, kind=kind, workflow=workflow, enrollment=enrollment)
+
+
+class _Block:
+    """A `transaction()` block of a memory store: counts nesting, nothing more (a plain
+    class, not a generator: two of these open for every timer fired)."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    def __enter__(self) -> None:
+        self._store._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self._store._depth -= 1
 
 
 class MemoryStore:
@@ -72,15 +88,10 @@ class MemoryStore:
 
     # ------------------------------------------------------------ transactions
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> AbstractContextManager[None]:
         # Nothing here survives the process, so there is nothing to make atomic
         # against a crash; the block only tracks nesting like a durable store.
-        self._depth += 1
-        try:
-            yield
-        finally:
-            self._depth -= 1
+        return _Block(self)
 
     def next_seq(self, name: str) -> int:
         value = self._counters.get(name, 0) + 1
