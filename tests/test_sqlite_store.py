@@ -13,6 +13,7 @@ from wfdsl.adapters.memory import MemoryCRM
 from wfdsl.adapters.sqlite import SQLiteCRM
 from wfdsl.host.registry import ConfigError, Registry, open_adapter, open_store, split_url
 from wfdsl.runtime.protocols import Enrollment, Timer
+from wfdsl.stores.codec import dumps
 from wfdsl.stores.memory import MemoryStore
 from wfdsl.stores.sqlite import (
     ENROLLMENT_LAYOUT,
@@ -20,7 +21,6 @@ from wfdsl.stores.sqlite import (
     SchemaVersionError,
     SQLiteStore,
     StoreError,
-    dumps,
     sqlite_options,
 )
 

@@ -56,7 +56,7 @@ from urllib.parse import parse_qs, quote
 import attrs
 
 from wfdsl.adapters.hubspot_api import api_name, type_id
-from wfdsl.adapters.shared import email_sent
+from wfdsl.adapters.shared import OWNER_PROPERTY, email_sent
 from wfdsl.runtime.protocols import (
     Action,
     ActionResult,
@@ -68,7 +68,9 @@ from wfdsl.runtime.protocols import (
     utc,
 )
 from wfdsl.runtime.values import as_datetime, as_number, hubspot_value
-from wfdsl.stores.sqlite import StoreError, connect, dumps, loads, migrate
+from wfdsl.stores.codec import dumps, loads
+from wfdsl.stores.errors import StoreError
+from wfdsl.stores.sqlitedb import connect, migrate
 
 if TYPE_CHECKING:
     import httpx
@@ -80,7 +82,6 @@ BASE_URL_ENV = "HUBSPOT_BASE_URL"
 EXTRA_HINT = "the HubSpot adapter needs: pip install 'wfdsl-crm[hubspot]'"
 #: `PRAGMA application_id` of a HubSpot ledger file ("wfhs").
 LEDGER_APPLICATION_ID = 0x77666873
-OWNER_PROPERTY = "hubspot_owner_id"
 #: Kinds whose repetition is harmless (setting a value twice is setting it once).
 REPEATABLE = frozenset({"set", "clear", "copy", "assign_owner", "rotate_owner", "add_to_list", "remove_from_list"})
 #: HubSpot-defined association type ids, (from, to) -> id, for records the actions create.

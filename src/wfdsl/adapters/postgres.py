@@ -26,11 +26,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from wfdsl.adapters.pushdown import POSTGRES, criteria_sql
-from wfdsl.adapters.shared import email_sent, public_args
-from wfdsl.adapters.sqlite import OWNER_PROPERTY, RecordsError, _ref, _result_in, _result_out
+from wfdsl.adapters.records import RecordsError, record_ref, result_from_json, result_to_json
+from wfdsl.adapters.shared import OWNER_PROPERTY, email_sent, public_args
 from wfdsl.runtime.protocols import Action, ActionResult, Event, PermanentAdapterError, Record, utc
+from wfdsl.stores.codec import dumps, from_micros, loads, micros
 from wfdsl.stores.pgdb import Database, open_database, release_database
-from wfdsl.stores.sqlite import dumps, from_micros, loads, micros
 
 Key = tuple[str, str]
 
@@ -218,7 +218,7 @@ class PostgresCRM:
                     count += 1
             for number, link in enumerate(data.get("associations") or []):
                 try:
-                    self.associate(_ref(link["from"]), _ref(link["to"]))
+                    self.associate(record_ref(link["from"]), record_ref(link["to"]))
                 except (KeyError, TypeError, ValueError):
                     raise RecordsError(
                         f'associations[{number}]: expected {{"from": "type:id", "to": "type:id"}}'
@@ -229,7 +229,7 @@ class PostgresCRM:
             for name, members in lists.items():
                 for member in members if isinstance(members, list) else [members]:
                     try:
-                        self.add_to_list(str(name), _ref(member))
+                        self.add_to_list(str(name), record_ref(member))
                     except (TypeError, ValueError):
                         raise RecordsError(f'lists[{name!r}]: {member!r} is not "type:id"') from None
             self.set_meta("imported", [*imported, digest])
@@ -387,7 +387,7 @@ class PostgresCRM:
             known = self.db.one("SELECT result FROM crm_performed WHERE key = %s", (idempotency_key,))
             if known is not None:
                 self._defer("UPDATE crm_performed SET replays = replays + 1 WHERE key = %s", (idempotency_key,))
-                return _result_in(loads(known))
+                return result_from_json(loads(known))
             result = self._perform(action, idempotency_key)
             self._defer(
                 "INSERT INTO crm_performed (key, kind, object, id, at, args, result) "
@@ -399,7 +399,7 @@ class PostgresCRM:
                     action.id,
                     micros(action.at),
                     dumps(dict(action.args)),
-                    dumps(_result_out(result)),
+                    dumps(result_to_json(result)),
                 ),
             )
             return result

@@ -1,5 +1,5 @@
-"""What every CRM adapter does alike: an action's arguments as recorded, and the
-`email.sent` event a sent email produces.
+"""What every CRM adapter does alike: an action's arguments as recorded, the
+`email.sent` event a sent email produces, and the owner property.
 
 >>> public_args({"email": "Hi", "_enrollment": "e1"})
 {'email': 'Hi'}
@@ -12,6 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from wfdsl.runtime.protocols import Action, Event
+
+#: The property `assign owner` / `rotate owner` set (HubSpot's owner property).
+OWNER_PROPERTY = "hubspot_owner_id"
 
 
 def public_args(args: Mapping[str, Any]) -> dict[str, Any]:

@@ -38,11 +38,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from wfdsl.adapters import incremented
 from wfdsl.adapters.pushdown import criteria_sql
-from wfdsl.adapters.shared import email_sent, public_args
+from wfdsl.adapters.records import Key, RecordsError, record_ref, result_from_json, result_to_json
+from wfdsl.adapters.shared import OWNER_PROPERTY, email_sent, public_args
 from wfdsl.runtime.protocols import (
     Action,
     ActionResult,
@@ -52,27 +51,12 @@ from wfdsl.runtime.protocols import (
     replay_mismatch,
     same_action,
 )
-from wfdsl.stores.sqlite import (
-    StoreError,
-    connect,
-    dumps,
-    from_micros,
-    loads,
-    micros,
-    migrate,
-    sqlite_options,
-)
+from wfdsl.stores.codec import dumps, from_micros, loads, micros
+from wfdsl.stores.errors import StoreError
+from wfdsl.stores.sqlitedb import connect, migrate, sqlite_options
 
-Key = tuple[str, str]
-
-#: The property `assign owner` / `rotate owner` set (as in the memory CRM).
-OWNER_PROPERTY = "hubspot_owner_id"
 #: `PRAGMA application_id` of a wfdsl CRM file ("wfcr").
 CRM_APPLICATION_ID = 0x77666372
-
-
-class RecordsError(ValueError):
-    """A records file that cannot be imported."""
 
 
 MIGRATIONS: tuple[str, ...] = (
@@ -120,16 +104,6 @@ MIGRATIONS: tuple[str, ...] = (
     )
     """,
 )
-
-_EVENT_FIELDS = frozenset(f.name for f in attrs.fields(Event))
-
-
-def _event_out(event: Event) -> dict[str, Any]:
-    return attrs.asdict(event, recurse=False)
-
-
-def _event_in(data: Mapping[str, Any]) -> Event:
-    return Event(**{k: v for k, v in data.items() if k in _EVENT_FIELDS})
 
 
 class SQLiteCRM:
@@ -316,7 +290,7 @@ class SQLiteCRM:
                     count += 1
             for number, link in enumerate(data.get("associations") or []):
                 try:
-                    self.associate(_ref(link["from"]), _ref(link["to"]))
+                    self.associate(record_ref(link["from"]), record_ref(link["to"]))
                 except (KeyError, TypeError, ValueError):
                     raise RecordsError(
                         f'associations[{number}]: expected {{"from": "type:id", "to": "type:id"}}'
@@ -327,7 +301,7 @@ class SQLiteCRM:
             for name, members in lists.items():
                 for member in members if isinstance(members, list) else [members]:
                     try:
-                        self.add_to_list(str(name), _ref(member))
+                        self.add_to_list(str(name), record_ref(member))
                     except (TypeError, ValueError):
                         raise RecordsError(f'lists[{name!r}]: {member!r} is not "type:id"') from None
             self.set_meta("imported", [*imported, digest])
@@ -492,7 +466,7 @@ class SQLiteCRM:
                 if not same_action(first, action.kind, action.object, action.id, action.args):
                     raise replay_mismatch(idempotency_key, first, action)
                 self._exec("UPDATE performed SET replays = replays + 1 WHERE key = ?", (idempotency_key,))
-                return _result_in(loads(result))
+                return result_from_json(loads(result))
             result = self._perform(action)
             self._exec(
                 "INSERT INTO performed (key, kind, object, id, at, args, result) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -503,7 +477,7 @@ class SQLiteCRM:
                     action.id,
                     micros(action.at),
                     dumps(dict(action.args)),
-                    dumps(_result_out(result)),
+                    dumps(result_to_json(result)),
                 ),
             )
             return result
@@ -632,23 +606,6 @@ class SQLiteCRM:
         if kind == "send_email":
             return ActionResult(events=(self._remember(email_sent(action, at, args, cause)),))
         return ActionResult()
-
-
-def _ref(text: Any) -> Key:
-    if not isinstance(text, str) or ":" not in text:
-        raise ValueError(text)
-    object_type, _, record_id = text.partition(":")
-    if not object_type or not record_id:
-        raise ValueError(text)
-    return (object_type, record_id)
-
-
-def _result_out(result: ActionResult) -> dict[str, Any]:
-    return {"events": [_event_out(e) for e in result.events], "data": dict(result.data)}
-
-
-def _result_in(data: Mapping[str, Any]) -> ActionResult:
-    return ActionResult(events=tuple(_event_in(e) for e in data.get("events", ())), data=dict(data.get("data", {})))
 
 
 __all__ = ["CRM_APPLICATION_ID", "OWNER_PROPERTY", "RecordsError", "SQLiteCRM", "StoreError"]

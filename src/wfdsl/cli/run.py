@@ -22,8 +22,8 @@ from wfdsl.host.service import CLOCKS, EventsReadError, Options, Service
 from wfdsl.host.simulate import SimulationInputError, load_records
 from wfdsl.plan.model import ProjectPlan
 from wfdsl.runtime.protocols import AdapterError
+from wfdsl.stores.errors import StoreError
 from wfdsl.stores.protocols import Closable
-from wfdsl.stores.sqlite import StoreError
 from wfdsl.tools.render import render_text
 
 

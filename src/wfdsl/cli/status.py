@@ -16,7 +16,8 @@ from wfdsl.cli.common import Exit, fail
 from wfdsl.cli.defaults import DEFAULT_STORE
 from wfdsl.host.operate import status_report
 from wfdsl.host.registry import ConfigError, open_store
-from wfdsl.stores.sqlite import StoreError, sqlite_options
+from wfdsl.stores.errors import StoreError
+from wfdsl.stores.sqlitedb import sqlite_options
 from wfdsl.terminal import printable
 
 

@@ -366,7 +366,7 @@ def is_poison(error: BaseException) -> bool:
         return False
     if isinstance(error, AdapterError):
         return isinstance(error, PermanentAdapterError)
-    from wfdsl.stores.sqlite import StoreError
+    from wfdsl.stores.errors import StoreError
 
     return not isinstance(error, StoreError)
 

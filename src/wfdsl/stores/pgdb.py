@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from wfdsl.stores.sqlite import SchemaVersionError, StoreError
+from wfdsl.stores.errors import SchemaVersionError, StoreError
 
 #: What to install when psycopg is missing.
 EXTRA_HINT = "PostgreSQL support needs: pip install 'wfdsl-crm[postgres]'"

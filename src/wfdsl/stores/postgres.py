@@ -36,9 +36,9 @@ from typing import Any
 import attrs
 
 from wfdsl.runtime.protocols import STAT_FIELDS, DeadLetter, Enrollment, HistoryEntry, InputPosition, Timer, utc
+from wfdsl.stores.codec import PAYLOAD_LIMIT, dumps, from_micros, loads, micros, safe_text
 from wfdsl.stores.pgdb import Database, open_database, release_database
 from wfdsl.stores.protocols import InboxEvent, event_id_of
-from wfdsl.stores.sqlite import PAYLOAD_LIMIT, dumps, from_micros, loads, micros, safe_text
 
 #: Advisory lock of housekeeping: workflow timers, retention, stats compaction.
 HOUSEKEEPING_LOCK = 0x77660002

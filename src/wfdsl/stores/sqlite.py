@@ -36,7 +36,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import attrs
 
@@ -49,196 +48,23 @@ from wfdsl.runtime.protocols import (
     Timer,
     utc,
 )
+from wfdsl.stores.codec import (
+    PAYLOAD_LIMIT,
+    PLAIN_TYPES,
+    decode,
+    dumps,
+    encode,
+    from_micros,
+    loads,
+    micros,
+    safe_text,
+)
+from wfdsl.stores.errors import SchemaVersionError, StoreError
 from wfdsl.stores.protocols import InboxEvent, event_id_of
-
-UTC = dt.timezone.utc
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+from wfdsl.stores.sqlitedb import connect, migrate, sqlite_options
 
 #: `PRAGMA application_id` of a wfdsl state store ("wfst").
 STORE_APPLICATION_ID = 0x77667374
-SYNCHRONOUS = ("off", "normal", "full", "extra")
-
-
-class StoreError(Exception):
-    """A SQLite file that cannot be used as asked (wrong kind, newer schema, unreadable)."""
-
-
-class SchemaVersionError(StoreError):
-    """The file was written by a newer wfdsl: its schema version is unknown here."""
-
-
-# ---------------------------------------------------------------- shared helpers
-
-
-def sqlite_options(url: str) -> tuple[str, dict[str, str]]:
-    """The file path and options of a `sqlite://` URL.
-
-    >>> sqlite_options("sqlite:///state.db?synchronous=normal")
-    ('state.db', {'synchronous': 'normal'})
-    >>> sqlite_options("sqlite:////var/lib/wf.db")[0]
-    '/var/lib/wf.db'
-    """
-    scheme, sep, rest = url.partition("://")
-    if not sep or scheme.lower() != "sqlite":
-        raise StoreError(f"not a sqlite URL: {url!r}")
-    location, _, query = rest.partition("?")
-    if not location.startswith("/") or location == "/":
-        raise StoreError(f"{url!r} names no file: use sqlite:///relative.db or sqlite:////absolute/path.db")
-    path = location[1:]
-    options = {key: values[-1] for key, values in parse_qs(query).items()}
-    unknown = sorted(set(options) - {"synchronous"})
-    if unknown:
-        raise StoreError(f"unknown option {unknown[0]!r} in {url!r} (known: synchronous)")
-    if options.get("synchronous", "full").lower() not in SYNCHRONOUS:
-        raise StoreError(f"synchronous={options['synchronous']} in {url!r}: use one of " + ", ".join(SYNCHRONOUS))
-    return path, options
-
-
-def connect(path: str, application_id: int, what: str, synchronous: str = "full") -> sqlite3.Connection:
-    """An autocommit connection in WAL mode, checked to be a wfdsl file of the right kind."""
-    if path != ":memory:":
-        parent = Path(path).parent
-        if not parent.is_dir():
-            raise StoreError(f"{path}: directory {str(parent)!r} does not exist")
-    try:
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout = 10000")
-        # Both in one read transaction: another process may be creating the schema.
-        conn.execute("BEGIN")
-        try:
-            found = conn.execute("PRAGMA application_id").fetchone()[0]
-            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        finally:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")  # a read: nothing to keep
-        if found != application_id and (found != 0 or tables):
-            conn.close()
-            raise StoreError(f"{path} is not a wfdsl {what} file")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
-    except sqlite3.DatabaseError as error:
-        raise StoreError(f"{path}: {error}") from error
-    return conn
-
-
-def migrate(conn: sqlite3.Connection, migrations: Sequence[str], application_id: int, path: str, what: str) -> None:
-    """Bring the schema to `len(migrations)`: migration `i` turns version i into i+1."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > len(migrations):
-        raise SchemaVersionError(
-            f"{path} has {what} schema version {version}, newer than this wfdsl "
-            f"understands ({len(migrations)}): upgrade wfdsl to open it"
-        )
-    for number in range(version, len(migrations)):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Another process opening the same new file may have migrated it while this
-            # one waited for the write lock: look again under the lock.
-            if conn.execute("PRAGMA user_version").fetchone()[0] > number:
-                conn.execute("COMMIT")
-                continue
-            for statement in _statements(migrations[number]):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA application_id = {application_id}")
-            conn.execute(f"PRAGMA user_version = {number + 1}")
-            conn.execute("COMMIT")
-        except sqlite3.Error as error:
-            conn.execute("ROLLBACK")
-            raise StoreError(
-                f"{path}: cannot migrate the {what} schema from version {number} to {number + 1}: {error}"
-            ) from error
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-
-
-def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
-
-
-def micros(value: dt.datetime) -> int:
-    """Microseconds since the epoch (sortable, exact)."""
-    delta = utc(value) - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_micros(value: int) -> dt.datetime:
-    return EPOCH + dt.timedelta(microseconds=value)
-
-
-_PLAIN = frozenset({str, int, float, bool, type(None)})
-
-
-def _enc(value: Any) -> Any:
-    # JSON with tags for what JSON lacks, so values read back equal to what was written.
-    # Plain values are passed through without a call: this runs for every row written.
-    kind = type(value)
-    if kind in _PLAIN:
-        return value
-    if kind is dict or isinstance(value, Mapping):
-        out = {}
-        for key, item in value.items():
-            if type(key) is not str or key[:1] == "$":
-                return {"$map": [[_enc(k), _enc(v)] for k, v in value.items()]}
-            out[key] = item if type(item) in _PLAIN else _enc(item)
-        return out
-    if kind is list:
-        return [v if type(v) in _PLAIN else _enc(v) for v in value]
-    if isinstance(value, dt.datetime):
-        return {"$dt": value.isoformat()}
-    if isinstance(value, dt.date):
-        return {"$date": value.isoformat()}
-    if isinstance(value, dt.time):
-        return {"$time": value.isoformat()}
-    if isinstance(value, tuple):
-        return {"$tuple": [_enc(v) for v in value]}
-    if isinstance(value, (set, frozenset)):
-        return {"$set": sorted((_enc(v) for v in value), key=repr)}
-    if isinstance(value, (bool, int, float, str)):  # subclasses (enums, …)
-        return value
-    if isinstance(value, list):
-        return [_enc(v) for v in value]
-    if attrs.has(type(value)):
-        return _enc(attrs.asdict(value, recurse=False))
-    return str(value)
-
-
-_TAGS = frozenset({"$dt", "$date", "$time", "$tuple", "$set", "$map"})
-
-
-def _dec(value: Any) -> Any:
-    kind = type(value)
-    if kind is list:
-        return [v if type(v) in _PLAIN else _dec(v) for v in value]
-    if kind is not dict:
-        return value
-    if len(value) == 1:
-        ((tag, inner),) = value.items()
-        if tag in _TAGS:
-            if tag == "$dt":
-                return dt.datetime.fromisoformat(inner)
-            if tag == "$date":
-                return dt.date.fromisoformat(inner)
-            if tag == "$time":
-                return dt.time.fromisoformat(inner)
-            if tag == "$tuple":
-                return tuple(_dec(v) for v in inner)
-            if tag == "$set":
-                return frozenset(_dec(v) for v in inner)
-            return {_dec(k): _dec(v) for k, v in inner}
-    return {k: v if type(v) in _PLAIN else _dec(v) for k, v in value.items()}
-
-
-def dumps(value: Any) -> str:
-    """JSON text that `loads` turns back into an equal value (datetimes, tuples included)."""
-    return json.dumps(_enc(value), ensure_ascii=False, separators=(",", ":"))
-
-
-def loads(text: str | None) -> Any:
-    return None if text is None else _dec(json.loads(text))
-
-
-# ---------------------------------------------------------------- schema
 
 #: Migration i turns schema version i into i+1 (version 0 is an empty file).
 MIGRATIONS: tuple[str, ...] = (
@@ -377,17 +203,20 @@ def enrollment_data(enrollment: Enrollment) -> str:
     """The positional JSON row of an enrollment: values in `ENROLLMENT_LAYOUT` order,
     without the field names a keyed object would repeat in every row (about half the
     text, and a list is quicker to build and to read back)."""
-    return _encode_json([v if type(v) in _PLAIN else _enc(v) for v in _layout_values(enrollment)])
+    return _encode_json([v if type(v) in PLAIN_TYPES else encode(v) for v in _layout_values(enrollment)])
 
 
 def _enrollment(data: str) -> Enrollment:
     values = json.loads(data)
     if type(values) is list:
         return Enrollment(
-            **{name: v if type(v) in _PLAIN else _dec(v) for name, v in zip(ENROLLMENT_LAYOUT, values, strict=False)}
+            **{
+                name: v if type(v) in PLAIN_TYPES else decode(v)
+                for name, v in zip(ENROLLMENT_LAYOUT, values, strict=False)
+            }
         )
     # The keyed form of schema versions 1-3: field name -> value.
-    values = _dec(values)
+    values = decode(values)
     return Enrollment(**{k: v for k, v in values.items() if k in _ENROLLMENT_FIELDS})
 
 
@@ -411,25 +240,9 @@ def _entry(row: Sequence[Any]) -> HistoryEntry:
     )
 
 
-def safe_text(value: Any, limit: int | None = None) -> str:
-    """`value` as text SQLite can store: lone surrogates and other unencodable code
-    points escaped (`\\ud800`), cut at `limit` characters."""
-    text = value if isinstance(value, str) else str(value)
-    if limit is not None and len(text) > limit:
-        text = text[:limit] + "…"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
-
-
 def _optional_text(value: Any) -> str | None:
     return None if value is None else safe_text(value, 1000)
 
-
-#: Dead letters keep at most this much of their input.
-PAYLOAD_LIMIT = 4096
 
 _TIMER_COLUMNS = "key, due, seq, kind, workflow, enrollment"
 _DEAD_COLUMNS = "n, at, kind, reason, source, line, payload, object, id, workflow, enrollment"
@@ -1105,12 +918,6 @@ __all__ = [
     "SQLiteStore",
     "SchemaVersionError",
     "StoreError",
-    "connect",
-    "dumps",
     "enrollment_data",
-    "from_micros",
-    "loads",
-    "micros",
-    "migrate",
     "sqlite_options",
 ]

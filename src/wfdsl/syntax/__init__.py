@@ -1,5 +1,8 @@
 """Syntax: `.wf` text in, an AST (`nodes`) and syntax diagnostics out.
 
-`parser` is the only module that imports Lark; `nodes` holds the AST classes;
-`project` finds, reads and parses a project's files.
+`parser` parses (the only place that builds the Lark parser); `build` makes
+the AST as the parser reduces; `errors` words syntax errors; `recovery`
+parses workflow blocks one by one after an error; `screen` checks the text
+against the limits; `nodes` (with `values` and `criteria`) holds the AST
+classes; `project` finds, reads and parses a project's files.
 """

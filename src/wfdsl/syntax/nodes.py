@@ -1,308 +1,125 @@
 """AST: the frozen, keyword-only node classes the syntax layer produces.
 
-Every node carries a required `span`. Children are named fields, never
-positions. Values keep their source text where the text matters (numbers,
-dates, times) so that the checker can report a bad `2026-13-45` and the
-formatter can write back what the author wrote.
+Every node carries a required `span`; children are named fields, never
+positions. The value nodes (`values`) and the criteria and event nodes
+(`criteria`) live in their own modules and are re-exported here, so
+`from wfdsl.syntax import nodes as n` reaches every node class.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import attrs
 
-from wfdsl.spans import Span
-
-#: Per node class, the names of the fields that may hold child nodes.
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class Node:
-    span: Span
-
-    # One `__repr__` for every node: attrs would generate one per class, which
-    # is most of the cost of importing this module (and so of `wfdsl lint`'s start).
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in attrs.fields(type(self)))
-        return f"{type(self).__name__}({fields})"
-
-    def children(self) -> Iterator[Node]:
-        """The direct child nodes, in field order."""
-        names = _CHILD_FIELDS.get(type(self))
-        if names is None:  # once per class: the fields other than the span
-            names = tuple(f.name for f in attrs.fields(type(self)) if f.name != "span")
-            _CHILD_FIELDS[type(self)] = names
-        for name in names:
-            value = getattr(self, name)
-            if isinstance(value, Node):
-                yield value
-            elif isinstance(value, tuple):
-                for item in value:
-                    if isinstance(item, Node):
-                        yield item
-
-    def walk(self) -> Iterator[Node]:
-        """This node and every node below it, depth first, in source order."""
-        stack: list[Node] = [self]
-        while stack:
-            current = stack.pop()
-            yield current
-            stack.extend(reversed(list(current.children())))
-
-
-# ---------------------------------------------------------------- values
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class Name(Node):
-    """A bare identifier: an object type, a field of `create deal { … }`."""
-
-    value: str
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class Variable(Node):
-    """A `{{ contact.firstname }}` data token inside a string."""
-
-    path: tuple[str, ...]
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class StringLit(Node):
-    value: str
-    variables: tuple[Variable, ...] = ()
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class NumberLit(Node):
-    text: str
-
-    @property
-    def value(self) -> int | float:
-        return float(self.text) if "." in self.text else int(self.text)
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class BoolLit(Node):
-    value: bool
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class DateLit(Node):
-    text: str
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class TimeLit(Node):
-    text: str
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class DateTimeLit(Node):
-    text: str
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class PercentLit(Node):
-    text: str  # without the `%`
-
-    @property
-    def value(self) -> float:
-        return float(self.text)
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class ListLit(Node):
-    items: tuple[Value, ...]
-
-
-Value = StringLit | NumberLit | BoolLit | DateLit | TimeLit | DateTimeLit | PercentLit | ListLit
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class DurationPart(Node):
-    amount: str  # source text; the checker requires a positive whole number
-    unit: str  # canonical singular: minute, hour, day, week
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class Duration(Node):
-    parts: tuple[DurationPart, ...]
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class PropertyRef(Node):
-    """`contact.email`, `deal.amount`; inside event criteria `form` or `url.path`."""
-
-    parts: tuple[str, ...]
-
-    @property
-    def dotted(self) -> str:
-        return ".".join(self.parts)
-
-
-# ---------------------------------------------------------------- events
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class EventRef(Node):
-    """`form.submitted` or `form.submitted(form = "Demo")`."""
-
-    name: str
-    name_span: Span
-    criteria: Criteria | None = None
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class PropertyChange(Node):
-    """`contact.city changed [from v] [to v]` (the `property.changed` event)."""
-
-    prop: PropertyRef
-    from_value: Value | None = None
-    to_value: Value | None = None
-
-
-Event = EventRef | PropertyChange
-
-
-# ---------------------------------------------------------------- criteria
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class Or(Node):
-    items: tuple[Criteria, ...]
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class And(Node):
-    items: tuple[Criteria, ...]
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class Not(Node):
-    item: Criteria
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class Compare(Node):
-    prop: PropertyRef
-    op: str  # = != < <= > >=
-    value: Value
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class IsKnown(Node):
-    prop: PropertyRef
-    known: bool
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class InValues(Node):
-    prop: PropertyRef
-    values: ListLit
-    negated: bool
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class Between(Node):
-    prop: PropertyRef
-    low: Value
-    high: Value
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class TextMatch(Node):
-    prop: PropertyRef
-    op: str  # contains, not_contains, starts_with, ends_with
-    value: StringLit
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class HistoryMatch(Node):
-    """`P has ever been v` (ever=True) / `P has never been v` (ever=False)."""
-
-    prop: PropertyRef
-    ever: bool
-    value: Value
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class DateCompare(Node):
-    prop: PropertyRef
-    op: str  # before, after
-    value: Value
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class RelativeDate(Node):
-    prop: PropertyRef
-    op: str  # within_last, within_next, more_than_ago
-    duration: Duration
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class InList(Node):
-    """`in list "Name"`; `not in list "Name"` is `Not(InList)`."""
-
-    name: StringLit
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class EnrolledIn(Node):
-    workflow: StringLit
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class ReachedGoal(Node):
-    workflow: StringLit
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class HasEvent(Node):
-    """`has <event> [at least N times] [within last D]`, `has not <event> [within last D]`."""
-
-    event: Event
-    negated: bool
-    within: Duration | None = None
-    at_least: NumberLit | None = None
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class Updated(Node):
-    """`P updated within last D`; `P not updated within last D` (negated)."""
-
-    prop: PropertyRef
-    within: Duration
-    negated: bool
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class Received(Node):
-    """`received` — the outcome of the preceding `wait for`."""
-
-
-Criteria = (
-    Or
-    | And
-    | Not
-    | Compare
-    | IsKnown
-    | InValues
-    | Between
-    | TextMatch
-    | HistoryMatch
-    | DateCompare
-    | RelativeDate
-    | InList
-    | EnrolledIn
-    | ReachedGoal
-    | HasEvent
-    | Updated
-    | Received
+from wfdsl.syntax.criteria import (
+    And as And,
 )
-
+from wfdsl.syntax.criteria import (
+    Between as Between,
+)
+from wfdsl.syntax.criteria import (
+    Compare as Compare,
+)
+from wfdsl.syntax.criteria import (
+    Criteria as Criteria,
+)
+from wfdsl.syntax.criteria import (
+    DateCompare as DateCompare,
+)
+from wfdsl.syntax.criteria import (
+    EnrolledIn as EnrolledIn,
+)
+from wfdsl.syntax.criteria import (
+    Event as Event,
+)
+from wfdsl.syntax.criteria import (
+    EventRef as EventRef,
+)
+from wfdsl.syntax.criteria import (
+    HasEvent as HasEvent,
+)
+from wfdsl.syntax.criteria import (
+    HistoryMatch as HistoryMatch,
+)
+from wfdsl.syntax.criteria import (
+    InList as InList,
+)
+from wfdsl.syntax.criteria import (
+    InValues as InValues,
+)
+from wfdsl.syntax.criteria import (
+    IsKnown as IsKnown,
+)
+from wfdsl.syntax.criteria import (
+    Not as Not,
+)
+from wfdsl.syntax.criteria import (
+    Or as Or,
+)
+from wfdsl.syntax.criteria import (
+    PropertyChange as PropertyChange,
+)
+from wfdsl.syntax.criteria import (
+    ReachedGoal as ReachedGoal,
+)
+from wfdsl.syntax.criteria import (
+    Received as Received,
+)
+from wfdsl.syntax.criteria import (
+    RelativeDate as RelativeDate,
+)
+from wfdsl.syntax.criteria import (
+    TextMatch as TextMatch,
+)
+from wfdsl.syntax.criteria import (
+    Updated as Updated,
+)
+from wfdsl.syntax.values import (
+    BoolLit as BoolLit,
+)
+from wfdsl.syntax.values import (
+    DateLit as DateLit,
+)
+from wfdsl.syntax.values import (
+    DateTimeLit as DateTimeLit,
+)
+from wfdsl.syntax.values import (
+    Duration as Duration,
+)
+from wfdsl.syntax.values import (
+    DurationPart as DurationPart,
+)
+from wfdsl.syntax.values import (
+    ListLit as ListLit,
+)
+from wfdsl.syntax.values import (
+    Name as Name,
+)
+from wfdsl.syntax.values import (
+    Node as Node,
+)
+from wfdsl.syntax.values import (
+    NumberLit as NumberLit,
+)
+from wfdsl.syntax.values import (
+    PercentLit as PercentLit,
+)
+from wfdsl.syntax.values import (
+    PropertyRef as PropertyRef,
+)
+from wfdsl.syntax.values import (
+    StringLit as StringLit,
+)
+from wfdsl.syntax.values import (
+    TimeLit as TimeLit,
+)
+from wfdsl.syntax.values import (
+    Value as Value,
+)
+from wfdsl.syntax.values import (
+    Variable as Variable,
+)
 
 # ---------------------------------------------------------------- triggers
 
