@@ -105,3 +105,26 @@ def test_evolve_copies_every_field_and_changes_only_those_named() -> None:
         **{**{f: getattr(enr, f) for f in enr.__slots__ if f != "__weakref__"}, "step": "steps.1", "attempt": 3}
     )  # type: ignore[arg-type]
     assert enr.step == "steps.0" and enr.attempt == 0
+
+
+def test_arguments_with_tokens_are_rendered_for_each_record() -> None:
+    text = """workflow "Hello" {
+  object contact
+  enroll manually
+  steps {
+    send email "Hello {{contact.firstname}}"
+    send email "Plain"
+  }
+}
+"""
+    e, crm = engine(text)
+    crm.add_record("contact", "c2", {"firstname": "Bo"}, at=T0)
+    crm.add_record("contact", "c1", {"firstname": "Ann"}, at=T0)
+    e.enroll("Hello", ("contact", "c1"), at=T0)
+    e.enroll("Hello", ("contact", "c2"), at=T0)
+    assert [(a.id, a.args["email"]) for _, a in crm.performed] == [
+        ("c1", "Hello Ann"),
+        ("c1", "Plain"),
+        ("c2", "Hello Bo"),
+        ("c2", "Plain"),
+    ]

@@ -280,3 +280,35 @@ def test_a_nested_block_that_writes_nothing_costs_no_statement(tmp_path: Path) -
     kinds = [s.split()[0] for s in statements]
     assert kinds == ["BEGIN", "SELECT", "SAVEPOINT", "INSERT", "RELEASE", "INSERT", "DELETE", "COMMIT"]
     assert store.enrollment("e1") == _enrollment("e1")
+
+
+def test_history_kept_until_commit_rolls_back_with_its_own_block_only(tmp_path: Path) -> None:
+    from wfdsl.runtime.protocols import HistoryEntry
+
+    def entry(seq: int) -> HistoryEntry:
+        at = _enrollment().enrolled_at
+        return HistoryEntry(
+            seq=seq, at=at, workflow="W", object="contact", id="c1", kind="action", step=None, detail={}
+        )
+
+    store = SQLiteStore(tmp_path / "s.db")
+    with store.transaction():
+        store.append_history(entry(1))
+        try:
+            with store.transaction():
+                store.append_history(entry(2))
+                assert [h.seq for h in store.history()] == [1, 2]  # read inside: written first
+                store.append_history(entry(3))
+                raise ValueError("inner")
+        except ValueError:
+            pass
+        store.append_history(entry(4))
+        with store.transaction():
+            store.append_history(entry(5))
+        assert store.count_history() == 3
+    with pytest.raises(RuntimeError), store.transaction():
+        store.append_history(entry(6))
+        raise RuntimeError("outer")
+    store.append_history(entry(7))  # outside a block: on its own
+    store.close()
+    assert [h.seq for h in SQLiteStore(tmp_path / "s.db").history()] == [1, 4, 5, 7]

@@ -257,8 +257,10 @@ class Actions:
             return dict(fixed[1])
         build = ARGUMENTS.get(step.kind, _rendered)
         args = dict(sorted(build(Call(self.ctx, enr, plan, step, facts), dict(step.args)).items()))
-        if build is _rendered and all(is_plain(v) and not (type(v) is str and "{{" in v) for v in args.values()):
-            self._fixed[id(step)] = (step, dict(args))
+        if build is _rendered and all(
+            v is None or (is_plain(v) and not (type(v) is str and "{{" in v)) for v in step.args.values()
+        ):
+            self._fixed[id(step)] = (step, dict(args))  # the step's own values hold no token
         return args
 
     def _perform(self, enr: Enrollment, compiled: Compiled, step: Step) -> object:

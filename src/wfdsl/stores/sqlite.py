@@ -266,6 +266,7 @@ def _dead(row: Sequence[Any]) -> DeadLetter:
 
 
 _HISTORY_COLUMNS = "seq, at, workflow, object, id, kind, step, detail, enrollment"
+_INSERT_HISTORY = f"INSERT INTO history ({_HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _ADD_STAT = (
     "INSERT INTO stats (workflow, field, value) VALUES (?, ?, ?) "
     "ON CONFLICT (workflow, field) DO UPDATE SET value = value + excluded.value"
@@ -299,12 +300,14 @@ class SQLiteStore:
         self._current: dict[str, tuple[str, Enrollment]] = {}
         self._no_timer: set[str] = set()
         # Work kept in memory until the outermost block commits (in the same
-        # transaction, so just as atomic): counter values, and stat deltas to add.
+        # transaction, so just as atomic): counter values, stat deltas to add, and
+        # history rows to insert (all in one statement; read back only after it).
         self._seq: dict[str, int] = {}
         self._seq_dirty: set[str] = set()
         self._stat_deltas: dict[tuple[str, str], int] = {}
         # Per open nested block: (counters, dirty names, stat deltas) as they were at
         # its start, restored if it rolls back.
+        self._history_rows: list[tuple[Any, ...]] = []
         self._saved: list[tuple[dict[str, int], set[str], dict[tuple[str, str], int]]] = []
         # Nested blocks whose SAVEPOINT is not issued yet: it is issued just before the
         # block's first write, so a block that writes nothing costs no statement.
@@ -363,6 +366,9 @@ class SQLiteStore:
             conn.execute("BEGIN IMMEDIATE")
             self._forget()
         else:
+            # Rows kept so far belong to the blocks around this one: written now, before
+            # its SAVEPOINT, so that rolling it back takes back only its own.
+            self._flush_history()
             self._lazy += 1
             self._saved.append((dict(self._seq), set(self._seq_dirty), dict(self._stat_deltas)))
         self._depth = depth + 1
@@ -377,6 +383,7 @@ class SQLiteStore:
                 conn.execute("ROLLBACK")
             else:
                 self._seq, self._seq_dirty, self._stat_deltas = self._saved.pop()
+                self._history_rows.clear()  # this block's own (see above)
                 self._current.clear()
                 self._no_timer.clear()
                 if self._lazy:
@@ -401,6 +408,7 @@ class SQLiteStore:
         self._seq.clear()
         self._seq_dirty.clear()
         self._stat_deltas.clear()
+        self._history_rows.clear()
         self._saved.clear()
         self._lazy = 0
 
@@ -423,6 +431,13 @@ class SQLiteStore:
             )
             self._seq_dirty.clear()
         self._flush_stats()
+        self._flush_history()
+
+    def _flush_history(self) -> None:
+        if self._history_rows:
+            rows = self._history_rows
+            self._history_rows = []
+            self._w().executemany(_INSERT_HISTORY, rows)
 
     def _flush_stats(self) -> None:
         deltas = [(w, f, d) for (w, f), d in self._stat_deltas.items() if d]
@@ -572,20 +587,21 @@ class SQLiteStore:
     # ------------------------------------------------------------ history
 
     def append_history(self, entry: HistoryEntry) -> None:
-        self._w().execute(
-            f"INSERT INTO history ({_HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                entry.seq,
-                micros(entry.at),
-                entry.workflow,
-                entry.object,
-                entry.id,
-                entry.kind,
-                entry.step,
-                dumps(entry.detail),
-                entry.enrollment,
-            ),
+        row = (
+            entry.seq,
+            micros(entry.at),
+            entry.workflow,
+            entry.object,
+            entry.id,
+            entry.kind,
+            entry.step,
+            dumps(entry.detail),
+            entry.enrollment,
         )
+        if self._depth:
+            self._history_rows.append(row)  # inserted with the others at commit
+        else:
+            self._conn.execute(_INSERT_HISTORY, row)
 
     def history(self, record: tuple[str, str] | None = None, workflow: str | None = None) -> Sequence[HistoryEntry]:
         clauses: list[str] = []
@@ -597,11 +613,13 @@ class SQLiteStore:
             clauses.append("workflow = ?")
             params.append(workflow)
         where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        self._flush_history()
         rows = self._conn.execute(f"SELECT {_HISTORY_COLUMNS} FROM history{where} ORDER BY n", params)
         return [_entry(row) for row in rows]
 
     def action_counts(self) -> dict[tuple[str, str], int]:
         """Actions by kind (`detail.action`) and outcome (`performed`, `failed`)."""
+        self._flush_history()
         rows = self._conn.execute(
             "SELECT kind, json_extract(detail, '$.action'), count(*) FROM history "
             "WHERE kind IN ('action', 'failed') GROUP BY 1, 2"
@@ -614,6 +632,7 @@ class SQLiteStore:
 
     def count_history(self, kind: str | None = None) -> int:
         where, params = _where(kind=kind)
+        self._flush_history()
         count: int = self._one(f"SELECT count(*) FROM history{where}", params)
         return count
 
@@ -850,6 +869,7 @@ class SQLiteStore:
     # ------------------------------------------------------------ retention
 
     def prune(self, *, actions_before: dt.datetime, history_before: dt.datetime, facts_before: dt.datetime) -> int:
+        self._flush_history()
         with self._write() as conn:
             removed = conn.execute(
                 "DELETE FROM history WHERE kind = 'action' AND at < ?", (micros(actions_before),)
@@ -874,6 +894,7 @@ class SQLiteStore:
         blocks the service), from where the previous step stopped; a step that
         removes nothing starts the walk again next time.
         """
+        self._flush_history()
         limit = max(1, int(limit))
         cut_history = micros(history_before)
         if self._prune_walk is None or self._prune_walk[0] != cut_history:
