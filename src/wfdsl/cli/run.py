@@ -21,6 +21,7 @@ from wfdsl.host.registry import ConfigError, open_adapter, open_store
 from wfdsl.host.service import CLOCKS, EventsReadError, Options, Service
 from wfdsl.host.simulate import SimulationInputError, load_records
 from wfdsl.plan.model import ProjectPlan
+from wfdsl.plan.steps import Placeholder
 from wfdsl.runtime.protocols import AdapterError
 from wfdsl.stores.errors import StoreError
 from wfdsl.stores.protocols import Closable
@@ -37,12 +38,12 @@ def load_or_exit(paths: tuple[str, ...]) -> ProjectPlan:
 def _refuse_placeholders(plans: ProjectPlan) -> None:
     """`placeholder-action` is an error when turning workflows on: report each, exit 1."""
     found = [
-        (plan.name, step) for plan in plans.workflows for step in plan.steps.values() if step.kind == "placeholder"
+        (plan.name, step) for plan in plans.workflows for step in plan.steps.values() if isinstance(step, Placeholder)
     ]
     if not found:
         return
     for name, step in found:
-        text = step.args.get("text", "")
+        text = step.text
         diagnostic = Diagnostic.of(
             "placeholder-action",
             f'found the placeholder "{text}" in workflow "{name}"; a workflow with placeholders cannot be turned on',

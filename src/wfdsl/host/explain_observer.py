@@ -26,6 +26,7 @@ from typing import Any
 import attrs
 
 from wfdsl.plan.model import EventSpec, ProjectPlan, WorkflowPlan, decode_value
+from wfdsl.plan.steps import BranchOn, If
 from wfdsl.runtime import history as h
 from wfdsl.runtime.criteria import (
     PROPERTY_OPS,
@@ -492,7 +493,7 @@ class ExplainObserver:
         else:
             self.add(ctx.workflow, Lists(label=label, lists=((name, member),)))
 
-    def event_matched(self, pattern: EventSpec | Mapping[str, Any], event: Event, result: bool) -> None:
+    def event_matched(self, pattern: EventSpec, event: Event, result: bool) -> None:
         ctx = self.top()
         if ctx is not None and ctx.record == self.target and ctx.kind in ("event_trigger", "watch"):
             label = "trigger event" if ctx.kind == "event_trigger" else "`wait for` event"
@@ -561,10 +562,10 @@ def _branch_label(plan: WorkflowPlan, step_id: str | None, criteria: Any) -> str
     step = plan.steps.get(step_id or "")
     if step is None:
         return "branch"
-    for i, branch in enumerate(step.branches):
+    for i, branch in enumerate(step.branches if isinstance(step, If) else ()):
         if branch.criteria is criteria:
             return f"[{step.id}] {'if' if i == 0 else 'else if'} (branch {i})"
-    for case in step.cases:
+    for case in step.cases if isinstance(step, BranchOn) else ():
         if case.criteria is criteria:
             return f"[{step.id}] branch on, case {_show(decode_value(case.value))}"
     return f"[{step.id}] branch"
@@ -598,14 +599,10 @@ _NOTES: dict[tuple[str, str], str] = {
 }
 
 
-def _match_tree(spec: EventSpec | Mapping[str, Any], event: Event) -> tuple[str, Tree]:
+def _match_tree(spec: EventSpec, event: Event) -> tuple[str, Tree]:
     """An event against one event pattern: which part held, with what the event had."""
-    if isinstance(spec, Mapping):
-        etype, obj, prop = spec.get("type"), spec.get("object"), spec.get("property")
-        from_v, to_v, criteria = spec.get("from"), spec.get("to"), spec.get("criteria")
-    else:
-        etype, obj, prop = spec.type, spec.object, spec.property
-        from_v, to_v, criteria = spec.from_value, spec.to_value, spec.criteria
+    etype, obj, prop = spec.type, spec.object, spec.property
+    from_v, to_v, criteria = spec.from_value, spec.to_value, spec.criteria
     pattern_data = {"type": etype, "object": obj, "property": prop, "from": from_v, "to": to_v, "criteria": criteria}
     pattern = _pattern_text(pattern_data)
     if etype != event.type:

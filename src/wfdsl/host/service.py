@@ -81,6 +81,7 @@ from wfdsl.stores.protocols import (
     EventInbox,
     InboxEvent,
     JournalStore,
+    LimitedInbox,
     MetaStore,
     RecordLoader,
     SeedableCRM,
@@ -458,6 +459,7 @@ class Service:
         self._crm_units = crm if isinstance(crm, UnitCRM) else None
         self._journal = store if isinstance(store, JournalStore) and self._crm_units is not None else None
         self._inbox = store if isinstance(store, EventInbox) else None
+        self._refusals = store if isinstance(store, LimitedInbox) else None
         # The store's service side (lock, positions, dead letters), when it has one.
         self._service = store if isinstance(store, ServiceStore) else None
         # Whether a failed unit is undone in the store (the memory store cannot undo).
@@ -522,6 +524,8 @@ class Service:
                 if self._shared is None:  # rows every worker would write: not on a shared store
                     self.meta.set("clock", self.clock.now().isoformat())
                     self.meta.set("fired", self.counts.fired)
+                elif self.virtual:  # the latest of the workers' clocks, for the next start
+                    self._shared.keep_latest("clock", self.clock.now())
         except BaseException:
             if units is not None:
                 units.abort_unit()
@@ -580,6 +584,8 @@ class Service:
                 if not self.store.workflow_state(name).get("active"):
                     engine.activate(name)
             self.meta.set("plans", new_text)
+        if self._shared is not None:
+            self._shared.expect_plans(new_text)
         self.engine = engine
         return engine
 
@@ -616,11 +622,11 @@ class Service:
                         fired += count
                         self.counts.fired += count
             except Exception as error:
+                if self._atomic:  # rolled back: fired again (without the poisoned timer), not counted twice
+                    self._undo(before)
                 timer = engine.firing
                 if timer is None or not is_poison(error):
                     raise
-                if self._atomic:  # rolled back: the batch fires again without it
-                    self._undo(before)
                 with self._unit():
                     self._bury_timer(timer, error)
                 continue
@@ -743,6 +749,9 @@ class Service:
                 position = item
                 try:
                     data = self._line(item, source)
+                    refused = None if data is None or self._refusals is None else self._refusals.refusal(data)
+                    if refused is not None:  # an event the store cannot hold: refused as a bad line
+                        raise SimulationInputError(source, item.number, refused)
                 except SimulationInputError as error:
                     self.log(f"wfdsl: warning: {error} (line skipped)")
                     self.counts.rejected += 1
@@ -860,6 +869,8 @@ class Service:
     def _save_last_event(self) -> None:
         if self._shared is None:  # a row every worker would write: not on a shared store
             self.meta.set("last_event", None if self._last_event is None else self._last_event.isoformat())
+        elif self.virtual and self._last_event is not None:
+            self._shared.keep_latest("last_event", self._last_event)
 
     def _inbox_event(self, row: InboxEvent) -> Event | None:
         """An inbox row as an event; a row that is not one is reported and skipped."""

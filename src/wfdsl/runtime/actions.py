@@ -1,6 +1,6 @@
 """Actions: an enrollment at an action step in; the CRM action performed once (idempotency key, retries) out.
 
-The arguments an action gets are built per step kind (`ARGUMENTS`), with
+The arguments an action gets are built per step class (`ARGUMENTS`), with
 personalisation tokens (`{{contact.firstname}}`) rendered from the record.
 Workflow actions (`enroll in workflow`, `unenroll from workflow`) act on the
 engine itself; every other kind goes to the CRM adapter under a key that a
@@ -24,7 +24,8 @@ from typing import Any, NamedTuple
 
 import attrs
 
-from wfdsl.plan.model import CONTROL_KINDS, WAIT_KINDS, Step, WorkflowPlan
+from wfdsl.plan import steps as ps
+from wfdsl.plan.model import Step, WorkflowPlan
 from wfdsl.runtime import history as h
 from wfdsl.runtime import timing
 from wfdsl.runtime.context import ENDED, WAIT, Compiled, Context, Goto, evolve, is_plain, plan_value
@@ -68,13 +69,17 @@ _FIXED_ARGUMENTS: dict[str, frozenset[str]] = {
 }
 
 
+#: Steps that record no `action` entry: waits, control steps and placeholders.
+_SILENT_STEPS: tuple[type[Step], ...] = (*ps.WAIT_STEPS, *ps.CONTROL_STEPS, ps.Placeholder)
+
+
 def action_arguments(step: Step) -> frozenset[str] | None:
     """The names a step's `action` history entries carry besides `action` (what
     `wfdsl test` expectations may name in `args`); None for a step that records no
     action (waits, control steps, placeholders)."""
-    kind = step.kind
-    if kind in WAIT_KINDS or kind in CONTROL_KINDS or kind == "placeholder":
+    if isinstance(step, _SILENT_STEPS):
         return None
+    kind = step.kind
     fixed = _FIXED_ARGUMENTS.get(kind)
     if fixed is not None:
         return fixed
@@ -115,75 +120,83 @@ class Call(NamedTuple):
     facts: RecordFacts | None
 
 
-def _set(c: Call, args: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "object": args["object"],
-        "property": args["property"],
-        "value": render(plan_value(args["value"]), c.facts),
-    }
+def _set(c: Call) -> dict[str, Any]:
+    step = c.step
+    assert isinstance(step, ps.SetProperty)
+    return {"object": step.object, "property": step.property, "value": render(plan_value(step.value), c.facts)}
 
 
-def _clear(c: Call, args: dict[str, Any]) -> dict[str, Any]:
-    return {"object": args["object"], "property": args["property"]}
+def _clear(c: Call) -> dict[str, Any]:
+    step = c.step
+    assert isinstance(step, ps.ClearProperty)
+    return {"object": step.object, "property": step.property}
 
 
-def _increment(c: Call, args: dict[str, Any]) -> dict[str, Any]:
-    return {"object": args["object"], "property": args["property"], "by": args.get("amount", 0)}
+def _increment(c: Call) -> dict[str, Any]:
+    step = c.step
+    assert isinstance(step, ps.Increment)
+    return {"object": step.object, "property": step.property, "by": step.amount}
 
 
-def _copy(c: Call, args: dict[str, Any]) -> dict[str, Any]:
-    src, dst = args["source"], args["target"]
-    value = None if c.facts is None else c.facts.value(src["object"], src["property"])
-    return {
-        "object": dst["object"],
-        "property": dst["property"],
-        "value": value,
-        "source": f"{src['object']}.{src['property']}",
-    }
+def _copy(c: Call) -> dict[str, Any]:
+    step = c.step
+    assert isinstance(step, ps.CopyProperty)
+    src, dst = step.source, step.destination
+    value = None if c.facts is None else c.facts.value(src.object, src.property)
+    return {"object": dst.object, "property": dst.property, "value": value, "source": src.dotted}
 
 
-def _create_record(c: Call, args: dict[str, Any]) -> dict[str, Any]:
-    props = {f["name"]: render(plan_value(f["value"]), c.facts) for f in args.get("fields", [])}
-    return {"object_type": args.get("object"), "properties": props}
+def _create_record(c: Call) -> dict[str, Any]:
+    step = c.step
+    assert isinstance(step, ps.CreateRecord)
+    props = {f.name: render(plan_value(f.value), c.facts) for f in step.fields}
+    return {"object_type": step.object, "properties": props}
 
 
-def _create_task(c: Call, args: dict[str, Any]) -> dict[str, Any]:
-    out = {k: render(v, c.facts) for k, v in args.items() if k != "due"}
-    if args.get("due"):
+def _create_task(c: Call) -> dict[str, Any]:
+    step = c.step
+    assert isinstance(step, ps.CreateTask)
+    out = {k: render(v, c.facts) for k, v in step.args.items() if k != "due"}
+    if step.due:
         out["due_at"] = timing.add_duration(
-            c.ctx.now, timing.duration_parts(args["due"]), c.plan.settings.timezone
+            c.ctx.now, timing.duration_parts(step.due), c.plan.settings.timezone
         ).isoformat()
     return {k: v for k, v in out.items() if v is not None}
 
 
-def _rotate_owner(c: Call, args: dict[str, Any]) -> dict[str, Any]:
-    owners = [str(plan_value(o)) for o in args.get("owners", [])]
-    n = c.ctx.store.next_seq(f"rotate:{c.plan.name}:{c.step.id}") - 1
+def _rotate_owner(c: Call) -> dict[str, Any]:
+    step = c.step
+    assert isinstance(step, ps.RotateOwner)
+    owners = [str(plan_value(o)) for o in step.owners]
+    n = c.ctx.store.next_seq(f"rotate:{c.plan.name}:{step.id}") - 1
     return {"owner": owners[n % len(owners)] if owners else None}
 
 
-def _notify(c: Call, args: dict[str, Any]) -> dict[str, Any]:
-    if args.get("recipient") is None:
+def _notify(c: Call) -> dict[str, Any]:
+    step = c.step
+    assert isinstance(step, ps.Notify)
+    args = dict(step.args)
+    if step.recipient is None:
         owner = None if c.facts is None else c.facts.value(c.enr.object, "hubspot_owner_id")
         args["recipient"] = "owner" if owner is None else owner
-    return _rendered(c, args)
-
-
-def _rendered(c: Call, args: dict[str, Any]) -> dict[str, Any]:
-    """The step's own arguments, rendered (send email, create task's peers, webhooks …)."""
     return {k: render(v, c.facts) for k, v in args.items() if v is not None}
 
 
-#: Step kind -> the arguments its action is performed with (the others: `_rendered`).
-ARGUMENTS: dict[str, Callable[[Call, dict[str, Any]], dict[str, Any]]] = {
-    "set": _set,
-    "clear": _clear,
-    "increment": _increment,
-    "copy": _copy,
-    "create_record": _create_record,
-    "create_task": _create_task,
-    "rotate_owner": _rotate_owner,
-    "notify": _notify,
+def _rendered(c: Call) -> dict[str, Any]:
+    """The step's own arguments (plan JSON form), rendered (send email, webhooks …)."""
+    return {k: render(v, c.facts) for k, v in c.step.args.items() if v is not None}
+
+
+#: Step class -> the arguments its action is performed with (the others: `_rendered`).
+ARGUMENTS: dict[type[Step], Callable[[Call], dict[str, Any]]] = {
+    ps.SetProperty: _set,
+    ps.ClearProperty: _clear,
+    ps.Increment: _increment,
+    ps.CopyProperty: _copy,
+    ps.CreateRecord: _create_record,
+    ps.CreateTask: _create_task,
+    ps.RotateOwner: _rotate_owner,
+    ps.Notify: _notify,
 }
 
 
@@ -199,30 +212,29 @@ class Actions:
 
     def act(self, enr: Enrollment, compiled: Compiled, step: Step) -> object:
         """Perform the action of `step`; returns a `Goto`, `WAIT` (a retry) or `ENDED`."""
-        kind = step.kind
-        if kind == "placeholder":
+        if isinstance(step, ps.Placeholder):
             return self._placeholder(enr, compiled, step)
-        if kind == "enroll_in_workflow":
+        if isinstance(step, ps.EnrollInWorkflow):
             return self._enroll_in(enr, compiled, step)
-        if kind == "unenroll_from_workflow":
+        if isinstance(step, ps.UnenrollFromWorkflow):
             return self._unenroll_from(enr, compiled, step)
         return self._perform(enr, compiled, step)
 
-    def _placeholder(self, enr: Enrollment, compiled: Compiled, step: Step) -> object:
+    def _placeholder(self, enr: Enrollment, compiled: Compiled, step: ps.Placeholder) -> object:
         self.ctx.record(
             compiled.plan.name,
             enr.object,
             enr.record,
             h.SKIPPED,
             step.id,
-            {"reason": h.PLACEHOLDER, "text": step.args.get("text")},
+            {"reason": h.PLACEHOLDER, "text": step.text},
             enr.id,
         )
         return Goto(enr, step.next)
 
-    def _enroll_in(self, enr: Enrollment, compiled: Compiled, step: Step) -> object:
+    def _enroll_in(self, enr: Enrollment, compiled: Compiled, step: ps.EnrollInWorkflow) -> object:
         ctx = self.ctx
-        target = str(step.args.get("workflow"))
+        target = step.workflow
         detail = {"action": step.kind, "workflow": target}
         ctx.record(compiled.plan.name, enr.object, enr.record, h.ACTION, step.id, detail, enr.id)
         ctx.queue.append(
@@ -239,9 +251,9 @@ class Actions:
         )
         return Goto(enr, step.next)
 
-    def _unenroll_from(self, enr: Enrollment, compiled: Compiled, step: Step) -> object:
+    def _unenroll_from(self, enr: Enrollment, compiled: Compiled, step: ps.UnenrollFromWorkflow) -> object:
         ctx = self.ctx
-        target = str(step.args.get("workflow"))
+        target = step.workflow
         detail = {"action": step.kind, "workflow": target}
         ctx.record(compiled.plan.name, enr.object, enr.record, h.ACTION, step.id, detail, enr.id)
         for other in ctx.store.enrollments_of(enr.object, enr.record):
@@ -255,8 +267,8 @@ class Actions:
         fixed = self._fixed.get(id(step))
         if fixed is not None and fixed[0] is step:
             return dict(fixed[1])
-        build = ARGUMENTS.get(step.kind, _rendered)
-        args = dict(sorted(build(Call(self.ctx, enr, plan, step, facts), dict(step.args)).items()))
+        build = ARGUMENTS.get(type(step), _rendered)
+        args = dict(sorted(build(Call(self.ctx, enr, plan, step, facts)).items()))
         if build is _rendered and all(
             v is None or (is_plain(v) and not (type(v) is str and "{{" in v)) for v in step.args.values()
         ):

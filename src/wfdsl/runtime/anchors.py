@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime as dt
 
 from wfdsl.limits import ACT_YEARS
-from wfdsl.plan.model import Step, WorkflowPlan
+from wfdsl.plan.model import WorkflowPlan
+from wfdsl.plan.steps import DelayUntilAnchor
 from wfdsl.runtime import timing
 from wfdsl.runtime.context import Context
 from wfdsl.runtime.protocols import Enrollment, Record
@@ -50,16 +51,15 @@ def anchor_day(ctx: Context, plan: WorkflowPlan, record: Record, year: int | Non
         return None
 
 
-def step_time(plan: WorkflowPlan, step: Step, anchor: dt.date) -> dt.datetime:
+def step_time(plan: WorkflowPlan, step: DelayUntilAnchor, anchor: dt.date) -> dt.datetime:
     """The moment of a date-centred step (`delay_until_anchor`) for this anchor day."""
-    args = step.args
-    at = timing.parse_time(args["at"]) if args.get("at") else None
-    offset = timing.duration_parts(args["offset"]) if args.get("offset") else None
-    sign = -1 if args.get("side") == "before" else 1
+    at = timing.parse_time(step.at) if step.at else None
+    offset = timing.duration_parts(step.offset) if step.offset else None
+    sign = -1 if step.side == "before" else 1
     return timing.date_target(anchor, at, offset, sign, plan.settings.timezone)
 
 
-def enrollment_step_time(enr: Enrollment, plan: WorkflowPlan, step: Step) -> dt.datetime | None:
+def enrollment_step_time(enr: Enrollment, plan: WorkflowPlan, step: DelayUntilAnchor) -> dt.datetime | None:
     """`step_time` for an enrollment's own anchor day (None when it has none)."""
     if enr.anchor is None:
         return None
@@ -88,7 +88,7 @@ def upcoming_anniversary(ctx: Context, plan: WorkflowPlan, record: Record, year:
         anchor = anchor_day(ctx, plan, record, year)
         if anchor is None or year >= ACT_YEARS[1]:
             break
-        times = [step_time(plan, step, anchor) for step in plan.steps.values() if step.kind == "delay_until_anchor"]
+        times = [step_time(plan, step, anchor) for step in plan.steps.values() if isinstance(step, DelayUntilAnchor)]
         last = max(times) if times else timing.localize(anchor, dt.time(0, 0), zone)
         if last >= ctx.now:
             break  # a date-centred step of this anniversary is still ahead
@@ -100,7 +100,7 @@ def _earliest_anchor_step(plan: WorkflowPlan, anchor: dt.date) -> dt.datetime | 
     """The moment of the workflow's earliest date-centred step for this anchor day."""
     times = []
     for step in plan.steps.values():
-        if step.kind == "delay_until_anchor":
+        if isinstance(step, DelayUntilAnchor):
             times.append(step_time(plan, step, anchor))
     return min(times) if times else None
 

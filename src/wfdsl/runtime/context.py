@@ -211,23 +211,16 @@ class Context:
             self._event_cache[key] = fn
         return fn
 
-    def matches(self, spec: EventSpec | Mapping[str, Any], fn: Callable[..., bool] | None, event: Event) -> bool:
+    def matches(self, spec: EventSpec, fn: Callable[..., bool] | None, event: Event) -> bool:
         """Whether `event` is one `spec` describes (a trigger event, or a `wait for` pattern)."""
         result = self._matches(spec, fn, event)
         if self.observer is not None:
             self.observer.event_matched(spec, event, result)
         return result
 
-    def _matches(self, spec: EventSpec | Mapping[str, Any], fn: Callable[..., bool] | None, event: Event) -> bool:
-        etype: object
-        obj: object
-        prop: object
-        if isinstance(spec, EventSpec):  # a plan's trigger (a concrete class: a fast check)
-            etype, obj, prop = spec.type, spec.object, spec.property
-            from_v, to_v = spec.from_value, spec.to_value
-        else:  # a `wait for` pattern (plan JSON form)
-            etype, obj, prop = spec.get("type"), spec.get("object"), spec.get("property")
-            from_v, to_v = spec.get("from"), spec.get("to")
+    def _matches(self, spec: EventSpec, fn: Callable[..., bool] | None, event: Event) -> bool:
+        etype, obj, prop = spec.type, spec.object, spec.property
+        from_v, to_v = spec.from_value, spec.to_value
         if etype != event.type:
             return False
         if etype == "property.changed":

@@ -39,6 +39,7 @@ from typing import Any
 import attrs
 
 from wfdsl.plan.model import ProjectPlan, WorkflowPlan
+from wfdsl.plan.steps import Placeholder
 from wfdsl.runtime import history as h
 from wfdsl.runtime.actions import Actions, action_arguments, idempotency_key
 from wfdsl.runtime.context import LOOP_LIMIT, Context
@@ -183,7 +184,7 @@ class Engine:
         ctx = self._ctx
         compiled = ctx.plans[workflow]
         plan = compiled.plan
-        placeholders = sorted(sid for sid, step in plan.steps.items() if step.kind == "placeholder")
+        placeholders = sorted(sid for sid, step in plan.steps.items() if isinstance(step, Placeholder))
         if placeholders and not ctx.allow_placeholders:
             raise EngineError(
                 f"workflow {workflow!r} has placeholder actions ({', '.join(placeholders)}): "

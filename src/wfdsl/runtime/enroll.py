@@ -15,6 +15,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from wfdsl.plan.codec import event_pattern
 from wfdsl.runtime import history as h
 from wfdsl.runtime.anchors import anchor_day
 from wfdsl.runtime.context import Compiled, Context, evolve
@@ -220,8 +221,9 @@ class Enroller:
         latest = mine[-1]
         if latest.status == "active":
             if self.lifecycle.check(latest, compiled, record):
-                spec = latest.waiting_for
-                if spec is not None and ctx.matches(spec, ctx.event_fn(spec.get("criteria")), event):
+                stored = latest.waiting_for
+                spec = None if stored is None else event_pattern(stored)
+                if spec is not None and ctx.matches(spec, ctx.event_fn(spec.criteria), event):
                     ctx.store.cancel_timer(latest.id)
                     enr = evolve(latest, waiting_for=None, received=True)
                     ctx.store.put_enrollment(enr)

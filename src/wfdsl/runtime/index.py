@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from wfdsl.plan.model import EventSpec, WorkflowPlan
+from wfdsl.plan.steps import WaitFor
 from wfdsl.runtime.context import Compiled, Context
 from wfdsl.runtime.criteria import event_attribute
 from wfdsl.runtime.facts import RECORD_ID_PROPERTY
@@ -41,11 +42,10 @@ def compile_plan(ctx: Context, plan: WorkflowPlan) -> Compiled:
     wait_events: set[str] = set()
     wait_props: set[str] = set()
     for step in plan.steps.values():
-        if step.kind == "wait_for":
-            ev = step.args.get("event", {})
-            wait_events.add(str(ev.get("type")))
-            if ev.get("property"):
-                wait_props.add(f"{ev.get('object')}.{ev['property']}")
+        if isinstance(step, WaitFor):
+            wait_events.add(step.event.type)
+            if step.event.property:
+                wait_props.add(f"{step.event.object}.{step.event.property}")
     return Compiled(
         plan=plan,
         trigger=ctx.fn(trig.criteria) if trig.criteria is not None else None,

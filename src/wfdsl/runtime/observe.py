@@ -99,7 +99,7 @@ class Observer(Protocol):
     def suppression_checked(self, plan: WorkflowPlan, record: tuple[str, str], name: str, member: bool) -> None:
         """The record was looked up in a suppression list of `plan`."""
 
-    def event_matched(self, pattern: EventSpec | Mapping[str, Any], event: Event, result: bool) -> None:
+    def event_matched(self, pattern: EventSpec, event: Event, result: bool) -> None:
         """An event was held against a trigger event or a `wait for` pattern."""
 
     def recorded(self, entry: HistoryEntry) -> None:
@@ -130,7 +130,7 @@ class NullObserver:
     def suppression_checked(self, plan: WorkflowPlan, record: tuple[str, str], name: str, member: bool) -> None:
         return None
 
-    def event_matched(self, pattern: EventSpec | Mapping[str, Any], event: Event, result: bool) -> None:
+    def event_matched(self, pattern: EventSpec, event: Event, result: bool) -> None:
         return None
 
     def recorded(self, entry: HistoryEntry) -> None:

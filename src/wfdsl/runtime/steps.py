@@ -1,6 +1,6 @@
 """Steps: an enrollment where it stands in; its steps run until it waits (a timer) or ends.
 
-Each step kind has its handler in one table (`HANDLERS`, kind -> handler):
+Each step class has its handler in one table (`HANDLERS`, class -> handler):
 control steps (`label`, `go to`, `end`), branches (`if`, `branch on`,
 `split`), waits (`delay …`, `wait for`) and actions (checked first, then held
 to the execution window, then performed by `runtime.actions`). A handler
@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from wfdsl.plan import steps as ps
 from wfdsl.plan.model import Step, WorkflowPlan
 from wfdsl.runtime import history as h
 from wfdsl.runtime import timing
@@ -26,6 +27,8 @@ from wfdsl.runtime.values import is_date_form, parse_temporal
 
 #: Steps one enrollment may take without waiting before it is stopped (a `go to` loop).
 MAX_STEPS_PER_RUN = 1000
+#: Steps that a skipped stretch of the workflow passes without a `skipped` entry.
+_UNRECORDED = (ps.Label, ps.GoTo, ps.End)
 
 
 class Steps:
@@ -58,7 +61,7 @@ class Steps:
                 return
             if enr.step != step_id:
                 enr = evolve(enr, step=step_id)
-            result = handlers.get(step.kind, action)(self, enr, compiled, step)
+            result = handlers.get(type(step), action)(self, enr, compiled, step)
             if result is WAIT:
                 return
             if isinstance(result, Goto):
@@ -74,6 +77,7 @@ class Steps:
         return Goto(enr, step.next)
 
     def _go_to(self, enr: Enrollment, compiled: Compiled, step: Step) -> object:
+        assert isinstance(step, ps.GoTo)
         return Goto(evolve(enr, passes=enr.passes + 1), step.target)
 
     def _end(self, enr: Enrollment, compiled: Compiled, step: Step) -> object:
@@ -110,7 +114,7 @@ class Steps:
         record = ctx.crm.get(enr.object, enr.record)
         detail: dict[str, Any]
         target: str | None
-        if step.kind == "split":
+        if isinstance(step, ps.Split):
             roll = (timing.stable_hash("split", enr.id, step.id) % 10000) / 100
             total = 0.0
             target = step.arms[-1].target if step.arms else step.next
@@ -122,11 +126,12 @@ class Steps:
                     break
             detail = {"arm": chosen, "percent": step.arms[chosen].percent if step.arms else 0}
         else:
+            assert isinstance(step, (ps.If, ps.BranchOn))
             facts = None if record is None else ctx.facts(record, plan, received=enr.received)
             target = step.else_target
             detail = {"branch": "else"}
             options: list[tuple[Any, str | None, dict[str, Any]]]
-            if step.kind == "if":
+            if isinstance(step, ps.If):
                 options = [(b.criteria, b.target, {"branch": i}) for i, b in enumerate(step.branches)]
             else:
                 options = [(c.criteria, c.target, {"value": plan_value(c.value)}) for c in step.cases]
@@ -134,7 +139,7 @@ class Steps:
                 if facts is not None and ctx.fn(criteria)(facts):
                     target, detail = to, info
                     break
-            if step.kind == "branch_on" and "value" not in detail:
+            if isinstance(step, ps.BranchOn) and "value" not in detail:
                 detail = {"value": "else"}
         detail["target"] = target
         ctx.record(plan.name, enr.object, enr.record, h.BRANCHED, step.id, detail, enr.id)
@@ -163,24 +168,26 @@ class Steps:
         return WAIT
 
     def _delay(self, enr: Enrollment, compiled: Compiled, step: Step) -> object:
+        assert isinstance(step, ps.Delay)
         tz = compiled.plan.settings.timezone
-        until = timing.add_duration(self.ctx.now, timing.duration_parts(step.args["duration"]), tz)
+        until = timing.add_duration(self.ctx.now, timing.duration_parts(step.duration), tz)
         return self._sleep(enr, step, until, {}, phase="after")
 
     def _wait_for(self, enr: Enrollment, compiled: Compiled, step: Step) -> object:
-        args = step.args
+        assert isinstance(step, ps.WaitFor)
         tz = compiled.plan.settings.timezone
-        until = timing.add_duration(self.ctx.now, timing.duration_parts(args["timeout"]), tz)
-        event = args.get("event", {})
+        until = timing.add_duration(self.ctx.now, timing.duration_parts(step.timeout), tz)
+        # The enrollment keeps the pattern in its plan JSON form (what stores hold).
+        pattern = step.args["event"]
         return self._sleep(
-            enr, step, until, {"wait_for": event.get("type")}, phase="after", kind="timeout", waiting_for=event
+            enr, step, until, {"wait_for": step.event.type}, phase="after", kind="timeout", waiting_for=pattern
         )
 
     def _delay_until_day(self, enr: Enrollment, compiled: Compiled, step: Step) -> object:
-        args = step.args
+        assert isinstance(step, ps.DelayUntilDay)
         now = self.ctx.now
-        at = timing.parse_time(args["at"]) if args.get("at") else dt.time(0, 0)
-        weekday = args.get("weekday")
+        at = timing.parse_time(step.at) if step.at else dt.time(0, 0)
+        weekday = step.weekday
         until = timing.next_time_of_day(
             now, at, compiled.plan.settings.timezone, None if weekday is None else [int(weekday)]
         )
@@ -191,7 +198,8 @@ class Steps:
     def _delay_until_date(self, enr: Enrollment, compiled: Compiled, step: Step) -> object:
         ctx = self.ctx
         plan = compiled.plan
-        target = self._date_target(enr, plan, step.args)
+        assert isinstance(step, ps.DelayUntilDate)
+        target = self._date_target(enr, plan, step)
         if target is None:
             ctx.record(plan.name, enr.object, enr.record, h.SKIPPED, step.id, {"reason": h.DATE_UNKNOWN}, enr.id)
             return Goto(enr, step.next)
@@ -209,6 +217,7 @@ class Steps:
         return self._sleep(enr, step, target, {}, phase="after")
 
     def _delay_until_anchor(self, enr: Enrollment, compiled: Compiled, step: Step) -> object:
+        assert isinstance(step, ps.DelayUntilAnchor)
         if enr.anchor is None:
             return self._skip_rest(enr, compiled, step)
         now = self.ctx.now
@@ -219,23 +228,23 @@ class Steps:
             return Goto(enr, step.next)  # due now, not passed
         return self._skip_passed(enr, compiled, step)
 
-    def _date_target(self, enr: Enrollment, plan: WorkflowPlan, args: Mapping[str, Any]) -> dt.datetime | None:
+    def _date_target(self, enr: Enrollment, plan: WorkflowPlan, step: ps.DelayUntilDate) -> dt.datetime | None:
         tz = plan.settings.timezone
-        base = args.get("base", {})
-        at = timing.parse_time(args["at"]) if args.get("at") else None
-        offset = timing.duration_parts(args["offset"]) if args.get("offset") else None
-        sign = int(args.get("sign", 1))
-        if "datetime" in base:
-            moment = dt.datetime.fromisoformat(str(base["datetime"]))
+        base = step.base
+        at = timing.parse_time(step.at) if step.at else None
+        offset = timing.duration_parts(step.offset) if step.offset else None
+        sign = step.sign
+        if base.datetime is not None:
+            moment = dt.datetime.fromisoformat(base.datetime)
             day, at = moment.date(), at or moment.time()
-        elif "date" in base:
-            day = dt.date.fromisoformat(str(base["date"]))
+        elif base.date is not None:
+            day = dt.date.fromisoformat(base.date)
         else:
-            prop = base.get("property", {})
+            prop = base.property
             record = self.ctx.crm.get(enr.object, enr.record)
-            if record is None:
+            if record is None or prop is None:
                 return None
-            value = self.ctx.facts(record, plan).value(str(prop.get("object")), str(prop.get("property")))
+            value = self.ctx.facts(record, plan).value(prop.object, prop.property)
             parsed = timing.to_date(value, tz)
             if parsed is None:
                 return None
@@ -258,15 +267,15 @@ class Steps:
         while cur is not None and cur not in seen:
             seen.add(cur)
             here = plan.steps[cur]
-            if here.kind == "delay_until_anchor" and cur != step.id:
+            if isinstance(here, ps.DelayUntilAnchor) and cur != step.id:
                 until = enrollment_step_time(enr, plan, here)
                 if until is not None and until >= ctx.now:
                     return Goto(enr, cur)
-            if here.kind not in ("label", "go_to", "end"):
+            if not isinstance(here, _UNRECORDED):
                 ctx.record(plan.name, enr.object, enr.record, h.SKIPPED, cur, {"reason": h.ANCHOR_PASSED}, enr.id)
-            if here.kind == "end":
+            if isinstance(here, ps.End):
                 break
-            cur = here.target if here.kind == "go_to" else here.next
+            cur = here.target if isinstance(here, ps.GoTo) else here.next
         self.lifecycle.complete(enr)
         return ENDED
 
@@ -284,30 +293,30 @@ class Steps:
         while cur is not None and cur not in seen:
             seen.add(cur)
             here = plan.steps[cur]
-            if here.kind not in ("label", "go_to", "end"):
+            if not isinstance(here, _UNRECORDED):
                 ctx.record(plan.name, enr.object, enr.record, h.SKIPPED, cur, detail, enr.id)
-            if here.kind == "end":
+            if isinstance(here, ps.End):
                 break
-            cur = here.target if here.kind == "go_to" else here.next
+            cur = here.target if isinstance(here, ps.GoTo) else here.next
         self.lifecycle.complete(enr)
         return ENDED
 
 
 Handler = Callable[[Steps, Enrollment, Compiled, Step], object]
 
-#: Step kind -> handler; a kind not listed is an action (`Steps._action`). The table
+#: Step class -> handler; a class not listed is an action (`Steps._action`). The table
 #: holds the class's functions, not bound methods, so a `Steps` is no reference cycle
 #: (an engine and its store are freed as soon as they are dropped).
-HANDLERS: dict[str, Handler] = {
-    "label": Steps._label,
-    "go_to": Steps._go_to,
-    "end": Steps._end,
-    "if": Steps._branch,
-    "branch_on": Steps._branch,
-    "split": Steps._branch,
-    "delay": Steps._delay,
-    "wait_for": Steps._wait_for,
-    "delay_until_day": Steps._delay_until_day,
-    "delay_until_date": Steps._delay_until_date,
-    "delay_until_anchor": Steps._delay_until_anchor,
+HANDLERS: dict[type[Step], Handler] = {
+    ps.Label: Steps._label,
+    ps.GoTo: Steps._go_to,
+    ps.End: Steps._end,
+    ps.If: Steps._branch,
+    ps.BranchOn: Steps._branch,
+    ps.Split: Steps._branch,
+    ps.Delay: Steps._delay,
+    ps.WaitFor: Steps._wait_for,
+    ps.DelayUntilDay: Steps._delay_until_day,
+    ps.DelayUntilDate: Steps._delay_until_date,
+    ps.DelayUntilAnchor: Steps._delay_until_anchor,
 }

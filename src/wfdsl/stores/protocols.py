@@ -147,6 +147,25 @@ class WorkerStore(Protocol):
         failure): the transaction was rolled back and running the unit again is the cure."""
         ...
 
+    def expect_plans(self, text: str) -> None:
+        """This process runs the plans `text` (as stored under `plans`): its claims fail
+        (a StoreError) once another process has deployed others."""
+        ...
+
+    def keep_latest(self, name: str, when: dt.datetime) -> None:
+        """Set the time `name` in the store's metadata (`get_meta`) to `when`, unless it
+        holds a later one already (a virtual clock every worker advances)."""
+        ...
+
+
+@runtime_checkable
+class LimitedInbox(Protocol):
+    """An inbox that cannot hold every event (PostgreSQL text holds no NUL character)."""
+
+    def refusal(self, body: Mapping[str, Any]) -> str | None:
+        """Why `body` cannot be kept, with the JSON path of what is at fault (None: it can)."""
+        ...
+
 
 @runtime_checkable
 class ActionCounts(Protocol):
@@ -253,6 +272,7 @@ __all__ = [
     "ExclusiveStore",
     "InboxEvent",
     "JournalStore",
+    "LimitedInbox",
     "MetaStore",
     "RecordLoader",
     "SeedableCRM",

@@ -232,7 +232,8 @@ def event_schema() -> Schema:
 
 # ---------------------------------------------------------------- plans
 
-#: Argument schemas of each step kind (`wfdsl.plan.model.ARG_CHECKS`, as JSON Schema).
+#: Argument schemas of each step kind (the checks of the step classes' arguments in
+#: `wfdsl.plan.steps`, as JSON Schema).
 _TEXT: Schema = {"type": "string"}
 _OPT_TEXT: Schema = {"type": ["string", "null"]}
 _D: Schema = {"$ref": "#/$defs/duration"}
