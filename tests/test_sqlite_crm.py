@@ -114,7 +114,7 @@ ACTIONS = [
         args={"object_type": "deal", "properties": {"amount": 10}},
         at=at(7),
     ),
-    Action(kind="send_email", object="contact", id="c1", args={"email": "Welcome", "_enrollment": "e1"}, at=at(8)),
+    Action(kind="send_email", object="contact", id="c1", args={"email": "Welcome"}, at=at(8), enrollment="e1"),
     Action(kind="create_task", object="contact", id="c1", args={"title": "Call"}, at=at(9)),
 ]
 

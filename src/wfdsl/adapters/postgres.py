@@ -41,7 +41,7 @@ import attrs
 
 from wfdsl.adapters.pushdown import POSTGRES, criteria_sql
 from wfdsl.adapters.records import RecordsError, record_ref, result_from_json, result_to_json
-from wfdsl.adapters.shared import OWNER_PROPERTY, email_sent, public_args
+from wfdsl.adapters.shared import OWNER_PROPERTY, email_sent, logged_args, public_args
 from wfdsl.runtime.protocols import Action, ActionResult, Event, PermanentAdapterError, Record, utc
 from wfdsl.stores.codec import dumps, from_micros, loads, micros
 from wfdsl.stores.pgdb import Bulk, Database, open_database, release_database
@@ -559,7 +559,7 @@ class PostgresCRM:
                     action.object,
                     action.id,
                     micros(action.at),
-                    dumps(dict(action.args)),
+                    dumps(logged_args(action)),
                     dumps(result_to_json(result)),
                 ),
             )
@@ -637,7 +637,7 @@ class PostgresCRM:
         args = action.args
         at = action.at
         own: Key = (action.object, action.id)
-        cause = str(args.get("_enrollment")) if args.get("_enrollment") else None
+        cause = action.enrollment or None
         kind = action.kind
         if kind in ("set", "clear", "copy"):
             target = self._target(action)

@@ -41,7 +41,7 @@ from typing import Any
 from wfdsl.adapters import incremented
 from wfdsl.adapters.pushdown import criteria_sql
 from wfdsl.adapters.records import Key, RecordsError, record_ref, result_from_json, result_to_json
-from wfdsl.adapters.shared import OWNER_PROPERTY, email_sent, public_args
+from wfdsl.adapters.shared import OWNER_PROPERTY, email_sent, logged_args, public_args
 from wfdsl.runtime.protocols import (
     Action,
     ActionResult,
@@ -476,7 +476,7 @@ class SQLiteCRM:
                     action.object,
                     action.id,
                     micros(action.at),
-                    dumps(dict(action.args)),
+                    dumps(logged_args(action)),
                     dumps(result_to_json(result)),
                 ),
             )
@@ -565,7 +565,7 @@ class SQLiteCRM:
         args = action.args
         at = action.at
         own: Key = (action.object, action.id)
-        cause = str(args.get("_enrollment")) if args.get("_enrollment") else None
+        cause = action.enrollment or None
         kind = action.kind
         if kind in ("set", "clear", "copy"):
             target = self._target(action)

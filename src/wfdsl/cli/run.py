@@ -15,11 +15,11 @@ from wfdsl.cli.common import Exit, fail, parse_time, plans_or_exit, schema_for
 from wfdsl.cli.defaults import DEFAULT_CRM as DEFAULT_CRM  # also importable from here
 from wfdsl.cli.defaults import DEFAULT_STORE as DEFAULT_STORE
 from wfdsl.cli.style import style
-from wfdsl.diagnostics import Diagnostic, Severity
 from wfdsl.host.redact import record_properties, redactor_for
 from wfdsl.host.registry import ConfigError, open_adapter, open_store
 from wfdsl.host.service import CLOCKS, EventsReadError, Options, Service
 from wfdsl.host.simulate import SimulationInputError, load_records
+from wfdsl.placeholders import placeholder_action, unfilled
 from wfdsl.plan.model import ProjectPlan
 from wfdsl.plan.steps import Placeholder
 from wfdsl.runtime.protocols import AdapterError
@@ -37,20 +37,12 @@ def load_or_exit(paths: tuple[str, ...]) -> ProjectPlan:
 
 def _refuse_placeholders(plans: ProjectPlan) -> None:
     """`placeholder-action` is an error when turning workflows on: report each, exit 1."""
-    found = [
-        (plan.name, step) for plan in plans.workflows for step in plan.steps.values() if isinstance(step, Placeholder)
-    ]
+    found = [(plan.name, plan.steps[sid]) for plan in plans.workflows for sid in unfilled(plan.steps)]
     if not found:
         return
     for name, step in found:
-        text = step.text
-        diagnostic = Diagnostic.of(
-            "placeholder-action",
-            f'found the placeholder "{text}" in workflow "{name}"; a workflow with placeholders cannot be turned on',
-            step.span,
-            hint="replace it with an action (send email, create task, set …)",
-            severity=Severity.ERROR,
-        )
+        text = step.text if isinstance(step, Placeholder) else ""
+        diagnostic = placeholder_action(text, step.span, workflow=name)
         source = ""
         try:
             source = Path(step.span.file).read_text(encoding="utf-8")

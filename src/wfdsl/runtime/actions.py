@@ -288,11 +288,7 @@ class Actions:
             facts = None if record is None else ctx.facts(record, plan, received=enr.received)
             args = self.arguments(enr, plan, step, facts)
         action = Action(
-            kind=kind,
-            object=enr.object,
-            id=enr.record,
-            at=ctx.now,
-            args={**args, "_enrollment": enr.id, "_workflow": enr.workflow},
+            kind=kind, object=enr.object, id=enr.record, at=ctx.now, args=args, enrollment=enr.id, workflow=enr.workflow
         )
         key = idempotency_key(enr, step.id, ctx.store_id)
         try:
