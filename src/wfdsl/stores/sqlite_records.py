@@ -1,0 +1,271 @@
+"""SQLite state store, the engine's records: enrollments, timers, history, stats, facts and workflow state."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from wfdsl.runtime.protocols import (
+    STAT_FIELDS,
+    Enrollment,
+    HistoryEntry,
+    Timer,
+)
+from wfdsl.stores.codec import (
+    dumps,
+    from_micros,
+    loads,
+    micros,
+)
+from wfdsl.stores.sqlite_base import (
+    _ADD_STAT,
+    _HISTORY_COLUMNS,
+    _INSERT_HISTORY,
+    _TIMER_COLUMNS,
+    SQLiteBase,
+    _enrollment,
+    _entry,
+    _timer,
+    _where,
+    enrollment_data,
+)
+
+
+class SQLiteRecords(SQLiteBase):
+    """Enrollments, timers, history, stats, facts and workflow state (the `StateStore` side)."""
+
+    # ------------------------------------------------------------ enrollments
+
+    def put_enrollment(self, enrollment: Enrollment) -> None:
+        eid = enrollment.id
+        data = enrollment_data(enrollment)
+        known = self._current.get(eid) if self._depth else None
+        if known is not None and known[0] == data:
+            return  # the row already holds exactly this
+        ended = None if enrollment.ended_at is None else micros(enrollment.ended_at)
+        self._w().execute(
+            "INSERT INTO enrollments (id, workflow, object, record, status, ended, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "workflow = excluded.workflow, object = excluded.object, record = excluded.record, "
+            "status = excluded.status, ended = excluded.ended, data = excluded.data",
+            (eid, enrollment.workflow, enrollment.object, enrollment.record, enrollment.status, ended, data),
+        )
+        self._remember(eid, data, enrollment)
+        if self._depth:
+            self._current[eid] = (data, enrollment)
+
+    def _remember(self, enrollment_id: str, data: str, value: Enrollment) -> None:
+        if len(self._decoded) >= 200_000:
+            self._decoded.clear()
+        self._decoded[enrollment_id] = (data, value)
+
+    def _decode(self, enrollment_id: str, data: str) -> Enrollment:
+        cached = self._decoded.get(enrollment_id)
+        if cached is not None and cached[0] == data:
+            return cached[1]
+        value = _enrollment(data)
+        self._remember(enrollment_id, data, value)
+        return value
+
+    def enrollment(self, enrollment_id: str) -> Enrollment | None:
+        if self._depth:
+            known = self._current.get(enrollment_id)
+            if known is not None:
+                return known[1]
+        data = self._one("SELECT data FROM enrollments WHERE id = ?", (enrollment_id,))
+        if data is None:
+            return None
+        value = self._decode(enrollment_id, data)
+        if self._depth:
+            self._current[enrollment_id] = (data, value)
+        return value
+
+    def enrollments_of(self, object_type: str, record_id: str) -> Sequence[Enrollment]:
+        rows = self._conn.execute(
+            "SELECT id, data FROM enrollments WHERE object = ? AND record = ? ORDER BY n",
+            (object_type, record_id),
+        )
+        return [self._decode(eid, data) for eid, data in rows]
+
+    def enrollments(self, workflow: str | None = None, status: str | None = None) -> Iterable[Enrollment]:
+        where, params = _where(workflow=workflow, status=status)
+        rows = self._conn.execute(f"SELECT id, data FROM enrollments{where} ORDER BY n", params)
+        return [self._decode(eid, data) for eid, data in rows]
+
+    def count_enrollments(self, workflow: str | None = None, status: str | None = None) -> int:
+        where, params = _where(workflow=workflow, status=status)
+        count: int = self._one(f"SELECT count(*) FROM enrollments{where}", params)
+        return count
+
+    # ------------------------------------------------------------ timers
+
+    def set_timer(self, timer: Timer) -> None:
+        self._no_timer.discard(timer.key)
+        self._w().execute(
+            f"INSERT OR REPLACE INTO timers ({_TIMER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+            (timer.key, micros(timer.due), timer.seq, timer.kind, timer.workflow, timer.enrollment),
+        )
+
+    def cancel_timer(self, key: str) -> None:
+        if self._depth:
+            if key in self._no_timer:
+                return  # popped or cancelled in this transaction and not set since
+            self._no_timer.add(key)
+        self._w().execute("DELETE FROM timers WHERE key = ?", (key,))
+
+    def timer(self, key: str) -> Timer | None:
+        row = self._conn.execute(f"SELECT {_TIMER_COLUMNS} FROM timers WHERE key = ?", (key,)).fetchone()
+        return None if row is None else _timer(row)
+
+    def pop_due(self, now: dt.datetime) -> Timer | None:
+        with self._write() as conn:
+            row = conn.execute(
+                f"DELETE FROM timers WHERE key = (SELECT key FROM timers WHERE due <= ? "
+                f"ORDER BY due, seq, key LIMIT 1) RETURNING {_TIMER_COLUMNS}",
+                (micros(now),),
+            ).fetchone()
+            if row is None:
+                return None
+            self._no_timer.add(row[0])
+        return _timer(row)
+
+    def next_due(self) -> dt.datetime | None:
+        due = self._one("SELECT min(due) FROM timers")
+        return None if due is None else from_micros(due)
+
+    def timers(self, limit: int | None = None) -> list[Timer]:
+        """Timers by due time (the earliest `limit` of them)."""
+        sql = f"SELECT {_TIMER_COLUMNS} FROM timers ORDER BY due, seq, key"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [_timer(row) for row in self._conn.execute(sql)]
+
+    def count_timers(self) -> int:
+        count: int = self._one("SELECT count(*) FROM timers")
+        return count
+
+    # ------------------------------------------------------------ history
+
+    def append_history(self, entry: HistoryEntry) -> None:
+        row = (
+            entry.seq,
+            micros(entry.at),
+            entry.workflow,
+            entry.object,
+            entry.id,
+            entry.kind,
+            entry.step,
+            dumps(entry.detail),
+            entry.enrollment,
+        )
+        if self._depth:
+            self._history_rows.append(row)  # inserted with the others at commit
+        else:
+            self._conn.execute(_INSERT_HISTORY, row)
+
+    def history(self, record: tuple[str, str] | None = None, workflow: str | None = None) -> Sequence[HistoryEntry]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if record is not None:
+            clauses.append("object = ? AND id = ?")
+            params += [record[0], record[1]]
+        if workflow is not None:
+            clauses.append("workflow = ?")
+            params.append(workflow)
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        self._flush_history()
+        rows = self._conn.execute(f"SELECT {_HISTORY_COLUMNS} FROM history{where} ORDER BY n", params)
+        return [_entry(row) for row in rows]
+
+    def action_counts(self) -> dict[tuple[str, str], int]:
+        """Actions by kind (`detail.action`) and outcome (`performed`, `failed`)."""
+        self._flush_history()
+        rows = self._conn.execute(
+            "SELECT kind, json_extract(detail, '$.action'), count(*) FROM history "
+            "WHERE kind IN ('action', 'failed') GROUP BY 1, 2"
+        )
+        return {
+            (str(action), "performed" if kind == "action" else "failed"): int(count)
+            for kind, action, count in rows
+            if action is not None
+        }
+
+    def count_history(self, kind: str | None = None) -> int:
+        where, params = _where(kind=kind)
+        self._flush_history()
+        count: int = self._one(f"SELECT count(*) FROM history{where}", params)
+        return count
+
+    # ------------------------------------------------------------ stats
+
+    def add_stat(self, workflow: str, field: str, delta: int) -> None:
+        if self._depth:
+            # Added up in memory, written when the transaction commits.
+            key = (workflow, field)
+            self._stat_deltas[key] = self._stat_deltas.get(key, 0) + delta
+            return
+        self._conn.execute(_ADD_STAT, (workflow, field, delta))
+
+    def stats(self, workflow: str) -> Mapping[str, int]:
+        self._flush_stats()
+        found = dict(self._conn.execute("SELECT field, value FROM stats WHERE workflow = ?", (workflow,)).fetchall())
+        return {name: found.get(name, 0) for name in STAT_FIELDS}
+
+    def reset_stats(self, workflow: str, fields: Sequence[str]) -> None:
+        self._flush_stats()
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO stats (workflow, field, value) VALUES (?, ?, 0) "
+                "ON CONFLICT (workflow, field) DO UPDATE SET value = 0",
+                [(workflow, name) for name in fields],
+            )
+
+    # ------------------------------------------------------------ facts
+
+    def add_fact(self, kind: str, workflow: str, object_type: str, record_id: str, at: dt.datetime) -> None:
+        self._w().execute(
+            "INSERT INTO facts (kind, workflow, object, record, at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (kind, workflow, object, record) DO UPDATE SET at = excluded.at",
+            (kind, workflow, object_type, record_id, micros(at)),
+        )
+
+    def has_fact(self, kind: str, workflow: str, object_type: str, record_id: str) -> bool:
+        return (
+            self._one(
+                "SELECT 1 FROM facts WHERE kind = ? AND workflow = ? AND object = ? AND record = ?",
+                (kind, workflow, object_type, record_id),
+            )
+            is not None
+        )
+
+    def count_facts(self) -> int:
+        count: int = self._one("SELECT count(*) FROM facts")
+        return count
+
+    # ------------------------------------------------------------ workflow state
+
+    def workflow_state(self, workflow: str) -> Mapping[str, Any]:
+        state = self._one("SELECT state FROM workflows WHERE workflow = ?", (workflow,))
+        return {} if state is None else dict(loads(state))
+
+    def set_workflow_state(self, workflow: str, state: Mapping[str, Any]) -> None:
+        self._w().execute(
+            "INSERT OR REPLACE INTO workflows (workflow, state) VALUES (?, ?)",
+            (workflow, dumps(dict(state))),
+        )
+
+    def workflows(self) -> list[str]:
+        """Every workflow the store knows of (state, stats or enrollments), sorted."""
+        self._flush_stats()
+        # The enrollments' workflows by hopping along the (workflow, status) index, one
+        # seek per name: as fast with a million enrollments as with ten.
+        rows = self._conn.execute(
+            "WITH RECURSIVE names(name) AS ("
+            " SELECT min(workflow) FROM enrollments"
+            " UNION ALL SELECT (SELECT min(workflow) FROM enrollments WHERE workflow > names.name)"
+            " FROM names WHERE names.name IS NOT NULL) "
+            "SELECT name FROM names WHERE name IS NOT NULL "
+            "UNION SELECT workflow FROM workflows UNION SELECT workflow FROM stats ORDER BY 1"
+        )
+        return [name for (name,) in rows]
