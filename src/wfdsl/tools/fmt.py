@@ -136,9 +136,9 @@ def ast_key(value: object) -> object:
         return ("Workflow", (("name", ast_key(value.name)), ("clauses", ast_key(tuple(clauses)))))
     if isinstance(value, n.Node):
         fields = tuple(
-            (field.name, ast_key(getattr(value, field.name)))
-            for field in attrs.fields(type(value))
-            if not isinstance(getattr(value, field.name), Span)
+            (name, ast_key(getattr(value, name)))
+            for name in n.fields(type(value))
+            if not isinstance(getattr(value, name), Span)
         )
         return (type(value).__name__, fields)
     if isinstance(value, tuple):
