@@ -28,7 +28,8 @@ UTC = dt.timezone.utc
 def build(path: Path, enrollments: int) -> None:
     """A store with `enrollments` waiting enrollments in 10 workflows, written in bulk."""
     from wfdsl.runtime.protocols import Enrollment
-    from wfdsl.stores.sqlite import SQLiteStore, dumps, micros
+    from wfdsl.stores.codec import dumps, micros
+    from wfdsl.stores.sqlite import SQLiteStore
 
     store = SQLiteStore(path, synchronous="off")
     start = dt.datetime(2026, 1, 1, tzinfo=UTC)

@@ -15,7 +15,10 @@ URL is a PostgreSQL server the benchmark may create and drop databases on
    one transaction of 10,000 events).
 
 Every worker is a separate process that imports and connects first, then
-waits for a start signal, so start-up is not measured.
+waits for a start signal, so start-up is not measured. With `--repeat N` each
+measurement is made N times (SQLite and PostgreSQL interleaved, from the same
+seeds) and the median is shown; the load average before and after is printed
+with the table, since the machine may be shared.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -237,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--latency-timers", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; the median is shown")
     options = parser.parse_args(args)
+    load_before = os.getloadavg()
     from wfdsl.adapters.postgres import PostgresCRM
     from wfdsl.adapters.sqlite import SQLiteCRM
     from wfdsl.stores.postgres import PostgresStore
@@ -274,27 +280,34 @@ def main(argv: list[str] | None = None) -> int:
         _seed(sqlite, sqlite_crm, options.timers)
         sqlite.close()
         sqlite_crm.close()
-        rate = timers_per_second(base, wf, 1, options.batch, options.timers, tmp)
-        rows.append(("timers fired/s, SQLite, 1 process", f"{rate:,.0f} timers/s", f"{3 * rate:,.0f} steps/s"))
-        for workers in [int(w) for w in options.workers.split(",")]:
-            url = _database(options.url, template.rpartition("/")[2])
-            try:
-                rate = timers_per_second(url, wf, workers, options.batch, options.timers, tmp)
-            finally:
-                _drop(options.url, url)
-            rows.append(
-                (
-                    f"timers fired/s, PostgreSQL, {workers} worker{'s' if workers > 1 else ''}",
-                    f"{rate:,.0f} timers/s",
-                    f"{3 * rate:,.0f} steps/s",
-                )
-            )
+        worker_counts = [int(w) for w in options.workers.split(",")]
+        rates: dict[int, list[float]] = {0: [], **{w: [] for w in worker_counts}}  # 0: SQLite
+        for run in range(options.repeat):
+            copy = str(tmp / f"sqlite-{run}")
+            for suffix in (".state.db", ".crm.db"):
+                shutil.copy(base + suffix, copy + suffix)
+            rates[0].append(timers_per_second(copy, wf, 1, options.batch, options.timers, tmp))
+            for workers in worker_counts:
+                url = _database(options.url, template.rpartition("/")[2])
+                try:
+                    rates[workers].append(timers_per_second(url, wf, workers, options.batch, options.timers, tmp))
+                finally:
+                    _drop(options.url, url)
+        for workers, measured in rates.items():
+            rate = statistics.median(measured)
+            what = "SQLite, 1 process" if workers == 0 else f"PostgreSQL, {workers} worker{'s' if workers > 1 else ''}"
+            rows.append((f"timers fired/s, {what}", f"{rate:,.0f} timers/s", f"{3 * rate:,.0f} steps/s"))
         for workers in (1, 2):
-            url = _database(options.url, template.rpartition("/")[2])
-            try:
-                p50, p99 = claim_latency(url, wf, workers, options.latency_timers, tmp)
-            finally:
-                _drop(options.url, url)
+            p50s, p99s = [], []
+            for _ in range(options.repeat):
+                url = _database(options.url, template.rpartition("/")[2])
+                try:
+                    p50, p99 = claim_latency(url, wf, workers, options.latency_timers, tmp)
+                finally:
+                    _drop(options.url, url)
+                p50s.append(p50)
+                p99s.append(p99)
+            p50, p99 = statistics.median(p50s), statistics.median(p99s)
             rows.append(
                 (
                     f"claim latency due→claimed, NOTIFY, {workers} idle worker(s)",
@@ -319,7 +332,11 @@ def main(argv: list[str] | None = None) -> int:
         local.close()
         rows.append(("ingest, SQLite inbox, 10,000 events in one transaction", f"{rate:,.0f} events/s", ""))
     stamp = dt.datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    print(f"Run {stamp}: {options.timers:,} timers, --batch {options.batch}, nproc {os.cpu_count()}.\n")
+    load_after = os.getloadavg()
+    print(
+        f"Run {stamp}: {options.timers:,} timers, --batch {options.batch}, nproc {os.cpu_count()}, "
+        f"median of {options.repeat}, load average {load_before[0]:.1f} before, {load_after[0]:.1f} after.\n"
+    )
     print("| measurement | result | |")
     print("|---|---:|---:|")
     for name, result, extra in rows:

@@ -65,7 +65,8 @@ def test_the_event_pin_precheck_never_turns_away_an_event_a_trigger_matches() ->
 
     from benchmarks.engine import T0, compile_text
 
-    from wfdsl.runtime.engine import Engine, _may_fire
+    from wfdsl.runtime.engine import Engine
+    from wfdsl.runtime.index import may_fire
     from wfdsl.runtime.protocols import Event, VirtualClock
 
     text = "".join(
@@ -100,22 +101,23 @@ def test_the_event_pin_precheck_never_turns_away_an_event_a_trigger_matches() ->
         )
         for p in ("/pricing", "/PRICING", "/")
     ]
+    ctx, index = engine._ctx, engine._dispatcher.index
     checked = skipped = 0
-    for compiled in engine._plans.values():
+    for compiled in ctx.plans.values():
         assert compiled.pins is not None
         for event in events:
-            matches = any(engine._matches(spec, fn, event) for spec, fn in compiled.events if not spec.negated)
-            if not _may_fire(compiled.pins, event, {}):
+            matches = any(ctx.matches(spec, fn, event) for spec, fn in compiled.events if not spec.negated)
+            if not may_fire(compiled.pins, event, {}):
                 skipped += 1
                 assert not matches, (compiled.plan.name, event)
             checked += matches
     assert checked >= 8 and skipped > 50
     # The dispatch index finds exactly the workflows the check lets through.
     for event in events:
-        keys = engine._event_keys(event)
+        keys = index.event_keys(event)
         expected = [
             name
-            for name in engine._lookup(engine._trigger_index, keys)
-            if _may_fire(engine._plans[name].pins or frozenset(), event, {})
+            for name in index.lookup(index.trigger_index, keys)
+            if may_fire(ctx.plans[name].pins or frozenset(), event, {})
         ]
-        assert engine._triggers_for(event, keys, {}) == expected, event
+        assert index.triggers_for(event, keys, {}) == expected, event

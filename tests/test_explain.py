@@ -549,21 +549,22 @@ def test_explain_agrees_with_every_engine_scenario(path: Path) -> None:
             assert f"not_enrolled ({reason})" in render_text(report)
 
 
-def test_every_observed_engine_method_exists() -> None:
-    """ExplainEngine observes by overriding engine methods: a renamed one would silently stop
-    being observed, so each override must still name a method of Engine."""
-    from wfdsl.host.explain import ExplainEngine
-    from wfdsl.runtime.engine import Engine
+def test_the_explain_observer_implements_every_hook() -> None:
+    """Explain watches the engine through the `Observer` protocol: a hook renamed on one
+    side would silently stop being called, so each hook of the protocol must exist on
+    the explain observer (and on the no-op observer) with the same parameters."""
+    import inspect
 
-    overrides = [
-        name
-        for name, value in vars(ExplainEngine).items()
-        if callable(value)
-        and not name.startswith("__")
-        and name not in ("evaluate_now", "lists_now", "_evaluated", "_branch_label", "_note", "_batch_text")
-    ]
-    assert len(overrides) >= 15
-    assert [name for name in overrides if not hasattr(Engine, name)] == []
+    from wfdsl.host.explain import ExplainObserver
+    from wfdsl.runtime.observe import NullObserver, Observer
+
+    hooks = [name for name, value in vars(Observer).items() if callable(value) and not name.startswith("_")]
+    assert len(hooks) >= 8
+    for cls in (ExplainObserver, NullObserver):
+        for name in hooks:
+            mine = inspect.signature(getattr(cls, name))
+            assert list(mine.parameters) == list(inspect.signature(getattr(Observer, name)).parameters), (cls, name)
+    assert ExplainObserver.every_trigger is True
 
 
 def test_goal_without_an_email_says_why_not_converted() -> None:

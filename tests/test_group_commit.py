@@ -16,6 +16,7 @@ from engine_helpers import at, plans
 from wfdsl.adapters.memory import MemoryCRM
 from wfdsl.runtime.engine import Engine
 from wfdsl.runtime.protocols import VirtualClock
+from wfdsl.runtime.timers import Timers
 from wfdsl.stores.memory import MemoryStore
 from wfdsl.stores.sqlite import SQLiteStore
 
@@ -65,21 +66,21 @@ def test_a_failure_inside_a_batch_commits_nothing_of_it_and_a_retry_finishes(
 ) -> None:
     path = tmp_path / "state.db"
     engine, crm = waiting(SQLiteStore(path))
-    fire = Engine._fire
+    fire = Timers.fire
     calls = 0
 
-    def crash_on_the_fifth(self: Engine, timer: object) -> None:
+    def crash_on_the_fifth(self: Timers, timer: object) -> None:
         nonlocal calls
         calls += 1
         if calls == 5:
             raise RuntimeError("process dies here")
         fire(self, timer)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Engine, "_fire", crash_on_the_fifth)
+    monkeypatch.setattr(Timers, "fire", crash_on_the_fifth)
     later = START + dt.timedelta(days=1, minutes=1)
     with pytest.raises(RuntimeError):
         engine.run_due(later, batch=10)
-    monkeypatch.setattr(Engine, "_fire", fire)
+    monkeypatch.setattr(Timers, "fire", fire)
     # What a restarted process would see: no firing of the failed batch was committed.
     reopened = SQLiteStore(path)
     assert len(reopened.timers()) == COUNT

@@ -1,4 +1,5 @@
-"""HubSpot vocabulary without a network: object type names and ids, webhook deliveries to events.
+"""HubSpot vocabulary without a network: object type names and ids, values in the form
+the API takes, webhook deliveries to events.
 
 Shared by the `hubspot://` CRM adapter (`wfdsl.adapters.hubspot`) and by
 `wfdsl serve` (`POST /hubspot/webhooks`); it imports nothing optional.
@@ -90,6 +91,24 @@ def epoch_ms_to_iso(value: Any) -> str | None:
     return moment.isoformat()
 
 
+def to_hubspot(value: Any) -> str:
+    """A wfdsl value in the form HubSpot's API takes: text (`"true"`, `"42"`, `""` to clear).
+    (Values read go the other way through `wfdsl.runtime.values.hubspot_value`.)
+
+    >>> to_hubspot(True), to_hubspot(42.0), to_hubspot(None), to_hubspot("2026-03-31")
+    ('true', '42', '', '2026-03-31')
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return str(value)
+
+
 class WebhookError(ValueError):
     """A webhook delivery that is not what HubSpot sends; `where` is its JSON path."""
 
@@ -156,6 +175,7 @@ __all__ = [
     "WebhookError",
     "api_name",
     "epoch_ms_to_iso",
+    "to_hubspot",
     "type_id",
     "webhook_events",
     "wfdsl_name",

@@ -11,6 +11,17 @@ in `crm_outbox` commit together with the state that produced them, or not at all
 Idempotency: a `perform` whose key is in `crm_performed` changes nothing,
 counts a replay, and returns the stored result.
 
+Batches: when a worker's claim takes the locks of some records
+(`Database.on_claim`), their rows, lists and associations are read in one
+query and row-locked (`FOR UPDATE`, so that an action of another record that
+writes one of them waits for this commit), and the rest of the transaction
+reads and changes that copy; the changes go as `Bulk` rows, one statement per
+table at commit. In such a transaction a `perform` does not look its key up
+first: the key's `UNIQUE` constraint is the check. Writing a key that is
+already there fails the commit, the whole unit is rolled back, and the next
+unit looks each key up as above (a key can only be there already when the
+state that performed it was lost, so this is rare).
+
 Outbox: every email, task, notification and webhook is a row of `crm_outbox`
 with its idempotency key. Actions that call out of the database (webhooks) are
 delivered after the commit by `OutboxDispatcher`, which claims unsent rows with
@@ -20,17 +31,20 @@ delivered after the commit by `OutboxDispatcher`, which claims unsent rows with
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import attrs
+
 from wfdsl.adapters.pushdown import POSTGRES, criteria_sql
-from wfdsl.adapters.shared import email_sent, public_args
-from wfdsl.adapters.sqlite import OWNER_PROPERTY, RecordsError, _ref, _result_in, _result_out
+from wfdsl.adapters.records import result_from_json, result_to_json, seed_digest, seed_of
+from wfdsl.adapters.shared import OWNER_PROPERTY, email_sent, logged_args, public_args
+from wfdsl.runtime.inputs import Seed
 from wfdsl.runtime.protocols import Action, ActionResult, Event, PermanentAdapterError, Record, utc
-from wfdsl.stores.pgdb import Database, open_database, release_database
-from wfdsl.stores.sqlite import dumps, from_micros, loads, micros
+from wfdsl.stores.codec import dumps, from_micros, loads, micros
+from wfdsl.stores.pgdb import Bulk, Database, open_database, release_database
 
 Key = tuple[str, str]
 
@@ -88,6 +102,59 @@ MIGRATIONS: tuple[str, ...] = (
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
+#: The constraints a replayed idempotency key trips (the outbox row may go first).
+REPLAYED_KEY = frozenset({"crm_performed_key_key", "crm_outbox_key_key"})
+
+# The batch writes (pgdb.Bulk): one statement per table and transaction.
+_SAVE_PROPS = Bulk(
+    "UPDATE crm_records r SET props = v.p FROM unnest(%b::text[], %b::text[], %b::text[]) AS v(o, i, p) "
+    "WHERE r.object = v.o AND r.id = v.i",
+    key=(0, 1),
+)
+_PROPERTY_HISTORY = Bulk(
+    "INSERT INTO crm_property_history (object, id, prop, at, value) SELECT o, i, p, a, v FROM "
+    "unnest(%b::text[], %b::text[], %b::text[], %b::bigint[], %b::text[]) WITH ORDINALITY AS t(o, i, p, a, v, n) "
+    "ORDER BY n"
+)
+_EVENT_HISTORY = Bulk(
+    "INSERT INTO crm_event_history (object, id, type, at, data) SELECT o, i, t, a, d FROM "
+    "unnest(%b::text[], %b::text[], %b::text[], %b::bigint[], %b::text[]) WITH ORDINALITY AS x(o, i, t, a, d, n) "
+    "ORDER BY n"
+)
+_PERFORMED = Bulk(
+    "INSERT INTO crm_performed (key, kind, object, id, at, args, result) SELECT k, c, o, i, a, g, r FROM "
+    "unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[], %b::text[], %b::text[]) "
+    "WITH ORDINALITY AS t(k, c, o, i, a, g, r, n) ORDER BY n"
+)
+_OUTBOX = Bulk(
+    "INSERT INTO crm_outbox (key, kind, object, id, at, args, sent) SELECT k, c, o, i, a, g, "
+    "CASE WHEN s THEN now() END FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[], "
+    "%b::text[], %b::boolean[]) WITH ORDINALITY AS t(k, c, o, i, a, g, s, n) ORDER BY n"
+)
+
+
+@attrs.define
+class _Held:
+    """A record this transaction holds (row-locked): its data as of the claim, with the
+    transaction's own changes. `props` None: no such record."""
+
+    props: dict[str, Any] | None
+    lists: set[str] = attrs.field(factory=set)
+    links: list[tuple[str, str]] = attrs.field(factory=list)
+
+
+def _record(key: Key, held: _Held) -> Record:
+    associations: dict[str, list[str]] = {}
+    for other_type, other_id in held.links:
+        associations.setdefault(other_type, []).append(other_id)
+    return Record(
+        object=key[0],
+        id=key[1],
+        properties=dict(held.props or {}),
+        lists=frozenset(held.lists),
+        associations={t: tuple(ids) for t, ids in associations.items()},
+    )
+
 
 class PostgresCRM:
     """A CRMAdapter whose data lives in PostgreSQL (`--crm postgresql://…`)."""
@@ -102,6 +169,11 @@ class PostgresCRM:
             raise
         self._closed = False
         self._dispatcher: OutboxDispatcher | None = None
+        self._local = threading.local()
+        # Units to run with each idempotency key looked up first (after a replayed key).
+        self._look_up = 0
+        self.db.on_end.append(self._transaction_ended)
+        self.db.on_claim.append(self._claimed)
 
     def dispatch_outbox(self, batch: int = 32) -> int:
         """Deliver unsent webhooks (`send_webhook`), claimed with SKIP LOCKED; the number sent."""
@@ -117,7 +189,58 @@ class PostgresCRM:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            for hooks, hook in ((self.db.on_end, self._transaction_ended), (self.db.on_claim, self._claimed)):
+                if hook in hooks:
+                    hooks.remove(hook)  # type: ignore[arg-type]
             release_database(self.db)
+
+    # ------------------------------------------------------------ batches
+
+    def _transaction_ended(self, error: BaseException | None = None) -> None:
+        self._local.held = {}
+        self._local.performed = {}
+        if error is None:
+            self._look_up = max(0, self._look_up - 1)
+        elif isinstance(error, self.db.errors.UniqueViolation) and error.diag.constraint_name in REPLAYED_KEY:
+            self._look_up = 1  # a key performed before: the unit runs again with each key looked up
+
+    def _held(self) -> dict[Key, _Held]:
+        if not self.db.in_transaction:
+            return {}
+        held: dict[Key, _Held] | None = getattr(self._local, "held", None)
+        if held is None:
+            held = self._local.held = {}
+        return held
+
+    def _performed_here(self) -> dict[str, ActionResult]:
+        performed: dict[str, ActionResult] | None = getattr(self._local, "performed", None)
+        if performed is None:
+            performed = self._local.performed = {}
+        return performed
+
+    def _claimed(self, records: Sequence[Key]) -> None:
+        """A claim took the locks of `records`: read them (rows locked) in one query."""
+        held = self._held()
+        wanted = [key for key in records if key not in held]
+        if not wanted:
+            return
+        rows = self.db.rows(
+            "SELECT r.object, r.id, r.props, "
+            "(SELECT array_agg(list) FROM crm_lists l WHERE l.object = r.object AND l.id = r.id), "
+            "(SELECT array_agg(ARRAY[a.other_object, a.other_id] ORDER BY a.n) FROM crm_associations a "
+            "WHERE a.object = r.object AND a.id = r.id) "
+            "FROM crm_records r JOIN unnest(%b::text[], %b::text[]) AS k(o, i) ON r.object = k.o AND r.id = k.i "
+            "FOR UPDATE OF r",
+            ([o for o, _ in wanted], [i for _, i in wanted]),
+        )
+        for key in wanted:
+            held[key] = _Held(props=None)
+        for object_type, record_id, props, lists, links in rows:
+            held[(object_type, record_id)] = _Held(
+                props=dict(loads(props)),
+                lists=set(lists or ()),
+                links=[(str(t), str(i)) for t, i in links or ()],
+            )
 
     @contextmanager
     def _atomic(self) -> Iterator[Any]:
@@ -146,27 +269,36 @@ class PostgresCRM:
     # ------------------------------------------------------------ setup
 
     def _ensure(self, key: Key) -> bool:
+        held = self._held().get(key)
+        if held is not None and held.props is not None:
+            return False
         cursor = self._exec(
             "INSERT INTO crm_records (object, id, props) VALUES (%s, %s, '{}') ON CONFLICT DO NOTHING", key
         )
+        if held is not None:
+            if cursor.rowcount:  # made in this transaction: its row is this transaction's
+                held.props = {}
+            else:  # made meanwhile by another transaction: read it from the table from now on
+                del self._held()[key]
         return bool(cursor.rowcount)
 
     def _props(self, key: Key, *, lock: bool = False) -> dict[str, Any] | None:
+        held = self._held().get(key)
+        if held is not None:
+            return None if held.props is None else dict(held.props)
         # FOR UPDATE in a write: the latest committed value, and no other writer until commit.
         suffix = " FOR UPDATE" if lock and self.db.in_transaction else ""
         text = self.db.one(f"SELECT props FROM crm_records WHERE object = %s AND id = %s{suffix}", key)
         return None if text is None else dict(loads(text))
 
     def _save_props(self, key: Key, props: Mapping[str, Any]) -> None:
-        self._defer(
-            "UPDATE crm_records SET props = %s WHERE object = %s AND id = %s", (dumps(dict(props)), key[0], key[1])
-        )
+        held = self._held().get(key)
+        if held is not None:
+            held.props = dict(props)
+        self.db.defer_row(_SAVE_PROPS, (key[0], key[1], dumps(dict(props))))
 
     def _history(self, key: Key, prop: str, at: dt.datetime, value: Any) -> None:
-        self._defer(
-            "INSERT INTO crm_property_history (object, id, prop, at, value) VALUES (%s, %s, %s, %s, %s)",
-            (key[0], key[1], prop, micros(at), dumps(value)),
-        )
+        self.db.defer_row(_PROPERTY_HISTORY, (key[0], key[1], prop, micros(at), dumps(value)))
 
     def add_record(self, object_type: str, record_id: str, properties: Mapping[str, Any], *, at: dt.datetime) -> None:
         """Create (or overwrite) a record without producing events: data that already exists."""
@@ -180,25 +312,28 @@ class PostgresCRM:
 
     def associate(self, a: Key, b: Key) -> None:
         with self._atomic():
+            held = self._held()
             for left, right in ((a, b), (b, a)):
-                self._exec(
+                added = self._exec(
                     "INSERT INTO crm_associations (object, id, other_object, other_id) VALUES (%s, %s, %s, %s) "
                     "ON CONFLICT DO NOTHING",
                     (*left, *right),
-                )
+                ).rowcount
+                if added and left in held:
+                    held[left].links.append(right)
 
     def add_to_list(self, name: str, key: Key) -> None:
         self._exec("INSERT INTO crm_lists (object, id, list) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", (*key, name))
+        held = self._held().get(key)
+        if held is not None:
+            held.lists.add(name)
 
     def exists(self, object_type: str, record_id: str) -> bool:
         return self._props((object_type, record_id)) is not None
 
-    def import_records(self, data: Any, *, at: dt.datetime) -> int:
+    def import_seed(self, seed: Seed, *, at: dt.datetime) -> int:
         """Load a records file once (same content: skipped); the number of records imported."""
-        if not isinstance(data, Mapping):
-            raise RecordsError("a records file is a JSON object of record lists by type")
-        digest = hashlib.sha256(dumps(data).encode("utf-8")).hexdigest()
-        count = 0
+        digest = seed_digest(seed)
         with self._atomic():
             # Workers starting together import once: the first holds the row lock.
             self._exec("INSERT INTO crm_meta (name, value) VALUES ('imported', '[]') ON CONFLICT DO NOTHING")
@@ -206,39 +341,27 @@ class PostgresCRM:
             imported = loads(text) or []
             if digest in imported:
                 return 0
-            for object_type, items in data.items():
-                if object_type in ("associations", "lists"):
-                    continue
-                if not isinstance(items, list):
-                    raise RecordsError(f"{object_type!r}: expected a list of records")
-                for number, item in enumerate(items):
-                    if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
-                        raise RecordsError(f'{object_type}[{number}]: a record is an object with a string "id"')
-                    self.add_record(object_type, item["id"], item, at=at)
-                    count += 1
-            for number, link in enumerate(data.get("associations") or []):
-                try:
-                    self.associate(_ref(link["from"]), _ref(link["to"]))
-                except (KeyError, TypeError, ValueError):
-                    raise RecordsError(
-                        f'associations[{number}]: expected {{"from": "type:id", "to": "type:id"}}'
-                    ) from None
-            lists = data.get("lists") or {}
-            if not isinstance(lists, Mapping):
-                raise RecordsError('"lists": expected an object of list name -> ["type:id"]')
-            for name, members in lists.items():
-                for member in members if isinstance(members, list) else [members]:
-                    try:
-                        self.add_to_list(str(name), _ref(member))
-                    except (TypeError, ValueError):
-                        raise RecordsError(f'lists[{name!r}]: {member!r} is not "type:id"') from None
+            for record in seed.records:
+                self.add_record(record.object, record.id, record.properties, at=at)
+            for left, right in seed.associations:
+                self.associate(left, right)
+            for name, members in seed.lists.items():
+                for member in members:
+                    self.add_to_list(name, member)
             self.set_meta("imported", [*imported, digest])
-        return count
+        return len(seed.records)
+
+    def import_records(self, data: Any, *, at: dt.datetime) -> int:
+        """`import_seed` of a records file's decoded JSON (RecordsError when it is not one)."""
+        return self.import_seed(seed_of(data), at=at)
 
     # ------------------------------------------------------------ reads
 
     def get(self, object_type: str, record_id: str) -> Record | None:
         key = (object_type, record_id)
+        held = self._held().get(key)
+        if held is not None:
+            return None if held.props is None else _record(key, held)
         row = self.db.rows(
             "SELECT r.props, "
             "(SELECT array_agg(list) FROM crm_lists l WHERE l.object = r.object AND l.id = r.id), "
@@ -292,9 +415,8 @@ class PostgresCRM:
     # ------------------------------------------------------------ changes
 
     def _remember(self, event: Event) -> Event:
-        self._defer(
-            "INSERT INTO crm_event_history (object, id, type, at, data) VALUES (%s, %s, %s, %s, %s)",
-            (event.object, event.id, event.type, micros(event.at), dumps(dict(event.data))),
+        self.db.defer_row(
+            _EVENT_HISTORY, (event.object, event.id, event.type, micros(event.at), dumps(dict(event.data)))
         )
         return event
 
@@ -330,6 +452,18 @@ class PostgresCRM:
         return events
 
     def _list_change(self, key: Key, name: str, add: bool, at: dt.datetime, cause: str | None) -> list[Event]:
+        held = self._held().get(key)
+        if held is not None and held.props is not None:
+            if (name in held.lists) == add:
+                return []
+            if add:
+                held.lists.add(name)
+                self._defer("INSERT INTO crm_lists (object, id, list) VALUES (%s, %s, %s)", (*key, name))
+            else:
+                held.lists.discard(name)
+                self._defer("DELETE FROM crm_lists WHERE object = %s AND id = %s AND list = %s", (*key, name))
+            kind = "list.added" if add else "list.removed"
+            return [self._remember(Event(type=kind, object=key[0], id=key[1], at=at, data={"list": name}, cause=cause))]
         if add:
             changed = self._exec(
                 "INSERT INTO crm_lists (object, id, list) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", (*key, name)
@@ -373,6 +507,12 @@ class PostgresCRM:
         object_type = str(action.args.get("object", action.object))
         if object_type == action.object:
             return (action.object, action.id)
+        held = self._held().get((action.object, action.id))
+        if held is not None:
+            first = next((i for t, i in held.links if t == object_type), None)
+            if first is None:
+                raise PermanentAdapterError(f"{action.object}:{action.id} has no associated {object_type} to update")
+            return (object_type, first)
         other = self.db.one(
             "SELECT other_id FROM crm_associations WHERE object = %s AND id = %s AND other_object = %s "
             "ORDER BY n LIMIT 1",
@@ -384,24 +524,28 @@ class PostgresCRM:
 
     def perform(self, action: Action, idempotency_key: str) -> ActionResult:
         with self._atomic():
-            known = self.db.one("SELECT result FROM crm_performed WHERE key = %s", (idempotency_key,))
-            if known is not None:
+            here = self._performed_here()
+            known_result = here.get(idempotency_key)
+            if known_result is None and (self._look_up or not self.db.claiming):
+                known = self.db.one("SELECT result FROM crm_performed WHERE key = %s", (idempotency_key,))
+                known_result = None if known is None else result_from_json(loads(known))
+            if known_result is not None:
                 self._defer("UPDATE crm_performed SET replays = replays + 1 WHERE key = %s", (idempotency_key,))
-                return _result_in(loads(known))
+                return known_result
             result = self._perform(action, idempotency_key)
-            self._defer(
-                "INSERT INTO crm_performed (key, kind, object, id, at, args, result) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            self.db.defer_row(
+                _PERFORMED,
                 (
                     idempotency_key,
                     action.kind,
                     action.object,
                     action.id,
                     micros(action.at),
-                    dumps(dict(action.args)),
-                    dumps(_result_out(result)),
+                    dumps(logged_args(action)),
+                    dumps(result_to_json(result)),
                 ),
             )
+            here[idempotency_key] = result
             return result
 
     def performed(self) -> list[dict[str, Any]]:
@@ -475,7 +619,7 @@ class PostgresCRM:
         args = action.args
         at = action.at
         own: Key = (action.object, action.id)
-        cause = str(args.get("_enrollment")) if args.get("_enrollment") else None
+        cause = action.enrollment or None
         kind = action.kind
         if kind in ("set", "clear", "copy"):
             target = self._target(action)
@@ -510,10 +654,8 @@ class PostgresCRM:
             events += self._set(key, dict(props) if isinstance(props, Mapping) else {}, at, cause)
             self.associate(own, key)
             return ActionResult(events=tuple(events), data={"id": new_id})
-        self._defer(
-            "INSERT INTO crm_outbox (key, kind, object, id, at, args, sent) VALUES (%s, %s, %s, %s, %s, %s, "
-            + ("NULL" if kind in CALL_OUT_KINDS else "now()")
-            + ")",
+        self.db.defer_row(
+            _OUTBOX,
             (
                 idempotency_key,
                 kind,
@@ -521,6 +663,7 @@ class PostgresCRM:
                 action.id,
                 micros(at),
                 dumps(public_args(args)),
+                kind not in CALL_OUT_KINDS,
             ),
         )
         if kind == "send_email":

@@ -31,18 +31,17 @@ the journal on restart, so the CRM and the state always agree
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from wfdsl.adapters import incremented
 from wfdsl.adapters.pushdown import criteria_sql
-from wfdsl.adapters.shared import email_sent, public_args
+from wfdsl.adapters.records import Key, RecordsError, result_from_json, result_to_json, seed_digest, seed_of
+from wfdsl.adapters.shared import OWNER_PROPERTY, email_sent, logged_args, public_args
+from wfdsl.runtime.inputs import Seed
 from wfdsl.runtime.protocols import (
     Action,
     ActionResult,
@@ -52,27 +51,12 @@ from wfdsl.runtime.protocols import (
     replay_mismatch,
     same_action,
 )
-from wfdsl.stores.sqlite import (
-    StoreError,
-    connect,
-    dumps,
-    from_micros,
-    loads,
-    micros,
-    migrate,
-    sqlite_options,
-)
+from wfdsl.stores.codec import dumps, from_micros, loads, micros
+from wfdsl.stores.errors import StoreError
+from wfdsl.stores.sqlitedb import connect, migrate, sqlite_options
 
-Key = tuple[str, str]
-
-#: The property `assign owner` / `rotate owner` set (as in the memory CRM).
-OWNER_PROPERTY = "hubspot_owner_id"
 #: `PRAGMA application_id` of a wfdsl CRM file ("wfcr").
 CRM_APPLICATION_ID = 0x77666372
-
-
-class RecordsError(ValueError):
-    """A records file that cannot be imported."""
 
 
 MIGRATIONS: tuple[str, ...] = (
@@ -120,16 +104,6 @@ MIGRATIONS: tuple[str, ...] = (
     )
     """,
 )
-
-_EVENT_FIELDS = frozenset(f.name for f in attrs.fields(Event))
-
-
-def _event_out(event: Event) -> dict[str, Any]:
-    return attrs.asdict(event, recurse=False)
-
-
-def _event_in(data: Mapping[str, Any]) -> Event:
-    return Event(**{k: v for k, v in data.items() if k in _EVENT_FIELDS})
 
 
 class SQLiteCRM:
@@ -287,51 +261,30 @@ class SQLiteCRM:
     def exists(self, object_type: str, record_id: str) -> bool:
         return self._props((object_type, record_id)) is not None
 
-    def import_records(self, data: Any, *, at: dt.datetime) -> int:
-        """Load a records file once: a file already imported (same content) is skipped.
+    def import_seed(self, seed: Seed, *, at: dt.datetime) -> int:
+        """Load a records file (read by `runtime.inputs`) once: a file already imported
+        (same content) is skipped, so what the workflows changed since is kept.
 
-        Returns the number of records imported (0 when skipped). RecordsError
-        for data that is not a records file.
-        """
-        digest = hashlib.sha256(dumps(data).encode("utf-8")).hexdigest()
-        if not isinstance(data, Mapping):
-            raise RecordsError("a records file is a JSON object of record lists by type")
+        Returns the number of records imported (0 when skipped)."""
+        digest = seed_digest(seed)
         imported = self.get_meta("imported") or []
         if digest in imported:
             return 0
-        count = 0
         with self._atomic():
-            for object_type, items in data.items():
-                if object_type in ("associations", "lists"):
-                    continue
-                if not isinstance(items, list):
-                    raise RecordsError(f"{object_type!r}: expected a list of records")
-                for number, item in enumerate(items):
-                    record_id = item.get("id") if isinstance(item, Mapping) else None
-                    if isinstance(record_id, int) and not isinstance(record_id, bool):
-                        record_id = str(record_id)  # ids are text; a whole number is its digits
-                    if not isinstance(record_id, str):
-                        raise RecordsError(f'{object_type}[{number}]: a record is an object with a string "id"')
-                    self.add_record(object_type, record_id, item, at=at)
-                    count += 1
-            for number, link in enumerate(data.get("associations") or []):
-                try:
-                    self.associate(_ref(link["from"]), _ref(link["to"]))
-                except (KeyError, TypeError, ValueError):
-                    raise RecordsError(
-                        f'associations[{number}]: expected {{"from": "type:id", "to": "type:id"}}'
-                    ) from None
-            lists = data.get("lists") or {}
-            if not isinstance(lists, Mapping):
-                raise RecordsError('"lists": expected an object of list name -> ["type:id"]')
-            for name, members in lists.items():
-                for member in members if isinstance(members, list) else [members]:
-                    try:
-                        self.add_to_list(str(name), _ref(member))
-                    except (TypeError, ValueError):
-                        raise RecordsError(f'lists[{name!r}]: {member!r} is not "type:id"') from None
+            for record in seed.records:
+                self.add_record(record.object, record.id, record.properties, at=at)
+            for left, right in seed.associations:
+                self.associate(left, right)
+            for name, members in seed.lists.items():
+                for member in members:
+                    self.add_to_list(name, member)
             self.set_meta("imported", [*imported, digest])
-        return count
+        return len(seed.records)
+
+    def import_records(self, data: Any, *, at: dt.datetime) -> int:
+        """`import_seed` of a records file's decoded JSON; RecordsError for data that is
+        not a records file (the message of `runtime.inputs`)."""
+        return self.import_seed(seed_of(data), at=at)
 
     # ------------------------------------------------------------ reads
 
@@ -492,7 +445,7 @@ class SQLiteCRM:
                 if not same_action(first, action.kind, action.object, action.id, action.args):
                     raise replay_mismatch(idempotency_key, first, action)
                 self._exec("UPDATE performed SET replays = replays + 1 WHERE key = ?", (idempotency_key,))
-                return _result_in(loads(result))
+                return result_from_json(loads(result))
             result = self._perform(action)
             self._exec(
                 "INSERT INTO performed (key, kind, object, id, at, args, result) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -502,8 +455,8 @@ class SQLiteCRM:
                     action.object,
                     action.id,
                     micros(action.at),
-                    dumps(dict(action.args)),
-                    dumps(_result_out(result)),
+                    dumps(logged_args(action)),
+                    dumps(result_to_json(result)),
                 ),
             )
             return result
@@ -591,7 +544,7 @@ class SQLiteCRM:
         args = action.args
         at = action.at
         own: Key = (action.object, action.id)
-        cause = str(args.get("_enrollment")) if args.get("_enrollment") else None
+        cause = action.enrollment or None
         kind = action.kind
         if kind in ("set", "clear", "copy"):
             target = self._target(action)
@@ -632,23 +585,6 @@ class SQLiteCRM:
         if kind == "send_email":
             return ActionResult(events=(self._remember(email_sent(action, at, args, cause)),))
         return ActionResult()
-
-
-def _ref(text: Any) -> Key:
-    if not isinstance(text, str) or ":" not in text:
-        raise ValueError(text)
-    object_type, _, record_id = text.partition(":")
-    if not object_type or not record_id:
-        raise ValueError(text)
-    return (object_type, record_id)
-
-
-def _result_out(result: ActionResult) -> dict[str, Any]:
-    return {"events": [_event_out(e) for e in result.events], "data": dict(result.data)}
-
-
-def _result_in(data: Mapping[str, Any]) -> ActionResult:
-    return ActionResult(events=tuple(_event_in(e) for e in data.get("events", ())), data=dict(data.get("data", {})))
 
 
 __all__ = ["CRM_APPLICATION_ID", "OWNER_PROPERTY", "RecordsError", "SQLiteCRM", "StoreError"]

@@ -12,8 +12,8 @@ from wfdsl.cli.defaults import DEFAULT_STORE
 from wfdsl.cli.status import open_existing_store
 from wfdsl.host.operations import RecordHistory, parse_record_ref, record_history, render_record_history
 from wfdsl.host.redact import Redactor, redactor_for
+from wfdsl.stores.errors import StoreError
 from wfdsl.stores.protocols import Closable
-from wfdsl.stores.sqlite import StoreError
 
 
 @click.command("history")

@@ -14,8 +14,9 @@ from wfdsl.cli.defaults import DEFAULT_CRM
 from wfdsl.host.operations import OutboxQuery, outbox_rows, parse_record_ref, render_outbox
 from wfdsl.host.redact import redactor_for
 from wfdsl.host.registry import ConfigError, open_adapter
+from wfdsl.stores.errors import StoreError
 from wfdsl.stores.protocols import Closable
-from wfdsl.stores.sqlite import StoreError, sqlite_options
+from wfdsl.stores.sqlitedb import sqlite_options
 
 
 def open_existing_crm(url: str) -> Any:

@@ -14,8 +14,9 @@ from wfdsl.cli.outbox import open_existing_crm
 from wfdsl.host.registry import ConfigError, open_store
 from wfdsl.plan.model import PlanError
 from wfdsl.runtime.protocols import AdapterError, StateStore
+from wfdsl.stores.errors import StoreError
 from wfdsl.stores.protocols import Closable
-from wfdsl.stores.sqlite import StoreError, sqlite_options
+from wfdsl.stores.sqlitedb import sqlite_options
 from wfdsl.tools.deploy import deployed_plans, deployment_plan, render_deployment
 
 

@@ -16,29 +16,25 @@ from typing import Any
 
 from wfdsl.check import check_project
 from wfdsl.diagnostics import Diagnostic, Severity, WfdslError
+from wfdsl.plan import steps as ps
+from wfdsl.plan.codec import event_data, plans_from_json, step_args
 from wfdsl.plan.model import (
     DURATION_UNITS,
     WEEKDAYS,
     Anchor,
-    Arm,
-    Branch,
-    Case,
     Criteria,
-    EventSpec,
     Index,
     IndexKeys,
     PlanError,
     ProjectPlan,
-    PropRef,
     Recurrence,
     Reenroll,
     Settings,
-    Step,
     Trigger,
     Window,
     WorkflowPlan,
-    plans_from_json,
 )
+from wfdsl.plan.steps import Arm, Branch, Case, Duration, EventSpec, PropRef, Step
 from wfdsl.schema import Schema
 from wfdsl.spans import Span
 from wfdsl.syntax import nodes as n
@@ -75,7 +71,7 @@ def compile_project(project: Project, schema: Schema | None = None) -> tuple[Pro
     >>> from wfdsl.syntax.project import project_from_text
     >>> plan, diags = compile_project(project_from_text(
     ...     'workflow "W" { object contact steps { send email "Hi" } }', "w.wf"))
-    >>> plan.workflows[0].steps["steps.0"].args["email"]
+    >>> plan.workflows[0].steps["steps.0"].email
     'Hi'
     """
     diagnostics: list[Diagnostic] = list(project.diagnostics)
@@ -155,8 +151,8 @@ def value_data(value: n.Value) -> Any:
     return [value_data(item) for item in value.items]
 
 
-def duration_data(duration: n.Duration) -> dict[str, Any]:
-    """`1 day 6 hours` -> `{"parts": [[1, "day"], [6, "hour"]], "seconds": 108000}`."""
+def _duration(duration: n.Duration) -> Duration:
+    """`1 day 6 hours` -> `Duration(parts=((1, "day"), (6, "hour")), seconds=108000)`."""
     parts = []
     seconds = 0
     for part in duration.parts:
@@ -164,9 +160,15 @@ def duration_data(duration: n.Duration) -> dict[str, Any]:
             amount = int(part.amount)
         except ValueError:
             amount = int(float(part.amount))
-        parts.append([amount, part.unit])
+        parts.append((amount, part.unit))
         seconds += amount * DURATION_UNITS.get(part.unit, 0)
-    return {"parts": parts, "seconds": seconds}
+    return Duration(parts=tuple(parts), seconds=seconds)
+
+
+def duration_data(duration: n.Duration) -> dict[str, Any]:
+    """`1 day 6 hours` -> `{"parts": [[1, "day"], [6, "hour"]], "seconds": 108000}` (in criteria)."""
+    typed = _duration(duration)
+    return {"parts": [list(part) for part in typed.parts], "seconds": typed.seconds}
 
 
 def _prop(ref: n.PropertyRef) -> dict[str, str]:
@@ -269,20 +271,6 @@ def _event_spec(event: n.Event, negated: bool = False) -> EventSpec:
         negated=negated,
         criteria=None if event.criteria is None else criteria_data(event.criteria, event=True),
     )
-
-
-def event_data(spec: EventSpec) -> dict[str, Any]:
-    """An `EventSpec` as the data used inside criteria and `wait_for` args."""
-    out: dict[str, Any] = {"type": spec.type, "negated": spec.negated, "criteria": spec.criteria}
-    if spec.object is not None:
-        out["object"] = spec.object
-    if spec.property is not None:
-        out["property"] = spec.property
-    if spec.from_value is not None:
-        out["from"] = spec.from_value
-    if spec.to_value is not None:
-        out["to"] = spec.to_value
-    return out
 
 
 def _event_data(event: n.Event) -> dict[str, Any]:
@@ -606,8 +594,8 @@ class _StepCompiler:
             return key, (key, i)
         if pinned is not None and i == pinned[1] + 1:
             return f"{pinned[0]}.1", None
-        kind, args = _kind_and_args(step)
-        content = json.dumps([kind, args if kind not in ("if", "split") else {}], sort_keys=True)
+        cls, args = _step_fields(step)
+        content = json.dumps([cls.kind, step_args(cls, args)], sort_keys=True)
         seen[content] = seen.get(content, 0) + 1
         digest = hashlib.sha256(f"{block}\x00{content}\x00{seen[content]}".encode()).hexdigest()
         return digest[:16], None
@@ -654,7 +642,7 @@ class _StepCompiler:
 
     def _step(self, step: n.Step, following: str | None) -> None:
         sid = self.ids[id(step)]
-        kind, args = _kind_and_args(step)
+        cls, args = _step_fields(step)
         extra: dict[str, Any] = {}
         nxt: str | None = following
         if isinstance(step, n.If):
@@ -686,101 +674,103 @@ class _StepCompiler:
             extra["target"] = self.labels.get(step.target.value)
         elif isinstance(step, n.End):
             nxt = None
-        self.out[sid] = Step(id=sid, key=self.keys[id(step)], kind=kind, span=step.span, next=nxt, args=args, **extra)
+        self.out[sid] = cls(id=sid, key=self.keys[id(step)], span=step.span, next=nxt, **args, **extra)
 
 
-def _kind_and_args(step: n.Step) -> tuple[str, dict[str, Any]]:  # noqa: C901 - one case per kind
+def _opt_duration(duration: n.Duration | None) -> Duration | None:
+    return None if duration is None else _duration(duration)
+
+
+def _opt_time(at: n.TimeLit | None) -> str | None:
+    return None if at is None else _time(at.text)
+
+
+def _opt_text(text: n.StringLit | None) -> str | None:
+    return None if text is None else text.value
+
+
+def _step_fields(step: n.Step) -> tuple[type[Step], dict[str, Any]]:  # noqa: C901 - one case per kind
+    """The step class of an AST step and its arguments (by attribute name)."""
     s = step
     if isinstance(s, n.Delay):
-        return "delay", {"duration": duration_data(s.duration)}
+        return ps.Delay, {"duration": _duration(s.duration)}
     if isinstance(s, n.DelayUntilDay):
-        return "delay_until_day", {
+        return ps.DelayUntilDay, {
             "day": s.day,
             "weekday": WEEKDAYS.index(s.day) if s.day in WEEKDAYS else None,
-            "at": None if s.at is None else _time(s.at.text),
+            "at": _opt_time(s.at),
         }
     if isinstance(s, n.DelayUntilDate):
         if isinstance(s.base, n.PropertyRef):
-            base: dict[str, Any] = {"property": _prop(s.base)}
+            base = ps.DateBase(property=_prop_ref(s.base))
         elif isinstance(s.base, n.DateTimeLit):
-            base = {"datetime": s.base.text}
+            base = ps.DateBase(datetime=s.base.text)
         else:
-            base = {"date": s.base.text}
-        return "delay_until_date", {
+            base = ps.DateBase(date=s.base.text)
+        return ps.DelayUntilDate, {
             "base": base,
             "sign": -1 if s.sign == "-" else 1,
-            "offset": None if s.offset is None else duration_data(s.offset),
-            "at": None if s.at is None else _time(s.at.text),
+            "offset": _opt_duration(s.offset),
+            "at": _opt_time(s.at),
         }
     if isinstance(s, n.DelayUntilAnchor):
-        return "delay_until_anchor", {
-            "side": s.side,
-            "offset": None if s.offset is None else duration_data(s.offset),
-            "at": None if s.at is None else _time(s.at.text),
-        }
+        return ps.DelayUntilAnchor, {"side": s.side, "offset": _opt_duration(s.offset), "at": _opt_time(s.at)}
     if isinstance(s, n.WaitFor):
-        return "wait_for", {
-            "event": _event_data(s.event),
-            "timeout": duration_data(s.timeout),
-        }
+        return ps.WaitFor, {"event": _event_spec(s.event), "timeout": _duration(s.timeout)}
     if isinstance(s, n.If):
-        return "if", {}
+        return ps.If, {}
     if isinstance(s, n.BranchOn):
-        return "branch_on", _prop(s.prop)
+        return ps.BranchOn, _prop(s.prop)
     if isinstance(s, n.Split):
-        return "split", {}
+        return ps.Split, {}
     if isinstance(s, n.SendEmail):
-        return "send_email", {"email": s.email.value}
+        return ps.SendEmail, {"email": s.email.value}
     if isinstance(s, n.Notify):
-        return "notify", {
-            "recipient": None if s.recipient is None else s.recipient.value,
-            "subject": None if s.subject is None else s.subject.value,
-            "body": None if s.body is None else s.body.value,
+        return ps.Notify, {
+            "recipient": _opt_text(s.recipient),
+            "subject": _opt_text(s.subject),
+            "body": _opt_text(s.body),
         }
     if isinstance(s, n.SetProperty):
-        return "set", {**_prop(s.prop), "value": value_data(s.value)}
+        return ps.SetProperty, {**_prop(s.prop), "value": value_data(s.value)}
     if isinstance(s, n.ClearProperty):
-        return "clear", _prop(s.prop)
+        return ps.ClearProperty, _prop(s.prop)
     if isinstance(s, n.Increment):
-        return "increment", {**_prop(s.prop), "amount": _number(s.amount.text)}
+        return ps.Increment, {**_prop(s.prop), "amount": _number(s.amount.text)}
     if isinstance(s, n.CopyProperty):
-        return "copy", {"source": _prop(s.source), "target": _prop(s.target)}
+        return ps.CopyProperty, {"source": _prop_ref(s.source), "destination": _prop_ref(s.target)}
     if isinstance(s, n.CreateTask):
-        return "create_task", {
+        return ps.CreateTask, {
             "title": s.title.value,
-            "due": None if s.due is None else duration_data(s.due),
+            "due": _opt_duration(s.due),
             "assign_owner": s.assign_owner,
-            "assignee": None if s.assignee is None else s.assignee.value,
-            "notes": None if s.notes is None else s.notes.value,
+            "assignee": _opt_text(s.assignee),
+            "notes": _opt_text(s.notes),
             "priority": s.priority,
         }
     if isinstance(s, n.CreateRecord):
-        return "create_record", {
+        return ps.CreateRecord, {
             "object": s.object_type.value,
-            "fields": [{"name": f.name.value, "value": value_data(f.value)} for f in s.fields],
+            "fields": tuple(ps.RecordField(name=f.name.value, value=value_data(f.value)) for f in s.fields),
         }
     if isinstance(s, n.AssignOwner):
-        return "assign_owner", {"owner": s.owner.value}
+        return ps.AssignOwner, {"owner": s.owner.value}
     if isinstance(s, n.RotateOwner):
-        return "rotate_owner", {"owners": [value_data(v) for v in s.owners.items]}
+        return ps.RotateOwner, {"owners": tuple(value_data(v) for v in s.owners.items)}
     if isinstance(s, n.AddToList):
-        return "add_to_list", {"list": s.name.value}
+        return ps.AddToList, {"list": s.name.value}
     if isinstance(s, n.RemoveFromList):
-        return "remove_from_list", {"list": s.name.value}
+        return ps.RemoveFromList, {"list": s.name.value}
     if isinstance(s, n.EnrollInWorkflow):
-        return "enroll_in_workflow", {"workflow": s.workflow.value}
+        return ps.EnrollInWorkflow, {"workflow": s.workflow.value}
     if isinstance(s, n.UnenrollFromWorkflow):
-        return "unenroll_from_workflow", {"workflow": s.workflow.value}
+        return ps.UnenrollFromWorkflow, {"workflow": s.workflow.value}
     if isinstance(s, n.Webhook):
-        return "webhook", {
-            "method": s.method.lower(),
-            "url": s.url.value,
-            "body": None if s.body is None else s.body.value,
-        }
+        return ps.Webhook, {"method": s.method.lower(), "url": s.url.value, "body": _opt_text(s.body)}
     if isinstance(s, n.Placeholder):
-        return "placeholder", {"text": s.text.value}
+        return ps.Placeholder, {"text": s.text.value}
     if isinstance(s, n.Label):
-        return "label", {"name": s.name.value}
+        return ps.Label, {"name": s.name.value}
     if isinstance(s, n.GoTo):
-        return "go_to", {"label": s.target.value}
-    return "end", {}
+        return ps.GoTo, {"label": s.target.value}
+    return ps.End, {}

@@ -30,6 +30,9 @@ _FACTS_OF = {"workflow.enrolled": (ENROLLED_FACT,), "workflow.goal_met": (GOAL_F
 class RecordFacts:
     """The facts about one record at one moment."""
 
+    #: True for the facts of the record as it was before a change (`before`).
+    is_before = False
+
     def __init__(
         self,
         crm: CRMAdapter,
@@ -66,7 +69,7 @@ class RecordFacts:
     ) -> RecordFacts:
         """The same record as it was before a change: some values as they were, some
         list memberships flipped back, some events not yet happened."""
-        return RecordFacts(
+        facts = RecordFacts(
             self.crm,
             self.store,
             self.record,
@@ -77,6 +80,8 @@ class RecordFacts:
             list_overrides=list_overrides,
             hidden_events=hidden_events,
         )
+        facts.is_before = True
+        return facts
 
     def _target(self, object_type: str) -> Record | None:
         if object_type == self.record.object:

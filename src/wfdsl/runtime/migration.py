@@ -9,14 +9,15 @@ whose key still exists (None: nothing is left, the enrollment completes).
 `Engine.deploy` and `wfdsl plan` both use `step_moves`, so a deployment
 does exactly what the plan said.
 
->>> from wfdsl.plan.model import Step, WorkflowPlan, Trigger, Settings
+>>> from wfdsl.plan.model import WorkflowPlan, Trigger, Settings
+>>> from wfdsl.plan.steps import End
 >>> from wfdsl.spans import Span
 >>> span = Span(file="w.wf", line=1, col=1, end_line=1, end_col=2)
 >>> def plan(*steps: tuple[str, str]) -> WorkflowPlan:
 ...     ids = [i for i, _ in steps]
 ...     return WorkflowPlan(name="W", object="contact", source_hash="", span=span,
 ...         trigger=Trigger(kind="manual"), settings=Settings(), entry=ids[0],
-...         steps={i: Step(id=i, key=k, kind="delay", span=span,
+...         steps={i: End(id=i, key=k, span=span,
 ...                        next=ids[n + 1] if n + 1 < len(ids) else None)
 ...                for n, (i, k) in enumerate(steps)})
 >>> old = plan(("steps.0", "a"), ("steps.1", "b"), ("steps.2", "c"))

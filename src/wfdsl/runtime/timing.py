@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from wfdsl.plan.steps import Duration
 from wfdsl.runtime.values import as_date
 
 UTC = dt.timezone.utc
@@ -113,7 +114,9 @@ def add_duration(start: dt.datetime, parts: Iterable[Sequence[Any]], tz_name: st
 
 
 def duration_parts(data: Any) -> list[list[Any]]:
-    """The `parts` of a plan duration (accepts the dict form or a bare parts list)."""
+    """The `parts` of a plan duration (a `Duration`, its dict form or a bare parts list)."""
+    if isinstance(data, Duration):
+        return [list(p) for p in data.parts]
     if isinstance(data, dict):
         if "parts" in data:
             return [list(p) for p in data["parts"]]

@@ -10,17 +10,24 @@ the same transaction, so the state and the effects it produced commit together.
 A transaction belongs to the thread that opened it (a thread-local
 connection); a statement outside any transaction borrows a pooled connection
 in autocommit mode.
+
+Writes whose result nobody reads are not sent one by one: `defer` queues a
+statement, and `defer_row` adds a row to a `Bulk` statement (many rows in one
+`INSERT … SELECT FROM unnest(…)`), so that a batch of work commits its
+changes in a few statements, sent pipelined with the next read or the commit.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from wfdsl.stores.sqlite import SchemaVersionError, StoreError
+import attrs
+
+from wfdsl.stores.errors import SchemaVersionError, StoreError
 
 #: What to install when psycopg is missing.
 EXTRA_HINT = "PostgreSQL support needs: pip install 'wfdsl-crm[postgres]'"
@@ -62,6 +69,28 @@ def safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+@attrs.frozen(eq=False)  # known by identity: a module-level constant per statement
+class Bulk:
+    """A write that takes many rows in one statement: `sql` has one `%b` per column, each
+    bound to the array of that column's values (`unnest(%b::text[], …)`, binary, so
+    that no value needs quoting), in the order the rows were added.
+
+    `key` (column positions) makes it an upsert: a later row with the same key
+    replaces the earlier one (a statement cannot change one row twice), or, with
+    `combine`, is merged into it (`combine(earlier, later)`). `encode` turns a row
+    as added into the row as sent, once, when it is sent (so a row replaced
+    before then is never encoded).
+
+    >>> Bulk("INSERT INTO t (a) SELECT * FROM unnest(%b::text[])").key
+    ()
+    """
+
+    sql: str
+    key: tuple[int, ...] = ()
+    combine: Callable[[tuple[Any, ...], tuple[Any, ...]], tuple[Any, ...]] | None = None
+    encode: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None = None
+
+
 class Database:
     """One PostgreSQL database: a connection pool and the open transaction of each thread."""
 
@@ -92,8 +121,12 @@ class Database:
             raise StoreError(f"cannot connect to {self.label}: {error}") from None
         self._local = threading.local()
         self.users = 0
-        #: Called with no arguments when a thread's outermost transaction ends (either way).
-        self.on_end: list[Callable[[], None]] = []
+        #: Called when a thread's outermost transaction ends: with None when it committed,
+        #: with the error when it was rolled back.
+        self.on_end: list[Callable[[BaseException | None], None]] = []
+        #: Called with the records whose locks a claim took (`claimed`): a CRM on this
+        #: database reads them for the batch in one query.
+        self.on_claim: list[Callable[[Sequence[tuple[str, str]]], None]] = []
 
     def close(self) -> None:
         self.pool.close()
@@ -103,6 +136,19 @@ class Database:
     @property
     def in_transaction(self) -> bool:
         return getattr(self._local, "conn", None) is not None
+
+    @property
+    def claiming(self) -> bool:
+        """Whether this thread's transaction claimed work (`claimed`): a unit of a worker."""
+        return bool(getattr(self._local, "claiming", False))
+
+    def claimed(self, records: Iterable[tuple[str, str]]) -> None:
+        """A claim in this transaction took the locks of `records`: tell `on_claim`."""
+        self._local.claiming = True
+        keys = sorted(set(records))
+        if keys:
+            for hook in self.on_claim:
+                hook(keys)
 
     @property
     def held(self) -> set[str]:
@@ -122,19 +168,26 @@ class Database:
         if conn is not None:
             yield conn
             return
+        failed: BaseException | None = None
         with self.pool.connection() as conn:
             self._local.conn = conn
             self._local.deferred = []
+            self._local.bulk = {}
             try:
                 with conn.transaction():
                     yield conn
                     self.flush()
+            except BaseException as error:
+                failed = error
+                raise
             finally:
                 self._local.conn = None
                 self._local.deferred = []
+                self._local.bulk = {}
+                self._local.claiming = False
                 self.held.clear()
                 for hook in self.on_end:
-                    hook()
+                    hook(failed)
 
     def defer(self, sql: str, params: Sequence[Any] = ()) -> None:
         """A write whose result nobody reads: inside a transaction it is sent with the
@@ -144,10 +197,46 @@ class Database:
             with self.pool.connection() as borrowed:
                 borrowed.execute(sql, params)
             return
+        self._queue_bulk()  # rows added before this statement go before it
         self._local.deferred.append((sql, params))
+
+    def defer_row(self, bulk: Bulk, row: tuple[Any, ...], *, replaces: Bulk | None = None) -> None:
+        """Add a row to a bulk write of this transaction (sent as one statement with the
+        other rows of `bulk`); a pending row of `replaces` with the same key is dropped
+        (a delete superseded by an upsert of the row, or the other way round).
+        Outside a transaction the row is written at once."""
+        if getattr(self._local, "conn", None) is None:
+            self.defer(bulk.sql, [[value] for value in (row if bulk.encode is None else bulk.encode(row))])
+            return
+        pending: dict[Any, Any] = self._local.bulk
+        if bulk.key:
+            key = tuple(row[i] for i in bulk.key)
+            if replaces is not None:
+                other = pending.get(replaces)
+                if other is not None:
+                    other.pop(key, None)
+            rows = pending.setdefault(bulk, {})
+            earlier = rows.get(key)
+            rows[key] = row if earlier is None or bulk.combine is None else bulk.combine(earlier, row)
+        else:
+            pending.setdefault(bulk, []).append(row)
+
+    def _queue_bulk(self) -> None:
+        """The pending bulk rows as statements at the end of the deferred queue."""
+        pending: dict[Bulk, Any] = getattr(self._local, "bulk", None) or {}
+        if not pending:
+            return
+        self._local.bulk = {}
+        for bulk, rows in pending.items():
+            values = list(rows.values()) if isinstance(rows, dict) else rows
+            if bulk.encode is not None:
+                values = [bulk.encode(row) for row in values]
+            if values:
+                self._local.deferred.append((bulk.sql, [list(column) for column in zip(*values, strict=True)]))
 
     def flush(self) -> None:
         """Send the deferred writes, in order, pipelined."""
+        self._queue_bulk()
         deferred = getattr(self._local, "deferred", None)
         if not deferred:
             return
@@ -177,13 +266,26 @@ class Database:
         with self.connection() as conn:
             return conn.execute(sql, params)
 
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        self.flush()
+    def rows(self, sql: str, params: Sequence[Any] = (), *, flush: bool = True) -> list[Any]:
+        if flush:
+            self.flush()
         with self.connection() as conn:
             return list(conn.execute(sql, params).fetchall())
 
-    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+    def pipelined(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Any]]:
+        """Run `statements` in order in one round trip (each with its own snapshot, as
+        separate statements have); the rows of each."""
         self.flush()
+        with self.connection() as conn:
+            with conn.pipeline():
+                cursors = [conn.execute(sql, params) for sql, params in statements]
+            return [list(cursor.fetchall()) if cursor.description else [] for cursor in cursors]
+
+    def one(self, sql: str, params: Sequence[Any] = (), *, flush: bool = True) -> Any:
+        """The first column of the first row (None: no row). `flush=False` for a read that
+        does not depend on this transaction's pending writes (a sequence)."""
+        if flush:
+            self.flush()
         with self.connection() as conn:
             row = conn.execute(sql, params).fetchone()
         return None if row is None else row[0]
@@ -269,6 +371,7 @@ def release_database(database: Database) -> None:
 
 __all__ = [
     "EXTRA_HINT",
+    "Bulk",
     "Database",
     "is_postgres_url",
     "load_psycopg",

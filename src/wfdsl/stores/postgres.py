@@ -11,9 +11,21 @@ How the work is shared (docs/operating.md, "Many workers on PostgreSQL"):
   earlier event of its record is pending, so a record's events apply in order.
   Any other record the work touches (an associated company, a chained event)
   is locked before its enrollments are read (`pg_advisory_xact_lock`).
+- A batch costs a few statements, not a few per firing. After a claim, the
+  enrollments of the claimed records are read in one query (and a CRM on the
+  same database reads their records in one more, `Database.on_claim`); while
+  the transaction holds their locks nobody else can change them, so the
+  batch's reads are answered from that copy, and its writes (enrollments,
+  timers, history, stats, facts) are `Bulk` rows: one statement per table at
+  commit.
 - A worker that dies loses its connection; the server rolls its transaction
   back and releases its locks at once: the work is claimable again with no
   lease to wait out.
+- A deploy (a worker starting with changed sources migrates the waiting
+  enrollments) holds the deploy lock exclusively; every claim takes it shared,
+  so a migration never interleaves with a firing. A worker whose plans are
+  no longer the deployed ones stops (`PlansChangedError`) instead of advancing
+  migrated enrollments by the old steps.
 - Timers of a workflow itself (schedule occurrences, annual re-enrollment)
   and retention run under one advisory lock, in one worker at a time.
 - Counters that every unit would touch are not rows that serialise the
@@ -27,6 +39,7 @@ open under an advisory lock; a newer schema is refused (`SchemaVersionError`).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -36,9 +49,10 @@ from typing import Any
 import attrs
 
 from wfdsl.runtime.protocols import STAT_FIELDS, DeadLetter, Enrollment, HistoryEntry, InputPosition, Timer, utc
-from wfdsl.stores.pgdb import Database, open_database, release_database
+from wfdsl.stores.codec import PAYLOAD_LIMIT, dumps, from_micros, loads, micros, safe_text
+from wfdsl.stores.errors import StoreError
+from wfdsl.stores.pgdb import Bulk, Database, open_database, release_database
 from wfdsl.stores.protocols import InboxEvent, event_id_of
-from wfdsl.stores.sqlite import PAYLOAD_LIMIT, dumps, from_micros, loads, micros, safe_text
 
 #: Advisory lock of housekeeping: workflow timers, retention, stats compaction.
 HOUSEKEEPING_LOCK = 0x77660002
@@ -50,6 +64,15 @@ CHANNEL = "wfdsl_work"
 #: takes a block of SEQUENCE_BLOCK numbers at a time.
 SEQUENCES = {"enrollment": "wfdsl_enrollment_seq", "history": "wfdsl_history_seq", "timer": "wfdsl_timer_seq"}
 SEQUENCE_BLOCK = 64
+#: Blocks taken in one round trip, by counter: history entries are many (and their
+#: numbers only order one record's entries), ids are kept dense.
+SEQUENCE_BLOCKS = {"history": 16, "timer": 4, "enrollment": 1}
+#: A timer set to fall due within this many seconds wakes the idle workers (NOTIFY):
+#: they sleep at most this long between looks (`wait_for_work`'s poll), so a timer due
+#: later is found by a look anyway.
+NOTIFY_AHEAD = dt.timedelta(seconds=0.5)
+#: How many enrollment ids the store remembers the record of (an id's record never changes).
+PLACES = 100_000
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -153,6 +176,74 @@ _TIMER_COLUMNS = "key, due, seq, kind, workflow, enrollment"
 _HISTORY_COLUMNS = "seq, at, workflow, object, id, kind, step, detail, enrollment"
 
 
+# The batch writes (pgdb.Bulk): one statement per table and transaction.
+_PUT_ENROLLMENTS = Bulk(
+    "INSERT INTO enrollments (id, workflow, object, record, status, ended, data) "
+    "SELECT i, w, o, r, s, e, d FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
+    "%b::bigint[], %b::text[]) WITH ORDINALITY AS t(i, w, o, r, s, e, d, n) ORDER BY n "
+    "ON CONFLICT (id) DO UPDATE SET workflow = excluded.workflow, object = excluded.object, "
+    "record = excluded.record, status = excluded.status, ended = excluded.ended, data = excluded.data",
+    key=(0,),
+    encode=lambda row: _enrollment_row(row[1]),
+)
+_SET_TIMERS = Bulk(
+    f"INSERT INTO timers ({_TIMER_COLUMNS}, object, record) SELECT * FROM unnest(%b::text[], %b::bigint[], "
+    "%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[]) "
+    "ON CONFLICT (key) DO UPDATE SET due = excluded.due, seq = excluded.seq, kind = excluded.kind, "
+    "workflow = excluded.workflow, enrollment = excluded.enrollment, object = excluded.object, "
+    "record = excluded.record",
+    key=(0,),
+)
+_DELETE_TIMERS = Bulk("DELETE FROM timers WHERE key = ANY(%b::text[])", key=(0,))
+_APPEND_HISTORY = Bulk(
+    f"INSERT INTO history ({_HISTORY_COLUMNS}) SELECT s, a, w, o, i, k, p, d, e FROM unnest(%b::bigint[], "
+    "%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[]) "
+    "WITH ORDINALITY AS t(s, a, w, o, i, k, p, d, e, n) ORDER BY n"
+)
+# Stat deltas of one transaction are summed per counter before they are written.
+_ADD_STATS = Bulk(
+    "INSERT INTO stats (workflow, field, value) SELECT * FROM unnest(%b::text[], %b::text[], %b::bigint[])",
+    key=(0, 1),
+    combine=lambda a, b: (a[0], a[1], a[2] + b[2]),
+)
+_ADD_FACTS = Bulk(
+    "INSERT INTO facts (kind, workflow, object, record, at) "
+    "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[]) "
+    "ON CONFLICT (kind, workflow, object, record) DO UPDATE SET at = excluded.at",
+    key=(0, 1, 2, 3),
+)
+# Up to `limit` due timers, row-locked in due order (SKIP LOCKED: never one another worker
+# holds; the locks are taken as the LIMIT pulls rows, so never more than `limit`), then
+# kept only when their record's lock is free too (workflow timers: the housekeeping
+# lock). A timer skipped for its record stays row-locked until this transaction ends;
+# the worker that holds the record fires it after.
+_CLAIM_TIMERS = (
+    f"WITH c AS MATERIALIZED (SELECT {_TIMER_COLUMNS}, object, record FROM timers WHERE due <= %s "
+    "ORDER BY due, seq, key LIMIT %s FOR UPDATE SKIP LOCKED) "
+    f"SELECT {_TIMER_COLUMNS}, object, record FROM c WHERE CASE WHEN enrollment IS NULL "
+    "THEN pg_try_advisory_xact_lock(%s) "
+    "ELSE pg_try_advisory_xact_lock(hashtextextended(coalesce(object, '') || ':' || coalesce(record, ''), 0)) "
+    "END ORDER BY due, seq, key"
+)
+
+
+class PlansChangedError(StoreError):
+    """Another worker deployed other workflows since this one started."""
+
+
+def _enrollment_row(enrollment: Enrollment) -> tuple[Any, ...]:
+    ended = None if enrollment.ended_at is None else micros(enrollment.ended_at)
+    return (
+        enrollment.id,
+        enrollment.workflow,
+        enrollment.object,
+        enrollment.record,
+        enrollment.status,
+        ended,
+        dumps(attrs.asdict(enrollment, recurse=False)),
+    )
+
+
 def _enrollment(data: str) -> Enrollment:
     values = loads(data)
     return Enrollment(**{k: v for k, v in values.items() if k in _ENROLLMENT_FIELDS})
@@ -176,6 +267,31 @@ def _entry(row: Sequence[Any]) -> HistoryEntry:
         detail=loads(detail),
         enrollment=enrollment,
     )
+
+
+def nul_path(value: Any, path: str = "") -> str | None:
+    """Where a NUL character is in a JSON value (`data.items[1]`; `$` for the value
+    itself), or None.
+
+    >>> nul_path({"data": {"form": "a" + chr(0) + "b"}}), nul_path(["ok"])
+    ('data.form', None)
+    """
+    if isinstance(value, str):
+        return (path or "$") if "\x00" in value else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return inner
+            found = nul_path(item, inner)
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = nul_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 def _where(**filters: str | None) -> tuple[str, list[Any]]:
@@ -205,6 +321,10 @@ class PostgresStore:
         self._closed = False
         self._blocks: dict[str, list[int]] = {}
         self._seq_lock = threading.Lock()
+        # enrollment id -> (object, record): what a timer row carries (never changes)
+        self._places: dict[str, tuple[str, str]] = {}
+        # md5 of the stored plans this worker runs (`expect_plans`), checked at each claim
+        self._plans_digest: str | None = None
 
     @classmethod
     def from_url(cls, url: str) -> PostgresStore:
@@ -228,10 +348,48 @@ class PostgresStore:
 
     # ------------------------------------------------------------ transactions
 
-    def _transaction_ended(self) -> None:
-        self._local.claimed = []
-        self._local.claimed_once = False
-        self._local.notify = False
+    def _transaction_ended(self, error: BaseException | None = None) -> None:
+        local = self._local
+        local.claimed = []
+        local.claimed_once = False
+        local.notify = False
+        local.enrollments = {}
+        local.loaded = {}
+        local.timers = {}
+
+    def _tx(self) -> Any:
+        """This thread's transaction state (what it claimed, and what it knows while it
+        holds the locks), set up on first use."""
+        local = self._local
+        if not hasattr(local, "enrollments"):
+            self._transaction_ended()
+        return local
+
+    def _remember(self, enrollment: Enrollment | str, eid: str, record: tuple[str, str]) -> None:
+        """Keep an enrollment (or its stored JSON, decoded when asked for) for the rest of
+        the transaction, when this transaction holds its record (then nobody else
+        changes it until the commit)."""
+        if len(self._places) >= PLACES:
+            self._places.clear()
+        self._places[eid] = record
+        if not self.db.in_transaction:
+            return
+        tx = self._tx()
+        ids = tx.loaded.get(record)
+        if ids is not None:
+            if eid not in ids:
+                ids.append(eid)
+        elif f"{record[0]}:{record[1]}" not in self.db.held:
+            return
+        tx.enrollments[eid] = enrollment
+
+    def _known(self, tx: Any, eid: str) -> Enrollment | None:
+        """An enrollment this transaction keeps (decoded on first use, so that a bad row
+        fails the firing of its own timer, not the claim of the batch)."""
+        found = tx.enrollments.get(eid)
+        if isinstance(found, str):
+            found = tx.enrollments[eid] = _enrollment(found)
+        return found  # type: ignore[no-any-return]
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -253,8 +411,16 @@ class PostgresStore:
             with self._seq_lock:
                 block = self._blocks.get(name)
                 if not block:
-                    first = int(self.db.one(f"SELECT nextval('{sequence}')"))
-                    block = self._blocks[name] = list(range(first + SEQUENCE_BLOCK - 1, first - 1, -1))
+                    firsts = [
+                        int(first)
+                        for (first,) in self.db.rows(
+                            f"SELECT nextval('{sequence}') FROM generate_series(1, %s)",
+                            (SEQUENCE_BLOCKS.get(name, 1),),
+                            flush=False,
+                        )
+                    ]
+                    numbers = [n for first in sorted(firsts) for n in range(first, first + SEQUENCE_BLOCK)]
+                    block = self._blocks[name] = numbers[::-1]
                 return block.pop()
         return int(
             self.db.one(
@@ -267,35 +433,57 @@ class PostgresStore:
     # ------------------------------------------------------------ enrollments
 
     def put_enrollment(self, enrollment: Enrollment) -> None:
-        ended = None if enrollment.ended_at is None else micros(enrollment.ended_at)
-        self.db.defer(
-            "INSERT INTO enrollments (id, workflow, object, record, status, ended, data) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
-            "workflow = excluded.workflow, object = excluded.object, record = excluded.record, "
-            "status = excluded.status, ended = excluded.ended, data = excluded.data",
-            (
-                enrollment.id,
-                enrollment.workflow,
-                enrollment.object,
-                enrollment.record,
-                enrollment.status,
-                ended,
-                dumps(attrs.asdict(enrollment, recurse=False)),
-            ),
-        )
+        self.db.defer_row(_PUT_ENROLLMENTS, (enrollment.id, enrollment))
+        self._remember(enrollment, enrollment.id, (enrollment.object, enrollment.record))
 
     def enrollment(self, enrollment_id: str) -> Enrollment | None:
+        if self.db.in_transaction:
+            known = self._known(self._tx(), enrollment_id)
+            if known is not None:
+                return known
         data = self.db.one("SELECT data FROM enrollments WHERE id = %s", (enrollment_id,))
-        return None if data is None else _enrollment(data)
+        if data is None:
+            return None
+        found = _enrollment(data)
+        self._remember(found, found.id, (found.object, found.record))
+        return found
 
     def enrollments_of(self, object_type: str, record_id: str) -> Sequence[Enrollment]:
+        record = (object_type, record_id)
+        if self.db.in_transaction:
+            tx = self._tx()
+            ids = tx.loaded.get(record)
+            if ids is not None:
+                return [e for e in (self._known(tx, i) for i in ids) if e is not None]
         # The record's lock first (a statement of its own: the read after it must see
         # what the worker that held the lock committed).
         self.db.lock_record(object_type, record_id)
         rows = self.db.rows(
             "SELECT data FROM enrollments WHERE object = %s AND record = %s ORDER BY n", (object_type, record_id)
         )
-        return [_enrollment(data) for (data,) in rows]
+        found = [_enrollment(data) for (data,) in rows]
+        if self.db.in_transaction:
+            tx = self._tx()
+            tx.loaded[record] = []
+            for enrollment in found:
+                self._remember(enrollment, enrollment.id, record)
+        return found
+
+    def _load_records(self, records: Sequence[tuple[str, str]]) -> None:
+        """Read the enrollments of `records` (whose locks this transaction holds) in one query."""
+        tx = self._tx()
+        wanted = [r for r in records if r not in tx.loaded]
+        if not wanted:
+            return
+        rows = self.db.rows(
+            "SELECT e.id, e.object, e.record, e.data FROM enrollments e JOIN unnest(%b::text[], %b::text[]) "
+            "AS k(o, r) ON e.object = k.o AND e.record = k.r ORDER BY e.n",
+            ([o for o, _ in wanted], [r for _, r in wanted]),
+        )
+        for record in wanted:
+            tx.loaded[record] = []
+        for eid, object_type, record_id, data in rows:
+            self._remember(data, eid, (object_type, record_id))
 
     def enrollments(self, workflow: str | None = None, status: str | None = None) -> Iterable[Enrollment]:
         where, params = _where(workflow=workflow, status=status)
@@ -309,80 +497,120 @@ class PostgresStore:
 
     # ------------------------------------------------------------ timers
 
+    def _timer_changed(self, key: str, timer: Timer | None) -> None:
+        """This transaction set or removed timer `key`: a claimed copy of it is stale."""
+        if not self.db.in_transaction:
+            return
+        tx = self._tx()
+        tx.timers[key] = timer
+        if tx.claimed:
+            tx.claimed[:] = [t for t in tx.claimed if t.key != key]
+
     def set_timer(self, timer: Timer) -> None:
         # The timer carries its enrollment's record, so that a claim can lock the record.
-        self.db.defer(
-            f"INSERT INTO timers ({_TIMER_COLUMNS}, object, record) "
-            "SELECT %s, %s, %s, %s, %s, %s, e.object, e.record FROM (SELECT 1) AS one "
-            "LEFT JOIN enrollments e ON e.id = %s "
-            "ON CONFLICT (key) DO UPDATE SET due = excluded.due, seq = excluded.seq, kind = excluded.kind, "
-            "workflow = excluded.workflow, enrollment = excluded.enrollment, object = excluded.object, "
-            "record = excluded.record",
-            (
-                timer.key,
-                micros(timer.due),
-                timer.seq,
-                timer.kind,
-                timer.workflow,
-                timer.enrollment,
-                timer.enrollment,
-            ),
-        )
-        if self.db.in_transaction and utc(timer.due) <= dt.datetime.now(dt.timezone.utc):
+        place = None if timer.enrollment is None else self._places.get(timer.enrollment)
+        row = (timer.key, micros(timer.due), timer.seq, timer.kind, timer.workflow, timer.enrollment)
+        if timer.enrollment is None or place is not None:
+            self.db.defer_row(_SET_TIMERS, (*row, *(place or (None, None))), replaces=_DELETE_TIMERS)
+        else:  # an enrollment this process has not seen: its record from the table
+            self.db.defer(
+                f"INSERT INTO timers ({_TIMER_COLUMNS}, object, record) "
+                "SELECT %s, %s, %s, %s, %s, %s, e.object, e.record FROM (SELECT 1) AS one "
+                "LEFT JOIN enrollments e ON e.id = %s "
+                "ON CONFLICT (key) DO UPDATE SET due = excluded.due, seq = excluded.seq, kind = excluded.kind, "
+                "workflow = excluded.workflow, enrollment = excluded.enrollment, object = excluded.object, "
+                "record = excluded.record",
+                (*row, timer.enrollment),
+            )
+        self._timer_changed(timer.key, timer)
+        if self.db.in_transaction and utc(timer.due) <= dt.datetime.now(dt.timezone.utc) + NOTIFY_AHEAD:
             self._notify()
 
     def cancel_timer(self, key: str) -> None:
-        self.db.defer("DELETE FROM timers WHERE key = %s", (key,))
+        self.db.defer_row(_DELETE_TIMERS, (key,), replaces=_SET_TIMERS)
+        self._timer_changed(key, None)
 
     def timer(self, key: str) -> Timer | None:
+        if self.db.in_transaction:
+            timers = self._tx().timers
+            if key in timers:
+                return timers[key]  # type: ignore[no-any-return]
         rows = self.db.rows(f"SELECT {_TIMER_COLUMNS} FROM timers WHERE key = %s", (key,))
         return _timer(rows[0]) if rows else None
 
-    def _claimed(self) -> list[Timer]:
-        claimed: list[Timer] | None = getattr(self._local, "claimed", None)
-        if claimed is None:
-            claimed = self._local.claimed = []
-        return claimed
-
     def claim_timers(self, now: dt.datetime, limit: int) -> list[Timer]:
         """Lock up to `limit` due timers for this transaction: those of records no other
-        worker holds, plus workflow timers when this worker holds housekeeping."""
-        rows = self.db.rows(
-            f"SELECT {_TIMER_COLUMNS}, object, record FROM timers WHERE key IN "
-            "(SELECT key FROM timers WHERE due <= %s ORDER BY due, seq, key LIMIT %s) AND due <= %s "
-            "AND CASE WHEN enrollment IS NULL THEN pg_try_advisory_xact_lock(%s) "
-            "ELSE pg_try_advisory_xact_lock(hashtextextended(coalesce(object, '') || ':' || coalesce(record, ''), 0)) "
-            "END ORDER BY due, seq, key LIMIT %s FOR UPDATE SKIP LOCKED",
-            (micros(now), int(limit) * 4, micros(now), HOUSEKEEPING_LOCK, int(limit)),
-        )
+        worker holds, plus workflow timers when this worker holds housekeeping. The
+        enrollments of their records are read with them (one more query)."""
+        rows = self._claim(_CLAIM_TIMERS, (micros(now), int(limit), HOUSEKEEPING_LOCK))
         held = self.db.held
+        records = []
+        timers = []
+        known = self._tx().timers
         for row in rows:
+            timer = _timer(row)
+            timers.append(timer)
+            known[timer.key] = timer
             if row[5] is not None:
                 held.add(f"{row[6] or ''}:{row[7] or ''}")
-        return [_timer(row) for row in rows]
+                if row[6] is not None and row[7] is not None:
+                    records.append((row[6], row[7]))
+        self._claimed_records(records)
+        return timers
+
+    def expect_plans(self, text: str) -> None:
+        """This worker runs the plans `text` (as `set_meta("plans", text)` stored them): a
+        claim after another worker deployed others raises PlansChangedError."""
+        self._plans_digest = hashlib.md5(dumps(text).encode("utf-8")).hexdigest()  # noqa: S324 - not security
+
+    def _claim(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """A claim statement after the deploy lock (shared: a deploy in progress is waited
+        for) and the deployed plans' digest, in one round trip; its rows."""
+        _, deployed, rows = self.db.pipelined(
+            [
+                ("SELECT pg_advisory_xact_lock_shared(%s)", (DEPLOY_LOCK,)),
+                ("SELECT md5(value) FROM meta WHERE name = 'plans'", ()),
+                (sql, params),
+            ]
+        )
+        if self._plans_digest is not None and deployed and deployed[0][0] != self._plans_digest:
+            raise PlansChangedError(
+                f"{self.label}: another worker deployed other workflows since this one started; "
+                "stop it and start it with the sources now deployed (`wfdsl plan` compares them)"
+            )
+        return rows
+
+    def _claimed_records(self, records: Sequence[tuple[str, str]]) -> None:
+        """This transaction holds `records`: their enrollments here, their CRM records in
+        a CRM on this database."""
+        if records:
+            self._load_records(records)
+        self.db.claimed(records)
 
     def pop_due(self, now: dt.datetime) -> Timer | None:
         if not self.db.in_transaction:
             with self.transaction():
                 return self.pop_due(now)
-        claimed = self._claimed()
+        tx = self._tx()
+        claimed = tx.claimed
         limit = micros(now)
         while True:
             if not claimed:
                 # One claim per transaction: a unit of work fires one batch and commits.
-                if getattr(self._local, "claimed_once", False):
+                if tx.claimed_once:
                     return None
-                self._local.claimed_once = True
+                tx.claimed_once = True
                 claimed.extend(self.claim_timers(now, self.claim_batch))
                 if not claimed:
                     return None
-            timer = claimed.pop(0)
+            timer: Timer = claimed.pop(0)
             if micros(timer.due) > limit:
                 continue
-            # Gone or replaced by work done since the claim (same transaction): skip it.
-            removed = self.db.execute("DELETE FROM timers WHERE key = %s AND seq = %s", (timer.key, timer.seq))
-            if removed.rowcount:
-                return timer
+            # A timer this transaction removed or replaced since the claim is no longer
+            # in `claimed` (`_timer_changed`); the row is locked, so nobody else did.
+            self.db.defer_row(_DELETE_TIMERS, (timer.key,), replaces=_SET_TIMERS)
+            tx.timers[timer.key] = None
+            return timer
 
     def next_due(self) -> dt.datetime | None:
         due = self.db.one("SELECT min(due) FROM timers")
@@ -400,8 +628,8 @@ class PostgresStore:
     # ------------------------------------------------------------ history
 
     def append_history(self, entry: HistoryEntry) -> None:
-        self.db.defer(
-            f"INSERT INTO history ({_HISTORY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        self.db.defer_row(
+            _APPEND_HISTORY,
             (
                 entry.seq,
                 micros(entry.at),
@@ -448,7 +676,7 @@ class PostgresStore:
     # ------------------------------------------------------------ stats (deltas, summed)
 
     def add_stat(self, workflow: str, field: str, delta: int) -> None:
-        self.db.defer("INSERT INTO stats (workflow, field, value) VALUES (%s, %s, %s)", (workflow, field, delta))
+        self.db.defer_row(_ADD_STATS, (workflow, field, int(delta)))
 
     def stats(self, workflow: str) -> Mapping[str, int]:
         found = {
@@ -477,11 +705,7 @@ class PostgresStore:
     # ------------------------------------------------------------ facts
 
     def add_fact(self, kind: str, workflow: str, object_type: str, record_id: str, at: dt.datetime) -> None:
-        self.db.defer(
-            "INSERT INTO facts (kind, workflow, object, record, at) VALUES (%s, %s, %s, %s, %s) "
-            "ON CONFLICT (kind, workflow, object, record) DO UPDATE SET at = excluded.at",
-            (kind, workflow, object_type, record_id, micros(at)),
-        )
+        self.db.defer_row(_ADD_FACTS, (kind, workflow, object_type, record_id, micros(at)))
 
     def has_fact(self, kind: str, workflow: str, object_type: str, record_id: str) -> bool:
         return (
@@ -533,15 +757,29 @@ class PostgresStore:
         # Delivered when the transaction commits; one per transaction is enough.
         if getattr(self._local, "notify", False):
             return
-        self.db.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
+        self.db.defer("SELECT pg_notify(%s, '')", (CHANNEL,))
         if self.db.in_transaction:
             self._local.notify = True
 
+    def refusal(self, body: Mapping[str, Any]) -> str | None:
+        """Why PostgreSQL cannot keep this event (None: it can): its text and jsonb
+        cannot hold the NUL character."""
+        path = nul_path(body)
+        return None if path is None else f"{path}: a NUL character (\\u0000) cannot be stored in PostgreSQL"
+
+    def keep_latest(self, name: str, when: dt.datetime) -> None:
+        self.db.defer(
+            "INSERT INTO meta (name, value) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET value = "
+            "CASE WHEN (meta.value::jsonb #>> '{}')::timestamptz >= (excluded.value::jsonb #>> '{}')::timestamptz "
+            "THEN meta.value ELSE excluded.value END",
+            (name, dumps(utc(when).isoformat())),
+        )
+
     def append_events(self, events: Sequence[Mapping[str, Any]]) -> list[int | None]:
         for number, body in enumerate(events, start=1):
-            if "\\u0000" in json.dumps(dict(body)):
-                # jsonb cannot hold the NUL character: refused before anything is written
-                raise ValueError(f"event {number}: a NUL character (\\u0000) cannot be stored in PostgreSQL")
+            reason = self.refusal(body)
+            if reason is not None:  # refused before anything is written
+                raise ValueError(f"event {number}: {reason}")
         numbers: list[int | None] = []
         with self._write() as conn:
             for first in range(0, len(events), 5000):
@@ -550,7 +788,7 @@ class PostgresStore:
                 # One statement per chunk; rows keep their order (ORDER BY the ordinality).
                 rows = conn.execute(
                     "INSERT INTO inbox (event_id, body) SELECT k, b::jsonb FROM "
-                    "unnest(%s::text[], %s::text[]) WITH ORDINALITY AS t(k, b, i) ORDER BY i "
+                    "unnest(%b::text[], %b::text[]) WITH ORDINALITY AS t(k, b, i) ORDER BY i "
                     "ON CONFLICT (event_id) DO NOTHING RETURNING n, event_id",
                     (keys, [json.dumps(dict(body), ensure_ascii=False) for body in chunk]),
                 ).fetchall()
@@ -567,7 +805,7 @@ class PostgresStore:
         # skipped whole (its earlier events are in that worker's hands), so the events
         # of one record apply in order. Candidates are the oldest few pending rows, so
         # that no plan can take the locks of every pending record.
-        rows = self.db.rows(
+        rows = self._claim(
             "SELECT n, body, object, record FROM inbox WHERE n IN "
             "(SELECT n FROM inbox WHERE done IS NULL ORDER BY n LIMIT %s) AND done IS NULL "
             "AND pg_try_advisory_xact_lock(hashtextextended(coalesce(object, '') || ':' || coalesce(record, ''), 0)) "
@@ -576,9 +814,13 @@ class PostgresStore:
         )
         held = self.db.held
         out = []
+        records = []
         for number, body, object_type, record_id in rows:
             held.add(f"{object_type or ''}:{record_id or ''}")
+            if object_type is not None and record_id is not None:
+                records.append((object_type, record_id))
             out.append(InboxEvent(id=int(number), body=body))
+        self._claimed_records(records)
         return out
 
     def finish_events(self, ids: Sequence[int], at: dt.datetime) -> None:

@@ -29,6 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from wfdsl.runtime.inputs import Seed, event_id_of
 from wfdsl.runtime.protocols import Timer
 
 
@@ -40,18 +41,6 @@ class InboxEvent:
 
     id: int
     body: Mapping[str, Any]
-
-
-def event_id_of(body: Mapping[str, Any]) -> str | None:
-    """The dedupe key of an event: its `event_id` as text, or None.
-
-    >>> event_id_of({"event_id": 17}), event_id_of({})
-    ('17', None)
-    """
-    value = body.get("event_id")
-    if value is None or isinstance(value, (dict, list)):
-        return None
-    return str(value)
 
 
 @runtime_checkable
@@ -147,6 +136,25 @@ class WorkerStore(Protocol):
         failure): the transaction was rolled back and running the unit again is the cure."""
         ...
 
+    def expect_plans(self, text: str) -> None:
+        """This process runs the plans `text` (as stored under `plans`): its claims fail
+        (a StoreError) once another process has deployed others."""
+        ...
+
+    def keep_latest(self, name: str, when: dt.datetime) -> None:
+        """Set the time `name` in the store's metadata (`get_meta`) to `when`, unless it
+        holds a later one already (a virtual clock every worker advances)."""
+        ...
+
+
+@runtime_checkable
+class LimitedInbox(Protocol):
+    """An inbox that cannot hold every event (PostgreSQL text holds no NUL character)."""
+
+    def refusal(self, body: Mapping[str, Any]) -> str | None:
+        """Why `body` cannot be kept, with the JSON path of what is at fault (None: it can)."""
+        ...
+
 
 @runtime_checkable
 class ActionCounts(Protocol):
@@ -206,9 +214,13 @@ class CallOutCRM(Protocol):
 
 @runtime_checkable
 class RecordLoader(Protocol):
-    """A CRM that imports a records file itself (once: it remembers the file's digest)."""
+    """A CRM that imports a records file itself (once: it remembers the file's digest,
+    so what the workflows changed since is kept when the service starts again)."""
 
-    def import_records(self, data: Any, *, at: dt.datetime) -> int: ...
+    def import_seed(self, seed: Seed, *, at: dt.datetime) -> int:
+        """Add the records, associations and list memberships of `seed` (read by
+        `runtime.inputs`) unless this file was imported before; the number of records added."""
+        ...
 
 
 @runtime_checkable
@@ -253,6 +265,7 @@ __all__ = [
     "ExclusiveStore",
     "InboxEvent",
     "JournalStore",
+    "LimitedInbox",
     "MetaStore",
     "RecordLoader",
     "SeedableCRM",

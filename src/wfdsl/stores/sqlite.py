@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import operator
 import os
 import platform
 import sqlite3
@@ -35,7 +36,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import attrs
 
@@ -48,196 +48,23 @@ from wfdsl.runtime.protocols import (
     Timer,
     utc,
 )
+from wfdsl.stores.codec import (
+    PAYLOAD_LIMIT,
+    PLAIN_TYPES,
+    decode,
+    dumps,
+    encode,
+    from_micros,
+    loads,
+    micros,
+    safe_text,
+)
+from wfdsl.stores.errors import SchemaVersionError, StoreError
 from wfdsl.stores.protocols import InboxEvent, event_id_of
-
-UTC = dt.timezone.utc
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+from wfdsl.stores.sqlitedb import connect, migrate, sqlite_options
 
 #: `PRAGMA application_id` of a wfdsl state store ("wfst").
 STORE_APPLICATION_ID = 0x77667374
-SYNCHRONOUS = ("off", "normal", "full", "extra")
-
-
-class StoreError(Exception):
-    """A SQLite file that cannot be used as asked (wrong kind, newer schema, unreadable)."""
-
-
-class SchemaVersionError(StoreError):
-    """The file was written by a newer wfdsl: its schema version is unknown here."""
-
-
-# ---------------------------------------------------------------- shared helpers
-
-
-def sqlite_options(url: str) -> tuple[str, dict[str, str]]:
-    """The file path and options of a `sqlite://` URL.
-
-    >>> sqlite_options("sqlite:///state.db?synchronous=normal")
-    ('state.db', {'synchronous': 'normal'})
-    >>> sqlite_options("sqlite:////var/lib/wf.db")[0]
-    '/var/lib/wf.db'
-    """
-    scheme, sep, rest = url.partition("://")
-    if not sep or scheme.lower() != "sqlite":
-        raise StoreError(f"not a sqlite URL: {url!r}")
-    location, _, query = rest.partition("?")
-    if not location.startswith("/") or location == "/":
-        raise StoreError(f"{url!r} names no file: use sqlite:///relative.db or sqlite:////absolute/path.db")
-    path = location[1:]
-    options = {key: values[-1] for key, values in parse_qs(query).items()}
-    unknown = sorted(set(options) - {"synchronous"})
-    if unknown:
-        raise StoreError(f"unknown option {unknown[0]!r} in {url!r} (known: synchronous)")
-    if options.get("synchronous", "full").lower() not in SYNCHRONOUS:
-        raise StoreError(f"synchronous={options['synchronous']} in {url!r}: use one of " + ", ".join(SYNCHRONOUS))
-    return path, options
-
-
-def connect(path: str, application_id: int, what: str, synchronous: str = "full") -> sqlite3.Connection:
-    """An autocommit connection in WAL mode, checked to be a wfdsl file of the right kind."""
-    if path != ":memory:":
-        parent = Path(path).parent
-        if not parent.is_dir():
-            raise StoreError(f"{path}: directory {str(parent)!r} does not exist")
-    try:
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout = 10000")
-        # Both in one read transaction: another process may be creating the schema.
-        conn.execute("BEGIN")
-        try:
-            found = conn.execute("PRAGMA application_id").fetchone()[0]
-            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        finally:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")  # a read: nothing to keep
-        if found != application_id and (found != 0 or tables):
-            conn.close()
-            raise StoreError(f"{path} is not a wfdsl {what} file")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
-    except sqlite3.DatabaseError as error:
-        raise StoreError(f"{path}: {error}") from error
-    return conn
-
-
-def migrate(conn: sqlite3.Connection, migrations: Sequence[str], application_id: int, path: str, what: str) -> None:
-    """Bring the schema to `len(migrations)`: migration `i` turns version i into i+1."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > len(migrations):
-        raise SchemaVersionError(
-            f"{path} has {what} schema version {version}, newer than this wfdsl "
-            f"understands ({len(migrations)}): upgrade wfdsl to open it"
-        )
-    for number in range(version, len(migrations)):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Another process opening the same new file may have migrated it while this
-            # one waited for the write lock: look again under the lock.
-            if conn.execute("PRAGMA user_version").fetchone()[0] > number:
-                conn.execute("COMMIT")
-                continue
-            for statement in _statements(migrations[number]):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA application_id = {application_id}")
-            conn.execute(f"PRAGMA user_version = {number + 1}")
-            conn.execute("COMMIT")
-        except sqlite3.Error as error:
-            conn.execute("ROLLBACK")
-            raise StoreError(
-                f"{path}: cannot migrate the {what} schema from version {number} to {number + 1}: {error}"
-            ) from error
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-
-
-def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
-
-
-def micros(value: dt.datetime) -> int:
-    """Microseconds since the epoch (sortable, exact)."""
-    delta = utc(value) - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_micros(value: int) -> dt.datetime:
-    return EPOCH + dt.timedelta(microseconds=value)
-
-
-_PLAIN = frozenset({str, int, float, bool, type(None)})
-
-
-def _enc(value: Any) -> Any:
-    # JSON with tags for what JSON lacks, so values read back equal to what was written.
-    # Plain values are passed through without a call: this runs for every row written.
-    kind = type(value)
-    if kind in _PLAIN:
-        return value
-    if kind is dict or isinstance(value, Mapping):
-        out = {}
-        for key, item in value.items():
-            if type(key) is not str or key[:1] == "$":
-                return {"$map": [[_enc(k), _enc(v)] for k, v in value.items()]}
-            out[key] = item if type(item) in _PLAIN else _enc(item)
-        return out
-    if kind is list:
-        return [v if type(v) in _PLAIN else _enc(v) for v in value]
-    if isinstance(value, dt.datetime):
-        return {"$dt": value.isoformat()}
-    if isinstance(value, dt.date):
-        return {"$date": value.isoformat()}
-    if isinstance(value, dt.time):
-        return {"$time": value.isoformat()}
-    if isinstance(value, tuple):
-        return {"$tuple": [_enc(v) for v in value]}
-    if isinstance(value, (set, frozenset)):
-        return {"$set": sorted((_enc(v) for v in value), key=repr)}
-    if isinstance(value, (bool, int, float, str)):  # subclasses (enums, …)
-        return value
-    if isinstance(value, list):
-        return [_enc(v) for v in value]
-    if attrs.has(type(value)):
-        return _enc(attrs.asdict(value, recurse=False))
-    return str(value)
-
-
-_TAGS = frozenset({"$dt", "$date", "$time", "$tuple", "$set", "$map"})
-
-
-def _dec(value: Any) -> Any:
-    kind = type(value)
-    if kind is list:
-        return [v if type(v) in _PLAIN else _dec(v) for v in value]
-    if kind is not dict:
-        return value
-    if len(value) == 1:
-        ((tag, inner),) = value.items()
-        if tag in _TAGS:
-            if tag == "$dt":
-                return dt.datetime.fromisoformat(inner)
-            if tag == "$date":
-                return dt.date.fromisoformat(inner)
-            if tag == "$time":
-                return dt.time.fromisoformat(inner)
-            if tag == "$tuple":
-                return tuple(_dec(v) for v in inner)
-            if tag == "$set":
-                return frozenset(_dec(v) for v in inner)
-            return {_dec(k): _dec(v) for k, v in inner}
-    return {k: v if type(v) in _PLAIN else _dec(v) for k, v in value.items()}
-
-
-def dumps(value: Any) -> str:
-    """JSON text that `loads` turns back into an equal value (datetimes, tuples included)."""
-    return json.dumps(_enc(value), ensure_ascii=False, separators=(",", ":"))
-
-
-def loads(text: str | None) -> Any:
-    return None if text is None else _dec(json.loads(text))
-
-
-# ---------------------------------------------------------------- schema
 
 #: Migration i turns schema version i into i+1 (version 0 is an empty file).
 MIGRATIONS: tuple[str, ...] = (
@@ -334,15 +161,62 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX enrollments_status ON enrollments (status)
     """,
+    # 4: enrollment rows may be positional (`ENROLLMENT_LAYOUT`); no table changes, the
+    # version only keeps an older wfdsl, which reads the keyed form alone, from the file.
+    "",
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _ENROLLMENT_FIELDS = frozenset(f.name for f in attrs.fields(Enrollment))
 
+#: The order of an enrollment's fields in its positional row (`data` is a JSON list of
+#: their values). Append-only: a row written before a field was added is shorter, and
+#: the missing fields take their defaults; reordering would misread every stored row.
+ENROLLMENT_LAYOUT: tuple[str, ...] = (
+    "id",
+    "workflow",
+    "object",
+    "record",
+    "status",
+    "enrolled_at",
+    "seq",
+    "version",
+    "step",
+    "phase",
+    "attempt",
+    "ended_at",
+    "emailed",
+    "goal_met",
+    "converted",
+    "received",
+    "waiting_for",
+    "anchor",
+    "caused_by",
+    "passes",
+)
+_layout_values = operator.attrgetter(*ENROLLMENT_LAYOUT)
+_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def enrollment_data(enrollment: Enrollment) -> str:
+    """The positional JSON row of an enrollment: values in `ENROLLMENT_LAYOUT` order,
+    without the field names a keyed object would repeat in every row (about half the
+    text, and a list is quicker to build and to read back)."""
+    return _encode_json([v if type(v) in PLAIN_TYPES else encode(v) for v in _layout_values(enrollment)])
+
 
 def _enrollment(data: str) -> Enrollment:
-    values = loads(data)
+    values = json.loads(data)
+    if type(values) is list:
+        return Enrollment(
+            **{
+                name: v if type(v) in PLAIN_TYPES else decode(v)
+                for name, v in zip(ENROLLMENT_LAYOUT, values, strict=False)
+            }
+        )
+    # The keyed form of schema versions 1-3: field name -> value.
+    values = decode(values)
     return Enrollment(**{k: v for k, v in values.items() if k in _ENROLLMENT_FIELDS})
 
 
@@ -366,25 +240,9 @@ def _entry(row: Sequence[Any]) -> HistoryEntry:
     )
 
 
-def safe_text(value: Any, limit: int | None = None) -> str:
-    """`value` as text SQLite can store: lone surrogates and other unencodable code
-    points escaped (`\\ud800`), cut at `limit` characters."""
-    text = value if isinstance(value, str) else str(value)
-    if limit is not None and len(text) > limit:
-        text = text[:limit] + "…"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
-
-
 def _optional_text(value: Any) -> str | None:
     return None if value is None else safe_text(value, 1000)
 
-
-#: Dead letters keep at most this much of their input.
-PAYLOAD_LIMIT = 4096
 
 _TIMER_COLUMNS = "key, due, seq, kind, workflow, enrollment"
 _DEAD_COLUMNS = "n, at, kind, reason, source, line, payload, object, id, workflow, enrollment"
@@ -408,6 +266,11 @@ def _dead(row: Sequence[Any]) -> DeadLetter:
 
 
 _HISTORY_COLUMNS = "seq, at, workflow, object, id, kind, step, detail, enrollment"
+_INSERT_HISTORY = f"INSERT INTO history ({_HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_ADD_STAT = (
+    "INSERT INTO stats (workflow, field, value) VALUES (?, ?, ?) "
+    "ON CONFLICT (workflow, field) DO UPDATE SET value = value + excluded.value"
+)
 
 
 class SQLiteStore:
@@ -428,7 +291,27 @@ class SQLiteStore:
         self._lock: Any = None  # a filelock.FileLock while `lock()` holds the store
         # Decoded enrollments by id, with the JSON they came from: a record's enrollments
         # are read on every event, decoding is the cost, and equal text means equal value.
+        # A write fills it too, so the read after a write never decodes.
         self._decoded: dict[str, tuple[str, Enrollment]] = {}
+        # What this connection knows to be in the file within the open transaction
+        # (which holds the write lock, so no other connection can change it): rows it
+        # read or wrote, and timer keys it deleted. Forgotten at every BEGIN and on any
+        # rollback, so it never outlives the state it describes.
+        self._current: dict[str, tuple[str, Enrollment]] = {}
+        self._no_timer: set[str] = set()
+        # Work kept in memory until the outermost block commits (in the same
+        # transaction, so just as atomic): counter values, stat deltas to add, and
+        # history rows to insert (all in one statement; read back only after it).
+        self._seq: dict[str, int] = {}
+        self._seq_dirty: set[str] = set()
+        self._stat_deltas: dict[tuple[str, str], int] = {}
+        # Per open nested block: (counters, dirty names, stat deltas) as they were at
+        # its start, restored if it rolls back.
+        self._history_rows: list[tuple[Any, ...]] = []
+        self._saved: list[tuple[dict[str, int], set[str], dict[tuple[str, str], int]]] = []
+        # Nested blocks whose SAVEPOINT is not issued yet: it is issued just before the
+        # block's first write, so a block that writes nothing costs no statement.
+        self._lazy = 0
         # (history cut-off, last enrollment row looked at) of a prune in progress
         self._prune_walk: tuple[int, int] | None = None
 
@@ -481,24 +364,86 @@ class SQLiteStore:
         depth = self._depth
         if depth == 0:
             conn.execute("BEGIN IMMEDIATE")
+            self._forget()
         else:
-            conn.execute(f"SAVEPOINT s{depth}")
+            # Rows kept so far belong to the blocks around this one: written now, before
+            # its SAVEPOINT, so that rolling it back takes back only its own.
+            self._flush_history()
+            self._lazy += 1
+            self._saved.append((dict(self._seq), set(self._seq_dirty), dict(self._stat_deltas)))
         self._depth = depth + 1
         try:
             yield
+            if depth == 0:
+                self._flush()
         except BaseException:
             self._depth = depth
             if depth == 0:
+                self._forget()
                 conn.execute("ROLLBACK")
             else:
-                conn.execute(f"ROLLBACK TO s{depth}")
-                conn.execute(f"RELEASE s{depth}")
+                self._seq, self._seq_dirty, self._stat_deltas = self._saved.pop()
+                self._history_rows.clear()  # this block's own (see above)
+                self._current.clear()
+                self._no_timer.clear()
+                if self._lazy:
+                    self._lazy -= 1  # never issued: nothing was written in the block
+                else:
+                    conn.execute(f"ROLLBACK TO s{depth}")
+                    conn.execute(f"RELEASE s{depth}")
             raise
         self._depth = depth
         if depth == 0:
             conn.execute("COMMIT")
         else:
-            conn.execute(f"RELEASE s{depth}")
+            self._saved.pop()
+            if self._lazy:
+                self._lazy -= 1
+            else:
+                conn.execute(f"RELEASE s{depth}")
+
+    def _forget(self) -> None:
+        self._current.clear()
+        self._no_timer.clear()
+        self._seq.clear()
+        self._seq_dirty.clear()
+        self._stat_deltas.clear()
+        self._history_rows.clear()
+        self._saved.clear()
+        self._lazy = 0
+
+    def _w(self) -> sqlite3.Connection:
+        """The connection, for a write: issues the SAVEPOINTs of the open blocks first."""
+        if self._lazy:
+            first = self._depth - self._lazy
+            for depth in range(first, self._depth):
+                self._conn.execute(f"SAVEPOINT s{depth}")
+            self._lazy = 0
+        return self._conn
+
+    def _flush(self) -> None:
+        """Write what was kept in memory (counters, stat deltas) into the open transaction."""
+        if self._seq_dirty:
+            self._w().executemany(
+                "INSERT INTO counters (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                [(name, self._seq[name]) for name in sorted(self._seq_dirty)],
+            )
+            self._seq_dirty.clear()
+        self._flush_stats()
+        self._flush_history()
+
+    def _flush_history(self) -> None:
+        if self._history_rows:
+            rows = self._history_rows
+            self._history_rows = []
+            self._w().executemany(_INSERT_HISTORY, rows)
+
+    def _flush_stats(self) -> None:
+        deltas = [(w, f, d) for (w, f), d in self._stat_deltas.items() if d]
+        self._stat_deltas.clear()
+        if deltas:
+            self._w().executemany(_ADD_STAT, deltas)
 
     @property
     def in_transaction(self) -> bool:
@@ -508,7 +453,7 @@ class SQLiteStore:
     def _write(self) -> Iterator[sqlite3.Connection]:
         # One atomic unit for a multi-statement method; no savepoint when already inside one.
         if self._depth:
-            yield self._conn
+            yield self._w()
         else:
             with self.transaction():
                 yield self._conn
@@ -518,47 +463,62 @@ class SQLiteStore:
         return None if row is None else row[0]
 
     def next_seq(self, name: str) -> int:
-        with self._write() as conn:
-            value: int = conn.execute(
-                "INSERT INTO counters (name, value) VALUES (?, 1) "
-                "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
-                (name,),
-            ).fetchone()[0]
+        # Read once per transaction (under its write lock), counted in memory, written
+        # back when the transaction commits: one statement per name, not per number.
+        with self._write():
+            value = self._seq.get(name)
+            if value is None:
+                value = self._one("SELECT value FROM counters WHERE name = ?", (name,)) or 0
+            value += 1
+            self._seq[name] = value
+            self._seq_dirty.add(name)
         return value
 
     # ------------------------------------------------------------ enrollments
 
     def put_enrollment(self, enrollment: Enrollment) -> None:
+        eid = enrollment.id
+        data = enrollment_data(enrollment)
+        known = self._current.get(eid) if self._depth else None
+        if known is not None and known[0] == data:
+            return  # the row already holds exactly this
         ended = None if enrollment.ended_at is None else micros(enrollment.ended_at)
-        self._conn.execute(
+        self._w().execute(
             "INSERT INTO enrollments (id, workflow, object, record, status, ended, data) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
             "workflow = excluded.workflow, object = excluded.object, record = excluded.record, "
             "status = excluded.status, ended = excluded.ended, data = excluded.data",
-            (
-                enrollment.id,
-                enrollment.workflow,
-                enrollment.object,
-                enrollment.record,
-                enrollment.status,
-                ended,
-                dumps(attrs.asdict(enrollment, recurse=False)),
-            ),
+            (eid, enrollment.workflow, enrollment.object, enrollment.record, enrollment.status, ended, data),
         )
+        self._remember(eid, data, enrollment)
+        if self._depth:
+            self._current[eid] = (data, enrollment)
+
+    def _remember(self, enrollment_id: str, data: str, value: Enrollment) -> None:
+        if len(self._decoded) >= 200_000:
+            self._decoded.clear()
+        self._decoded[enrollment_id] = (data, value)
 
     def _decode(self, enrollment_id: str, data: str) -> Enrollment:
         cached = self._decoded.get(enrollment_id)
         if cached is not None and cached[0] == data:
             return cached[1]
         value = _enrollment(data)
-        if len(self._decoded) >= 200_000:
-            self._decoded.clear()
-        self._decoded[enrollment_id] = (data, value)
+        self._remember(enrollment_id, data, value)
         return value
 
     def enrollment(self, enrollment_id: str) -> Enrollment | None:
+        if self._depth:
+            known = self._current.get(enrollment_id)
+            if known is not None:
+                return known[1]
         data = self._one("SELECT data FROM enrollments WHERE id = ?", (enrollment_id,))
-        return None if data is None else self._decode(enrollment_id, data)
+        if data is None:
+            return None
+        value = self._decode(enrollment_id, data)
+        if self._depth:
+            self._current[enrollment_id] = (data, value)
+        return value
 
     def enrollments_of(self, object_type: str, record_id: str) -> Sequence[Enrollment]:
         rows = self._conn.execute(
@@ -580,13 +540,18 @@ class SQLiteStore:
     # ------------------------------------------------------------ timers
 
     def set_timer(self, timer: Timer) -> None:
-        self._conn.execute(
+        self._no_timer.discard(timer.key)
+        self._w().execute(
             f"INSERT OR REPLACE INTO timers ({_TIMER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
             (timer.key, micros(timer.due), timer.seq, timer.kind, timer.workflow, timer.enrollment),
         )
 
     def cancel_timer(self, key: str) -> None:
-        self._conn.execute("DELETE FROM timers WHERE key = ?", (key,))
+        if self._depth:
+            if key in self._no_timer:
+                return  # popped or cancelled in this transaction and not set since
+            self._no_timer.add(key)
+        self._w().execute("DELETE FROM timers WHERE key = ?", (key,))
 
     def timer(self, key: str) -> Timer | None:
         row = self._conn.execute(f"SELECT {_TIMER_COLUMNS} FROM timers WHERE key = ?", (key,)).fetchone()
@@ -595,12 +560,13 @@ class SQLiteStore:
     def pop_due(self, now: dt.datetime) -> Timer | None:
         with self._write() as conn:
             row = conn.execute(
-                f"SELECT {_TIMER_COLUMNS} FROM timers WHERE due <= ? ORDER BY due, seq, key LIMIT 1",
+                f"DELETE FROM timers WHERE key = (SELECT key FROM timers WHERE due <= ? "
+                f"ORDER BY due, seq, key LIMIT 1) RETURNING {_TIMER_COLUMNS}",
                 (micros(now),),
             ).fetchone()
             if row is None:
                 return None
-            conn.execute("DELETE FROM timers WHERE key = ?", (row[0],))
+            self._no_timer.add(row[0])
         return _timer(row)
 
     def next_due(self) -> dt.datetime | None:
@@ -621,20 +587,21 @@ class SQLiteStore:
     # ------------------------------------------------------------ history
 
     def append_history(self, entry: HistoryEntry) -> None:
-        self._conn.execute(
-            f"INSERT INTO history ({_HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                entry.seq,
-                micros(entry.at),
-                entry.workflow,
-                entry.object,
-                entry.id,
-                entry.kind,
-                entry.step,
-                dumps(entry.detail),
-                entry.enrollment,
-            ),
+        row = (
+            entry.seq,
+            micros(entry.at),
+            entry.workflow,
+            entry.object,
+            entry.id,
+            entry.kind,
+            entry.step,
+            dumps(entry.detail),
+            entry.enrollment,
         )
+        if self._depth:
+            self._history_rows.append(row)  # inserted with the others at commit
+        else:
+            self._conn.execute(_INSERT_HISTORY, row)
 
     def history(self, record: tuple[str, str] | None = None, workflow: str | None = None) -> Sequence[HistoryEntry]:
         clauses: list[str] = []
@@ -646,11 +613,13 @@ class SQLiteStore:
             clauses.append("workflow = ?")
             params.append(workflow)
         where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        self._flush_history()
         rows = self._conn.execute(f"SELECT {_HISTORY_COLUMNS} FROM history{where} ORDER BY n", params)
         return [_entry(row) for row in rows]
 
     def action_counts(self) -> dict[tuple[str, str], int]:
         """Actions by kind (`detail.action`) and outcome (`performed`, `failed`)."""
+        self._flush_history()
         rows = self._conn.execute(
             "SELECT kind, json_extract(detail, '$.action'), count(*) FROM history "
             "WHERE kind IN ('action', 'failed') GROUP BY 1, 2"
@@ -663,23 +632,27 @@ class SQLiteStore:
 
     def count_history(self, kind: str | None = None) -> int:
         where, params = _where(kind=kind)
+        self._flush_history()
         count: int = self._one(f"SELECT count(*) FROM history{where}", params)
         return count
 
     # ------------------------------------------------------------ stats
 
     def add_stat(self, workflow: str, field: str, delta: int) -> None:
-        self._conn.execute(
-            "INSERT INTO stats (workflow, field, value) VALUES (?, ?, ?) "
-            "ON CONFLICT (workflow, field) DO UPDATE SET value = value + excluded.value",
-            (workflow, field, delta),
-        )
+        if self._depth:
+            # Added up in memory, written when the transaction commits.
+            key = (workflow, field)
+            self._stat_deltas[key] = self._stat_deltas.get(key, 0) + delta
+            return
+        self._conn.execute(_ADD_STAT, (workflow, field, delta))
 
     def stats(self, workflow: str) -> Mapping[str, int]:
+        self._flush_stats()
         found = dict(self._conn.execute("SELECT field, value FROM stats WHERE workflow = ?", (workflow,)).fetchall())
         return {name: found.get(name, 0) for name in STAT_FIELDS}
 
     def reset_stats(self, workflow: str, fields: Sequence[str]) -> None:
+        self._flush_stats()
         with self._write() as conn:
             conn.executemany(
                 "INSERT INTO stats (workflow, field, value) VALUES (?, ?, 0) "
@@ -690,7 +663,7 @@ class SQLiteStore:
     # ------------------------------------------------------------ facts
 
     def add_fact(self, kind: str, workflow: str, object_type: str, record_id: str, at: dt.datetime) -> None:
-        self._conn.execute(
+        self._w().execute(
             "INSERT INTO facts (kind, workflow, object, record, at) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (kind, workflow, object, record) DO UPDATE SET at = excluded.at",
             (kind, workflow, object_type, record_id, micros(at)),
@@ -716,13 +689,14 @@ class SQLiteStore:
         return {} if state is None else dict(loads(state))
 
     def set_workflow_state(self, workflow: str, state: Mapping[str, Any]) -> None:
-        self._conn.execute(
+        self._w().execute(
             "INSERT OR REPLACE INTO workflows (workflow, state) VALUES (?, ?)",
             (workflow, dumps(dict(state))),
         )
 
     def workflows(self) -> list[str]:
         """Every workflow the store knows of (state, stats or enrollments), sorted."""
+        self._flush_stats()
         # The enrollments' workflows by hopping along the (workflow, status) index, one
         # seek per name: as fast with a million enrollments as with ten.
         rows = self._conn.execute(
@@ -743,18 +717,18 @@ class SQLiteStore:
         return default if text is None else loads(text)
 
     def set_meta(self, name: str, value: Any) -> None:
-        self._conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, dumps(value)))
+        self._w().execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, dumps(value)))
 
     def put_journal(self, token: int, payload: Any) -> None:
         """Keep a CRM redo journal in the same transaction as the state it goes with."""
-        self._conn.execute("INSERT OR REPLACE INTO journal (token, payload) VALUES (?, ?)", (token, dumps(payload)))
+        self._w().execute("INSERT OR REPLACE INTO journal (token, payload) VALUES (?, ?)", (token, dumps(payload)))
 
     def journals_after(self, token: int) -> list[tuple[int, Any]]:
         rows = self._conn.execute("SELECT token, payload FROM journal WHERE token > ? ORDER BY token", (token,))
         return [(t, loads(p)) for t, p in rows]
 
     def drop_journals(self, upto: int) -> None:
-        self._conn.execute("DELETE FROM journal WHERE token <= ?", (upto,))
+        self._w().execute("DELETE FROM journal WHERE token <= ?", (upto,))
 
     # ------------------------------------------------------------ inbox
 
@@ -822,7 +796,7 @@ class SQLiteStore:
         )
 
     def set_input_position(self, position: InputPosition) -> None:
-        self._conn.execute(
+        self._w().execute(
             "INSERT OR REPLACE INTO positions (source, line, offset, device, inode, fingerprint) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (
@@ -838,22 +812,26 @@ class SQLiteStore:
     # ------------------------------------------------------------ dead letters
 
     def add_dead_letter(self, letter: DeadLetter) -> int:
-        number: int = self._conn.execute(
-            "INSERT INTO dead_letters (at, kind, reason, source, line, payload, object, id, workflow, enrollment) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING n",
-            (
-                micros(letter.at),
-                safe_text(letter.kind, 100),
-                safe_text(letter.reason, PAYLOAD_LIMIT),
-                _optional_text(letter.source),
-                letter.line,
-                safe_text(letter.payload, PAYLOAD_LIMIT),
-                _optional_text(letter.object),
-                _optional_text(letter.id),
-                _optional_text(letter.workflow),
-                _optional_text(letter.enrollment),
-            ),
-        ).fetchone()[0]
+        number: int = (
+            self._w()
+            .execute(
+                "INSERT INTO dead_letters (at, kind, reason, source, line, payload, object, id, workflow, enrollment) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING n",
+                (
+                    micros(letter.at),
+                    safe_text(letter.kind, 100),
+                    safe_text(letter.reason, PAYLOAD_LIMIT),
+                    _optional_text(letter.source),
+                    letter.line,
+                    safe_text(letter.payload, PAYLOAD_LIMIT),
+                    _optional_text(letter.object),
+                    _optional_text(letter.id),
+                    _optional_text(letter.workflow),
+                    _optional_text(letter.enrollment),
+                ),
+            )
+            .fetchone()[0]
+        )
         return number
 
     def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
@@ -891,6 +869,7 @@ class SQLiteStore:
     # ------------------------------------------------------------ retention
 
     def prune(self, *, actions_before: dt.datetime, history_before: dt.datetime, facts_before: dt.datetime) -> int:
+        self._flush_history()
         with self._write() as conn:
             removed = conn.execute(
                 "DELETE FROM history WHERE kind = 'action' AND at < ?", (micros(actions_before),)
@@ -915,6 +894,7 @@ class SQLiteStore:
         blocks the service), from where the previous step stopped; a step that
         removes nothing starts the walk again next time.
         """
+        self._flush_history()
         limit = max(1, int(limit))
         cut_history = micros(history_before)
         if self._prune_walk is None or self._prune_walk[0] != cut_history:
@@ -954,15 +934,11 @@ def _where(**filters: str | None) -> tuple[str, list[Any]]:
 
 
 __all__ = [
+    "ENROLLMENT_LAYOUT",
     "SCHEMA_VERSION",
     "SQLiteStore",
     "SchemaVersionError",
     "StoreError",
-    "connect",
-    "dumps",
-    "from_micros",
-    "loads",
-    "micros",
-    "migrate",
+    "enrollment_data",
     "sqlite_options",
 ]

@@ -24,7 +24,9 @@ from typing import Any
 import attrs
 
 from wfdsl.host.operations import preview
-from wfdsl.plan.model import ProjectPlan, Step, WorkflowPlan, plans_from_json, workflow_to_data
+from wfdsl.plan import steps as ps
+from wfdsl.plan.codec import args_data, plans_from_json, workflow_to_data
+from wfdsl.plan.model import ProjectPlan, Step, WorkflowPlan
 from wfdsl.runtime.migration import step_moves
 from wfdsl.runtime.protocols import CRMAdapter, StateStore
 from wfdsl.stores.memory import MemoryStore
@@ -180,12 +182,12 @@ class Deployment:
 def step_content(step: Step) -> Any:
     """What a step does, without where it goes: kind, arguments, and a branch's criteria,
     cases and percentages (JSON data). Two steps with equal content are the same edit."""
-    data = {"kind": step.kind, "args": _plain(step.args)}
-    if step.kind == "if":
+    data = {"kind": step.kind, "args": _plain(args_data(step))}
+    if isinstance(step, ps.If):
         data["branches"] = [_plain(b.criteria) for b in step.branches]
-    elif step.kind == "branch_on":
+    elif isinstance(step, ps.BranchOn):
         data["cases"] = [_plain(c.value) for c in step.cases]
-    elif step.kind == "split":
+    elif isinstance(step, ps.Split):
         data["arms"] = [a.percent for a in step.arms]
     return data
 
@@ -194,57 +196,56 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, sort_keys=True, default=str))
 
 
-def _duration(data: Any) -> str:
-    if not isinstance(data, Mapping):
-        return "?"
-    return " ".join(f"{n} {u}{'' if n == 1 or u.endswith('s') else 's'}" for n, u in data.get("parts", []))
+def _duration(duration: ps.Duration) -> str:
+    return " ".join(f"{n} {u}{'' if n == 1 or u.endswith('s') else 's'}" for n, u in duration.parts)
 
 
-def step_summary(step: Step) -> str:
+def _quoted(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def step_summary(step: Step) -> str:  # noqa: C901 - one case per kind
     """A short line for a step: `send email "A"`, `delay 3 days`, `if (2 branches)`.
 
     >>> from wfdsl.spans import Span
     >>> span = Span(file="w.wf", line=1, col=1, end_line=1, end_col=2)
-    >>> step_summary(Step(id="steps.0", kind="send_email", span=span, next=None, args={"email": "Welcome"}))
+    >>> step_summary(ps.SendEmail(id="steps.0", span=span, next=None, email="Welcome"))
     'send email "Welcome"'
     """
-    args = step.args
-    kind = step.kind
-    words = kind.replace("_", " ")
-    quoted = {
-        "send_email": "email",
-        "create_task": "title",
-        "add_to_list": "list",
-        "remove_from_list": "list",
-        "enroll_in_workflow": "workflow",
-        "unenroll_from_workflow": "workflow",
-        "assign_owner": "owner",
-        "placeholder": "text",
-        "label": "name",
-        "go_to": "label",
-    }
-    if kind in quoted:
-        return f"{words} {json.dumps(args.get(quoted[kind]), ensure_ascii=False)}"
-    if kind == "delay":
-        return f"delay {_duration(args.get('duration'))}"
-    if kind == "wait_for":
-        event = args.get("event")
-        name = event.get("type") if isinstance(event, Mapping) else "?"
-        return f"wait for {name} up to {_duration(args.get('timeout'))}"
-    if kind in ("set", "clear", "increment"):
-        target = f"{args.get('object')}.{args.get('property')}"
-        if kind == "set":
-            return f"set {target} = {json.dumps(args.get('value'), ensure_ascii=False, default=str)}"
-        return f"{kind} {target}"
-    if kind == "notify":
-        return f"notify {json.dumps(args.get('recipient') or 'owner', ensure_ascii=False)}"
-    if kind == "webhook":
-        return f"webhook {args.get('method')} {json.dumps(args.get('url'), ensure_ascii=False)}"
-    if kind == "if":
+    words = step.kind.replace("_", " ")
+    if isinstance(step, ps.SendEmail):
+        return f"{words} {_quoted(step.email)}"
+    if isinstance(step, ps.CreateTask):
+        return f"{words} {_quoted(step.title)}"
+    if isinstance(step, (ps.AddToList, ps.RemoveFromList)):
+        return f"{words} {_quoted(step.list)}"
+    if isinstance(step, (ps.EnrollInWorkflow, ps.UnenrollFromWorkflow)):
+        return f"{words} {_quoted(step.workflow)}"
+    if isinstance(step, ps.AssignOwner):
+        return f"{words} {_quoted(step.owner)}"
+    if isinstance(step, ps.Placeholder):
+        return f"{words} {_quoted(step.text)}"
+    if isinstance(step, ps.Label):
+        return f"{words} {_quoted(step.name)}"
+    if isinstance(step, ps.GoTo):
+        return f"{words} {_quoted(step.label)}"
+    if isinstance(step, ps.Delay):
+        return f"delay {_duration(step.duration)}"
+    if isinstance(step, ps.WaitFor):
+        return f"wait for {step.event.type} up to {_duration(step.timeout)}"
+    if isinstance(step, ps.SetProperty):
+        return f"set {step.object}.{step.property} = {json.dumps(step.value, ensure_ascii=False, default=str)}"
+    if isinstance(step, (ps.ClearProperty, ps.Increment)):
+        return f"{step.kind} {step.object}.{step.property}"
+    if isinstance(step, ps.Notify):
+        return f"notify {_quoted(step.recipient or 'owner')}"
+    if isinstance(step, ps.Webhook):
+        return f"webhook {step.method} {_quoted(step.url)}"
+    if isinstance(step, ps.If):
         return f"if ({len(step.branches)} condition{'s' if len(step.branches) != 1 else ''})"
-    if kind == "branch_on":
-        return f"branch on {args.get('object')}.{args.get('property')}"
-    if kind == "split":
+    if isinstance(step, ps.BranchOn):
+        return f"branch on {step.object}.{step.property}"
+    if isinstance(step, ps.Split):
         return "split " + "/".join(f"{a.percent:g}%" for a in step.arms)
     return words
 

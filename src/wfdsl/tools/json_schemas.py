@@ -232,7 +232,8 @@ def event_schema() -> Schema:
 
 # ---------------------------------------------------------------- plans
 
-#: Argument schemas of each step kind (`wfdsl.plan.model.ARG_CHECKS`, as JSON Schema).
+#: Argument schemas of each step kind (the checks of the step classes' arguments in
+#: `wfdsl.plan.steps`, as JSON Schema).
 _TEXT: Schema = {"type": "string"}
 _OPT_TEXT: Schema = {"type": ["string", "null"]}
 _D: Schema = {"$ref": "#/$defs/duration"}
@@ -396,10 +397,9 @@ def _criteria_schema() -> Schema:
     }
 
 
-def plan_schema() -> Schema:
-    """The compiled plan (`wfdsl compile -o plan.json`)."""
-    assert set(STEP_ARG_SCHEMAS) == set(STEP_KINDS)
-    span = {
+def _span_schema() -> Schema:
+    """A source span as plans carry it."""
+    return {
         "type": "array",
         "description": "[file, line, col, end_line, end_col], 1-based, end column exclusive.",
         "prefixItems": [
@@ -412,6 +412,10 @@ def plan_schema() -> Schema:
         "minItems": 5,
         "maxItems": 5,
     }
+
+
+def _step_schema() -> Schema:
+    """A step: its kind, arguments by kind, next step and span."""
     kind_rules = []
     for kind in STEP_KINDS:
         args: Schema = {"type": "object", "properties": STEP_ARG_SCHEMAS[kind]}
@@ -420,7 +424,7 @@ def plan_schema() -> Schema:
         targets = STEP_TARGETS.get(kind, {})
         then: Schema = {"properties": {"args": args, **targets}}
         kind_rules.append({"if": {"properties": {"kind": {"const": kind}}}, "then": then})
-    step = {
+    return {
         "type": "object",
         "properties": {
             "id": _TEXT,
@@ -433,11 +437,11 @@ def plan_schema() -> Schema:
         "required": ["id", "kind", "span"],
         "allOf": kind_rules,
     }
-    index_part = {
-        "type": "object",
-        "properties": {k: {"type": "array", "items": _TEXT} for k in ("events", "properties", "lists", "workflows")},
-    }
-    trigger = {
+
+
+def _trigger_schema() -> Schema:
+    """A workflow's trigger: filter, events, manual or schedule."""
+    return {
         "type": "object",
         "properties": {
             "kind": {"enum": list(TRIGGER_KINDS)},
@@ -461,7 +465,11 @@ def plan_schema() -> Schema:
             {"if": {"properties": {"kind": {"const": "schedule"}}}, "then": {"required": ["recurrence"]}},
         ],
     }
-    settings = {
+
+
+def _settings_schema() -> Schema:
+    """A workflow's settings: time zone, windows, pauses, failure handling."""
+    return {
         "type": "object",
         "properties": {
             "timezone": {"type": "string", "description": "An IANA time zone name."},
@@ -483,7 +491,15 @@ def plan_schema() -> Schema:
             "on_failure": {"enum": ["continue", "stop"]},
         },
     }
-    workflow = {
+
+
+def _workflow_schema() -> Schema:
+    """One compiled workflow."""
+    index_part = {
+        "type": "object",
+        "properties": {k: {"type": "array", "items": _TEXT} for k in ("events", "properties", "lists", "workflows")},
+    }
+    return {
         "type": "object",
         "properties": {
             "name": _TEXT,
@@ -491,7 +507,7 @@ def plan_schema() -> Schema:
             "description": _OPT_TEXT,
             "source_hash": {"type": "string", "description": "SHA-256 hex of the workflow's source text."},
             "span": {"$ref": "#/$defs/span"},
-            "trigger": trigger,
+            "trigger": _trigger_schema(),
             "reenroll": {
                 "type": "object",
                 "properties": {
@@ -512,14 +528,18 @@ def plan_schema() -> Schema:
                     },
                 }
             ),
-            "settings": settings,
+            "settings": _settings_schema(),
             "index": {"type": "object", "additionalProperties": index_part},
             "entry": _TARGET,
             "steps": {"type": "object", "additionalProperties": {"$ref": "#/$defs/step"}},
         },
         "required": ["name", "object", "trigger", "steps"],
     }
-    value: Schema = {
+
+
+def _value_schema() -> Schema:
+    """A typed value of criteria and actions."""
+    return {
         "description": "A typed value: JSON scalars as they are; dates, times and percentages as small objects.",
         "anyOf": [
             {"type": ["string", "number", "boolean"]},
@@ -534,7 +554,11 @@ def plan_schema() -> Schema:
             {"type": "object", "properties": {"percent": {"type": "number"}}, "required": ["percent"]},
         ],
     }
-    duration = {
+
+
+def _duration_schema() -> Schema:
+    """A duration as written and in seconds."""
+    return {
         "type": "object",
         "description": 'What was written and the total: {"parts": [[1, "day"], [6, "hour"]], "seconds": 108000}.',
         "properties": {
@@ -552,7 +576,11 @@ def plan_schema() -> Schema:
         },
         "required": ["parts", "seconds"],
     }
-    event = {
+
+
+def _event_pattern_schema() -> Schema:
+    """An event pattern of triggers, waits and `has …`."""
+    return {
         "type": "object",
         "description": "An event pattern: a trigger group, the event of `wait for` or of `has …`.",
         "properties": {
@@ -566,6 +594,11 @@ def plan_schema() -> Schema:
         },
         "required": ["type"],
     }
+
+
+def plan_schema() -> Schema:
+    """The compiled plan (`wfdsl compile -o plan.json`)."""
+    assert set(STEP_ARG_SCHEMAS) == set(STEP_KINDS)
     return _doc(
         "plan.json",
         "wfdsl compiled plan",
@@ -578,18 +611,18 @@ def plan_schema() -> Schema:
             },
             "required": ["format_version", "workflows"],
             "$defs": {
-                "workflow": workflow,
-                "step": step,
+                "workflow": _workflow_schema(),
+                "step": _step_schema(),
                 "criteria": _criteria_schema(),
-                "event": event,
-                "value": value,
-                "duration": duration,
+                "event": _event_pattern_schema(),
+                "value": _value_schema(),
+                "duration": _duration_schema(),
                 "property": {
                     "type": "object",
                     "properties": {"object": _TEXT, "property": _TEXT},
                     "required": ["object", "property"],
                 },
-                "span": span,
+                "span": _span_schema(),
             },
         },
     )

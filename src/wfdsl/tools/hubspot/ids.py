@@ -9,6 +9,10 @@ from __future__ import annotations
 import re
 
 #: wfdsl object type -> HubSpot objectTypeId.
+#: Custom properties this bridge writes and reads back (text the flow JSON has no field for).
+TIMEZONE_PROPERTY = "wfdsl.timezone"
+LABELS_PROPERTY = "wfdsl.labels"
+
 OBJECT_TYPE_IDS: dict[str, str] = {
     "contact": "0-1",
     "company": "0-2",

@@ -20,130 +20,55 @@ paths shown relative to that directory.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import attrs
 
-from wfdsl.catalog import EVENTS, WORKFLOW_EVENTS
+from wfdsl.catalog import EVENTS
 from wfdsl.check import check_project, select
-from wfdsl.check.context import event_attribute_values, event_workflow_names
+from wfdsl.check.context import event_attribute_values
 from wfdsl.diagnostics import Diagnostic
 from wfdsl.schema import BUILTIN, ConfigError, LintSettings, Schema, find_config, load_lint_settings, load_schema
-from wfdsl.spans import Span
 from wfdsl.syntax import nodes as n
 from wfdsl.syntax.parser import ParseResult, expected_terminals, parse, terminal_words
 from wfdsl.syntax.project import Project
 from wfdsl.tools.fmt import format_source
 from wfdsl.tools.lsp.docs import describe
+from wfdsl.tools.lsp.edits import did_you_mean_fix, line_edits
+from wfdsl.tools.lsp.outline import (
+    attributes_line,
+    enclosing_event,
+    event_markdown,
+    head_span,
+    names_workflow,
+    node_chain,
+    options_line,
+    property_markdown,
+    workflow_markdown,
+    workflow_symbol,
+)
+from wfdsl.tools.lsp.values import (
+    Completion,
+    Edit,
+    Hover,
+    LintResult,
+    Location,
+    Pos,
+    Range,
+    Symbol,
+    contains,
+    offset_at,
+    pos_at,
+    span_range,
+    text_in,
+)
 
 #: Directories never searched for project files.
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "venv"})
-
-
-# ---------------------------------------------------------------- positions
-
-
-@attrs.frozen
-class Pos:
-    """A 0-based line and character (code points)."""
-
-    line: int
-    char: int
-
-
-@attrs.frozen
-class Range:
-    start: Pos
-    end: Pos
-
-
-def span_range(span: Span) -> Range:
-    """A span (1-based, end exclusive) as a 0-based range."""
-    return Range(
-        Pos(max(0, span.line - 1), max(0, span.col - 1)),
-        Pos(max(0, span.end_line - 1), max(0, span.end_col - 1)),
-    )
-
-
-def _contains(span: Span, line: int, col: int) -> bool:
-    """Whether 1-based (line, col) is inside the span or just after its end."""
-    return (span.line, span.col) <= (line, col) <= (span.end_line, span.end_col)
-
-
-def offset_at(text: str, pos: Pos) -> int:
-    """The index in `text` of a position, clamped to the text."""
-    lines = text.split("\n")
-    line = min(max(pos.line, 0), len(lines) - 1)
-    start = sum(len(item) + 1 for item in lines[:line])
-    return start + min(max(pos.char, 0), len(lines[line]))
-
-
-def pos_at(text: str, offset: int) -> Pos:
-    offset = min(max(offset, 0), len(text))
-    line = text.count("\n", 0, offset)
-    return Pos(line, offset - (text.rfind("\n", 0, offset) + 1))
-
-
-def text_in(text: str, rng: Range) -> str:
-    return text[offset_at(text, rng.start) : offset_at(text, rng.end)]
-
-
-# ---------------------------------------------------------------- results
-
-
-@attrs.frozen(kw_only=True)
-class LintResult:
-    """A project's diagnostics: every file of the project (empty tuples included)."""
-
-    root: str | None
-    files: Mapping[str, tuple[Diagnostic, ...]]
-    problem: str | None = None  # a configuration that could not be used
-
-
-@attrs.frozen(kw_only=True)
-class Hover:
-    markdown: str
-    range: Range
-
-
-@attrs.frozen(kw_only=True)
-class Completion:
-    """One proposal; `kind` is keyword, property, event, attribute, workflow, list, object or value."""
-
-    label: str
-    kind: str
-    detail: str | None = None
-    documentation: str | None = None
-    replace: Range | None = None  # the text the proposal replaces (else the word at the cursor)
-
-
-@attrs.frozen(kw_only=True)
-class Location:
-    path: str
-    range: Range
-
-
-@attrs.frozen(kw_only=True)
-class Symbol:
-    """`kind`: workflow, trigger, clause or step."""
-
-    name: str
-    kind: str
-    range: Range
-    selection: Range
-    detail: str | None = None
-    children: tuple[Symbol, ...] = ()
-
-
-@attrs.frozen(kw_only=True)
-class Edit:
-    range: Range
-    text: str
 
 
 # ---------------------------------------------------------------- workspace
@@ -337,10 +262,10 @@ class Workspace:
             return None
         line, col = pos.line + 1, pos.char + 1
         for node in reversed(chain):
-            if isinstance(node, n.EventRef) and _contains(node.name_span, line, col):
-                return Hover(markdown=_event_markdown(node.name), range=span_range(node.name_span))
+            if isinstance(node, n.EventRef) and contains(node.name_span, line, col):
+                return Hover(markdown=event_markdown(node.name), range=span_range(node.name_span))
         deepest = chain[-1]
-        event = _enclosing_event(chain)
+        event = enclosing_event(chain)
         if isinstance(deepest, n.PropertyRef) and event is not None:
             spec = EVENTS.get(event.name)
             if spec is not None:
@@ -350,21 +275,21 @@ class Workspace:
                     if known
                     else f"`{deepest.dotted}` is not an attribute of `{event.name}`"
                 )
-                return Hover(markdown=text + "\n\n" + _attributes_line(event.name), range=span_range(deepest.span))
+                return Hover(markdown=text + "\n\n" + attributes_line(event.name), range=span_range(deepest.span))
         if isinstance(deepest, n.PropertyRef | n.Variable):
             parts = deepest.parts if isinstance(deepest, n.PropertyRef) else deepest.path
-            markdown = _property_markdown(self.schema(path), parts)
+            markdown = property_markdown(self.schema(path), parts)
             if markdown is not None:
                 return Hover(markdown=markdown, range=span_range(deepest.span))
-        if isinstance(deepest, n.StringLit) and _names_workflow(chain):
+        if isinstance(deepest, n.StringLit) and names_workflow(chain):
             found = self._workflow_named(path, deepest.value)
             if found is not None:
                 file, workflow = found
-                return Hover(markdown=_workflow_markdown(workflow, file), range=span_range(deepest.span))
+                return Hover(markdown=workflow_markdown(workflow, file), range=span_range(deepest.span))
         for node in reversed(chain):
             doc = describe(node)
             if doc is not None:
-                return Hover(markdown=doc, range=span_range(_head_span(node)))
+                return Hover(markdown=doc, range=span_range(head_span(node)))
         return None
 
     def _workflow_named(self, path: str, name: str) -> tuple[str, n.Workflow] | None:
@@ -391,7 +316,7 @@ class Workspace:
                 for node in workflow.walk()
                 if isinstance(node, n.Label) and node.name.value == target
             ]
-        if _names_workflow(chain):
+        if names_workflow(chain):
             _, results = self.results(path)
             return [
                 Location(path=file, range=span_range(workflow.name.span))
@@ -406,7 +331,7 @@ class Workspace:
         if result is None:
             return []
         lines = result.source.split("\n")
-        return [_workflow_symbol(w, lines) for w in result.module.workflows]
+        return [workflow_symbol(w, lines) for w in result.module.workflows]
 
     def format(self, path: str) -> list[Edit] | None:
         """The edits that make the document `wfdsl fmt`'s output; None when it does not parse."""
@@ -471,7 +396,7 @@ class Workspace:
             events = [e for e in EVENTS if e.startswith(head + ".")]
             return [
                 Completion(
-                    label=e.split(".", 1)[1], kind="event", detail=e, documentation=_attributes_line(e), replace=replace
+                    label=e.split(".", 1)[1], kind="event", detail=e, documentation=attributes_line(e), replace=replace
                 )
                 for e in events
             ]
@@ -485,7 +410,7 @@ class Workspace:
                 label=name,
                 kind="property",
                 detail=prop.type,
-                documentation=_options_line(prop.options) if prop.options else None,
+                documentation=options_line(prop.options) if prop.options else None,
                 replace=replace,
             )
             for name, prop in sorted(schema.properties(object_type).items())
@@ -512,7 +437,7 @@ class Workspace:
                 for name in EVENTS:
                     out.setdefault(
                         name,
-                        Completion(label=name, kind="event", documentation=_attributes_line(name), replace=replace),
+                        Completion(label=name, kind="event", documentation=attributes_line(name), replace=replace),
                     )
             if last != "object":
                 for name in schema.object_types:
@@ -542,254 +467,6 @@ def _is_below(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-# ---------------------------------------------------------------- AST helpers
-
-
-def node_chain(module: n.Module, pos: Pos) -> list[n.Node]:
-    """The nodes at a position, from the workflow down to the innermost one."""
-    line, col = pos.line + 1, pos.char + 1
-    chain: list[n.Node] = []
-    children: Iterable[n.Node] = module.workflows
-    while True:
-        inside = [c for c in children if _contains(c.span, line, col)]
-        if not inside:
-            return chain
-        # Just after one node and at the start of the next: the next one.
-        node = inside[-1]
-        chain.append(node)
-        children = list(node.children())
-
-
-def _enclosing_event(chain: Sequence[n.Node]) -> n.EventRef | None:
-    for node in reversed(chain):
-        if isinstance(node, n.EventRef):
-            return node
-    return None
-
-
-def _names_workflow(chain: Sequence[n.Node]) -> bool:
-    """Whether the innermost node (a string) names a workflow."""
-    literal = chain[-1]
-    parent = chain[-2] if len(chain) > 1 else None
-    if isinstance(parent, n.EnrolledIn | n.ReachedGoal | n.EnrollInWorkflow | n.UnenrollFromWorkflow):
-        return True
-    event = _enclosing_event(chain)
-    if event is not None and event.name in WORKFLOW_EVENTS:
-        return any(item is literal for item in event_workflow_names(event))
-    return False
-
-
-def _head_span(node: n.Node) -> Span:
-    """A compound node's first line (an `if` block's head), else its span."""
-    span = node.span
-    if span.end_line > span.line and isinstance(node, n.If | n.BranchOn | n.Split | n.Block | n.SettingsClause):
-        return Span(file=span.file, line=span.line, col=span.col, end_line=span.line, end_col=span.col + 1)
-    return span
-
-
-def _event_markdown(name: str) -> str:
-    spec = EVENTS.get(name)
-    if spec is None:
-        return f"`{name}` is not in the event catalog"
-    return f"**{name}** (event, {spec.describe_objects()})\n\n{_attributes_line(name)}"
-
-
-def _attributes_line(name: str) -> str:
-    spec = EVENTS.get(name)
-    if spec is None:
-        return ""
-    if not spec.attributes:
-        return "No attributes."
-    return "Attributes: " + ", ".join(f"`{a}`" for a in spec.attributes)
-
-
-def _options_line(options: Sequence[str]) -> str:
-    return "Options: " + ", ".join(f'`"{o}"`' for o in options)
-
-
-def _property_markdown(schema: Schema, parts: Sequence[str]) -> str | None:
-    if len(parts) != 2 or not schema.has_object(parts[0]):
-        return None
-    prop = schema.property(parts[0], parts[1])
-    where = "the built-in schema" if schema.is_builtin else os.path.basename(schema.source or "")
-    if prop is None:
-        return f"`{parts[0]}.{parts[1]}` is not in {where}"
-    text = f"**{parts[0]}.{parts[1]}**: {prop.type}"
-    if prop.options:
-        text += "\n\n" + _options_line(prop.options)
-    return text + f"\n\n(from {where})"
-
-
-def _workflow_markdown(workflow: n.Workflow, file: str) -> str:
-    text = f'**workflow "{workflow.name.value}"**'
-    if workflow.object_type:
-        text += f" ({workflow.object_type})"
-    described = workflow.first(n.DescriptionClause)
-    if isinstance(described, n.DescriptionClause):
-        text += f"\n\n{described.text.value}"
-    return text + f"\n\n{os.path.basename(file)}:{workflow.span.line}"
-
-
-_STEP_BLOCKS = (n.If, n.BranchOn, n.Split)
-
-
-def _first_line(node: n.Node, lines: Sequence[str], limit: int = 60) -> str:
-    if node.span.line - 1 >= len(lines):
-        return type(node).__name__
-    line = lines[node.span.line - 1]
-    end = node.span.end_col - 1 if node.span.end_line == node.span.line else len(line)
-    text = " ".join(line[node.span.col - 1 : end].split()).removesuffix("{").strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _step_symbols(block: n.Block, source: Sequence[str]) -> tuple[Symbol, ...]:
-    out: list[Symbol] = []
-    for step in block.steps:
-        children: list[Symbol] = []
-        if isinstance(step, n.If):
-            for branch in step.branches:
-                children.extend(_step_symbols(branch.body, source))
-            if step.else_body is not None:
-                children.extend(_step_symbols(step.else_body, source))
-        elif isinstance(step, n.BranchOn):
-            for case in step.cases:
-                children.extend(_step_symbols(case.body, source))
-            if step.else_body is not None:
-                children.extend(_step_symbols(step.else_body, source))
-        elif isinstance(step, n.Split):
-            for arm in step.arms:
-                children.extend(_step_symbols(arm.body, source))
-        selection = step.name.span if isinstance(step, n.Label) else _head_span(step)
-        out.append(
-            Symbol(
-                name=_first_line(step, source),
-                kind="label" if isinstance(step, n.Label) else "step",
-                range=span_range(step.span),
-                selection=span_range(selection),
-                children=tuple(children),
-            )
-        )
-    return tuple(out)
-
-
-def _workflow_symbol(workflow: n.Workflow, source: Sequence[str]) -> Symbol:
-    children: list[Symbol] = []
-    for clause in workflow.clauses:
-        if isinstance(clause, n.EnrollClause):
-            children.append(
-                Symbol(
-                    name=_first_line(clause, source),
-                    kind="trigger",
-                    range=span_range(clause.span),
-                    selection=span_range(_head_span(clause)),
-                )
-            )
-        elif isinstance(clause, n.StepsClause):
-            children.append(
-                Symbol(
-                    name="steps",
-                    kind="clause",
-                    range=span_range(clause.span),
-                    selection=span_range(_head_span(clause)),
-                    children=_step_symbols(clause.body, source),
-                )
-            )
-        elif isinstance(clause, n.GoalClause | n.UnenrollClause):
-            children.append(
-                Symbol(
-                    name=_first_line(clause, source),
-                    kind="clause",
-                    range=span_range(clause.span),
-                    selection=span_range(_head_span(clause)),
-                )
-            )
-    return Symbol(
-        name=workflow.name.value,
-        kind="workflow",
-        detail=workflow.object_type,
-        range=span_range(workflow.span),
-        selection=span_range(workflow.name.span),
-        children=tuple(children),
-    )
-
-
-# ---------------------------------------------------------------- edits
-
-
-def line_edits(old: str, new: str) -> list[Edit]:
-    """The smallest line-wise edits that turn `old` into `new`.
-
-    >>> [(e.range.start.line, e.range.end.line, e.text) for e in line_edits("a\\nb\\nc\\n", "a\\nB\\nc\\n")]
-    [(1, 2, 'B\\n')]
-    """
-    a = old.splitlines(keepends=True)
-    b = new.splitlines(keepends=True)
-    starts = [0]
-    for item in a:
-        starts.append(starts[-1] + len(item))
-    edits: list[Edit] = []
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            continue
-        rng = Range(pos_at(old, starts[i1]), pos_at(old, starts[i2]))
-        edits.append(Edit(range=rng, text="".join(b[j1:j2])))
-    return edits
-
-
-_HINT_WORD = re.compile(r'did you mean (?:`([^`]+)`|"((?:[^"\\]|\\.)*)")\?')
-_NAME_RUN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/]*")
-
-
-def did_you_mean_fix(found: str, hint: str | None) -> str | None:
-    """The text that replaces `found` (the text a diagnostic's range covers) as its hint suggests.
-
-    >>> did_you_mean_fix("form.submited", "did you mean `form.submitted`?")
-    'form.submitted'
-    >>> did_you_mean_fix("contact.fristname", "did you mean `firstname`?")
-    'contact.firstname'
-    >>> did_you_mean_fix('"Welcom"', 'did you mean "Welcome"?')
-    '"Welcome"'
-    """
-    if not hint:
-        return None
-    match = _HINT_WORD.search(hint)
-    if match is None:
-        return None
-    if match.group(2) is not None:
-        suggestion = match.group(2)
-        if found.startswith('"') and found.endswith('"') and len(found) >= 2:
-            return '"' + suggestion + '"'
-        return suggestion.replace('\\"', '"').replace("\\\\", "\\")
-    suggestion = match.group(1)
-    if found.startswith('"') and len(found) >= 2:
-        return '"' + suggestion + '"'
-    # The closest run of name characters (a whole dotted name, or one of its parts) is the misspelling.
-    best: tuple[float, int, int] | None = None
-    for run in _NAME_RUN.finditer(found):
-        for start, end in _parts(run.group(), run.start()):
-            ratio = difflib.SequenceMatcher(None, found[start:end].lower(), suggestion.lower()).ratio()
-            if best is None or ratio > best[0]:
-                best = (ratio, start, end)
-    if best is None:
-        return None
-    _, start, end = best
-    return found[:start] + suggestion + found[end:]
-
-
-def _parts(word: str, offset: int) -> Iterator[tuple[int, int]]:
-    """(start, end) of every run of consecutive dot-separated parts of `word`."""
-    pieces = word.split(".")
-    bounds: list[tuple[int, int]] = []
-    at = offset
-    for piece in pieces:
-        bounds.append((at, at + len(piece)))
-        at += len(piece) + 1
-    for i in range(len(bounds)):
-        for j in range(i, len(bounds)):
-            yield bounds[i][0], bounds[j][1]
-
-
 def _open_string(prefix: str) -> int | None:
     """The index of the `"` that opens a string still open at the end of `prefix`, else None."""
     start: int | None = None
@@ -807,3 +484,23 @@ def _open_string(prefix: str) -> int | None:
             start = None
         index += 1
     return start
+
+
+__all__ = [
+    "SKIPPED_DIRS",
+    "Completion",
+    "Edit",
+    "Hover",
+    "LintResult",
+    "Location",
+    "Pos",
+    "Range",
+    "Symbol",
+    "Workspace",
+    "did_you_mean_fix",
+    "line_edits",
+    "offset_at",
+    "pos_at",
+    "span_range",
+    "text_in",
+]

@@ -30,18 +30,9 @@ from pygls.uris import from_fs_path
 from wfdsl import __version__
 from wfdsl.diagnostics import Diagnostic, Severity
 from wfdsl.tools.formats import help_uri
-from wfdsl.tools.lsp.analysis import (
-    Completion,
-    LintResult,
-    Pos,
-    Range,
-    Symbol,
-    Workspace,
-    did_you_mean_fix,
-    offset_at,
-    span_range,
-    text_in,
-)
+from wfdsl.tools.lsp.analysis import Workspace
+from wfdsl.tools.lsp.edits import did_you_mean_fix
+from wfdsl.tools.lsp.values import Completion, LintResult, Pos, Range, Symbol, offset_at, span_range, text_in
 
 #: Seconds of quiet after a change before a project is checked again.
 DEFAULT_DEBOUNCE = 0.25

@@ -1,0 +1,310 @@
+"""Engine context: the effects, the clock time, the compiled workflows and the queue that every phase shares.
+
+The engine's phases (`dispatch`, `enroll`, `lifecycle`, `steps`, `actions`,
+`timers`) are separate objects that hold one `Context` and nothing else of
+each other's state. It carries what they all use: the CRM adapter, the store,
+the clock and the engine's time, the compiled workflows, the queue of chained
+events, the observer, and the small operations every phase needs (write a
+history entry, build a record's facts, emit an event, set a timer).
+
+>>> import datetime as dt
+>>> from wfdsl.runtime.protocols import VirtualClock
+>>> ctx = Context(None, None, VirtualClock(dt.datetime(2026, 1, 1)))  # type: ignore[arg-type]
+>>> ctx.now.isoformat()
+'2026-01-01T00:00:00+00:00'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import operator
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import attrs
+
+from wfdsl.plan.model import EventSpec, WorkflowPlan, decode_value
+from wfdsl.runtime import timing
+from wfdsl.runtime.criteria import compile_criteria, compile_event_criteria
+from wfdsl.runtime.facts import RecordFacts
+from wfdsl.runtime.observe import Observer, Scope
+from wfdsl.runtime.protocols import (
+    Clock,
+    CRMAdapter,
+    Enrollment,
+    Event,
+    HistoryEntry,
+    IdentifiedStore,
+    Record,
+    StateStore,
+    Timer,
+    utc,
+)
+
+#: Re-entries of one workflow by one record through workflow actions allowed per hour.
+LOOP_LIMIT = 10
+
+Predicate = Callable[[Any], bool]
+T = TypeVar("T")
+
+_ENROLLMENT_FIELDS = tuple(field.name for field in attrs.fields(Enrollment))
+_enrollment_values = operator.attrgetter(*_ENROLLMENT_FIELDS)
+
+
+def evolve(enr: Enrollment, **changes: Any) -> Enrollment:
+    """`attrs.evolve` for enrollments, which every step copies: the same new instance
+    (built by the class's own `__init__`), its fields read and paired in C rather
+    than one `getattr` at a time, without attrs' per-call look at the class."""
+    values = dict(zip(_ENROLLMENT_FIELDS, _enrollment_values(enr), strict=True))
+    values.update(changes)
+    return Enrollment(**values)
+
+
+@attrs.define
+class Compiled:
+    """A workflow plan with its criteria compiled once."""
+
+    plan: WorkflowPlan
+    trigger: Predicate | None
+    refinement: Predicate | None
+    goal: Predicate | None
+    unenroll: Predicate | None
+    events: list[tuple[EventSpec, Callable[..., bool] | None]]
+    watch_events: frozenset[str]
+    watch_props: frozenset[str]
+    watch_lists: frozenset[str]
+    watch_workflows: frozenset[str]
+    #: What an event must carry for this event trigger to fire (see `index.pins`), or None.
+    pins: frozenset[tuple[str, str, str]] | None = None
+    #: A filter trigger that a record may meet as soon as it is created (see `index.meets_when_new`).
+    when_new: bool = False
+
+
+@attrs.frozen
+class Goto:
+    """What a step handler returns to go on: the enrollment as it now stands, and the next step."""
+
+    enr: Enrollment
+    target: str | None
+
+
+#: What a step handler returns when the enrollment waits (a timer is set) ...
+WAIT = object()
+#: ... or when it ended.
+ENDED = object()
+
+_PLAIN = frozenset({str, int, float, bool})
+
+
+def plan_value(value: Any) -> Any:
+    """A plan literal as a CRM property value (dates as ISO text)."""
+    if value is None or type(value) in _PLAIN:
+        return value  # what decode_value returns unchanged (the common case, on every event)
+    decoded = decode_value(value)
+    if isinstance(decoded, (dt.date, dt.time)):
+        return decoded.isoformat()
+    if isinstance(decoded, list):
+        return [plan_value(v) for v in value]
+    return decoded
+
+
+def is_plain(value: object) -> bool:
+    """Whether a value is text, a number or a truth value (shown as it is in history)."""
+    return type(value) in _PLAIN
+
+
+def _same(actual: Any, expected: Any) -> bool:
+    """Loose equality for `changed to` / `from`: numbers numerically, text case-insensitively."""
+    expected = plan_value(expected)
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return str(actual).lower() == str(expected).lower()
+    if isinstance(expected, (int, float)):
+        try:
+            return float(actual) == float(expected)
+        except (TypeError, ValueError):
+            return False
+    if actual is None:
+        return False
+    return str(actual).casefold() == str(expected).casefold()
+
+
+@attrs.frozen
+class _EventClock:
+    """The `now`/`tz` that event criteria read for relative dates."""
+
+    now: dt.datetime
+    tz: dt.tzinfo = dt.timezone.utc
+
+
+class Context:
+    """What the engine's phases share (one per engine)."""
+
+    def __init__(
+        self,
+        crm: CRMAdapter,
+        store: StateStore,
+        clock: Clock,
+        *,
+        loop_limit: int = LOOP_LIMIT,
+        allow_placeholders: bool = False,
+        observer: Observer | None = None,
+    ) -> None:
+        self.crm = crm
+        self.store = store
+        self.store_id = store.store_id() if isinstance(store, IdentifiedStore) else ""
+        self.clock = clock
+        self.loop_limit = loop_limit
+        # A workflow with placeholder actions cannot be turned on (`placeholder-action`
+        # is an error when activating); a simulation may preview it, recording each
+        # placeholder as `skipped`.
+        self.allow_placeholders = allow_placeholders
+        #: None observes nothing: each phase then skips every hook with one test.
+        self.observer = observer
+        #: Pinned event triggers (`form.submitted(form = "X")`) are normally skipped for
+        #: events that cannot match them, unseen; an observer that explains every refusal
+        #: asks to see each one (the decisions are the same).
+        self.every_trigger = observer is not None and observer.every_trigger
+        self.now = utc(clock.now())
+        #: The compiled workflows by name, in plan order (replaced by a deploy).
+        self.plans: dict[str, Compiled] = {}
+        self.order: dict[str, int] = {}
+        # Batches of events: the events one change stands for are judged together.
+        self.queue: deque[list[Event]] = deque()
+        # (workflow, object, id) an event trigger fired for in the batch being dispatched
+        self.triggered: set[tuple[str, str, str]] = set()
+        self._criteria_cache: dict[int, tuple[Any, Predicate]] = {}
+        self._event_cache: dict[str, Callable[..., bool]] = {}
+        # One clock per engine time for event criteria (they are judged once per workflow).
+        self._event_clock: _EventClock | None = None
+
+    # ------------------------------------------------------------ criteria
+
+    def fn(self, criteria: Any, *, observed: bool = True) -> Predicate:
+        """Compiled criteria, once per criteria object; observed, each call is reported."""
+        cached = self._criteria_cache.get(id(criteria))
+        if cached is None or cached[0] is not criteria:
+            cached = (criteria, compile_criteria(criteria))
+            self._criteria_cache[id(criteria)] = cached
+        observer = self.observer
+        if observer is None or not observed:
+            return cached[1]
+        inner = cached[1]
+
+        def reported(facts: Any) -> bool:
+            result = bool(inner(facts))
+            observer.criteria_evaluated(criteria, facts, result)
+            return result
+
+        return reported
+
+    def event_fn(self, criteria: Any) -> Callable[..., bool] | None:
+        """Compiled event criteria, once per distinct criteria (a `wait for` read back
+        from a durable store is a fresh dict each time)."""
+        if criteria is None:
+            return None
+        key = json.dumps(criteria, sort_keys=True, default=str)
+        fn = self._event_cache.get(key)
+        if fn is None:
+            fn = compile_event_criteria(criteria)
+            self._event_cache[key] = fn
+        return fn
+
+    def matches(self, spec: EventSpec, fn: Callable[..., bool] | None, event: Event) -> bool:
+        """Whether `event` is one `spec` describes (a trigger event, or a `wait for` pattern)."""
+        result = self._matches(spec, fn, event)
+        if self.observer is not None:
+            self.observer.event_matched(spec, event, result)
+        return result
+
+    def _matches(self, spec: EventSpec, fn: Callable[..., bool] | None, event: Event) -> bool:
+        etype, obj, prop = spec.type, spec.object, spec.property
+        from_v, to_v = spec.from_value, spec.to_value
+        if etype != event.type:
+            return False
+        if etype == "property.changed":
+            if obj != event.object or prop != event.data.get("property"):
+                return False
+            if from_v is not None and not _same(event.data.get("previous"), from_v):
+                return False
+            if to_v is not None and not _same(event.data.get("value"), to_v):
+                return False
+        # Relative dates in event criteria are measured from the engine's time.
+        if fn is None:
+            return True
+        clock = self._event_clock
+        if clock is None or clock.now is not self.now:
+            clock = self._event_clock = _EventClock(self.now)
+        return fn(event.data, clock)
+
+    # ------------------------------------------------------------ what every phase does
+
+    def within(self, scope: Scope, work: Callable[..., T], *args: Any, **kw: Any) -> T:
+        """`work(*args, **kw)` inside an observed scope (only called with an observer)."""
+        observer = self.observer
+        assert observer is not None
+        observer.enter(scope)
+        try:
+            return work(*args, **kw)
+        finally:
+            observer.leave(scope)
+
+    def suppressed(self, plan: WorkflowPlan, facts: RecordFacts) -> bool:
+        """Whether the record is in one of the workflow's suppression lists."""
+        observer = self.observer
+        for name in plan.suppress_lists:
+            member = facts.in_list(name)
+            if observer is not None:
+                observer.suppression_checked(plan, (facts.record.object, facts.record.id), name, member)
+            if member:
+                return True
+        return False
+
+    def facts(self, record: Record, plan: WorkflowPlan, *, received: bool | None = None) -> RecordFacts:
+        """The facts criteria read about `record`, at the engine's time in the workflow's zone."""
+        return RecordFacts(
+            self.crm, self.store, record, now=self.now, tz=timing.zone(plan.settings.timezone), received=received
+        )
+
+    def is_active(self, workflow: str) -> bool:
+        return bool(self.store.workflow_state(workflow).get("active"))
+
+    def emit(self, event: Event) -> None:
+        """An event the engine itself produces: kept in the CRM's event history, then dispatched."""
+        batch = list(self.crm.observe(event))
+        if batch:
+            self.queue.append(batch)
+
+    def set_timer(self, key: str, due: dt.datetime, kind: str, workflow: str, enrollment: str | None = None) -> None:
+        self.store.set_timer(
+            Timer(
+                key=key, due=due, seq=self.store.next_seq("timer"), kind=kind, workflow=workflow, enrollment=enrollment
+            )
+        )
+
+    def record(
+        self,
+        workflow: str,
+        object_type: str,
+        record_id: str,
+        kind: str,
+        step: str | None,
+        detail: Mapping[str, Any],
+        enrollment: str | None = None,
+    ) -> None:
+        """Append a history entry (each decision about a record is one)."""
+        entry = HistoryEntry(
+            seq=self.store.next_seq("history"),
+            at=self.now,
+            workflow=workflow,
+            object=object_type,
+            id=record_id,
+            kind=kind,
+            step=step,
+            detail=dict(detail),
+            enrollment=enrollment,
+        )
+        self.store.append_history(entry)
+        if self.observer is not None:
+            self.observer.recorded(entry)
