@@ -230,9 +230,7 @@ def test_email_is_sent_once_even_when_the_first_attempt_fails(fake: FakeHubSpot,
     fake.emails.append({"id": "5551", "name": "Welcome #1"})
     fake.fail("/marketing/v4/email/single-send", 503)
     crm = make(fake, tmp_path)
-    action = Action(
-        kind="send_email", object="contact", id="101", args={"email": "Welcome #1", "_enrollment": "e1"}, at=AT
-    )
+    action = Action(kind="send_email", object="contact", id="101", args={"email": "Welcome #1"}, at=AT, enrollment="e1")
     with pytest.raises(TransientAdapterError, match="503"):
         crm.perform(action, "e1:steps.0:1")
     result = crm.perform(action, "e1:steps.0:1")  # the unit runs again with the same key

@@ -119,7 +119,7 @@ def test_a_replay_must_be_the_same_action(tmp_path: Path, crm_kind: str) -> None
             type="record.created", object="contact", id="c1", at=at, properties={}
         )
     )
-    email = Action(kind="send_email", object="contact", id="c1", args={"email": "Hi", "_enrollment": "e1"}, at=at)
+    email = Action(kind="send_email", object="contact", id="c1", args={"email": "Hi"}, at=at, enrollment="e1")
     first = crm.perform(email, "s1/e1:steps.0:1")
     again = crm.perform(attrs_evolve(email, at=at + dt.timedelta(hours=1)), "s1/e1:steps.0:1")
     assert again == first  # the same action again: a replay

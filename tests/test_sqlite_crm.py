@@ -114,7 +114,7 @@ ACTIONS = [
         args={"object_type": "deal", "properties": {"amount": 10}},
         at=at(7),
     ),
-    Action(kind="send_email", object="contact", id="c1", args={"email": "Welcome", "_enrollment": "e1"}, at=at(8)),
+    Action(kind="send_email", object="contact", id="c1", args={"email": "Welcome"}, at=at(8), enrollment="e1"),
     Action(kind="create_task", object="contact", id="c1", args={"title": "Call"}, at=at(9)),
 ]
 
@@ -229,11 +229,12 @@ def test_import_records_once(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ([], "a records file is a JSON object"),
-        ({"contact": {"id": "c1"}}, "'contact': expected a list of records"),
-        ({"contact": [{"email": "x"}]}, 'contact[0]: a record is an object with a string "id"'),
-        ({"associations": [{"from": "c1"}]}, "associations[0]: expected"),
-        ({"lists": {"L": ["nocolon"]}}, "lists['L']: 'nocolon' is not \"type:id\""),
+        # The messages of `runtime.inputs`, the one reader of records files.
+        ([], "expected a JSON object with a list of records per object type"),
+        ({"contact": {"id": "c1"}}, "`contact` must be a list of records"),
+        ({"contact": [{"email": "x"}]}, 'each `contact` record must be an object with an "id"'),
+        ({"associations": [{"from": "c1"}]}, "`from` must be `type:id`"),
+        ({"lists": {"L": ["nocolon"]}}, "a list member must be `type:id` (e.g. \"contact:c1\"), found 'nocolon'"),
     ],
 )
 def test_import_records_errors(tmp_path: Path, data: Any, message: str) -> None:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from pathlib import Path
 
+import attrs
 import pytest
 
 from wfdsl.adapters.memory import MemoryCRM
 from wfdsl.adapters.sqlite import SQLiteCRM
 from wfdsl.host.registry import ConfigError, Registry, open_adapter, open_store, split_url
+from wfdsl.runtime.protocols import Enrollment, Timer
+from wfdsl.stores.codec import dumps
 from wfdsl.stores.memory import MemoryStore
 from wfdsl.stores.sqlite import (
+    ENROLLMENT_LAYOUT,
     SCHEMA_VERSION,
     SchemaVersionError,
     SQLiteStore,
@@ -184,3 +189,126 @@ def test_processes_opening_a_new_store_at_once_migrate_it_once(tmp_path: Path) -
 
     for attempt in range(5):
         assert open_together(tmp_path / f"s{attempt}.db") == []
+
+
+# ---------------------------------------------------------------- rows and statements
+
+
+def _enrollment(eid: str = "e1", **kw: object) -> Enrollment:
+    fields: dict[str, object] = {
+        "id": eid,
+        "workflow": "W",
+        "object": "contact",
+        "record": "c1",
+        "status": "active",
+        "enrolled_at": dt.datetime(2026, 1, 1, 9, tzinfo=dt.timezone.utc),
+        "seq": 1,
+    }
+    fields.update(kw)
+    return Enrollment(**fields)  # type: ignore[arg-type]
+
+
+def test_the_row_layout_names_every_enrollment_field_once() -> None:
+    # A new field is appended to the layout; one missing from it would not be stored.
+    assert sorted(ENROLLMENT_LAYOUT) == sorted(f.name for f in attrs.fields(Enrollment))
+    assert len(set(ENROLLMENT_LAYOUT)) == len(ENROLLMENT_LAYOUT)
+
+
+def test_enrollment_rows_are_positional_and_keyed_rows_still_read(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    new = _enrollment("e1", waiting_for={"type": "form.submitted"}, ended_at=None)
+    store.put_enrollment(new)
+    (data,) = store._conn.execute("SELECT data FROM enrollments WHERE id = 'e1'").fetchone()
+    assert data.startswith('["e1","W","contact","c1","active"')
+    # A row written by schema versions 1-3: an object keyed by field name.
+    old = _enrollment("e2", step="steps.1", emailed=True)
+    store._conn.execute(
+        "INSERT INTO enrollments (id, workflow, object, record, status, data) VALUES (?, ?, ?, ?, ?, ?)",
+        ("e2", "W", "contact", "c1", "active", dumps(attrs.asdict(old, recurse=False))),
+    )
+    # A shorter positional row (written before later fields existed) takes their defaults.
+    short = '["e3","W","contact","c1","active",{"$dt":"2026-01-01T09:00:00+00:00"},3]'
+    store._conn.execute(
+        "INSERT INTO enrollments (id, workflow, object, record, status, data) VALUES (?, ?, ?, ?, ?, ?)",
+        ("e3", "W", "contact", "c1", "active", short),
+    )
+    store.close()
+    again = SQLiteStore(tmp_path / "s.db")
+    assert again.enrollment("e1") == new
+    assert again.enrollment("e2") == old
+    assert again.enrollment("e3") == _enrollment("e3", seq=3)
+
+
+def test_counters_and_stats_kept_in_memory_roll_back_with_their_block(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    with store.transaction():
+        assert store.next_seq("history") == 1
+        store.add_stat("W", "enrolled", 1)
+        try:
+            with store.transaction():
+                assert store.next_seq("history") == 2
+                store.add_stat("W", "enrolled", 10)
+                assert store.stats("W")["enrolled"] == 11  # seen inside the block
+                raise ValueError("inner")
+        except ValueError:
+            pass
+        assert store.next_seq("history") == 2
+    with pytest.raises(RuntimeError), store.transaction():
+        assert store.next_seq("history") == 3
+        store.add_stat("W", "enrolled", 5)
+        raise RuntimeError("outer")
+    store.close()
+    again = SQLiteStore(tmp_path / "s.db")
+    assert again.stats("W")["enrolled"] == 1
+    assert again.next_seq("history") == 3
+
+
+def test_a_nested_block_that_writes_nothing_costs_no_statement(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    statements: list[str] = []
+    store._conn.set_trace_callback(statements.append)
+    with store.transaction():
+        with store.transaction():
+            store.enrollment("e1")
+        with store.transaction():
+            store.put_enrollment(_enrollment("e1"))
+            store.put_enrollment(_enrollment("e1"))  # the row holds this already
+        assert store.enrollment("e1") == _enrollment("e1")  # known: no read
+        store.set_timer(Timer(key="e1", due=_enrollment().enrolled_at, seq=1, kind="resume", workflow="W"))
+        assert store.pop_due(_enrollment().enrolled_at) is not None
+        store.cancel_timer("e1")  # popped in this transaction: nothing to delete
+    kinds = [s.split()[0] for s in statements]
+    assert kinds == ["BEGIN", "SELECT", "SAVEPOINT", "INSERT", "RELEASE", "INSERT", "DELETE", "COMMIT"]
+    assert store.enrollment("e1") == _enrollment("e1")
+
+
+def test_history_kept_until_commit_rolls_back_with_its_own_block_only(tmp_path: Path) -> None:
+    from wfdsl.runtime.protocols import HistoryEntry
+
+    def entry(seq: int) -> HistoryEntry:
+        at = _enrollment().enrolled_at
+        return HistoryEntry(
+            seq=seq, at=at, workflow="W", object="contact", id="c1", kind="action", step=None, detail={}
+        )
+
+    store = SQLiteStore(tmp_path / "s.db")
+    with store.transaction():
+        store.append_history(entry(1))
+        try:
+            with store.transaction():
+                store.append_history(entry(2))
+                assert [h.seq for h in store.history()] == [1, 2]  # read inside: written first
+                store.append_history(entry(3))
+                raise ValueError("inner")
+        except ValueError:
+            pass
+        store.append_history(entry(4))
+        with store.transaction():
+            store.append_history(entry(5))
+        assert store.count_history() == 3
+    with pytest.raises(RuntimeError), store.transaction():
+        store.append_history(entry(6))
+        raise RuntimeError("outer")
+    store.append_history(entry(7))  # outside a block: on its own
+    store.close()
+    assert [h.seq for h in SQLiteStore(tmp_path / "s.db").history()] == [1, 4, 5, 7]

@@ -39,6 +39,15 @@ from wfdsl.runtime.protocols import (
 )
 
 Key = tuple[str, str]
+#: One event in a record's history: (type, at, data).
+_Kept = tuple[str, dt.datetime, Mapping[str, Any]]
+
+#: How many distinct event data mappings are shared; past that, new ones are kept
+#: each on its own.
+_SHARED_DATA_LIMIT = 10_000
+#: How many records' `get` results are kept for reading again (the engine reads the
+#: record an enrollment is on several times in one unit of work).
+_READ_CACHE_LIMIT = 64
 
 #: The property `assign owner` / `rotate owner` set.
 OWNER_PROPERTY = "hubspot_owner_id"
@@ -67,7 +76,13 @@ class MemoryCRM:
         self._lists: dict[Key, set[str]] = {}
         self._assoc: dict[Key, dict[str, list[str]]] = {}
         self._prop_history: dict[tuple[str, str, str], list[tuple[dt.datetime, Any]]] = {}
-        self._events: dict[tuple[str, str, str], list[tuple[dt.datetime, Mapping[str, Any]]]] = {}
+        # A record's event history, oldest first: the one event itself while there is
+        # one (most records), a list once there are more.
+        self._events: dict[Key, _Kept | list[_Kept]] = {}
+        # Equal event data is kept once: `{"workflow": "Welcome"}` of every enrollment
+        # in a workflow is one dict, not one per record.
+        self._shared_data: dict[tuple[tuple[str, Any], ...], Mapping[str, Any]] = {}
+        self._read_cache: dict[Key, Record] = {}
         self._results: dict[str, ActionResult] = {}
         self._actions: dict[str, Action] = {}
         self._faults: list[_Fault] = []
@@ -84,6 +99,7 @@ class MemoryCRM:
         key = (object_type, record_id)
         if key not in self._records:
             self._by_type.setdefault(object_type, []).append(record_id)
+        self._read_cache.pop(key, None)
         self._records[key] = {}
         for prop, value in properties.items():
             if prop == "id":
@@ -94,14 +110,17 @@ class MemoryCRM:
     def associate(self, a: Key, b: Key) -> None:
         """Associate two records both ways; the first association of a type is the primary."""
         for left, right in ((a, b), (b, a)):
+            self._read_cache.pop(left, None)
             ids = self._assoc.setdefault(left, {}).setdefault(right[0], [])
             if right[1] not in ids:
                 ids.append(right[1])
 
     def set_lists(self, key: Key, names: set[str]) -> None:
+        self._read_cache.pop(key, None)
         self._lists[key] = set(names)
 
     def add_to_list(self, name: str, key: Key) -> None:
+        self._read_cache.pop(key, None)
         self._lists.setdefault(key, set()).add(name)
 
     def fail_next(
@@ -118,16 +137,23 @@ class MemoryCRM:
 
     def get(self, object_type: str, record_id: str) -> Record | None:
         key = (object_type, record_id)
+        cached = self._read_cache.get(key)
+        if cached is not None:
+            return cached  # a frozen snapshot; any change to the record drops it
         props = self._records.get(key)
         if props is None:
             return None
-        return Record(
+        record = Record(
             object=object_type,
             id=record_id,
             properties=dict(props),
             lists=frozenset(self._lists.get(key, ())),
             associations={t: tuple(ids) for t, ids in self._assoc.get(key, {}).items()},
         )
+        if len(self._read_cache) >= _READ_CACHE_LIMIT:
+            self._read_cache.clear()
+        self._read_cache[key] = record
+        return record
 
     def property_history(self, object_type: str, record_id: str, prop: str) -> Sequence[tuple[dt.datetime, Any]]:
         return list(self._prop_history.get((object_type, record_id, prop), ()))
@@ -135,7 +161,12 @@ class MemoryCRM:
     def event_history(
         self, object_type: str, record_id: str, event_type: str
     ) -> Sequence[tuple[dt.datetime, Mapping[str, Any]]]:
-        return list(self._events.get((object_type, record_id, event_type), ()))
+        kept = self._events.get((object_type, record_id))
+        if kept is None:
+            return []
+        if isinstance(kept, tuple):
+            return [(kept[1], kept[2])] if kept[0] == event_type else []
+        return [(at, data) for kind, at, data in kept if kind == event_type]
 
     def query(self, object_type: str, criteria: Mapping[str, Any] | None = None) -> Iterator[str]:
         yield from list(self._by_type.get(object_type, ()))
@@ -144,8 +175,29 @@ class MemoryCRM:
 
     def _remember(self, event: Event) -> Event:
         if self._kept_events is None or event.type in self._kept_events:
-            self._events.setdefault((event.object, event.id, event.type), []).append((event.at, dict(event.data)))
+            entry = (event.type, event.at, self._data(event.data))
+            key = (event.object, event.id)
+            kept = self._events.get(key)
+            if kept is None:
+                self._events[key] = entry
+            elif isinstance(kept, tuple):
+                self._events[key] = [kept, entry]
+            else:
+                kept.append(entry)
         return event
+
+    def _data(self, data: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A copy of an event's data, shared with every equal one kept before."""
+        try:
+            key = tuple(data.items())
+            shared = self._shared_data.get(key)
+        except TypeError:  # a value that cannot be hashed (a list): kept on its own
+            return dict(data)
+        if shared is None:
+            shared = dict(data)
+            if len(self._shared_data) < _SHARED_DATA_LIMIT:
+                self._shared_data[key] = shared
+        return shared
 
     def _note_property(self, object_type: str, record_id: str, prop: str, at: dt.datetime, value: Any) -> None:
         if self._kept_properties is None or (object_type, prop) in self._kept_properties:
@@ -156,6 +208,7 @@ class MemoryCRM:
             self._records[key] = {}
             self._by_type.setdefault(key[0], []).append(key[1])
         props = self._records[key]
+        self._read_cache.pop(key, None)
         events = []
         for prop, value in changes.items():
             if prop == "id":
@@ -186,6 +239,7 @@ class MemoryCRM:
         members = self._lists.setdefault(key, set())
         if (name in members) == add:
             return []
+        self._read_cache.pop(key, None)
         if add:
             members.add(name)
         else:
@@ -214,6 +268,7 @@ class MemoryCRM:
                 ]
             )
             if not existed:
+                self._read_cache.pop(key, None)
                 self._records[key] = {}
                 self._by_type.setdefault(event.object, []).append(event.id)
             return created + self._set(key, dict(event.properties or {}), event.at, event.cause)
@@ -256,7 +311,7 @@ class MemoryCRM:
         args = action.args
         at = action.at
         own: Key = (action.object, action.id)
-        cause = str(args.get("_enrollment")) if args.get("_enrollment") else None
+        cause = action.enrollment or None
         kind = action.kind
         if kind in ("set", "clear", "copy"):
             target = self._target(action)
@@ -279,6 +334,7 @@ class MemoryCRM:
             self._created += 1
             new_id = f"{object_type}-{self._created}"
             key = (object_type, new_id)
+            self._read_cache.pop(key, None)
             events = [self._remember(Event(type="record.created", object=object_type, id=new_id, at=at, cause=cause))]
             self._records[key] = {}
             self._by_type.setdefault(object_type, []).append(new_id)

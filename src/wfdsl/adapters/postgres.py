@@ -31,7 +31,6 @@ delivered after the commit by `OutboxDispatcher`, which claims unsent rows with
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -40,8 +39,9 @@ from typing import Any
 import attrs
 
 from wfdsl.adapters.pushdown import POSTGRES, criteria_sql
-from wfdsl.adapters.records import RecordsError, record_ref, result_from_json, result_to_json
-from wfdsl.adapters.shared import OWNER_PROPERTY, email_sent, public_args
+from wfdsl.adapters.records import result_from_json, result_to_json, seed_digest, seed_of
+from wfdsl.adapters.shared import OWNER_PROPERTY, email_sent, logged_args, public_args
+from wfdsl.runtime.inputs import Seed
 from wfdsl.runtime.protocols import Action, ActionResult, Event, PermanentAdapterError, Record, utc
 from wfdsl.stores.codec import dumps, from_micros, loads, micros
 from wfdsl.stores.pgdb import Bulk, Database, open_database, release_database
@@ -331,12 +331,9 @@ class PostgresCRM:
     def exists(self, object_type: str, record_id: str) -> bool:
         return self._props((object_type, record_id)) is not None
 
-    def import_records(self, data: Any, *, at: dt.datetime) -> int:
+    def import_seed(self, seed: Seed, *, at: dt.datetime) -> int:
         """Load a records file once (same content: skipped); the number of records imported."""
-        if not isinstance(data, Mapping):
-            raise RecordsError("a records file is a JSON object of record lists by type")
-        digest = hashlib.sha256(dumps(data).encode("utf-8")).hexdigest()
-        count = 0
+        digest = seed_digest(seed)
         with self._atomic():
             # Workers starting together import once: the first holds the row lock.
             self._exec("INSERT INTO crm_meta (name, value) VALUES ('imported', '[]') ON CONFLICT DO NOTHING")
@@ -344,34 +341,19 @@ class PostgresCRM:
             imported = loads(text) or []
             if digest in imported:
                 return 0
-            for object_type, items in data.items():
-                if object_type in ("associations", "lists"):
-                    continue
-                if not isinstance(items, list):
-                    raise RecordsError(f"{object_type!r}: expected a list of records")
-                for number, item in enumerate(items):
-                    if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
-                        raise RecordsError(f'{object_type}[{number}]: a record is an object with a string "id"')
-                    self.add_record(object_type, item["id"], item, at=at)
-                    count += 1
-            for number, link in enumerate(data.get("associations") or []):
-                try:
-                    self.associate(record_ref(link["from"]), record_ref(link["to"]))
-                except (KeyError, TypeError, ValueError):
-                    raise RecordsError(
-                        f'associations[{number}]: expected {{"from": "type:id", "to": "type:id"}}'
-                    ) from None
-            lists = data.get("lists") or {}
-            if not isinstance(lists, Mapping):
-                raise RecordsError('"lists": expected an object of list name -> ["type:id"]')
-            for name, members in lists.items():
-                for member in members if isinstance(members, list) else [members]:
-                    try:
-                        self.add_to_list(str(name), record_ref(member))
-                    except (TypeError, ValueError):
-                        raise RecordsError(f'lists[{name!r}]: {member!r} is not "type:id"') from None
+            for record in seed.records:
+                self.add_record(record.object, record.id, record.properties, at=at)
+            for left, right in seed.associations:
+                self.associate(left, right)
+            for name, members in seed.lists.items():
+                for member in members:
+                    self.add_to_list(name, member)
             self.set_meta("imported", [*imported, digest])
-        return count
+        return len(seed.records)
+
+    def import_records(self, data: Any, *, at: dt.datetime) -> int:
+        """`import_seed` of a records file's decoded JSON (RecordsError when it is not one)."""
+        return self.import_seed(seed_of(data), at=at)
 
     # ------------------------------------------------------------ reads
 
@@ -559,7 +541,7 @@ class PostgresCRM:
                     action.object,
                     action.id,
                     micros(action.at),
-                    dumps(dict(action.args)),
+                    dumps(logged_args(action)),
                     dumps(result_to_json(result)),
                 ),
             )
@@ -637,7 +619,7 @@ class PostgresCRM:
         args = action.args
         at = action.at
         own: Key = (action.object, action.id)
-        cause = str(args.get("_enrollment")) if args.get("_enrollment") else None
+        cause = action.enrollment or None
         kind = action.kind
         if kind in ("set", "clear", "copy"):
             target = self._target(action)

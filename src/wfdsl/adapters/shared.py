@@ -18,8 +18,26 @@ OWNER_PROPERTY = "hubspot_owner_id"
 
 
 def public_args(args: Mapping[str, Any]) -> dict[str, Any]:
-    """An action's arguments without the engine's own (`_enrollment`, `_workflow`…)."""
+    """Logged arguments without the `_enrollment` and `_workflow` kept beside them."""
     return {k: v for k, v in args.items() if not k.startswith("_")}
+
+
+def logged_args(action: Action) -> dict[str, Any]:
+    """An action's arguments as a log of performed actions keeps them: the arguments,
+    then `_enrollment` and `_workflow` (the action's `enrollment` and `workflow`,
+    when it has them), where `wfdsl outbox` reads the workflow back.
+
+    >>> import datetime as dt
+    >>> logged_args(Action(kind="send_email", object="contact", id="c1", args={"email": "Hi"},
+    ...                    at=dt.datetime(2026, 1, 1), enrollment="e1", workflow="Welcome"))
+    {'email': 'Hi', '_enrollment': 'e1', '_workflow': 'Welcome'}
+    """
+    out = dict(action.args)
+    if action.enrollment is not None:
+        out["_enrollment"] = action.enrollment
+    if action.workflow is not None:
+        out["_workflow"] = action.workflow
+    return out
 
 
 def email_sent(action: Action, at: dt.datetime, args: Mapping[str, Any], cause: Any) -> Event:

@@ -31,7 +31,6 @@ the journal on restart, so the CRM and the state always agree
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -40,8 +39,9 @@ from typing import Any
 
 from wfdsl.adapters import incremented
 from wfdsl.adapters.pushdown import criteria_sql
-from wfdsl.adapters.records import Key, RecordsError, record_ref, result_from_json, result_to_json
-from wfdsl.adapters.shared import OWNER_PROPERTY, email_sent, public_args
+from wfdsl.adapters.records import Key, RecordsError, result_from_json, result_to_json, seed_digest, seed_of
+from wfdsl.adapters.shared import OWNER_PROPERTY, email_sent, logged_args, public_args
+from wfdsl.runtime.inputs import Seed
 from wfdsl.runtime.protocols import (
     Action,
     ActionResult,
@@ -261,51 +261,30 @@ class SQLiteCRM:
     def exists(self, object_type: str, record_id: str) -> bool:
         return self._props((object_type, record_id)) is not None
 
-    def import_records(self, data: Any, *, at: dt.datetime) -> int:
-        """Load a records file once: a file already imported (same content) is skipped.
+    def import_seed(self, seed: Seed, *, at: dt.datetime) -> int:
+        """Load a records file (read by `runtime.inputs`) once: a file already imported
+        (same content) is skipped, so what the workflows changed since is kept.
 
-        Returns the number of records imported (0 when skipped). RecordsError
-        for data that is not a records file.
-        """
-        digest = hashlib.sha256(dumps(data).encode("utf-8")).hexdigest()
-        if not isinstance(data, Mapping):
-            raise RecordsError("a records file is a JSON object of record lists by type")
+        Returns the number of records imported (0 when skipped)."""
+        digest = seed_digest(seed)
         imported = self.get_meta("imported") or []
         if digest in imported:
             return 0
-        count = 0
         with self._atomic():
-            for object_type, items in data.items():
-                if object_type in ("associations", "lists"):
-                    continue
-                if not isinstance(items, list):
-                    raise RecordsError(f"{object_type!r}: expected a list of records")
-                for number, item in enumerate(items):
-                    record_id = item.get("id") if isinstance(item, Mapping) else None
-                    if isinstance(record_id, int) and not isinstance(record_id, bool):
-                        record_id = str(record_id)  # ids are text; a whole number is its digits
-                    if not isinstance(record_id, str):
-                        raise RecordsError(f'{object_type}[{number}]: a record is an object with a string "id"')
-                    self.add_record(object_type, record_id, item, at=at)
-                    count += 1
-            for number, link in enumerate(data.get("associations") or []):
-                try:
-                    self.associate(record_ref(link["from"]), record_ref(link["to"]))
-                except (KeyError, TypeError, ValueError):
-                    raise RecordsError(
-                        f'associations[{number}]: expected {{"from": "type:id", "to": "type:id"}}'
-                    ) from None
-            lists = data.get("lists") or {}
-            if not isinstance(lists, Mapping):
-                raise RecordsError('"lists": expected an object of list name -> ["type:id"]')
-            for name, members in lists.items():
-                for member in members if isinstance(members, list) else [members]:
-                    try:
-                        self.add_to_list(str(name), record_ref(member))
-                    except (TypeError, ValueError):
-                        raise RecordsError(f'lists[{name!r}]: {member!r} is not "type:id"') from None
+            for record in seed.records:
+                self.add_record(record.object, record.id, record.properties, at=at)
+            for left, right in seed.associations:
+                self.associate(left, right)
+            for name, members in seed.lists.items():
+                for member in members:
+                    self.add_to_list(name, member)
             self.set_meta("imported", [*imported, digest])
-        return count
+        return len(seed.records)
+
+    def import_records(self, data: Any, *, at: dt.datetime) -> int:
+        """`import_seed` of a records file's decoded JSON; RecordsError for data that is
+        not a records file (the message of `runtime.inputs`)."""
+        return self.import_seed(seed_of(data), at=at)
 
     # ------------------------------------------------------------ reads
 
@@ -476,7 +455,7 @@ class SQLiteCRM:
                     action.object,
                     action.id,
                     micros(action.at),
-                    dumps(dict(action.args)),
+                    dumps(logged_args(action)),
                     dumps(result_to_json(result)),
                 ),
             )
@@ -565,7 +544,7 @@ class SQLiteCRM:
         args = action.args
         at = action.at
         own: Key = (action.object, action.id)
-        cause = str(args.get("_enrollment")) if args.get("_enrollment") else None
+        cause = action.enrollment or None
         kind = action.kind
         if kind in ("set", "clear", "copy"):
             target = self._target(action)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from wfdsl import placeholders
 from wfdsl.check.context import Context, blocks, did_you_mean, workflow_steps
-from wfdsl.diagnostics import Diagnostic, Severity
+from wfdsl.diagnostics import Diagnostic
 from wfdsl.spans import Span
 from wfdsl.syntax import nodes as n
 
@@ -19,14 +20,7 @@ def placeholder_action(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     """`placeholder-action`: a warning, an error with `strict`."""
     for step in workflow_steps(wf):
         if isinstance(step, n.Placeholder):
-            yield Diagnostic.of(
-                "placeholder-action",
-                f'found the placeholder "{step.text.value}"; it must be replaced by a real action '
-                "before the workflow can be turned on",
-                step.span,
-                hint="replace it with an action (send email, create task, set …)",
-                severity=Severity.ERROR if ctx.strict else None,
-            )
+            yield placeholders.placeholder_action(step.text.value, step.span, strict=ctx.strict)
 
 
 def split_percentages(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:

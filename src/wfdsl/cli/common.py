@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 import click
@@ -65,9 +65,10 @@ def schema_for(paths: Sequence[str]) -> Schema | None:
         fail(str(error))
 
 
-def input_check(paths: Sequence[str]) -> InputCheck:
+def input_check(paths: Sequence[str], warn: Callable[[str], None] | None = None) -> InputCheck:
     """A checker of records and events files against the project's schema (the built-in
-    one for a compiled plan with no config near it) that prints each warning on stderr."""
+    one for a compiled plan with no config near it) that prints each warning on stderr
+    (or hands it to `warn`)."""
     from wfdsl.host.inputcheck import InputCheck
     from wfdsl.schema import BUILTIN, ConfigError, load_schema
 
@@ -77,7 +78,7 @@ def input_check(paths: Sequence[str]) -> InputCheck:
             schema = load_schema(paths[0]) if paths else load_schema()
         except ConfigError:
             schema = BUILTIN
-    return InputCheck(schema, warn=lambda message: click.echo(message, err=True))
+    return InputCheck(schema, warn=warn or (lambda message: click.echo(message, err=True)))
 
 
 def plans_or_exit(paths: Sequence[str], doing: str) -> ProjectPlan:

@@ -10,7 +10,7 @@ import click
 from wfdsl.cli.common import Exit, fail, input_check, parse_time, plans_or_exit, schema_for
 from wfdsl.host.explain import ExplainError, explain_record, render_text
 from wfdsl.host.redact import records_file_properties, redactor_for
-from wfdsl.host.simulate import SimulationInputError, load_records, read_events
+from wfdsl.runtime.inputs import SimulationInputError, load_records, read_events
 from wfdsl.runtime.protocols import AdapterError
 from wfdsl.terminal import printable_lines
 

@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO
 
 import click
 
-from wfdsl.cli.common import Exit, fail, parse_time, plans_or_exit, schema_for
+from wfdsl.cli.common import Exit, fail, input_check, parse_time, plans_or_exit, schema_for
 from wfdsl.cli.defaults import DEFAULT_CRM as DEFAULT_CRM  # also importable from here
 from wfdsl.cli.defaults import DEFAULT_STORE as DEFAULT_STORE
 from wfdsl.cli.style import style
-from wfdsl.diagnostics import Diagnostic, Severity
 from wfdsl.host.redact import record_properties, redactor_for
 from wfdsl.host.registry import ConfigError, open_adapter, open_store
 from wfdsl.host.service import CLOCKS, EventsReadError, Options, Service
-from wfdsl.host.simulate import SimulationInputError, load_records
+from wfdsl.placeholders import placeholder_action, unfilled
 from wfdsl.plan.model import ProjectPlan
 from wfdsl.plan.steps import Placeholder
+from wfdsl.runtime.inputs import Seed, SimulationInputError, load_records
 from wfdsl.runtime.protocols import AdapterError
 from wfdsl.stores.errors import StoreError
 from wfdsl.stores.protocols import Closable
@@ -37,20 +36,12 @@ def load_or_exit(paths: tuple[str, ...]) -> ProjectPlan:
 
 def _refuse_placeholders(plans: ProjectPlan) -> None:
     """`placeholder-action` is an error when turning workflows on: report each, exit 1."""
-    found = [
-        (plan.name, step) for plan in plans.workflows for step in plan.steps.values() if isinstance(step, Placeholder)
-    ]
+    found = [(plan.name, plan.steps[sid]) for plan in plans.workflows for sid in unfilled(plan.steps)]
     if not found:
         return
     for name, step in found:
-        text = step.text
-        diagnostic = Diagnostic.of(
-            "placeholder-action",
-            f'found the placeholder "{text}" in workflow "{name}"; a workflow with placeholders cannot be turned on',
-            step.span,
-            hint="replace it with an action (send email, create task, set …)",
-            severity=Severity.ERROR,
-        )
+        text = step.text if isinstance(step, Placeholder) else ""
+        diagnostic = placeholder_action(text, step.span, workflow=name)
         source = ""
         try:
             source = Path(step.span.file).read_text(encoding="utf-8")
@@ -62,12 +53,11 @@ def _refuse_placeholders(plans: ProjectPlan) -> None:
     sys.exit(int(Exit.ERRORS))
 
 
-def _records(path: str | None) -> Any:
+def _records(path: str | None) -> Seed | None:
     if path is None:
         return None
     try:
-        load_records(path)  # checks the file, with FILE:LINE errors
-        return json.loads(Path(path).read_text(encoding="utf-8-sig"))
+        return load_records(path)  # read once, with FILE:LINE errors
     except SimulationInputError as error:
         fail(str(error))
     return None  # pragma: no cover
@@ -178,12 +168,17 @@ def run(
         fail(str(error))
     stream, source = _stream(events)
     options = Options(clock=clock, until_idle=until_idle, until=until_at, batch=batch, status_every=status_every)
-    redactor = redactor_for(schema_for(paths), record_properties(data)) if redact else None
+    personal = record_properties(data.data if data is not None else None)
+    redactor = redactor_for(schema_for(paths), personal) if redact else None
 
     def log(text: str) -> None:
         click.echo(redactor.text(text) if redactor is not None else text, err=True)
 
-    service = Service(plans, crm, store, options=options, records=data, log=log)
+    # Input data is checked against the schema as in `wfdsl simulate` (warnings only).
+    check = input_check(paths, warn=log)
+    if data is not None and records is not None:
+        check.records(data, records)
+    service = Service(plans, crm, store, options=options, records=data, log=log, check=check)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         service.stop()

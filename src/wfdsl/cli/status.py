@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 import sys
@@ -14,8 +15,9 @@ import click
 
 from wfdsl.cli.common import Exit, fail
 from wfdsl.cli.defaults import DEFAULT_STORE
-from wfdsl.host.operate import status_report
+from wfdsl.host.operate import StatusReport, store_status
 from wfdsl.host.registry import ConfigError, open_store
+from wfdsl.runtime.protocols import DeadLetter, utc
 from wfdsl.stores.errors import StoreError
 from wfdsl.stores.sqlitedb import sqlite_options
 from wfdsl.terminal import printable
@@ -31,76 +33,73 @@ def _count(number: int, word: str) -> str:
     return f"{number} {word[:-1] + 'ies' if word.endswith('y') else word + 's'}"
 
 
-def _printable(value: Any) -> Any:
-    """The report with every text made `printable` (names, ids and reasons come from data)."""
-    if isinstance(value, str):
-        return printable(value)
-    if isinstance(value, dict):
-        return {key: _printable(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_printable(item) for item in value]
-    return value
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else utc(value).isoformat()
 
 
-def render_status(report: dict[str, Any]) -> str:
-    """The text form of `status_report`."""
+def render_status(report: StatusReport) -> str:
+    """The text form of a `StatusReport` (names, ids and reasons come from data: each
+    is made `printable`)."""
     lines = []
-    totals = report["totals"]
-    dead = report["dead_letters"]
+    totals = report.totals
     lines.append(
         " · ".join(
             [
-                _count(totals["workflows"], "workflow"),
-                f"{totals['waiting']} waiting",
-                _count(totals["timers"], "timer"),
-                _count(totals["history"], "history entry"),
-                *([_count(dead["count"], "dead letter")] if dead["count"] else []),
+                _count(totals.workflows, "workflow"),
+                f"{totals.waiting} waiting",
+                _count(totals.timers, "timer"),
+                _count(totals.history, "history entry"),
+                *([_count(report.dead_letter_count, "dead letter")] if report.dead_letter_count else []),
             ]
         )
     )
-    if report["workflows"]:
+    if report.workflows:
         lines.append("")
         lines.append("Workflows")
-        width = max(len(w["name"]) for w in report["workflows"])
-        for w in report["workflows"]:
-            s = w["stats"]
+        names = [printable(w.name) for w in report.workflows]
+        width = max(len(name) for name in names)
+        for name, w in zip(names, report.workflows, strict=True):
+            s = w.stats
             lines.append(
-                f"  {w['name']:<{width}}  {'on ' if w['active'] else 'off'}  "
+                f"  {name:<{width}}  {'on ' if w.active else 'off'}  "
                 f"enrolled {s['enrolled']}  active {s['active']}  completed {s['completed']}  "
                 f"unenrolled {s['unenrolled']}  goal_met {s['goal_met']}  "
                 f"emailed {s['emailed']}  converted {s['converted']}  "
                 f"conversion {s['conversion_rate']:.2f}"
             )
-    if report["waiting"]:
+    if report.waiting:
         lines.append("")
-        lines.append(f"Waiting enrollments ({len(report['waiting'])} of {totals['waiting']})")
-        for e in report["waiting"]:
-            where = f"at {e['step']}" if e["step"] else "starting"
-            until = f"until {_short(e['until'])}" if e["until"] else ""
-            event = f"for {e['waiting_for']}" if e["waiting_for"] else ""
+        lines.append(f"Waiting enrollments ({len(report.waiting)} of {totals.waiting})")
+        for e in report.waiting:
+            where = f"at {printable(e.step)}" if e.step else "starting"
+            until = f"until {_short(_iso(e.until))}" if e.until else ""
+            event = f"for {printable(e.waiting_for)}" if e.waiting_for else ""
+            record = printable(f"{e.object}:{e.id}")
+            lines.append("  " + "  ".join(x for x in (record, printable(e.workflow), where, event, until) if x))
+    if report.timers:
+        lines.append("")
+        lines.append(f"Next timers ({len(report.timers)} of {totals.timers})")
+        for t in report.timers:
             lines.append(
-                "  " + "  ".join(x for x in (f"{e['object']}:{e['id']}", e["workflow"], where, event, until) if x)
+                f"  {_short(_iso(t.due))}  {printable(t.kind):<8}  {printable(t.workflow)}  "
+                f"{printable(t.enrollment or t.key)}"
             )
-    if report["timers"]:
+    if report.dead_letters:
         lines.append("")
-        lines.append(f"Next timers ({len(report['timers'])} of {totals['timers']})")
-        for t in report["timers"]:
-            lines.append(f"  {_short(t['due'])}  {t['kind']:<8}  {t['workflow']}  {t['enrollment'] or t['key']}")
-    if dead["recent"]:
-        lines.append("")
-        lines.append(f"Dead letters ({len(dead['recent'])} of {dead['count']}, newest last)")
-        for d in dead["recent"]:
-            where = _where(d)
-            lines.append(f"  #{d['n']}  {_short(d['at'])}  {d['kind']:<5}  {where}: {d['reason']}")
+        lines.append(f"Dead letters ({len(report.dead_letters)} of {report.dead_letter_count}, newest last)")
+        for d in report.dead_letters:
+            lines.append(f"  #{d.n}  {_short(_iso(d.at))}  {printable(d.kind):<5}  {_where(d)}: {printable(d.reason)}")
     return "\n".join(lines) + "\n"
 
 
-def _where(letter: dict[str, Any]) -> str:
+def _where(letter: DeadLetter) -> str:
     """`events.jsonl:12` for an input line; the workflow, record and enrollment for a timer."""
-    if letter.get("source") is not None:
-        return f"{letter['source']}:{letter['line']}" if letter.get("line") is not None else str(letter["source"])
-    record = f"{letter['object']}:{letter['id']}" if letter.get("object") is not None else ""
-    return " ".join(x for x in (letter.get("workflow") or "", record, letter.get("enrollment") or "") if x)
+    if letter.source is not None:
+        source = printable(letter.source)
+        return f"{source}:{letter.line}" if letter.line is not None else source
+    record = printable(f"{letter.object}:{letter.id}") if letter.object is not None else ""
+    workflow = printable(letter.workflow or "")
+    return " ".join(x for x in (workflow, record, printable(letter.enrollment or "")) if x)
 
 
 @contextmanager
@@ -149,9 +148,9 @@ def status(store_url: str, fmt: str, limit: int) -> None:
     """Show the workflows, waiting enrollments, next timers and stats of a state store."""
     store = open_existing_store(store_url)
     with store_errors(store_url):
-        report = status_report(store, limit=limit)
+        report = store_status(store, limit=limit)
     if fmt == "json":
-        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:
-        click.echo(render_status(_printable(report)), nl=False)
+        click.echo(render_status(report), nl=False)
     sys.exit(int(Exit.OK))

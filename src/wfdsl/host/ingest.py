@@ -26,7 +26,7 @@ from typing import Any
 
 import attrs
 
-from wfdsl.host.simulate import SimulationInputError, loads_json, parse_event
+from wfdsl.runtime.inputs import SimulationInputError, loads_json, parse_event
 from wfdsl.runtime.protocols import StateStore, utc
 from wfdsl.stores.protocols import EventInbox
 

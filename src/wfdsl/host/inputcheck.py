@@ -7,7 +7,7 @@ object type and name) with a did-you-mean; nothing stops the run. Warnings
 name the file, then the record or event:
 
 >>> from wfdsl.schema import BUILTIN
->>> from wfdsl.host.simulate import load_records_data
+>>> from wfdsl.runtime.inputs import load_records_data
 >>> check = InputCheck(BUILTIN)
 >>> seed = load_records_data({"contact": [{"id": "c1", "lifecylestage": "lead"},
 ...                                       {"id": "c2", "lifecylestage": "lead"}]}, "records.json")
@@ -22,8 +22,8 @@ import difflib
 from collections.abc import Callable, Iterable, Iterator
 
 from wfdsl.catalog import EVENTS, INPUT_EVENTS
-from wfdsl.host.simulate import Seed
 from wfdsl.runtime.criteria import URL_PARTS
+from wfdsl.runtime.inputs import Seed
 from wfdsl.runtime.protocols import Event
 from wfdsl.schema import Schema
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from wfdsl.runtime.protocols import CRMAdapter, StateStore
 
@@ -105,10 +105,9 @@ class Registry:
         except KeyError:
             known = ", ".join(self.names()) or "none"
             raise ConfigError(f"unknown {self.what} {scheme!r} in {shown_url(url)!r} (known: {known})") from None
-        from_url = getattr(factory, "from_url", None)
         try:
-            if callable(from_url):
-                return from_url(url)
+            if isinstance(factory, OpenedByURL):
+                return factory.from_url(url)
             if rest.strip("/"):
                 raise ConfigError(f"the {scheme} {self.what} takes no location: use {scheme}:// (got {url!r})")
             return factory()
@@ -116,6 +115,14 @@ class Registry:
             raise
         except Exception as error:  # opening failed: bad path, unreadable file, …
             raise ConfigError(f"cannot open {self.what} {shown_url(url)!r}: {error}") from error
+
+
+@runtime_checkable
+class OpenedByURL(Protocol):
+    """A store or adapter class that opens itself from its whole URL (`sqlite:///FILE`);
+    a class without `from_url` takes no location and is called with no argument."""
+
+    def from_url(self, url: str) -> Any: ...
 
 
 def stores() -> Registry:

@@ -31,17 +31,17 @@ from wfdsl.host.explain import (
     resolve_record,
     why_not,
 )
-from wfdsl.host.simulate import (
+from wfdsl.host.simulate import Simulation
+from wfdsl.plan.model import PlanError, ProjectPlan, WorkflowPlan
+from wfdsl.runtime.engine import action_arguments
+from wfdsl.runtime.inputs import (
     Seed,
-    Simulation,
     SimulationInputError,
     load_records,
     load_records_data,
     parse_event,
     read_events,
 )
-from wfdsl.plan.model import PlanError, ProjectPlan, WorkflowPlan
-from wfdsl.runtime.engine import action_arguments
 from wfdsl.runtime.protocols import Event
 from wfdsl.syntax.project import SourceError
 

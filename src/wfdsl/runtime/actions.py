@@ -28,7 +28,7 @@ from wfdsl.plan import steps as ps
 from wfdsl.plan.model import Step, WorkflowPlan
 from wfdsl.runtime import history as h
 from wfdsl.runtime import timing
-from wfdsl.runtime.context import ENDED, WAIT, Compiled, Context, Goto, evolve, plan_value
+from wfdsl.runtime.context import ENDED, WAIT, Compiled, Context, Goto, evolve, is_plain, plan_value
 from wfdsl.runtime.facts import RecordFacts
 from wfdsl.runtime.lifecycle import Lifecycle
 from wfdsl.runtime.protocols import (
@@ -206,6 +206,9 @@ class Actions:
     def __init__(self, ctx: Context, lifecycle: Lifecycle) -> None:
         self.ctx = ctx
         self.lifecycle = lifecycle
+        # Steps whose arguments are the same on every run (`_rendered` kinds whose
+        # values are plain and hold no token), by step: built once, copied per action.
+        self._fixed: dict[int, tuple[Step, dict[str, Any]]] = {}
 
     def act(self, enr: Enrollment, compiled: Compiled, step: Step) -> object:
         """Perform the action of `step`; returns a `Goto`, `WAIT` (a retry) or `ENDED`."""
@@ -261,23 +264,31 @@ class Actions:
     def arguments(self, enr: Enrollment, plan: WorkflowPlan, step: Step, facts: RecordFacts | None) -> dict[str, Any]:
         """The arguments the action of `step` is performed with, in key order (the same
         whether the plan came from sources or from a plan file, whose keys are sorted)."""
+        fixed = self._fixed.get(id(step))
+        if fixed is not None and fixed[0] is step:
+            return dict(fixed[1])
         build = ARGUMENTS.get(type(step), _rendered)
-        return dict(sorted(build(Call(self.ctx, enr, plan, step, facts)).items()))
+        args = dict(sorted(build(Call(self.ctx, enr, plan, step, facts)).items()))
+        if build is _rendered and all(
+            v is None or (is_plain(v) and not (type(v) is str and "{{" in v)) for v in step.args.values()
+        ):
+            self._fixed[id(step)] = (step, dict(args))  # the step's own values hold no token
+        return args
 
     def _perform(self, enr: Enrollment, compiled: Compiled, step: Step) -> object:
         ctx = self.ctx
         plan = compiled.plan
         kind = step.kind
         name = plan.name
-        record = ctx.crm.get(enr.object, enr.record)
-        facts = None if record is None else ctx.facts(record, plan, received=enr.received)
-        args = self.arguments(enr, plan, step, facts)
+        fixed = self._fixed.get(id(step))
+        if fixed is not None and fixed[0] is step:
+            args = dict(fixed[1])  # nothing in them comes from the record: not read for them
+        else:
+            record = ctx.crm.get(enr.object, enr.record)
+            facts = None if record is None else ctx.facts(record, plan, received=enr.received)
+            args = self.arguments(enr, plan, step, facts)
         action = Action(
-            kind=kind,
-            object=enr.object,
-            id=enr.record,
-            at=ctx.now,
-            args={**args, "_enrollment": enr.id, "_workflow": enr.workflow},
+            kind=kind, object=enr.object, id=enr.record, at=ctx.now, args=args, enrollment=enr.id, workflow=enr.workflow
         )
         key = idempotency_key(enr, step.id, ctx.store_id)
         try:

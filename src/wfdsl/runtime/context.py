@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import operator
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -49,13 +50,14 @@ Predicate = Callable[[Any], bool]
 T = TypeVar("T")
 
 _ENROLLMENT_FIELDS = tuple(field.name for field in attrs.fields(Enrollment))
+_enrollment_values = operator.attrgetter(*_ENROLLMENT_FIELDS)
 
 
 def evolve(enr: Enrollment, **changes: Any) -> Enrollment:
     """`attrs.evolve` for enrollments, which every step copies: the same new instance
-    (built by the class's own `__init__`) for about half the time, without attrs'
-    per-call look at the class's fields."""
-    values = {name: getattr(enr, name) for name in _ENROLLMENT_FIELDS}
+    (built by the class's own `__init__`), its fields read and paired in C rather
+    than one `getattr` at a time, without attrs' per-call look at the class."""
+    values = dict(zip(_ENROLLMENT_FIELDS, _enrollment_values(enr), strict=True))
     values.update(changes)
     return Enrollment(**values)
 

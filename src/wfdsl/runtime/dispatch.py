@@ -30,6 +30,7 @@ class Dispatcher:
 
     def drain(self) -> None:
         ctx = self.ctx
+        hears = self.index.hears
         processed = 0
         while ctx.queue:
             batch = ctx.queue.popleft()
@@ -37,10 +38,15 @@ class Dispatcher:
             if processed > MAX_CHAIN:  # pragma: no cover - the loop guard stops chains first
                 ctx.queue.clear()
                 break
-            with ctx.store.transaction():
-                if ctx.observer is None:
+            if ctx.observer is None:
+                # A batch of events no workflow looks at (the `email.sent` of every email
+                # sent, most often) has nothing to dispatch: no block, no lookups.
+                if not any(hears(event.type) for event in batch):
+                    continue
+                with ctx.store.transaction():
                     self.dispatch(batch)
-                else:
+            else:
+                with ctx.store.transaction():
                     ctx.within(Scope(kind="batch", events=tuple(batch)), self.dispatch, batch)
 
     def records_for(self, object_type: str, event: Event) -> list[Record]:

@@ -38,8 +38,8 @@ from typing import Any
 
 import attrs
 
+from wfdsl.placeholders import refusal, unfilled
 from wfdsl.plan.model import ProjectPlan, WorkflowPlan
-from wfdsl.plan.steps import Placeholder
 from wfdsl.runtime import history as h
 from wfdsl.runtime.actions import Actions, action_arguments, idempotency_key
 from wfdsl.runtime.context import LOOP_LIMIT, Context
@@ -184,12 +184,9 @@ class Engine:
         ctx = self._ctx
         compiled = ctx.plans[workflow]
         plan = compiled.plan
-        placeholders = sorted(sid for sid, step in plan.steps.items() if isinstance(step, Placeholder))
-        if placeholders and not ctx.allow_placeholders:
-            raise EngineError(
-                f"workflow {workflow!r} has placeholder actions ({', '.join(placeholders)}): "
-                "fill them in before turning it on"
-            )
+        refused = refusal(workflow, unfilled(plan.steps))
+        if refused is not None and not ctx.allow_placeholders:
+            raise EngineError(refused)
         ctx.now = max(ctx.now, utc(ctx.clock.now()))
         existing = plan.settings.enroll_existing if enroll_existing is None else enroll_existing
         with ctx.store.transaction():

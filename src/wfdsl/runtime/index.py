@@ -227,6 +227,28 @@ class Index:
                 compiled.watch_events, compiled.watch_props, compiled.watch_lists, compiled.watch_workflows
             ):
                 self.watch_index.setdefault(key, set()).add(name)
+        # The event types some workflow may look at (see `hears`).
+        heard = {"workflow.enroll", *self.pin_attrs}
+        if self.filters_of:
+            heard.add("record.created")
+        self._workflow_events = False
+        for key in (*self.trigger_index, *self.watch_index):
+            kind, _, rest = key.partition(":")
+            if kind == "event":
+                heard.add(rest)
+            elif kind == "prop":
+                heard.add("property.changed")
+            elif kind == "list":
+                heard |= {"list.added", "list.removed"}
+            else:  # workflow:<name>, the key of every `workflow.…` event
+                self._workflow_events = True
+        self._heard = frozenset(heard)
+
+    def hears(self, event_type: str) -> bool:
+        """Whether any workflow may look at an event of this type: one that none does
+        (an `email.sent` that no trigger, goal or `wait for` names) need not be
+        dispatched at all. Errs on the side of yes, never of no."""
+        return event_type in self._heard or (self._workflow_events and event_type.startswith("workflow."))
 
     @staticmethod
     def event_keys(event: Event) -> list[str]:

@@ -113,6 +113,11 @@ class Action:
     For `set`/`clear`/`increment`/`copy` the args name `object` (the type of
     the record to change; another type means the primary associated record),
     `property` and `value`.
+
+    `enrollment` and `workflow` say whose step it is (the enrollment id and its
+    workflow's name; None for an action not made by an enrollment): an adapter
+    gives the events the action causes that enrollment as their `cause`, and a
+    log of performed actions keeps them (`wfdsl outbox` shows the workflow).
     """
 
     kind: str
@@ -120,12 +125,14 @@ class Action:
     id: str
     args: Mapping[str, Any]
     at: dt.datetime
+    enrollment: str | None = None
+    workflow: str | None = None
 
 
 def same_action(first: Action, kind: str, object_type: str, record_id: str, args: Mapping[str, Any]) -> bool:
     """Whether an action performed under an idempotency key (`first`) is the one
     now asked for again under that key: same kind, record and arguments (the
-    engine's own `_`-prefixed arguments aside). An adapter that honours keys
+    `_`-prefixed keys that stored logs keep beside the arguments aside). An adapter that honours keys
     replays the first result only when this holds; a key that comes back with
     another action is an error, never a silent "already done"."""
 

@@ -112,6 +112,15 @@ def loads(text: str | None) -> Any:
     return None if text is None else _dec(json.loads(text))
 
 
+#: Types whose values are their own JSON form (`encode`/`decode` return them as they are).
+PLAIN_TYPES = _PLAIN
+#: One value to its JSON form and back (the tags `dumps`/`loads` use), for a codec
+#: that lays out rows of values itself; check `type(v) in PLAIN_TYPES` first to skip
+#: the call for plain values.
+encode = _enc
+decode = _dec
+
+
 def safe_text(value: Any, limit: int | None = None) -> str:
     """`value` as text SQLite can store: lone surrogates and other unencodable code
     points escaped (`\\ud800`), cut at `limit` characters."""
@@ -125,4 +134,16 @@ def safe_text(value: Any, limit: int | None = None) -> str:
     return text
 
 
-__all__ = ["EPOCH", "PAYLOAD_LIMIT", "UTC", "dumps", "from_micros", "loads", "micros", "safe_text"]
+__all__ = [
+    "EPOCH",
+    "PAYLOAD_LIMIT",
+    "PLAIN_TYPES",
+    "UTC",
+    "decode",
+    "dumps",
+    "encode",
+    "from_micros",
+    "loads",
+    "micros",
+    "safe_text",
+]

@@ -19,14 +19,40 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import attrs
 
+from wfdsl.runtime.history import HistoryLog
 from wfdsl.runtime.protocols import STAT_FIELDS, DeadLetter, Enrollment, HistoryEntry, InputPosition, Timer
 from wfdsl.stores.protocols import InboxEvent, event_id_of
+
+#: A timer as the store keeps it, in its heap and by key at once:
+#: (due, seq, key, kind, workflow, enrollment). Heap order is (due, seq), seq being unique.
+_TimerRow = tuple[dt.datetime, int, str, str, str, "str | None"]
+
+
+def _timer(row: _TimerRow) -> Timer:
+    due, seq, key, kind, workflow, enrollment = row
+    return Timer(key=key, due=due, seq=seq, kind=kind, workflow=workflow, enrollment=enrollment)
+
+
+class _Block:
+    """A `transaction()` block of a memory store: counts nesting, nothing more (a plain
+    class, not a generator: two of these open for every timer fired)."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    def __enter__(self) -> None:
+        self._store._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self._store._depth -= 1
 
 
 class MemoryStore:
@@ -42,12 +68,17 @@ class MemoryStore:
         self._dead: list[DeadLetter] = []
         self._counters: dict[str, int] = {}
         self._enrollments: dict[str, Enrollment] = {}
-        self._by_record: dict[tuple[str, str], list[str]] = {}
-        self._timers: dict[str, Timer] = {}
-        self._heap: list[tuple[dt.datetime, int, str]] = []
-        self._history: list[HistoryEntry] = []
+        # object type -> record id -> its enrollment's id, or a list of ids once it has
+        # several (most records have one: no list, no tuple key per record).
+        self._by_record: dict[str, dict[str, str | list[str]]] = {}
+        # Each timer is one tuple, in the heap and here (see `_TimerRow`); a heap entry
+        # whose tuple is no longer the one here was replaced or cancelled.
+        self._timers: dict[str, _TimerRow] = {}
+        self._heap: list[_TimerRow] = []
+        self._history = HistoryLog()
         self._stats: dict[str, dict[str, int]] = {}
-        self._facts: dict[tuple[str, str, str, str], dt.datetime] = {}
+        # (kind, workflow, object type) -> record id -> when
+        self._facts: dict[tuple[str, str, str], dict[str, dt.datetime]] = {}
         self._workflows: dict[str, dict[str, Any]] = {}
         self._meta: dict[str, Any] = {}
         self._inbox: dict[int, InboxEvent] = {}
@@ -57,15 +88,10 @@ class MemoryStore:
 
     # ------------------------------------------------------------ transactions
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> AbstractContextManager[None]:
         # Nothing here survives the process, so there is nothing to make atomic
         # against a crash; the block only tracks nesting like a durable store.
-        self._depth += 1
-        try:
-            yield
-        finally:
-            self._depth -= 1
+        return _Block(self)
 
     def next_seq(self, name: str) -> int:
         value = self._counters.get(name, 0) + 1
@@ -75,15 +101,30 @@ class MemoryStore:
     # ------------------------------------------------------------ enrollments
 
     def put_enrollment(self, enrollment: Enrollment) -> None:
-        if enrollment.id not in self._enrollments:
-            self._by_record.setdefault((enrollment.object, enrollment.record), []).append(enrollment.id)
-        self._enrollments[enrollment.id] = enrollment
+        eid = enrollment.id
+        if eid not in self._enrollments:
+            records = self._by_record.get(enrollment.object)
+            if records is None:
+                records = self._by_record[enrollment.object] = {}
+            ids = records.get(enrollment.record)
+            if ids is None:
+                records[enrollment.record] = eid
+            elif isinstance(ids, str):
+                records[enrollment.record] = [ids, eid]
+            else:
+                ids.append(eid)
+        self._enrollments[eid] = enrollment
 
     def enrollment(self, enrollment_id: str) -> Enrollment | None:
         return self._enrollments.get(enrollment_id)
 
     def enrollments_of(self, object_type: str, record_id: str) -> Sequence[Enrollment]:
-        return [self._enrollments[i] for i in self._by_record.get((object_type, record_id), ())]
+        ids = self._by_record.get(object_type, {}).get(record_id)
+        if ids is None:
+            return []
+        if isinstance(ids, str):
+            return [self._enrollments[ids]]
+        return [self._enrollments[i] for i in ids]
 
     def enrollments(self, workflow: str | None = None, status: str | None = None) -> Iterable[Enrollment]:
         return [
@@ -95,38 +136,38 @@ class MemoryStore:
     # ------------------------------------------------------------ timers
 
     def set_timer(self, timer: Timer) -> None:
-        self._timers[timer.key] = timer
-        heapq.heappush(self._heap, (timer.due, timer.seq, timer.key))
+        row: _TimerRow = (timer.due, timer.seq, timer.key, timer.kind, timer.workflow, timer.enrollment)
+        self._timers[timer.key] = row
+        heapq.heappush(self._heap, row)
 
     def cancel_timer(self, key: str) -> None:
         self._timers.pop(key, None)
 
     def timer(self, key: str) -> Timer | None:
-        return self._timers.get(key)
+        row = self._timers.get(key)
+        return None if row is None else _timer(row)
 
     def _clean_top(self) -> None:
         # Heap entries of replaced or cancelled timers are dropped lazily.
-        while self._heap:
-            due, seq, key = self._heap[0]
-            timer = self._timers.get(key)
-            if timer is not None and timer.due == due and timer.seq == seq:
-                return
-            heapq.heappop(self._heap)
+        heap, timers = self._heap, self._timers
+        while heap and timers.get(heap[0][2]) is not heap[0]:
+            heapq.heappop(heap)
 
     def pop_due(self, now: dt.datetime) -> Timer | None:
         self._clean_top()
         if not self._heap or self._heap[0][0] > now:
             return None
-        _, _, key = heapq.heappop(self._heap)
-        return self._timers.pop(key)
+        row = heapq.heappop(self._heap)
+        del self._timers[row[2]]
+        return _timer(row)
 
     def next_due(self) -> dt.datetime | None:
         self._clean_top()
         return self._heap[0][0] if self._heap else None
 
     def timers(self, limit: int | None = None) -> list[Timer]:
-        ordered = sorted(self._timers.values(), key=lambda t: (t.due, t.seq, t.key))
-        return ordered if limit is None else ordered[:limit]
+        ordered = sorted(self._timers.values(), key=lambda t: (t[0], t[1], t[2]))
+        return [_timer(row) for row in (ordered if limit is None else ordered[:limit])]
 
     def count_timers(self) -> int:
         return len(self._timers)
@@ -137,10 +178,10 @@ class MemoryStore:
     def action_counts(self) -> dict[tuple[str, str], int]:
         """Actions by kind (`detail.action`) and outcome (`performed`, `failed`)."""
         out: dict[tuple[str, str], int] = {}
-        for entry in self._history:
-            action = entry.detail.get("action")
-            if entry.kind in ("action", "failed") and action is not None:
-                key = (str(action), "performed" if entry.kind == "action" else "failed")
+        for kind, detail in self._history.kinds_and_details():
+            action = detail.get("action")
+            if kind in ("action", "failed") and action is not None:
+                key = (str(action), "performed" if kind == "action" else "failed")
                 out[key] = out.get(key, 0) + 1
         return out
 
@@ -157,14 +198,10 @@ class MemoryStore:
             self._history.append(entry)
 
     def history(self, record: tuple[str, str] | None = None, workflow: str | None = None) -> Sequence[HistoryEntry]:
-        return [
-            e
-            for e in self._history
-            if (record is None or (e.object, e.id) == tuple(record)) and (workflow is None or e.workflow == workflow)
-        ]
+        return self._history.select(None if record is None else (record[0], record[1]), workflow)
 
     def count_history(self, kind: str | None = None) -> int:
-        return sum(1 for e in self._history if kind is None or e.kind == kind)
+        return self._history.count(kind)
 
     # ------------------------------------------------------------ stats and facts
 
@@ -182,10 +219,14 @@ class MemoryStore:
             counters[name] = 0
 
     def add_fact(self, kind: str, workflow: str, object_type: str, record_id: str, at: dt.datetime) -> None:
-        self._facts[(kind, workflow, object_type, record_id)] = at
+        key = (kind, workflow, object_type)
+        records = self._facts.get(key)
+        if records is None:
+            records = self._facts[key] = {}
+        records[record_id] = at
 
     def has_fact(self, kind: str, workflow: str, object_type: str, record_id: str) -> bool:
-        return (kind, workflow, object_type, record_id) in self._facts
+        return record_id in self._facts.get((kind, workflow, object_type), ())
 
     def workflow_state(self, workflow: str) -> Mapping[str, Any]:
         return dict(self._workflows.get(workflow, {}))
@@ -266,7 +307,7 @@ class MemoryStore:
                 break
             if e.status == "active":
                 timer = self._timers.get(e.id)
-                out.append((e, None if timer is None else timer.due))
+                out.append((e, None if timer is None else timer[0]))
         return out
 
     # ------------------------------------------------------------ retention
@@ -284,15 +325,15 @@ class MemoryStore:
             for e in self._enrollments.values()
             if e.status != "active" and e.ended_at is not None and e.ended_at < history_before
         }
-        kept = [
-            h
-            for h in self._history
-            if not (h.kind == "action" and h.at < actions_before)
-            and not (h.enrollment in ended_old and h.at < history_before)
-        ]
-        removed = len(self._history) - len(kept)
-        self._history = kept
-        old_facts = [k for k, at in self._facts.items() if at < facts_before]
-        for key in old_facts:
-            del self._facts[key]
-        return removed + len(old_facts)
+        removed = self._history.keep(
+            lambda kind, at, enrollment: (
+                not (kind == "action" and at < actions_before) and not (enrollment in ended_old and at < history_before)
+            )
+        )
+        old_facts = 0
+        for records in self._facts.values():
+            old = [record_id for record_id, at in records.items() if at < facts_before]
+            for record_id in old:
+                del records[record_id]
+            old_facts += len(old)
+        return removed + old_facts

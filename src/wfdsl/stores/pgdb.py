@@ -71,9 +71,9 @@ def safe_url(url: str) -> str:
 
 @attrs.frozen(eq=False)  # known by identity: a module-level constant per statement
 class Bulk:
-    """A write that takes many rows in one statement: `sql` has one `%s` per column, each
-    bound to the array of that column's values (`unnest(%s::text[], …)`), in the order
-    the rows were added.
+    """A write that takes many rows in one statement: `sql` has one `%b` per column, each
+    bound to the array of that column's values (`unnest(%b::text[], …)`, binary, so
+    that no value needs quoting), in the order the rows were added.
 
     `key` (column positions) makes it an upsert: a later row with the same key
     replaces the earlier one (a statement cannot change one row twice), or, with
@@ -81,7 +81,7 @@ class Bulk:
     as added into the row as sent, once, when it is sent (so a row replaced
     before then is never encoded).
 
-    >>> Bulk("INSERT INTO t (a) SELECT * FROM unnest(%s::text[])").key
+    >>> Bulk("INSERT INTO t (a) SELECT * FROM unnest(%b::text[])").key
     ()
     """
 

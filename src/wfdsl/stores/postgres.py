@@ -273,7 +273,7 @@ def nul_path(value: Any, path: str = "") -> str | None:
     """Where a NUL character is in a JSON value (`data.items[1]`; `$` for the value
     itself), or None.
 
-    >>> nul_path({"data": {"form": "a\x00b"}}), nul_path(["ok"])
+    >>> nul_path({"data": {"form": "a" + chr(0) + "b"}}), nul_path(["ok"])
     ('data.form', None)
     """
     if isinstance(value, str):

@@ -29,6 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from wfdsl.runtime.inputs import Seed, event_id_of
 from wfdsl.runtime.protocols import Timer
 
 
@@ -40,18 +41,6 @@ class InboxEvent:
 
     id: int
     body: Mapping[str, Any]
-
-
-def event_id_of(body: Mapping[str, Any]) -> str | None:
-    """The dedupe key of an event: its `event_id` as text, or None.
-
-    >>> event_id_of({"event_id": 17}), event_id_of({})
-    ('17', None)
-    """
-    value = body.get("event_id")
-    if value is None or isinstance(value, (dict, list)):
-        return None
-    return str(value)
 
 
 @runtime_checkable
@@ -225,9 +214,13 @@ class CallOutCRM(Protocol):
 
 @runtime_checkable
 class RecordLoader(Protocol):
-    """A CRM that imports a records file itself (once: it remembers the file's digest)."""
+    """A CRM that imports a records file itself (once: it remembers the file's digest,
+    so what the workflows changed since is kept when the service starts again)."""
 
-    def import_records(self, data: Any, *, at: dt.datetime) -> int: ...
+    def import_seed(self, seed: Seed, *, at: dt.datetime) -> int:
+        """Add the records, associations and list memberships of `seed` (read by
+        `runtime.inputs`) unless this file was imported before; the number of records added."""
+        ...
 
 
 @runtime_checkable

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import operator
 import os
 import platform
 import sqlite3
@@ -47,7 +48,17 @@ from wfdsl.runtime.protocols import (
     Timer,
     utc,
 )
-from wfdsl.stores.codec import PAYLOAD_LIMIT, dumps, from_micros, loads, micros, safe_text
+from wfdsl.stores.codec import (
+    PAYLOAD_LIMIT,
+    PLAIN_TYPES,
+    decode,
+    dumps,
+    encode,
+    from_micros,
+    loads,
+    micros,
+    safe_text,
+)
 from wfdsl.stores.errors import SchemaVersionError, StoreError
 from wfdsl.stores.protocols import InboxEvent, event_id_of
 from wfdsl.stores.sqlitedb import connect, migrate, sqlite_options
@@ -150,15 +161,62 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX enrollments_status ON enrollments (status)
     """,
+    # 4: enrollment rows may be positional (`ENROLLMENT_LAYOUT`); no table changes, the
+    # version only keeps an older wfdsl, which reads the keyed form alone, from the file.
+    "",
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _ENROLLMENT_FIELDS = frozenset(f.name for f in attrs.fields(Enrollment))
 
+#: The order of an enrollment's fields in its positional row (`data` is a JSON list of
+#: their values). Append-only: a row written before a field was added is shorter, and
+#: the missing fields take their defaults; reordering would misread every stored row.
+ENROLLMENT_LAYOUT: tuple[str, ...] = (
+    "id",
+    "workflow",
+    "object",
+    "record",
+    "status",
+    "enrolled_at",
+    "seq",
+    "version",
+    "step",
+    "phase",
+    "attempt",
+    "ended_at",
+    "emailed",
+    "goal_met",
+    "converted",
+    "received",
+    "waiting_for",
+    "anchor",
+    "caused_by",
+    "passes",
+)
+_layout_values = operator.attrgetter(*ENROLLMENT_LAYOUT)
+_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def enrollment_data(enrollment: Enrollment) -> str:
+    """The positional JSON row of an enrollment: values in `ENROLLMENT_LAYOUT` order,
+    without the field names a keyed object would repeat in every row (about half the
+    text, and a list is quicker to build and to read back)."""
+    return _encode_json([v if type(v) in PLAIN_TYPES else encode(v) for v in _layout_values(enrollment)])
+
 
 def _enrollment(data: str) -> Enrollment:
-    values = loads(data)
+    values = json.loads(data)
+    if type(values) is list:
+        return Enrollment(
+            **{
+                name: v if type(v) in PLAIN_TYPES else decode(v)
+                for name, v in zip(ENROLLMENT_LAYOUT, values, strict=False)
+            }
+        )
+    # The keyed form of schema versions 1-3: field name -> value.
+    values = decode(values)
     return Enrollment(**{k: v for k, v in values.items() if k in _ENROLLMENT_FIELDS})
 
 
@@ -208,6 +266,11 @@ def _dead(row: Sequence[Any]) -> DeadLetter:
 
 
 _HISTORY_COLUMNS = "seq, at, workflow, object, id, kind, step, detail, enrollment"
+_INSERT_HISTORY = f"INSERT INTO history ({_HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_ADD_STAT = (
+    "INSERT INTO stats (workflow, field, value) VALUES (?, ?, ?) "
+    "ON CONFLICT (workflow, field) DO UPDATE SET value = value + excluded.value"
+)
 
 
 class SQLiteStore:
@@ -228,7 +291,27 @@ class SQLiteStore:
         self._lock: Any = None  # a filelock.FileLock while `lock()` holds the store
         # Decoded enrollments by id, with the JSON they came from: a record's enrollments
         # are read on every event, decoding is the cost, and equal text means equal value.
+        # A write fills it too, so the read after a write never decodes.
         self._decoded: dict[str, tuple[str, Enrollment]] = {}
+        # What this connection knows to be in the file within the open transaction
+        # (which holds the write lock, so no other connection can change it): rows it
+        # read or wrote, and timer keys it deleted. Forgotten at every BEGIN and on any
+        # rollback, so it never outlives the state it describes.
+        self._current: dict[str, tuple[str, Enrollment]] = {}
+        self._no_timer: set[str] = set()
+        # Work kept in memory until the outermost block commits (in the same
+        # transaction, so just as atomic): counter values, stat deltas to add, and
+        # history rows to insert (all in one statement; read back only after it).
+        self._seq: dict[str, int] = {}
+        self._seq_dirty: set[str] = set()
+        self._stat_deltas: dict[tuple[str, str], int] = {}
+        # Per open nested block: (counters, dirty names, stat deltas) as they were at
+        # its start, restored if it rolls back.
+        self._history_rows: list[tuple[Any, ...]] = []
+        self._saved: list[tuple[dict[str, int], set[str], dict[tuple[str, str], int]]] = []
+        # Nested blocks whose SAVEPOINT is not issued yet: it is issued just before the
+        # block's first write, so a block that writes nothing costs no statement.
+        self._lazy = 0
         # (history cut-off, last enrollment row looked at) of a prune in progress
         self._prune_walk: tuple[int, int] | None = None
 
@@ -281,24 +364,86 @@ class SQLiteStore:
         depth = self._depth
         if depth == 0:
             conn.execute("BEGIN IMMEDIATE")
+            self._forget()
         else:
-            conn.execute(f"SAVEPOINT s{depth}")
+            # Rows kept so far belong to the blocks around this one: written now, before
+            # its SAVEPOINT, so that rolling it back takes back only its own.
+            self._flush_history()
+            self._lazy += 1
+            self._saved.append((dict(self._seq), set(self._seq_dirty), dict(self._stat_deltas)))
         self._depth = depth + 1
         try:
             yield
+            if depth == 0:
+                self._flush()
         except BaseException:
             self._depth = depth
             if depth == 0:
+                self._forget()
                 conn.execute("ROLLBACK")
             else:
-                conn.execute(f"ROLLBACK TO s{depth}")
-                conn.execute(f"RELEASE s{depth}")
+                self._seq, self._seq_dirty, self._stat_deltas = self._saved.pop()
+                self._history_rows.clear()  # this block's own (see above)
+                self._current.clear()
+                self._no_timer.clear()
+                if self._lazy:
+                    self._lazy -= 1  # never issued: nothing was written in the block
+                else:
+                    conn.execute(f"ROLLBACK TO s{depth}")
+                    conn.execute(f"RELEASE s{depth}")
             raise
         self._depth = depth
         if depth == 0:
             conn.execute("COMMIT")
         else:
-            conn.execute(f"RELEASE s{depth}")
+            self._saved.pop()
+            if self._lazy:
+                self._lazy -= 1
+            else:
+                conn.execute(f"RELEASE s{depth}")
+
+    def _forget(self) -> None:
+        self._current.clear()
+        self._no_timer.clear()
+        self._seq.clear()
+        self._seq_dirty.clear()
+        self._stat_deltas.clear()
+        self._history_rows.clear()
+        self._saved.clear()
+        self._lazy = 0
+
+    def _w(self) -> sqlite3.Connection:
+        """The connection, for a write: issues the SAVEPOINTs of the open blocks first."""
+        if self._lazy:
+            first = self._depth - self._lazy
+            for depth in range(first, self._depth):
+                self._conn.execute(f"SAVEPOINT s{depth}")
+            self._lazy = 0
+        return self._conn
+
+    def _flush(self) -> None:
+        """Write what was kept in memory (counters, stat deltas) into the open transaction."""
+        if self._seq_dirty:
+            self._w().executemany(
+                "INSERT INTO counters (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                [(name, self._seq[name]) for name in sorted(self._seq_dirty)],
+            )
+            self._seq_dirty.clear()
+        self._flush_stats()
+        self._flush_history()
+
+    def _flush_history(self) -> None:
+        if self._history_rows:
+            rows = self._history_rows
+            self._history_rows = []
+            self._w().executemany(_INSERT_HISTORY, rows)
+
+    def _flush_stats(self) -> None:
+        deltas = [(w, f, d) for (w, f), d in self._stat_deltas.items() if d]
+        self._stat_deltas.clear()
+        if deltas:
+            self._w().executemany(_ADD_STAT, deltas)
 
     @property
     def in_transaction(self) -> bool:
@@ -308,7 +453,7 @@ class SQLiteStore:
     def _write(self) -> Iterator[sqlite3.Connection]:
         # One atomic unit for a multi-statement method; no savepoint when already inside one.
         if self._depth:
-            yield self._conn
+            yield self._w()
         else:
             with self.transaction():
                 yield self._conn
@@ -318,47 +463,62 @@ class SQLiteStore:
         return None if row is None else row[0]
 
     def next_seq(self, name: str) -> int:
-        with self._write() as conn:
-            value: int = conn.execute(
-                "INSERT INTO counters (name, value) VALUES (?, 1) "
-                "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
-                (name,),
-            ).fetchone()[0]
+        # Read once per transaction (under its write lock), counted in memory, written
+        # back when the transaction commits: one statement per name, not per number.
+        with self._write():
+            value = self._seq.get(name)
+            if value is None:
+                value = self._one("SELECT value FROM counters WHERE name = ?", (name,)) or 0
+            value += 1
+            self._seq[name] = value
+            self._seq_dirty.add(name)
         return value
 
     # ------------------------------------------------------------ enrollments
 
     def put_enrollment(self, enrollment: Enrollment) -> None:
+        eid = enrollment.id
+        data = enrollment_data(enrollment)
+        known = self._current.get(eid) if self._depth else None
+        if known is not None and known[0] == data:
+            return  # the row already holds exactly this
         ended = None if enrollment.ended_at is None else micros(enrollment.ended_at)
-        self._conn.execute(
+        self._w().execute(
             "INSERT INTO enrollments (id, workflow, object, record, status, ended, data) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
             "workflow = excluded.workflow, object = excluded.object, record = excluded.record, "
             "status = excluded.status, ended = excluded.ended, data = excluded.data",
-            (
-                enrollment.id,
-                enrollment.workflow,
-                enrollment.object,
-                enrollment.record,
-                enrollment.status,
-                ended,
-                dumps(attrs.asdict(enrollment, recurse=False)),
-            ),
+            (eid, enrollment.workflow, enrollment.object, enrollment.record, enrollment.status, ended, data),
         )
+        self._remember(eid, data, enrollment)
+        if self._depth:
+            self._current[eid] = (data, enrollment)
+
+    def _remember(self, enrollment_id: str, data: str, value: Enrollment) -> None:
+        if len(self._decoded) >= 200_000:
+            self._decoded.clear()
+        self._decoded[enrollment_id] = (data, value)
 
     def _decode(self, enrollment_id: str, data: str) -> Enrollment:
         cached = self._decoded.get(enrollment_id)
         if cached is not None and cached[0] == data:
             return cached[1]
         value = _enrollment(data)
-        if len(self._decoded) >= 200_000:
-            self._decoded.clear()
-        self._decoded[enrollment_id] = (data, value)
+        self._remember(enrollment_id, data, value)
         return value
 
     def enrollment(self, enrollment_id: str) -> Enrollment | None:
+        if self._depth:
+            known = self._current.get(enrollment_id)
+            if known is not None:
+                return known[1]
         data = self._one("SELECT data FROM enrollments WHERE id = ?", (enrollment_id,))
-        return None if data is None else self._decode(enrollment_id, data)
+        if data is None:
+            return None
+        value = self._decode(enrollment_id, data)
+        if self._depth:
+            self._current[enrollment_id] = (data, value)
+        return value
 
     def enrollments_of(self, object_type: str, record_id: str) -> Sequence[Enrollment]:
         rows = self._conn.execute(
@@ -380,13 +540,18 @@ class SQLiteStore:
     # ------------------------------------------------------------ timers
 
     def set_timer(self, timer: Timer) -> None:
-        self._conn.execute(
+        self._no_timer.discard(timer.key)
+        self._w().execute(
             f"INSERT OR REPLACE INTO timers ({_TIMER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
             (timer.key, micros(timer.due), timer.seq, timer.kind, timer.workflow, timer.enrollment),
         )
 
     def cancel_timer(self, key: str) -> None:
-        self._conn.execute("DELETE FROM timers WHERE key = ?", (key,))
+        if self._depth:
+            if key in self._no_timer:
+                return  # popped or cancelled in this transaction and not set since
+            self._no_timer.add(key)
+        self._w().execute("DELETE FROM timers WHERE key = ?", (key,))
 
     def timer(self, key: str) -> Timer | None:
         row = self._conn.execute(f"SELECT {_TIMER_COLUMNS} FROM timers WHERE key = ?", (key,)).fetchone()
@@ -395,12 +560,13 @@ class SQLiteStore:
     def pop_due(self, now: dt.datetime) -> Timer | None:
         with self._write() as conn:
             row = conn.execute(
-                f"SELECT {_TIMER_COLUMNS} FROM timers WHERE due <= ? ORDER BY due, seq, key LIMIT 1",
+                f"DELETE FROM timers WHERE key = (SELECT key FROM timers WHERE due <= ? "
+                f"ORDER BY due, seq, key LIMIT 1) RETURNING {_TIMER_COLUMNS}",
                 (micros(now),),
             ).fetchone()
             if row is None:
                 return None
-            conn.execute("DELETE FROM timers WHERE key = ?", (row[0],))
+            self._no_timer.add(row[0])
         return _timer(row)
 
     def next_due(self) -> dt.datetime | None:
@@ -421,20 +587,21 @@ class SQLiteStore:
     # ------------------------------------------------------------ history
 
     def append_history(self, entry: HistoryEntry) -> None:
-        self._conn.execute(
-            f"INSERT INTO history ({_HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                entry.seq,
-                micros(entry.at),
-                entry.workflow,
-                entry.object,
-                entry.id,
-                entry.kind,
-                entry.step,
-                dumps(entry.detail),
-                entry.enrollment,
-            ),
+        row = (
+            entry.seq,
+            micros(entry.at),
+            entry.workflow,
+            entry.object,
+            entry.id,
+            entry.kind,
+            entry.step,
+            dumps(entry.detail),
+            entry.enrollment,
         )
+        if self._depth:
+            self._history_rows.append(row)  # inserted with the others at commit
+        else:
+            self._conn.execute(_INSERT_HISTORY, row)
 
     def history(self, record: tuple[str, str] | None = None, workflow: str | None = None) -> Sequence[HistoryEntry]:
         clauses: list[str] = []
@@ -446,11 +613,13 @@ class SQLiteStore:
             clauses.append("workflow = ?")
             params.append(workflow)
         where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        self._flush_history()
         rows = self._conn.execute(f"SELECT {_HISTORY_COLUMNS} FROM history{where} ORDER BY n", params)
         return [_entry(row) for row in rows]
 
     def action_counts(self) -> dict[tuple[str, str], int]:
         """Actions by kind (`detail.action`) and outcome (`performed`, `failed`)."""
+        self._flush_history()
         rows = self._conn.execute(
             "SELECT kind, json_extract(detail, '$.action'), count(*) FROM history "
             "WHERE kind IN ('action', 'failed') GROUP BY 1, 2"
@@ -463,23 +632,27 @@ class SQLiteStore:
 
     def count_history(self, kind: str | None = None) -> int:
         where, params = _where(kind=kind)
+        self._flush_history()
         count: int = self._one(f"SELECT count(*) FROM history{where}", params)
         return count
 
     # ------------------------------------------------------------ stats
 
     def add_stat(self, workflow: str, field: str, delta: int) -> None:
-        self._conn.execute(
-            "INSERT INTO stats (workflow, field, value) VALUES (?, ?, ?) "
-            "ON CONFLICT (workflow, field) DO UPDATE SET value = value + excluded.value",
-            (workflow, field, delta),
-        )
+        if self._depth:
+            # Added up in memory, written when the transaction commits.
+            key = (workflow, field)
+            self._stat_deltas[key] = self._stat_deltas.get(key, 0) + delta
+            return
+        self._conn.execute(_ADD_STAT, (workflow, field, delta))
 
     def stats(self, workflow: str) -> Mapping[str, int]:
+        self._flush_stats()
         found = dict(self._conn.execute("SELECT field, value FROM stats WHERE workflow = ?", (workflow,)).fetchall())
         return {name: found.get(name, 0) for name in STAT_FIELDS}
 
     def reset_stats(self, workflow: str, fields: Sequence[str]) -> None:
+        self._flush_stats()
         with self._write() as conn:
             conn.executemany(
                 "INSERT INTO stats (workflow, field, value) VALUES (?, ?, 0) "
@@ -490,7 +663,7 @@ class SQLiteStore:
     # ------------------------------------------------------------ facts
 
     def add_fact(self, kind: str, workflow: str, object_type: str, record_id: str, at: dt.datetime) -> None:
-        self._conn.execute(
+        self._w().execute(
             "INSERT INTO facts (kind, workflow, object, record, at) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (kind, workflow, object, record) DO UPDATE SET at = excluded.at",
             (kind, workflow, object_type, record_id, micros(at)),
@@ -516,13 +689,14 @@ class SQLiteStore:
         return {} if state is None else dict(loads(state))
 
     def set_workflow_state(self, workflow: str, state: Mapping[str, Any]) -> None:
-        self._conn.execute(
+        self._w().execute(
             "INSERT OR REPLACE INTO workflows (workflow, state) VALUES (?, ?)",
             (workflow, dumps(dict(state))),
         )
 
     def workflows(self) -> list[str]:
         """Every workflow the store knows of (state, stats or enrollments), sorted."""
+        self._flush_stats()
         # The enrollments' workflows by hopping along the (workflow, status) index, one
         # seek per name: as fast with a million enrollments as with ten.
         rows = self._conn.execute(
@@ -543,18 +717,18 @@ class SQLiteStore:
         return default if text is None else loads(text)
 
     def set_meta(self, name: str, value: Any) -> None:
-        self._conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, dumps(value)))
+        self._w().execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, dumps(value)))
 
     def put_journal(self, token: int, payload: Any) -> None:
         """Keep a CRM redo journal in the same transaction as the state it goes with."""
-        self._conn.execute("INSERT OR REPLACE INTO journal (token, payload) VALUES (?, ?)", (token, dumps(payload)))
+        self._w().execute("INSERT OR REPLACE INTO journal (token, payload) VALUES (?, ?)", (token, dumps(payload)))
 
     def journals_after(self, token: int) -> list[tuple[int, Any]]:
         rows = self._conn.execute("SELECT token, payload FROM journal WHERE token > ? ORDER BY token", (token,))
         return [(t, loads(p)) for t, p in rows]
 
     def drop_journals(self, upto: int) -> None:
-        self._conn.execute("DELETE FROM journal WHERE token <= ?", (upto,))
+        self._w().execute("DELETE FROM journal WHERE token <= ?", (upto,))
 
     # ------------------------------------------------------------ inbox
 
@@ -622,7 +796,7 @@ class SQLiteStore:
         )
 
     def set_input_position(self, position: InputPosition) -> None:
-        self._conn.execute(
+        self._w().execute(
             "INSERT OR REPLACE INTO positions (source, line, offset, device, inode, fingerprint) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (
@@ -638,22 +812,26 @@ class SQLiteStore:
     # ------------------------------------------------------------ dead letters
 
     def add_dead_letter(self, letter: DeadLetter) -> int:
-        number: int = self._conn.execute(
-            "INSERT INTO dead_letters (at, kind, reason, source, line, payload, object, id, workflow, enrollment) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING n",
-            (
-                micros(letter.at),
-                safe_text(letter.kind, 100),
-                safe_text(letter.reason, PAYLOAD_LIMIT),
-                _optional_text(letter.source),
-                letter.line,
-                safe_text(letter.payload, PAYLOAD_LIMIT),
-                _optional_text(letter.object),
-                _optional_text(letter.id),
-                _optional_text(letter.workflow),
-                _optional_text(letter.enrollment),
-            ),
-        ).fetchone()[0]
+        number: int = (
+            self._w()
+            .execute(
+                "INSERT INTO dead_letters (at, kind, reason, source, line, payload, object, id, workflow, enrollment) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING n",
+                (
+                    micros(letter.at),
+                    safe_text(letter.kind, 100),
+                    safe_text(letter.reason, PAYLOAD_LIMIT),
+                    _optional_text(letter.source),
+                    letter.line,
+                    safe_text(letter.payload, PAYLOAD_LIMIT),
+                    _optional_text(letter.object),
+                    _optional_text(letter.id),
+                    _optional_text(letter.workflow),
+                    _optional_text(letter.enrollment),
+                ),
+            )
+            .fetchone()[0]
+        )
         return number
 
     def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
@@ -691,6 +869,7 @@ class SQLiteStore:
     # ------------------------------------------------------------ retention
 
     def prune(self, *, actions_before: dt.datetime, history_before: dt.datetime, facts_before: dt.datetime) -> int:
+        self._flush_history()
         with self._write() as conn:
             removed = conn.execute(
                 "DELETE FROM history WHERE kind = 'action' AND at < ?", (micros(actions_before),)
@@ -715,6 +894,7 @@ class SQLiteStore:
         blocks the service), from where the previous step stopped; a step that
         removes nothing starts the walk again next time.
         """
+        self._flush_history()
         limit = max(1, int(limit))
         cut_history = micros(history_before)
         if self._prune_walk is None or self._prune_walk[0] != cut_history:
@@ -754,9 +934,11 @@ def _where(**filters: str | None) -> tuple[str, list[Any]]:
 
 
 __all__ = [
+    "ENROLLMENT_LAYOUT",
     "SCHEMA_VERSION",
     "SQLiteStore",
     "SchemaVersionError",
     "StoreError",
+    "enrollment_data",
     "sqlite_options",
 ]

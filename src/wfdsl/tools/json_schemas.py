@@ -398,10 +398,9 @@ def _criteria_schema() -> Schema:
     }
 
 
-def plan_schema() -> Schema:
-    """The compiled plan (`wfdsl compile -o plan.json`)."""
-    assert set(STEP_ARG_SCHEMAS) == set(STEP_KINDS)
-    span = {
+def _span_schema() -> Schema:
+    """A source span as plans carry it."""
+    return {
         "type": "array",
         "description": "[file, line, col, end_line, end_col], 1-based, end column exclusive.",
         "prefixItems": [
@@ -414,6 +413,10 @@ def plan_schema() -> Schema:
         "minItems": 5,
         "maxItems": 5,
     }
+
+
+def _step_schema() -> Schema:
+    """A step: its kind, arguments by kind, next step and span."""
     kind_rules = []
     for kind in STEP_KINDS:
         args: Schema = {"type": "object", "properties": STEP_ARG_SCHEMAS[kind]}
@@ -422,7 +425,7 @@ def plan_schema() -> Schema:
         targets = STEP_TARGETS.get(kind, {})
         then: Schema = {"properties": {"args": args, **targets}}
         kind_rules.append({"if": {"properties": {"kind": {"const": kind}}}, "then": then})
-    step = {
+    return {
         "type": "object",
         "properties": {
             "id": _TEXT,
@@ -435,11 +438,11 @@ def plan_schema() -> Schema:
         "required": ["id", "kind", "span"],
         "allOf": kind_rules,
     }
-    index_part = {
-        "type": "object",
-        "properties": {k: {"type": "array", "items": _TEXT} for k in ("events", "properties", "lists", "workflows")},
-    }
-    trigger = {
+
+
+def _trigger_schema() -> Schema:
+    """A workflow's trigger: filter, events, manual or schedule."""
+    return {
         "type": "object",
         "properties": {
             "kind": {"enum": list(TRIGGER_KINDS)},
@@ -463,7 +466,11 @@ def plan_schema() -> Schema:
             {"if": {"properties": {"kind": {"const": "schedule"}}}, "then": {"required": ["recurrence"]}},
         ],
     }
-    settings = {
+
+
+def _settings_schema() -> Schema:
+    """A workflow's settings: time zone, windows, pauses, failure handling."""
+    return {
         "type": "object",
         "properties": {
             "timezone": {"type": "string", "description": "An IANA time zone name."},
@@ -485,7 +492,15 @@ def plan_schema() -> Schema:
             "on_failure": {"enum": ["continue", "stop"]},
         },
     }
-    workflow = {
+
+
+def _workflow_schema() -> Schema:
+    """One compiled workflow."""
+    index_part = {
+        "type": "object",
+        "properties": {k: {"type": "array", "items": _TEXT} for k in ("events", "properties", "lists", "workflows")},
+    }
+    return {
         "type": "object",
         "properties": {
             "name": _TEXT,
@@ -493,7 +508,7 @@ def plan_schema() -> Schema:
             "description": _OPT_TEXT,
             "source_hash": {"type": "string", "description": "SHA-256 hex of the workflow's source text."},
             "span": {"$ref": "#/$defs/span"},
-            "trigger": trigger,
+            "trigger": _trigger_schema(),
             "reenroll": {
                 "type": "object",
                 "properties": {
@@ -514,14 +529,18 @@ def plan_schema() -> Schema:
                     },
                 }
             ),
-            "settings": settings,
+            "settings": _settings_schema(),
             "index": {"type": "object", "additionalProperties": index_part},
             "entry": _TARGET,
             "steps": {"type": "object", "additionalProperties": {"$ref": "#/$defs/step"}},
         },
         "required": ["name", "object", "trigger", "steps"],
     }
-    value: Schema = {
+
+
+def _value_schema() -> Schema:
+    """A typed value of criteria and actions."""
+    return {
         "description": "A typed value: JSON scalars as they are; dates, times and percentages as small objects.",
         "anyOf": [
             {"type": ["string", "number", "boolean"]},
@@ -536,7 +555,11 @@ def plan_schema() -> Schema:
             {"type": "object", "properties": {"percent": {"type": "number"}}, "required": ["percent"]},
         ],
     }
-    duration = {
+
+
+def _duration_schema() -> Schema:
+    """A duration as written and in seconds."""
+    return {
         "type": "object",
         "description": 'What was written and the total: {"parts": [[1, "day"], [6, "hour"]], "seconds": 108000}.',
         "properties": {
@@ -554,7 +577,11 @@ def plan_schema() -> Schema:
         },
         "required": ["parts", "seconds"],
     }
-    event = {
+
+
+def _event_pattern_schema() -> Schema:
+    """An event pattern of triggers, waits and `has …`."""
+    return {
         "type": "object",
         "description": "An event pattern: a trigger group, the event of `wait for` or of `has …`.",
         "properties": {
@@ -568,6 +595,11 @@ def plan_schema() -> Schema:
         },
         "required": ["type"],
     }
+
+
+def plan_schema() -> Schema:
+    """The compiled plan (`wfdsl compile -o plan.json`)."""
+    assert set(STEP_ARG_SCHEMAS) == set(STEP_KINDS)
     return _doc(
         "plan.json",
         "wfdsl compiled plan",
@@ -580,18 +612,18 @@ def plan_schema() -> Schema:
             },
             "required": ["format_version", "workflows"],
             "$defs": {
-                "workflow": workflow,
-                "step": step,
+                "workflow": _workflow_schema(),
+                "step": _step_schema(),
                 "criteria": _criteria_schema(),
-                "event": event,
-                "value": value,
-                "duration": duration,
+                "event": _event_pattern_schema(),
+                "value": _value_schema(),
+                "duration": _duration_schema(),
                 "property": {
                     "type": "object",
                     "properties": {"object": _TEXT, "property": _TEXT},
                     "required": ["object", "property"],
                 },
-                "span": span,
+                "span": _span_schema(),
             },
         },
     )

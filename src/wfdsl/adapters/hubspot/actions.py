@@ -234,7 +234,7 @@ class Actions:
         args = action.args
         kind = action.kind
         own = (action.object, action.id)
-        cause = str(args.get("_enrollment")) if args.get("_enrollment") else None
+        cause = action.enrollment or None
         if kind in ("set", "clear", "copy"):
             value = None if kind == "clear" else args.get("value")
             return ActionResult(

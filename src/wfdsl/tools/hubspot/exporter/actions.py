@@ -33,23 +33,7 @@ class ActionWriter(TriggerWriter):
             amount, unit = single_unit(step.duration)
             return self.action(ident, ids.DELAY, {"delta": str(amount), "time_unit": unit})
         if isinstance(step, n.DelayUntilDate):
-            fields: dict[str, Any] = {}
-            base = step.base
-            if isinstance(base, n.PropertyRef):
-                if len(base.parts) != 2 or base.parts[0] != self.object:
-                    raise self.fail(base, f"flow delays wait for a date property of the enrolled {self.object}")
-                fields["date"] = {"type": "OBJECT_PROPERTY", "propertyName": base.parts[1]}
-            elif isinstance(base, n.DateLit):
-                fields["date"] = {"type": "STATIC_VALUE", "staticValue": base.text}
-            else:
-                raise self.fail(base, "flow delays wait until a date, not a date-time; use `at HH:MM`")
-            if step.offset is not None:
-                amount, unit = single_unit(step.offset)
-                fields["delta"] = str(-amount if step.sign == "-" else amount)
-                fields["time_unit"] = unit
-            if step.at is not None:
-                fields["time_of_day"] = clock_time(step.at.text)
-            return self.action(ident, ids.DELAY_UNTIL_DATE, fields)
+            return self.action(ident, ids.DELAY_UNTIL_DATE, self.date_delay_fields(step))
         if isinstance(step, n.SendEmail):
             email = self.lock.id_for("marketing_emails", step.email.value, "", self.problems, span=step.email.span)
             return self.action(ident, ids.SEND_EMAIL, {"content_id": email})
@@ -58,18 +42,7 @@ class ActionWriter(TriggerWriter):
         if isinstance(step, n.CreateTask):
             return self.action(ident, ids.TASK, self.task_fields(step))
         if isinstance(step, n.Notify):
-            fields = {}
-            if step.recipient is None:
-                fields["owner_properties"] = ["hubspot_owner_id"]
-            else:
-                fields["user_ids"] = [
-                    self.lock.id_for("users", step.recipient.value, "", self.problems, span=step.recipient.span)
-                ]
-            if step.subject is not None:
-                fields["subject"] = ids.to_hubspot_tokens(step.subject.value, self.object)
-            if step.body is not None:
-                fields["body"] = ids.to_hubspot_tokens(step.body.value, self.object)
-            return self.action(ident, ids.NOTIFY, fields)
+            return self.action(ident, ids.NOTIFY, self.notify_fields(step))
         if isinstance(step, n.RotateOwner):
             users = []
             for item in step.owners.items:
@@ -86,37 +59,7 @@ class ActionWriter(TriggerWriter):
             operation = "ADD" if isinstance(step, n.AddToList) else "REMOVE"
             return self.action(ident, ids.LIST, {"operation": operation, "list_id": list_id})
         if isinstance(step, n.CreateRecord):
-            created = step.object_type.value
-            if created not in ids.OBJECT_TYPE_IDS or (created, self.object) not in ids.ASSOCIATIONS:
-                raise self.fail(step.object_type, f"creating {created} records has no flow JSON equivalent here")
-            props = [
-                {
-                    "targetProperty": f.name.value,
-                    "value": {
-                        "type": "STATIC_VALUE",
-                        "staticValue": text_value(self.raw_value(created, f.name.value, f.value)),
-                    },
-                }
-                for f in step.fields
-            ]
-            return self.action(
-                ident,
-                ids.CREATE_RECORD,
-                {
-                    "object_type_id": ids.OBJECT_TYPE_IDS[created],
-                    "properties": props,
-                    "associations": [
-                        {
-                            "target": {
-                                "associationCategory": "HUBSPOT_DEFINED",
-                                "associationTypeId": ids.ASSOCIATIONS[(created, self.object)],
-                            },
-                            "value": {"type": "ENROLLED_OBJECT"},
-                        }
-                    ],
-                    "use_explicit_associations": "true",
-                },
-            )
+            return self.action(ident, ids.CREATE_RECORD, self.record_fields(step))
         if isinstance(step, n.EnrollInWorkflow):
             flow_id = self.lock.id_for("workflows", step.workflow.value, "", self.problems, span=step.workflow.span)
             return self.action(ident, ids.ENROLL_IN_WORKFLOW, {"flow_id": flow_id})
@@ -155,6 +98,68 @@ class ActionWriter(TriggerWriter):
         raise self.fail(
             step, f"{what} has no flow JSON equivalent here", hint="keep this workflow in wfdsl, or rewrite the step"
         )
+
+    def date_delay_fields(self, step: n.DelayUntilDate) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        base = step.base
+        if isinstance(base, n.PropertyRef):
+            if len(base.parts) != 2 or base.parts[0] != self.object:
+                raise self.fail(base, f"flow delays wait for a date property of the enrolled {self.object}")
+            fields["date"] = {"type": "OBJECT_PROPERTY", "propertyName": base.parts[1]}
+        elif isinstance(base, n.DateLit):
+            fields["date"] = {"type": "STATIC_VALUE", "staticValue": base.text}
+        else:
+            raise self.fail(base, "flow delays wait until a date, not a date-time; use `at HH:MM`")
+        if step.offset is not None:
+            amount, unit = single_unit(step.offset)
+            fields["delta"] = str(-amount if step.sign == "-" else amount)
+            fields["time_unit"] = unit
+        if step.at is not None:
+            fields["time_of_day"] = clock_time(step.at.text)
+        return fields
+
+    def notify_fields(self, step: n.Notify) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        if step.recipient is None:
+            fields["owner_properties"] = ["hubspot_owner_id"]
+        else:
+            fields["user_ids"] = [
+                self.lock.id_for("users", step.recipient.value, "", self.problems, span=step.recipient.span)
+            ]
+        if step.subject is not None:
+            fields["subject"] = ids.to_hubspot_tokens(step.subject.value, self.object)
+        if step.body is not None:
+            fields["body"] = ids.to_hubspot_tokens(step.body.value, self.object)
+        return fields
+
+    def record_fields(self, step: n.CreateRecord) -> dict[str, Any]:
+        created = step.object_type.value
+        if created not in ids.OBJECT_TYPE_IDS or (created, self.object) not in ids.ASSOCIATIONS:
+            raise self.fail(step.object_type, f"creating {created} records has no flow JSON equivalent here")
+        props = [
+            {
+                "targetProperty": f.name.value,
+                "value": {
+                    "type": "STATIC_VALUE",
+                    "staticValue": text_value(self.raw_value(created, f.name.value, f.value)),
+                },
+            }
+            for f in step.fields
+        ]
+        return {
+            "object_type_id": ids.OBJECT_TYPE_IDS[created],
+            "properties": props,
+            "associations": [
+                {
+                    "target": {
+                        "associationCategory": "HUBSPOT_DEFINED",
+                        "associationTypeId": ids.ASSOCIATIONS[(created, self.object)],
+                    },
+                    "value": {"type": "ENROLLED_OBJECT"},
+                }
+            ],
+            "use_explicit_associations": "true",
+        }
 
     def set_fields(self, step: n.Node) -> dict[str, Any]:
         if isinstance(step, n.AssignOwner):

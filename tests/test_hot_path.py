@@ -1,0 +1,130 @@
+"""What a timer firing or an action skips when nothing needs it, and that skipping it
+changes no outcome: events no workflow looks at are not dispatched."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from engine_helpers import plans
+from wfdsl.adapters.memory import MemoryCRM
+from wfdsl.runtime.context import evolve
+from wfdsl.runtime.engine import Engine
+from wfdsl.runtime.protocols import Enrollment, VirtualClock
+from wfdsl.stores.memory import MemoryStore
+
+UTC = dt.timezone.utc
+T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday, inside office hours
+
+DRIP = """workflow "Drip" {
+  object contact
+  enroll manually
+  steps {
+    delay 1 day
+    send email "Day two"
+  }
+}
+"""
+ON_EMAIL = """workflow "Sent" {
+  object contact
+  enroll on email.sent
+  steps {
+    set contact.lifecyclestage = "lead"
+  }
+}
+"""
+
+
+def engine(text: str) -> tuple[Engine, MemoryCRM]:
+    crm = MemoryCRM()
+    crm.add_record("contact", "c1", {"email": "a@example.com"}, at=T0)
+    store = MemoryStore()
+    e = Engine(plans(text), crm, store, VirtualClock(T0))
+    for name in e.workflows:
+        e.activate(name)
+    return e, crm
+
+
+def test_the_index_hears_what_some_workflow_names() -> None:
+    e, _ = engine(DRIP)
+    index = e._dispatcher.index
+    assert index.hears("workflow.enroll")  # enrolling by hand always
+    assert not index.hears("email.sent") and not index.hears("property.changed")
+    e, _ = engine(DRIP + ON_EMAIL)
+    index = e._dispatcher.index
+    assert index.hears("email.sent")
+    text = """workflow "Goal" {
+  object contact
+  enroll when contact.city is known
+  goal in list "Customers"
+  steps { delay 1 day }
+}
+workflow "After" {
+  object contact
+  enroll when enrolled in workflow "Goal"
+  steps { delay 1 day }
+}
+"""
+    index = engine(text)[0]._dispatcher.index
+    assert index.hears("property.changed") and index.hears("list.added") and index.hears("list.removed")
+    assert index.hears("workflow.enrolled") and index.hears("workflow.unenrolled")
+    assert not index.hears("email.sent") and not index.hears("form.submitted")
+
+
+def test_an_email_no_workflow_listens_for_is_not_dispatched_and_one_that_is_heard_chains() -> None:
+    e, crm = engine(DRIP)
+    e.enroll("Drip", ("contact", "c1"), at=T0)
+    dispatched: list[object] = []
+    dispatch = e._dispatcher.dispatch
+    e._dispatcher.dispatch = lambda batch: (dispatched.append(batch), dispatch(batch))  # type: ignore[method-assign]
+    assert e.run_due(T0 + dt.timedelta(days=2)) == 1
+    assert [k for k, _ in crm.performed] == ["e1:steps.1:1"]
+    assert crm.event_history("contact", "c1", "email.sent")  # the CRM still keeps it
+    assert dispatched == []
+    chained, crm = engine(DRIP + ON_EMAIL)
+    chained.enroll("Drip", ("contact", "c1"), at=T0)
+    chained.run_due(T0 + dt.timedelta(days=2))
+    record = crm.get("contact", "c1")
+    assert record is not None and record.properties.get("lifecyclestage") == "lead"
+
+
+def test_evolve_copies_every_field_and_changes_only_those_named() -> None:
+    enr = Enrollment(
+        id="e1",
+        workflow="W",
+        object="contact",
+        record="c1",
+        status="active",
+        enrolled_at=T0,
+        seq=1,
+        step="steps.0",
+        waiting_for={"type": "form.submitted"},
+        passes=2,
+    )
+    moved = evolve(enr, step="steps.1", attempt=3)
+    assert moved == Enrollment(
+        **{**{f: getattr(enr, f) for f in enr.__slots__ if f != "__weakref__"}, "step": "steps.1", "attempt": 3}
+    )  # type: ignore[arg-type]
+    assert enr.step == "steps.0" and enr.attempt == 0
+
+
+def test_arguments_with_tokens_are_rendered_for_each_record() -> None:
+    text = """workflow "Hello" {
+  object contact
+  enroll manually
+  steps {
+    send email "Hello {{contact.firstname}}"
+    send email "Plain"
+  }
+}
+"""
+    e, crm = engine(text)
+    crm.add_record("contact", "c2", {"firstname": "Bo"}, at=T0)
+    crm.add_record("contact", "c1", {"firstname": "Ann"}, at=T0)
+    e.enroll("Hello", ("contact", "c1"), at=T0)
+    e.enroll("Hello", ("contact", "c2"), at=T0)
+    assert [(a.id, a.args["email"]) for _, a in crm.performed] == [
+        ("c1", "Hello Ann"),
+        ("c1", "Plain"),
+        ("c2", "Hello Bo"),
+        ("c2", "Plain"),
+    ]
