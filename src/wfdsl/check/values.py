@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import functools
-import zoneinfo
+import os
 from collections.abc import Iterator
 
 from wfdsl.check.context import Context, did_you_mean
@@ -18,7 +18,50 @@ _MONTHS = list(calendar.month_name)
 
 @functools.cache
 def _zones() -> frozenset[str]:
+    import zoneinfo  # here: most files name no time zone, and the import is not free
+
     return frozenset(zoneinfo.available_timezones())
+
+
+@functools.cache
+def _is_zone(name: str) -> bool:
+    """Whether `name` is in `zoneinfo.available_timezones()`, without listing them all when it is.
+
+    Listing opens every file under the zone directories: tens of milliseconds, most
+    of a cold `wfdsl lint` of a file with a `timezone` setting. A name that the listing
+    would find (a TZif file reached through real directories of a zone directory,
+    outside its `right/` and `posix/`) is a zone; any other is looked up in the list.
+    """
+    import zoneinfo
+
+    parts = name.split("/")
+    plain = name != "posixrules" and all(part not in ("", ".", "..") for part in parts)
+    if plain and not (len(parts) > 1 and parts[0] in ("right", "posix")):
+        if any(_listed_tzif(root, parts) for root in zoneinfo.TZPATH):
+            return True
+    return name in _zones()
+
+
+def _listed_tzif(root: str, parts: list[str]) -> bool:
+    """Whether `os.walk(root)` lists `root/part/…` as a file under exactly that name, and it is TZif."""
+    here = root
+    for i, part in enumerate(parts):
+        try:
+            if part not in os.listdir(here):  # the exact name, also on a case-insensitive disk
+                return False
+        except OSError:
+            return False
+        here = os.path.join(here, part)
+        if i < len(parts) - 1:
+            if not os.path.isdir(here) or os.path.islink(here):  # `os.walk` does not follow links
+                return False
+        elif os.path.isdir(here):
+            return False
+    try:
+        with open(here, "rb") as f:
+            return f.read(4) == b"TZif"
+    except OSError:
+        return False
 
 
 def _bad(message: str, span: Span, hint: str | None = None) -> Diagnostic:
@@ -166,7 +209,7 @@ def invalid_value(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:  # noqa
                 )
         elif isinstance(node, n.TimezoneSetting):
             name = node.name.value
-            if name not in _zones():
+            if not _is_zone(name):
                 yield _bad(
                     f'found the time zone "{name}"; expected an IANA time zone name such as "Europe/Oslo"',
                     node.name.span,

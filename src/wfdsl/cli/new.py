@@ -11,7 +11,7 @@ import click
 from wfdsl.cli.common import Exit, fail
 from wfdsl.syntax.parser import parse
 from wfdsl.templates import TEMPLATES, find_template, template_text
-from wfdsl.tools.fmt import quote
+from wfdsl.tools.printers import quote
 
 
 def _rename(text: str, name: str) -> str:

@@ -6,15 +6,13 @@ holds criteria, `has form.submitted` holds an event). `nodes` re-exports them al
 
 from __future__ import annotations
 
-import attrs
-
 from wfdsl.spans import Span
-from wfdsl.syntax.values import Duration, ListLit, Node, NumberLit, PropertyRef, StringLit, Value
+from wfdsl.syntax.values import Duration, ListLit, Node, NumberLit, PropertyRef, StringLit, Value, node
 
 # ---------------------------------------------------------------- events
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class EventRef(Node):
     """`form.submitted` or `form.submitted(form = "Demo")`."""
 
@@ -23,7 +21,7 @@ class EventRef(Node):
     criteria: Criteria | None = None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class PropertyChange(Node):
     """`contact.city changed [from v] [to v]` (the `property.changed` event)."""
 
@@ -38,56 +36,56 @@ Event = EventRef | PropertyChange
 # ---------------------------------------------------------------- criteria
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Or(Node):
     items: tuple[Criteria, ...]
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class And(Node):
     items: tuple[Criteria, ...]
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Not(Node):
     item: Criteria
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Compare(Node):
     prop: PropertyRef
     op: str  # = != < <= > >=
     value: Value
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class IsKnown(Node):
     prop: PropertyRef
     known: bool
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class InValues(Node):
     prop: PropertyRef
     values: ListLit
     negated: bool
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Between(Node):
     prop: PropertyRef
     low: Value
     high: Value
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class TextMatch(Node):
     prop: PropertyRef
     op: str  # contains, not_contains, starts_with, ends_with
     value: StringLit
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class HistoryMatch(Node):
     """`P has ever been v` (ever=True) / `P has never been v` (ever=False)."""
 
@@ -96,38 +94,38 @@ class HistoryMatch(Node):
     value: Value
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class DateCompare(Node):
     prop: PropertyRef
     op: str  # before, after
     value: Value
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class RelativeDate(Node):
     prop: PropertyRef
     op: str  # within_last, within_next, more_than_ago
     duration: Duration
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class InList(Node):
     """`in list "Name"`; `not in list "Name"` is `Not(InList)`."""
 
     name: StringLit
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class EnrolledIn(Node):
     workflow: StringLit
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class ReachedGoal(Node):
     workflow: StringLit
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class HasEvent(Node):
     """`has <event> [at least N times] [within last D]`, `has not <event> [within last D]`."""
 
@@ -137,7 +135,7 @@ class HasEvent(Node):
     at_least: NumberLit | None = None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Updated(Node):
     """`P updated within last D`; `P not updated within last D` (negated)."""
 
@@ -146,7 +144,7 @@ class Updated(Node):
     negated: bool
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Received(Node):
     """`received` — the outcome of the preceding `wait for`."""
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import attrs
-
 from wfdsl.syntax.criteria import (
     And as And,
 )
@@ -120,50 +118,56 @@ from wfdsl.syntax.values import (
 from wfdsl.syntax.values import (
     Variable as Variable,
 )
+from wfdsl.syntax.values import (
+    fields as fields,
+)
+from wfdsl.syntax.values import (
+    node as node,
+)
 
 # ---------------------------------------------------------------- triggers
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class ManualTrigger(Node):
     explicit: bool = True
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class FilterTrigger(Node):
     criteria: Criteria
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class TriggerEvent(Node):
     event: Event
     negated: bool = False
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class EventTrigger(Node):
     events: tuple[TriggerEvent, ...]
     refinement: Criteria | None = None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Daily(Node):
     at: TimeLit
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Weekly(Node):
     days: tuple[Name, ...]
     at: TimeLit
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Monthly(Node):
     day: NumberLit
     at: TimeLit
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Once(Node):
     at: DateTimeLit
 
@@ -171,7 +175,7 @@ class Once(Node):
 Recurrence = Daily | Weekly | Monthly | Once
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class ScheduleTrigger(Node):
     recurrence: Recurrence
     refinement: Criteria | None = None
@@ -183,45 +187,45 @@ Trigger = ManualTrigger | FilterTrigger | EventTrigger | ScheduleTrigger
 # ---------------------------------------------------------------- settings
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class DayRange(Node):
     start: str
     end: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Day(Node):
     name: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class TimezoneSetting(Node):
     name: StringLit
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class ExecuteSetting(Node):
     days: tuple[DayRange | Day, ...]
     start: TimeLit
     end: TimeLit
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class PauseSetting(Node):
     dates: tuple[DateLit, ...]
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class EnrollExistingSetting(Node):
     pass
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class UnenrollUnmetSetting(Node):
     pass
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class OnFailureSetting(Node):
     mode: str  # continue, stop
 
@@ -234,17 +238,17 @@ Setting = (
 # ---------------------------------------------------------------- steps
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Block(Node):
     steps: tuple[Step, ...]
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Delay(Node):
     duration: Duration
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class DelayUntilDay(Node):
     """`delay until monday at 09:00`; `delay until 09:00` has `day=None`."""
 
@@ -252,7 +256,7 @@ class DelayUntilDay(Node):
     at: TimeLit | None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class DelayUntilDate(Node):
     """`delay until 2026-12-24 at 09:00`, `delay until contact.renewal_date - 7 days`."""
 
@@ -262,7 +266,7 @@ class DelayUntilDate(Node):
     at: TimeLit | None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class DelayUntilAnchor(Node):
     """`delay until anchor`, `delay until 30 days before anchor at 09:00`."""
 
@@ -271,84 +275,84 @@ class DelayUntilAnchor(Node):
     at: TimeLit | None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class WaitFor(Node):
     event: Event
     timeout: Duration
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class IfBranch(Node):
     condition: Criteria
     body: Block
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class If(Node):
     branches: tuple[IfBranch, ...]
     else_body: Block | None = None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class BranchCase(Node):
     value: Value
     body: Block
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class BranchOn(Node):
     prop: PropertyRef
     cases: tuple[BranchCase, ...]
     else_body: Block | None = None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class SplitArm(Node):
     percent: PercentLit
     body: Block
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Split(Node):
     arms: tuple[SplitArm, ...]
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class SendEmail(Node):
     email: StringLit
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Notify(Node):
     recipient: StringLit | None  # None: the record's owner
     subject: StringLit | None = None
     body: StringLit | None = None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class SetProperty(Node):
     prop: PropertyRef
     value: Value
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class ClearProperty(Node):
     prop: PropertyRef
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Increment(Node):
     prop: PropertyRef
     amount: NumberLit
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class CopyProperty(Node):
     source: PropertyRef
     target: PropertyRef
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class CreateTask(Node):
     title: StringLit
     due: Duration | None = None
@@ -358,71 +362,71 @@ class CreateTask(Node):
     priority: str | None = None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Field(Node):
     name: Name
     value: Value
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class CreateRecord(Node):
     object_type: Name
     fields: tuple[Field, ...]
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class AssignOwner(Node):
     owner: StringLit
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class RotateOwner(Node):
     owners: ListLit
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class AddToList(Node):
     name: StringLit
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class RemoveFromList(Node):
     name: StringLit
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class EnrollInWorkflow(Node):
     workflow: StringLit
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class UnenrollFromWorkflow(Node):
     workflow: StringLit
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Webhook(Node):
     method: str
     url: StringLit
     body: StringLit | None = None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Placeholder(Node):
     text: StringLit
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Label(Node):
     name: StringLit
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class GoTo(Node):
     target: StringLit
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class End(Node):
     pass
 
@@ -463,54 +467,54 @@ DATE_CENTRED_DELAYS = (DelayUntilAnchor,)
 # ---------------------------------------------------------------- clauses
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class ObjectClause(Node):
     type: Name
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class DescriptionClause(Node):
     text: StringLit
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class EnrollClause(Node):
     trigger: Trigger
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class ReenrollClause(Node):
     every_time: bool
     properties: tuple[PropertyRef, ...] = ()
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class GoalClause(Node):
     criteria: Criteria
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class SuppressClause(Node):
     lists: tuple[StringLit, ...]
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class UnenrollClause(Node):
     criteria: Criteria
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class SettingsClause(Node):
     settings: tuple[Setting, ...]
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class AnchorClause(Node):
     target: PropertyRef | DateLit
     annually: bool
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class StepsClause(Node):
     body: Block
 
@@ -546,7 +550,7 @@ CLAUSE_ORDER: tuple[tuple[type[Node], str], ...] = (
 # ---------------------------------------------------------------- files
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Workflow(Node):
     name: StringLit
     clauses: tuple[Clause, ...]
@@ -611,12 +615,12 @@ def combine_triggers(found: Sequence[Trigger]) -> Trigger | None:
     return None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Comment(Node):
     text: str  # including the leading `#`
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Module(Node):
     """One parsed `.wf` file."""
 

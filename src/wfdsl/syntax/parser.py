@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import re
-from importlib import resources
 from pathlib import Path
 from typing import cast
 
@@ -28,23 +27,12 @@ from wfdsl.spans import Span
 from wfdsl.syntax import nodes as n
 from wfdsl.syntax.build import building, install_reducers
 from wfdsl.syntax.errors import PATTERN_WORDS, SyntaxProblem, describe_error, file_span, token_span
+from wfdsl.syntax.grammar import GRAMMAR_NAME as GRAMMAR_NAME
+from wfdsl.syntax.grammar import grammar_path as grammar_path
+from wfdsl.syntax.grammar import grammar_text as grammar_text
+from wfdsl.syntax.grammar import load_parser
 from wfdsl.syntax.recovery import block_starts, parse_blockwise
 from wfdsl.syntax.screen import CONTROL, control_problems, long_number_problem, nesting_problem, not_nesting_problem
-
-GRAMMAR_NAME = "wfdsl.lark"
-
-
-def grammar_path() -> Path:
-    """The grammar file: inside the installed package, else the source checkout."""
-    packaged = resources.files("wfdsl").joinpath("grammar", GRAMMAR_NAME)
-    if packaged.is_file():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parents[3] / "grammar" / GRAMMAR_NAME
-
-
-def grammar_text() -> str:
-    return grammar_path().read_text(encoding="utf-8")
-
 
 _COMMENT_SINKS: list[list[Token]] = []
 
@@ -56,16 +44,12 @@ def _collect_comment(token: Token) -> None:
 
 @functools.cache
 def lark_parser() -> Lark:
-    """The one LALR parser of the grammar, built once per process; its reductions build `nodes`."""
-    # `cache=True` stores the analysed grammar in the temp directory, keyed by
-    # the grammar's hash, so a new process does not rebuild the LALR tables.
-    parser = Lark(
-        grammar_text(),
+    """The one LALR parser of the grammar, loaded once per process; its reductions build `nodes`."""
+    parser = load_parser(
         parser="lalr",
         lexer="contextual",
         propagate_positions=True,
         maybe_placeholders=True,
-        cache=True,
         lexer_callbacks={"COMMENT": _collect_comment},
     )
     install_reducers(parser)
@@ -258,18 +242,18 @@ def _dump_into(value: object, indent: int, lines: list[str], label: str | None) 
     if isinstance(value, n.Node):
         scalars: list[str] = []
         nested: list[tuple[str, object]] = []
-        for field in attrs.fields(type(value)):
-            if field.name == "span":
+        for name in n.fields(type(value)):
+            if name == "span":
                 continue
-            item = getattr(value, field.name)
+            item = getattr(value, name)
             if isinstance(item, n.Node) or (isinstance(item, tuple) and item and not isinstance(item[0], str)):
-                nested.append((field.name, item))
+                nested.append((name, item))
             elif isinstance(item, Span):
                 continue
             elif item is None or item == () or item is False:
                 continue
             else:
-                scalars.append(f"{field.name}={item!r}")
+                scalars.append(f"{name}={item!r}")
         text = type(value).__name__ + (" " + " ".join(scalars) if scalars else "")
         lines.append(f"{head}{text} {_short_span(value.span)}")
         for name, item in nested:

@@ -8,33 +8,135 @@ formatter can write back what the author wrote. `nodes` re-exports them all.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar, TypeVar, cast, dataclass_transform
 
-import attrs
+from attrs.exceptions import FrozenInstanceError
 
 from wfdsl.spans import Span
 
-#: Per node class, the names of the fields that may hold child nodes.
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+_N = TypeVar("_N", bound="type[Node]")
 
 
-@attrs.frozen(kw_only=True, repr=False)
+# Node classes are frozen, slotted and keyword-only like attrs classes, but made by this
+# small decorator: attrs generates and compiles several methods for every
+# class when the module is imported, which was most of `wfdsl lint`'s start. Here
+# the classes share one `__eq__`, `__hash__` and `__repr__`, and each class's
+# `__init__` is generated when the class is first instantiated (a file uses a few
+# dozen of the classes).
+@dataclass_transform(kw_only_default=True, frozen_default=True, eq_default=True)
+def node(cls: _N) -> _N:
+    """Make `cls` a node class: its annotated names (after those of its base) are its fields.
+
+    >>> @node
+    ... class Pair(Node):
+    ...     left: str
+    ...     right: str = ""
+    >>> pair = Pair(span=Span(file="f", line=1, col=1, end_line=1, end_col=2), left="a")
+    >>> fields(Pair), pair.right, pair == Pair(span=pair.span, left="a")
+    (('span', 'left', 'right'), '', True)
+    """
+    base = cls.__mro__[1]
+    inherited: tuple[str, ...] = getattr(base, "_fields", ())
+    annotations: dict[str, str] = cls.__dict__.get("__annotations__", {})
+    own = tuple(
+        name for name, kind in annotations.items() if not str(kind).startswith("ClassVar") and name not in inherited
+    )
+    defaults: dict[str, Any] = dict(getattr(base, "_defaults", {}))
+    namespace = {key: value for key, value in cls.__dict__.items() if key not in ("__dict__", "__weakref__")}
+    for name in own:
+        if name in namespace:
+            defaults[name] = namespace.pop(name)
+    # Slots: the class is made again with them (they cannot be added to a class).
+    namespace["__slots__"] = own if base is not object else (*own, "__weakref__")
+    made = cast("type[Node]", type(cls.__name__, cls.__bases__, namespace))
+    made._fields = *inherited, *own
+    made._defaults = defaults
+    # The fields that can hold nodes: not those declared as text, flags or spans.
+    kept = tuple(name for name in own if annotations[name] not in _NO_NODES)
+    made._child_fields = (*getattr(base, "_child_fields", ()), *kept)
+    type.__setattr__(made, "__init__", _first_init)  # not `made.__init__ = …`: mypy forbids assigning methods
+    return cast("_N", made)
+
+
+#: Field types that never hold a node (`children` skips such fields).
+_NO_NODES = frozenset({"Span", "str", "str | None", "bool", "tuple[str, ...]"})
+
+
+def fields(cls: type[Node]) -> tuple[str, ...]:
+    """A node class's field names, in order (`span` first).
+
+    >>> fields(StringLit)
+    ('span', 'value', 'variables')
+    """
+    return cls._fields
+
+
+def _first_init(self: Node, **values: Any) -> None:
+    """Generate the class's own `__init__` (keyword-only, defaults as declared), then run it."""
+    cls = type(self)
+    init = _make_init(cls)
+    type.__setattr__(cls, "__init__", init)
+    init(self, **values)
+
+
+def _make_init(cls: type[Node]) -> Callable[..., None]:
+    # Each field is stored through its slot's own setter: the classes refuse `setattr`.
+    slots = {
+        name: klass.__dict__[name] for klass in reversed(cls.__mro__) for name in klass.__dict__.get("__slots__", ())
+    }
+    params = [f"{name}=_defaults[{name!r}]" if name in cls._defaults else name for name in cls._fields]
+    body = "".join(f"\n    _set_{name}(self, {name})" for name in cls._fields)
+    source = f"def __init__(self, *, {', '.join(params)}):{body}"
+    namespace: dict[str, Any] = {f"_set_{name}": slots[name].__set__ for name in cls._fields}
+    namespace["_defaults"] = cls._defaults
+    exec(compile(source, f"<node {cls.__name__}>", "exec"), namespace)
+    init: Callable[..., None] = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    return init
+
+
+def _rebuild(cls: type[Node], values: dict[str, Any]) -> Node:
+    return cls(**values)
+
+
+@node
 class Node:
+    """The base of every AST node: a span, and named fields below it."""
+
+    _fields: ClassVar[tuple[str, ...]]
+    _defaults: ClassVar[dict[str, Any]]
+    _child_fields: ClassVar[tuple[str, ...]]
     span: Span
 
-    # One `__repr__` for every node: attrs would generate one per class, which
-    # is most of the cost of importing this module (and so of `wfdsl lint`'s start).
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Node)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash((self.__class__.__name__, *self._values()))
+
+    def __reduce__(self) -> tuple[Any, ...]:  # for copy and pickle, which would `setattr` the slots
+        return _rebuild, (type(self), {name: getattr(self, name) for name in self._fields})
+
     def __repr__(self) -> str:
-        fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in attrs.fields(type(self)))
-        return f"{type(self).__name__}({fields})"
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"{type(self).__name__}({shown})"
 
     def children(self) -> Iterator[Node]:
         """The direct child nodes, in field order."""
-        names = _CHILD_FIELDS.get(type(self))
-        if names is None:  # once per class: the fields other than the span
-            names = tuple(f.name for f in attrs.fields(type(self)) if f.name != "span")
-            _CHILD_FIELDS[type(self)] = names
-        for name in names:
+        for name in self._child_fields:
             value = getattr(self, name)
             if isinstance(value, Node):
                 yield value
@@ -49,33 +151,35 @@ class Node:
         while stack:
             current = stack.pop()
             yield current
-            stack.extend(reversed(list(current.children())))
+            below = list(current.children())
+            below.reverse()
+            stack.extend(below)
 
 
 # ---------------------------------------------------------------- values
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Name(Node):
     """A bare identifier: an object type, a field of `create deal { … }`."""
 
     value: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Variable(Node):
     """A `{{ contact.firstname }}` data token inside a string."""
 
     path: tuple[str, ...]
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class StringLit(Node):
     value: str
     variables: tuple[Variable, ...] = ()
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class NumberLit(Node):
     text: str
 
@@ -84,27 +188,27 @@ class NumberLit(Node):
         return float(self.text) if "." in self.text else int(self.text)
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class BoolLit(Node):
     value: bool
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class DateLit(Node):
     text: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class TimeLit(Node):
     text: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class DateTimeLit(Node):
     text: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class PercentLit(Node):
     text: str  # without the `%`
 
@@ -113,7 +217,7 @@ class PercentLit(Node):
         return float(self.text)
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class ListLit(Node):
     items: tuple[Value, ...]
 
@@ -121,18 +225,18 @@ class ListLit(Node):
 Value = StringLit | NumberLit | BoolLit | DateLit | TimeLit | DateTimeLit | PercentLit | ListLit
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class DurationPart(Node):
     amount: str  # source text; the checker requires a positive whole number
     unit: str  # canonical singular: minute, hour, day, week
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class Duration(Node):
     parts: tuple[DurationPart, ...]
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@node
 class PropertyRef(Node):
     """`contact.email`, `deal.amount`; inside event criteria `form` or `url.path`."""
 

@@ -6,13 +6,15 @@ back: two-space indentation, one clause per line in the order of
 `nodes.CLAUSE_ORDER`, long criteria broken before `or`/`and`, canonical
 string escapes and duration units, minimal parentheses. Comments are attached
 to the statement they precede or trail on the same line and move with it.
-The output parses to the same AST, spans aside (`same_ast`).
+The output parses to the same AST, spans aside (`same_ast`). The text of each
+value, criterion, setting and step comes from `printers`; this module lays it
+out in lines and places the comments.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import attrs
 
@@ -20,6 +22,39 @@ from wfdsl.diagnostics import Diagnostic
 from wfdsl.spans import Span
 from wfdsl.syntax import nodes as n
 from wfdsl.syntax.parser import parse
+from wfdsl.tools.printers import (
+    anchor_text,
+    criteria_text,
+    duration_text,
+    event_text,
+    operand,
+    quote,
+    recurrence_text,
+    reenroll_text,
+    setting_text,
+    step_text,
+    trigger_event_text,
+    value_text,
+)
+
+# The printers were first defined here; they stay importable from here.
+__all__ = [
+    "INDENT",
+    "LINE_WIDTH",
+    "ast_key",
+    "comment_texts",
+    "criteria_lines",
+    "criteria_text",
+    "duration_text",
+    "event_text",
+    "format_module",
+    "format_source",
+    "line_ending",
+    "quote",
+    "same_ast",
+    "step_text",
+    "value_text",
+]
 
 #: Lines longer than this have their criteria broken before `or` / `and`.
 LINE_WIDTH = 80
@@ -101,9 +136,9 @@ def ast_key(value: object) -> object:
         return ("Workflow", (("name", ast_key(value.name)), ("clauses", ast_key(tuple(clauses)))))
     if isinstance(value, n.Node):
         fields = tuple(
-            (field.name, ast_key(getattr(value, field.name)))
-            for field in attrs.fields(type(value))
-            if not isinstance(getattr(value, field.name), Span)
+            (name, ast_key(getattr(value, name)))
+            for name in n.fields(type(value))
+            if not isinstance(getattr(value, name), Span)
         )
         return (type(value).__name__, fields)
     if isinstance(value, tuple):
@@ -125,132 +160,6 @@ def same_ast(a: n.Node | Sequence[n.Node], b: n.Node | Sequence[n.Node]) -> bool
 
 
 # ---------------------------------------------------------------- values and criteria
-
-
-def quote(value: str) -> str:
-    """A string literal for `value` with the canonical escapes.
-
-    >>> print(quote('say "hi"\\tnow'))
-    "say \\"hi\\"\\tnow"
-    """
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
-    return f'"{escaped}"'
-
-
-def value_text(value: n.Node) -> str:
-    if isinstance(value, n.StringLit):
-        return quote(value.value)
-    if isinstance(value, n.BoolLit):
-        return "true" if value.value else "false"
-    if isinstance(value, n.PercentLit):
-        return f"{value.text}%"
-    if isinstance(value, n.ListLit):
-        return "[" + ", ".join(value_text(item) for item in value.items) + "]"
-    if isinstance(value, n.PropertyRef):
-        return value.dotted
-    if isinstance(value, (n.NumberLit, n.DateLit, n.TimeLit, n.DateTimeLit)):
-        return value.text
-    raise TypeError(f"not a value: {type(value).__name__}")  # pragma: no cover
-
-
-def duration_text(duration: n.Duration) -> str:
-    """`1 day 6 hours`: singular for an amount of 1, plural otherwise."""
-    return " ".join(f"{part.amount} {part.unit}{'' if part.amount == '1' else 's'}" for part in duration.parts)
-
-
-def event_text(event: n.Node) -> str:
-    if isinstance(event, n.EventRef):
-        if event.criteria is None:
-            return event.name
-        return f"{event.name}({criteria_text(event.criteria)})"
-    if isinstance(event, n.PropertyChange):
-        out = f"{event.prop.dotted} changed"
-        if event.from_value is not None:
-            out += f" from {value_text(event.from_value)}"
-        if event.to_value is not None:
-            out += f" to {value_text(event.to_value)}"
-        return out
-    raise TypeError(f"not an event: {type(event).__name__}")  # pragma: no cover
-
-
-_TEXT_OPS = {
-    "contains": "contains",
-    "not_contains": "not contains",
-    "starts_with": "starts with",
-    "ends_with": "ends with",
-}
-
-
-def _precedence(criteria: n.Node) -> int:
-    if isinstance(criteria, n.Or):
-        return 1
-    if isinstance(criteria, n.And):
-        return 2
-    return 3
-
-
-def _operand(child: n.Node, parent: int) -> str:
-    """A child of an `or` (1), `and` (2) or `not` (3), parenthesised when it must be.
-
-    A chain inside a chain of the same kind keeps its parentheses, so the
-    output parses to the same tree (`a or (b or c)` stays nested).
-    """
-    text = criteria_text(child)
-    return f"({text})" if _precedence(child) <= parent and _precedence(child) < 3 else text
-
-
-def criteria_text(criteria: n.Node) -> str:
-    """Criteria on one line with the fewest parentheses that keep its tree.
-
-    >>> text = 'not ((contact.a = 1) and (contact.b = 2 or contact.c = 3))'
-    >>> source = f'workflow "W" {{ object contact enroll when {text} steps {{ end }} }}'
-    >>> criteria_text(parse(source).module.workflows[0].trigger.criteria)
-    'not (contact.a = 1 and (contact.b = 2 or contact.c = 3))'
-    """
-    c = criteria
-    if isinstance(c, n.Or):
-        return " or ".join(_operand(item, 1) for item in c.items)
-    if isinstance(c, n.And):
-        return " and ".join(_operand(item, 2) for item in c.items)
-    if isinstance(c, n.Not):
-        return f"not {_operand(c.item, 3)}"
-    if isinstance(c, n.Compare):
-        return f"{c.prop.dotted} {c.op} {value_text(c.value)}"
-    if isinstance(c, n.IsKnown):
-        return f"{c.prop.dotted} is {'known' if c.known else 'unknown'}"
-    if isinstance(c, n.InValues):
-        return f"{c.prop.dotted} {'not in' if c.negated else 'in'} {value_text(c.values)}"
-    if isinstance(c, n.Between):
-        return f"{c.prop.dotted} between {value_text(c.low)} and {value_text(c.high)}"
-    if isinstance(c, n.TextMatch):
-        return f"{c.prop.dotted} {_TEXT_OPS[c.op]} {value_text(c.value)}"
-    if isinstance(c, n.HistoryMatch):
-        return f"{c.prop.dotted} has {'ever' if c.ever else 'never'} been {value_text(c.value)}"
-    if isinstance(c, n.DateCompare):
-        return f"{c.prop.dotted} {c.op} {value_text(c.value)}"
-    if isinstance(c, n.RelativeDate):
-        if c.op == "more_than_ago":
-            return f"{c.prop.dotted} more than {duration_text(c.duration)} ago"
-        word = "last" if c.op == "within_last" else "next"
-        return f"{c.prop.dotted} within {word} {duration_text(c.duration)}"
-    if isinstance(c, n.InList):
-        return f"in list {value_text(c.name)}"
-    if isinstance(c, n.EnrolledIn):
-        return f"enrolled in workflow {value_text(c.workflow)}"
-    if isinstance(c, n.ReachedGoal):
-        return f"reached goal of workflow {value_text(c.workflow)}"
-    if isinstance(c, n.HasEvent):
-        out = f"has {'not ' if c.negated else ''}{event_text(c.event)}"
-        if c.at_least is not None:
-            out += f" at least {c.at_least.text} time{'' if c.at_least.text == '1' else 's'}"
-        if c.within is not None:
-            out += f" within last {duration_text(c.within)}"
-        return out
-    if isinstance(c, n.Updated):
-        return f"{c.prop.dotted} {'not ' if c.negated else ''}updated within last {duration_text(c.within)}"
-    if isinstance(c, n.Received):
-        return "received"
-    raise TypeError(f"not criteria: {type(c).__name__}")  # pragma: no cover
 
 
 def criteria_lines(head: str, criteria: n.Node, indent: int, tail: str = "", *, hanging: int = 1) -> list[str]:
@@ -279,7 +188,7 @@ def _chain_pieces(criteria: n.Or | n.And, level: int) -> list[tuple[int, str]]:
     for i, item in enumerate(criteria.items):
         prefix = "" if i == 0 else f"{word} "
         item_level = level
-        text = _operand(item, parent)
+        text = operand(item, parent)
         if isinstance(item, n.And) and parent == 1 and len(INDENT * item_level + prefix + text) > LINE_WIDTH:
             inner = _chain_pieces(item, level + 1)
             pieces.append((item_level, prefix + inner[0][1]))
@@ -512,17 +421,11 @@ class _Printer:
         elif isinstance(clause, n.DescriptionClause):
             self._emit(level, [f"description {value_text(clause.text)}"], stmt)
         elif isinstance(clause, n.AnchorClause):
-            target = clause.target
-            text = target.dotted if isinstance(target, n.PropertyRef) else f"date {target.text}"
-            self._emit(level, [f"anchor {text}{' annually' if clause.annually else ''}"], stmt)
+            self._emit(level, [anchor_text(clause)], stmt)
         elif isinstance(clause, n.EnrollClause):
             self._emit(level, _trigger_lines(clause.trigger, level), stmt)
         elif isinstance(clause, n.ReenrollClause):
-            if clause.every_time:
-                text = "reenroll every time"
-            else:
-                text = "reenroll on change of " + ", ".join(p.dotted for p in clause.properties)
-            self._emit(level, [text], stmt)
+            self._emit(level, [reenroll_text(clause)], stmt)
         elif isinstance(clause, n.GoalClause):
             self._emit(level, criteria_lines("goal ", clause.criteria, level), stmt)
         elif isinstance(clause, n.SuppressClause):
@@ -536,7 +439,7 @@ class _Printer:
                 inner = self._get("stmt", setting)
                 self._item_blank(inner, first=k == 0)
                 self._leading(inner, level + 1, first=k == 0)
-                self._emit(level + 1, [_setting_text(setting)], inner)
+                self._emit(level + 1, [setting_text(setting)], inner)
             close = self._get("close", clause)
             self._leading(close, level + 1, first=not clause.settings, blank_after_comments=False)
             self._emit(level, ["}"], close)
@@ -649,10 +552,10 @@ def _trigger_lines(trigger: n.Node, level: int) -> list[str]:
     if isinstance(trigger, n.FilterTrigger):
         return criteria_lines("enroll when ", trigger.criteria, level)
     if isinstance(trigger, n.ScheduleTrigger):
-        head = f"enroll on schedule {_recurrence_text(trigger.recurrence)}"
+        head = f"enroll on schedule {recurrence_text(trigger.recurrence)}"
         return _with_refinement(head, trigger.refinement, level)
     if isinstance(trigger, n.EventTrigger):
-        events = [("not " if e.negated else "") + event_text(e.event) for e in trigger.events]
+        events = [trigger_event_text(e) for e in trigger.events]
         head = "enroll on " + " or ".join(events)
         if len(INDENT * level + head) > LINE_WIDTH and len(events) > 1:
             first, *others = events
@@ -673,51 +576,6 @@ def _with_refinement(head: str, refinement: n.Node | None, level: int) -> list[s
     return [INDENT * level + head, *criteria_lines("only if ", refinement, level + 1)]
 
 
-def _recurrence_text(rec: n.Node) -> str:
-    if isinstance(rec, n.Daily):
-        return f"daily at {rec.at.text}"
-    if isinstance(rec, n.Weekly):
-        return f"weekly on {', '.join(d.value for d in rec.days)} at {rec.at.text}"
-    if isinstance(rec, n.Monthly):
-        return f"monthly on day {rec.day.text} at {rec.at.text}"
-    if isinstance(rec, n.Once):
-        return f"once at {rec.at.text}"
-    raise TypeError(type(rec).__name__)  # pragma: no cover
-
-
-def _setting_text(setting: n.Node) -> str:
-    s = setting
-    if isinstance(s, n.TimezoneSetting):
-        return f"timezone {value_text(s.name)}"
-    if isinstance(s, n.ExecuteSetting):
-        days = ", ".join(f"{d.start}..{d.end}" if isinstance(d, n.DayRange) else d.name for d in s.days)
-        return f"execute on {days} from {s.start.text} to {s.end.text}"
-    if isinstance(s, n.PauseSetting):
-        return "pause on " + ", ".join(d.text for d in s.dates)
-    if isinstance(s, n.EnrollExistingSetting):
-        return "enroll existing records"
-    if isinstance(s, n.UnenrollUnmetSetting):
-        return "unenroll if criteria unmet"
-    if isinstance(s, n.OnFailureSetting):
-        return f"on failure {s.mode}"
-    raise TypeError(type(s).__name__)  # pragma: no cover
-
-
-def _at(time: n.TimeLit | None) -> str:
-    return "" if time is None else f" at {time.text}"
-
-
-_SIMPLE: dict[type[n.Node], Callable[[n.Node], str]] = {}
-
-
-def _simple(cls: type[n.Node]) -> Callable[[Callable[[n.Node], str]], Callable[[n.Node], str]]:
-    def register(fn: Callable[[n.Node], str]) -> Callable[[n.Node], str]:
-        _SIMPLE[cls] = fn
-        return fn
-
-    return register
-
-
 def _simple_step_lines(step: n.Node, level: int) -> list[str]:
     if isinstance(step, n.CreateRecord):
         fields = [f"{f.name.value} = {value_text(f.value)}" for f in step.fields]
@@ -732,184 +590,7 @@ def _simple_step_lines(step: n.Node, level: int) -> list[str]:
             *(f"{INDENT * (level + 1)}{field}," for field in fields),
             INDENT * level + "}",
         ]
-    return [INDENT * level + _SIMPLE[type(step)](step)]
-
-
-def step_text(step: n.Node) -> str:
-    """One simple step (not `if`, `branch on`, `split`) as canonical text on one line.
-
-    >>> module = parse('workflow "W" { object contact steps { delay 1 days 2 hour } }').module
-    >>> step_text(module.workflows[0].steps[0])
-    'delay 1 day 2 hours'
-    """
-    if isinstance(step, n.CreateRecord):
-        fields = ", ".join(f"{f.name.value} = {value_text(f.value)}" for f in step.fields)
-        return (
-            f"create {step.object_type.value} {{ {fields} }}" if fields else (f"create {step.object_type.value} {{}}")
-        )
-    return _SIMPLE[type(step)](step)
-
-
-@_simple(n.Delay)
-def _(s: n.Node) -> str:
-    assert isinstance(s, n.Delay)
-    return f"delay {duration_text(s.duration)}"
-
-
-@_simple(n.DelayUntilDay)
-def _(s: n.Node) -> str:
-    assert isinstance(s, n.DelayUntilDay)
-    if s.day is None:
-        assert s.at is not None
-        return f"delay until {s.at.text}"
-    return f"delay until {s.day}{_at(s.at)}"
-
-
-@_simple(n.DelayUntilDate)
-def _(s: n.Node) -> str:
-    assert isinstance(s, n.DelayUntilDate)
-    out = f"delay until {value_text(s.base)}"
-    if s.sign is not None and s.offset is not None:
-        out += f" {s.sign} {duration_text(s.offset)}"
-    return out + _at(s.at)
-
-
-@_simple(n.DelayUntilAnchor)
-def _(s: n.Node) -> str:
-    assert isinstance(s, n.DelayUntilAnchor)
-    if s.offset is None:
-        return f"delay until anchor{_at(s.at)}"
-    return f"delay until {duration_text(s.offset)} {s.side} anchor{_at(s.at)}"
-
-
-@_simple(n.WaitFor)
-def _(s: n.Node) -> str:
-    assert isinstance(s, n.WaitFor)
-    return f"wait for {event_text(s.event)} up to {duration_text(s.timeout)}"
-
-
-@_simple(n.SendEmail)
-def _(s: n.Node) -> str:
-    assert isinstance(s, n.SendEmail)
-    return f"send email {value_text(s.email)}"
-
-
-@_simple(n.Notify)
-def _(s: n.Node) -> str:
-    assert isinstance(s, n.Notify)
-    out = "notify " + ("owner" if s.recipient is None else value_text(s.recipient))
-    if s.subject is not None:
-        out += f" subject {value_text(s.subject)}"
-    if s.body is not None:
-        out += f" body {value_text(s.body)}"
-    return out
-
-
-@_simple(n.SetProperty)
-def _(s: n.Node) -> str:
-    assert isinstance(s, n.SetProperty)
-    return f"set {s.prop.dotted} = {value_text(s.value)}"
-
-
-@_simple(n.ClearProperty)
-def _(s: n.Node) -> str:
-    assert isinstance(s, n.ClearProperty)
-    return f"clear {s.prop.dotted}"
-
-
-@_simple(n.Increment)
-def _(s: n.Node) -> str:
-    assert isinstance(s, n.Increment)
-    return f"increment {s.prop.dotted} by {s.amount.text}"
-
-
-@_simple(n.CopyProperty)
-def _(s: n.Node) -> str:
-    assert isinstance(s, n.CopyProperty)
-    return f"copy {s.source.dotted} to {s.target.dotted}"
-
-
-@_simple(n.CreateTask)
-def _(s: n.Node) -> str:
-    assert isinstance(s, n.CreateTask)
-    out = f"create task {value_text(s.title)}"
-    if s.due is not None:
-        out += f" due in {duration_text(s.due)}"
-    if s.assign_owner:
-        out += " assign to owner"
-    elif s.assignee is not None:
-        out += f" assign to {value_text(s.assignee)}"
-    if s.notes is not None:
-        out += f" notes {value_text(s.notes)}"
-    if s.priority is not None:
-        out += f" priority {s.priority}"
-    return out
-
-
-@_simple(n.AssignOwner)
-def _(s: n.Node) -> str:
-    assert isinstance(s, n.AssignOwner)
-    return f"assign owner {value_text(s.owner)}"
-
-
-@_simple(n.RotateOwner)
-def _(s: n.Node) -> str:
-    assert isinstance(s, n.RotateOwner)
-    return f"rotate owner among {value_text(s.owners)}"
-
-
-@_simple(n.AddToList)
-def _(s: n.Node) -> str:
-    assert isinstance(s, n.AddToList)
-    return f"add to list {value_text(s.name)}"
-
-
-@_simple(n.RemoveFromList)
-def _(s: n.Node) -> str:
-    assert isinstance(s, n.RemoveFromList)
-    return f"remove from list {value_text(s.name)}"
-
-
-@_simple(n.EnrollInWorkflow)
-def _(s: n.Node) -> str:
-    assert isinstance(s, n.EnrollInWorkflow)
-    return f"enroll in workflow {value_text(s.workflow)}"
-
-
-@_simple(n.UnenrollFromWorkflow)
-def _(s: n.Node) -> str:
-    assert isinstance(s, n.UnenrollFromWorkflow)
-    return f"unenroll from workflow {value_text(s.workflow)}"
-
-
-@_simple(n.Webhook)
-def _(s: n.Node) -> str:
-    assert isinstance(s, n.Webhook)
-    out = f"webhook {s.method} {value_text(s.url)}"
-    return out + (f" body {value_text(s.body)}" if s.body is not None else "")
-
-
-@_simple(n.Placeholder)
-def _(s: n.Node) -> str:
-    assert isinstance(s, n.Placeholder)
-    return f"placeholder {value_text(s.text)}"
-
-
-@_simple(n.Label)
-def _(s: n.Node) -> str:
-    assert isinstance(s, n.Label)
-    return f"label {value_text(s.name)}"
-
-
-@_simple(n.GoTo)
-def _(s: n.Node) -> str:
-    assert isinstance(s, n.GoTo)
-    return f"go to {value_text(s.target)}"
-
-
-@_simple(n.End)
-def _(s: n.Node) -> str:
-    return "end"
+    return [INDENT * level + step_text(step)]
 
 
 def comment_texts(module: n.Module) -> list[str]:

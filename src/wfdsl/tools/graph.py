@@ -17,7 +17,17 @@ from collections.abc import Sequence
 import attrs
 
 from wfdsl.syntax import nodes as n
-from wfdsl.tools.fmt import criteria_text, duration_text, event_text, step_text, value_text
+from wfdsl.tools.printers import (
+    anchor_text,
+    criteria_text,
+    duration_text,
+    event_text,
+    recurrence_text,
+    reenroll_text,
+    step_text,
+    trigger_event_text,
+    value_text,
+)
 
 #: Node kinds: how each is drawn.
 KINDS = ("trigger", "action", "delay", "decision", "label", "goto", "end", "exit")
@@ -62,36 +72,19 @@ def trigger_text(wf: n.Workflow) -> str:
     elif isinstance(trigger, n.FilterTrigger):
         lines.append(f"enroll when {criteria_text(trigger.criteria)}")
     elif isinstance(trigger, n.EventTrigger):
-        events = [("not " if e.negated else "") + event_text(e.event) for e in trigger.events]
-        lines.append("enroll on " + " or ".join(events))
+        lines.append("enroll on " + " or ".join(trigger_event_text(e) for e in trigger.events))
     elif isinstance(trigger, n.ScheduleTrigger):
-        lines.append("enroll on schedule " + _recurrence(trigger.recurrence))
+        lines.append("enroll on schedule " + recurrence_text(trigger.recurrence))
     refinement = getattr(trigger, "refinement", None)
     if refinement is not None:
         lines.append(f"only if {criteria_text(refinement)}")
     anchor = wf.first(n.AnchorClause)
     if isinstance(anchor, n.AnchorClause):
-        target = anchor.target
-        where = target.dotted if isinstance(target, n.PropertyRef) else f"date {target.text}"
-        lines.append(f"anchor {where}{' annually' if anchor.annually else ''}")
+        lines.append(anchor_text(anchor))
     reenroll = wf.first(n.ReenrollClause)
     if isinstance(reenroll, n.ReenrollClause):
-        if reenroll.every_time:
-            lines.append("reenroll every time")
-        else:
-            lines.append("reenroll on change of " + ", ".join(p.dotted for p in reenroll.properties))
+        lines.append(reenroll_text(reenroll))
     return "\n".join(lines)
-
-
-def _recurrence(rec: n.Node) -> str:
-    if isinstance(rec, n.Daily):
-        return f"daily at {rec.at.text}"
-    if isinstance(rec, n.Weekly):
-        return f"weekly on {', '.join(d.value for d in rec.days)} at {rec.at.text}"
-    if isinstance(rec, n.Monthly):
-        return f"monthly on day {rec.day.text} at {rec.at.text}"
-    assert isinstance(rec, n.Once)
-    return f"once at {rec.at.text}"
 
 
 def _branch_label(condition: n.Node) -> str:

@@ -69,7 +69,8 @@ def config_schema() -> Schema:
     property_spec = {
         "description": 'A property: its type ("date"), or a table with `type` (and `options` for an enumeration).',
         "anyOf": [
-            {"type": "string", "enum": list(PROPERTY_TYPES)},
+            # An enumeration needs its options, so only a table names it.
+            {"type": "string", "enum": [t for t in PROPERTY_TYPES if t != "enumeration"]},
             {
                 "type": "object",
                 "properties": {
