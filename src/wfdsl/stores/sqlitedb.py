@@ -15,6 +15,7 @@ written by a newer wfdsl is refused with `SchemaVersionError`.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -48,6 +49,24 @@ def sqlite_options(url: str) -> tuple[str, dict[str, str]]:
     return path, options
 
 
+def _set_wal(conn: sqlite3.Connection, timeout: float = 10.0) -> None:
+    """WAL mode, waiting for other processes that open the same new file.
+
+    Changing the journal mode needs the file to itself, and SQLite may answer
+    "database is locked" at once instead of calling the busy handler while
+    another connection is opening the file: try again for up to `timeout`.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
 def connect(path: str, application_id: int, what: str, synchronous: str = "full") -> sqlite3.Connection:
     """An autocommit connection in WAL mode, checked to be a wfdsl file of the right kind."""
     if path != ":memory:":
@@ -68,7 +87,7 @@ def connect(path: str, application_id: int, what: str, synchronous: str = "full"
         if found != application_id and (found != 0 or tables):
             conn.close()
             raise StoreError(f"{path} is not a wfdsl {what} file")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _set_wal(conn)
         conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
     except sqlite3.DatabaseError as error:
         raise StoreError(f"{path}: {error}") from error
