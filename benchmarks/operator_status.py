@@ -1,6 +1,6 @@
 """Operator commands at scale: `wfdsl status` on a store with many waiting enrollments.
 
-`python -m benchmarks.operator [--enrollments N] [--runs R]` builds a SQLite
+`python -m benchmarks.operator_status [--enrollments N] [--runs R]` builds a SQLite
 store with N waiting enrollments (each with its timer and two history
 entries, as a delay leaves them), then runs `wfdsl status` (text and JSON)
 R times in fresh processes and prints the median wall time and the peak
