@@ -15,10 +15,11 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 
+from wfdsl.plan.codec import criteria_from_data
 from wfdsl.runtime.criteria import compile_record_predicate, evaluate_criteria
 
 COUNTRIES = ["IE", "NO", "SE", "DK", "FI"]
-CRITERIA = {
+CRITERIA_DATA = {
     "op": "or",
     "items": [
         {
@@ -38,6 +39,8 @@ CRITERIA = {
         },
     ],
 }
+
+CRITERIA = criteria_from_data(CRITERIA_DATA)
 
 
 def records(count: int, seed: int = 7) -> list[dict[str, object]]:

@@ -15,6 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wfdsl.plan.codec import criteria_from_data, event_pattern
+from wfdsl.plan.criteria import Criterion
 from wfdsl.runtime.criteria import (
     compile_criteria,
     compile_event_criteria,
@@ -27,6 +29,13 @@ from wfdsl.runtime.criteria import (
 )
 
 UTC = dt.timezone.utc
+
+
+def T(data: Mapping[str, Any] | None) -> Criterion | None:  # noqa: N802 - table shorthand
+    """Criteria from their plan JSON form (the tables below are written as plan JSON)."""
+    return None if data is None else criteria_from_data(data)
+
+
 OSLO = ZoneInfo("Europe/Oslo")
 NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=UTC)  # 14:00 in Oslo (CEST)
 
@@ -181,13 +190,13 @@ def _ids(row: tuple[dict[str, Any], object, bool]) -> str:
 def test_property_operators(row: tuple[dict[str, Any], object, bool]) -> None:
     data, value, expected = row
     facts = FakeFacts(props={} if value is None else {"contact.x": value})
-    assert compile_criteria(data)(facts) is expected
-    assert evaluate_criteria(data, facts) is expected
-    record = compile_record_predicate(data, object_type="contact", now=lambda: NOW, tz=OSLO)
+    assert compile_criteria(T(data))(facts) is expected
+    assert evaluate_criteria(T(data), facts) is expected
+    record = compile_record_predicate(T(data), object_type="contact", now=lambda: NOW, tz=OSLO)
     assert record({"x": value}) is expected
     as_event = {k: v for k, v in data.items() if k not in ("object", "property")}
     as_event["attribute"] = "x"
-    assert compile_event_criteria(as_event)({"x": value}, facts) is expected
+    assert compile_event_criteria(T(as_event))({"x": value}, facts) is expected
 
 
 def test_has_ever_been_and_never_been_use_the_history() -> None:
@@ -195,35 +204,35 @@ def test_has_ever_been_and_never_been_use_the_history() -> None:
         props={"contact.stage": "customer"},
         hist={"contact.stage": ["lead", "MQL", "customer"]},
     )
-    assert compile_criteria(P("ever", "stage", value="mql"))(facts) is True
-    assert compile_criteria(P("ever", "stage", value="opportunity"))(facts) is False
-    assert compile_criteria(P("never", "stage", value="opportunity"))(facts) is True
-    assert compile_criteria(P("never", "stage", value="Lead"))(facts) is False
+    assert compile_criteria(T(P("ever", "stage", value="mql")))(facts) is True
+    assert compile_criteria(T(P("ever", "stage", value="opportunity")))(facts) is False
+    assert compile_criteria(T(P("never", "stage", value="opportunity")))(facts) is True
+    assert compile_criteria(T(P("never", "stage", value="Lead")))(facts) is False
     empty = FakeFacts()
-    assert compile_criteria(P("never", "stage", value="lead"))(empty) is True
-    assert compile_criteria(P("ever", "stage", value="lead"))(empty) is False
+    assert compile_criteria(T(P("never", "stage", value="lead")))(empty) is True
+    assert compile_criteria(T(P("ever", "stage", value="lead")))(empty) is False
 
 
 def test_associated_records_are_read_through_facts() -> None:
     facts = FakeFacts(props={"company.industry": "Software"})
     data = {"op": "eq", "object": "company", "property": "industry", "value": "software"}
-    assert compile_criteria(data)(facts) is True
+    assert compile_criteria(T(data))(facts) is True
     with pytest.raises(ValueError, match="associated record"):
-        compile_record_predicate(data, object_type="contact")
+        compile_record_predicate(T(data), object_type="contact")
 
 
 def test_lists_workflows_and_received() -> None:
     facts = FakeFacts(lists={"VIP"}, enrolled={"Welcome"}, goals={"Nurture"}, received=True)
-    assert compile_criteria({"op": "in_list", "list": "VIP"})(facts) is True
-    assert compile_criteria({"op": "not", "item": {"op": "in_list", "list": "VIP"}})(facts) is False
-    assert compile_criteria({"op": "enrolled_in", "workflow": "Welcome"})(facts) is True
-    assert compile_criteria({"op": "enrolled_in", "workflow": "Other"})(facts) is False
-    assert compile_criteria({"op": "reached_goal", "workflow": "Nurture"})(facts) is True
-    assert compile_criteria({"op": "received"})(facts) is True
-    assert compile_criteria({"op": "received"})(FakeFacts(received=None)) is False
-    assert compile_criteria({"op": "received"})(FakeFacts(received=False)) is False
+    assert compile_criteria(T({"op": "in_list", "list": "VIP"}))(facts) is True
+    assert compile_criteria(T({"op": "not", "item": {"op": "in_list", "list": "VIP"}}))(facts) is False
+    assert compile_criteria(T({"op": "enrolled_in", "workflow": "Welcome"}))(facts) is True
+    assert compile_criteria(T({"op": "enrolled_in", "workflow": "Other"}))(facts) is False
+    assert compile_criteria(T({"op": "reached_goal", "workflow": "Nurture"}))(facts) is True
+    assert compile_criteria(T({"op": "received"}))(facts) is True
+    assert compile_criteria(T({"op": "received"}))(FakeFacts(received=None)) is False
+    assert compile_criteria(T({"op": "received"}))(FakeFacts(received=False)) is False
     with pytest.raises(ValueError, match="facts"):
-        compile_record_predicate({"op": "in_list", "list": "VIP"})
+        compile_record_predicate(T({"op": "in_list", "list": "VIP"}))
 
 
 def _has(event: dict[str, Any], negated: bool = False, days: int | None = None) -> dict[str, Any]:
@@ -249,17 +258,17 @@ def test_has_event_with_criteria_and_within() -> None:
             ]
         }
     )
-    assert compile_criteria(_has(DEMO))(facts) is True
-    assert compile_criteria(_has(DEMO, days=30))(facts) is True
-    assert compile_criteria(_has(DEMO, days=7))(facts) is False
-    assert compile_criteria(_has(DEMO, negated=True))(facts) is False
-    assert compile_criteria(_has(DEMO, negated=True, days=7))(facts) is True
+    assert compile_criteria(T(_has(DEMO)))(facts) is True
+    assert compile_criteria(T(_has(DEMO, days=30)))(facts) is True
+    assert compile_criteria(T(_has(DEMO, days=7)))(facts) is False
+    assert compile_criteria(T(_has(DEMO, negated=True)))(facts) is False
+    assert compile_criteria(T(_has(DEMO, negated=True, days=7)))(facts) is True
     other = dict(DEMO, criteria={"op": "eq", "attribute": "form", "value": "Contact us"})
-    assert compile_criteria(_has(other))(facts) is False
+    assert compile_criteria(T(_has(other)))(facts) is False
     by_path = dict(DEMO, criteria={"op": "eq", "attribute": "url.path", "value": "/demo"})
-    assert compile_criteria(_has(by_path))(facts) is True
-    assert compile_criteria(_has({"type": "page.visited", "criteria": None}))(facts) is False
-    assert compile_criteria(_has({"type": "page.visited", "criteria": None}, True))(facts) is True
+    assert compile_criteria(T(_has(by_path)))(facts) is True
+    assert compile_criteria(T(_has({"type": "page.visited", "criteria": None})))(facts) is False
+    assert compile_criteria(T(_has({"type": "page.visited", "criteria": None}, True)))(facts) is True
 
 
 def test_has_property_changed_event() -> None:
@@ -271,26 +280,30 @@ def test_has_property_changed_event() -> None:
             ]
         }
     )
-    assert compile_criteria(_has(change))(facts) is True
-    assert compile_criteria(_has(dict(change, to="Cork")))(facts) is False
-    assert compile_criteria(_has(dict(change, property="country")))(facts) is False
+    assert compile_criteria(T(_has(change)))(facts) is True
+    assert compile_criteria(T(_has(dict(change, to="Cork"))))(facts) is False
+    assert compile_criteria(T(_has(dict(change, property="country"))))(facts) is False
 
 
 def test_event_matcher_for_property_changes() -> None:
     match = compile_event_matcher(
-        {
-            "type": "property.changed",
-            "object": "deal",
-            "property": "dealstage",
-            "from": "appointment",
-            "to": "closedwon",
-        }
+        event_pattern(
+            {
+                "type": "property.changed",
+                "object": "deal",
+                "property": "dealstage",
+                "from": "appointment",
+                "to": "closedwon",
+            }
+        )
     )
     assert match({"property": "dealstage", "previous": "appointment", "value": "closedwon"})
     assert match({"property": "deal.dealstage", "previous": "Appointment", "value": "CLOSEDWON"})
     assert not match({"property": "dealstage", "previous": "qualified", "value": "closedwon"})
     assert not match({"property": "amount", "previous": "appointment", "value": "closedwon"})
-    anything = compile_event_matcher({"type": "property.changed", "object": "contact", "property": "city"})
+    anything = compile_event_matcher(
+        event_pattern({"type": "property.changed", "object": "contact", "property": "city"})
+    )
     assert anything({"property": "city", "previous": None, "value": "Oslo"})
 
 
@@ -309,20 +322,22 @@ def test_url_parts() -> None:
 def test_event_criteria_use_url_parts() -> None:
     attrs_ = {"form": "Contact us", "url": "https://www.example.com/search?q=1"}
     check = compile_event_criteria(
-        {
-            "op": "and",
-            "items": [
-                {"op": "eq", "attribute": "url.base", "value": "www.example.com/search"},
-                {"op": "eq", "attribute": "url.domain", "value": "example.com"},
-                {"op": "starts_with", "attribute": "url.path", "value": "/sea"},
-                {"op": "eq", "attribute": "form", "value": "contact US"},
-            ],
-        }
+        T(
+            {
+                "op": "and",
+                "items": [
+                    {"op": "eq", "attribute": "url.base", "value": "www.example.com/search"},
+                    {"op": "eq", "attribute": "url.domain", "value": "example.com"},
+                    {"op": "starts_with", "attribute": "url.path", "value": "/sea"},
+                    {"op": "eq", "attribute": "form", "value": "contact US"},
+                ],
+            }
+        )
     )
     assert check(attrs_) is True
-    assert compile_event_criteria({"op": "eq", "attribute": "url.path", "value": "/x"})(attrs_) is False
-    assert compile_event_criteria(None)({}) is True
-    assert compile_event_criteria({"op": "unknown", "attribute": "url.path"})({}) is True
+    assert compile_event_criteria(T({"op": "eq", "attribute": "url.path", "value": "/x"}))(attrs_) is False
+    assert compile_event_criteria(T(None))({}) is True
+    assert compile_event_criteria(T({"op": "unknown", "attribute": "url.path"}))({}) is True
 
 
 def test_explain_tree(snapshot: Any) -> None:
@@ -341,7 +356,7 @@ def test_explain_tree(snapshot: Any) -> None:
         ],
     }
     facts = FakeFacts(props={"contact.lifecyclestage": "Lead", "contact.score": "40"})
-    tree = explain_criteria(data, facts)
+    tree = explain_criteria(T(data), facts)
     assert tree.result is False
     assert [c.result for c in tree.children] == [False, False, False]
     assert tree.children[0].children[1].value == "40"
@@ -359,8 +374,8 @@ def test_deep_trees_fall_back_and_agree() -> None:
     for _ in range(300):
         data = {"op": "not", "item": data}
     facts = FakeFacts(props={"contact.x": "A"})
-    assert compile_criteria(data)(facts) is True  # 300 negations of a true leaf
-    assert compile_record_predicate(data)({"x": "b"}) is False
+    assert compile_criteria(T(data))(facts) is True  # 300 negations of a true leaf
+    assert compile_record_predicate(T(data))({"x": "b"}) is False
 
 
 # ---------------------------------------------------------------- reference interpreter
@@ -532,9 +547,9 @@ RECORDS = st.fixed_dictionaries({}, optional={"a": VALUES, "b": VALUES, "c": VAL
 def test_compiled_criteria_agree_with_the_reference(data: dict[str, Any], record: dict[str, object]) -> None:
     expected = reference(data, record)
     facts = FakeFacts(props={f"contact.{k}": v for k, v in record.items()})
-    assert compile_criteria(data)(facts) is expected
-    assert compile_record_predicate(data)(record) is expected
-    assert explain_criteria(data, facts).result is expected
+    assert compile_criteria(T(data))(facts) is expected
+    assert compile_record_predicate(T(data))(record) is expected
+    assert explain_criteria(T(data), facts).result is expected
 
 
 # ---------------------------------------------------------------- from source text
@@ -559,12 +574,12 @@ SOURCE_TABLE: list[tuple[str, dict[str, object], bool]] = [
 
 @pytest.mark.parametrize(("text", "props", "expected"), SOURCE_TABLE)
 def test_criteria_from_source(text: str, props: dict[str, object], expected: bool) -> None:
-    from wfdsl.compile.compiler import criteria_data
+    from wfdsl.compile.compiler import criteria_plan
     from wfdsl.syntax.parser import parse
 
     source = f'workflow "W" {{ object contact enroll when {text} steps {{ end }} }}'
     result = parse(source, "w.wf")
     assert result.ok, result.diagnostics
     trigger = result.module.workflows[0].trigger
-    data = criteria_data(trigger.criteria)  # type: ignore[union-attr]
+    data = criteria_plan(trigger.criteria)  # type: ignore[union-attr]
     assert compile_criteria(data)(FakeFacts(props=props)) is expected

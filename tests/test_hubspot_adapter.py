@@ -21,6 +21,7 @@ from wfdsl.adapters.hubspot import (
 )
 from wfdsl.adapters.hubspot_api import WebhookError, webhook_events
 from wfdsl.host.registry import ConfigError, open_adapter
+from wfdsl.plan.codec import criteria_from_data
 from wfdsl.runtime.protocols import (
     Action,
     CRMAdapter,
@@ -120,7 +121,7 @@ def test_query_pushes_criteria_down_and_pages_past_the_search_window(fake: FakeH
             {"op": "in_list", "list": "X"},  # not pushed down: the engine checks it
         ],
     }
-    ids = list(crm.query("contact", criteria))
+    ids = list(crm.query("contact", criteria_from_data(criteria)))
     assert ids == [str(n) for n in range(21, 251) if n % 2]
     searches = fake.asked("POST", "/crm/v3/objects/contacts/search")
     assert len(searches) == 2  # 115 hits: a page of 100, then the rest after the last id
@@ -138,7 +139,9 @@ def test_query_pushes_criteria_down_and_pages_past_the_search_window(fake: FakeH
 
 
 def test_search_filters_keep_blank_values_for_negative_filters() -> None:
-    groups = search_filters({"op": "ne", "object": "deal", "property": "dealstage", "value": "lost"}, "deal")
+    groups = search_filters(
+        criteria_from_data({"op": "ne", "object": "deal", "property": "dealstage", "value": "lost"}), "deal"
+    )
     assert groups == [
         [{"propertyName": "dealstage", "operator": "NEQ", "value": "lost"}],
         [{"propertyName": "dealstage", "operator": "NOT_HAS_PROPERTY"}],
@@ -151,12 +154,18 @@ def test_search_filters_keep_blank_values_for_negative_filters() -> None:
             {"op": "contains", "object": "contact", "property": "email", "value": "@x"},
         ],
     }
-    assert search_filters(either, "contact") == []
+    assert search_filters(criteria_from_data(either), "contact") == []
     # Another object's property or a date never becomes a filter.
-    assert search_filters({"op": "eq", "object": "company", "property": "name", "value": "A"}, "contact") == []
     assert (
         search_filters(
-            {"op": "before", "object": "contact", "property": "d", "value": {"date": "2026-01-01"}}, "contact"
+            criteria_from_data({"op": "eq", "object": "company", "property": "name", "value": "A"}), "contact"
+        )
+        == []
+    )
+    assert (
+        search_filters(
+            criteria_from_data({"op": "before", "object": "contact", "property": "d", "value": {"date": "2026-01-01"}}),
+            "contact",
         )
         == []
     )

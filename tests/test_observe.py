@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
 from engine_helpers import at, plans
 from wfdsl.adapters.memory import MemoryCRM
+from wfdsl.plan.criteria import Criterion
 from wfdsl.runtime.engine import Engine
 from wfdsl.runtime.observe import NullObserver, Scope
 from wfdsl.runtime.protocols import Enrollment, Event, HistoryEntry, VirtualClock
@@ -51,8 +51,8 @@ class Recorder(NullObserver):
         self.depth -= 1
         self.calls.append("  " * self.depth + f"leave {scope.kind}")
 
-    def criteria_evaluated(self, criteria: Mapping[str, Any], facts: Any, result: bool) -> None:
-        self.calls.append("  " * self.depth + f"criteria {criteria.get('op')} {result}")
+    def criteria_evaluated(self, criteria: Criterion, facts: Any, result: bool) -> None:
+        self.calls.append("  " * self.depth + f"criteria {criteria.op} {result}")
 
     def suppression_checked(self, plan: Any, record: tuple[str, str], name: str, member: bool) -> None:
         self.calls.append("  " * self.depth + f"list {name} {member}")

@@ -15,6 +15,7 @@ from wfdsl.adapters.pushdown import criteria_sql
 from wfdsl.adapters.sqlite import SQLiteCRM
 from wfdsl.cli import cli
 from wfdsl.host.redact import Redactor, redactor_for
+from wfdsl.plan.codec import criteria_from_data
 from wfdsl.runtime.criteria import compile_criteria
 from wfdsl.runtime.facts import RecordFacts
 from wfdsl.stores.memory import MemoryStore
@@ -292,10 +293,11 @@ def pushdown_keeps_every_match(crm: Any, criteria: dict[str, Any], fresh: bool =
             crm.add_record("contact", f"c{i}", {k: v for k, v in props.items() if v is not None}, at=at)
         crm.add_to_list("VIP", ("contact", "c3"))
         crm.add_to_list("VIP", ("contact", "c0"))
-    check = compile_criteria(criteria)
+    typed = criteria_from_data(criteria)
+    check = compile_criteria(typed)
     store = MemoryStore()
     meets = {r.id for r in crm.records("contact") if check(RecordFacts(crm, store, r, now=at, tz=dt.timezone.utc))}
-    return meets, set(crm.query("contact", criteria))
+    return meets, set(crm.query("contact", typed))
 
 
 @pytest.mark.parametrize("criteria", PUSHDOWN_CASES)
@@ -309,9 +311,13 @@ def test_pushdown_never_drops_a_record_that_meets_the_criteria(tmp_path: Path, c
 
 
 def test_pushdown_narrows_what_it_can() -> None:
-    sql, params = criteria_sql({"op": "eq", "object": "contact", "property": "country", "value": "Norway"}, "contact")
+    sql, params = criteria_sql(
+        criteria_from_data({"op": "eq", "object": "contact", "property": "country", "value": "Norway"}), "contact"
+    )
     assert "json_extract" in sql and params == ["norway"]
-    assert criteria_sql({"op": "eq", "object": "contact", "property": "n", "value": "42"}, "contact") == ("1", [])
+    assert criteria_sql(
+        criteria_from_data({"op": "eq", "object": "contact", "property": "n", "value": "42"}), "contact"
+    ) == ("1", [])
     assert criteria_sql(None, "contact") == ("1", [])
 
 

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from wfdsl.cli import cli
 from wfdsl.compile.compiler import CompileFailed, compile_project, compile_workflow, load_plans
+from wfdsl.plan.codec import criteria_data
 from wfdsl.plan.model import (
     ACTION_KINDS,
     STEP_ARGS,
@@ -163,7 +164,7 @@ def test_structural_ids_and_graph() -> None:
     assert steps["steps.1.elif.1.0"].kind == "end" and steps["steps.1.elif.1.0"].next is None
     cases = steps["steps.2"]
     assert [c.target for c in cases.cases] == ["steps.2.case.0.0", "steps.3"]  # empty case
-    assert cases.cases[0].criteria == {
+    assert criteria_data(cases.cases[0].criteria) == {
         "op": "eq",
         "object": "contact",
         "property": "lifecyclestage",
@@ -207,7 +208,7 @@ def test_no_enroll_clause_is_a_manual_trigger() -> None:
 
 def test_property_anchor_adds_is_known_to_the_enrollment_criteria() -> None:
     workflow = _plan_of(CASES / "renewal.wf").workflow("Renewal reminders")
-    assert workflow.trigger.criteria == {
+    assert criteria_data(workflow.trigger.criteria) == {
         "op": "and",
         "items": [
             {"op": "eq", "object": "contact", "property": "lifecyclestage", "value": "customer"},
@@ -219,7 +220,7 @@ def test_property_anchor_adds_is_known_to_the_enrollment_criteria() -> None:
         'workflow "W" { object contact anchor contact.renewal_date '
         'enroll on form.submitted steps { delay until anchor send email "x" } }'
     ).workflows[0]
-    assert event.trigger.refinement == {
+    assert criteria_data(event.trigger.refinement) == {
         "op": "known",
         "object": "contact",
         "property": "renewal_date",
@@ -230,7 +231,7 @@ def test_event_trigger_and_index_keys() -> None:
     workflow = _plan_of(CASES / "flow.wf").workflow("Demo follow-up")
     form, change = workflow.trigger.events
     assert form.type == "form.submitted"
-    assert form.criteria == {
+    assert criteria_data(form.criteria) == {
         "op": "and",
         "items": [
             {"op": "eq", "attribute": "form", "value": "Demo request"},

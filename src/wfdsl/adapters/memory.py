@@ -27,6 +27,7 @@ import attrs
 
 from wfdsl.adapters import incremented
 from wfdsl.adapters.shared import email_sent, public_args
+from wfdsl.plan.criteria import Criterion
 from wfdsl.runtime.protocols import (
     Action,
     ActionResult,
@@ -168,7 +169,7 @@ class MemoryCRM:
             return [(kept[1], kept[2])] if kept[0] == event_type else []
         return [(at, data) for kind, at, data in kept if kind == event_type]
 
-    def query(self, object_type: str, criteria: Mapping[str, Any] | None = None) -> Iterator[str]:
+    def query(self, object_type: str, criteria: Criterion | None = None) -> Iterator[str]:
         yield from list(self._by_type.get(object_type, ()))
 
     # ------------------------------------------------------------ changes

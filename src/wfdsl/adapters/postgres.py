@@ -52,6 +52,7 @@ from wfdsl.adapters.postgres_base import (
 from wfdsl.adapters.pushdown import POSTGRES, criteria_sql
 from wfdsl.adapters.records import result_from_json, result_to_json, seed_digest, seed_of
 from wfdsl.adapters.shared import OWNER_PROPERTY, email_sent, logged_args, public_args
+from wfdsl.plan.criteria import Criterion
 from wfdsl.runtime.inputs import Seed
 from wfdsl.runtime.protocols import Action, ActionResult, Event, PermanentAdapterError, Record, utc
 from wfdsl.stores.codec import dumps, from_micros, loads, micros
@@ -171,7 +172,7 @@ class PostgresCRM(PostgresCRMBase):
         )
         return [(from_micros(at), loads(data)) for at, data in rows]
 
-    def query(self, object_type: str, criteria: Mapping[str, Any] | None = None) -> Iterator[str]:
+    def query(self, object_type: str, criteria: Criterion | None = None) -> Iterator[str]:
         """Ids of the records of a type; what it can of `criteria` is pushed down into the
         SQL (adapters.pushdown): never fewer records than meet them, the caller re-checks."""
         where, params = criteria_sql(criteria, object_type, POSTGRES)

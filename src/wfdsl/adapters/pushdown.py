@@ -12,18 +12,19 @@ with non-ASCII letters is let through), `is
 known`, list membership, and `and` / `or` / `not` of those (`not` only over
 an exact part).
 
->>> criteria_sql({"op": "in_list", "list": "VIP"}, "contact")[1]
+>>> criteria_sql(pc.InList(list="VIP"), "contact")[1]
 ['VIP']
->>> criteria_sql({"op": "enrolled_in", "workflow": "W"}, "contact")
+>>> criteria_sql(pc.EnrolledIn(workflow="W"), "contact")
 ('1', [])
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import attrs
+
+from wfdsl.plan import criteria as pc
 
 
 @attrs.frozen(kw_only=True)
@@ -57,9 +58,11 @@ POSTGRES = Dialect(
 )
 
 
-def _prop(node: Mapping[str, Any], object_type: str, dialect: Dialect) -> str | None:
-    name = node.get("property")
-    if node.get("object") != object_type or not isinstance(name, str) or not name.isidentifier():
+def _prop(node: pc.Criterion, object_type: str, dialect: Dialect) -> str | None:
+    if not isinstance(node, pc.Leaf):
+        return None
+    name = node.property
+    if node.object != object_type or not isinstance(name, str) or not name.isidentifier():
         return None
     if name in ("id", "hs_object_id"):
         return None  # the record's id, not a stored property
@@ -75,15 +78,13 @@ def _ascii_text(value: Any) -> bool:
     return not (head.isdigit() or head in "+-.") and value.strip().lower() not in ("true", "false")
 
 
-def _translate(node: Any, object_type: str, d: Dialect) -> tuple[str, list[Any], bool]:
+def _translate(node: pc.Criterion, object_type: str, d: Dialect) -> tuple[str, list[Any], bool]:
     """(SQL, parameters, exact): `exact` when the SQL holds exactly for the records that
     meet the node, else it holds at least for them."""
     everything: tuple[str, list[Any], bool] = (d.true, [], False)
-    if not isinstance(node, Mapping):
-        return everything
-    op = node.get("op")
-    if op in ("and", "or"):
-        items = node.get("items", [])
+    op = node.op
+    if isinstance(node, (pc.AllOf, pc.AnyOf)):
+        items = node.items
         parts = [_translate(item, object_type, d) for item in items]
         if not parts or (op == "or" and any(sql == d.true for sql, _, _ in parts)):
             return everything
@@ -96,16 +97,16 @@ def _translate(node: Any, object_type: str, d: Dialect) -> tuple[str, list[Any],
         params = [x for p in parts for x in p[1]]
         exact = all(p[2] for p in parts) and len(parts) == len(items)
         return sql, params, exact
-    if op == "not":
-        sql, params, exact = _translate(node.get("item"), object_type, d)
+    if isinstance(node, pc.Not):
+        sql, params, exact = _translate(node.item, object_type, d)
         if not exact:
             return everything
         return f"NOT ({sql})", params, True
-    if op == "in_list" and isinstance(node.get("list"), str):
+    if isinstance(node, pc.InList):
         return (
             f"EXISTS (SELECT 1 FROM {d.lists} l WHERE l.object = {d.records}.object "
             f"AND l.id = {d.records}.id AND l.list = {d.mark})",
-            [node["list"]],
+            [node.list],
             True,
         )
     text = _prop(node, object_type, d)
@@ -115,19 +116,17 @@ def _translate(node: Any, object_type: str, d: Dialect) -> tuple[str, list[Any],
         # `known` also needs a non-empty value: NOT NULL is a superset.
         return f"{text} IS NOT NULL", [], False
     loose = d.non_ascii.format(text=text)  # non-ASCII: let the runtime's case folding decide
-    if op == "eq" and _ascii_text(node.get("value")):
-        return f"lower({text}) = {d.mark} OR {loose}", [str(node["value"]).lower()], False
-    if op == "in":
-        values = node.get("values")
+    if isinstance(node, pc.Compare) and op == "eq" and _ascii_text(node.value):
+        return f"lower({text}) = {d.mark} OR {loose}", [str(node.value).lower()], False
+    if isinstance(node, pc.InValues) and op == "in":
+        values = node.values
         if isinstance(values, list) and values and all(_ascii_text(v) for v in values):
             marks = ", ".join(d.mark for _ in values)
             return f"lower({text}) IN ({marks}) OR {loose}", [str(v).lower() for v in values], False
     return everything
 
 
-def criteria_sql(
-    criteria: Mapping[str, Any] | None, object_type: str, dialect: Dialect = SQLITE
-) -> tuple[str, list[Any]]:
+def criteria_sql(criteria: pc.Criterion | None, object_type: str, dialect: Dialect = SQLITE) -> tuple[str, list[Any]]:
     """A WHERE condition (and its parameters) that every `object_type` record meeting
     `criteria` satisfies; `("1", [])` (`TRUE` in PostgreSQL) when nothing can be pushed
     down."""

@@ -46,6 +46,7 @@ from wfdsl.adapters.sqlite_base import (
     MIGRATIONS,
     SQLiteCRMBase,
 )
+from wfdsl.plan.criteria import Criterion
 from wfdsl.runtime.inputs import Seed
 from wfdsl.runtime.protocols import (
     Action,
@@ -167,7 +168,7 @@ class SQLiteCRM(SQLiteCRMBase):
         )
         return [(from_micros(at), loads(data)) for at, data in rows]
 
-    def query(self, object_type: str, criteria: Mapping[str, Any] | None = None) -> Iterator[str]:
+    def query(self, object_type: str, criteria: Criterion | None = None) -> Iterator[str]:
         """Ids of the records of a type; what it can of `criteria` is pushed down into the
         SQL (adapters.pushdown): never fewer records than meet them, the caller re-checks."""
         where, params = criteria_sql(criteria, object_type)

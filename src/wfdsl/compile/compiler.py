@@ -16,8 +16,9 @@ from typing import Any
 
 from wfdsl.check import check_project
 from wfdsl.diagnostics import Diagnostic, Severity, WfdslError
+from wfdsl.plan import criteria as pc
 from wfdsl.plan import steps as ps
-from wfdsl.plan.codec import event_data, plans_from_json, step_args
+from wfdsl.plan.codec import plans_from_json, step_args
 from wfdsl.plan.model import (
     DURATION_UNITS,
     WEEKDAYS,
@@ -44,7 +45,7 @@ __all__ = [
     "CompileFailed",
     "compile_project",
     "compile_workflow",
-    "criteria_data",
+    "criteria_plan",
     "criteria_keys",
     "load_plans",
 ]
@@ -187,15 +188,15 @@ def _prop_ref(ref: n.PropertyRef) -> PropRef:
 _COMPARE = {"=": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 
 
-def criteria_data(criteria: n.Criteria, *, event: bool = False) -> dict[str, Any]:
-    """Criteria AST -> plan criteria data. With `event=True`, property names
-    are event attributes (`{"attribute": "url.path"}`), as inside `form.submitted(…)`.
+def criteria_plan(criteria: n.Criteria, *, event: bool = False) -> pc.Criterion:
+    """Criteria AST -> plan criteria. With `event=True`, property names
+    are event attributes (`attribute="url.path"`), as inside `form.submitted(…)`.
 
     >>> from wfdsl.syntax.parser import parse
     >>> w = parse('workflow "W" { object contact enroll when contact.score >= 50 '
     ...           'steps { end } }').module.workflows[0]
-    >>> criteria_data(w.trigger.criteria)
-    {'op': 'ge', 'object': 'contact', 'property': 'score', 'value': 50}
+    >>> criteria_plan(w.trigger.criteria)
+    Compare(object='contact', property='score', attribute=None, op='ge', value=50)
     """
 
     def target(ref: n.PropertyRef) -> dict[str, str]:
@@ -203,56 +204,48 @@ def criteria_data(criteria: n.Criteria, *, event: bool = False) -> dict[str, Any
 
     c = criteria
     if isinstance(c, n.Or):
-        return {"op": "or", "items": [criteria_data(i, event=event) for i in c.items]}
+        return pc.AnyOf(items=tuple(criteria_plan(i, event=event) for i in c.items))
     if isinstance(c, n.And):
-        return {"op": "and", "items": [criteria_data(i, event=event) for i in c.items]}
+        return pc.AllOf(items=tuple(criteria_plan(i, event=event) for i in c.items))
     if isinstance(c, n.Not):
-        return {"op": "not", "item": criteria_data(c.item, event=event)}
+        return pc.Not(item=criteria_plan(c.item, event=event))
     if isinstance(c, n.Compare):
-        return {"op": _COMPARE[c.op], **target(c.prop), "value": value_data(c.value)}
+        return pc.Compare(op=_COMPARE[c.op], **target(c.prop), value=value_data(c.value))
     if isinstance(c, n.IsKnown):
-        return {"op": "known" if c.known else "unknown", **target(c.prop)}
+        return pc.Known(op="known" if c.known else "unknown", **target(c.prop))
     if isinstance(c, n.InValues):
-        return {
-            "op": "not_in" if c.negated else "in",
+        return pc.InValues(
+            op="not_in" if c.negated else "in",
             **target(c.prop),
-            "values": [value_data(v) for v in c.values.items],
-        }
+            values=[value_data(v) for v in c.values.items],
+        )
     if isinstance(c, n.Between):
-        return {
-            "op": "between",
-            **target(c.prop),
-            "low": value_data(c.low),
-            "high": value_data(c.high),
-        }
+        return pc.Between(**target(c.prop), low=value_data(c.low), high=value_data(c.high))
     if isinstance(c, n.TextMatch):
-        return {"op": c.op, **target(c.prop), "value": c.value.value}
+        return pc.TextMatch(op=c.op, **target(c.prop), value=c.value.value)
     if isinstance(c, n.HistoryMatch):
-        return {"op": "ever" if c.ever else "never", **target(c.prop), "value": value_data(c.value)}
+        return pc.History(op="ever" if c.ever else "never", **target(c.prop), value=value_data(c.value))
     if isinstance(c, n.DateCompare):
-        return {"op": c.op, **target(c.prop), "value": value_data(c.value)}
+        return pc.Compare(op=c.op, **target(c.prop), value=value_data(c.value))
     if isinstance(c, n.RelativeDate):
-        return {"op": c.op, **target(c.prop), "duration": duration_data(c.duration)}
+        return pc.RelativeDate(op=c.op, **target(c.prop), duration=_duration(c.duration))
     if isinstance(c, n.InList):
-        return {"op": "in_list", "list": c.name.value}
+        return pc.InList(list=c.name.value)
     if isinstance(c, n.EnrolledIn):
-        return {"op": "enrolled_in", "workflow": c.workflow.value}
+        return pc.EnrolledIn(workflow=c.workflow.value)
     if isinstance(c, n.ReachedGoal):
-        return {"op": "reached_goal", "workflow": c.workflow.value}
+        return pc.ReachedGoal(workflow=c.workflow.value)
     if isinstance(c, n.HasEvent):
-        data = {
-            "op": "has_event",
-            "event": _event_data(c.event),
-            "negated": c.negated,
-            "within": None if c.within is None else duration_data(c.within),
-        }
-        if c.at_least is not None:
-            data["at_least"] = int(c.at_least.value)
-        return data
+        return pc.HasEvent(
+            event=_event_spec(c.event),
+            negated=c.negated,
+            within=None if c.within is None else _duration(c.within),
+            at_least=None if c.at_least is None else int(c.at_least.value),
+        )
     if isinstance(c, n.Updated):
         op = "not_updated_within" if c.negated else "updated_within"
-        return {"op": op, **target(c.prop), "duration": duration_data(c.within)}
-    return {"op": "received"}
+        return pc.Updated(op=op, **target(c.prop), duration=_duration(c.within))
+    return pc.Received()
 
 
 def _event_spec(event: n.Event, negated: bool = False) -> EventSpec:
@@ -269,52 +262,48 @@ def _event_spec(event: n.Event, negated: bool = False) -> EventSpec:
     return EventSpec(
         type=event.name,
         negated=negated,
-        criteria=None if event.criteria is None else criteria_data(event.criteria, event=True),
+        criteria=None if event.criteria is None else criteria_plan(event.criteria, event=True),
     )
-
-
-def _event_data(event: n.Event) -> dict[str, Any]:
-    return event_data(_event_spec(event))
 
 
 def _and(left: Criteria | None, right: Criteria) -> Criteria:
     if left is None:
         return right
-    if left.get("op") == "and":
-        return {"op": "and", "items": [*left["items"], right]}
-    return {"op": "and", "items": [left, right]}
+    if isinstance(left, pc.AllOf):
+        return pc.AllOf(items=(*left.items, right))
+    return pc.AllOf(items=(left, right))
 
 
 # ---------------------------------------------------------------- index keys
 
 
-def _walk(criteria: Criteria | None) -> Iterator[Mapping[str, Any]]:
+def _walk(criteria: Criteria | None) -> Iterator[Criteria]:
     if criteria is None:
         return
     stack = [criteria]
     while stack:
         node = stack.pop()
         yield node
-        if "items" in node:
-            stack.extend(reversed(node["items"]))
-        if "item" in node:
-            stack.append(node["item"])
+        if isinstance(node, (pc.AllOf, pc.AnyOf)):
+            stack.extend(reversed(node.items))
+        elif isinstance(node, pc.Not):
+            stack.append(node.item)
 
 
-def _event_keys(event: Mapping[str, Any]) -> tuple[set[str], set[str]]:
-    events = {str(event["type"])}
+def _event_keys(event: EventSpec) -> tuple[set[str], set[str]]:
+    events = {event.type}
     props = set()
-    if event.get("property") is not None:
-        props.add(f"{event.get('object')}.{event['property']}")
+    if event.property is not None:
+        props.add(f"{event.object}.{event.property}")
     return events, props
 
 
 def criteria_keys(criteria: Criteria | None) -> IndexKeys:
-    """What a criteria tree depends on: the changes that can flip its outcome.
+    """What criteria depend on: the changes that can flip their outcome.
 
-    >>> criteria_keys({"op": "and", "items": [
-    ...     {"op": "eq", "object": "contact", "property": "city", "value": "Oslo"},
-    ...     {"op": "in_list", "list": "VIP"}]})
+    >>> criteria_keys(pc.AllOf(items=(
+    ...     pc.Compare(op="eq", object="contact", property="city", value="Oslo"),
+    ...     pc.InList(list="VIP"))))
     IndexKeys(events=('list.added', 'list.removed', 'property.changed'), \
 properties=('contact.city',), lists=('VIP',), workflows=())
     """
@@ -323,21 +312,20 @@ properties=('contact.city',), lists=('VIP',), workflows=())
     lists: set[str] = set()
     workflows: set[str] = set()
     for node in _walk(criteria):
-        op = node.get("op")
-        if "property" in node and "object" in node:
-            props.add(f"{node['object']}.{node['property']}")
+        if isinstance(node, pc.Leaf) and node.property is not None and node.object is not None:
+            props.add(f"{node.object}.{node.property}")
             events.add("property.changed")
-        elif op == "in_list":
-            lists.add(str(node["list"]))
+        elif isinstance(node, pc.InList):
+            lists.add(node.list)
             events.update(("list.added", "list.removed"))
-        elif op == "enrolled_in":
-            workflows.add(str(node["workflow"]))
+        elif isinstance(node, pc.EnrolledIn):
+            workflows.add(node.workflow)
             events.update(("workflow.enrolled", "workflow.unenrolled"))
-        elif op == "reached_goal":
-            workflows.add(str(node["workflow"]))
+        elif isinstance(node, pc.ReachedGoal):
+            workflows.add(node.workflow)
             events.add("workflow.goal_met")
-        elif op == "has_event":
-            more_events, more_props = _event_keys(node["event"])
+        elif isinstance(node, pc.HasEvent):
+            more_events, more_props = _event_keys(node.event)
             events |= more_events
             props |= more_props
     return IndexKeys(
@@ -355,7 +343,7 @@ def _trigger_keys(trigger: Trigger) -> IndexKeys:
         events: set[str] = set()
         props: set[str] = set()
         for spec in trigger.events:
-            more_events, more_props = _event_keys(event_data(spec))
+            more_events, more_props = _event_keys(spec)
             events |= more_events
             props |= more_props
         return IndexKeys(events=tuple(sorted(events)), properties=tuple(sorted(props)))
@@ -388,12 +376,12 @@ def source_text(source: str | Sequence[str], span: Span) -> str:
 def _trigger(workflow: n.Workflow) -> Trigger:
     trig = workflow.trigger
     if isinstance(trig, n.FilterTrigger):
-        return Trigger(kind="filter", criteria=criteria_data(trig.criteria))
+        return Trigger(kind="filter", criteria=criteria_plan(trig.criteria))
     if isinstance(trig, n.EventTrigger):
         return Trigger(
             kind="event",
             events=tuple(_event_spec(e.event, e.negated) for e in trig.events),
-            refinement=None if trig.refinement is None else criteria_data(trig.refinement),
+            refinement=None if trig.refinement is None else criteria_plan(trig.refinement),
         )
     if isinstance(trig, n.ScheduleTrigger):
         rec = trig.recurrence
@@ -409,7 +397,7 @@ def _trigger(workflow: n.Workflow) -> Trigger:
         return Trigger(
             kind="schedule",
             recurrence=recurrence,
-            refinement=None if trig.refinement is None else criteria_data(trig.refinement),
+            refinement=None if trig.refinement is None else criteria_plan(trig.refinement),
         )
     return Trigger(kind="manual")
 
@@ -472,7 +460,7 @@ def compile_workflow(workflow: n.Workflow, source: str | Sequence[str]) -> Workf
         if isinstance(clause.target, n.PropertyRef):
             anchor = Anchor(property=_prop_ref(clause.target), annually=clause.annually)
             # only records that have a value for the anchor enroll.
-            known: Criteria = {"op": "known", **_prop(clause.target)}
+            known: Criteria = pc.Known(op="known", **_prop(clause.target))
             if trigger.kind == "filter":
                 trigger = Trigger(kind="filter", criteria=_and(trigger.criteria, known))
             else:
@@ -492,11 +480,11 @@ def compile_workflow(workflow: n.Workflow, source: str | Sequence[str]) -> Workf
         else:
             reenroll = Reenroll(mode="on_change", properties=tuple(_prop_ref(p) for p in re_clause.properties))
     goal_clause = workflow.first(n.GoalClause)
-    goal = criteria_data(goal_clause.criteria) if isinstance(goal_clause, n.GoalClause) else None
+    goal = criteria_plan(goal_clause.criteria) if isinstance(goal_clause, n.GoalClause) else None
     un_clause = workflow.first(n.UnenrollClause)
     unenroll = None
     if isinstance(un_clause, n.UnenrollClause):
-        unenroll = criteria_data(un_clause.criteria)
+        unenroll = criteria_plan(un_clause.criteria)
     sup_clause = workflow.first(n.SuppressClause)
     suppress: tuple[str, ...] = ()
     if isinstance(sup_clause, n.SuppressClause):
@@ -648,7 +636,7 @@ class _StepCompiler:
         if isinstance(step, n.If):
             extra["branches"] = tuple(
                 Branch(
-                    criteria=criteria_data(b.condition),
+                    criteria=criteria_plan(b.condition),
                     target=self._block(b.body.steps, following),
                 )
                 for b in step.branches
@@ -659,7 +647,7 @@ class _StepCompiler:
             extra["cases"] = tuple(
                 Case(
                     value=value_data(c.value),
-                    criteria={"op": "eq", **prop, "value": value_data(c.value)},
+                    criteria=pc.Compare(op="eq", **prop, value=value_data(c.value)),
                     target=self._block(c.body.steps, following),
                 )
                 for c in step.cases

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -45,6 +45,7 @@ from wfdsl.host.explain_observer import (
     evaluate,
 )
 from wfdsl.host.simulate import Seed, Simulation
+from wfdsl.plan.criteria import Criterion
 from wfdsl.plan.model import ProjectPlan, WorkflowPlan
 from wfdsl.runtime import history as h
 from wfdsl.runtime import timing
@@ -204,9 +205,7 @@ class ExplainSimulation(Simulation):
                 )
 
 
-def _evaluate_now(
-    engine: Engine, target: tuple[str, str], plan: WorkflowPlan, criteria: Mapping[str, Any]
-) -> Tree | None:
+def _evaluate_now(engine: Engine, target: tuple[str, str], plan: WorkflowPlan, criteria: Criterion) -> Tree | None:
     """`criteria` evaluated on the target record as it is now."""
     record = engine.crm.get(*target)
     if record is None:
@@ -263,20 +262,7 @@ def _trigger_text(plan: WorkflowPlan) -> str:
     if trig.kind == "filter" and trig.criteria is not None:
         return f"enroll when {_bare(describe(trig.criteria, True))}"
     if trig.kind == "event":
-        text = "enroll on " + " or ".join(
-            _pattern_text(
-                {
-                    "type": s.type,
-                    "object": s.object,
-                    "property": s.property,
-                    "from": s.from_value,
-                    "to": s.to_value,
-                    "criteria": s.criteria,
-                }
-            )
-            for s in trig.events
-            if not s.negated
-        )
+        text = "enroll on " + " or ".join(_pattern_text(s) for s in trig.events if not s.negated)
     elif trig.kind == "schedule" and trig.recurrence is not None:
         rec = trig.recurrence
         text = f"enroll on schedule {rec.kind} at {rec.at}"

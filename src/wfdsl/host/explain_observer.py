@@ -25,12 +25,11 @@ from typing import Any
 
 import attrs
 
+from wfdsl.plan import criteria as pc
 from wfdsl.plan.model import EventSpec, ProjectPlan, WorkflowPlan, decode_value
 from wfdsl.plan.steps import BranchOn, If
 from wfdsl.runtime import history as h
 from wfdsl.runtime.criteria import (
-    PROPERTY_OPS,
-    UPDATED_OPS,
     ExplainNode,
     compile_event_criteria,
     describe,
@@ -97,18 +96,12 @@ def _was(value: object) -> str:
 def _tree(node: ExplainNode, facts: RecordFacts | None) -> Tree:
     """An `ExplainNode` as a `Tree`, with what each leaf saw written out."""
     data = node.data
-    op = str(data.get("op"))
     children = tuple(_tree(c, facts) for c in node.children)
     seen: str | None = None
-    if op in ("ever", "never") and facts is not None:
-        values = [v for v in facts.history(str(data["object"]), str(data["property"])) if not is_unknown(v)]
+    if isinstance(data, pc.History) and facts is not None:
+        values = [v for v in facts.history(str(data.object), str(data.property)) if not is_unknown(v)]
         seen = "values: " + ", ".join(_show(v) for v in values) if values else "never had a value"
-    elif op in PROPERTY_OPS:
-        seen = _was(node.value)
-    elif op == "has_event":
-        count = node.value if isinstance(node.value, int) else 0
-        seen = f"{count} matching event{'' if count == 1 else 's'}"
-    elif op in UPDATED_OPS:
+    elif isinstance(data, pc.Updated):
         last = node.value
         if not isinstance(last, dt.datetime):
             seen = "never set"
@@ -116,34 +109,40 @@ def _tree(node: ExplainNode, facts: RecordFacts | None) -> Tree:
             seen = "set before the start, not since"
         else:
             seen = f"last updated {_time(last)}"
-    elif op == "in_list":
+    elif isinstance(data, pc.Leaf):
+        seen = _was(node.value)
+    elif isinstance(data, pc.HasEvent):
+        count = node.value if isinstance(node.value, int) else 0
+        seen = f"{count} matching event{'' if count == 1 else 's'}"
+    elif isinstance(data, pc.InList):
         seen = "member" if node.result else "not a member"
-    elif op == "enrolled_in":
+    elif isinstance(data, pc.EnrolledIn):
         seen = "enrolled" if node.result else "never enrolled"
-    elif op == "reached_goal":
+    elif isinstance(data, pc.ReachedGoal):
         # Holds only for converted records: emailed by the workflow, then met its goal.
         seen = "converted" if node.result else "not converted (goal not met, or met without a marketing email)"
-    elif op == "received":
+    elif isinstance(data, pc.Received):
         seen = {True: "received", False: "not received"}.get(node.value, "no wait before")  # type: ignore[call-overload]
     return Tree(text=describe(data), result=node.result, seen=seen, children=children)
 
 
-def evaluate(criteria: Mapping[str, Any], facts: RecordFacts) -> Tree:
+def evaluate(criteria: pc.Criterion, facts: RecordFacts) -> Tree:
     """Criteria evaluated on a record's facts, every leaf with the value it saw."""
     return _tree(explain_criteria(criteria, facts), facts)
 
 
-def _event_tree(data: Mapping[str, Any], attributes: Mapping[str, object], facts: RecordFacts | None) -> Tree:
+def _event_tree(data: pc.Criterion, attributes: Mapping[str, object], facts: RecordFacts | None) -> Tree:
     """Event criteria (bare names are the event's attributes) evaluated on one event."""
-    op = str(data.get("op"))
-    if op in ("and", "or"):
-        kids = tuple(_event_tree(i, attributes, facts) for i in data["items"])
+    op = data.op
+    if isinstance(data, (pc.AllOf, pc.AnyOf)):
+        kids = tuple(_event_tree(i, attributes, facts) for i in data.items)
         result = all(k.result for k in kids) if op == "and" else any(k.result for k in kids)
         return Tree(text=op, result=result, children=kids)
-    if op == "not":
-        kid = _event_tree(data["item"], attributes, facts)
+    if isinstance(data, pc.Not):
+        kid = _event_tree(data.item, attributes, facts)
         return Tree(text="not", result=not kid.result, children=(kid,))
-    name = str(data.get("attribute") or data.get("property"))
+    leaf = data if isinstance(data, pc.Leaf) else None
+    name = str(None if leaf is None else leaf.attribute or leaf.property)
     value = event_attribute(attributes, name)
     result = bool(compile_event_criteria(data)(attributes, facts))
     return Tree(text=describe(data), result=result, seen=_was(value))
@@ -445,7 +444,7 @@ class ExplainObserver:
         if self.is_target(event.object, event.id):
             self.events.append((utc(event.at), _input_text(event)))
 
-    def criteria_evaluated(self, criteria: Mapping[str, Any], facts: Any, result: bool) -> None:
+    def criteria_evaluated(self, criteria: pc.Criterion, facts: Any, result: bool) -> None:
         record = getattr(facts, "record", None)
         if record is None or not self.is_target(record.object, record.id):
             return
@@ -603,8 +602,7 @@ def _match_tree(spec: EventSpec, event: Event) -> tuple[str, Tree]:
     """An event against one event pattern: which part held, with what the event had."""
     etype, obj, prop = spec.type, spec.object, spec.property
     from_v, to_v, criteria = spec.from_value, spec.to_value, spec.criteria
-    pattern_data = {"type": etype, "object": obj, "property": prop, "from": from_v, "to": to_v, "criteria": criteria}
-    pattern = _pattern_text(pattern_data)
+    pattern = _pattern_text(spec)
     if etype != event.type:
         return pattern, Tree(text=f"event is {etype}", result=False, seen=f"was {_event_text(event)}")
     parts: list[Tree] = []
@@ -641,16 +639,16 @@ def _value_tree(what: str, expected: Any, actual: Any) -> Tree:
     return Tree(text=f"{what} = {_show(literal)}", result=same, seen=_was(actual))
 
 
-def _pattern_text(event: Mapping[str, Any]) -> str:
-    if event.get("type") == "property.changed":
-        text = f"{event.get('object')}.{event.get('property')} changed"
-        if event.get("from") is not None:
-            text += f" from {_show(decode_value(event['from']))}"
-        if event.get("to") is not None:
-            text += f" to {_show(decode_value(event['to']))}"
+def _pattern_text(event: EventSpec) -> str:
+    if event.type == "property.changed":
+        text = f"{event.object}.{event.property} changed"
+        if event.from_value is not None:
+            text += f" from {_show(decode_value(event.from_value))}"
+        if event.to_value is not None:
+            text += f" to {_show(decode_value(event.to_value))}"
         return text
-    criteria = event.get("criteria")
-    return str(event.get("type")) + ("" if criteria is None else f"({_bare(describe(criteria, True))})")
+    criteria = event.criteria
+    return event.type + ("" if criteria is None else f"({_bare(describe(criteria, True))})")
 
 
 def _bare(text: str) -> str:

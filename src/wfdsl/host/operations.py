@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from wfdsl.host.redact import Redactor
+from wfdsl.plan.criteria import Criterion
 from wfdsl.plan.model import WorkflowPlan
 from wfdsl.runtime import timing
 from wfdsl.runtime.criteria import compile_criteria
@@ -168,7 +169,7 @@ class Preview:
 
     workflow: str
     object: str
-    criteria: Mapping[str, Any] | None
+    criteria: Criterion | None
     total: int
     records: tuple[str, ...]  # the first `limit` ids
     scanned: int  # records the adapter returned (fewer than all when it pushed criteria down)
@@ -183,7 +184,7 @@ class Preview:
         }
 
 
-def preview_criteria(plan: WorkflowPlan) -> Mapping[str, Any] | None:
+def preview_criteria(plan: WorkflowPlan) -> Criterion | None:
     """The criteria a record must meet to enroll now: a filter trigger's criteria, or a
     schedule's `only if` (None: every record). PreviewError for event and manual triggers."""
     trigger = plan.trigger
@@ -227,7 +228,7 @@ def preview(plan: WorkflowPlan, crm: CRMAdapter, store: StateStore, *, now: dt.d
     )
 
 
-def _ids(crm: CRMAdapter, object_type: str, criteria: Mapping[str, Any] | None) -> Iterator[str]:
+def _ids(crm: CRMAdapter, object_type: str, criteria: Criterion | None) -> Iterator[str]:
     yield from crm.query(object_type, criteria)
 
 

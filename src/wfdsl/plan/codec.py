@@ -6,8 +6,9 @@ are generated from the classes' fields (`make_dict_unstructure_fn`,
 (`[file, line, col, end_line, end_col]`), a step (`id`, `key`, `kind`, its
 arguments under `args`, its targets), an event pattern (absent keys for what
 it does not pin), a trigger (the keys of its kind) and `delay until`'s base.
-Criteria and typed values are JSON trees already; they are written with their
-keys sorted (`op` first).
+A criterion (`wfdsl.plan.criteria`) is written as an object with `op` first
+and its other keys sorted; typed values are JSON trees already, written with
+their keys sorted.
 
 Reading checks the data before structuring it (`wfdsl.plan.checks`, and the
 checks each step argument names): a hand-edited plan is refused with a
@@ -19,10 +20,13 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
+
+import attrs
 
 from wfdsl.plan import checks as c
 from wfdsl.plan.checks import PlanError, Reader
+from wfdsl.plan.criteria import CRITERION_CLASSES, Criterion, Leaf
 from wfdsl.plan.model import (
     FORMAT_VERSION,
     RECURRENCE_KINDS,
@@ -63,6 +67,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "args_data",
+    "criteria_data",
+    "criteria_from_data",
     "event_data",
     "event_pattern",
     "history_reads",
@@ -108,8 +114,65 @@ def event_data(event: EventSpec) -> dict[str, Any]:
         out["from"] = _sorted(event.from_value)
     if event.to_value is not None:
         out["to"] = _sorted(event.to_value)
-    out["criteria"] = _sorted(event.criteria)
+    out["criteria"] = None if event.criteria is None else criteria_data(event.criteria)
     return out
+
+
+def criteria_data(criterion: Criterion) -> dict[str, Any]:
+    """A criterion as plan JSON writes it: `op` first, the other keys sorted.
+
+    >>> from wfdsl.plan.criteria import Compare
+    >>> criteria_data(Compare(op="ge", object="contact", property="score", value=50))
+    {'op': 'ge', 'object': 'contact', 'property': 'score', 'value': 50}
+    """
+    # Written field by field rather than by a generated function: one Python frame per
+    # level, as criteria may nest MAX_CRITERIA_DEPTH deep (the converter's hooks call these).
+    out: dict[str, Any] = {}
+    by_attribute = isinstance(criterion, Leaf) and criterion.attribute is not None
+    for f in attrs.fields(cast("type[attrs.AttrsInstance]", type(criterion))):
+        name = f.name
+        value = getattr(criterion, name)
+        if name in ("object", "property", "attribute"):
+            # A leaf names a property or, inside an event's criteria, an attribute.
+            if (name == "attribute") == by_attribute:
+                out[name] = value
+        elif name == "items":
+            out[name] = [criteria_data(item) for item in value]
+        elif name == "item":
+            out[name] = criteria_data(value)
+        elif name == "event":
+            out[name] = _sorted(event_data(value))
+        elif name in ("duration", "within"):
+            out[name] = None if value is None else _converter().unstructure(value)
+        elif name != "at_least" or value is not None:
+            out[name] = _sorted(value)
+    return {"op": out.pop("op"), **{k: out[k] for k in sorted(out)}}
+
+
+def criteria_from_data(data: Mapping[str, Any]) -> Criterion:
+    """A criterion from its plan JSON form, which `checks.check_criteria` has passed.
+
+    >>> criteria_from_data({"op": "not", "item": {"op": "in_list", "list": "VIP"}})
+    Not(item=InList(list='VIP', op='in_list'), op='not')
+    """
+    cls = CRITERION_CLASSES[data["op"]]
+    values: dict[str, Any] = {}
+    for f in attrs.fields(cast("type[attrs.AttrsInstance]", cls)):
+        name = f.name
+        if name not in data:
+            continue
+        value = data[name]
+        if name == "items":
+            value = tuple(criteria_from_data(item) for item in value)
+        elif name == "item":
+            value = criteria_from_data(value)
+        elif name == "event":
+            value = event_pattern(value)
+        elif name in ("duration", "within") and value is not None:
+            value = _converter().structure(value, Duration)
+        values[name] = value
+    criterion: Criterion = cls(**values)
+    return criterion
 
 
 def _base_out(base: DateBase) -> dict[str, Any]:
@@ -123,12 +186,12 @@ def _base_out(base: DateBase) -> dict[str, Any]:
 def _trigger_out(trigger: Trigger) -> dict[str, Any]:
     out: dict[str, Any] = {"kind": trigger.kind}
     if trigger.kind == "filter":
-        out["criteria"] = _sorted(trigger.criteria)
+        out["criteria"] = None if trigger.criteria is None else criteria_data(trigger.criteria)
     if trigger.kind == "event":
         out["events"] = [event_data(e) for e in trigger.events]
     if trigger.recurrence is not None:
         out["recurrence"] = _converter().unstructure(trigger.recurrence)
-    out["refinement"] = _sorted(trigger.refinement)
+    out["refinement"] = None if trigger.refinement is None else criteria_data(trigger.refinement)
     return out
 
 
@@ -168,6 +231,8 @@ def _converter() -> cattrs.Converter:
     conv.register_unstructure_hook(Span, Span.to_json)
     conv.register_structure_hook(Span, lambda data, _: Span.from_json(data))
     conv.register_unstructure_hook(EventSpec, event_data)
+    conv.register_unstructure_hook_func(lambda t: isinstance(t, type) and issubclass(t, Criterion), criteria_data)
+    conv.register_structure_hook(Criterion, lambda data, _: criteria_from_data(data))
     conv.register_unstructure_hook(DateBase, _base_out)
     conv.register_unstructure_hook(Trigger, _trigger_out)
     conv.register_unstructure_hook_func(lambda t: isinstance(t, type) and issubclass(t, Step), _step_out)
@@ -180,8 +245,8 @@ def _converter() -> cattrs.Converter:
         Duration: {},
         DateBase: {},
         RecordField: {"value": plain},
-        Branch: {"criteria": plain},
-        Case: {"value": plain, "criteria": plain},
+        Branch: {},
+        Case: {"value": plain},
         Arm: {},
         Recurrence: {},
         Reenroll: {},
@@ -190,10 +255,9 @@ def _converter() -> cattrs.Converter:
         Settings: {},
         IndexKeys: {name: override(unstruct_hook=sorted) for name in ("events", "properties", "lists", "workflows")},
         Index: {},
-        WorkflowPlan: {"goal": plain, "unenroll": plain},
+        WorkflowPlan: {},
         ProjectPlan: {},
         EventSpec: {
-            "criteria": plain,
             "from_value": override(rename="from", struct_hook=_same),
             "to_value": override(rename="to", struct_hook=_same),
         },
@@ -324,6 +388,10 @@ def event_pattern(data: Mapping[str, Any]) -> EventSpec:
     return event
 
 
+def _criteria_in(data: Mapping[str, Any] | None) -> Criterion | None:
+    return None if data is None else criteria_from_data(data)
+
+
 def _keys_in(data: Any, where: str) -> IndexKeys:
     r = Reader(data, where)
     return IndexKeys(
@@ -426,10 +494,10 @@ def _trigger_in(t: Reader, where: str) -> Trigger:
         raise PlanError(f"{where}.trigger: a `{trigger_kind}` trigger needs `{needs}`")
     return Trigger(
         kind=trigger_kind,
-        criteria=t.criteria("criteria"),
+        criteria=_criteria_in(t.criteria("criteria")),
         events=tuple(_event_in(e, f"{where}.trigger.events[{i}]") for i, e in enumerate(t.seq("events", []))),
         recurrence=recurrence,
-        refinement=t.criteria("refinement"),
+        refinement=_criteria_in(t.criteria("refinement")),
     )
 
 
@@ -513,8 +581,8 @@ def _workflow_in(data: Any, where: str) -> WorkflowPlan:
         description=description,
         trigger=trigger,
         reenroll=reenroll,
-        goal=r.criteria("goal"),
-        unenroll=r.criteria("unenroll"),
+        goal=_criteria_in(r.criteria("goal")),
+        unenroll=_criteria_in(r.criteria("unenroll")),
         suppress_lists=c.strings(r.seq("suppress_lists", []), f"{where}.suppress_lists"),
         anchor=anchor,
         settings=settings,

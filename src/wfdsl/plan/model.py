@@ -2,8 +2,8 @@
 
 A plan is what the compiler produces and what the runtime executes; it never
 refers to the AST. Everything in it is frozen `attrs` classes: the workflow
-parts here, a class per step kind in `wfdsl.plan.steps`. Criteria and typed
-values are small JSON trees (see docs/plans.md). `plan_to_json` (in
+parts here, a class per step kind in `wfdsl.plan.steps`, a class per criterion
+kind in `wfdsl.plan.criteria`. Typed values are small JSON trees (see docs/plans.md). `plan_to_json` (in
 `wfdsl.plan.codec`, re-exported here) writes deterministic bytes and
 `plans_from_json` reads them back losslessly, or raises `PlanError`.
 
@@ -31,7 +31,8 @@ from typing import Any
 
 import attrs
 
-from wfdsl.plan.checks import CRITERIA_OPS, DURATION_UNITS, WEEKDAYS, Criteria, PlanError
+from wfdsl.plan.checks import CRITERIA_OPS, DURATION_UNITS, WEEKDAYS, PlanError
+from wfdsl.plan.criteria import Criterion
 from wfdsl.plan.steps import (
     CONTROL_STEPS,
     STEP_CLASSES,
@@ -47,6 +48,9 @@ from wfdsl.plan.steps import (
     arg_fields,
 )
 from wfdsl.spans import Span
+
+#: The criteria a plan holds (any kind of `Criterion`).
+Criteria = Criterion
 
 FORMAT_VERSION = "1"
 

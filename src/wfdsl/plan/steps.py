@@ -21,7 +21,9 @@ from typing import Any, ClassVar
 import attrs
 
 from wfdsl.plan import checks as c
-from wfdsl.plan.checks import Criteria
+from wfdsl.plan.criteria import Criterion
+from wfdsl.plan.criteria import Duration as Duration  # re-exported: step arguments
+from wfdsl.plan.criteria import EventSpec as EventSpec
 from wfdsl.spans import Span
 
 #: Metadata key of a step argument: its `Arg`.
@@ -58,33 +60,6 @@ class PropRef:
 
 
 @attrs.frozen(kw_only=True)
-class Duration:
-    """`1 day 6 hours`: `parts` keep the calendar meaning (a day in a delay is a
-    calendar day in the workflow time zone); `seconds` counts a day as 24 hours."""
-
-    parts: tuple[tuple[int, str], ...]
-    seconds: int
-
-
-@attrs.frozen(kw_only=True)
-class EventSpec:
-    """One event pattern: a trigger group, a `wait for`, or the event of `has …`.
-
-    `type` is the catalog name (`form.submitted`) or `property.changed`, which
-    has `object`/`property` and optionally `from_value`/`to_value` (None: any).
-    `criteria` is event-attribute criteria (bare attribute names), or None.
-    """
-
-    type: str
-    negated: bool = False
-    criteria: Criteria | None = None
-    object: str | None = None
-    property: str | None = None
-    from_value: Any = None
-    to_value: Any = None
-
-
-@attrs.frozen(kw_only=True)
 class DateBase:
     """The date a `delay until` counts from: a fixed `date` (`YYYY-MM-DD`), a fixed
     `datetime` (`YYYY-MM-DDTHH:MM`, naive: in the workflow time zone), or a date `property`.
@@ -107,7 +82,7 @@ class RecordField:
 class Branch:
     """An `if`/`else if` branch: when `criteria` holds, continue at `target` (None: complete)."""
 
-    criteria: Criteria
+    criteria: Criterion
     target: str | None
 
 
@@ -116,7 +91,7 @@ class Case:
     """A `branch on` case: `criteria` is the compiled `P = value` test."""
 
     value: Any
-    criteria: Criteria
+    criteria: Criterion
     target: str | None
 
 

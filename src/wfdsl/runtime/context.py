@@ -17,7 +17,6 @@ history entry, build a record's facts, emit an event, set a timer).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import operator
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -25,6 +24,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from wfdsl.plan.criteria import Criterion
 from wfdsl.plan.model import EventSpec, WorkflowPlan, decode_value
 from wfdsl.runtime import timing
 from wfdsl.runtime.criteria import compile_criteria, compile_event_criteria
@@ -181,7 +181,7 @@ class Context:
 
     # ------------------------------------------------------------ criteria
 
-    def fn(self, criteria: Any, *, observed: bool = True) -> Predicate:
+    def fn(self, criteria: Criterion, *, observed: bool = True) -> Predicate:
         """Compiled criteria, once per criteria object; observed, each call is reported."""
         cached = self._criteria_cache.get(id(criteria))
         if cached is None or cached[0] is not criteria:
@@ -199,12 +199,12 @@ class Context:
 
         return reported
 
-    def event_fn(self, criteria: Any) -> Callable[..., bool] | None:
+    def event_fn(self, criteria: Criterion | None) -> Callable[..., bool] | None:
         """Compiled event criteria, once per distinct criteria (a `wait for` read back
-        from a durable store is a fresh dict each time)."""
+        from a durable store is a fresh object each time)."""
         if criteria is None:
             return None
-        key = json.dumps(criteria, sort_keys=True, default=str)
+        key = repr(criteria)
         fn = self._event_cache.get(key)
         if fn is None:
             fn = compile_event_criteria(criteria)

@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from wfdsl.plan import criteria as pc
 from wfdsl.plan.model import decode_value
 from wfdsl.runtime.criteria_text import describe
 from wfdsl.runtime.operators import (
@@ -65,7 +66,7 @@ __all__ = [
 ]
 
 
-def evaluate_criteria(data: Mapping[str, Any], facts: Facts) -> bool:
+def evaluate_criteria(data: pc.Criterion, facts: Facts) -> bool:
     """Evaluate criteria without compiling (slow, simple; `explain_criteria` shares it)."""
     return explain_criteria(data, facts).result
 
@@ -76,7 +77,7 @@ class ExplainNode:
 
     op: str
     result: bool
-    data: Mapping[str, Any]
+    data: pc.Criterion
     value: object | None = None
     children: tuple[ExplainNode, ...] = ()
 
@@ -84,7 +85,7 @@ class ExplainNode:
         """An indented text tree, `✓`/`✗` per node."""
         mark = "✓" if self.result else "✗"
         line = f"{indent}{mark} {describe(self.data)}"
-        op = self.data.get("op")
+        op = self.data.op
         if op in PROPERTY_OPS:
             shown = "unknown" if is_unknown(self.value) else _seen(self.value)
             line += f"  (value: {shown})"
@@ -103,18 +104,22 @@ def _seen(value: object) -> str:
     return repr(value)
 
 
-def explain_criteria(data: Mapping[str, Any], facts: Facts) -> ExplainNode:
+def explain_criteria(data: pc.Criterion, facts: Facts) -> ExplainNode:
     """The evaluated tree (every branch evaluated, no short-circuit), for `wfdsl explain`."""
-    op = str(data["op"])
-    if op in ("and", "or"):
-        children = tuple(explain_criteria(item, facts) for item in data["items"])
+    op = data.op
+    if isinstance(data, (pc.AllOf, pc.AnyOf)):
+        children = tuple(explain_criteria(item, facts) for item in data.items)
         results = [c.result for c in children]
         result = all(results) if op == "and" else any(results)
         return ExplainNode(op=op, result=result, data=data, children=children)
-    if op == "not":
-        child = explain_criteria(data["item"], facts)
+    if isinstance(data, pc.Not):
+        child = explain_criteria(data.item, facts)
         return ExplainNode(op=op, result=not child.result, data=data, children=(child,))
-    if op in PROPERTY_OPS:
+    if isinstance(data, pc.Updated):
+        last = facts.last_updated(str(data.object), str(data.property))
+        result = updated(op, last, data.duration.seconds, facts.now)
+        return ExplainNode(op=op, result=result, data=data, value=last)
+    if isinstance(data, pc.Leaf):
         target = target_of(data)
         if isinstance(target, str):
             raise ValueError("event-attribute criteria need compile_event_criteria")
@@ -122,24 +127,20 @@ def explain_criteria(data: Mapping[str, Any], facts: Facts) -> ExplainNode:
         value = facts.value(obj, prop)
         result = property_test(data, value, lambda: facts.history(obj, prop), lambda: facts.now, facts.tz)
         return ExplainNode(op=op, result=result, data=data, value=value)
-    if op == "in_list":
-        return ExplainNode(op=op, result=bool(facts.in_list(str(data["list"]))), data=data)
-    if op == "enrolled_in":
-        return ExplainNode(op=op, result=bool(facts.enrolled_in(str(data["workflow"]))), data=data)
-    if op == "reached_goal":
-        return ExplainNode(op=op, result=bool(facts.reached_goal(str(data["workflow"]))), data=data)
-    if op == "received":
+    if isinstance(data, pc.InList):
+        return ExplainNode(op=op, result=bool(facts.in_list(data.list)), data=data)
+    if isinstance(data, pc.EnrolledIn):
+        return ExplainNode(op=op, result=bool(facts.enrolled_in(data.workflow)), data=data)
+    if isinstance(data, pc.ReachedGoal):
+        return ExplainNode(op=op, result=bool(facts.reached_goal(data.workflow)), data=data)
+    if isinstance(data, pc.Received):
         return ExplainNode(op=op, result=facts.received is True, data=data, value=facts.received)
-    if op == "has_event":
-        matcher = compile_event_matcher(data["event"])
-        count = has_event_count(facts, data["event"], matcher, data.get("within"))
-        least = int(data.get("at_least") or 1)
-        result = (count < least) if data.get("negated") else (count >= least)
+    if isinstance(data, pc.HasEvent):
+        matcher = compile_event_matcher(data.event)
+        count = has_event_count(facts, data.event, matcher, data.within)
+        least = data.at_least or 1
+        result = (count < least) if data.negated else (count >= least)
         return ExplainNode(op=op, result=result, data=data, value=count)
-    if op in UPDATED_OPS:
-        last = facts.last_updated(str(data["object"]), str(data["property"]))
-        result = updated(op, last, int(data["duration"]["seconds"]), facts.now)
-        return ExplainNode(op=op, result=result, data=data, value=last)
     raise ValueError(f"unknown criteria operator {op!r}")
 
 
@@ -168,7 +169,7 @@ class _Gen:
         return f"_v{next(self.counter)}"
 
     # -- access
-    def get(self, node: Mapping[str, Any]) -> str:
+    def get(self, node: pc.Leaf) -> str:
         target = target_of(node)
         if self.mode == "event" or isinstance(target, str):
             name = target if isinstance(target, str) else target[1]
@@ -180,7 +181,7 @@ class _Gen:
             return f"r.get({self.const(prop)})"
         return f"_F.value({self.const(obj)}, {self.const(prop)})"
 
-    def history(self, node: Mapping[str, Any]) -> str:
+    def history(self, node: pc.Leaf) -> str:
         target = target_of(node)
         if self.mode == "facts" and not isinstance(target, str):
             return f"(lambda: _F.history({self.const(target[0])}, {self.const(target[1])}))"
@@ -203,44 +204,44 @@ class _Gen:
         return "_TZ"
 
     # -- nodes
-    def expr(self, node: Mapping[str, Any]) -> str:
-        op = node.get("op")
-        if op in ("and", "or"):
-            items = node["items"]
+    def expr(self, node: pc.Criterion) -> str:
+        op = node.op
+        if isinstance(node, (pc.AllOf, pc.AnyOf)):
+            items = node.items
             if not items:
                 return "True" if op == "and" else "False"
             return "(" + f" {op} ".join(self.expr(i) for i in items) + ")"
-        if op == "not":
-            return f"(not {self.expr(node['item'])})"
-        if op in PROPERTY_OPS:
+        if isinstance(node, pc.Not):
+            return f"(not {self.expr(node.item)})"
+        if isinstance(node, pc.Leaf) and not isinstance(node, pc.Updated):
             return self.leaf(node)
         if self.mode != "facts":
             raise ValueError(f"`{op}` needs the record's facts, not only its properties")
-        if op == "in_list":
-            return f"_F.in_list({self.const(str(node['list']))})"
-        if op == "enrolled_in":
-            return f"_F.enrolled_in({self.const(str(node['workflow']))})"
-        if op == "reached_goal":
-            return f"_F.reached_goal({self.const(str(node['workflow']))})"
-        if op == "received":
+        if isinstance(node, pc.InList):
+            return f"_F.in_list({self.const(node.list)})"
+        if isinstance(node, pc.EnrolledIn):
+            return f"_F.enrolled_in({self.const(node.workflow)})"
+        if isinstance(node, pc.ReachedGoal):
+            return f"_F.reached_goal({self.const(node.workflow)})"
+        if isinstance(node, pc.Received):
             return "(_F.received is True)"
-        if op == "has_event":
-            event = node["event"]
+        if isinstance(node, pc.HasEvent):
+            event = node.event
             matcher = compile_event_matcher(event)
-            call = f"_HAS(_F, {self.const(event)}, {self.const(matcher)}, {self.const(node.get('within'))})"
-            least = int(node.get("at_least") or 1)
-            return f"({call} < {least})" if node.get("negated") else f"({call} >= {least})"
-        if op in UPDATED_OPS:
+            call = f"_HAS(_F, {self.const(event)}, {self.const(matcher)}, {self.const(node.within)})"
+            least = node.at_least or 1
+            return f"({call} < {least})" if node.negated else f"({call} >= {least})"
+        if isinstance(node, pc.Updated):
             return f"_UPD(_F, {self.const(node)})"
         raise ValueError(f"unknown criteria operator {op!r}")
 
-    def leaf(self, node: Mapping[str, Any]) -> str:
-        op = node["op"]
+    def leaf(self, node: pc.Leaf) -> str:
+        op = node.op
         if op in ("ne", "not_in", "not_contains", "unknown"):
-            return f"(not {self.leaf(dict(node, op=NEGATIVE[op]))})"
+            return f"(not {self.leaf(attrs.evolve(node, op=NEGATIVE[op]))})"
         get = self.get(node)
         v = self.var()
-        literal = decode_value(node["value"]) if "value" in node else None
+        literal = decode_value(node.value) if isinstance(node, (pc.Compare, pc.TextMatch, pc.History)) else None
         if op == "known":
             return f"(({v} := {get}) is not None and {v} != '' and {v} != [] and {v} != ())"
         if op == "eq" and isinstance(literal, str) and literal:
@@ -253,22 +254,22 @@ class _Gen:
                 f"({v} {sym} {c} if ({v} := {get}).__class__ is int or {v}.__class__ is float"
                 f" else {v} is not None and _CMPN({self.const(op)}, {v}, {c}))"
             )
-        if op == "in":
-            values = [decode_value(x) for x in node["values"]]
+        if isinstance(node, pc.InValues) and op == "in":
+            values = [decode_value(x) for x in node.values]
             if values and all(isinstance(x, str) and x for x in values):
                 c = self.const(frozenset(x.casefold() for x in values))
                 return (
                     f"({v}.casefold() in {c} if ({v} := {get}).__class__ is str "
                     f"else {v} is not None and _INT({v}, {c}))"
                 )
-        if op in ("contains", "starts_with", "ends_with") and node["value"]:
-            c = self.const(str(node["value"]).casefold())
+        if isinstance(node, pc.TextMatch) and op in ("contains", "starts_with", "ends_with") and node.value:
+            c = self.const(str(node.value).casefold())
             test = {
                 "contains": f"{c} in {v}.casefold()",
                 "starts_with": f"{v}.casefold().startswith({c})",
                 "ends_with": f"{v}.casefold().endswith({c})",
             }[op]
-            fallback = f"_TXT({self.const(op)}, {v}, {self.const(node['value'])})"
+            fallback = f"_TXT({self.const(op)}, {v}, {self.const(node.value)})"
             return f"({test} if ({v} := {get}).__class__ is str else {v} is not None and {fallback})"
         # Everything else: the shared leaf function.
         return f"_LEAF({self.const(node)}, {get}, {self.history(node)}, {self.now}, {self.tz})"
@@ -308,17 +309,17 @@ _RUNTIME_GLOBALS: dict[str, Any] = {
 }
 
 
-#: Compiled functions by (mode, canonical JSON of the tree): engines compile the
+#: Compiled functions by (mode, the tree's repr): engines compile the
 #: same goal or branch criteria for many enrollments; Python's compile() is the
 #: expensive part. Bounded so that a long-running service does not grow forever.
 _CACHE: dict[tuple[str, str], Callable[..., bool]] = {}
 _CACHE_SIZE = 4096
 
 
-def _cached_build(data: Mapping[str, Any], mode: str, extra: dict[str, Any]) -> Callable[..., bool]:
+def _cached_build(data: pc.Criterion, mode: str, extra: dict[str, Any]) -> Callable[..., bool]:
     try:
-        key = (mode, json.dumps(data, sort_keys=True, default=repr))
-    except (TypeError, ValueError, RecursionError):
+        key = (mode, repr(data))
+    except RecursionError:
         return _build(data, mode, extra)
     function = _CACHE.get(key)
     if function is None:
@@ -329,7 +330,7 @@ def _cached_build(data: Mapping[str, Any], mode: str, extra: dict[str, Any]) -> 
     return function
 
 
-def _build(data: Mapping[str, Any], mode: str, extra: dict[str, Any]) -> Callable[..., bool]:
+def _build(data: pc.Criterion, mode: str, extra: dict[str, Any]) -> Callable[..., bool]:
     gen = _Gen(mode)
     body = gen.expr(data)
     params = {"facts": "_F", "record": "r", "event": "a, _F=None"}[mode]
@@ -342,10 +343,10 @@ def _build(data: Mapping[str, Any], mode: str, extra: dict[str, Any]) -> Callabl
     return function
 
 
-def compile_criteria(data: Mapping[str, Any]) -> Callable[[Facts], bool]:
+def compile_criteria(data: pc.Criterion) -> Callable[[Facts], bool]:
     """A predicate over `Facts` for whole criteria (trigger, goal, unenroll, branches).
 
-    >>> f = compile_criteria({"op": "ne", "object": "contact", "property": "city", "value": "Oslo"})
+    >>> f = compile_criteria(pc.Compare(op="ne", object="contact", property="city", value="Oslo"))
     >>> class F:
     ...     def value(self, o, p): return None
     >>> f(F())
@@ -358,7 +359,7 @@ def compile_criteria(data: Mapping[str, Any]) -> Callable[[Facts], bool]:
 
 
 def compile_event_criteria(
-    data: Mapping[str, Any] | None,
+    data: pc.Criterion | None,
 ) -> Callable[..., bool]:
     """A predicate over an event's attributes (`form.submitted(form = "Demo")`).
 
@@ -366,7 +367,7 @@ def compile_event_criteria(
     from `url` (`url_parts`). The callable takes `(attributes, facts=None)`; with
     facts, relative dates use `facts.now` and `facts.tz`, else the wall clock and UTC.
 
-    >>> f = compile_event_criteria({"op": "eq", "attribute": "url.domain", "value": "example.com"})
+    >>> f = compile_event_criteria(pc.Compare(op="eq", attribute="url.domain", value="example.com"))
     >>> f({"url": "https://www.Example.com/demo"})
     True
     """
@@ -378,13 +379,14 @@ def compile_event_criteria(
         return lambda attrs_, facts=None: _event_eval(data, attrs_, facts)
 
 
-def _event_eval(data: Mapping[str, Any], attrs_: Mapping[str, object], facts: Any) -> bool:
-    op = data["op"]
-    if op in ("and", "or"):
-        results = (_event_eval(i, attrs_, facts) for i in data["items"])
-        return all(results) if op == "and" else any(results)
-    if op == "not":
-        return not _event_eval(data["item"], attrs_, facts)
+def _event_eval(data: pc.Criterion, attrs_: Mapping[str, object], facts: Any) -> bool:
+    if isinstance(data, (pc.AllOf, pc.AnyOf)):
+        results = (_event_eval(i, attrs_, facts) for i in data.items)
+        return all(results) if data.op == "and" else any(results)
+    if isinstance(data, pc.Not):
+        return not _event_eval(data.item, attrs_, facts)
+    if not isinstance(data, pc.Leaf):
+        raise ValueError(f"`{data.op}` needs the record's facts, not only its properties")
     target = target_of(data)
     name = target if isinstance(target, str) else target[1]
     value = event_attribute(attrs_, name)
@@ -393,7 +395,7 @@ def _event_eval(data: Mapping[str, Any], attrs_: Mapping[str, object], facts: An
     return property_test(data, value, lambda: [value], now, tz)
 
 
-def compile_event_matcher(event: Mapping[str, Any]) -> Callable[..., bool]:
+def compile_event_matcher(event: pc.EventSpec) -> Callable[..., bool]:
     """A predicate over the attributes of an event of the pattern's type.
 
     `event` is an event pattern as in plans (`trigger.events[i]`, `wait_for`'s
@@ -402,15 +404,15 @@ def compile_event_matcher(event: Mapping[str, Any]) -> Callable[..., bool]:
     name, optionally qualified) and `from`/`to` against `previous`/`value`; for
     other events, the pattern's attribute criteria. Ignores `negated`.
     """
-    criteria = compile_event_criteria(event.get("criteria"))
-    if event.get("type") != "property.changed":
+    criteria = compile_event_criteria(event.criteria)
+    if event.type != "property.changed":
         return criteria
-    obj = event.get("object")
-    prop = event.get("property")
+    obj = event.object
+    prop = event.property
     names = {str(prop), f"{obj}.{prop}"}
-    has_from, has_to = event.get("from") is not None, event.get("to") is not None
-    before = decode_value(event.get("from"))
-    after = decode_value(event.get("to"))
+    has_from, has_to = event.from_value is not None, event.to_value is not None
+    before = decode_value(event.from_value)
+    after = decode_value(event.to_value)
 
     def matches(attrs_: Mapping[str, object], facts: Any = None) -> bool:
         if prop is not None and str(attrs_.get("property")) not in names:
@@ -428,7 +430,7 @@ def compile_event_matcher(event: Mapping[str, Any]) -> Callable[..., bool]:
 
 
 def compile_record_predicate(
-    data: Mapping[str, Any],
+    data: pc.Criterion,
     *,
     object_type: str | None = None,
     now: Callable[[], dt.datetime] | None = None,
@@ -441,16 +443,15 @@ def compile_record_predicate(
     (lists, events, workflows, another object type). `now` is the clock for
     relative dates (default: the wall clock).
 
-    >>> f = compile_record_predicate({"op": "ge", "object": "contact", "property": "score",
-    ...                               "value": 50})
+    >>> f = compile_record_predicate(pc.Compare(op="ge", object="contact", property="score", value=50))
     >>> f({"score": "75"}), f({"score": None}), f({})
     (True, False, False)
     """
     if object_type is not None:
         for node in _walk(data):
-            if node.get("op") in PROPERTY_OPS and node.get("object") != object_type:
+            if isinstance(node, pc.Leaf) and node.op in PROPERTY_OPS and node.object != object_type:
                 raise ValueError(
-                    f"criteria on {node.get('object')}.{node.get('property')} need the "
+                    f"criteria on {node.object}.{node.property} need the "
                     f"associated record, not only the {object_type}'s properties"
                 )
     extra = {"_NOW": now or _now_utc, "_TZ": tz}
@@ -465,15 +466,16 @@ def compile_record_predicate(
         return fallback
 
 
-def _walk(data: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+def _walk(data: pc.Criterion) -> list[pc.Criterion]:
     out = []
     stack = [data]
     while stack:
         node = stack.pop()
         out.append(node)
-        stack.extend(node.get("items", ()))
-        if "item" in node:
-            stack.append(node["item"])
+        if isinstance(node, (pc.AllOf, pc.AnyOf)):
+            stack.extend(node.items)
+        elif isinstance(node, pc.Not):
+            stack.append(node.item)
     return out
 
 

@@ -1,4 +1,4 @@
-"""Criteria data in; text close to the source syntax out (`contact.country in ["NO"]`),
+"""Plan criteria in; text close to the source syntax out (`contact.country in ["NO"]`),
 for `wfdsl explain` and the traces."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from wfdsl.runtime.operators import PROPERTY_OPS, UPDATED_OPS, target_of
+from wfdsl.plan import criteria as pc
+from wfdsl.runtime.operators import target_of
 
 
 def literal_text(value: Any) -> str:
@@ -23,8 +24,8 @@ def literal_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _duration_text(duration: Mapping[str, Any]) -> str:
-    return " ".join(f"{a} {u}{'' if a == 1 else 's'}" for a, u in duration["parts"])
+def _duration_text(duration: pc.Duration) -> str:
+    return " ".join(f"{a} {u}{'' if a == 1 else 's'}" for a, u in duration.parts)
 
 
 _WORDS = {
@@ -50,64 +51,65 @@ _WORDS = {
 }
 
 
-def _event_text(event: Mapping[str, Any]) -> str:
-    if event.get("type") == "property.changed":
-        text = f"{event.get('object')}.{event.get('property')} changed"
-        if event.get("from") is not None:
-            text += f" from {literal_text(event['from'])}"
-        if event.get("to") is not None:
-            text += f" to {literal_text(event['to'])}"
+def _event_text(event: pc.EventSpec) -> str:
+    if event.type == "property.changed":
+        text = f"{event.object}.{event.property} changed"
+        if event.from_value is not None:
+            text += f" from {literal_text(event.from_value)}"
+        if event.to_value is not None:
+            text += f" to {literal_text(event.to_value)}"
         return text
-    criteria = event.get("criteria")
-    return str(event["type"]) + ("" if criteria is None else f"({describe(criteria, True)})")
+    criteria = event.criteria
+    return event.type + ("" if criteria is None else f"({describe(criteria, True)})")
 
 
-def describe(data: Mapping[str, Any], nested: bool = False) -> str:
-    """Criteria data as text close to the source syntax.
+def describe(data: pc.Criterion, nested: bool = False) -> str:
+    """Criteria as text close to the source syntax.
 
     With `nested=False` an `and`/`or`/`not` node is just its keyword (the
     explain tree shows its children below it); with `nested=True` the whole
     tree is written out.
 
-    >>> describe({"op": "in", "object": "contact", "property": "country", "values": ["NO"]})
+    >>> describe(pc.InValues(op="in", object="contact", property="country", values=["NO"]))
     'contact.country in ["NO"]'
     """
-    op = str(data.get("op"))
-    if op in ("and", "or"):
+    op = data.op
+    if isinstance(data, (pc.AllOf, pc.AnyOf)):
         if not nested:
             return op
-        return "(" + f" {op} ".join(describe(i, True) for i in data["items"]) + ")"
-    if op == "not":
-        return f"not {describe(data['item'], True)}" if nested else "not"
-    if op in PROPERTY_OPS:
+        return "(" + f" {op} ".join(describe(i, True) for i in data.items) + ")"
+    if isinstance(data, pc.Not):
+        return f"not {describe(data.item, True)}" if nested else "not"
+    if isinstance(data, pc.Updated):
+        word = "not updated" if op == "not_updated_within" else "updated"
+        return f"{data.object}.{data.property} {word} within last {_duration_text(data.duration)}"
+    if isinstance(data, pc.Leaf):
         target = target_of(data)
         name = target if isinstance(target, str) else ".".join(target)
-        if op in ("known", "unknown"):
+        if isinstance(data, pc.Known):
             return f"{name} is {op}"
-        if op in ("in", "not_in"):
-            return f"{name} {_WORDS[op]} {literal_text(data['values'])}"
-        if op == "between":
-            return f"{name} between {literal_text(data['low'])} and {literal_text(data['high'])}"
-        if "duration" in data:
+        if isinstance(data, pc.InValues):
+            return f"{name} {_WORDS[op]} {literal_text(data.values)}"
+        if isinstance(data, pc.Between):
+            return f"{name} between {literal_text(data.low)} and {literal_text(data.high)}"
+        if isinstance(data, pc.RelativeDate):
             suffix = " ago" if op == "more_than_ago" else ""
-            return f"{name} {_WORDS[op]} {_duration_text(data['duration'])}{suffix}"
-        return f"{name} {_WORDS[op]} {literal_text(data.get('value'))}"
-    if op == "in_list":
-        return f"in list {literal_text(data['list'])}"
-    if op in ("enrolled_in", "reached_goal"):
+            return f"{name} {_WORDS[op]} {_duration_text(data.duration)}{suffix}"
+        value = data.value if isinstance(data, (pc.Compare, pc.TextMatch, pc.History)) else None
+        return f"{name} {_WORDS[op]} {literal_text(value)}"
+    if isinstance(data, pc.InList):
+        return f"in list {literal_text(data.list)}"
+    if isinstance(data, (pc.EnrolledIn, pc.ReachedGoal)):
         verb = "enrolled in" if op == "enrolled_in" else "reached goal of"
-        return f"{verb} workflow {literal_text(data['workflow'])}"
-    if op == "has_event":
-        text = ("has not " if data.get("negated") else "has ") + _event_text(data["event"])
-        least = data.get("at_least")
+        return f"{verb} workflow {literal_text(data.workflow)}"
+    if isinstance(data, pc.HasEvent):
+        text = ("has not " if data.negated else "has ") + _event_text(data.event)
+        least = data.at_least
         if least is not None:
             text += f" at least {least} time{'' if least == 1 else 's'}"
-        if data.get("within") is not None:
-            text += f" within last {_duration_text(data['within'])}"
+        if data.within is not None:
+            text += f" within last {_duration_text(data.within)}"
         return text
-    if op in UPDATED_OPS:
-        word = "not updated" if op == "not_updated_within" else "updated"
-        return f"{data.get('object')}.{data.get('property')} {word} within last {_duration_text(data['duration'])}"
     return op
 
 

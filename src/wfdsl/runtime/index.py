@@ -18,6 +18,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from wfdsl.plan import criteria as pc
 from wfdsl.plan.model import EventSpec, WorkflowPlan
 from wfdsl.plan.steps import WaitFor
 from wfdsl.runtime.context import Compiled, Context
@@ -131,14 +132,13 @@ def pins(specs: Iterable[EventSpec]) -> frozenset[tuple[str, str, str]] | None:
             spec.property is None
             and spec.from_value is None
             and spec.to_value is None
-            and isinstance(crit, Mapping)
-            and set(crit) == {"op", "attribute", "value"}
-            and crit["op"] == "eq"
-            and isinstance(crit["attribute"], str)
-            and isinstance(crit["value"], str)
-            and crit["value"]
+            and isinstance(crit, pc.Compare)
+            and crit.op == "eq"
+            and crit.attribute is not None
+            and isinstance(crit.value, str)
+            and crit.value
         ):
-            found.add((spec.type, crit["attribute"], crit["value"].casefold()))
+            found.add((spec.type, crit.attribute, crit.value.casefold()))
             continue
         return None
     return frozenset(found) if found else None

@@ -27,11 +27,11 @@ False
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Literal, Protocol
 
 import attrs
 
+from wfdsl.plan.criteria import Criterion
 from wfdsl.plan.model import EventSpec, WorkflowPlan
 from wfdsl.runtime.protocols import Enrollment, Event, HistoryEntry, Timer
 
@@ -91,7 +91,7 @@ class Observer(Protocol):
     def leave(self, scope: Scope) -> None:
         """The scope entered last ends."""
 
-    def criteria_evaluated(self, criteria: Mapping[str, Any], facts: Any, result: bool) -> None:
+    def criteria_evaluated(self, criteria: Criterion, facts: Any, result: bool) -> None:
         """Criteria of a plan (trigger, `only if`, goal, `unenroll when`, a branch) were
         judged on `facts` (a `RecordFacts`; `facts.is_before` when judged on the record
         as it was before a change)."""
@@ -124,7 +124,7 @@ class NullObserver:
     def leave(self, scope: Scope) -> None:
         return None
 
-    def criteria_evaluated(self, criteria: Mapping[str, Any], facts: Any, result: bool) -> None:
+    def criteria_evaluated(self, criteria: Criterion, facts: Any, result: bool) -> None:
         return None
 
     def suppression_checked(self, plan: WorkflowPlan, record: tuple[str, str], name: str, member: bool) -> None:

@@ -19,6 +19,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import attrs
+
+from wfdsl.plan import criteria as pc
 from wfdsl.plan.model import decode_value
 from wfdsl.runtime.values import as_bool, as_date, as_datetime, as_number, is_date_form, parse_temporal
 
@@ -270,54 +273,52 @@ PROPERTY_OPS = frozenset(
 
 
 def property_test(
-    node: Mapping[str, Any],
+    node: pc.Leaf,
     value: object,
     history: Callable[[], Sequence[object]],
     now: Callable[[], dt.datetime],
     tz: dt.tzinfo,
 ) -> bool:
     """A property leaf against the value seen (and history for ever/never)."""
-    op = node["op"]
+    op = node.op
     if op in NEGATIVE:
-        positive = dict(node, op=NEGATIVE[op])
+        positive = attrs.evolve(node, op=NEGATIVE[op])
         return not property_test(positive, value, history, now, tz)
-    if op == "known":
+    if isinstance(node, pc.Known):
         return not is_unknown(value)
-    if op in ORDER:
-        return compare(op, value, decode_value(node["value"]), tz)
-    if op == "in":
-        return any(compare("eq", value, decode_value(v), tz) for v in node["values"])
-    if op == "between":
-        return compare("ge", value, decode_value(node["low"]), tz) and compare(
-            "le", value, decode_value(node["high"]), tz
-        )
-    if op in ("contains", "starts_with", "ends_with"):
-        return text_match(op, value, str(node["value"]))
-    if op == "ever":
-        literal = decode_value(node["value"])
+    if isinstance(node, pc.Compare):
+        if op in ("before", "after"):
+            return compare("lt" if op == "before" else "gt", value, decode_value(node.value), tz)
+        return compare(op, value, decode_value(node.value), tz)
+    if isinstance(node, pc.InValues):
+        return any(compare("eq", value, decode_value(v), tz) for v in node.values)
+    if isinstance(node, pc.Between):
+        return compare("ge", value, decode_value(node.low), tz) and compare("le", value, decode_value(node.high), tz)
+    if isinstance(node, pc.TextMatch):
+        return text_match(op, value, str(node.value))
+    if isinstance(node, pc.History):
+        literal = decode_value(node.value)
         return any(compare("eq", old, literal, tz) for old in history())
-    if op in ("before", "after"):
-        return compare("lt" if op == "before" else "gt", value, decode_value(node["value"]), tz)
-    if op in ("within_last", "within_next", "more_than_ago"):
-        return _relative(op, value, int(node["duration"]["seconds"]), now(), tz)
+    if isinstance(node, pc.RelativeDate):
+        return _relative(op, value, node.duration.seconds, now(), tz)
     raise ValueError(f"unknown criteria operator {op!r}")
 
 
-def target_of(node: Mapping[str, Any]) -> tuple[str, str] | str:
-    if "attribute" in node:
-        return str(node["attribute"])
-    return str(node["object"]), str(node["property"])
+def target_of(node: pc.Leaf) -> tuple[str, str] | str:
+    if node.attribute is not None:
+        return node.attribute
+    return str(node.object), str(node.property)
 
 
 def has_event_count(
     facts: Facts,
-    event: Mapping[str, Any],
+    event: pc.EventSpec,
     matcher: Callable[..., bool],
-    within: Mapping[str, Any] | None,
+    within: pc.Duration | None,
 ) -> int:
-    since = None if within is None else facts.now - dt.timedelta(seconds=int(within["seconds"]))
+    since = None if within is None else facts.now - dt.timedelta(seconds=within.seconds)
     count = 0
-    for at, attrs_ in facts.events(str(event["type"])):
+    for at, attrs_ in facts.events(event.type):
         if since is not None and aware(at) < since:
             continue
         if matcher(attrs_, facts):
@@ -336,9 +337,9 @@ def updated(op: str, last: dt.datetime | None, seconds: int, now: dt.datetime) -
     return recent if op == "updated_within" else not recent
 
 
-def updated_fact(facts: Facts, node: Mapping[str, Any]) -> bool:
-    last = facts.last_updated(str(node["object"]), str(node["property"]))
-    return updated(str(node["op"]), last, int(node["duration"]["seconds"]), facts.now)
+def updated_fact(facts: Facts, node: pc.Updated) -> bool:
+    last = facts.last_updated(str(node.object), str(node.property))
+    return updated(node.op, last, node.duration.seconds, facts.now)
 
 
 __all__ = [

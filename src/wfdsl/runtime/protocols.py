@@ -37,6 +37,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from wfdsl.plan.criteria import Criterion
+
 # ---------------------------------------------------------------- errors
 
 
@@ -394,7 +396,7 @@ class CRMAdapter(Protocol):
         """Events of that type that happened to the record, oldest first."""
         ...
 
-    def query(self, object_type: str, criteria: Mapping[str, Any] | None = None) -> Iterator[str]:
+    def query(self, object_type: str, criteria: Criterion | None = None) -> Iterator[str]:
         """Ids of the records of a type, in a stable order. `criteria` (plan
         criteria data) is a hint an adapter may push down; the engine re-checks."""
         ...

@@ -25,7 +25,7 @@ import attrs
 
 from wfdsl.host.operations import preview
 from wfdsl.plan import steps as ps
-from wfdsl.plan.codec import args_data, plans_from_json, workflow_to_data
+from wfdsl.plan.codec import args_data, criteria_data, plans_from_json, workflow_to_data
 from wfdsl.plan.model import ProjectPlan, Step, WorkflowPlan
 from wfdsl.runtime.migration import step_moves
 from wfdsl.runtime.protocols import CRMAdapter, StateStore
@@ -184,7 +184,7 @@ def step_content(step: Step) -> Any:
     cases and percentages (JSON data). Two steps with equal content are the same edit."""
     data = {"kind": step.kind, "args": _plain(args_data(step))}
     if isinstance(step, ps.If):
-        data["branches"] = [_plain(b.criteria) for b in step.branches]
+        data["branches"] = [criteria_data(b.criteria) for b in step.branches]
     elif isinstance(step, ps.BranchOn):
         data["cases"] = [_plain(c.value) for c in step.cases]
     elif isinstance(step, ps.Split):

@@ -14,6 +14,7 @@ from wfdsl.adapters.hubspot.client import Client, RateLimiter, httpx_module
 from wfdsl.adapters.hubspot.config import TOKEN_ENV, ConfigurationError, Settings, lock_names, parse_url
 from wfdsl.adapters.hubspot.ledger import Ledger
 from wfdsl.adapters.hubspot.reads import Reader
+from wfdsl.plan.criteria import Criterion
 from wfdsl.runtime.protocols import Action, ActionResult, CRMReads, Event, Record
 from wfdsl.stores.errors import StoreError
 
@@ -79,7 +80,7 @@ class HubSpotCRM:
     ) -> Sequence[tuple[dt.datetime, Mapping[str, Any]]]:
         return self.reader.event_history(object_type, record_id, event_type)
 
-    def query(self, object_type: str, criteria: Mapping[str, Any] | None = None) -> Iterator[str]:
+    def query(self, object_type: str, criteria: Criterion | None = None) -> Iterator[str]:
         """Search with the criteria pushed down, sorted by id and paged by id (so past
         the search API's 10,000-result window); each page batch-read into the cache."""
         return self.reader.query(object_type, criteria)

@@ -21,6 +21,7 @@ from wfdsl.adapters.hubspot.ledger import Ledger
 from wfdsl.adapters.hubspot.search import search_filters
 from wfdsl.adapters.hubspot_api import api_name, to_hubspot, type_id
 from wfdsl.adapters.shared import OWNER_PROPERTY
+from wfdsl.plan.criteria import Criterion
 from wfdsl.runtime.protocols import CRMReads, Event, Record, utc
 from wfdsl.runtime.values import as_datetime, hubspot_value
 
@@ -245,7 +246,7 @@ class Reader:
     ) -> Sequence[tuple[dt.datetime, Mapping[str, Any]]]:
         return self.ledger.events(object_type, record_id, event_type)
 
-    def query(self, object_type: str, criteria: Mapping[str, Any] | None = None) -> Iterator[str]:
+    def query(self, object_type: str, criteria: Criterion | None = None) -> Iterator[str]:
         """Search with the criteria pushed down, sorted by id and paged by id (so past
         the search API's 10,000-result window); each page batch-read into the cache."""
         groups = search_filters(criteria, object_type) or [[]]

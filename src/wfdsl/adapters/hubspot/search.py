@@ -9,10 +9,10 @@ left to the engine. The search API takes at most 5 groups of 5 filters.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 from wfdsl.adapters.hubspot_api import to_hubspot
+from wfdsl.plan import criteria as pc
 
 _SIMPLE_OPS = {"eq": "EQ", "lt": "LT", "le": "LTE", "gt": "GT", "ge": "GTE"}
 
@@ -28,23 +28,23 @@ def _literal(value: Any) -> str | None:
     return None  # dates, times, percentages: compared in the workflow's time zone, not pushed
 
 
-def _leaf(node: Mapping[str, Any], object_type: str) -> list[list[dict[str, Any]]] | None:
+def _leaf(node: pc.Criterion, object_type: str) -> list[list[dict[str, Any]]] | None:
     """Filter groups (OR of ANDs) that every record meeting `node` matches; None: no filter."""
-    if "property" not in node or node.get("object") != object_type:
+    if not isinstance(node, pc.Leaf) or node.property is None or node.object != object_type:
         return None
-    prop = str(node["property"])
-    op = node.get("op")
+    prop = node.property
+    op = node.op
     if op == "known":
         return [[{"propertyName": prop, "operator": "HAS_PROPERTY"}]]
     if op == "unknown":
         return [[{"propertyName": prop, "operator": "NOT_HAS_PROPERTY"}]]
-    if op in _SIMPLE_OPS:
-        value = _literal(node.get("value"))
-        if value is None or (op != "eq" and isinstance(node.get("value"), str)):
+    if isinstance(node, pc.Compare) and op in _SIMPLE_OPS:
+        value = _literal(node.value)
+        if value is None or (op != "eq" and isinstance(node.value, str)):
             return None  # text order differs between HubSpot and wfdsl
         return [[{"propertyName": prop, "operator": _SIMPLE_OPS[op], "value": value}]]
-    if op == "ne":
-        value = _literal(node.get("value"))
+    if isinstance(node, pc.Compare) and op == "ne":
+        value = _literal(node.value)
         if value is None:
             return None
         # A blank value matches a negative filter in wfdsl; HubSpot's NEQ leaves blanks out.
@@ -52,13 +52,13 @@ def _leaf(node: Mapping[str, Any], object_type: str) -> list[list[dict[str, Any]
             [{"propertyName": prop, "operator": "NEQ", "value": value}],
             [{"propertyName": prop, "operator": "NOT_HAS_PROPERTY"}],
         ]
-    if op == "in":
-        values = [_literal(v) for v in node.get("values", [])]
+    if isinstance(node, pc.InValues) and op == "in":
+        values = [_literal(v) for v in node.values]
         if not values or any(v is None for v in values):
             return None
         return [[{"propertyName": prop, "operator": "IN", "values": values}]]
-    if op == "between":
-        low, high = node.get("low"), node.get("high")
+    if isinstance(node, pc.Between):
+        low, high = node.low, node.high
         if isinstance(low, bool) or isinstance(high, bool):
             return None
         if not isinstance(low, (int, float)) or not isinstance(high, (int, float)):
@@ -67,12 +67,9 @@ def _leaf(node: Mapping[str, Any], object_type: str) -> list[list[dict[str, Any]
     return None
 
 
-def _groups(node: Any, object_type: str) -> list[list[dict[str, Any]]] | None:
-    if not isinstance(node, Mapping):
-        return None
-    op = node.get("op")
-    if op == "and":
-        parts = [g for g in (_groups(c, object_type) for c in node.get("items", node.get("args", []))) if g]
+def _groups(node: pc.Criterion, object_type: str) -> list[list[dict[str, Any]]] | None:
+    if isinstance(node, pc.AllOf):
+        parts = [g for g in (_groups(c, object_type) for c in node.items) if g]
         if not parts:
             return None
         out: list[list[dict[str, Any]]] = [[]]
@@ -81,8 +78,8 @@ def _groups(node: Any, object_type: str) -> list[list[dict[str, Any]]] | None:
             if len(out) > 5:
                 return None
         return out
-    if op == "or":
-        alternatives = [_groups(c, object_type) for c in node.get("items", node.get("args", []))]
+    if isinstance(node, pc.AnyOf):
+        alternatives = [_groups(c, object_type) for c in node.items]
         if not alternatives or any(a is None for a in alternatives):
             return None  # one branch can match anything
         merged = [group for alternative in alternatives if alternative for group in alternative]
@@ -90,11 +87,11 @@ def _groups(node: Any, object_type: str) -> list[list[dict[str, Any]]] | None:
     return _leaf(node, object_type)
 
 
-def search_filters(criteria: Mapping[str, Any] | None, object_type: str) -> list[list[dict[str, Any]]]:
+def search_filters(criteria: pc.Criterion | None, object_type: str) -> list[list[dict[str, Any]]]:
     """HubSpot search filter groups for plan criteria: records meeting the criteria
     all match them (the engine checks each record again); [] when nothing translates.
 
-    >>> search_filters({"op": "eq", "object": "contact", "property": "lifecyclestage", "value": "lead"}, "contact")
+    >>> search_filters(pc.Compare(op="eq", object="contact", property="lifecyclestage", value="lead"), "contact")
     [[{'propertyName': 'lifecyclestage', 'operator': 'EQ', 'value': 'lead'}]]
     """
     groups = _groups(criteria, object_type) if criteria else None
