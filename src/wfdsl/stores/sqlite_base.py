@@ -232,6 +232,12 @@ def _dead(row: Sequence[Any]) -> DeadLetter:
 
 _HISTORY_COLUMNS = "seq, at, workflow, object, id, kind, step, detail, enrollment"
 _INSERT_HISTORY = f"INSERT INTO history ({_HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_PUT_ENROLLMENT = (
+    "INSERT INTO enrollments (id, workflow, object, record, status, ended, data) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+    "workflow = excluded.workflow, object = excluded.object, record = excluded.record, "
+    "status = excluded.status, ended = excluded.ended, data = excluded.data"
+)
 _ADD_STAT = (
     "INSERT INTO stats (workflow, field, value) VALUES (?, ?, ?) "
     "ON CONFLICT (workflow, field) DO UPDATE SET value = value + excluded.value"
@@ -264,6 +270,11 @@ class SQLiteBase:
         # rollback, so it never outlives the state it describes.
         self._current: dict[str, tuple[str, Enrollment]] = {}
         self._no_timer: set[str] = set()
+        # Enrollment rows written in the open transaction, by id, not yet in the file:
+        # a unit puts an enrollment after its action and again at its end, and only the
+        # last row matters. Written in one statement before the first read of the
+        # enrollments table, before a nested block's SAVEPOINT, and at commit.
+        self._dirty: dict[str, tuple[Any, ...]] = {}
         # Work kept in memory until the outermost block commits (in the same
         # transaction, so just as atomic): counter values, stat deltas to add, and
         # history rows to insert (all in one statement; read back only after it).
@@ -299,6 +310,7 @@ class SQLiteBase:
             # Rows kept so far belong to the blocks around this one: written now, before
             # its SAVEPOINT, so that rolling it back takes back only its own.
             self._flush_history()
+            self._flush_enrollments()
             self._lazy += 1
             self._saved.append((dict(self._seq), set(self._seq_dirty), dict(self._stat_deltas)))
         self._depth = depth + 1
@@ -314,6 +326,7 @@ class SQLiteBase:
             else:
                 self._seq, self._seq_dirty, self._stat_deltas = self._saved.pop()
                 self._history_rows.clear()  # this block's own (see above)
+                self._dirty.clear()  # the same
                 self._current.clear()
                 self._no_timer.clear()
                 if self._lazy:
@@ -334,6 +347,7 @@ class SQLiteBase:
 
     def _forget(self) -> None:
         self._current.clear()
+        self._dirty.clear()
         self._no_timer.clear()
         self._seq.clear()
         self._seq_dirty.clear()
@@ -362,6 +376,13 @@ class SQLiteBase:
             self._seq_dirty.clear()
         self._flush_stats()
         self._flush_history()
+        self._flush_enrollments()
+
+    def _flush_enrollments(self) -> None:
+        if self._dirty:
+            rows = list(self._dirty.values())
+            self._dirty.clear()
+            self._w().executemany(_PUT_ENROLLMENT, rows)
 
     def _flush_history(self) -> None:
         if self._history_rows:
