@@ -24,6 +24,7 @@ from wfdsl.stores.codec import (
     encode,
     from_micros,
     loads,
+    micros,
     safe_text,
 )
 from wfdsl.stores.sqlitedb import connect, migrate
@@ -268,13 +269,15 @@ class SQLiteBase:
         # (which holds the write lock, so no other connection can change it): rows it
         # read or wrote, and timer keys it deleted. Forgotten at every BEGIN and on any
         # rollback, so it never outlives the state it describes.
-        self._current: dict[str, tuple[str, Enrollment]] = {}
+        # The text is the row as the file holds it (None: not known, an enrollment put
+        # in the transaction and not written yet).
+        self._current: dict[str, tuple[str | None, Enrollment]] = {}
         self._no_timer: set[str] = set()
         # Enrollment rows written in the open transaction, by id, not yet in the file:
         # a unit puts an enrollment after its action and again at its end, and only the
         # last row matters. Written in one statement before the first read of the
         # enrollments table, before a nested block's SAVEPOINT, and at commit.
-        self._dirty: dict[str, tuple[Any, ...]] = {}
+        self._dirty: dict[str, Enrollment] = {}
         # Work kept in memory until the outermost block commits (in the same
         # transaction, so just as atomic): counter values, stat deltas to add, and
         # history rows to insert (all in one statement; read back only after it).
@@ -379,9 +382,34 @@ class SQLiteBase:
         self._flush_enrollments()
 
     def _flush_enrollments(self) -> None:
-        if self._dirty:
-            rows = list(self._dirty.values())
-            self._dirty.clear()
+        if not self._dirty:
+            return
+        dirty = self._dirty
+        self._dirty = {}
+        current = self._current
+        decoded = self._decoded
+        if len(decoded) + len(dirty) > 200_000:
+            decoded.clear()
+        rows = []
+        for eid, enrollment in dirty.items():
+            data = enrollment_data(enrollment)
+            known = current.get(eid)
+            decoded[eid] = current[eid] = (data, enrollment)
+            if known is not None and known[0] == data:
+                continue  # the row already holds exactly this
+            ended = enrollment.ended_at
+            rows.append(
+                (
+                    eid,
+                    enrollment.workflow,
+                    enrollment.object,
+                    enrollment.record,
+                    enrollment.status,
+                    None if ended is None else micros(ended),
+                    data,
+                )
+            )
+        if rows:
             self._w().executemany(_PUT_ENROLLMENT, rows)
 
     def _flush_history(self) -> None:

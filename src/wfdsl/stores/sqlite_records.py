@@ -40,19 +40,20 @@ class SQLiteRecords(SQLiteBase):
 
     def put_enrollment(self, enrollment: Enrollment) -> None:
         eid = enrollment.id
-        data = enrollment_data(enrollment)
-        known = self._current.get(eid) if self._depth else None
-        if known is not None and known[0] == data:
-            return  # the row already holds exactly this
-        ended = None if enrollment.ended_at is None else micros(enrollment.ended_at)
-        row = (eid, enrollment.workflow, enrollment.object, enrollment.record, enrollment.status, ended, data)
-        self._remember(eid, data, enrollment)
         if self._depth:
-            # Kept until the transaction commits or something reads the table (see `_dirty`).
-            self._current[eid] = (data, enrollment)
-            self._dirty[eid] = row
-        else:
-            self._conn.execute(_PUT_ENROLLMENT, row)
+            # Kept until the transaction commits or something reads the table (see
+            # `_dirty`), and encoded only then: once, however often it is put.
+            known = self._current.get(eid)
+            self._current[eid] = (None if known is None else known[0], enrollment)
+            self._dirty[eid] = enrollment
+            return
+        data = enrollment_data(enrollment)
+        ended = None if enrollment.ended_at is None else micros(enrollment.ended_at)
+        self._conn.execute(
+            _PUT_ENROLLMENT,
+            (eid, enrollment.workflow, enrollment.object, enrollment.record, enrollment.status, ended, data),
+        )
+        self._remember(eid, data, enrollment)
 
     def _remember(self, enrollment_id: str, data: str, value: Enrollment) -> None:
         if len(self._decoded) >= 200_000:
