@@ -278,8 +278,44 @@ def test_a_nested_block_that_writes_nothing_costs_no_statement(tmp_path: Path) -
         assert store.pop_due(_enrollment().enrolled_at) is not None
         store.cancel_timer("e1")  # popped in this transaction: nothing to delete
     kinds = [s.split()[0] for s in statements]
-    assert kinds == ["BEGIN", "SELECT", "SAVEPOINT", "INSERT", "RELEASE", "INSERT", "DELETE", "COMMIT"]
+    # The enrollment row is kept until commit, so its block needs no SAVEPOINT either.
+    assert kinds == ["BEGIN", "SELECT", "INSERT", "DELETE", "INSERT", "COMMIT"]
     assert store.enrollment("e1") == _enrollment("e1")
+
+
+def test_an_enrollment_put_twice_in_a_transaction_is_written_once(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    statements: list[str] = []
+    store._conn.set_trace_callback(statements.append)
+    with store.transaction():
+        store.put_enrollment(_enrollment("e1"))
+        store.put_enrollment(attrs.evolve(_enrollment("e1"), status="completed"))
+        assert store.enrollment("e1") == attrs.evolve(_enrollment("e1"), status="completed")
+    assert [s.split()[0] for s in statements] == ["BEGIN", "INSERT", "COMMIT"]
+    assert store.enrollments(status="completed") == [attrs.evolve(_enrollment("e1"), status="completed")]
+
+
+def test_enrollments_kept_until_commit_roll_back_with_their_own_block_only(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    done = attrs.evolve(_enrollment("e1"), status="completed")
+    with store.transaction():
+        store.put_enrollment(_enrollment("e1"))
+        with pytest.raises(ValueError), store.transaction():
+            store.put_enrollment(done)
+            store.put_enrollment(_enrollment("e2"))
+            assert [e.id for e in store.enrollments()] == ["e1", "e2"]  # read inside the block
+            raise ValueError("inner")
+        assert store.enrollment("e1") == _enrollment("e1")
+        assert store.enrollment("e2") is None
+        with store.transaction():
+            store.put_enrollment(done)
+    with pytest.raises(RuntimeError), store.transaction():
+        store.put_enrollment(_enrollment("e3"))
+        raise RuntimeError("outer")
+    store.close()
+    again = SQLiteStore(tmp_path / "s.db")
+    assert again.enrollments() == [done]
+    again.close()
 
 
 def test_history_kept_until_commit_rolls_back_with_its_own_block_only(tmp_path: Path) -> None:

@@ -6,16 +6,14 @@ import datetime as dt
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
+from wfdsl.adapters.outbox import OutboxDispatcher
 from wfdsl.runtime.protocols import ActionResult, Record
 from wfdsl.stores.codec import dumps, loads, micros
 from wfdsl.stores.pgdb import Bulk, Database, open_database, release_database
-
-if TYPE_CHECKING:
-    from wfdsl.adapters.postgres import OutboxDispatcher
 
 Key = tuple[str, str]
 

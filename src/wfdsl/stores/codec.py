@@ -103,9 +103,13 @@ def _dec(value: Any) -> Any:
     return {k: v if type(v) in _PLAIN else _dec(v) for k, v in value.items()}
 
 
+# One encoder for every call: `json.dumps` with options builds a new one each time.
+_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def dumps(value: Any) -> str:
     """JSON text that `loads` turns back into an equal value (datetimes, tuples included)."""
-    return json.dumps(_enc(value), ensure_ascii=False, separators=(",", ":"))
+    return _encode_json(_enc(value))
 
 
 def loads(text: str | None) -> Any:

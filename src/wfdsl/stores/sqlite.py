@@ -257,6 +257,7 @@ class SQLiteStore(SQLiteRecords):
         return counts
 
     def waiting(self, limit: int) -> list[tuple[Enrollment, dt.datetime | None]]:
+        self._flush_enrollments()
         rows = self._conn.execute(
             "SELECT e.id, e.data, t.due FROM enrollments e INDEXED BY enrollments_status "
             "LEFT JOIN timers t ON t.key = e.id WHERE e.status = 'active' ORDER BY e.n LIMIT ?",
@@ -268,6 +269,7 @@ class SQLiteStore(SQLiteRecords):
 
     def prune(self, *, actions_before: dt.datetime, history_before: dt.datetime, facts_before: dt.datetime) -> int:
         self._flush_history()
+        self._flush_enrollments()
         with self._write() as conn:
             removed = conn.execute(
                 "DELETE FROM history WHERE kind = 'action' AND at < ?", (micros(actions_before),)
@@ -293,6 +295,7 @@ class SQLiteStore(SQLiteRecords):
         removes nothing starts the walk again next time.
         """
         self._flush_history()
+        self._flush_enrollments()
         limit = max(1, int(limit))
         cut_history = micros(history_before)
         if self._prune_walk is None or self._prune_walk[0] != cut_history:

@@ -24,6 +24,7 @@ from wfdsl.stores.codec import (
     encode,
     from_micros,
     loads,
+    micros,
     safe_text,
 )
 from wfdsl.stores.sqlitedb import connect, migrate
@@ -232,6 +233,12 @@ def _dead(row: Sequence[Any]) -> DeadLetter:
 
 _HISTORY_COLUMNS = "seq, at, workflow, object, id, kind, step, detail, enrollment"
 _INSERT_HISTORY = f"INSERT INTO history ({_HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_PUT_ENROLLMENT = (
+    "INSERT INTO enrollments (id, workflow, object, record, status, ended, data) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+    "workflow = excluded.workflow, object = excluded.object, record = excluded.record, "
+    "status = excluded.status, ended = excluded.ended, data = excluded.data"
+)
 _ADD_STAT = (
     "INSERT INTO stats (workflow, field, value) VALUES (?, ?, ?) "
     "ON CONFLICT (workflow, field) DO UPDATE SET value = value + excluded.value"
@@ -262,8 +269,15 @@ class SQLiteBase:
         # (which holds the write lock, so no other connection can change it): rows it
         # read or wrote, and timer keys it deleted. Forgotten at every BEGIN and on any
         # rollback, so it never outlives the state it describes.
-        self._current: dict[str, tuple[str, Enrollment]] = {}
+        # The text is the row as the file holds it (None: not known, an enrollment put
+        # in the transaction and not written yet).
+        self._current: dict[str, tuple[str | None, Enrollment]] = {}
         self._no_timer: set[str] = set()
+        # Enrollment rows written in the open transaction, by id, not yet in the file:
+        # a unit puts an enrollment after its action and again at its end, and only the
+        # last row matters. Written in one statement before the first read of the
+        # enrollments table, before a nested block's SAVEPOINT, and at commit.
+        self._dirty: dict[str, Enrollment] = {}
         # Work kept in memory until the outermost block commits (in the same
         # transaction, so just as atomic): counter values, stat deltas to add, and
         # history rows to insert (all in one statement; read back only after it).
@@ -299,6 +313,7 @@ class SQLiteBase:
             # Rows kept so far belong to the blocks around this one: written now, before
             # its SAVEPOINT, so that rolling it back takes back only its own.
             self._flush_history()
+            self._flush_enrollments()
             self._lazy += 1
             self._saved.append((dict(self._seq), set(self._seq_dirty), dict(self._stat_deltas)))
         self._depth = depth + 1
@@ -314,6 +329,7 @@ class SQLiteBase:
             else:
                 self._seq, self._seq_dirty, self._stat_deltas = self._saved.pop()
                 self._history_rows.clear()  # this block's own (see above)
+                self._dirty.clear()  # the same
                 self._current.clear()
                 self._no_timer.clear()
                 if self._lazy:
@@ -334,6 +350,7 @@ class SQLiteBase:
 
     def _forget(self) -> None:
         self._current.clear()
+        self._dirty.clear()
         self._no_timer.clear()
         self._seq.clear()
         self._seq_dirty.clear()
@@ -362,6 +379,38 @@ class SQLiteBase:
             self._seq_dirty.clear()
         self._flush_stats()
         self._flush_history()
+        self._flush_enrollments()
+
+    def _flush_enrollments(self) -> None:
+        if not self._dirty:
+            return
+        dirty = self._dirty
+        self._dirty = {}
+        current = self._current
+        decoded = self._decoded
+        if len(decoded) + len(dirty) > 200_000:
+            decoded.clear()
+        rows = []
+        for eid, enrollment in dirty.items():
+            data = enrollment_data(enrollment)
+            known = current.get(eid)
+            decoded[eid] = current[eid] = (data, enrollment)
+            if known is not None and known[0] == data:
+                continue  # the row already holds exactly this
+            ended = enrollment.ended_at
+            rows.append(
+                (
+                    eid,
+                    enrollment.workflow,
+                    enrollment.object,
+                    enrollment.record,
+                    enrollment.status,
+                    None if ended is None else micros(ended),
+                    data,
+                )
+            )
+        if rows:
+            self._w().executemany(_PUT_ENROLLMENT, rows)
 
     def _flush_history(self) -> None:
         if self._history_rows:

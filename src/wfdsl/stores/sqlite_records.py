@@ -22,6 +22,7 @@ from wfdsl.stores.sqlite_base import (
     _ADD_STAT,
     _HISTORY_COLUMNS,
     _INSERT_HISTORY,
+    _PUT_ENROLLMENT,
     _TIMER_COLUMNS,
     SQLiteBase,
     _enrollment,
@@ -39,21 +40,20 @@ class SQLiteRecords(SQLiteBase):
 
     def put_enrollment(self, enrollment: Enrollment) -> None:
         eid = enrollment.id
+        if self._depth:
+            # Kept until the transaction commits or something reads the table (see
+            # `_dirty`), and encoded only then: once, however often it is put.
+            known = self._current.get(eid)
+            self._current[eid] = (None if known is None else known[0], enrollment)
+            self._dirty[eid] = enrollment
+            return
         data = enrollment_data(enrollment)
-        known = self._current.get(eid) if self._depth else None
-        if known is not None and known[0] == data:
-            return  # the row already holds exactly this
         ended = None if enrollment.ended_at is None else micros(enrollment.ended_at)
-        self._w().execute(
-            "INSERT INTO enrollments (id, workflow, object, record, status, ended, data) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-            "workflow = excluded.workflow, object = excluded.object, record = excluded.record, "
-            "status = excluded.status, ended = excluded.ended, data = excluded.data",
+        self._conn.execute(
+            _PUT_ENROLLMENT,
             (eid, enrollment.workflow, enrollment.object, enrollment.record, enrollment.status, ended, data),
         )
         self._remember(eid, data, enrollment)
-        if self._depth:
-            self._current[eid] = (data, enrollment)
 
     def _remember(self, enrollment_id: str, data: str, value: Enrollment) -> None:
         if len(self._decoded) >= 200_000:
@@ -82,6 +82,7 @@ class SQLiteRecords(SQLiteBase):
         return value
 
     def enrollments_of(self, object_type: str, record_id: str) -> Sequence[Enrollment]:
+        self._flush_enrollments()
         rows = self._conn.execute(
             "SELECT id, data FROM enrollments WHERE object = ? AND record = ? ORDER BY n",
             (object_type, record_id),
@@ -89,11 +90,13 @@ class SQLiteRecords(SQLiteBase):
         return [self._decode(eid, data) for eid, data in rows]
 
     def enrollments(self, workflow: str | None = None, status: str | None = None) -> Iterable[Enrollment]:
+        self._flush_enrollments()
         where, params = _where(workflow=workflow, status=status)
         rows = self._conn.execute(f"SELECT id, data FROM enrollments{where} ORDER BY n", params)
         return [self._decode(eid, data) for eid, data in rows]
 
     def count_enrollments(self, workflow: str | None = None, status: str | None = None) -> int:
+        self._flush_enrollments()
         where, params = _where(workflow=workflow, status=status)
         count: int = self._one(f"SELECT count(*) FROM enrollments{where}", params)
         return count
@@ -257,6 +260,7 @@ class SQLiteRecords(SQLiteBase):
 
     def workflows(self) -> list[str]:
         """Every workflow the store knows of (state, stats or enrollments), sorted."""
+        self._flush_enrollments()
         self._flush_stats()
         # The enrollments' workflows by hopping along the (workflow, status) index, one
         # seek per name: as fast with a million enrollments as with ten.
