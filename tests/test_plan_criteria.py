@@ -152,3 +152,14 @@ def test_bad_criteria_are_refused_with_their_json_path(goal: Any, message: str) 
     with pytest.raises(PlanError) as raised:
         plans_from_data(_plan_with_goal(goal))
     assert str(raised.value).startswith(message)
+
+
+def test_a_branch_without_target_completes_as_the_schema_allows() -> None:
+    plans, _ = compile_project(
+        project_from_text('workflow "W" { object contact steps { if in list "L" { end } } }', "w.wf")
+    )
+    assert plans is not None
+    data = json.loads(plan_to_json(plans))
+    del data["workflows"][0]["steps"]["steps.0"]["branches"][0]["target"]
+    branch = plans_from_data(data).workflow("W").steps["steps.0"]
+    assert branch.branches[0].target is None  # type: ignore[attr-defined]

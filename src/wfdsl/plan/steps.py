@@ -83,7 +83,7 @@ class Branch:
     """An `if`/`else if` branch: when `criteria` holds, continue at `target` (None: complete)."""
 
     criteria: Criterion
-    target: str | None
+    target: str | None = None  # a hand-edited plan may leave it out
 
 
 @attrs.frozen(kw_only=True)
@@ -92,7 +92,7 @@ class Case:
 
     value: Any
     criteria: Criterion
-    target: str | None
+    target: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -100,7 +100,7 @@ class Arm:
     """A random-split arm with its share in percent."""
 
     percent: float
-    target: str | None
+    target: str | None = None
 
 
 # ---------------------------------------------------------------- steps
