@@ -258,6 +258,7 @@ class SQLiteStore(SQLiteRecords):
 
     def waiting(self, limit: int) -> list[tuple[Enrollment, dt.datetime | None]]:
         self._flush_enrollments()
+        self._flush_timers()
         rows = self._conn.execute(
             "SELECT e.id, e.data, t.due FROM enrollments e INDEXED BY enrollments_status "
             "LEFT JOIN timers t ON t.key = e.id WHERE e.status = 'active' ORDER BY e.n LIMIT ?",
