@@ -159,3 +159,33 @@ def test_scopes_are_left_when_an_error_unwinds_them() -> None:
     with pytest.raises(RuntimeError, match="fell over"):
         eng.ingest(update)
     assert recorder.depth == 0
+
+
+def test_a_simulation_takes_an_observer_and_a_start_hook() -> None:
+    """Explain composes a `Simulation` this way: the observer reaches the engine, and the
+    start hook runs once the CRM holds the records, before any workflow is activated."""
+    from wfdsl.host.simulate import Simulation, load_records_data
+
+    seed = load_records_data({"contact": [{"id": "c1", "country": "IE"}]}, "records.json")
+    recorder = Recorder()
+    seen: list[tuple[bool, int, bool]] = []
+
+    def on_start(engine: Engine) -> None:
+        seen.append((engine.crm.get("contact", "c1") is not None, len(engine.history()), engine.observer is recorder))
+
+    sim = Simulation(plans(NURTURE), seed, start=at("2026-03-02T09:00:00Z"), observer=recorder, on_start=on_start)
+    sim.run(
+        [
+            Event(
+                type="record.updated",
+                object="contact",
+                id="c1",
+                at=at("2026-03-02T10:00:00Z"),
+                properties={"lifecyclestage": "lead"},
+            )
+        ]
+    )
+    assert seen == [(True, 0, True)]
+    assert recorder.entries == sim.entries() and recorder.entries
+    with pytest.raises(ValueError, match="not both"):
+        Simulation(plans(NURTURE), seed, store=MemoryStore(), on_history=lambda entry: None)

@@ -38,6 +38,7 @@ from wfdsl.runtime.inputs import (
     parse_event,
     read_events,
 )
+from wfdsl.runtime.observe import Observer
 from wfdsl.runtime.protocols import Event, HistoryEntry, VirtualClock
 from wfdsl.stores.memory import MemoryStore
 
@@ -58,7 +59,14 @@ class Simulation:
     time order) and not kept: `trace()` and `entries()` are then empty. With
     `lean_crm`, the memory CRM keeps only the event and property histories the
     workflows' criteria read. Both together keep a long run's memory from
-    growing with every event (what `wfdsl simulate` does)."""
+    growing with every event (what `wfdsl simulate` does).
+
+    With `observer` (a `runtime.observe.Observer`), the engine tells it each
+    decision; `on_start` is called with the engine once the CRM holds the records
+    and before any workflow is activated (explain records the criteria at the
+    start there). `store` replaces the memory store the simulation would make (an
+    observer that looks enrollments up is built on it); it cannot go with
+    `on_history`, which is how that store is made."""
 
     def __init__(
         self,
@@ -69,7 +77,12 @@ class Simulation:
         until: dt.datetime | None = None,
         on_history: Callable[[HistoryEntry], None] | None = None,
         lean_crm: bool = False,
+        observer: Observer | None = None,
+        on_start: Callable[[Engine], None] | None = None,
+        store: MemoryStore | None = None,
     ) -> None:
+        if store is not None and on_history is not None:
+            raise ValueError("Simulation: give either `store` or `on_history`, not both")
         self.plans = plans
         self.seed = seed
         self.start = start
@@ -79,7 +92,9 @@ class Simulation:
             self.crm = MemoryCRM(kept_events=events, kept_properties=properties)
         else:
             self.crm = MemoryCRM()
-        self.store = MemoryStore(history_sink=on_history)
+        self.store = store if store is not None else MemoryStore(history_sink=on_history)
+        self.observer = observer
+        self.on_start = on_start
         self.engine: Engine | None = None
 
     def _seed_crm(self) -> None:
@@ -96,7 +111,9 @@ class Simulation:
 
     def _begin(self, clock: VirtualClock) -> Engine:
         self._seed_crm()
-        engine = Engine(self.plans, self.crm, self.store, clock, allow_placeholders=True)
+        engine = Engine(self.plans, self.crm, self.store, clock, observer=self.observer, allow_placeholders=True)
+        if self.on_start is not None:
+            self.on_start(engine)
         for workflow in engine.workflows:
             engine.activate(workflow)
         self.engine = engine
@@ -174,17 +191,19 @@ def simulate_files(
     on_history: Callable[[HistoryEntry], None] | None = None,
     lean_crm: bool = False,
     check: InputCheckLike | None = None,
+    observer: Observer | None = None,
 ) -> Simulation:
     """Run a simulation from files (what `wfdsl simulate` does, streaming and lean).
     With `check` (an `inputcheck.InputCheck`), the records and each event are checked
-    against the schema and the catalog as they are read."""
+    against the schema and the catalog as they are read; with `observer`, the engine
+    tells it each decision (see `Simulation`)."""
     seed = load_records(records)
     where: dict[str, int] = {}
     stream: Iterable[Event] = read_events(events, where)
     if check is not None:
         check.records(seed, str(records))
         stream = check.events(stream, str(events))
-    sim = Simulation(plans, seed, start=start, until=until, on_history=on_history, lean_crm=lean_crm)
+    sim = Simulation(plans, seed, start=start, until=until, on_history=on_history, lean_crm=lean_crm, observer=observer)
     sim.run(stream, str(events), where)
     return sim
 
