@@ -375,3 +375,37 @@ def test_the_docs_script_validates_the_example_events(capsys: pytest.CaptureFixt
     (toml_block,) = _doc_blocks("schemas.md", "toml")
     assert toml_block.startswith(f"#:schema {all_schemas()['wfdsl-toml.json']['$id']}\n")
     assert CONFIG.is_valid(tomllib.loads(toml_block))
+
+
+_ARG_SAMPLES: list[Any] = [
+    None, "", "x", "09:00", "25:00", "monday", "before", "2026-01-01", 0, 1, -1, 6, 7, 2.5, True, [], ["o1"], {},
+    {"parts": [[1, "day"]], "seconds": 86400}, {"object": "contact", "property": "email"}, {"date": "2026-01-01"},
+    {"datetime": "2026-01-01T09:00"}, {"type": "form.submitted"}, [{"name": "n", "value": "v"}],
+]  # fmt: skip
+
+
+def test_step_arguments_are_stated_from_the_step_classes() -> None:
+    """The `args` of each step kind in plan.json are the step class's argument fields
+    (JSON name, required when the field has no default), each stated from its check:
+    every sample value the check accepts, the argument's schema accepts."""
+    from wfdsl.plan.steps import STEP_CLASSES, arg_fields
+
+    schema = all_schemas()["plan.json"]
+    rules = {rule["if"]["properties"]["kind"]["const"]: rule["then"] for rule in schema["$defs"]["step"]["allOf"]}
+    assert list(rules) == list(STEP_CLASSES)
+    accepted = 0
+    for kind, cls in STEP_CLASSES.items():
+        args = rules[kind]["properties"]["args"]
+        fields = arg_fields(cls)
+        assert list(args["properties"]) == [f.json for f in fields], kind
+        assert args.get("required", []) == [f.json for f in fields if f.required], kind
+        for field in fields:
+            validator = jsonschema.Draft202012Validator({"$defs": schema["$defs"], **args["properties"][field.json]})
+            for value in _ARG_SAMPLES:
+                try:
+                    field.check(value, field.json)
+                except PlanError:
+                    continue
+                accepted += 1
+                assert validator.is_valid(value), (kind, field.json, value)
+    assert accepted > 50

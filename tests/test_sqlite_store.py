@@ -348,3 +348,40 @@ def test_history_kept_until_commit_rolls_back_with_its_own_block_only(tmp_path: 
     store.append_history(entry(7))  # outside a block: on its own
     store.close()
     assert [h.seq for h in SQLiteStore(tmp_path / "s.db").history()] == [1, 4, 5, 7]
+
+
+def test_timers_read_ahead_in_a_group_commit_pop_in_due_order(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    t0 = _enrollment().enrolled_at
+
+    def timer(key: str, minutes: int) -> Timer:
+        return Timer(key=key, due=t0 + dt.timedelta(minutes=minutes), seq=minutes, kind="resume", workflow="W")
+
+    for i in range(10):
+        store.set_timer(timer(f"t{i}", i))
+    now = t0 + dt.timedelta(hours=1)
+    popped: list[str] = []
+    with store.transaction():
+        for _ in range(3):
+            popped.append(store.pop_due(now).key)  # type: ignore[union-attr]
+        store.cancel_timer("t3")  # read ahead: not popped later
+        store.set_timer(timer("t0", 0))  # popped, set again: before every other
+        store.set_timer(timer("late", 600))  # not due
+        with pytest.raises(ValueError), store.transaction():
+            assert store.pop_due(now).key == "t0"  # type: ignore[union-attr]
+            assert store.pop_due(now).key == "t4"  # type: ignore[union-attr]
+            raise ValueError("inner")
+        assert store.timer("t4") is not None  # the block's pops rolled back
+        while (t := store.pop_due(now)) is not None:
+            popped.append(t.key)
+        assert store.count_timers() == 1
+    assert popped == ["t0", "t1", "t2", "t0", "t4", "t5", "t6", "t7", "t8", "t9"]
+    assert [t.key for t in store.timers()] == ["late"]
+    with pytest.raises(RuntimeError), store.transaction():
+        store.set_timer(timer("a", 1))
+        store.set_timer(timer("b", 2))
+        assert store.pop_due(now).key == "a"  # type: ignore[union-attr]
+        assert store.pop_due(now).key == "b"  # type: ignore[union-attr]
+        raise RuntimeError("outer")
+    assert [t.key for t in store.timers()] == ["late"]
+    store.close()

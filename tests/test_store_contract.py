@@ -77,6 +77,20 @@ def test_is_a_state_store(store: StateStore) -> None:
     assert isinstance(store, StateStore)
 
 
+def test_a_store_that_declares_it_rolls_back_does(store: StateStore) -> None:
+    """`RollbackStore` is how the host learns it can do a failed unit again without
+    the bad input: every durable store declares it, and undoes a block that raises;
+    the memory store does not declare it."""
+    from wfdsl.stores.protocols import RollbackStore
+
+    assert isinstance(store, RollbackStore) is (not isinstance(store, MemoryStore))
+    if isinstance(store, RollbackStore):
+        with pytest.raises(RuntimeError), store.transaction():
+            store.put_enrollment(enrollment("e-9"))
+            raise RuntimeError("the unit fails")
+        assert store.enrollment("e-9") is None
+
+
 def test_counters_count_per_name(store: StateStore) -> None:
     assert [store.next_seq("a"), store.next_seq("a"), store.next_seq("b")] == [1, 2, 1]
 

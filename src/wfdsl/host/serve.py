@@ -353,6 +353,9 @@ def serve(app: Any, host: str, port: int, *, log: Callable[[str], None]) -> None
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    # Listening before saying so: a client that connects on the word must not find
+    # the port bound but closed (uvicorn calls listen again, which is harmless).
+    sock.listen(2048)
     bound = sock.getsockname()[1]
     config = uvicorn.Config(app, host=host, port=bound, log_level="warning", lifespan="off", access_log=False)
     server = uvicorn.Server(config)

@@ -28,8 +28,15 @@ from wfdsl.plan.model import PlanError, ProjectPlan, plan_to_json, plans_from_js
 from wfdsl.runtime.engine import Engine
 from wfdsl.runtime.inputs import SEEDED_AT, Seed, SimulationInputError, event_line, parse_event
 from wfdsl.runtime.protocols import Clock, CRMAdapter, Event, StateStore, VirtualClock
-from wfdsl.stores.memory import MemoryStore
-from wfdsl.stores.protocols import EventInbox, InboxEvent, LimitedInbox, RecordLoader, SeedableCRM, WorkerStore
+from wfdsl.stores.protocols import (
+    EventInbox,
+    InboxEvent,
+    LimitedInbox,
+    RecordLoader,
+    RollbackStore,
+    SeedableCRM,
+    WorkerStore,
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -151,7 +158,7 @@ class Worker:
         self.inbox = store if isinstance(store, EventInbox) else None
         self.refusals = store if isinstance(store, LimitedInbox) else None
         # Whether a failed unit is undone in the store (the memory store cannot undo).
-        self.atomic = not isinstance(store, MemoryStore)
+        self.atomic = isinstance(store, RollbackStore)
         # A store that many workers share: claims, wake-ups, housekeeping under a lock.
         self.shared = store if isinstance(store, WorkerStore) else None
         self.engine: Engine | None = None

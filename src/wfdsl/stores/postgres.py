@@ -47,7 +47,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from wfdsl.runtime.protocols import DeadLetter, Enrollment, InputPosition, utc
 from wfdsl.stores.codec import PAYLOAD_LIMIT, dumps, from_micros, micros, safe_text
@@ -69,6 +69,9 @@ from wfdsl.stores.protocols import InboxEvent, event_id_of
 
 class PostgresStore(PostgresRecords):
     """A StateStore in a PostgreSQL database, shared by many workers."""
+
+    #: A failed transaction is rolled back (`stores.protocols.RollbackStore`).
+    rolls_back: Literal[True] = True
 
     @classmethod
     def from_url(cls, url: str) -> PostgresStore:

@@ -8,12 +8,13 @@ claim work. Each capability is a Protocol of its own; the host checks a store
 against them once, with `isinstance`, when it starts (never `getattr`).
 
 The built-in stores implement them alike: `MemoryStore`, `SQLiteStore` and
-`PostgresStore` are each an `EventInbox`, a `MetaStore` and a `CountingStore`.
+`PostgresStore` are each an `EventInbox`, a `MetaStore` and a `CountingStore`;
+`SQLiteStore` and `PostgresStore` (not the memory store) are a `RollbackStore`.
 
 >>> from wfdsl.stores.memory import MemoryStore
 >>> store = MemoryStore()
->>> isinstance(store, EventInbox)
-True
+>>> isinstance(store, EventInbox), isinstance(store, RollbackStore)
+(True, False)
 >>> store.append_events([{"type": "record.created", "object": "contact", "id": "c1",
 ...                       "at": "2026-01-01T00:00:00Z", "event_id": "e-1"},
 ...                      {"type": "record.created", "object": "contact", "id": "c1",
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
 
@@ -162,6 +163,17 @@ class ActionCounts(Protocol):
     for `wfdsl serve`'s metrics, without reading every row."""
 
     def action_counts(self) -> dict[tuple[str, str], int]: ...
+
+
+@runtime_checkable
+class RollbackStore(Protocol):
+    """A store whose `transaction()` undoes everything a block wrote when the block
+    raises (a database transaction). The host then does a unit again without the input
+    that failed through its own fault; with a store that is not one (the memory store
+    keeps what a failed block wrote), it sets such inputs aside as it goes."""
+
+    #: Declares the capability (checked with `isinstance`); always True.
+    rolls_back: Literal[True]
 
 
 @runtime_checkable

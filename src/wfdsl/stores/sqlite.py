@@ -36,7 +36,7 @@ import json
 import os
 import platform
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from wfdsl.runtime.protocols import (
     DeadLetter,
@@ -71,6 +71,9 @@ from wfdsl.stores.sqlitedb import sqlite_options
 
 class SQLiteStore(SQLiteRecords):
     """A StateStore in a SQLite file (`sqlite`)."""
+
+    #: A failed transaction is rolled back (`stores.protocols.RollbackStore`).
+    rolls_back: Literal[True] = True
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -258,6 +261,7 @@ class SQLiteStore(SQLiteRecords):
 
     def waiting(self, limit: int) -> list[tuple[Enrollment, dt.datetime | None]]:
         self._flush_enrollments()
+        self._flush_timers()
         rows = self._conn.execute(
             "SELECT e.id, e.data, t.due FROM enrollments e INDEXED BY enrollments_status "
             "LEFT JOIN timers t ON t.key = e.id WHERE e.status = 'active' ORDER BY e.n LIMIT ?",

@@ -278,6 +278,13 @@ class SQLiteBase:
         # last row matters. Written in one statement before the first read of the
         # enrollments table, before a nested block's SAVEPOINT, and at commit.
         self._dirty: dict[str, Enrollment] = {}
+        # Timers popped in the open transaction whose rows are deleted at commit (or
+        # before the table is read, or a nested block's SAVEPOINT), the due timers read
+        # ahead (last due first), the time they were read for, and the pops so far.
+        self._popped: set[str] = set()
+        self._due: list[tuple[Any, ...]] = []
+        self._due_at = 0
+        self._pops = 0
         # Work kept in memory until the outermost block commits (in the same
         # transaction, so just as atomic): counter values, stat deltas to add, and
         # history rows to insert (all in one statement; read back only after it).
@@ -314,6 +321,7 @@ class SQLiteBase:
             # its SAVEPOINT, so that rolling it back takes back only its own.
             self._flush_history()
             self._flush_enrollments()
+            self._flush_timers()
             self._lazy += 1
             self._saved.append((dict(self._seq), set(self._seq_dirty), dict(self._stat_deltas)))
         self._depth = depth + 1
@@ -330,6 +338,8 @@ class SQLiteBase:
                 self._seq, self._seq_dirty, self._stat_deltas = self._saved.pop()
                 self._history_rows.clear()  # this block's own (see above)
                 self._dirty.clear()  # the same
+                self._popped.clear()  # the same
+                self._due.clear()  # may hold timers the block popped
                 self._current.clear()
                 self._no_timer.clear()
                 if self._lazy:
@@ -351,6 +361,9 @@ class SQLiteBase:
     def _forget(self) -> None:
         self._current.clear()
         self._dirty.clear()
+        self._popped.clear()
+        self._due.clear()
+        self._pops = 0
         self._no_timer.clear()
         self._seq.clear()
         self._seq_dirty.clear()
@@ -380,6 +393,13 @@ class SQLiteBase:
         self._flush_stats()
         self._flush_history()
         self._flush_enrollments()
+        self._flush_timers()
+
+    def _flush_timers(self) -> None:
+        if self._popped:
+            keys = [(key,) for key in self._popped]
+            self._popped.clear()
+            self._w().executemany("DELETE FROM timers WHERE key = ?", keys)
 
     def _flush_enrollments(self) -> None:
         if not self._dirty:

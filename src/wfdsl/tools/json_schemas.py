@@ -11,7 +11,9 @@ produce these files:
 
 The schemas are built here from the same constants the loaders use (object
 types, property types, check names, event types, step kinds, criteria
-operators), and scripts/gen_schemas.py writes them, so they cannot drift.
+operators) and, for each step kind's arguments, from the step classes
+(`wfdsl.plan.steps`: each argument's JSON name, whether it is required, and
+its check), and scripts/gen_schemas.py writes them, so they cannot drift.
 The loaders keep their own checks: they say which line or JSON path is wrong
 in words, and the core install does not depend on a schema validator.
 
@@ -25,17 +27,18 @@ from typing import Any
 
 from wfdsl.catalog import EVENTS, INPUT_EVENTS, STANDARD_OBJECT_TYPES
 from wfdsl.diagnostics import RULES
+from wfdsl.plan import checks
 from wfdsl.plan.model import (
     CRITERIA_OPS,
     DURATION_UNITS,
     FORMAT_VERSION,
     RECURRENCE_KINDS,
     REENROLL_MODES,
-    REQUIRED_ARGS,
     STEP_KINDS,
     TRIGGER_KINDS,
     WEEKDAYS,
 )
+from wfdsl.plan.steps import STEP_CLASSES, arg_fields
 from wfdsl.schema import PROPERTY_TYPES
 
 Schema = dict[str, Any]
@@ -233,73 +236,79 @@ def event_schema() -> Schema:
 
 # ---------------------------------------------------------------- plans
 
-#: Argument schemas of each step kind (the checks of the step classes' arguments in
-#: `wfdsl.plan.steps`, as JSON Schema).
 _TEXT: Schema = {"type": "string"}
 _OPT_TEXT: Schema = {"type": ["string", "null"]}
 _D: Schema = {"$ref": "#/$defs/duration"}
 _OPT_D: Schema = _nullable(_D)
-_OPT_TIME: Schema = {"anyOf": [{"type": "string", "pattern": TIME}, {"type": "null"}]}
 _P: Schema = {"$ref": "#/$defs/property"}
 _V: Schema = {"$ref": "#/$defs/value"}
-STEP_ARG_SCHEMAS: dict[str, dict[str, Schema]] = {
-    "delay": {"duration": _D},
-    "delay_until_day": {
-        "day": {"anyOf": [{"enum": list(WEEKDAYS)}, {"type": "null"}]},
-        "weekday": {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 6}, {"type": "null"}]},
-        "at": _OPT_TIME,
+
+#: What each check of a step argument (`wfdsl.plan.checks`) accepts, as JSON Schema;
+#: `optional(...)` and `one_of(...)` are read from the checks they make
+#: (`_check_schema`). A step argument with a check missing here fails at import.
+CHECK_SCHEMAS: dict[checks.Check, Schema] = {
+    checks.string: _TEXT,
+    checks.number: {"type": "number"},
+    checks.flag: {"type": "boolean"},
+    checks.check_value: _V,
+    checks.check_duration: _D,
+    checks.check_prop: _P,
+    checks.check_event: {"$ref": "#/$defs/event"},
+    checks.time_of_day: {"type": "string", "pattern": TIME},
+    checks.weekday: {"type": "integer", "minimum": 0, "maximum": 6},
+    checks.weekday_name: {"enum": list(WEEKDAYS)},
+    checks.check_base: {
+        "type": "object",
+        "oneOf": [
+            {"properties": {"date": {"type": "string", "pattern": DATE}}, "required": ["date"]},
+            {"properties": {"datetime": {"type": "string", "pattern": DATETIME}}, "required": ["datetime"]},
+            {"properties": {"property": _P}, "required": ["property"]},
+        ],
     },
-    "delay_until_date": {
-        "base": {
-            "type": "object",
-            "oneOf": [
-                {"properties": {"date": {"type": "string", "pattern": DATE}}, "required": ["date"]},
-                {"properties": {"datetime": {"type": "string", "pattern": DATETIME}}, "required": ["datetime"]},
-                {"properties": {"property": _P}, "required": ["property"]},
-            ],
-        },
-        "sign": {"enum": [1, -1]},
-        "offset": _OPT_D,
-        "at": _OPT_TIME,
+    checks.check_fields: {
+        "type": "array",
+        "items": {"type": "object", "properties": {"name": _TEXT, "value": _V}, "required": ["name", "value"]},
     },
-    "delay_until_anchor": {"side": {"enum": ["before", "after", None]}, "offset": _OPT_D, "at": _OPT_TIME},
-    "wait_for": {"event": {"$ref": "#/$defs/event"}, "timeout": _D},
-    "if": {},
-    "branch_on": {"object": _TEXT, "property": _TEXT},
-    "split": {},
-    "send_email": {"email": _TEXT},
-    "notify": {"recipient": _OPT_TEXT, "subject": _OPT_TEXT, "body": _OPT_TEXT},
-    "set": {"object": _TEXT, "property": _TEXT, "value": _V},
-    "clear": {"object": _TEXT, "property": _TEXT},
-    "increment": {"object": _TEXT, "property": _TEXT, "amount": {"type": "number"}},
-    "copy": {"source": _P, "target": _P},
-    "create_task": {
-        "title": _TEXT,
-        "due": _OPT_D,
-        "assign_owner": {"type": "boolean"},
-        "assignee": _OPT_TEXT,
-        "notes": _OPT_TEXT,
-        "priority": _OPT_TEXT,
-    },
-    "create_record": {
-        "object": _TEXT,
-        "fields": {
-            "type": "array",
-            "items": {"type": "object", "properties": {"name": _TEXT, "value": _V}, "required": ["name", "value"]},
-        },
-    },
-    "assign_owner": {"owner": _TEXT},
-    "rotate_owner": {"owners": {"type": "array", "items": _V}},
-    "add_to_list": {"list": _TEXT},
-    "remove_from_list": {"list": _TEXT},
-    "enroll_in_workflow": {"workflow": _TEXT},
-    "unenroll_from_workflow": {"workflow": _TEXT},
-    "webhook": {"method": _TEXT, "url": _TEXT, "body": _OPT_TEXT},
-    "placeholder": {"text": _TEXT},
-    "label": {"name": _TEXT},
-    "go_to": {"label": _TEXT},
-    "end": {},
+    checks.check_owners: {"type": "array", "items": _V},
 }
+
+
+def _made_with(check: checks.Check, name: str) -> Any:
+    """The value `name` that `checks.optional` or `checks.one_of` made `check` with."""
+    free = dict(zip(check.__code__.co_freevars, check.__closure__ or (), strict=True))
+    return free[name].cell_contents
+
+
+def _check_schema(check: checks.Check) -> Schema:
+    """The JSON Schema of the values `check` accepts. `optional(c)` adds null: to the
+    enum of a `one_of`, to a bare type, or else as `anyOf`."""
+    if check.__name__ == "check_optional":
+        inner = _made_with(check, "check")
+        if inner.__name__ == "check_one_of":
+            return {"enum": [*_made_with(inner, "allowed"), None]}
+        schema = _check_schema(inner)
+        if set(schema) == {"type"} and isinstance(schema["type"], str):
+            return {"type": [schema["type"], "null"]}
+        return _nullable(schema)
+    if check.__name__ == "check_one_of":
+        return {"enum": list(_made_with(check, "allowed"))}
+    found = CHECK_SCHEMAS.get(check)
+    if found is None:
+        raise KeyError(f"no JSON Schema for the step argument check {check.__qualname__}")
+    return found
+
+
+def step_arg_schemas() -> dict[str, dict[str, Schema]]:
+    """The arguments of each step kind as JSON Schema, by JSON name: made from the
+    step classes' fields (`wfdsl.plan.steps`), each through its check."""
+    return {
+        kind: {field.json: _check_schema(field.check) for field in arg_fields(cls)}
+        for kind, cls in STEP_CLASSES.items()
+    }
+
+
+#: Argument schemas of each step kind, by JSON name (`step_arg_schemas`).
+STEP_ARG_SCHEMAS: dict[str, dict[str, Schema]] = step_arg_schemas()
 
 #: Targets of branching steps, besides `next`.
 _TARGET: Schema = {"type": ["string", "null"]}
@@ -420,8 +429,9 @@ def _step_schema() -> Schema:
     kind_rules = []
     for kind in STEP_KINDS:
         args: Schema = {"type": "object", "properties": STEP_ARG_SCHEMAS[kind]}
-        if REQUIRED_ARGS.get(kind):
-            args["required"] = list(REQUIRED_ARGS[kind])
+        required = [field.json for field in arg_fields(STEP_CLASSES[kind]) if field.required]
+        if required:
+            args["required"] = required
         targets = STEP_TARGETS.get(kind, {})
         then: Schema = {"properties": {"args": args, **targets}}
         kind_rules.append({"if": {"properties": {"kind": {"const": kind}}}, "then": then})
