@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
-from wfdsl.runtime.protocols import utc
+from wfdsl.runtime.protocols import HistoryEntry, Timer, utc
 
 UTC = dt.timezone.utc
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
@@ -151,3 +151,29 @@ __all__ = [
     "micros",
     "safe_text",
 ]
+
+
+#: The columns of a timer row, in the order `timer_row` reads them.
+TIMER_COLUMNS = "key, due, seq, kind, workflow, enrollment"
+
+
+def timer_row(row: Sequence[Any]) -> Timer:
+    """A timer from its row (`TIMER_COLUMNS` first; further columns are ignored)."""
+    key, due, seq, kind, workflow, enrollment = row[:6]
+    return Timer(key=key, due=from_micros(due), seq=seq, kind=kind, workflow=workflow, enrollment=enrollment)
+
+
+def history_row(row: Sequence[Any]) -> HistoryEntry:
+    """A history entry from its row: seq, at, workflow, object, id, kind, step, detail, enrollment."""
+    seq, at, workflow, object_type, record_id, kind, step, detail, enrollment = row
+    return HistoryEntry(
+        seq=seq,
+        at=from_micros(at),
+        workflow=workflow,
+        object=object_type,
+        id=record_id,
+        kind=kind,
+        step=step,
+        detail=loads(detail),
+        enrollment=enrollment,
+    )

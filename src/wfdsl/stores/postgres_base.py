@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import attrs
 
-from wfdsl.runtime.protocols import Enrollment, HistoryEntry, Timer
-from wfdsl.stores.codec import dumps, from_micros, loads, micros
+from wfdsl.runtime.protocols import Enrollment
+from wfdsl.stores.codec import TIMER_COLUMNS as _TIMER_COLUMNS
+from wfdsl.stores.codec import dumps, loads, micros
 from wfdsl.stores.errors import StoreError
 from wfdsl.stores.pgdb import Bulk, Database, open_database, release_database
 
@@ -133,7 +134,6 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _ENROLLMENT_FIELDS = frozenset(f.name for f in attrs.fields(Enrollment))
-_TIMER_COLUMNS = "key, due, seq, kind, workflow, enrollment"
 _HISTORY_COLUMNS = "seq, at, workflow, object, id, kind, step, detail, enrollment"
 
 
@@ -208,26 +208,6 @@ def _enrollment_row(enrollment: Enrollment) -> tuple[Any, ...]:
 def _enrollment(data: str) -> Enrollment:
     values = loads(data)
     return Enrollment(**{k: v for k, v in values.items() if k in _ENROLLMENT_FIELDS})
-
-
-def _timer(row: Sequence[Any]) -> Timer:
-    key, due, seq, kind, workflow, enrollment = row[:6]
-    return Timer(key=key, due=from_micros(due), seq=seq, kind=kind, workflow=workflow, enrollment=enrollment)
-
-
-def _entry(row: Sequence[Any]) -> HistoryEntry:
-    seq, at, workflow, object_type, record_id, kind, step, detail, enrollment = row
-    return HistoryEntry(
-        seq=seq,
-        at=from_micros(at),
-        workflow=workflow,
-        object=object_type,
-        id=record_id,
-        kind=kind,
-        step=step,
-        detail=loads(detail),
-        enrollment=enrollment,
-    )
 
 
 def nul_path(value: Any, path: str = "") -> str | None:

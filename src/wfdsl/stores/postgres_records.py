@@ -8,7 +8,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from wfdsl.runtime.protocols import STAT_FIELDS, Enrollment, HistoryEntry, Timer, utc
+from wfdsl.stores.codec import TIMER_COLUMNS as _TIMER_COLUMNS
 from wfdsl.stores.codec import dumps, from_micros, loads, micros
+from wfdsl.stores.codec import history_row as _entry
+from wfdsl.stores.codec import timer_row as _timer
 from wfdsl.stores.postgres_base import (
     _ADD_FACTS,
     _ADD_STATS,
@@ -18,15 +21,12 @@ from wfdsl.stores.postgres_base import (
     _HISTORY_COLUMNS,
     _PUT_ENROLLMENTS,
     _SET_TIMERS,
-    _TIMER_COLUMNS,
     DEPLOY_LOCK,
     HOUSEKEEPING_LOCK,
     NOTIFY_AHEAD,
     PlansChangedError,
     PostgresBase,
     _enrollment,
-    _entry,
-    _timer,
     _where,
 )
 

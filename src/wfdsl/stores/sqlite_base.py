@@ -15,15 +15,12 @@ import attrs
 from wfdsl.runtime.protocols import (
     DeadLetter,
     Enrollment,
-    HistoryEntry,
-    Timer,
 )
 from wfdsl.stores.codec import (
     PLAIN_TYPES,
     decode,
     encode,
     from_micros,
-    loads,
     micros,
     safe_text,
 )
@@ -186,31 +183,10 @@ def _enrollment(data: str) -> Enrollment:
     return Enrollment(**{k: v for k, v in values.items() if k in _ENROLLMENT_FIELDS})
 
 
-def _timer(row: Sequence[Any]) -> Timer:
-    key, due, seq, kind, workflow, enrollment = row
-    return Timer(key=key, due=from_micros(due), seq=seq, kind=kind, workflow=workflow, enrollment=enrollment)
-
-
-def _entry(row: Sequence[Any]) -> HistoryEntry:
-    seq, at, workflow, object_type, record_id, kind, step, detail, enrollment = row
-    return HistoryEntry(
-        seq=seq,
-        at=from_micros(at),
-        workflow=workflow,
-        object=object_type,
-        id=record_id,
-        kind=kind,
-        step=step,
-        detail=loads(detail),
-        enrollment=enrollment,
-    )
-
-
 def _optional_text(value: Any) -> str | None:
     return None if value is None else safe_text(value, 1000)
 
 
-_TIMER_COLUMNS = "key, due, seq, kind, workflow, enrollment"
 _DEAD_COLUMNS = "n, at, kind, reason, source, line, payload, object, id, workflow, enrollment"
 
 

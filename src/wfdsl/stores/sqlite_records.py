@@ -12,22 +12,22 @@ from wfdsl.runtime.protocols import (
     HistoryEntry,
     Timer,
 )
+from wfdsl.stores.codec import TIMER_COLUMNS as _TIMER_COLUMNS
 from wfdsl.stores.codec import (
     dumps,
     from_micros,
     loads,
     micros,
 )
+from wfdsl.stores.codec import history_row as _entry
+from wfdsl.stores.codec import timer_row as _timer
 from wfdsl.stores.sqlite_base import (
     _ADD_STAT,
     _HISTORY_COLUMNS,
     _INSERT_HISTORY,
     _PUT_ENROLLMENT,
-    _TIMER_COLUMNS,
     SQLiteBase,
     _enrollment,
-    _entry,
-    _timer,
     _where,
     enrollment_data,
 )
