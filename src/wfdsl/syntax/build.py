@@ -1,37 +1,20 @@
-"""Syntax: the grammar's reductions in, `nodes` out.
+"""Syntax: a grammar rule's children and span in, its `nodes` out.
 
-The AST is built while Lark's LALR parser reduces: each grammar rule's
-callback makes its node at once, named fields from the children's positions,
-with the span of everything it was reduced from.
+The AST is built while the LALR parser (`lalr`, or Lark's on the error path)
+reduces (`reductions`): each grammar rule's `Builder` method makes its node at
+once, named fields from the children's positions, with the span of everything
+it was reduced from.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
-
-from lark import Lark, Token
 
 from wfdsl.spans import Span
 from wfdsl.syntax import nodes as n
 from wfdsl.syntax.errors import bad_escape, repeated_task_option, token_span
-
-# Lark would build a parse tree (and propagate positions into it) that a
-# Transformer then walks again. Instead, each grammar rule's reduce callback
-# builds the AST node at once: it filters the children exactly as Lark's
-# child filter does (anonymous keywords out, `_rule`s inlined, `[x]`
-# placeholders in), takes the span from the first and last child it was
-# reduced from (keywords included: Lark's `propagate_positions` rule), and
-# calls the `Builder` method named after the rule. Half the work, same result.
-
-#: The builder of the parse under way (a stack: a parse never nests today, but costs nothing to allow).
-_BUILDERS: list[Builder] = []
-
-
-class _Inline(list):  # type: ignore[type-arg]
-    """The children of an inlined `_rule`."""
+from wfdsl.syntax.tokens import Token
 
 
 class _Dotted:
@@ -40,110 +23,6 @@ class _Dotted:
     def __init__(self, text: str, span: Span) -> None:
         self.text = text
         self.span = span
-
-
-def _bounds(children: list[Any], extents: dict[int, tuple[int, int, int, int]]) -> tuple[int, int, int, int] | None:
-    """Start and end of what `children` were reduced from, keywords included.
-
-    Every reduce result's extent is kept in `extents` (by id, for the length
-    of one parse), so a rule that passes a child through (`event_args`
-    returns its criteria) still reaches to its closing parenthesis.
-    """
-    get = extents.get
-    for child in children:
-        if child.__class__ is Token:  # no subclasses: a cheaper test than isinstance, run per child
-            start_line, start_col = child.line, child.column
-            break
-        extent = get(id(child))
-        if extent is not None:
-            start_line, start_col = extent[0], extent[1]
-            break
-    else:
-        return None
-    for child in reversed(children):
-        if child.__class__ is Token:
-            end_line, end_col = child.end_line, child.end_column
-            break
-        extent = get(id(child))
-        if extent is not None:
-            end_line, end_col = extent[2], extent[3]
-            break
-    else:  # pragma: no cover - a start implies an end
-        return None
-    return (start_line or 1, start_col or 1, end_line or 1, end_col or 1)
-
-
-def _make_reducer(rule: Any) -> Callable[[list[Any]], Any]:
-    options = rule.options
-    expansion = rule.expansion
-    empty = options.empty_indices
-    if empty:
-        bits = "".join(str(int(b)) for b in empty)
-        nones = [len(ones) for ones in bits.split("0")]
-    else:
-        nones = [0] * (len(expansion) + 1)
-    include: list[tuple[int, bool, int]] = []
-    pending = 0
-    for i, sym in enumerate(expansion):
-        pending += nones[i]
-        if options.keep_all_tokens or not (sym.is_term and sym.filter_out):
-            include.append((i, not sym.is_term and sym.name.startswith("_"), pending))
-            pending = 0
-    trailing = pending + nones[len(expansion)]
-    name = rule.alias or options.template_source or rule.origin.name
-    inline = name.startswith("_")
-    expand1 = bool(options.expand1 and not rule.alias)
-    method = None if inline else getattr(Builder, str(name), None)
-    if method is None and not inline and not expand1:
-        raise RuntimeError(f"no AST builder for grammar rule {name!r}")
-
-    def reduce(children: list[Any]) -> Any:
-        filtered: list[Any] = []
-        for i, expand, add_none in include:
-            if add_none:
-                filtered.extend([None] * add_none)
-            if expand:
-                if filtered:
-                    filtered.extend(children[i])
-                else:  # left recursion (`x*`): grow the child's list in place
-                    filtered = children[i]
-            else:
-                filtered.append(children[i])
-        if trailing:
-            filtered.extend([None] * trailing)
-        builder = _BUILDERS[-1]
-        extents = builder.extents
-        bounds = _bounds(children, extents)
-        if inline:
-            result: Any = filtered if isinstance(filtered, _Inline) else _Inline(filtered)
-        elif expand1 and len(filtered) == 1:
-            result = filtered[0]
-        else:
-            line, col, end_line, end_col = bounds or (1, 1, 1, 1)
-            span = Span(file=builder.path, line=line, col=col, end_line=end_line, end_col=end_col)
-            result = method(builder, span, filtered)  # type: ignore[misc]
-        if bounds is not None:
-            extents[id(result)] = bounds
-        return result
-
-    return reduce
-
-
-def install_reducers(parser: Lark) -> None:
-    """Replace the LALR parser's reduce callbacks by ones that build `nodes`."""
-    callbacks = parser.parser.parser.parser.callbacks
-    for rule in list(callbacks):
-        callbacks[rule] = _make_reducer(rule)
-
-
-@contextmanager
-def building(path: str) -> Iterator[None]:
-    """Nodes built by the reducers while this is open get spans in `path`."""
-    _BUILDERS.append(Builder(path))
-    try:
-        yield
-    finally:
-        _BUILDERS.pop()
 
 
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}

@@ -12,17 +12,14 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping
-
-from lark import Token
-from lark.exceptions import (
-    UnexpectedCharacters,
-    UnexpectedEOF,
-    UnexpectedInput,
-    UnexpectedToken,
-)
+from typing import TYPE_CHECKING, Protocol
 
 from wfdsl.diagnostics import Diagnostic
 from wfdsl.spans import Span
+
+if TYPE_CHECKING:  # Lark is imported only to word an error (well-formed text is parsed without it)
+    from lark import Token
+    from lark.exceptions import UnexpectedInput
 
 
 class SyntaxProblem(Exception):
@@ -33,7 +30,21 @@ class SyntaxProblem(Exception):
         self.diagnostic = diagnostic
 
 
-def token_span(token: Token, path: str) -> Span:
+class _Placed(Protocol):
+    """A token of either lexer: where it starts and ends."""
+
+    @property
+    def line(self) -> int | None: ...
+    @property
+    def column(self) -> int | None: ...
+    @property
+    def end_line(self) -> int | None: ...
+    @property
+    def end_column(self) -> int | None: ...
+    def __len__(self) -> int: ...
+
+
+def token_span(token: _Placed, path: str) -> Span:
     return Span(
         file=path,
         line=token.line or 1,
@@ -279,6 +290,8 @@ def describe_error(error: UnexpectedInput, text: str, path: str, keywords: Mappi
     """Lark's `error` while parsing `text` as a `syntax` diagnostic in words: what was
     found, what was expected (by the grammar's `keywords`: terminal name -> keyword),
     after which words, and a hint where one helps."""
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+
     if isinstance(error, UnexpectedCharacters):
         line, col = error.line, error.column
         pos = error.pos_in_stream or 0

@@ -1,5 +1,9 @@
 """Syntax: the grammar file in, the Lark parser built from it out, kept across processes.
 
+Lark's parser words syntax errors and recovers from them, answers editors'
+completion, and is what `tablegen` reads the parse table from; text that
+parses needs none of it (`lalr`).
+
 Building the LALR parser from `grammar/wfdsl.lark` takes about a second, so
 it is kept twice over in the temp directory. Lark's own cache (`cache=True`)
 keeps the analysed grammar, but loading it still rebuilds every rule,
@@ -12,20 +16,16 @@ unreadable is built again.
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import io
 import os
-import pickle
 import sys
-import tempfile
-import types
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lark
-from lark import Lark
-from lark.parsers import lalr_analysis
+if TYPE_CHECKING:
+    from lark import Lark
+
+# Lark, pickle and tempfile are imported when a parser is loaded: well-formed text is
+# parsed without them (`lalr`), and a cold start that never needs them does not pay for them.
 
 GRAMMAR_NAME = "wfdsl.lark"
 
@@ -54,6 +54,8 @@ def load_parser(**options: Any) -> Lark:
     The snapshot is keyed by the grammar and the versions, not by `options`: every
     caller in a process passes the same ones (`parser.lark_parser`).
     """
+    from lark import Lark
+
     text = grammar_text()
     path = _snapshot_path(text)
     parser = _read_snapshot(path) if path is not None else None
@@ -65,6 +67,11 @@ def load_parser(**options: Any) -> Lark:
 
 
 def _snapshot_path(text: str) -> Path | None:
+    import hashlib
+    import tempfile
+
+    import lark
+
     if not hasattr(os, "getuid"):  # no owner to check the file against: Lark's cache alone
         return None
     key = "\0".join((text, lark.__version__, sys.version, _SNAPSHOT_FORMAT))
@@ -73,6 +80,10 @@ def _snapshot_path(text: str) -> Path | None:
 
 
 def _read_snapshot(path: Path) -> Lark | None:
+    import pickle
+
+    from lark import Lark
+
     try:
         with path.open("rb") as f:
             status = os.fstat(f.fileno())
@@ -111,9 +122,13 @@ def _interned(parser: Lark) -> Lark:
 
 
 def _write_snapshot(parser: Lark, path: Path) -> None:
+    import io
+    import pickle
+    import tempfile
+
     buffer = io.BytesIO()
     try:
-        _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(parser)
+        _pickler()(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(parser)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".wfdsl_parser_")  # readable by the user alone
         with os.fdopen(handle, "wb") as f:
             f.write(buffer.getvalue())
@@ -123,18 +138,29 @@ def _write_snapshot(parser: Lark, path: Path) -> None:
 
 
 def _lark_action(name: str) -> object:
+    from lark.parsers import lalr_analysis
+
     return getattr(lalr_analysis, name)
 
 
-class _Pickler(pickle.Pickler):
-    """Pickles what plain pickle cannot in a Lark parser: its `re` module, and the
-    `Shift` and `Reduce` actions by name (the parser compares them by identity)."""
+def _pickler() -> type:
+    import importlib
+    import pickle
+    import types
 
-    def reducer_override(self, obj: Any) -> Any:
-        if isinstance(obj, types.ModuleType):
-            return importlib.import_module, (obj.__name__,)
-        if obj is lalr_analysis.Shift:
-            return _lark_action, ("Shift",)
-        if obj is lalr_analysis.Reduce:
-            return _lark_action, ("Reduce",)
-        return NotImplemented
+    from lark.parsers import lalr_analysis
+
+    class Pickler(pickle.Pickler):
+        """Pickles what plain pickle cannot in a Lark parser: its `re` module, and the
+        `Shift` and `Reduce` actions by name (the parser compares them by identity)."""
+
+        def reducer_override(self, obj: Any) -> Any:
+            if isinstance(obj, types.ModuleType):
+                return importlib.import_module, (obj.__name__,)
+            if obj is lalr_analysis.Shift:
+                return _lark_action, ("Shift",)
+            if obj is lalr_analysis.Reduce:
+                return _lark_action, ("Reduce",)
+            return NotImplemented
+
+    return Pickler

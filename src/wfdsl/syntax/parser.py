@@ -1,12 +1,13 @@
 """Syntax layer: `.wf` text in, `nodes.Module` and syntax diagnostics out.
 
-The only place that builds the Lark parser: one cached LALR parser (contextual
-lexer, `propagate_positions`) from the canonical `grammar/wfdsl.lark` shipped
-inside the package, whose reductions build the AST at once (`build`). Lark's
-exceptions never leave the syntax package: they become `syntax` diagnostics
-in words (`errors`); after one, each workflow block is parsed alone
-(`recovery`) so one broken block hides nothing else. The text is screened
-against the limits first (`screen`).
+Text is parsed by `lalr`, an LALR driver over the table Lark built from the
+canonical `grammar/wfdsl.lark` (`tables`), whose reductions build the AST at
+once (`build`). Text it does not accept is parsed again by the one cached
+Lark parser (LALR, contextual lexer) of the same grammar, imported only then:
+Lark's exceptions never leave the syntax package; they become `syntax`
+diagnostics in words (`errors`); after one, each workflow block is parsed
+alone (`recovery`) so one broken block hides nothing else. The text is
+screened against the limits first (`screen`).
 """
 
 from __future__ import annotations
@@ -14,32 +15,48 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
-from lark import Lark, Token
-from lark.exceptions import UnexpectedInput, UnexpectedToken
 
 from wfdsl.collector import collector_paused
 from wfdsl.diagnostics import Diagnostic
 from wfdsl.limits import MAX_NESTING
 from wfdsl.spans import Span
+from wfdsl.syntax import lalr, tables
 from wfdsl.syntax import nodes as n
-from wfdsl.syntax.build import building, install_reducers
+from wfdsl.syntax.build import Builder
 from wfdsl.syntax.errors import PATTERN_WORDS, SyntaxProblem, describe_error, file_span, token_span
 from wfdsl.syntax.grammar import GRAMMAR_NAME as GRAMMAR_NAME
 from wfdsl.syntax.grammar import grammar_path as grammar_path
 from wfdsl.syntax.grammar import grammar_text as grammar_text
 from wfdsl.syntax.grammar import load_parser
 from wfdsl.syntax.recovery import block_starts, parse_blockwise
+from wfdsl.syntax.reductions import building, decode_shape, install_reducers, make_reduce
 from wfdsl.syntax.screen import CONTROL, control_problems, long_number_problem, nesting_problem, not_nesting_problem
+from wfdsl.syntax.tokens import Token
 
-_COMMENT_SINKS: list[list[Token]] = []
+if TYPE_CHECKING:
+    from lark import Lark
+
+_COMMENT_SINKS: list[list[Any]] = []
 
 
-def _collect_comment(token: Token) -> None:
+def _collect_comment(token: Any) -> None:
     if _COMMENT_SINKS:
         _COMMENT_SINKS[-1].append(token)
+
+
+class _Rules(dict[int, lalr.Rule]):
+    """Each grammar rule by its number in `tables`, made when a parse first reduces by it."""
+
+    def __missing__(self, number: int) -> lalr.Rule:
+        shape = decode_shape(tables.RULES[number])
+        rule = self[number] = (shape[0], shape[1], make_reduce(shape))
+        return rule
+
+
+_RULES = _Rules()
 
 
 @functools.cache
@@ -149,6 +166,20 @@ def parse_file(path: str | Path) -> ParseResult:
 
 def _parse_text(text: str, path: str) -> tuple[list[n.Workflow], list[n.Comment]]:
     comments: list[Token] = []
+    try:
+        workflows = lalr.parse(text, _RULES, Builder(path), comments)
+    except (lalr.Rejected, SyntaxProblem):
+        # Lark's parser words the error (and finds the same `SyntaxProblem` a reduction raised).
+        return _parse_text_with_lark(text, path)
+    return list(cast("list[n.Workflow]", workflows) or ()), [
+        n.Comment(span=token_span(tok, path), text=tok.value) for tok in comments
+    ]
+
+
+def _parse_text_with_lark(text: str, path: str) -> tuple[list[n.Workflow], list[n.Comment]]:
+    from lark.exceptions import UnexpectedInput
+
+    comments: list[Any] = []
     _COMMENT_SINKS.append(comments)
     try:
         with building(path):
@@ -175,9 +206,11 @@ def expected_terminals(text: str) -> frozenset[str] | None:
     >>> sorted(expected_terminals('workflow "W" { object contact enroll '))
     ['MANUALLY', 'ON', 'WHEN']
     """
+    from lark.exceptions import UnexpectedInput, UnexpectedToken
+
     starts = block_starts(text)
     begin = starts[-1] if starts else 0
-    sink: list[Token] = []
+    sink: list[Any] = []
     _COMMENT_SINKS.append(sink)
     try:
         with collector_paused(), building("<completion>"):

@@ -1,0 +1,219 @@
+"""Syntax: `.wf` text and the grammar's `tables` in, the reductions' result out, or `Rejected`.
+
+The runtime that parses well-formed text without Lark: an LALR(1) driver over
+the parse table Lark built from the grammar (`tables`, written by `tablegen`),
+fed by a lexer that reproduces Lark's contextual lexer token for token. In a
+parser state, the lexer tries only the terminals the state accepts (and the
+ignored ones), in Lark's order (priority, then longest possible match, then
+longest pattern, then name), the first that matches winning; a keyword that a
+pattern such as NAME also matches is the keyword where the state accepts it.
+Lark compiles one regular expression per state, in every process; here each
+terminal's pattern is compiled once, when first needed, and each state's
+candidates are found by the character at hand.
+
+Anything this runtime does not accept (any syntax error, or a problem a
+reduction raises) is `Rejected`: the caller parses again with Lark's parser,
+which words the error, so diagnostics do not depend on this module.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from wfdsl.syntax import tables
+from wfdsl.syntax.tokens import Token
+
+
+class Rejected(Exception):
+    """The text is not one this runtime parses: parse it with Lark's parser for the diagnostic."""
+
+
+#: A reduction: the children, their bounds (start line, column, end line, column) and a context in, a value out.
+Reduction = Callable[[list[Any], Any, Any], Any]
+
+#: A rule by its number: the symbol it makes, how many it is made of, and its reduction.
+Rule = tuple[str, int, Reduction]
+
+_IGNORED = frozenset(tables.IGNORE)
+_COMMENT = next(i for i, row in enumerate(tables.TERMINALS) if row[0] == "COMMENT")
+_TERMINAL_IDS = {row[0]: i for i, row in enumerate(tables.TERMINALS)}
+
+
+class _Candidate:
+    """One terminal as a state's lexer tries it."""
+
+    __slots__ = ("name", "literal", "match", "newline", "keywords", "ignored", "comment")
+
+    def __init__(self, terminal: int, keywords: dict[str, str] | None) -> None:
+        name, literal, regexp, newline, _first, _other = tables.TERMINALS[terminal]
+        self.name: str = name
+        self.literal: str | None = literal
+        self.match: Callable[[str, int], re.Match[str] | None] | None = (
+            None if literal is not None else re.compile(regexp).match
+        )
+        self.newline: bool = newline
+        self.keywords = keywords
+        self.ignored = terminal in _IGNORED
+        self.comment = terminal == _COMMENT
+
+
+class _StateLexer:
+    """The terminals one parser state accepts, in the order Lark's scanner tries them."""
+
+    __slots__ = ("order", "keywords", "by_char")
+
+    def __init__(self, accepts: frozenset[int]) -> None:
+        embedded = {kw for pattern, kw, left_out in tables.UNLESS if left_out and pattern in accepts and kw in accepts}
+        self.order = tuple(t for t in sorted(accepts) if t not in embedded)
+        self.keywords: dict[int, dict[str, str]] = {}
+        for pattern, kw, _left_out in tables.UNLESS:
+            if pattern in accepts and kw in accepts:
+                literal = tables.TERMINALS[kw][1]
+                assert literal is not None
+                self.keywords.setdefault(pattern, {})[literal] = tables.TERMINALS[kw][0]
+        self.by_char: dict[str, tuple[_Candidate, ...]] = {}
+
+    def candidates(self, char: str) -> tuple[_Candidate, ...]:
+        """The terminals that may match at `char`, in order (made once per character)."""
+        found = self.by_char.get(char)
+        if found is None:
+            ascii_char = ord(char) < 128
+            found = tuple(
+                _candidate(t, self.keywords.get(t))
+                for t in self.order
+                if (char in tables.TERMINALS[t][4] if ascii_char else tables.TERMINALS[t][5])
+            )
+            self.by_char[char] = found
+        return found
+
+
+_CANDIDATES: dict[tuple[int, int], _Candidate] = {}
+
+
+def _candidate(terminal: int, keywords: dict[str, str] | None) -> _Candidate:
+    key = (terminal, id(keywords) if keywords else 0)
+    found = _CANDIDATES.get(key)
+    if found is None:
+        found = _CANDIDATES[key] = _Candidate(terminal, keywords)
+    return found
+
+
+class _Actions(list[dict[str, int] | None]):
+    """Each state's actions (symbol -> state to shift or go to, or -1 - rule to reduce by),
+    read from `tables` when the state is first reached: a parse meets few of them."""
+
+    def row(self, state: int) -> dict[str, int]:
+        symbols = tables.SYMBOLS
+        found: dict[str, int] = {}
+        for item in tables.STATES[state].split():
+            symbol, _, action = item.partition(":")
+            found[symbols[int(symbol)]] = int(action)
+        self[state] = found
+        return found
+
+
+_ACTIONS = _Actions([None] * len(tables.STATES))
+
+_LEXERS_BY_ACCEPTS: dict[frozenset[int], _StateLexer] = {}
+_LEXERS: list[_StateLexer | None] = [None] * len(tables.STATES)
+
+
+def _lexer(state: int) -> _StateLexer:
+    found = _LEXERS[state]
+    if found is None:
+        row = _ACTIONS[state] or _ACTIONS.row(state)
+        accepts = frozenset(_TERMINAL_IDS[s] for s in row if s in _TERMINAL_IDS) | _IGNORED
+        found = _LEXERS_BY_ACCEPTS.get(accepts)
+        if found is None:
+            found = _LEXERS_BY_ACCEPTS[accepts] = _StateLexer(accepts)
+        _LEXERS[state] = found
+    return found
+
+
+def parse(text: str, rules: Mapping[int, Rule], context: Any, comments: list[Token]) -> Any:
+    """Parse `text`: each rule's reduction (`rules`, by number) is called with the children,
+    their bounds and `context`; ignored comments go to `comments`. Raises `Rejected`."""
+    actions = _ACTIONS
+    lexers = _LEXERS
+    state = tables.START
+    states = [state]
+    values: list[Any] = []
+    bounds: list[Any] = []
+    pos = 0
+    line = 1
+    line_start = 0
+    end = len(text)
+    while True:
+        # The next token, lexed in the current state (as Lark's contextual lexer does).
+        if pos < end:
+            lexer = lexers[state] or _lexer(state)
+            char = text[pos]
+            found = lexer.by_char.get(char) or lexer.candidates(char)
+            for candidate in found:
+                literal = candidate.literal
+                if literal is not None:
+                    if text.startswith(literal, pos):
+                        value = literal
+                        break
+                else:
+                    matched = candidate.match(text, pos)  # type: ignore[misc]
+                    if matched is not None:
+                        value = matched.group()
+                        break
+            else:
+                raise Rejected
+            kind = candidate.name
+            column = pos - line_start + 1
+            start_line = line
+            pos += len(value)
+            if candidate.newline:
+                newlines = value.count("\n")
+                if newlines:
+                    line += newlines
+                    line_start = pos - len(value) + value.rindex("\n") + 1
+            if candidate.ignored:
+                if candidate.comment:
+                    comments.append(Token(kind, value, start_line, column, line, pos - line_start + 1))
+                continue
+            if candidate.keywords is not None:
+                kind = candidate.keywords.get(value, kind)
+            token: Token | None = Token(kind, value, start_line, column, line, pos - line_start + 1)
+        else:
+            kind = "$END"
+            token = None
+        # Feed it: reduce as long as the table says so, then shift (or accept at the end).
+        while True:
+            action = (actions[state] or actions.row(state)).get(kind)
+            if action is None:
+                raise Rejected
+            if action >= 0:
+                if token is None:  # pragma: no cover - the end is never shifted
+                    raise Rejected
+                states.append(action)
+                values.append(token)
+                bounds.append((token.line, token.column, token.end_line, token.end_column))
+                state = action
+                break
+            origin, size, reduce = rules[-1 - action]
+            if size:
+                children = values[-size:]
+                spans = bounds[-size:]
+                del values[-size:], bounds[-size:], states[-size:]
+                first = spans[0]
+                last = spans[-1]
+                if first is None or last is None:
+                    present = [b for b in spans if b is not None]
+                    first, last = (present[0], present[-1]) if present else (None, None)
+                extent = None if first is None else (first[0], first[1], last[2], last[3])
+            else:
+                children = []
+                extent = None
+            value = reduce(children, extent, context)
+            state = actions[states[-1]][origin]  # type: ignore[index]
+            states.append(state)
+            values.append(value)
+            bounds.append(extent)
+            if token is None and state == tables.END:
+                return value
