@@ -4,6 +4,7 @@ changes no outcome: events no workflow looks at are not dispatched."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 
 from engine_helpers import plans
 from wfdsl.adapters.memory import MemoryCRM
@@ -128,3 +129,47 @@ def test_arguments_with_tokens_are_rendered_for_each_record() -> None:
         ("c2", "Hello Bo"),
         ("c2", "Plain"),
     ]
+
+
+MIXED = """workflow "Mixed" {
+  object contact
+  enroll manually
+  goal contact.lifecyclestage = "customer"
+  steps {
+    delay 1 day
+    if contact.email is known {
+      set contact.city = "Dublin"
+    }
+    send email "Day two"
+    wait for form.submitted up to 1 day
+    create task "Call {{contact.firstname}}"
+    delay 1 day
+    set contact.lifecyclestage = "customer"
+    send email "Never sent: the goal was met"
+  }
+}
+"""
+
+
+def test_firing_timers_makes_no_reference_cycles_so_the_collector_may_pause() -> None:
+    # `run_due` pauses the cyclic collector while it fires: that frees nothing only
+    # if a firing leaves no cycles behind (branches, chained events, retries, goals).
+    e, crm = engine(DRIP + ON_EMAIL + MIXED)
+    for i in range(2, 6):
+        crm.add_record("contact", f"c{i}", {"email": f"p{i}@example.com"}, at=T0)
+    for i in range(1, 6):
+        e.enroll("Drip", ("contact", f"c{i}"), at=T0)
+        e.enroll("Mixed", ("contact", f"c{i}"), at=T0)
+    crm.fail_next("create_task", times=2)
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for day in range(1, 6):
+            assert gc.isenabled()
+            e.run_due(T0 + dt.timedelta(days=day))
+            assert gc.collect() == 0, [type(o).__name__ for o in gc.garbage[:10]]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    kinds = {entry.kind for entry in e.history()}
+    assert {"action", "branched", "failed", "goal_met", "converted", "completed", "unenrolled"} <= kinds

@@ -38,6 +38,7 @@ from typing import Any
 
 import attrs
 
+from wfdsl.collector import collector_paused
 from wfdsl.placeholders import refusal, unfilled
 from wfdsl.plan.model import ProjectPlan, WorkflowPlan
 from wfdsl.runtime import history as h
@@ -307,7 +308,16 @@ class Engine:
         Each firing is one transaction of the store. With `batch` > 1, up to that
         many firings share one commit (group commit), which a durable store makes
         much cheaper; a crash then undoes the uncommitted firings of the batch,
-        which run again on restart with the same idempotency keys."""
+        which run again on restart with the same idempotency keys.
+
+        The cyclic garbage collector is paused while the timers fire: a firing makes
+        no reference cycles (tests/test_hot_path.py holds it to that), and the
+        collections its allocations would set off walk every object already alive,
+        each enrollment waiting in the store among them."""
+        with collector_paused():
+            return self._run_due(now, batch)
+
+    def _run_due(self, now: dt.datetime | None, batch: int) -> int:
         ctx = self._ctx
         store = ctx.store
         limit = utc(now) if now is not None else utc(ctx.clock.now())
