@@ -28,10 +28,36 @@ class Dispatcher:
         self.enroller = enroller
         self.index = index
 
-    def drain(self) -> None:
+    def enroll(self, workflow: str, object_type: str, record_id: str) -> None:
+        """Enroll a record by hand (the API), then dispatch the events that sets off.
+
+        What a queued `workflow.enroll` event does, without the event: unobserved
+        and with nothing queued before it, the batch it would be is this one
+        enrollment."""
+        ctx = self.ctx
+        if ctx.observer is not None or ctx.queue:
+            ctx.queue.append(
+                [
+                    Event(
+                        type="workflow.enroll",
+                        object=object_type,
+                        id=record_id,
+                        at=ctx.now,
+                        data={"workflow": workflow},
+                    )
+                ]
+            )
+            self.drain()
+            return
+        with ctx.store.transaction():
+            ctx.triggered.clear()
+            self._enroll(workflow, object_type, record_id, None)
+        self.drain(processed=1)
+
+    def drain(self, *, processed: int = 0) -> None:
+        """Dispatch the queued batches (`processed`: how many this input dispatched already)."""
         ctx = self.ctx
         hears = self.index.hears
-        processed = 0
         while ctx.queue:
             batch = ctx.queue.popleft()
             processed += 1
@@ -110,14 +136,16 @@ class Dispatcher:
 
     def _manual(self, event: Event) -> None:
         """A `workflow.enroll` event: enroll by hand (the API, `enroll in workflow`)."""
+        self._enroll(str(event.data.get("workflow", "")), event.object, event.id, event.cause)
+
+    def _enroll(self, name: str, object_type: str, record_id: str, cause: str | None) -> None:
         ctx = self.ctx
-        name = str(event.data.get("workflow", ""))
         compiled = ctx.plans.get(name)
         if compiled is None:
-            ctx.record(name, event.object, event.id, h.NOT_ENROLLED, None, {"reason": "unknown_workflow"})
+            ctx.record(name, object_type, record_id, h.NOT_ENROLLED, None, {"reason": "unknown_workflow"})
             return
-        record = ctx.crm.get(event.object, event.id)
+        record = ctx.crm.get(object_type, record_id)
         if record is None or record.object != compiled.plan.object:
-            ctx.record(name, event.object, event.id, h.NOT_ENROLLED, None, {"reason": h.UNKNOWN_RECORD})
+            ctx.record(name, object_type, record_id, h.NOT_ENROLLED, None, {"reason": h.UNKNOWN_RECORD})
             return
-        self.enroller.try_enroll(compiled, record, manual=True, cause=event.cause)
+        self.enroller.try_enroll(compiled, record, manual=True, cause=cause)

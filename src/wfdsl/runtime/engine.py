@@ -230,18 +230,7 @@ class Engine:
         object_type, record_id = _record_key(record)
         self._advance(at)
         with ctx.store.transaction():
-            ctx.queue.append(
-                [
-                    Event(
-                        type="workflow.enroll",
-                        object=object_type,
-                        id=record_id,
-                        at=ctx.now,
-                        data={"workflow": workflow},
-                    )
-                ]
-            )
-            self._dispatcher.drain()
+            self._dispatcher.enroll(workflow, object_type, record_id)
 
     def ingest(self, event: Event) -> None:
         """Take one event from outside (input events or catalog events)."""

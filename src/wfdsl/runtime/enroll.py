@@ -143,35 +143,9 @@ class Enroller:
         store = ctx.store
         plan = compiled.plan
         name, obj, rid = plan.name, record.object, record.id
-
-        def refuse(reason: str) -> None:
-            ctx.record(name, obj, rid, h.NOT_ENROLLED, None, {"reason": reason})
-
-        if not ctx.is_active(name):
-            refuse(h.WORKFLOW_OFF)
-            return None
-        prior = [e for e in store.enrollments_of(obj, rid) if e.workflow == name]
-        if any(e.status == "active" for e in prior):
-            refuse(h.ALREADY_ENROLLED)
-            return None
-        if prior and not (reenroll_ok or manual or annual):
-            refuse(h.REENROLL_OFF)
-            return None
-        if cause is not None:
-            hour_ago = ctx.now - dt.timedelta(hours=1)
-            recent = [e for e in prior if e.caused_by is not None and e.enrolled_at > hour_ago]
-            if len(recent) >= ctx.loop_limit:
-                refuse(h.LOOP_GUARD)
-                return None
-        facts = ctx.facts(record, plan)
-        if plan.suppress_lists and ctx.suppressed(plan, facts):
-            refuse(h.SUPPRESSED)
-            return None
-        if compiled.unenroll is not None and compiled.unenroll(facts):
-            refuse(h.UNENROLL_CRITERIA)
-            return None
-        if compiled.goal is not None and compiled.goal(facts):
-            refuse(h.GOAL_ALREADY_MET)
+        refused = self._refusal(compiled, record, manual, reenroll_ok, cause, annual)
+        if refused is not None:
+            ctx.record(name, obj, rid, h.NOT_ENROLLED, None, {"reason": refused})
             return None
         anchor = anchor_day(ctx, plan, record, anchor_year)
         seq = store.next_seq("enrollment")
@@ -200,6 +174,36 @@ class Enroller:
         ctx.emit(Event(type="workflow.enrolled", object=obj, id=rid, at=ctx.now, data={"workflow": name}, cause=cause))
         self.steps.run(enr)
         return enr
+
+    def _refusal(
+        self, compiled: Compiled, record: Record, manual: bool, reenroll_ok: bool, cause: str | None, annual: bool
+    ) -> str | None:
+        """Why the record may not enroll now (a `not_enrolled` reason), or None."""
+        ctx = self.ctx
+        plan = compiled.plan
+        name = plan.name
+        if not ctx.is_active(name):
+            return h.WORKFLOW_OFF
+        prior = [e for e in ctx.store.enrollments_of(record.object, record.id) if e.workflow == name]
+        if any(e.status == "active" for e in prior):
+            return h.ALREADY_ENROLLED
+        if prior and not (reenroll_ok or manual or annual):
+            return h.REENROLL_OFF
+        if cause is not None:
+            hour_ago = ctx.now - dt.timedelta(hours=1)
+            recent = [e for e in prior if e.caused_by is not None and e.enrolled_at > hour_ago]
+            if len(recent) >= ctx.loop_limit:
+                return h.LOOP_GUARD
+        if not plan.suppress_lists and compiled.unenroll is None and compiled.goal is None:
+            return None  # nothing to judge the record by: its facts are not built
+        facts = ctx.facts(record, plan)
+        if plan.suppress_lists and ctx.suppressed(plan, facts):
+            return h.SUPPRESSED
+        if compiled.unenroll is not None and compiled.unenroll(facts):
+            return h.UNENROLL_CRITERIA
+        if compiled.goal is not None and compiled.goal(facts):
+            return h.GOAL_ALREADY_MET
+        return None
 
     # ------------------------------------------------------------ enrollments that exist
 

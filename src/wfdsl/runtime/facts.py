@@ -24,6 +24,10 @@ CONVERTED_FACT = "converted"
 RECORD_ID_PROPERTY = "hs_object_id"
 
 
+_NONE: Mapping[Any, Any] = {}
+_NO_EVENTS: list[tuple[str, dt.datetime, Mapping[str, Any]]] = []
+_NO_FACTS: frozenset[tuple[str, str]] = frozenset()
+
 _FACTS_OF = {"workflow.enrolled": (ENROLLED_FACT,), "workflow.goal_met": (GOAL_FACT, CONVERTED_FACT)}
 
 
@@ -52,14 +56,18 @@ class RecordFacts:
         self.now = now
         self.tz = tz
         self.received = received
-        self._overrides = dict(overrides or {})
-        self._lists = dict(list_overrides or {})
-        self._hidden = list(hidden_events)
+        # The facts of a record as it is (no overrides, the common case: built for
+        # every enrollment and branch) share the empty ones below, never written to.
+        self._overrides: Mapping[tuple[str, str], Any] = dict(overrides) if overrides else _NONE
+        self._lists: Mapping[str, bool] = dict(list_overrides) if list_overrides else _NONE
+        self._hidden = list(hidden_events) if hidden_events else _NO_EVENTS
         # The facts these events wrote did not exist before them.
-        self._unfacts = {
-            (fact, str(data.get("workflow"))) for kind, _, data in self._hidden for fact in _FACTS_OF.get(kind, ())
-        }
-        self._related: dict[str, Record | None] = {}
+        self._unfacts: frozenset[tuple[str, str]] | set[tuple[str, str]] = (
+            {(fact, str(data.get("workflow"))) for kind, _, data in self._hidden for fact in _FACTS_OF.get(kind, ())}
+            if self._hidden
+            else _NO_FACTS
+        )
+        self._related: dict[str, Record | None] | None = None
 
     def before(
         self,
@@ -86,10 +94,13 @@ class RecordFacts:
     def _target(self, object_type: str) -> Record | None:
         if object_type == self.record.object:
             return self.record
-        if object_type not in self._related:
+        related = self._related
+        if related is None:
+            related = self._related = {}
+        if object_type not in related:
             ids = self.record.associations.get(object_type, ())
-            self._related[object_type] = self.crm.get(object_type, ids[0]) if ids else None
-        return self._related[object_type]
+            related[object_type] = self.crm.get(object_type, ids[0]) if ids else None
+        return related[object_type]
 
     def value(self, object_type: str, prop: str) -> object | None:
         key = (object_type, prop)
