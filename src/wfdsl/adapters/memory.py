@@ -50,6 +50,8 @@ _SHARED_DATA_LIMIT = 10_000
 #: record an enrollment is on several times in one unit of work).
 _READ_CACHE_LIMIT = 64
 
+_NO_LISTS: frozenset[str] = frozenset()
+
 #: The property `assign owner` / `rotate owner` set.
 OWNER_PROPERTY = "hubspot_owner_id"
 
@@ -144,12 +146,14 @@ class MemoryCRM:
         props = self._records.get(key)
         if props is None:
             return None
+        lists = self._lists.get(key)
+        assoc = self._assoc.get(key)
         record = Record(
             object=object_type,
             id=record_id,
             properties=dict(props),
-            lists=frozenset(self._lists.get(key, ())),
-            associations={t: tuple(ids) for t, ids in self._assoc.get(key, {}).items()},
+            lists=frozenset(lists) if lists else _NO_LISTS,
+            associations={t: tuple(ids) for t, ids in assoc.items()} if assoc else {},
         )
         if len(self._read_cache) >= _READ_CACHE_LIMIT:
             self._read_cache.clear()
@@ -175,9 +179,16 @@ class MemoryCRM:
     # ------------------------------------------------------------ changes
 
     def _remember(self, event: Event) -> Event:
-        if self._kept_events is None or event.type in self._kept_events:
-            entry = (event.type, event.at, self._data(event.data))
-            key = (event.object, event.id)
+        self.keep_event(event.type, event.object, event.id, event.at, event.data)
+        return event
+
+    def keep_event(
+        self, event_type: str, object_type: str, record_id: str, at: dt.datetime, data: Mapping[str, Any]
+    ) -> None:
+        """Keep an event in the record's event history (`EventKeeper`)."""
+        if self._kept_events is None or event_type in self._kept_events:
+            entry = (event_type, at, self._data(data))
+            key = (object_type, record_id)
             kept = self._events.get(key)
             if kept is None:
                 self._events[key] = entry
@@ -185,7 +196,6 @@ class MemoryCRM:
                 self._events[key] = [kept, entry]
             else:
                 kept.append(entry)
-        return event
 
     def _data(self, data: Mapping[str, Any]) -> Mapping[str, Any]:
         """A copy of an event's data, shared with every equal one kept before."""

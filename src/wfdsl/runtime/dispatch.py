@@ -14,7 +14,7 @@ from wfdsl.runtime.context import Context
 from wfdsl.runtime.enroll import Enroller
 from wfdsl.runtime.index import Index, may_fire
 from wfdsl.runtime.observe import Scope
-from wfdsl.runtime.protocols import Event, Record
+from wfdsl.runtime.protocols import Event, EventKeeper, Record
 
 #: How far the queue of chained events may grow within one input before it is cut.
 MAX_CHAIN = 100_000
@@ -26,7 +26,21 @@ class Dispatcher:
     def __init__(self, ctx: Context, enroller: Enroller, index: Index) -> None:
         self.ctx = ctx
         self.enroller = enroller
+        self._index = index
         self.index = index
+
+    @property
+    def index(self) -> Index:
+        return self._index
+
+    @index.setter
+    def index(self, index: Index) -> None:
+        """A new index (the plans loaded or deployed): what the enroller emits follows it."""
+        self._index = index
+        ctx = self.ctx
+        crm = ctx.crm
+        quiet = ctx.observer is None and not index.hears("workflow.enrolled")
+        self.enroller.keeper = crm if quiet and isinstance(crm, EventKeeper) else None
 
     def enroll(self, workflow: str, object_type: str, record_id: str) -> None:
         """Enroll a record by hand (the API), then dispatch the events that sets off.
@@ -67,7 +81,10 @@ class Dispatcher:
             if ctx.observer is None:
                 # A batch of events no workflow looks at (the `email.sent` of every email
                 # sent, most often) has nothing to dispatch: no block, no lookups.
-                if not any(hears(event.type) for event in batch):
+                for event in batch:
+                    if hears(event.type):
+                        break
+                else:
                     continue
                 with ctx.store.transaction():
                     self.dispatch(batch)

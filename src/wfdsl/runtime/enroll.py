@@ -12,7 +12,7 @@ enrollment that exists: the checks of `runtime.lifecycle`, then a `wait for`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from wfdsl.plan.codec import event_pattern
@@ -22,8 +22,12 @@ from wfdsl.runtime.context import Compiled, Context, evolve
 from wfdsl.runtime.facts import ENROLLED_FACT, RecordFacts
 from wfdsl.runtime.lifecycle import Lifecycle
 from wfdsl.runtime.observe import Scope
-from wfdsl.runtime.protocols import Enrollment, Event, Record
+from wfdsl.runtime.protocols import Enrollment, Event, EventKeeper, Record
 from wfdsl.runtime.steps import Steps
+
+#: The detail of an `enrolled` entry: by hand, or by a trigger (`Context.record` copies it).
+_MANUAL: Mapping[str, Any] = {"trigger": "manual"}
+_TRIGGERED: Mapping[str, Any] = {}
 
 
 class Enroller:
@@ -33,6 +37,9 @@ class Enroller:
         self.ctx = ctx
         self.lifecycle = lifecycle
         self.steps = steps
+        #: The CRM, when no workflow listens to `workflow.enrolled` and nothing observes:
+        #: the event is then only kept in the record's history (set with the index).
+        self.keeper: EventKeeper | None = None
 
     # ------------------------------------------------------------ triggers
 
@@ -147,7 +154,7 @@ class Enroller:
         if refused is not None:
             ctx.record(name, obj, rid, h.NOT_ENROLLED, None, {"reason": refused})
             return None
-        anchor = anchor_day(ctx, plan, record, anchor_year)
+        anchor = None if plan.anchor is None else anchor_day(ctx, plan, record, anchor_year)
         seq = store.next_seq("enrollment")
         enr = Enrollment(
             id=f"e{seq}",
@@ -167,11 +174,14 @@ class Enroller:
         store.add_stat(name, "enrolled", 1)
         store.add_stat(name, "active", 1)
         store.add_fact(ENROLLED_FACT, name, obj, rid, ctx.now)
-        detail: dict[str, Any] = {}
-        if manual:
-            detail["trigger"] = "manual"
-        ctx.record(name, obj, rid, h.ENROLLED, None, detail, enr.id)
-        ctx.emit(Event(type="workflow.enrolled", object=obj, id=rid, at=ctx.now, data={"workflow": name}, cause=cause))
+        ctx.record(name, obj, rid, h.ENROLLED, None, _MANUAL if manual else _TRIGGERED, enr.id)
+        keeper = self.keeper
+        if keeper is None:
+            ctx.emit(
+                Event(type="workflow.enrolled", object=obj, id=rid, at=ctx.now, data={"workflow": name}, cause=cause)
+            )
+        else:
+            keeper.keep_event("workflow.enrolled", obj, rid, ctx.now, {"workflow": name})
         self.steps.run(enr)
         return enr
 
@@ -185,10 +195,11 @@ class Enroller:
         if not ctx.is_active(name):
             return h.WORKFLOW_OFF
         prior = [e for e in ctx.store.enrollments_of(record.object, record.id) if e.workflow == name]
-        if any(e.status == "active" for e in prior):
-            return h.ALREADY_ENROLLED
-        if prior and not (reenroll_ok or manual or annual):
-            return h.REENROLL_OFF
+        if prior:
+            if any(e.status == "active" for e in prior):
+                return h.ALREADY_ENROLLED
+            if not (reenroll_ok or manual or annual):
+                return h.REENROLL_OFF
         if cause is not None:
             hour_ago = ctx.now - dt.timedelta(hours=1)
             recent = [e for e in prior if e.caused_by is not None and e.enrolled_at > hour_ago]

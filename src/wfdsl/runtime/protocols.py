@@ -415,6 +415,17 @@ class CRMAdapter(Protocol):
 
 
 @runtime_checkable
+class EventKeeper(Protocol):
+    """A CRM adapter that keeps an event in the record's event history from its parts,
+    as `observe` would keep it: the engine's own events (`workflow.enrolled`) that no
+    workflow listens to need no `Event` built and dispatched."""
+
+    def keep_event(
+        self, event_type: str, object_type: str, record_id: str, at: dt.datetime, data: Mapping[str, Any]
+    ) -> None: ...
+
+
+@runtime_checkable
 class ReadAware(Protocol):
     """A CRM adapter that wants to know what the workflows read (the engine tells it
     once at start and again on every deploy)."""
