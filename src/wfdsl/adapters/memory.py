@@ -42,6 +42,8 @@ from wfdsl.runtime.protocols import (
 Key = tuple[str, str]
 #: One event in a record's history: (type, at, data).
 _Kept = tuple[str, dt.datetime, Mapping[str, Any]]
+#: One value in a property's history: (at, value).
+_Value = tuple[dt.datetime, Any]
 
 #: How many distinct event data mappings are shared; past that, new ones are kept
 #: each on its own.
@@ -78,9 +80,10 @@ class MemoryCRM:
         self._by_type: dict[str, list[str]] = {}
         self._lists: dict[Key, set[str]] = {}
         self._assoc: dict[Key, dict[str, list[str]]] = {}
-        self._prop_history: dict[tuple[str, str, str], list[tuple[dt.datetime, Any]]] = {}
-        # A record's event history, oldest first: the one event itself while there is
-        # one (most records), a list once there are more.
+        # A property's history and a record's event history, oldest first: the one entry
+        # itself while there is one (most of them: no list, which the cyclic collector
+        # would visit again for as long as the record lives), a list once there are more.
+        self._prop_history: dict[tuple[str, str, str], _Value | list[_Value]] = {}
         self._events: dict[Key, _Kept | list[_Kept]] = {}
         # Equal event data is kept once: `{"workflow": "Welcome"}` of every enrollment
         # in a workflow is one dict, not one per record.
@@ -161,7 +164,10 @@ class MemoryCRM:
         return record
 
     def property_history(self, object_type: str, record_id: str, prop: str) -> Sequence[tuple[dt.datetime, Any]]:
-        return list(self._prop_history.get((object_type, record_id, prop), ()))
+        kept = self._prop_history.get((object_type, record_id, prop))
+        if kept is None:
+            return []
+        return [kept] if isinstance(kept, tuple) else list(kept)
 
     def event_history(
         self, object_type: str, record_id: str, event_type: str
@@ -212,7 +218,14 @@ class MemoryCRM:
 
     def _note_property(self, object_type: str, record_id: str, prop: str, at: dt.datetime, value: Any) -> None:
         if self._kept_properties is None or (object_type, prop) in self._kept_properties:
-            self._prop_history.setdefault((object_type, record_id, prop), []).append((at, value))
+            key = (object_type, record_id, prop)
+            kept = self._prop_history.get(key)
+            if kept is None:
+                self._prop_history[key] = (at, value)
+            elif isinstance(kept, tuple):
+                self._prop_history[key] = [kept, (at, value)]
+            else:
+                kept.append((at, value))
 
     def _set(self, key: Key, changes: Mapping[str, Any], at: dt.datetime, cause: str | None) -> list[Event]:
         if key not in self._records:
