@@ -9,7 +9,6 @@ expected, after which words, and a hint where one helps.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol
@@ -198,6 +197,8 @@ def _words_for(expected: Iterable[str], keywords: Mapping[str, str]) -> list[str
 
 
 def _closest_keyword(word: str, expected: set[str], keywords: Mapping[str, str]) -> str | None:
+    import difflib  # only a misspelt word needs it
+
     candidates = [k for k in (keywords.get(name) for name in expected) if k and k.isalpha()]
     matches = difflib.get_close_matches(word, candidates, n=1, cutoff=0.7)
     return matches[0] if matches else None
@@ -211,6 +212,8 @@ PATTERN_WORDS: dict[str, tuple[str, ...]] = {
 
 
 def _closest_word(word: str, expected: set[str]) -> str | None:
+    import difflib
+
     words = [w for name in expected for w in PATTERN_WORDS.get(name, ())]
     matches = difflib.get_close_matches(word.lower(), words, n=3, cutoff=0.6)
     same_length = [m for m in matches if len(m) == len(word)]  # `dayz` -> `days`, not `day`

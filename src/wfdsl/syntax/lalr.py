@@ -41,22 +41,18 @@ _COMMENT = next(i for i, row in enumerate(tables.TERMINALS) if row[0] == "COMMEN
 _TERMINAL_IDS = {row[0]: i for i, row in enumerate(tables.TERMINALS)}
 
 
-class _Candidate:
-    """One terminal as a state's lexer tries it."""
+#: One terminal as a state's lexer tries it: its literal, or "" and its pattern's `match`; its
+#: name; whether its text may hold a newline; the keywords it stands for in this state
+#: (text -> keyword terminal), if any; and what becomes of it (`_TOKEN`, `_SKIP`, `_KEEP_COMMENT`).
+_Match = Callable[[str, int], "re.Match[str] | None"]
+_Candidate = tuple[str, _Match | None, str, bool, dict[str, str] | None, int]
+_TOKEN, _SKIP, _KEEP_COMMENT = 0, 1, 2
 
-    __slots__ = ("name", "literal", "match", "newline", "keywords", "ignored", "comment")
-
-    def __init__(self, terminal: int, keywords: dict[str, str] | None) -> None:
-        name, literal, regexp, newline, _first, _other = tables.TERMINALS[terminal]
-        self.name: str = name
-        self.literal: str | None = literal
-        self.match: Callable[[str, int], re.Match[str] | None] | None = (
-            None if literal is not None else re.compile(regexp).match
-        )
-        self.newline: bool = newline
-        self.keywords = keywords
-        self.ignored = terminal in _IGNORED
-        self.comment = terminal == _COMMENT
+#: For each pattern terminal, the keyword terminals whose whole text it matches: keyword ->
+#: whether Lark's scanner leaves the keyword out where both are accepted.
+_KEYWORDS_OF: dict[int, dict[int, bool]] = {}
+for _pattern, _keyword, _left_out in tables.UNLESS:
+    _KEYWORDS_OF.setdefault(_pattern, {})[_keyword] = _left_out
 
 
 class _StateLexer:
@@ -65,27 +61,28 @@ class _StateLexer:
     __slots__ = ("order", "keywords", "by_char")
 
     def __init__(self, accepts: frozenset[int]) -> None:
-        embedded = {kw for pattern, kw, left_out in tables.UNLESS if left_out and pattern in accepts and kw in accepts}
-        self.order = tuple(t for t in sorted(accepts) if t not in embedded)
+        terminals = tables.TERMINALS
+        embedded: set[int] = set()
         self.keywords: dict[int, dict[str, str]] = {}
-        for pattern, kw, _left_out in tables.UNLESS:
-            if pattern in accepts and kw in accepts:
-                literal = tables.TERMINALS[kw][1]
-                assert literal is not None
-                self.keywords.setdefault(pattern, {})[literal] = tables.TERMINALS[kw][0]
+        for pattern in accepts & _KEYWORDS_OF.keys():
+            known = _KEYWORDS_OF[pattern]
+            words = {kw for kw in accepts if kw in known}
+            embedded.update(kw for kw in words if known[kw])
+            if words:
+                self.keywords[pattern] = {str(terminals[kw][1]): terminals[kw][0] for kw in sorted(words)}
+        self.order = tuple(t for t in sorted(accepts) if t not in embedded)
         self.by_char: dict[str, tuple[_Candidate, ...]] = {}
 
     def candidates(self, char: str) -> tuple[_Candidate, ...]:
-        """The terminals that may match at `char`, in order (made once per character)."""
-        found = self.by_char.get(char)
-        if found is None:
-            ascii_char = ord(char) < 128
-            found = tuple(
-                _candidate(t, self.keywords.get(t))
-                for t in self.order
-                if (char in tables.TERMINALS[t][4] if ascii_char else tables.TERMINALS[t][5])
-            )
-            self.by_char[char] = found
+        """The terminals that may match at `char`, in order (found once per character)."""
+        terminals = tables.TERMINALS
+        ascii_char = ord(char) < 128
+        found = tuple(
+            _candidate(t, self.keywords.get(t))
+            for t in self.order
+            if (char in terminals[t][4] if ascii_char else terminals[t][5])
+        )
+        self.by_char[char] = found
         return found
 
 
@@ -96,7 +93,10 @@ def _candidate(terminal: int, keywords: dict[str, str] | None) -> _Candidate:
     key = (terminal, id(keywords) if keywords else 0)
     found = _CANDIDATES.get(key)
     if found is None:
-        found = _CANDIDATES[key] = _Candidate(terminal, keywords)
+        name, literal, regexp, newline, _first, _other = tables.TERMINALS[terminal]
+        match = None if literal is not None else re.compile(regexp).match
+        kind = _KEEP_COMMENT if terminal == _COMMENT else _SKIP if terminal in _IGNORED else _TOKEN
+        found = _CANDIDATES[key] = (literal or "", match, name, newline, keywords, kind)
     return found
 
 
@@ -151,34 +151,32 @@ def parse(text: str, rules: Mapping[int, Rule], context: Any, comments: list[Tok
             lexer = lexers[state] or _lexer(state)
             char = text[pos]
             found = lexer.by_char.get(char) or lexer.candidates(char)
-            for candidate in found:
-                literal = candidate.literal
-                if literal is not None:
+            for literal, match, kind, newline, keywords, fate in found:  # noqa: B007 - the one that matched is used below
+                if match is None:
                     if text.startswith(literal, pos):
                         value = literal
                         break
                 else:
-                    matched = candidate.match(text, pos)  # type: ignore[misc]
+                    matched = match(text, pos)
                     if matched is not None:
                         value = matched.group()
                         break
             else:
                 raise Rejected
-            kind = candidate.name
             column = pos - line_start + 1
             start_line = line
             pos += len(value)
-            if candidate.newline:
+            if newline:
                 newlines = value.count("\n")
                 if newlines:
                     line += newlines
                     line_start = pos - len(value) + value.rindex("\n") + 1
-            if candidate.ignored:
-                if candidate.comment:
+            if fate:
+                if fate == _KEEP_COMMENT:
                     comments.append(Token(kind, value, start_line, column, line, pos - line_start + 1))
                 continue
-            if candidate.keywords is not None:
-                kind = candidate.keywords.get(value, kind)
+            if keywords is not None:
+                kind = keywords.get(value, kind)
             token: Token | None = Token(kind, value, start_line, column, line, pos - line_start + 1)
         else:
             kind = "$END"

@@ -116,10 +116,12 @@ def decode_shape(text: str) -> RuleShape:
 
 def make_reduce(shape: RuleShape) -> Reduce:
     """The reduction of a rule of `shape`."""
-    _origin, _size, name, include, trailing, inline, expand1 = shape
+    _origin, size, name, include, trailing, inline, expand1 = shape
     method = None if inline else getattr(Builder, name, None)
     if method is None and not inline and not expand1:
         raise RuntimeError(f"no AST builder for grammar rule {name!r}")
+    if not trailing and not any(expand or nones for _i, expand, nones in include):
+        return _plain_reduce(tuple(i for i, _expand, _nones in include), size, inline, expand1, method)
 
     def reduce(children: list[Any], bounds: Bounds | None, builder: Builder) -> Any:
         filtered: list[Any] = []
@@ -144,6 +146,32 @@ def make_reduce(shape: RuleShape) -> Reduce:
         return method(builder, span, filtered)  # type: ignore[misc]
 
     return reduce
+
+
+def _plain_reduce(kept: tuple[int, ...], size: int, inline: bool, expand1: bool, method: Any) -> Reduce:
+    """The reduction of a rule that keeps some children as they are (no placeholders, nothing
+    inlined): most rules, made without the general filter's steps."""
+    whole = kept == tuple(range(size))
+    if expand1 and len(kept) == 1:
+        (only,) = kept
+
+        def passed(children: list[Any], bounds: Bounds | None, builder: Builder) -> Any:
+            return children[only]
+
+        return passed
+    if inline:
+
+        def inlined(children: list[Any], bounds: Bounds | None, builder: Builder) -> Any:
+            return _Inline(children if whole else [children[i] for i in kept])
+
+        return inlined
+
+    def built(children: list[Any], bounds: Bounds | None, builder: Builder) -> Any:
+        line, col, end_line, end_col = bounds or (1, 1, 1, 1)
+        span = Span(file=builder.path, line=line, col=col, end_line=end_line, end_col=end_col)
+        return method(builder, span, children if whole else [children[i] for i in kept])
+
+    return built
 
 
 def _lark_callback(reduce: Reduce) -> Callable[[list[Any]], Any]:

@@ -8,6 +8,8 @@ formatter can write back what the author wrote. `nodes` re-exports them all.
 
 from __future__ import annotations
 
+import functools
+import types
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, TypeVar, cast, dataclass_transform
 
@@ -85,15 +87,26 @@ def _make_init(cls: type[Node]) -> Callable[..., None]:
     slots = {
         name: klass.__dict__[name] for klass in reversed(cls.__mro__) for name in klass.__dict__.get("__slots__", ())
     }
-    params = [f"{name}=_defaults[{name!r}]" if name in cls._defaults else name for name in cls._fields]
-    body = "".join(f"\n    _set_{name}(self, {name})" for name in cls._fields)
-    source = f"def __init__(self, *, {', '.join(params)}):{body}"
-    namespace: dict[str, Any] = {f"_set_{name}": slots[name].__set__ for name in cls._fields}
-    namespace["_defaults"] = cls._defaults
-    exec(compile(source, f"<node {cls.__name__}>", "exec"), namespace)
-    init: Callable[..., None] = namespace["__init__"]
+    fields = cls._fields
+    # The code of an `__init__` with as many fields, its parameters renamed to these:
+    # compiling one per class was most of a first parse.
+    code = _init_code(len(fields)).replace(co_varnames=("self", *fields), co_qualname=f"{cls.__qualname__}.__init__")
+    setters = {f"_set{i}": slots[name].__set__ for i, name in enumerate(fields)}
+    init = types.FunctionType(code, setters, "__init__")
+    init.__kwdefaults__ = dict(cls._defaults) or None
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     return init
+
+
+@functools.cache
+def _init_code(count: int) -> types.CodeType:
+    """The code of `__init__(self, *, _0, …)` storing each argument through the setter `_set0`, …"""
+    params = ", ".join(f"_{i}" for i in range(count))
+    body = "".join(f"\n    _set{i}(self, _{i})" for i in range(count)) or "\n    pass"
+    namespace: dict[str, Any] = {}
+    exec(compile(f"def __init__(self, *, {params}):{body}", "<node>", "exec"), namespace)
+    code: types.CodeType = namespace["__init__"].__code__
+    return code
 
 
 def _rebuild(cls: type[Node], values: dict[str, Any]) -> Node:
