@@ -30,10 +30,21 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 PAYLOAD_LIMIT = 4096
 
 
+# The last datetime `micros` was given and its result: rows written together mostly
+# share one moment (the firing's time), often the very same object.
+_last_micros: tuple[Any, int] = (None, 0)
+
+
 def micros(value: dt.datetime) -> int:
     """Microseconds since the epoch (sortable, exact)."""
+    global _last_micros
+    last = _last_micros
+    if last[0] is value:
+        return last[1]
     delta = utc(value) - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    number = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    _last_micros = (value, number)
+    return number
 
 
 def from_micros(value: int) -> dt.datetime:
@@ -112,8 +123,114 @@ def dumps(value: Any) -> str:
     return _encode_json(_enc(value))
 
 
+def _untag(value: dict[str, Any]) -> Any:
+    # `_dec` for one JSON object, its members already decoded (a `json` object hook):
+    # the C scanner calls it for objects only, so lists and plain values cost nothing.
+    if len(value) == 1:
+        ((tag, inner),) = value.items()
+        if tag in _TAGS:
+            if tag == "$dt":
+                return datetime_of(inner)
+            if tag == "$date":
+                return dt.date.fromisoformat(inner)
+            if tag == "$time":
+                return dt.time.fromisoformat(inner)
+            if tag == "$tuple":
+                return tuple(inner)
+            if tag == "$set":
+                return frozenset(inner)
+            return {k: v for k, v in inner}
+    return value
+
+
 def loads(text: str | None) -> Any:
     return None if text is None else _dec(json.loads(text))
+
+
+_decoder = json.JSONDecoder(object_hook=_untag)
+
+
+def loads_row(text: str) -> Any:
+    """`loads` for a row a store wrote itself (an enrollment): the tags are undone by
+    the JSON scanner's object hook, which sees the objects only, instead of by a walk
+    over every value. (`loads` keeps failing on values nested deeper than the
+    recursion limit, which is how an input event that deep is set aside.)
+
+    >>> loads_row('["e1", {"$dt": "2026-01-01T00:00:00+00:00"}, {"$tuple": [1]}]')
+    ['e1', datetime.datetime(2026, 1, 1, 0, 0, tzinfo=datetime.timezone.utc), (1,)]
+    """
+    # `raw_decode`: `decode` without the two regular-expression matches for whitespace
+    # around the value, which a store never writes.
+    try:
+        value, end = _decoder.raw_decode(text)
+    except ValueError:
+        end = -1
+    if end == len(text):
+        return value
+    return _decoder.decode(text)  # whitespace around it, or not JSON: its error
+
+
+# Datetimes by their ISO text and the other way, for the `$dt` tag: a batch of rows
+# holds the same few moments again and again (when they were enrolled, the firing's
+# time). A datetime is immutable, so one object may stand for all equal texts; the
+# way back is keyed by the object itself (held here, so its id is not reused).
+_datetimes: dict[str, dt.datetime] = {}
+_dt_tags: dict[int, tuple[dt.datetime, dict[str, str]]] = {}
+
+
+def datetime_of(text: str) -> dt.datetime:
+    """`datetime.fromisoformat(text)`, the same object for the same text while it is cached."""
+    value = _datetimes.get(text)
+    if value is None:
+        if len(_datetimes) >= 1024:
+            _datetimes.clear()
+        value = _datetimes[text] = dt.datetime.fromisoformat(text)
+    return value
+
+
+def datetime_tag(value: dt.datetime) -> dict[str, str]:
+    """`{"$dt": value.isoformat()}` (what `encode` makes of a datetime), cached by identity.
+    The dict is shared: do not change it."""
+    found = _dt_tags.get(id(value))
+    if found is not None and found[0] is value:
+        return found[1]
+    if len(_dt_tags) >= 1024:
+        _dt_tags.clear()
+    tag = {"$dt": value.isoformat()}
+    _dt_tags[id(value)] = (value, tag)
+    return tag
+
+
+#: Value types whose equal values always have the same JSON text (not float: 0.0 and
+#: -0.0 are equal; not a datetime: equal instants in two zones print differently).
+_SAME_TEXT = frozenset({str, int, bool, type(None)})
+# The text of each history detail seen recently, by its items and the types of its
+# keys and values (1, 1.0 and True are equal keys, so the types are part of it).
+_detail_texts: dict[tuple[tuple[Any, ...], tuple[type, ...], tuple[type, ...]], str] = {}
+
+
+def detail_text(detail: Mapping[str, Any]) -> str:
+    """`dumps(detail)` for a history entry's detail. Most details come in a few
+    shapes with the same values (`{"action": "send_email", "email": "Day two"}`,
+    `{}`), so the text of one whose values are all str, int, bool or None is kept
+    and reused: looking it up costs less than encoding it again.
+
+    >>> detail_text({"action": "send_email", "n": 1}) == dumps({"action": "send_email", "n": 1})
+    True
+    """
+    try:
+        key = (tuple(detail.items()), tuple(map(type, detail)), tuple(map(type, detail.values())))
+        text = _detail_texts.get(key)
+    except TypeError:  # a value that cannot be a key (a list, a dict)
+        return dumps(detail)
+    if text is None:
+        text = dumps(detail)
+        if not (_SAME_TEXT.issuperset(key[2]) and all(t is str for t in key[1])):
+            return text
+        if len(_detail_texts) >= 4096:
+            _detail_texts.clear()
+        _detail_texts[key] = text
+    return text
 
 
 #: Types whose values are their own JSON form (`encode`/`decode` return them as they are).
@@ -143,11 +260,15 @@ __all__ = [
     "PAYLOAD_LIMIT",
     "PLAIN_TYPES",
     "UTC",
+    "datetime_of",
+    "datetime_tag",
     "decode",
+    "detail_text",
     "dumps",
     "encode",
     "from_micros",
     "loads",
+    "loads_row",
     "micros",
     "safe_text",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import operator
 import sqlite3
@@ -18,9 +19,10 @@ from wfdsl.runtime.protocols import (
 )
 from wfdsl.stores.codec import (
     PLAIN_TYPES,
-    decode,
+    datetime_tag,
     encode,
     from_micros,
+    loads_row,
     micros,
     safe_text,
 )
@@ -166,20 +168,19 @@ def enrollment_data(enrollment: Enrollment) -> str:
     """The positional JSON row of an enrollment: values in `ENROLLMENT_LAYOUT` order,
     without the field names a keyed object would repeat in every row (about half the
     text, and a list is quicker to build and to read back)."""
-    return _encode_json([v if type(v) in PLAIN_TYPES else encode(v) for v in _layout_values(enrollment)])
+    return _encode_json(
+        [
+            v if type(v) in PLAIN_TYPES else datetime_tag(v) if type(v) is dt.datetime else encode(v)
+            for v in _layout_values(enrollment)
+        ]
+    )
 
 
 def _enrollment(data: str) -> Enrollment:
-    values = json.loads(data)
+    values = loads_row(data)
     if type(values) is list:
-        return Enrollment(
-            **{
-                name: v if type(v) in PLAIN_TYPES else decode(v)
-                for name, v in zip(ENROLLMENT_LAYOUT, values, strict=False)
-            }
-        )
+        return Enrollment(**dict(zip(ENROLLMENT_LAYOUT, values, strict=False)))
     # The keyed form of schema versions 1-3: field name -> value.
-    values = decode(values)
     return Enrollment(**{k: v for k, v in values.items() if k in _ENROLLMENT_FIELDS})
 
 
@@ -267,9 +268,9 @@ class SQLiteBase:
         self._seq: dict[str, int] = {}
         self._seq_dirty: set[str] = set()
         self._stat_deltas: dict[tuple[str, str], int] = {}
+        self._history_rows: list[tuple[Any, ...]] = []
         # Per open nested block: (counters, dirty names, stat deltas) as they were at
         # its start, restored if it rolls back.
-        self._history_rows: list[tuple[Any, ...]] = []
         self._saved: list[tuple[dict[str, int], set[str], dict[tuple[str, str], int]]] = []
         # Nested blocks whose SAVEPOINT is not issued yet: it is issued just before the
         # block's first write, so a block that writes nothing costs no statement.
@@ -440,6 +441,11 @@ class SQLiteBase:
     def next_seq(self, name: str) -> int:
         # Read once per transaction (under its write lock), counted in memory, written
         # back when the transaction commits: one statement per name, not per number.
+        if self._depth and name in self._seq_dirty:
+            # Counted already in this transaction: nothing to read, nothing to write yet.
+            number = self._seq[name] + 1
+            self._seq[name] = number
+            return number
         with self._write():
             value = self._seq.get(name)
             if value is None:

@@ -14,6 +14,7 @@ from wfdsl.runtime.protocols import (
 )
 from wfdsl.stores.codec import TIMER_COLUMNS as _TIMER_COLUMNS
 from wfdsl.stores.codec import (
+    detail_text,
     dumps,
     from_micros,
     loads,
@@ -193,7 +194,7 @@ class SQLiteRecords(SQLiteBase):
             entry.id,
             entry.kind,
             entry.step,
-            dumps(entry.detail),
+            detail_text(entry.detail),
             entry.enrollment,
         )
         if self._depth:
