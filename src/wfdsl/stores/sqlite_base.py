@@ -216,6 +216,13 @@ _PUT_ENROLLMENT = (
     "workflow = excluded.workflow, object = excluded.object, record = excluded.record, "
     "status = excluded.status, ended = excluded.ended, data = excluded.data"
 )
+_UPDATE_ENROLLMENT = "UPDATE enrollments SET status = ?, ended = ?, data = ? WHERE id = ?"
+
+
+def _same_record(a: Enrollment, b: Enrollment) -> bool:
+    return a.workflow == b.workflow and a.object == b.object and a.record == b.record
+
+
 _ADD_STAT = (
     "INSERT INTO stats (workflow, field, value) VALUES (?, ?, ?) "
     "ON CONFLICT (workflow, field) DO UPDATE SET value = value + excluded.value"
@@ -249,6 +256,9 @@ class SQLiteBase:
         # The text is the row as the file holds it (None: not known, an enrollment put
         # in the transaction and not written yet).
         self._current: dict[str, tuple[str | None, Enrollment]] = {}
+        # Enrollment rows read ahead with their due timers (`pop_due`), by id, for ids
+        # not in `_current` then; forgotten with it.
+        self._ahead: dict[str, str] = {}
         self._no_timer: set[str] = set()
         # Enrollment rows written in the open transaction, by id, not yet in the file:
         # a unit puts an enrollment after its action and again at its end, and only the
@@ -318,6 +328,7 @@ class SQLiteBase:
                 self._popped.clear()  # the same
                 self._due.clear()  # may hold timers the block popped
                 self._current.clear()
+                self._ahead.clear()
                 self._no_timer.clear()
                 if self._lazy:
                     self._lazy -= 1  # never issued: nothing was written in the block
@@ -337,6 +348,7 @@ class SQLiteBase:
 
     def _forget(self) -> None:
         self._current.clear()
+        self._ahead.clear()
         self._dirty.clear()
         self._popped.clear()
         self._due.clear()
@@ -388,13 +400,20 @@ class SQLiteBase:
         if len(decoded) + len(dirty) > 200_000:
             decoded.clear()
         rows = []
+        updates = []
         for eid, enrollment in dirty.items():
             data = enrollment_data(enrollment)
             known = current.get(eid)
+            held = decoded.get(eid)
             decoded[eid] = current[eid] = (data, enrollment)
-            if known is not None and known[0] == data:
-                continue  # the row already holds exactly this
             ended = enrollment.ended_at
+            if known is not None and known[0] is not None:
+                if known[0] == data:
+                    continue  # the row already holds exactly this
+                if held is not None and held[0] == known[0] and _same_record(held[1], enrollment):
+                    # Only what changes is set: the other columns' indexes stay as they are.
+                    updates.append((enrollment.status, None if ended is None else micros(ended), data, eid))
+                    continue
             rows.append(
                 (
                     eid,
@@ -408,6 +427,8 @@ class SQLiteBase:
             )
         if rows:
             self._w().executemany(_PUT_ENROLLMENT, rows)
+        if updates:
+            self._w().executemany(_UPDATE_ENROLLMENT, updates)
 
     def _flush_history(self) -> None:
         if self._history_rows:

@@ -33,6 +33,12 @@ from wfdsl.stores.sqlite_base import (
     enrollment_data,
 )
 
+#: The next due timers, each with its enrollment's row (which the firing reads first).
+_DUE_AHEAD = (
+    "SELECT t.key, t.due, t.seq, t.kind, t.workflow, t.enrollment, e.data FROM timers t "
+    "LEFT JOIN enrollments e ON e.id = t.enrollment WHERE t.due <= ? ORDER BY t.due, t.seq, t.key LIMIT ?"
+)
+
 
 class SQLiteRecords(SQLiteBase):
     """Enrollments, timers, history, stats, facts and workflow state (the `StateStore` side)."""
@@ -74,6 +80,11 @@ class SQLiteRecords(SQLiteBase):
             known = self._current.get(enrollment_id)
             if known is not None:
                 return known[1]
+            data = self._ahead.pop(enrollment_id, None)  # read with its due timer
+            if data is not None:
+                value = self._decode(enrollment_id, data)
+                self._current[enrollment_id] = (data, value)
+                return value
         data = self._one("SELECT data FROM enrollments WHERE id = ?", (enrollment_id,))
         if data is None:
             return None
@@ -141,17 +152,20 @@ class SQLiteRecords(SQLiteBase):
             due = self._due
             if not due:
                 self._flush_timers()
-                due += self._conn.execute(
-                    f"SELECT {_TIMER_COLUMNS} FROM timers WHERE due <= ? ORDER BY due, seq, key LIMIT ?",
-                    (at, min(256, self._pops)),
-                ).fetchall()
+                due += self._conn.execute(_DUE_AHEAD, (at, min(256, self._pops))).fetchall()
                 if not due:
                     return None
                 due.reverse()
             row = due.pop()
-            self._popped.add(row[0])
-            self._no_timer.add(row[0])
+            key = row[0]
+            self._popped.add(key)
+            self._no_timer.add(key)
             self._pops += 1
+            enrollment_id = row[5]
+            if row[6] is not None and enrollment_id not in self._current:
+                # The enrollment's row as the file held it when read ahead: what the
+                # transaction put since is in `_current`, which is looked at first.
+                self._ahead[enrollment_id] = row[6]
             return _timer(row)
         with self._write() as conn:
             row = conn.execute(
