@@ -14,7 +14,7 @@ False
 
 from __future__ import annotations
 
-import attrs
+from wfdsl.frozen import frozen
 
 #: The standard object types, in the order
 STANDARD_OBJECT_TYPES: tuple[str, ...] = (
@@ -50,7 +50,7 @@ WORKFLOW_EVENTS: tuple[str, ...] = ("workflow.enrolled", "workflow.unenrolled", 
 _URL = ("url", "url.base", "url.domain", "url.path")
 
 
-@attrs.frozen(kw_only=True)
+@frozen
 class EventSpec:
     """One catalog entry: the event's name, the object types it applies to, its attributes."""
 

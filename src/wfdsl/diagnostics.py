@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import enum
 
-import attrs
-
+from wfdsl.frozen import frozen
 from wfdsl.spans import Span
 
 
@@ -24,7 +23,7 @@ class Severity(enum.Enum):
         return {"error": 2, "warning": 1, "info": 0}[self.value]
 
 
-@attrs.frozen(kw_only=True)
+@frozen
 class Rule:
     code: str
     name: str
@@ -81,7 +80,7 @@ RULES: dict[str, Rule] = _rules(
 )
 
 
-@attrs.frozen(kw_only=True)
+@frozen
 class Diagnostic:
     """One problem found in the input.
 

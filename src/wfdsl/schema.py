@@ -13,23 +13,15 @@ properties applies. The format is documented in docs/configuration.md.
 
 from __future__ import annotations
 
-import difflib
-import json
 import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from wfdsl.catalog import STANDARD_OBJECT_TYPES
 from wfdsl.diagnostics import RULES
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+from wfdsl.frozen import frozen
 
 #: The property types
 PROPERTY_TYPES: tuple[str, ...] = ("string", "number", "bool", "date", "datetime", "enumeration")
@@ -49,7 +41,7 @@ class ConfigError(Exception):
         super().__init__(f"{path}: {message}")
 
 
-@attrs.frozen(kw_only=True)
+@frozen
 class Property:
     """One property of an object type: its name, type, (enumerations) options, and whether
     it holds personal data that `--redact` hides (`sensitive`)."""
@@ -68,7 +60,7 @@ class Property:
         return out
 
 
-@attrs.frozen(kw_only=True, eq=False)
+@frozen(eq=False)
 class Schema:
     """Object types and their properties.
 
@@ -114,6 +106,8 @@ class Schema:
 
     def to_toml(self) -> str:
         """The schema in the config file format, with `builtin = false` (it is complete)."""
+        import json  # here: only `wfdsl schema` writes TOML
+
         out = ["[schema]", "builtin = false"]
         for name in self.object_types:
             header = f"schema.custom.{name}" if name in self.custom_types else f"schema.{name}"
@@ -369,6 +363,11 @@ def find_config(start: str | Path) -> tuple[Path, dict[str, Any]] | None:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    # Imported here: most projects have no config file, and `wfdsl lint` starts faster.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
@@ -412,7 +411,7 @@ def _prefix(path: Path) -> str:
     return "tool.wfdsl." if path.name == PYPROJECT else ""
 
 
-@attrs.frozen(kw_only=True)
+@frozen
 class LintSettings:
     """The `[lint]` table: default `select`/`ignore` rule names and `strict` for `wfdsl lint`."""
 
@@ -473,6 +472,8 @@ def _rule_names(value: Any, source: str, where: str) -> tuple[str, ...]:
     for item in value:
         name = item if item in RULES else codes.get(item.upper())
         if name is None:
+            import difflib  # only for the message
+
             guess = difflib.get_close_matches(item, list(RULES), n=1)
             maybe = f" (did you mean `{guess[0]}`?)" if guess else ""
             raise ConfigError(source, f"`{where}`: unknown check `{item}`{maybe}")
@@ -529,6 +530,8 @@ def schema_from_config(table: Mapping[str, Any], source: str, *, prefix: str = "
                 objects[name] = _properties(props, source, cwhere)
             continue
         if key not in STANDARD_OBJECT_TYPES:
+            import difflib  # only for the message
+
             guess = difflib.get_close_matches(key, STANDARD_OBJECT_TYPES, n=1)
             maybe = f" (did you mean `{guess[0]}`?)" if guess else ""
             raise ConfigError(
@@ -544,6 +547,8 @@ def schema_from_config(table: Mapping[str, Any], source: str, *, prefix: str = "
 
 
 def _alternatives(word: str, options: tuple[str, ...]) -> str:
+    import difflib  # only for messages
+
     guess = difflib.get_close_matches(word, options, n=1)
     listed = ", ".join(f"`{o}`" for o in options)
     return f"one of {listed}" + (f" (did you mean `{guess[0]}`?)" if guess else "")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import attrs
+from wfdsl.frozen import frozen
 
 
-@attrs.frozen(kw_only=True, order=True)
+@frozen(order=True)
 class Span:
     """A region of a source file; lines and columns are 1-based, `end_col` exclusive.
 

@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-
-import attrs
+from typing import TypeVar, cast
 
 from wfdsl.diagnostics import Diagnostic
 from wfdsl.schema import Property, Schema
 from wfdsl.syntax import nodes as n
 from wfdsl.syntax.project import Project
 
+_N = TypeVar("_N", bound=n.Node)
 
-@attrs.frozen(kw_only=True, eq=False)
+
 class Context:
     """What a check sees: the project, the schema, the options, and an index of workflows."""
 
-    project: Project
-    schema: Schema
-    strict: bool = False
-    by_name: Mapping[str, tuple[n.Workflow, ...]]
-    _walks: dict[tuple[int, bool], tuple[n.Node, ...]] = attrs.field(factory=dict, alias="_walks")
+    __slots__ = ("_steps", "_views", "_walks", "by_name", "project", "schema", "strict")
+
+    def __init__(
+        self,
+        *,
+        project: Project,
+        schema: Schema,
+        strict: bool = False,
+        by_name: Mapping[str, tuple[n.Workflow, ...]],
+    ) -> None:
+        self.project = project
+        self.schema = schema
+        self.strict = strict
+        self.by_name = by_name
+        self._walks: dict[int, _Walk] = {}
+        self._views: dict[tuple[int, bool, tuple[type[n.Node], ...]], tuple[n.Node, ...]] = {}
+        self._steps: dict[int, tuple[n.Node, ...]] = {}
 
     @classmethod
     def build(cls, project: Project, schema: Schema, *, strict: bool = False) -> Context:
@@ -46,11 +57,36 @@ class Context:
 
     def nodes(self, workflow: n.Workflow, *, record: bool = False) -> tuple[n.Node, ...]:
         """Every node of a workflow (`record`: not inside event criteria), walked once and kept."""
-        key = (id(workflow), record)
-        found = self._walks.get(key)
+        walk = self._walk(workflow)
+        return walk.record if record else walk.every
+
+    def of_type(self, workflow: n.Workflow, kinds: tuple[type[_N], ...], *, record: bool = False) -> tuple[_N, ...]:
+        """The nodes of `nodes(workflow, record=record)` whose class is one of `kinds`, in the
+        same order. The checks ask for a few node classes each; the workflow is walked once
+        and its nodes indexed by class, so no check tests every node against its classes."""
+        key = (id(workflow), record, kinds)
+        found = self._views.get(key)
         if found is None:
-            found = tuple(walk_record(workflow) if record else workflow.walk())
-            self._walks[key] = found
+            walk = self._walk(workflow)
+            nodes, where = (walk.record, walk.record_where) if record else (walk.every, walk.where)
+            if len(kinds) == 1:
+                found = tuple([nodes[i] for i in where.get(kinds[0], ())])
+            else:
+                found = tuple([nodes[i] for i in sorted([i for kind in kinds for i in where.get(kind, ())])])
+            self._views[key] = found
+        return cast("tuple[_N, ...]", found)
+
+    def steps(self, workflow: n.Workflow) -> tuple[n.Node, ...]:
+        """`workflow_steps(workflow)`, kept."""
+        found = self._steps.get(id(workflow))
+        if found is None:
+            found = self._steps[id(workflow)] = tuple(workflow_steps(workflow))
+        return found
+
+    def _walk(self, workflow: n.Workflow) -> _Walk:
+        found = self._walks.get(id(workflow))
+        if found is None:
+            found = self._walks[id(workflow)] = _Walk(workflow)
         return found
 
     def resolve(self, prop: n.PropertyRef) -> Property | None:
@@ -82,6 +118,8 @@ def did_you_mean(word: str, options: Iterable[str], *, quote: str = "`") -> str 
     >>> did_you_mean("form.submited", ["form.submitted", "form.viewed"])
     'did you mean `form.submitted`?'
     """
+    import difflib  # here: most runs find nothing to suggest
+
     choices = list(options)
     matches = difflib.get_close_matches(word, choices, n=1, cutoff=0.7)
     if not matches:
@@ -109,6 +147,54 @@ def one_of(options: Iterable[str], *, limit: int = 8) -> str:
 # ---------------------------------------------------------------- walking
 
 Event = n.EventRef | n.PropertyChange
+
+
+class _Walk:
+    """A workflow's nodes in `Node.walk` order (`every`) and in `walk_record` order
+    (`record`: not below an event reference), each with the positions of every node
+    class, made in one pass over the tree."""
+
+    __slots__ = ("every", "record", "record_where", "where")
+
+    def __init__(self, workflow: n.Workflow) -> None:
+        every: list[n.Node] = []
+        record: list[n.Node] = []
+        where: dict[type[n.Node], list[int]] = {}
+        record_where: dict[type[n.Node], list[int]] = {}
+        event = n.EventRef
+        node_class = n.Node
+        # (node, below an event reference); children pushed in reverse, so popped in order.
+        stack: list[tuple[n.Node, bool]] = [(workflow, False)]
+        while stack:
+            node, inside = stack.pop()
+            kind = node.__class__
+            found = where.get(kind)
+            if found is None:
+                where[kind] = [len(every)]
+            else:
+                found.append(len(every))
+            every.append(node)
+            if not inside:
+                found = record_where.get(kind)
+                if found is None:
+                    record_where[kind] = [len(record)]
+                else:
+                    found.append(len(record))
+                record.append(node)
+                inside = kind is event
+            below: list[tuple[n.Node, bool]] = []
+            for name in kind._child_fields:
+                value = getattr(node, name)
+                if isinstance(value, node_class):
+                    below.append((value, inside))
+                elif isinstance(value, tuple):
+                    below.extend([(item, inside) for item in value if isinstance(item, node_class)])
+            below.reverse()
+            stack.extend(below)
+        self.every = tuple(every)
+        self.record = tuple(record)
+        self.where = where
+        self.record_where = record_where
 
 
 def walk_record(node: n.Node) -> Iterator[n.Node]:

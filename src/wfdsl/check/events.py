@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import cast
 
 from wfdsl.catalog import EVENTS, PROPERTY_CHANGED
 from wfdsl.check.context import Context, article, did_you_mean, one_of, walk_record
 from wfdsl.diagnostics import Diagnostic
 from wfdsl.syntax import nodes as n
 
+_EVENTS = (n.EventRef, n.PropertyChange)
 
-def _events(ctx: Context, wf: n.Workflow) -> Iterator[n.EventRef | n.PropertyChange]:
-    for node in ctx.nodes(wf):
-        if isinstance(node, (n.EventRef, n.PropertyChange)):
-            yield node
+
+def _events(ctx: Context, wf: n.Workflow) -> tuple[n.EventRef | n.PropertyChange, ...]:
+    return cast("tuple[n.EventRef | n.PropertyChange, ...]", ctx.of_type(wf, _EVENTS))
 
 
 def unknown_event(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:

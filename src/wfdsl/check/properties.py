@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 from wfdsl.catalog import STANDARD_OBJECT_TYPES
-from wfdsl.check.context import Context, article, did_you_mean, one_of, workflow_steps
+from wfdsl.check.context import Context, article, did_you_mean, one_of
 from wfdsl.diagnostics import Diagnostic, Severity
 from wfdsl.schema import Property
 from wfdsl.spans import Span
@@ -17,10 +17,9 @@ from wfdsl.syntax import nodes as n
 
 def unknown_property(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     """`unknown-property` (and `unknown-object` for the type part of a reference)."""
-    for node in ctx.nodes(wf, record=True):
-        if isinstance(node, n.PropertyRef):
-            yield from _check_ref(ctx, wf, node)
-    for step in workflow_steps(wf):
+    for node in ctx.of_type(wf, (n.PropertyRef,), record=True):
+        yield from _check_ref(ctx, wf, node)
+    for step in ctx.steps(wf):
         if isinstance(step, n.CreateRecord) and ctx.schema.has_object(step.object_type.value):
             target = step.object_type.value
             for field in step.fields:
@@ -214,8 +213,27 @@ def _operator(dotted: str, spec: Property, op: str, span: Span, allowed: tuple[s
 
 def type_mismatch(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     """`type-mismatch` and `invalid-option`: values against property types and options."""
-    for node in ctx.nodes(wf, record=True):
+    for node in ctx.of_type(wf, _TYPED, record=True):
         yield from _typed(ctx, node)
+
+
+#: The node classes `_typed` has something to say about.
+_TYPED: tuple[type[n.Node], ...] = (
+    n.CreateRecord,
+    n.DelayUntilDate,
+    n.CopyProperty,
+    n.Compare,
+    n.Between,
+    n.InValues,
+    n.HistoryMatch,
+    n.TextMatch,
+    n.DateCompare,
+    n.RelativeDate,
+    n.PropertyChange,
+    n.SetProperty,
+    n.Increment,
+    n.BranchOn,
+)
 
 
 def _typed(ctx: Context, node: n.Node) -> Iterator[Diagnostic]:  # noqa: C901 - one case per node type
@@ -365,9 +383,7 @@ def unknown_variable(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     """
     own = wf.object_type
     reachable = tuple(dict.fromkeys([*([own] if own and ctx.schema.has_object(own) else []), *STANDARD_OBJECT_TYPES]))
-    for node in ctx.nodes(wf):
-        if not isinstance(node, n.StringLit):
-            continue
+    for node in ctx.of_type(wf, (n.StringLit,)):
         for var in node.variables:
             shown = "{{ " + ".".join(var.path) + " }}"
             path = var.path

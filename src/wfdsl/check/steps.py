@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from wfdsl import placeholders
-from wfdsl.check.context import Context, blocks, did_you_mean, workflow_steps
+from wfdsl.check.context import Context, blocks, did_you_mean
 from wfdsl.diagnostics import Diagnostic
 from wfdsl.spans import Span
 from wfdsl.syntax import nodes as n
@@ -18,14 +18,14 @@ def _body(wf: n.Workflow) -> n.Block | None:
 
 def placeholder_action(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     """`placeholder-action`: a warning, an error with `strict`."""
-    for step in workflow_steps(wf):
+    for step in ctx.steps(wf):
         if isinstance(step, n.Placeholder):
             yield placeholders.placeholder_action(step.text.value, step.span, strict=ctx.strict)
 
 
 def split_percentages(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     """`split-percentages`: the shares of a `split` do not add up to 100%."""
-    for step in workflow_steps(wf):
+    for step in ctx.steps(wf):
         if not isinstance(step, n.Split):
             continue
         total = sum(arm.percent.value for arm in step.arms)
@@ -45,7 +45,7 @@ def unreachable_step(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     body = _body(wf)
     if body is None:
         return
-    targets = {step.target.value for step in workflow_steps(wf) if isinstance(step, n.GoTo)}
+    targets = {step.target.value for step in ctx.steps(wf) if isinstance(step, n.GoTo)}
     for block in blocks(body):
         stopper: n.Node | None = None
         dead: list[n.Node] = []
@@ -79,7 +79,7 @@ def unreachable_step(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
 def labels(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     """`duplicate-label` and `unknown-label`."""
     seen: dict[str, n.Label] = {}
-    for step in workflow_steps(wf):
+    for step in ctx.steps(wf):
         if isinstance(step, n.Label):
             name = step.name.value
             if name in seen:
@@ -92,7 +92,7 @@ def labels(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
                 )
             else:
                 seen[name] = step
-    for step in workflow_steps(wf):
+    for step in ctx.steps(wf):
         if isinstance(step, n.GoTo) and step.target.value not in seen:
             yield Diagnostic.of(
                 "unknown-label",
@@ -130,7 +130,7 @@ def anchor_without_date(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     """`anchor-without-date`: `delay until … anchor` in a workflow without an `anchor` clause."""
     if wf.first(n.AnchorClause) is not None:
         return
-    for step in workflow_steps(wf):
+    for step in ctx.steps(wf):
         if isinstance(step, n.DelayUntilAnchor):
             yield Diagnostic.of(
                 "anchor-without-date",
@@ -151,8 +151,8 @@ def received_without_wait(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
                 if isinstance(before, n.WaitFor) and isinstance(step, n.If):
                     for branch in step.branches:
                         allowed.update(id(node) for node in branch.condition.walk() if isinstance(node, n.Received))
-    for node in ctx.nodes(wf):
-        if isinstance(node, n.Received) and id(node) not in allowed:
+    for node in ctx.of_type(wf, (n.Received,)):
+        if id(node) not in allowed:
             yield Diagnostic.of(
                 "received-without-wait",
                 "found `received` outside the `if` that directly follows a `wait for`; it tests "

@@ -9,7 +9,6 @@ from wfdsl.check.context import (
     blocks,
     clause_keyword,
     did_you_mean,
-    workflow_steps,
 )
 from wfdsl.diagnostics import Diagnostic
 from wfdsl.syntax import nodes as n
@@ -47,7 +46,7 @@ def unknown_object(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:
     for clause in wf.clauses:
         if isinstance(clause, n.ObjectClause) and not ctx.schema.has_object(clause.type.value):
             yield _unknown_object(clause.type, known, "workflow object")
-    for step in workflow_steps(wf):
+    for step in ctx.steps(wf):
         if isinstance(step, n.CreateRecord) and not ctx.schema.has_object(step.object_type.value):
             yield _unknown_object(step.object_type, known, "record to create")
 

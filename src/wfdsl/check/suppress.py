@@ -13,8 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-import attrs
-
 from wfdsl.check.context import all_steps, did_you_mean
 from wfdsl.diagnostics import RULES, Diagnostic
 from wfdsl.spans import Span
@@ -28,16 +26,23 @@ _CODES = {rule.code: name for name, rule in RULES.items()}
 UNSUPPRESSIBLE = frozenset({"syntax", "nesting-too-deep"})
 
 
-@attrs.define(kw_only=True)
 class Suppression:
-    file: str
-    span: Span
-    names: tuple[str, ...]  # normalised rule names
-    raw: tuple[str, ...]  # as written
-    whole_file: bool
-    first_line: int = 0
-    last_line: int = -1
-    used: set[str] = attrs.field(factory=set)
+    """One `# wfdsl: ignore[…]` comment: where it is, the names it silences, the lines it
+    covers, and (filled in while applying it) the names it did silence."""
+
+    __slots__ = ("file", "first_line", "last_line", "names", "raw", "span", "used", "whole_file")
+
+    def __init__(
+        self, *, file: str, span: Span, names: tuple[str, ...], raw: tuple[str, ...], whole_file: bool
+    ) -> None:
+        self.file = file
+        self.span = span
+        self.names = names  # normalised rule names
+        self.raw = raw  # as written
+        self.whole_file = whole_file
+        self.first_line = 0
+        self.last_line = -1
+        self.used: set[str] = set()
 
     def covers(self, diagnostic: Diagnostic) -> bool:
         if diagnostic.span.file != self.file or diagnostic.name not in self.names:

@@ -139,6 +139,23 @@ def _times_to_act(node: n.Node) -> Iterator[n.DateLit | n.DateTimeLit]:
 
 _ACTING = (n.Once, n.DelayUntilDate, n.PauseSetting, n.AnchorClause)
 
+#: The node classes `invalid_value` looks at.
+_VALUED: tuple[type[n.Node], ...] = (
+    *_ACTING,
+    n.DurationPart,
+    n.HasEvent,
+    n.Duration,
+    n.DateLit,
+    n.TimeLit,
+    n.DateTimeLit,
+    n.SplitArm,
+    n.TimezoneSetting,
+    n.ExecuteSetting,
+    n.Monthly,
+    n.Webhook,
+    n.Increment,
+)
+
 
 def _far_times(node: n.Node) -> Iterator[Diagnostic]:
     low, high = ACT_YEARS
@@ -155,7 +172,7 @@ def _far_times(node: n.Node) -> Iterator[Diagnostic]:
 
 def invalid_value(ctx: Context, wf: n.Workflow) -> Iterator[Diagnostic]:  # noqa: C901
     """`invalid-value`: durations, times, dates, date-times, time zones, percentages, days, URLs."""
-    for node in ctx.nodes(wf):
+    for node in ctx.of_type(wf, _VALUED):
         if isinstance(node, _ACTING):
             yield from _far_times(node)
         if isinstance(node, n.DurationPart):

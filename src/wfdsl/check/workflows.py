@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import attrs
-
 from wfdsl.catalog import WORKFLOW_EVENTS
 from wfdsl.check.context import (
     Context,
@@ -16,9 +14,9 @@ from wfdsl.check.context import (
     trigger_events,
     triggers,
     walk_record,
-    workflow_steps,
 )
 from wfdsl.diagnostics import Diagnostic
+from wfdsl.frozen import frozen
 from wfdsl.spans import Span
 from wfdsl.syntax import nodes as n
 
@@ -41,9 +39,18 @@ def duplicate_workflow(ctx: Context) -> Iterator[Diagnostic]:
             )
 
 
+_REFERRING: tuple[type[n.Node], ...] = (
+    n.EnrolledIn,
+    n.ReachedGoal,
+    n.EnrollInWorkflow,
+    n.UnenrollFromWorkflow,
+    n.EventRef,
+)
+
+
 def _references(ctx: Context, wf: n.Workflow) -> Iterator[tuple[str, n.StringLit]]:
     """(kind, name) of every workflow this one names."""
-    for node in ctx.nodes(wf):
+    for node in ctx.of_type(wf, _REFERRING):
         if isinstance(node, n.EnrolledIn):
             yield "enrolled", node.workflow
         elif isinstance(node, n.ReachedGoal):
@@ -110,7 +117,7 @@ def goal_needs_marketing_email(ctx: Context) -> Iterator[Diagnostic]:
 # ---------------------------------------------------------------- workflow-cycle
 
 
-@attrs.frozen(kw_only=True)
+@frozen
 class _Edge:
     source: str
     target: str
@@ -154,7 +161,7 @@ def _edges(ctx: Context) -> list[_Edge]:
     watches: dict[tuple[str, str], set[str]] = {}  # (kind, thing) -> values watched
     for wf in ctx.workflows:
         name = wf.name.value
-        for step in workflow_steps(wf):
+        for step in ctx.steps(wf):
             change: tuple[str, str, str, str] | None = None  # kind, thing, value, description
             if isinstance(step, n.SetProperty):
                 written = _literal(step.value)

@@ -27,6 +27,12 @@ class Exit(enum.IntEnum):
     RUNTIME = 3  # runtime or adapter failure
 
 
+class Finished(SystemExit):
+    """`sys.exit` of a command that has written everything and holds nothing that needs
+    finalizing (no open files, stores or connections): `main` then lets the process end
+    without the garbage collector's passes over every object left (`wfdsl.cli.main`)."""
+
+
 def fail(message: str, code: Exit = Exit.USAGE) -> NoReturn:
     """Print `wfdsl: error: …` to stderr and exit with `code`."""
     click.echo(f"wfdsl: error: {message}", err=True)

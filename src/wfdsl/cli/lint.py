@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from wfdsl.check import check_project, has_errors, resolve_names, select
-from wfdsl.cli.common import Exit, fail
+from wfdsl.cli.common import Exit, Finished, fail
 from wfdsl.cli.style import color_option, style
 from wfdsl.diagnostics import Diagnostic, Severity
 from wfdsl.schema import (
@@ -205,7 +205,7 @@ def lint(
         noun = "warning" if warnings == 1 else "warnings"
         click.echo(f"wfdsl: found {warnings} {noun}, more than --max-warnings {max_warnings}", err=True)
         failed = True
-    sys.exit(int(Exit.ERRORS if failed and not exit_zero else Exit.OK))
+    raise Finished(int(Exit.ERRORS if failed and not exit_zero else Exit.OK))
 
 
 def _flow_diagnostics(found: list[Diagnostic], flows: Any) -> list[Diagnostic]:

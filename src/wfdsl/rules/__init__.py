@@ -14,7 +14,6 @@ command and the page cannot drift apart.
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 from wfdsl.diagnostics import RULES, Rule
@@ -31,6 +30,8 @@ def help_uri(name: str) -> str:
 
 
 def _text(file: str) -> str:
+    from importlib import resources  # here: `wfdsl lint` reads no rule page
+
     return resources.files(__name__).joinpath(file).read_text(encoding="utf-8")
 
 

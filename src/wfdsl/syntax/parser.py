@@ -17,10 +17,9 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import attrs
-
 from wfdsl.collector import collector_paused
 from wfdsl.diagnostics import Diagnostic
+from wfdsl.frozen import frozen
 from wfdsl.limits import MAX_NESTING
 from wfdsl.spans import Span
 from wfdsl.syntax import lalr, tables
@@ -83,7 +82,7 @@ def keywords() -> dict[str, str]:
     }
 
 
-@attrs.frozen(kw_only=True)
+@frozen
 class ParseResult:
     """A parsed file: its module (the workflows that parsed) and its syntax diagnostics."""
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-import attrs
-
 from wfdsl.diagnostics import Diagnostic
+from wfdsl.frozen import frozen
 from wfdsl.syntax.nodes import Workflow
 from wfdsl.syntax.parser import ParseResult, parse, parse_file
 
@@ -50,7 +49,7 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
     return unique
 
 
-@attrs.frozen(kw_only=True)
+@frozen
 class Project:
     """Parsed files of a project, with the syntax diagnostics of each."""
 

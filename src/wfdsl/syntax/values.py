@@ -13,8 +13,7 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, TypeVar, cast, dataclass_transform
 
-from attrs.exceptions import FrozenInstanceError
-
+from wfdsl.frozen import FrozenInstanceError
 from wfdsl.spans import Span
 
 _N = TypeVar("_N", bound="type[Node]")

@@ -5,13 +5,10 @@ Every function returns a string (or plain data); only the CLI prints.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
 
 from wfdsl import __version__
 from wfdsl.diagnostics import RULES, Diagnostic, Severity
@@ -100,6 +97,8 @@ def to_json(diagnostics: Sequence[Diagnostic], *, files: int) -> str:
         "diagnostics": [diagnostic_json(d) for d in diagnostics],
         "summary": summary(diagnostics, files),
     }
+    import json  # here and below: the text format, the usual one, needs none of these
+
     return json.dumps(document, indent=2, ensure_ascii=False)
 
 
@@ -146,6 +145,8 @@ _SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.I
 
 def fingerprint(d: Diagnostic, sources: Sources) -> str:
     """An identity that survives moved lines: rule, file, the line's text, message."""
+    import hashlib
+
     line = source_line(sources.get(d.span.file, ""), d.span.line) or ""
     key = "\x00".join([d.code, d.span.file, line.strip(), d.message])
     # surrogateescape: a file name that is not valid in the locale's encoding keeps its bytes
@@ -154,6 +155,8 @@ def fingerprint(d: Diagnostic, sources: Sources) -> str:
 
 def to_sarif(diagnostics: Sequence[Diagnostic], sources: Sources) -> str:
     """A SARIF 2.1.0 log with one run: every rule's metadata and one result per diagnostic."""
+    from urllib.parse import quote
+
     rules = list(RULES.values())
     index = {rule.name: i for i, rule in enumerate(rules)}
     results = []
@@ -208,6 +211,8 @@ def to_sarif(diagnostics: Sequence[Diagnostic], sources: Sources) -> str:
             }
         ],
     }
+    import json
+
     return json.dumps(log, indent=2, ensure_ascii=False)
 
 

@@ -112,7 +112,14 @@ class FlowSources:
         if imported is None:
             return diagnostic
         where = imported.json_path_at(diagnostic.span.line, diagnostic.span.col) or ""
-        return attrs.evolve(diagnostic, span=self.span(path, where), message=f"{where or 'flow'}: {diagnostic.message}")
+        return Diagnostic(
+            code=diagnostic.code,
+            name=diagnostic.name,
+            severity=diagnostic.severity,
+            message=f"{where or 'flow'}: {diagnostic.message}",
+            span=self.span(path, where),
+            hint=diagnostic.hint,
+        )
 
     def span(self, path: str, where: str) -> Span:
         line, col = locate(self.texts.get(path, ""), where)
