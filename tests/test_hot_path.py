@@ -173,3 +173,22 @@ def test_firing_timers_makes_no_reference_cycles_so_the_collector_may_pause() ->
         gc.garbage.clear()
     kinds = {entry.kind for entry in e.history()}
     assert {"action", "branched", "failed", "goal_met", "converted", "completed", "unenrolled"} <= kinds
+
+
+def test_a_firing_changes_no_enrollment_it_has_handed_out() -> None:
+    # A run changes its own copy of the enrollment in place, never one the store
+    # or a caller holds: what was read before the firing still reads the same.
+    e, _ = engine(MIXED)
+    e.enroll("Mixed", ("contact", "c1"), at=T0)
+    store = e.store
+    waiting = store.enrollment("e1")
+    assert waiting is not None and waiting.step == "steps.0" and waiting.phase == "after"
+    e.run_due(T0 + dt.timedelta(days=1))
+    assert (waiting.status, waiting.step, waiting.phase, waiting.emailed) == ("active", "steps.0", "after", False)
+    now = store.enrollment("e1")
+    assert now is not None and now is not waiting
+    assert (now.status, now.step, now.emailed) == ("active", "steps.3", True)
+    e.run_due(T0 + dt.timedelta(days=3))
+    assert (now.status, now.step, now.emailed) == ("active", "steps.3", True)
+    done = store.enrollment("e1")
+    assert done is not None and (done.status, done.goal_met, done.converted) == ("unenrolled", True, True)

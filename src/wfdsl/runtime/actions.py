@@ -28,7 +28,7 @@ from wfdsl.plan import steps as ps
 from wfdsl.plan.model import Step, WorkflowPlan
 from wfdsl.runtime import history as h
 from wfdsl.runtime import timing
-from wfdsl.runtime.context import ENDED, WAIT, Compiled, Context, Goto, evolve, is_plain, plan_value
+from wfdsl.runtime.context import ENDED, WAIT, Compiled, Context, Goto, is_plain, plan_value
 from wfdsl.runtime.facts import RecordFacts
 from wfdsl.runtime.lifecycle import Lifecycle
 from wfdsl.runtime.protocols import (
@@ -302,9 +302,12 @@ class Actions:
             detail["created"] = result.data["id"]
         ctx.record(name, enr.object, enr.record, h.ACTION, step.id, detail, enr.id)
         if kind == "send_email" and not enr.emailed:
-            enr = evolve(enr, emailed=True)
+            enr = ctx.change(enr, emailed=True)
             ctx.store.add_stat(name, "emailed", 1)
-        ctx.store.put_enrollment(enr)
+        if step.next is not None or enr.id != ctx.running:
+            ctx.put(enr)
+        # else the run completes the enrollment at once and `Lifecycle.end` puts it: a
+        # put now would be replaced before anything could read it.
         if result.events:
             ctx.queue.append([e if e.cause else attrs.evolve(e, cause=enr.id) for e in result.events])
         return Goto(enr, step.next)
@@ -332,8 +335,8 @@ class Actions:
             until = ctx.now + wait
             detail["retry_at"] = until.isoformat()
             ctx.record(plan.name, enr.object, enr.record, h.FAILED, step.id, detail, enr.id)
-            enr = evolve(enr, attempt=attempt, step=step.id, phase="at")
-            ctx.store.put_enrollment(enr)
+            enr = ctx.change(enr, attempt=attempt, step=step.id, phase="at")
+            ctx.put(enr)
             ctx.set_timer(enr.id, until, "resume", enr.workflow, enr.id)
             return WAIT
         detail["on_failure"] = plan.settings.on_failure

@@ -35,6 +35,7 @@ from wfdsl.runtime.protocols import (
     CRMAdapter,
     Enrollment,
     Event,
+    HistoryColumns,
     HistoryEntry,
     IdentifiedStore,
     Record,
@@ -51,6 +52,7 @@ T = TypeVar("T")
 
 _ENROLLMENT_FIELDS = tuple(field.name for field in attrs.fields(Enrollment))
 _enrollment_values = operator.attrgetter(*_ENROLLMENT_FIELDS)
+_set_field = object.__setattr__
 
 
 def evolve(enr: Enrollment, **changes: Any) -> Enrollment:
@@ -154,6 +156,9 @@ class Context:
         self.crm = crm
         self.store = store
         self.store_id = store.store_id() if isinstance(store, IdentifiedStore) else ""
+        # Entries an observer is shown are built as `HistoryEntry`s; otherwise a store
+        # that can take them as fields is given those.
+        self._columns = store if observer is None and isinstance(store, HistoryColumns) else None
         self.clock = clock
         self.loop_limit = loop_limit
         # A workflow with placeholder actions cannot be turned on (`placeholder-action`
@@ -178,6 +183,10 @@ class Context:
         self._event_cache: dict[str, Callable[..., bool]] = {}
         # One clock per engine time for event criteria (they are judged once per workflow).
         self._event_clock: _EventClock | None = None
+        # The enrollment `Steps.run` is running (its id), and the copy of it that the run
+        # made and nobody else holds yet: see `change`.
+        self.running: str | None = None
+        self._own: Enrollment | None = None
 
     # ------------------------------------------------------------ criteria
 
@@ -238,6 +247,39 @@ class Context:
             clock = self._event_clock = _EventClock(self.now)
         return fn(event.data, clock)
 
+    # ------------------------------------------------------------ the enrollment being run
+
+    def run_starts(self, enr: Enrollment) -> tuple[str | None, Enrollment | None]:
+        """`Steps.run` begins running `enr`; returns what `run_ends` restores. Watched by
+        an observer (which may keep the enrollments it is shown), nothing is owned."""
+        before = (self.running, self._own)
+        self.running = enr.id if self.observer is None else None
+        self._own = None
+        return before
+
+    def run_ends(self, before: tuple[str | None, Enrollment | None]) -> None:
+        self.running, self._own = before
+
+    def change(self, enr: Enrollment, **changes: Any) -> Enrollment:
+        """`enr` with `changes`, as `evolve` makes it. The enrollment being run is copied
+        once, and that copy is changed in place until it is handed to the store (`put`):
+        a step of a timer firing then makes no copy of its own. Any other enrollment,
+        or one the store holds, is copied: nothing given out is ever changed."""
+        if enr is self._own:
+            for name, value in changes.items():
+                _set_field(enr, name, value)
+            return enr
+        copy = evolve(enr, **changes)
+        if enr.id == self.running:
+            self._own = copy
+        return copy
+
+    def put(self, enr: Enrollment) -> None:
+        """Hand an enrollment to the store (from then on `change` copies it again)."""
+        if enr is self._own:
+            self._own = None
+        self.store.put_enrollment(enr)
+
     # ------------------------------------------------------------ what every phase does
 
     def within(self, scope: Scope, work: Callable[..., T], *args: Any, **kw: Any) -> T:
@@ -294,6 +336,9 @@ class Context:
         enrollment: str | None = None,
     ) -> None:
         """Append a history entry (each decision about a record is one)."""
+        if self._columns is not None:
+            self._columns.add_history(self.now, workflow, object_type, record_id, kind, step, detail, enrollment)
+            return
         entry = HistoryEntry(
             seq=self.store.next_seq("history"),
             at=self.now,

@@ -184,15 +184,39 @@ class HistoryLog:
             self.append(entry)
 
     def append(self, entry: HistoryEntry) -> None:
-        self._seq.append(entry.seq)
-        self._at.append(entry.at)
-        self._workflow.append(entry.workflow)
-        self._object.append(entry.object)
-        self._id.append(entry.id)
-        self._kind.append(entry.kind)
-        self._step.append(entry.step)
-        self._enrollment.append(entry.enrollment)
-        detail = entry.detail
+        self.add(
+            entry.seq,
+            entry.at,
+            entry.workflow,
+            entry.object,
+            entry.id,
+            entry.kind,
+            entry.step,
+            entry.detail,
+            entry.enrollment,
+        )
+
+    def add(
+        self,
+        seq: int,
+        at: Any,
+        workflow: str,
+        object_type: str,
+        record_id: str,
+        kind: str,
+        step: str | None,
+        detail: Mapping[str, Any],
+        enrollment: str | None,
+    ) -> None:
+        """Append the entry with these fields (`append` without a `HistoryEntry`)."""
+        self._seq.append(seq)
+        self._at.append(at)
+        self._workflow.append(workflow)
+        self._object.append(object_type)
+        self._id.append(record_id)
+        self._kind.append(kind)
+        self._step.append(step)
+        self._enrollment.append(enrollment)
         self._detail.append(self._share(_pack(detail)) if detail else None)
 
     def _share(self, packed: tuple[Any, ...] | None) -> tuple[Any, ...] | None:

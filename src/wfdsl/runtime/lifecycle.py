@@ -88,8 +88,8 @@ class Lifecycle:
             store.add_fact(CONVERTED_FACT, plan.name, enr.object, enr.record, ctx.now)
         if ctx.observer is not None:
             ctx.observer.goal(enr, converted)
-        enr = evolve(enr, goal_met=True, converted=converted)
-        store.put_enrollment(enr)
+        enr = ctx.change(enr, goal_met=True, converted=converted)
+        ctx.put(enr)
         ctx.emit(
             Event(type="workflow.goal_met", object=enr.object, id=enr.record, at=ctx.now, data={"workflow": plan.name})
         )
@@ -103,8 +103,8 @@ class Lifecycle:
         if current.status != "active":
             return
         store.cancel_timer(enr.id)
-        ended = evolve(enr, status=status, ended_at=ctx.now, waiting_for=None, step=None)
-        store.put_enrollment(ended)
+        ended = ctx.change(enr, status=status, ended_at=ctx.now, waiting_for=None, step=None)
+        ctx.put(ended)
         store.add_stat(enr.workflow, "active", -1)
         store.add_stat(enr.workflow, status, 1)
         ctx.record(enr.workflow, enr.object, enr.record, kind, step, detail, enr.id)

@@ -510,6 +510,26 @@ class StateStore(Protocol):
 
 
 @runtime_checkable
+class HistoryColumns(Protocol):
+    """A store that takes a history entry as its fields and numbers it itself (the next
+    `history` sequence number, as `StateStore.append_history` would be given): no
+    `HistoryEntry` is built for an entry nobody reads at once. The engine uses it when
+    no observer is shown the entries."""
+
+    def add_history(
+        self,
+        at: dt.datetime,
+        workflow: str,
+        object_type: str,
+        record_id: str,
+        kind: str,
+        step: str | None,
+        detail: Mapping[str, Any],
+        enrollment: str | None,
+    ) -> None: ...
+
+
+@runtime_checkable
 class IdentifiedStore(Protocol):
     """A store with an id of its own (the engine puts it in every idempotency key)."""
 
@@ -600,6 +620,7 @@ __all__ = [
     "ServiceStore",
     "Enrollment",
     "Event",
+    "HistoryColumns",
     "HistoryEntry",
     "PermanentAdapterError",
     "ReadAware",

@@ -19,7 +19,7 @@ from wfdsl.runtime import history as h
 from wfdsl.runtime import timing
 from wfdsl.runtime.actions import Actions
 from wfdsl.runtime.anchors import anchor_value, enrollment_step_time
-from wfdsl.runtime.context import ENDED, WAIT, Compiled, Context, Goto, evolve, is_plain, plan_value
+from wfdsl.runtime.context import ENDED, WAIT, Compiled, Context, Goto, is_plain, plan_value
 from wfdsl.runtime.lifecycle import Lifecycle
 from wfdsl.runtime.observe import Scope
 from wfdsl.runtime.protocols import Enrollment, utc
@@ -44,13 +44,22 @@ class Steps:
         compiled = self.ctx.plans.get(enr.workflow)
         if compiled is None:
             return
+        ctx = self.ctx
+        before = ctx.run_starts(enr)
+        try:
+            self._run(enr, compiled)
+        finally:
+            ctx.run_ends(before)
+
+    def _run(self, enr: Enrollment, compiled: Compiled) -> None:
         plan = compiled.plan
+        change = self.ctx.change
         handlers = HANDLERS
         action = Steps._action
         step_id = enr.step
         if enr.phase == "after" and step_id is not None:
             step_id = plan.steps[step_id].next if step_id in plan.steps else None
-            enr = evolve(enr, step=step_id, phase="at", attempt=0)
+            enr = change(enr, step=step_id, phase="at", attempt=0)
         for _ in range(MAX_STEPS_PER_RUN):
             if step_id is None:
                 self.lifecycle.complete(enr)
@@ -60,12 +69,12 @@ class Steps:
                 self.lifecycle.complete(enr)
                 return
             if enr.step != step_id:
-                enr = evolve(enr, step=step_id)
+                enr = change(enr, step=step_id)
             result = handlers.get(type(step), action)(self, enr, compiled, step)
             if result is WAIT:
                 return
             if isinstance(result, Goto):
-                enr = result.enr if result.enr.attempt == 0 else evolve(result.enr, attempt=0)
+                enr = result.enr if result.enr.attempt == 0 else change(result.enr, attempt=0)
                 step_id = result.target
                 continue
             return  # ended
@@ -78,7 +87,7 @@ class Steps:
 
     def _go_to(self, enr: Enrollment, compiled: Compiled, step: Step) -> object:
         assert isinstance(step, ps.GoTo)
-        return Goto(evolve(enr, passes=enr.passes + 1), step.target)
+        return Goto(self.ctx.change(enr, passes=enr.passes + 1), step.target)
 
     def _end(self, enr: Enrollment, compiled: Compiled, step: Step) -> object:
         self.lifecycle.complete(enr)
@@ -93,7 +102,10 @@ class Steps:
             return ENDED
         now = self.ctx.now
         settings = compiled.plan.settings
-        if not timing.in_window(now, settings.windows, settings.pause_dates, settings.timezone):
+        # No windows and no pause dates: always open (what `in_window` would say).
+        if (settings.windows or settings.pause_dates) and not timing.in_window(
+            now, settings.windows, settings.pause_dates, settings.timezone
+        ):
             start = timing.next_window_start(now, settings.windows, settings.pause_dates, settings.timezone)
             until = start + timing.spread(enr.id)
             reason = "paused" if timing.is_paused(now, settings.pause_dates, settings.timezone) else "execution_window"
@@ -159,8 +171,8 @@ class Steps:
         waiting_for: Mapping[str, Any] | None = None,
     ) -> object:
         ctx = self.ctx
-        enr = evolve(enr, step=step.id, phase=phase, waiting_for=waiting_for)
-        ctx.store.put_enrollment(enr)
+        enr = ctx.change(enr, step=step.id, phase=phase, waiting_for=waiting_for)
+        ctx.put(enr)
         ctx.set_timer(enr.id, until, kind, enr.workflow, enr.id)
         ctx.record(
             enr.workflow, enr.object, enr.record, h.DELAYED, step.id, {"until": until.isoformat(), **detail}, enr.id

@@ -197,6 +197,35 @@ class MemoryStore:
         else:
             self._history.append(entry)
 
+    def add_history(
+        self,
+        at: dt.datetime,
+        workflow: str,
+        object_type: str,
+        record_id: str,
+        kind: str,
+        step: str | None,
+        detail: Mapping[str, Any],
+        enrollment: str | None,
+    ) -> None:
+        """`append_history` of the entry with these fields and the next `history` number."""
+        seq = self.next_seq("history")
+        if self._sink is not None:
+            entry = HistoryEntry(
+                seq=seq,
+                at=at,
+                workflow=workflow,
+                object=object_type,
+                id=record_id,
+                kind=kind,
+                step=step,
+                detail=dict(detail),
+                enrollment=enrollment,
+            )
+            self._sink(entry)
+        else:
+            self._history.add(seq, at, workflow, object_type, record_id, kind, step, detail, enrollment)
+
     def history(self, record: tuple[str, str] | None = None, workflow: str | None = None) -> Sequence[HistoryEntry]:
         return self._history.select(None if record is None else (record[0], record[1]), workflow)
 
