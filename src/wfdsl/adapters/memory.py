@@ -93,6 +93,8 @@ class MemoryCRM:
         self._actions: dict[str, Action] = {}
         self._faults: list[_Fault] = []
         self._created = 0
+        self._last_at = dt.datetime.min
+        self._last_iso = self._last_at.isoformat()
         #: Idempotency log: (key, action) for every action actually performed.
         self.performed: list[tuple[str, Action]] = []
         #: What left the CRM: emails, tasks, notifications, webhooks (kind, record, args).
@@ -331,6 +333,12 @@ class MemoryCRM:
         self.performed.append((idempotency_key, action))
         return result
 
+    def _iso(self, at: dt.datetime) -> str:
+        # Actions come in runs at one time (the timers of one moment): written once.
+        if at != self._last_at or at.tzinfo is not self._last_at.tzinfo:
+            self._last_at, self._last_iso = at, at.isoformat()
+        return self._last_iso
+
     def _perform(self, action: Action) -> ActionResult:
         args = action.args
         at = action.at
@@ -370,7 +378,7 @@ class MemoryCRM:
             "kind": kind,
             "object": action.object,
             "id": action.id,
-            "at": at.isoformat(),
+            "at": self._iso(at),
             "args": public_args(args),
         }
         self.outbox.append(entry)

@@ -309,7 +309,7 @@ class Actions:
         # else the run completes the enrollment at once and `Lifecycle.end` puts it: a
         # put now would be replaced before anything could read it.
         if result.events:
-            ctx.queue.append([e if e.cause else attrs.evolve(e, cause=enr.id) for e in result.events])
+            ctx.chain([e if e.cause else attrs.evolve(e, cause=enr.id) for e in result.events])
         return Goto(enr, step.next)
 
     def _failed(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import operator
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import attrs
@@ -177,6 +177,9 @@ class Context:
         self.order: dict[str, int] = {}
         # Batches of events: the events one change stands for are judged together.
         self.queue: deque[list[Event]] = deque()
+        #: Whether some workflow looks at events of a type (the dispatcher's index; set
+        #: by the engine with each set of plans).
+        self.hears: Callable[[str], bool] = lambda event_type: True
         # (workflow, object, id) an event trigger fired for in the batch being dispatched
         self.triggered: set[tuple[str, str, str]] = set()
         self._criteria_cache: dict[int, tuple[Any, Predicate]] = {}
@@ -314,9 +317,19 @@ class Context:
 
     def emit(self, event: Event) -> None:
         """An event the engine itself produces: kept in the CRM's event history, then dispatched."""
-        batch = list(self.crm.observe(event))
-        if batch:
-            self.queue.append(batch)
+        self.chain(self.crm.observe(event))
+
+    def chain(self, batch: Sequence[Event]) -> None:
+        """Queue a batch of events for dispatch. Unobserved, a batch that no workflow
+        looks at is dropped here, as the dispatcher would drop it (the `email.sent` of
+        every email sent, most often): nothing is queued, nothing drained."""
+        if not batch:
+            return
+        if self.observer is None:
+            hears = self.hears
+            if not any(hears(event.type) for event in batch):
+                return
+        self.queue.append(list(batch))
 
     def set_timer(self, key: str, due: dt.datetime, kind: str, workflow: str, enrollment: str | None = None) -> None:
         self.store.set_timer(

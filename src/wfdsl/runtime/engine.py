@@ -152,7 +152,8 @@ class Engine:
         ctx.plans = {}
         for plan in workflows:
             ctx.plans[plan.name] = compile_plan(ctx, plan)
-        self._dispatcher.index = Index(ctx.plans)
+        self._dispatcher.index = index = Index(ctx.plans)
+        ctx.hears = index.hears
         if isinstance(ctx.crm, ReadAware):  # a remote CRM reads only what the workflows use
             ctx.crm.prepare(crm_reads(workflows))
 
