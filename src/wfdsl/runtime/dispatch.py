@@ -63,9 +63,9 @@ class Dispatcher:
             )
             self.drain()
             return
-        with ctx.store.transaction():
-            ctx.triggered.clear()
-            self._enroll(workflow, object_type, record_id, None)
+        # No block of its own, as a dispatched batch has: the caller's block
+        # (`Engine.enroll`) holds just this enrollment, and a failure undoes it as well.
+        self._enroll(workflow, object_type, record_id, None)
         self.drain(processed=1)
 
     def drain(self, *, processed: int = 0) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from types import MappingProxyType
 from typing import Any
 
 from wfdsl.runtime.protocols import CRMAdapter, Record, StateStore
@@ -24,10 +26,6 @@ CONVERTED_FACT = "converted"
 RECORD_ID_PROPERTY = "hs_object_id"
 
 
-_NONE: Mapping[Any, Any] = {}
-_NO_EVENTS: list[tuple[str, dt.datetime, Mapping[str, Any]]] = []
-_NO_FACTS: frozenset[tuple[str, str]] = frozenset()
-
 _FACTS_OF = {"workflow.enrolled": (ENROLLED_FACT,), "workflow.goal_met": (GOAL_FACT, CONVERTED_FACT)}
 
 
@@ -36,6 +34,14 @@ class RecordFacts:
 
     #: True for the facts of the record as it was before a change (`before`).
     is_before = False
+    # What `before` overrides; the facts of a record as it is (the common case: built
+    # for every enrollment and branch) read these shared empty ones, never written to.
+    _overrides: Mapping[tuple[str, str], Any] = MappingProxyType({})
+    _lists: Mapping[str, bool] = MappingProxyType({})
+    _hidden: Sequence[tuple[str, dt.datetime, Mapping[str, Any]]] = ()
+    _unfacts: AbstractSet[tuple[str, str]] = frozenset()
+    # Associated records read so far, by object type (made on the first).
+    _related: dict[str, Record | None] | None = None
 
     def __init__(
         self,
@@ -46,9 +52,6 @@ class RecordFacts:
         now: dt.datetime,
         tz: dt.tzinfo,
         received: bool | None = None,
-        overrides: Mapping[tuple[str, str], Any] | None = None,
-        list_overrides: Mapping[str, bool] | None = None,
-        hidden_events: Sequence[tuple[str, dt.datetime, Mapping[str, Any]]] = (),
     ) -> None:
         self.crm = crm
         self.store = store
@@ -56,18 +59,6 @@ class RecordFacts:
         self.now = now
         self.tz = tz
         self.received = received
-        # The facts of a record as it is (no overrides, the common case: built for
-        # every enrollment and branch) share the empty ones below, never written to.
-        self._overrides: Mapping[tuple[str, str], Any] = dict(overrides) if overrides else _NONE
-        self._lists: Mapping[str, bool] = dict(list_overrides) if list_overrides else _NONE
-        self._hidden = list(hidden_events) if hidden_events else _NO_EVENTS
-        # The facts these events wrote did not exist before them.
-        self._unfacts: frozenset[tuple[str, str]] | set[tuple[str, str]] = (
-            {(fact, str(data.get("workflow"))) for kind, _, data in self._hidden for fact in _FACTS_OF.get(kind, ())}
-            if self._hidden
-            else _NO_FACTS
-        )
-        self._related: dict[str, Record | None] | None = None
 
     def before(
         self,
@@ -77,18 +68,15 @@ class RecordFacts:
     ) -> RecordFacts:
         """The same record as it was before a change: some values as they were, some
         list memberships flipped back, some events not yet happened."""
-        facts = RecordFacts(
-            self.crm,
-            self.store,
-            self.record,
-            now=self.now,
-            tz=self.tz,
-            received=self.received,
-            overrides=overrides,
-            list_overrides=list_overrides,
-            hidden_events=hidden_events,
-        )
+        facts = RecordFacts(self.crm, self.store, self.record, now=self.now, tz=self.tz, received=self.received)
         facts.is_before = True
+        facts._overrides = dict(overrides)
+        facts._lists = dict(list_overrides)
+        facts._hidden = hidden = list(hidden_events)
+        # The facts these events wrote did not exist before them.
+        facts._unfacts = {
+            (fact, str(data.get("workflow"))) for kind, _, data in hidden for fact in _FACTS_OF.get(kind, ())
+        }
         return facts
 
     def _target(self, object_type: str) -> Record | None:
@@ -103,11 +91,12 @@ class RecordFacts:
         return related[object_type]
 
     def value(self, object_type: str, prop: str) -> object | None:
-        key = (object_type, prop)
-        if key in self._overrides:
-            before: object | None = self._overrides[key]
-            return before
-        target = self._target(object_type)
+        if self.is_before:
+            key = (object_type, prop)
+            if key in self._overrides:
+                before: object | None = self._overrides[key]
+                return before
+        target = self.record if object_type == self.record.object else self._target(object_type)
         if target is None:
             return None
         found: object | None = target.properties.get(prop)
