@@ -194,16 +194,19 @@ class MemoryCRM:
         self, event_type: str, object_type: str, record_id: str, at: dt.datetime, data: Mapping[str, Any]
     ) -> None:
         """Keep an event in the record's event history (`EventKeeper`)."""
-        if self._kept_events is None or event_type in self._kept_events:
-            entry = (event_type, at, self._data(data))
-            key = (object_type, record_id)
-            kept = self._events.get(key)
-            if kept is None:
-                self._events[key] = entry
-            elif isinstance(kept, tuple):
-                self._events[key] = [kept, entry]
-            else:
-                kept.append(entry)
+        wanted = self._kept_events
+        if wanted is not None and event_type not in wanted:
+            return
+        entry = (event_type, at, self._data(data))
+        key = (object_type, record_id)
+        events = self._events
+        kept = events.get(key)
+        if kept is None:
+            events[key] = entry
+        elif isinstance(kept, tuple):
+            events[key] = [kept, entry]
+        else:
+            kept.append(entry)
 
     def _data(self, data: Mapping[str, Any]) -> Mapping[str, Any]:
         """A copy of an event's data, shared with every equal one kept before."""

@@ -66,7 +66,8 @@ class Dispatcher:
         # No block of its own, as a dispatched batch has: the caller's block
         # (`Engine.enroll`) holds just this enrollment, and a failure undoes it as well.
         self._enroll(workflow, object_type, record_id, None)
-        self.drain(processed=1)
+        if ctx.queue:  # the events the enrollment set off that some workflow hears
+            self.drain(processed=1)
 
     def drain(self, *, processed: int = 0) -> None:
         """Dispatch the queued batches (`processed`: how many this input dispatched already)."""
