@@ -60,7 +60,8 @@ def file_span(text: str, path: str) -> Span:
 
 #: Strings, comments, braces and the word `workflow`: enough to find blocks
 #: without parsing (recovery's block starts, the innermost open block).
-BLOCK_SCAN = re.compile(r'"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[{}]|\bworkflow\b')
+#: Patterns used only after a syntax error are compiled then (`re.compile` keeps them).
+BLOCK_SCAN = r'"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[{}]|\bworkflow\b'
 
 
 _TERMINAL_WORDS: dict[str, str] = {
@@ -161,8 +162,8 @@ _CONTEXT_WORDS: dict[tuple[str, ...], str] = {
     ("on",): "an event like `form.submitted`, or `schedule`",
 }
 
-_YEAR = re.compile(r"[0-9]{4}")
-_WORD_TOKEN = re.compile(
+_YEAR = r"[0-9]{4}"
+_WORD_TOKEN = (
     r'"(?:[^"\\\n]|\\.)*"|#[^\n]*'
     r"|[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}(?::[0-9]{2})?)?"  # dates, date-times
     r"|[0-9]{1,2}:[0-9]{2}"  # times of day
@@ -245,7 +246,7 @@ def _describe_found(token: Token) -> str:
 def _previous_words(text: str, pos: int) -> list[str]:
     """The last few tokens before `pos` on the text (comments skipped)."""
     start = text.rfind("\n", 0, max(0, pos - 400)) + 1  # whole lines: strings stay whole
-    words = [w for w in _WORD_TOKEN.findall(text, start, pos) if not w.startswith("#")]
+    words = [w for w in re.compile(_WORD_TOKEN).findall(text, start, pos) if not w.startswith("#")]
     return words[-3:]
 
 
@@ -266,7 +267,7 @@ def _context_phrase(previous: list[str], expected: set[str]) -> str | None:
     return None
 
 
-_LEADING_SPACE = re.compile(r"\s*")
+_LEADING_SPACE = r"\s*"
 
 
 def _open_block(text: str, pos: int) -> tuple[str, int] | None:
@@ -274,8 +275,8 @@ def _open_block(text: str, pos: int) -> tuple[str, int] | None:
     stack: list[int] = []
     # A block parsed alone is padded with the whitespace of the text before it; skipping
     # that keeps the scan to the block (else many broken blocks cost quadratic time).
-    skip = _LEADING_SPACE.match(text).end()  # type: ignore[union-attr]
-    for match in BLOCK_SCAN.finditer(text, min(skip, pos), pos):
+    skip = re.compile(_LEADING_SPACE).match(text).end()  # type: ignore[union-attr]
+    for match in re.compile(BLOCK_SCAN).finditer(text, min(skip, pos), pos):
         token = match.group()
         if token == "{":
             stack.append(match.start())
@@ -346,7 +347,7 @@ def describe_error(error: UnexpectedInput, text: str, path: str, keywords: Mappi
             hint = "this `}` has no open block to close; remove it"
         elif str(token) == "=" and previous and previous[-1] == "=":
             hint = "compare with a single `=`"
-        elif token.type == "NUMBER" and str(token).startswith("-") and previous and _YEAR.fullmatch(previous[-1]):
+        elif token.type == "NUMBER" and str(token).startswith("-") and previous and re.fullmatch(_YEAR, previous[-1]):
             hint = "write a date with a two-digit month and day: `2027-01-05`"
         elif token.type == "NAME" and (guess := _closest_word(str(token), expected)):
             hint = f"did you mean `{guess}`?"

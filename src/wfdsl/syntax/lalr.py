@@ -33,8 +33,9 @@ class Rejected(Exception):
 #: A reduction: the children, their bounds (start line, column, end line, column) and a context in, a value out.
 Reduction = Callable[[list[Any], Any, Any], Any]
 
-#: A rule by its number: the symbol it makes, how many it is made of, and its reduction.
-Rule = tuple[str, int, Reduction]
+#: A rule by its number: the symbol it makes, how many it is made of, its reduction, and
+#: whether that reduction is the rule's one child as it is (`?criteria: and_expr`).
+Rule = tuple[str, int, Reduction, bool]
 
 _IGNORED = frozenset(tables.IGNORE)
 _COMMENT = next(i for i, row in enumerate(tables.TERMINALS) if row[0] == "COMMENT")
@@ -177,7 +178,9 @@ def parse(text: str, rules: Mapping[int, Rule], context: Any, comments: list[Tok
                 continue
             if keywords is not None:
                 kind = keywords.get(value, kind)
-            token: Token | None = Token(kind, value, start_line, column, line, pos - line_start + 1)
+            end_column = pos - line_start + 1
+            token: Token | None = Token(kind, value, start_line, column, line, end_column)
+            place = (start_line, column, line, end_column)
         else:
             kind = "$END"
             token = None
@@ -191,10 +194,18 @@ def parse(text: str, rules: Mapping[int, Rule], context: Any, comments: list[Tok
                     raise Rejected
                 states.append(action)
                 values.append(token)
-                bounds.append((token.line, token.column, token.end_line, token.end_column))
+                bounds.append(place)
                 state = action
                 break
-            origin, size, reduce = rules[-1 - action]
+            origin, size, reduce, passes = rules[-1 - action]
+            if size == 1:  # in place: the child's bounds are the rule's
+                if not passes:
+                    values[-1] = reduce([values[-1]], bounds[-1], context)
+                state = states[-1] = actions[states[-2]][origin]  # type: ignore[index]
+                if token is None and state == tables.END:
+                    return values[-1]
+                continue
+            extent: tuple[int, int, int, int] | None
             if size:
                 children = values[-size:]
                 spans = bounds[-size:]

@@ -31,7 +31,7 @@ from wfdsl.syntax.grammar import grammar_path as grammar_path
 from wfdsl.syntax.grammar import grammar_text as grammar_text
 from wfdsl.syntax.grammar import load_parser
 from wfdsl.syntax.recovery import block_starts, parse_blockwise
-from wfdsl.syntax.reductions import building, decode_shape, install_reducers, make_reduce
+from wfdsl.syntax.reductions import building, decode_shape, install_reducers, make_reduce, passes_through
 from wfdsl.syntax.screen import CONTROL, control_problems, long_number_problem, nesting_problem, not_nesting_problem
 from wfdsl.syntax.tokens import Token
 
@@ -51,7 +51,7 @@ class _Rules(dict[int, lalr.Rule]):
 
     def __missing__(self, number: int) -> lalr.Rule:
         shape = decode_shape(tables.RULES[number])
-        rule = self[number] = (shape[0], shape[1], make_reduce(shape))
+        rule = self[number] = (shape[0], shape[1], make_reduce(shape), passes_through(shape))
         return rule
 
 
@@ -225,7 +225,7 @@ def expected_terminals(text: str) -> frozenset[str] | None:
     return frozenset({"WORKFLOW"})
 
 
-_ALTERNATIVES = re.compile(r"^\(\?:([A-Za-z_|]+)\)(?:\(\?!.*\))?$")
+_ALTERNATIVES = r"^\(\?:([A-Za-z_|]+)\)(?:\(\?!.*\))?$"
 
 
 def terminal_words(terminal: str) -> tuple[str, ...]:
@@ -245,7 +245,7 @@ def terminal_words(terminal: str) -> tuple[str, ...]:
         return ()
     if pattern.type == "str":
         return (str(pattern.value),)
-    found = _ALTERNATIVES.match(str(pattern.value))
+    found = re.match(_ALTERNATIVES, str(pattern.value))
     return tuple(found.group(1).split("|")) if found else ()
 
 

@@ -17,14 +17,15 @@ from wfdsl.syntax.errors import BLOCK_SCAN, SyntaxProblem
 #: Parses one text (a whole file or one padded block); raises `SyntaxProblem`.
 ParseOne = Callable[[str, str], tuple[list[n.Workflow], list[n.Comment]]]
 
-_BLOCK_START = re.compile(r'[ \t]*workflow\s*"')
+_BLOCK_START = r'[ \t]*workflow\s*"'
 
 
 def block_starts(text: str) -> list[int]:
     """Where each workflow block of `text` starts."""
     starts: list[int] = []
     depth = 0
-    for match in BLOCK_SCAN.finditer(text):
+    block_start = re.compile(_BLOCK_START)
+    for match in re.finditer(BLOCK_SCAN, text):
         token = match.group()
         if token == "{":
             depth += 1
@@ -33,7 +34,7 @@ def block_starts(text: str) -> list[int]:
         elif token == "workflow":
             line_start = text.rfind("\n", 0, match.start()) + 1
             at_line_start = (
-                _BLOCK_START.match(text, line_start) is not None and not text[line_start : match.start()].strip()
+                block_start.match(text, line_start) is not None and not text[line_start : match.start()].strip()
             )
             if depth == 0 or at_line_start:
                 starts.append(match.start())

@@ -148,6 +148,12 @@ def make_reduce(shape: RuleShape) -> Reduce:
     return reduce
 
 
+def passes_through(shape: RuleShape) -> bool:
+    """Whether a rule of `shape` reduces to its one child as it is (`?criteria: and_expr`)."""
+    _origin, size, _name, include, trailing, _inline, expand1 = shape
+    return expand1 and size == 1 and include == ((0, False, 0),) and not trailing
+
+
 def _plain_reduce(kept: tuple[int, ...], size: int, inline: bool, expand1: bool, method: Any) -> Reduce:
     """The reduction of a rule that keeps some children as they are (no placeholders, nothing
     inlined): most rules, made without the general filter's steps."""
