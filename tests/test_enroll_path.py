@@ -48,6 +48,18 @@ GUARDED = """workflow "Guarded" {
 }
 """
 
+WAITS = """workflow "Waits" {
+  object contact
+  enroll manually
+  steps {
+    if contact.hubspotscore >= 50 {
+      delay 1 day
+    }
+    set contact.hs_lead_status = "OPEN"
+  }
+}
+"""
+
 
 def run(text: str, observed: bool) -> tuple[Engine, MemoryCRM]:
     crm = MemoryCRM()
@@ -63,6 +75,7 @@ def run(text: str, observed: bool) -> tuple[Engine, MemoryCRM]:
     for rid in (*scores, "c6", "c1", "missing"):  # c1 again: already enrolled
         e.enroll(first, ("contact", rid), at=T0)
     e.enroll("Nope", ("contact", "c1"), at=T0)
+    e.run_due(T0 + dt.timedelta(days=2))
     return e, crm
 
 
@@ -83,7 +96,7 @@ def outcome(e: Engine, crm: MemoryCRM) -> dict[str, Any]:
 
 
 def test_enrolling_by_hand_unobserved_is_what_an_observer_sees() -> None:
-    for text in (MINIMAL, MINIMAL + AFTER, GUARDED):
+    for text in (MINIMAL, MINIMAL + AFTER, GUARDED, WAITS):
         quick, observed = outcome(*run(text, False)), outcome(*run(text, True))
         assert quick == observed
         assert quick["events"]["c1"][0][1]  # `workflow.enrolled` kept in the CRM's history
@@ -103,3 +116,19 @@ def test_workflow_enrolled_is_dispatched_only_when_a_workflow_listens() -> None:
     ]
     e, crm = run(MINIMAL, True)
     assert e._dispatcher.enroller.keeper is None  # an observer sees every event
+
+
+def test_a_new_enrollment_is_given_to_the_store_when_its_first_run_waits_and_never_changed_after() -> None:
+    crm = MemoryCRM()
+    crm.add_record("contact", "c1", {"hubspotscore": 75}, at=T0)
+    store = MemoryStore()
+    e = Engine(plans(WAITS), crm, store, VirtualClock(T0))
+    e.activate("Waits")
+    e.enroll("Waits", ("contact", "c1"), at=T0)
+    (held,) = store.enrollments_of("contact", "c1")
+    assert (held.status, held.step, held.phase) == ("active", "steps.0.then.0", "after")
+    assert store.count_timers() == 1
+    e.run_due(T0 + dt.timedelta(days=3))
+    assert (held.status, held.step) == ("active", "steps.0.then.0")  # replaced in the store, not changed
+    (done,) = store.enrollments_of("contact", "c1")
+    assert done.status == "completed" and done.id == held.id

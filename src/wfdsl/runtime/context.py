@@ -252,12 +252,14 @@ class Context:
 
     # ------------------------------------------------------------ the enrollment being run
 
-    def run_starts(self, enr: Enrollment) -> tuple[str | None, Enrollment | None]:
+    def run_starts(self, enr: Enrollment, *, new: bool = False) -> tuple[str | None, Enrollment | None]:
         """`Steps.run` begins running `enr`; returns what `run_ends` restores. Watched by
-        an observer (which may keep the enrollments it is shown), nothing is owned."""
+        an observer (which may keep the enrollments it is shown), nothing is owned. A
+        `new` enrollment (not yet handed to the store) is owned from the start."""
         before = (self.running, self._own)
-        self.running = enr.id if self.observer is None else None
-        self._own = None
+        unobserved = self.observer is None
+        self.running = enr.id if unobserved else None
+        self._own = enr if new and unobserved else None
         return before
 
     def run_ends(self, before: tuple[str | None, Enrollment | None]) -> None:
@@ -276,6 +278,11 @@ class Context:
         if enr.id == self.running:
             self._own = copy
         return copy
+
+    def owns(self, enr: Enrollment) -> bool:
+        """Whether `enr` is the run's own copy (see `change`): the enrollment as it now
+        stands, whatever the store was given before (a new one: nothing yet)."""
+        return enr is self._own
 
     def put(self, enr: Enrollment) -> None:
         """Hand an enrollment to the store (from then on `change` copies it again)."""

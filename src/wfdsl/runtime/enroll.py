@@ -170,7 +170,12 @@ class Enroller:
             anchor=None if anchor is None else anchor.isoformat(),
             caused_by=cause,
         )
-        store.put_enrollment(enr)
+        # Unobserved, the new enrollment is its first run's own until the run hands it
+        # to the store (as every run ends by doing): the run changes it in place rather
+        # than copying it at its first step. An observer may keep what it is shown.
+        new = ctx.observer is None
+        if not new:
+            store.put_enrollment(enr)
         store.add_stat(name, "enrolled", 1)
         store.add_stat(name, "active", 1)
         store.add_fact(ENROLLED_FACT, name, obj, rid, ctx.now)
@@ -182,7 +187,7 @@ class Enroller:
             )
         else:
             keeper.keep_event("workflow.enrolled", obj, rid, ctx.now, {"workflow": name})
-        self.steps.run(enr)
+        self.steps.run(enr, new=new)
         return enr
 
     def _refusal(

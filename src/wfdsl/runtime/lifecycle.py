@@ -99,7 +99,7 @@ class Lifecycle:
         """Stop an active enrollment (`completed` or `unenrolled`), recorded as `kind`."""
         ctx = self.ctx
         store = ctx.store
-        current = store.enrollment(enr.id) or enr
+        current = enr if ctx.owns(enr) else store.enrollment(enr.id) or enr
         if current.status != "active":
             return
         store.cancel_timer(enr.id)

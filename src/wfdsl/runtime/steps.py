@@ -39,13 +39,14 @@ class Steps:
         self.lifecycle = lifecycle
         self.actions = actions
 
-    def run(self, enr: Enrollment) -> None:
-        """Run an enrollment from where it stands until it waits or ends."""
+    def run(self, enr: Enrollment, *, new: bool = False) -> None:
+        """Run an enrollment from where it stands until it waits or ends (`new`: one the
+        store has not been given yet; every run ends by giving it)."""
         compiled = self.ctx.plans.get(enr.workflow)
         if compiled is None:
             return
         ctx = self.ctx
-        before = ctx.run_starts(enr)
+        before = ctx.run_starts(enr, new=new)
         try:
             self._run(enr, compiled)
         finally:
