@@ -20,6 +20,8 @@ it stores each field through its slot's own setter, as the classes refuse
 
 from __future__ import annotations
 
+import functools
+import types
 from collections.abc import Callable
 from typing import Any, TypeVar, dataclass_transform, overload
 
@@ -92,15 +94,27 @@ def _make_init(cls: type) -> Callable[..., None]:
     names: tuple[str, ...] = cls.__dict__["_fields"]
     defaults: dict[str, Any] = cls.__dict__["_defaults"]
     slots = {name: klass.__dict__[name] for klass in cls.__mro__ for name in klass.__dict__.get("__slots__", ())}
-    params = [f"{name}=_defaults[{name!r}]" if name in defaults else name for name in names]
-    body = "".join(f"\n    _set_{name}(self, {name})" for name in names) or "\n    pass"
-    source = f"def __init__(self, *, {', '.join(params)}):{body}" if names else f"def __init__(self):{body}"
-    namespace: dict[str, Any] = {f"_set_{name}": slots[name].__set__ for name in names}
-    namespace["_defaults"] = defaults
-    exec(compile(source, f"<frozen {cls.__name__}>", "exec"), namespace)
-    init: Callable[..., None] = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    # The code of an `__init__` with as many fields, its parameters renamed to these
+    # (compiling one per class cost more than the rest of making the class).
+    qualname = f"{cls.__qualname__}.__init__"
+    code = _init_code(len(names)).replace(co_varnames=("self", *names), co_qualname=qualname)
+    setters = {f"_set{i}": slots[name].__set__ for i, name in enumerate(names)}
+    init = types.FunctionType(code, setters, "__init__")
+    init.__kwdefaults__ = dict(defaults) or None
+    init.__qualname__ = qualname
     return init
+
+
+@functools.cache
+def _init_code(count: int) -> types.CodeType:
+    """The code of `__init__(self, *, _0, …)` storing each argument through the setter `_set0`, …"""
+    params = "".join(f", _{i}" for i in range(count))
+    body = "".join(f"\n    _set{i}(self, _{i})" for i in range(count)) or "\n    pass"
+    namespace: dict[str, Any] = {}
+    source = f"def __init__(self, *{params}):{body}" if count else f"def __init__(self):{body}"
+    exec(compile(source, "<frozen>", "exec"), namespace)
+    code: types.CodeType = namespace["__init__"].__code__
+    return code
 
 
 def _values(self: Any) -> tuple[Any, ...]:

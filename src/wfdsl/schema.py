@@ -443,6 +443,25 @@ def load_lint_settings(start: str | Path | None = None, *, config: str | Path | 
     return lint_settings_from_config(table, str(path), prefix=_prefix(path))
 
 
+def load_config(start: str | Path | None = None) -> tuple[Schema, LintSettings]:
+    """`load_schema(start)` and `load_lint_settings(start)` from one search and one read
+    of the config file (what `wfdsl lint` needs).
+
+    >>> schema, settings = load_config("/")
+    >>> schema.is_builtin, settings
+    (True, LintSettings(select=(), ignore=(), strict=False))
+    """
+    found = find_config(Path.cwd() if start is None else start)
+    if found is None:
+        return BUILTIN, LintSettings()
+    path, table = found
+    prefix = _prefix(path)
+    return (
+        schema_from_config(table, str(path), prefix=prefix),
+        lint_settings_from_config(table, str(path), prefix=prefix),
+    )
+
+
 def lint_settings_from_config(table: Mapping[str, Any], source: str, *, prefix: str = "") -> LintSettings:
     """LintSettings from a parsed config table; rule names or codes are checked."""
     raw = table.get("lint", {})

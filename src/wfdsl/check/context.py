@@ -163,10 +163,15 @@ class _Walk:
         record_where: dict[type[n.Node], list[int]] = {}
         event = n.EventRef
         node_class = n.Node
-        # (node, below an event reference); children pushed in reverse, so popped in order.
-        stack: list[tuple[n.Node, bool]] = [(workflow, False)]
+        # Children are pushed in reverse, so popped in order. Below an event reference a
+        # `None` is pushed first: popping it leaves the event's subtree.
+        stack: list[n.Node | None] = [workflow]
+        inside = 0
         while stack:
-            node, inside = stack.pop()
+            node = stack.pop()
+            if node is None:
+                inside -= 1
+                continue
             kind = node.__class__
             found = where.get(kind)
             if found is None:
@@ -181,14 +186,16 @@ class _Walk:
                 else:
                     found.append(len(record))
                 record.append(node)
-                inside = kind is event
-            below: list[tuple[n.Node, bool]] = []
+            if kind is event:
+                inside += 1
+                stack.append(None)
+            below: list[n.Node] = []
             for name in kind._child_fields:
                 value = getattr(node, name)
-                if isinstance(value, node_class):
-                    below.append((value, inside))
-                elif isinstance(value, tuple):
-                    below.extend([(item, inside) for item in value if isinstance(item, node_class)])
+                if isinstance(value, tuple):
+                    below.extend([item for item in value if isinstance(item, node_class)])
+                elif isinstance(value, node_class):
+                    below.append(value)
             below.reverse()
             stack.extend(below)
         self.every = tuple(every)

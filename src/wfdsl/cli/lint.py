@@ -17,8 +17,8 @@ from wfdsl.schema import (
     LintSettings,
     Schema,
     find_config,
+    load_config,
     load_lint_settings,
-    load_schema,
     load_schema_file,
     search_dirs,
 )
@@ -281,7 +281,7 @@ def _config(paths: tuple[str, ...], stdin_filename: str | None, config: str | No
         start = _start(paths, stdin_filename)
         if paths != ("-",):
             _warn_other_configs(start, paths[1:])
-        return load_schema(start), load_lint_settings(start)
+        return load_config(start)
     except ConfigError as error:
         fail(f"bad configuration: {error}")
     raise AssertionError("unreachable")
