@@ -47,8 +47,17 @@ def micros(value: dt.datetime) -> int:
     return number
 
 
+_last_from_micros: tuple[int | None, dt.datetime] = (None, EPOCH)
+
+
 def from_micros(value: int) -> dt.datetime:
-    return EPOCH + dt.timedelta(microseconds=value)
+    global _last_from_micros
+    last = _last_from_micros
+    if last[0] == value:
+        return last[1]  # timers read in a batch are often due at one moment
+    moment = EPOCH + dt.timedelta(microseconds=value)
+    _last_from_micros = (value, moment)
+    return moment
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})

@@ -210,6 +210,14 @@ def _dead(row: Sequence[Any]) -> DeadLetter:
 
 _HISTORY_COLUMNS = "seq, at, workflow, object, id, kind, step, detail, enrollment"
 _INSERT_HISTORY = f"INSERT INTO history ({_HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+#: Rows per statement where a batch writes many: history rows by a multi-row INSERT
+#: (a statement has its own start, end and update of the AUTOINCREMENT counter, per
+#: statement, not per row), popped timers by a DELETE of a list of keys.
+_CHUNK = 64
+_INSERT_HISTORY_CHUNK = f"INSERT INTO history ({_HISTORY_COLUMNS}) VALUES " + ", ".join(
+    ["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * _CHUNK
+)
+_DELETE_TIMERS_CHUNK = "DELETE FROM timers WHERE key IN (" + ", ".join(["?"] * _CHUNK) + ")"
 _PUT_ENROLLMENT = (
     "INSERT INTO enrollments (id, workflow, object, record, status, ended, data) "
     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
@@ -386,9 +394,14 @@ class SQLiteBase:
 
     def _flush_timers(self) -> None:
         if self._popped:
-            keys = [(key,) for key in self._popped]
+            keys = list(self._popped)
             self._popped.clear()
-            self._w().executemany("DELETE FROM timers WHERE key = ?", keys)
+            conn = self._w()
+            whole = len(keys) - len(keys) % _CHUNK
+            for start in range(0, whole, _CHUNK):
+                conn.execute(_DELETE_TIMERS_CHUNK, keys[start : start + _CHUNK])
+            if whole < len(keys):
+                conn.executemany("DELETE FROM timers WHERE key = ?", [(key,) for key in keys[whole:]])
 
     def _flush_enrollments(self) -> None:
         if not self._dirty:
@@ -434,7 +447,13 @@ class SQLiteBase:
         if self._history_rows:
             rows = self._history_rows
             self._history_rows = []
-            self._w().executemany(_INSERT_HISTORY, rows)
+            conn = self._w()
+            # In order, so the rows are numbered (`n`) as they were appended.
+            whole = len(rows) - len(rows) % _CHUNK
+            for start in range(0, whole, _CHUNK):
+                conn.execute(_INSERT_HISTORY_CHUNK, [v for row in rows[start : start + _CHUNK] for v in row])
+            if whole < len(rows):
+                conn.executemany(_INSERT_HISTORY, rows[whole:])
 
     def _flush_stats(self) -> None:
         deltas = [(w, f, d) for (w, f), d in self._stat_deltas.items() if d]
