@@ -216,6 +216,35 @@ class SQLiteRecords(SQLiteBase):
         else:
             self._conn.execute(_INSERT_HISTORY, row)
 
+    def add_history(
+        self,
+        at: dt.datetime,
+        workflow: str,
+        object_type: str,
+        record_id: str,
+        kind: str,
+        step: str | None,
+        detail: Mapping[str, Any],
+        enrollment: str | None,
+    ) -> None:
+        """`append_history` of the entry with these fields and the next `history` number
+        (the engine's `HistoryColumns`): the row without a `HistoryEntry` in between."""
+        row = (
+            self.next_seq("history"),
+            micros(at),
+            workflow,
+            object_type,
+            record_id,
+            kind,
+            step,
+            detail_text(detail),
+            enrollment,
+        )
+        if self._depth:
+            self._history_rows.append(row)
+        else:
+            self._conn.execute(_INSERT_HISTORY, row)
+
     def history(self, record: tuple[str, str] | None = None, workflow: str | None = None) -> Sequence[HistoryEntry]:
         clauses: list[str] = []
         params: list[Any] = []
