@@ -17,7 +17,6 @@ history entry, build a record's facts, emit an event, set a timer).
 from __future__ import annotations
 
 import datetime as dt
-import operator
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -51,17 +50,38 @@ Predicate = Callable[[Any], bool]
 T = TypeVar("T")
 
 _ENROLLMENT_FIELDS = tuple(field.name for field in attrs.fields(Enrollment))
-_enrollment_values = operator.attrgetter(*_ENROLLMENT_FIELDS)
 _set_field = object.__setattr__
 
 
+def _copier() -> Callable[[Enrollment], Enrollment]:
+    """A function copying an enrollment field by field, written out for `Enrollment`'s
+    fields as attrs writes its `__init__` (the class has no validators or converters):
+    the copy `evolve` makes on every step, without building the keywords for
+    `Enrollment(**fields)` and taking them apart again."""
+    lines = ["def copy(enr):", "    new = make(Enrollment)"]
+    lines += [f"    put(new, {name!r}, enr.{name})" for name in _ENROLLMENT_FIELDS]
+    lines.append("    return new")
+    namespace: dict[str, Any] = {"make": object.__new__, "put": _set_field, "Enrollment": Enrollment}
+    exec("\n".join(lines), namespace)  # the text is made above from the class's own field names
+    copy: Callable[[Enrollment], Enrollment] = namespace["copy"]
+    return copy
+
+
+_copy = _copier()
+
+
 def evolve(enr: Enrollment, **changes: Any) -> Enrollment:
-    """`attrs.evolve` for enrollments, which every step copies: the same new instance
-    (built by the class's own `__init__`), its fields read and paired in C rather
-    than one `getattr` at a time, without attrs' per-call look at the class."""
-    values = dict(zip(_ENROLLMENT_FIELDS, _enrollment_values(enr), strict=True))
-    values.update(changes)
-    return Enrollment(**values)
+    """`attrs.evolve` for enrollments: a new instance with every field of `enr` but
+    those in `changes`, which must be field names."""
+    new = _copy(enr)
+    for name, value in changes.items():
+        if name not in _FIELD_SET:
+            raise TypeError(f"Enrollment has no field {name!r}")
+        _set_field(new, name, value)
+    return new
+
+
+_FIELD_SET = frozenset(_ENROLLMENT_FIELDS)
 
 
 @attrs.define

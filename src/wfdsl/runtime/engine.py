@@ -314,18 +314,22 @@ class Engine:
         self.firing = None
         fired = 0
         done = False
+        per_commit = max(1, batch)
+        fire, drain, queue = self._timers.fire, self._dispatcher.drain, ctx.queue
         while not done:
             try:
                 with store.transaction():
-                    for _ in range(max(1, batch)):
+                    for _ in range(per_commit):
                         timer = store.pop_due(limit)
                         if timer is None:
                             done = True
                             break
-                        ctx.now = max(ctx.now, timer.due)
+                        if timer.due > ctx.now:
+                            ctx.now = timer.due
                         self.firing = timer
-                        self._timers.fire(timer)
-                        self._dispatcher.drain()
+                        fire(timer)
+                        if queue:  # events some workflow looks at (see `Context.chain`)
+                            drain()
                         self.firing = None
                         fired += 1
             except BaseException:

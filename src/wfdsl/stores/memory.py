@@ -154,11 +154,13 @@ class MemoryStore:
             heapq.heappop(heap)
 
     def pop_due(self, now: dt.datetime) -> Timer | None:
-        self._clean_top()
-        if not self._heap or self._heap[0][0] > now:
+        heap, timers = self._heap, self._timers
+        while heap and timers.get(heap[0][2]) is not heap[0]:  # `_clean_top`, once per timer fired
+            heapq.heappop(heap)
+        if not heap or heap[0][0] > now:
             return None
-        row = heapq.heappop(self._heap)
-        del self._timers[row[2]]
+        row = heapq.heappop(heap)
+        del timers[row[2]]
         return _timer(row)
 
     def next_due(self) -> dt.datetime | None:
@@ -209,7 +211,8 @@ class MemoryStore:
         enrollment: str | None,
     ) -> None:
         """`append_history` of the entry with these fields and the next `history` number."""
-        seq = self.next_seq("history")
+        counters = self._counters
+        seq = counters["history"] = counters.get("history", 0) + 1
         if self._sink is not None:
             entry = HistoryEntry(
                 seq=seq,
