@@ -81,10 +81,6 @@ class _Rules:
         self.path = path
         self.extents: dict[int, tuple[int, int, int, int]] = {}
 
-    @staticmethod
-    def _span(span: Span) -> Span:
-        return span
-
     def _tspan(self, token: Token) -> Span:
         return token_span(token, self.path)
 
@@ -136,33 +132,33 @@ class _ClauseRules(_Rules):
 
     def workflow(self, meta: Any, children: list[Any]) -> n.Workflow:
         name, *clauses = children
-        return n.Workflow(span=self._span(meta), name=self._string(name), clauses=tuple(clauses))
+        return n.Workflow(span=meta, name=self._string(name), clauses=tuple(clauses))
 
     def object_clause(self, meta: Any, children: list[Token]) -> n.ObjectClause:
         (name,) = children
-        return n.ObjectClause(span=self._span(meta), type=n.Name(span=self._tspan(name), value=str(name)))
+        return n.ObjectClause(span=meta, type=n.Name(span=self._tspan(name), value=str(name)))
 
     def description_clause(self, meta: Any, children: list[Token]) -> n.DescriptionClause:
-        return n.DescriptionClause(span=self._span(meta), text=self._string(children[0]))
+        return n.DescriptionClause(span=meta, text=self._string(children[0]))
 
     # -- triggers
     def enroll_manual(self, meta: Any, children: list[Any]) -> n.EnrollClause:
-        span = self._span(meta)
+        span = meta
         return n.EnrollClause(span=span, trigger=n.ManualTrigger(span=span))
 
     def enroll_filter(self, meta: Any, children: list[Any]) -> n.EnrollClause:
-        span = self._span(meta)
+        span = meta
         return n.EnrollClause(span=span, trigger=n.FilterTrigger(span=span, criteria=children[0]))
 
     def enroll_schedule(self, meta: Any, children: list[Any]) -> n.EnrollClause:
         recurrence, refinement = children
-        span = self._span(meta)
+        span = meta
         trigger = n.ScheduleTrigger(span=span, recurrence=recurrence, refinement=refinement)
         return n.EnrollClause(span=span, trigger=trigger)
 
     def enroll_event(self, meta: Any, children: list[Any]) -> n.EnrollClause:
         *events, refinement = children
-        span = self._span(meta)
+        span = meta
         trigger = n.EventTrigger(span=span, events=tuple(events), refinement=refinement)
         return n.EnrollClause(span=span, trigger=trigger)
 
@@ -170,14 +166,14 @@ class _ClauseRules(_Rules):
         return children[0]
 
     def trigger_event(self, meta: Any, children: list[Any]) -> n.TriggerEvent:
-        return n.TriggerEvent(span=self._span(meta), event=children[0], negated=False)
+        return n.TriggerEvent(span=meta, event=children[0], negated=False)
 
     def negated_event(self, meta: Any, children: list[Any]) -> n.TriggerEvent:
-        return n.TriggerEvent(span=self._span(meta), event=children[0], negated=True)
+        return n.TriggerEvent(span=meta, event=children[0], negated=True)
 
     def event_ref(self, meta: Any, children: list[Any]) -> n.EventRef:
         dotted, args = children
-        return n.EventRef(span=self._span(meta), name=dotted.text, name_span=dotted.span, criteria=args)
+        return n.EventRef(span=meta, name=dotted.text, name_span=dotted.span, criteria=args)
 
     def event_args(self, meta: Any, children: list[Any]) -> Any:
         return children[0]
@@ -185,7 +181,7 @@ class _ClauseRules(_Rules):
     def property_change(self, meta: Any, children: list[Any]) -> n.PropertyChange:
         dotted, from_value, to_value = children
         prop = n.PropertyRef(span=dotted.span, parts=tuple(dotted.text.split(".")))
-        return n.PropertyChange(span=self._span(meta), prop=prop, from_value=from_value, to_value=to_value)
+        return n.PropertyChange(span=meta, prop=prop, from_value=from_value, to_value=to_value)
 
     def change_from(self, meta: Any, children: list[Any]) -> Any:
         return children[0]
@@ -193,12 +189,12 @@ class _ClauseRules(_Rules):
     change_to = change_from
 
     def rec_daily(self, meta: Any, children: list[Token]) -> n.Daily:
-        return n.Daily(span=self._span(meta), at=self._time(children[0]))
+        return n.Daily(span=meta, at=self._time(children[0]))
 
     def rec_weekly(self, meta: Any, children: list[Token]) -> n.Weekly:
         *days, at = children
         return n.Weekly(
-            span=self._span(meta),
+            span=meta,
             days=tuple(n.Name(span=self._tspan(d), value=str(d)) for d in days),
             at=self._time(at),
         )
@@ -206,75 +202,75 @@ class _ClauseRules(_Rules):
     def rec_monthly(self, meta: Any, children: list[Token]) -> n.Monthly:
         day, at = children
         return n.Monthly(
-            span=self._span(meta),
+            span=meta,
             day=n.NumberLit(span=self._tspan(day), text=str(day)),
             at=self._time(at),
         )
 
     def rec_once(self, meta: Any, children: list[Token]) -> n.Once:
         (at,) = children
-        return n.Once(span=self._span(meta), at=n.DateTimeLit(span=self._tspan(at), text=str(at)))
+        return n.Once(span=meta, at=n.DateTimeLit(span=self._tspan(at), text=str(at)))
 
     def reenroll_every_time(self, meta: Any, children: list[Any]) -> n.ReenrollClause:
-        return n.ReenrollClause(span=self._span(meta), every_time=True)
+        return n.ReenrollClause(span=meta, every_time=True)
 
     def reenroll_on_change(self, meta: Any, children: list[Any]) -> n.ReenrollClause:
-        return n.ReenrollClause(span=self._span(meta), every_time=False, properties=tuple(children))
+        return n.ReenrollClause(span=meta, every_time=False, properties=tuple(children))
 
     # -- goal, unenroll, suppression, anchor
     def goal_clause(self, meta: Any, children: list[Any]) -> n.GoalClause:
-        return n.GoalClause(span=self._span(meta), criteria=children[0])
+        return n.GoalClause(span=meta, criteria=children[0])
 
     def unenroll_clause(self, meta: Any, children: list[Any]) -> n.UnenrollClause:
-        return n.UnenrollClause(span=self._span(meta), criteria=children[0])
+        return n.UnenrollClause(span=meta, criteria=children[0])
 
     def suppress_clause(self, meta: Any, children: list[Token]) -> n.SuppressClause:
-        return n.SuppressClause(span=self._span(meta), lists=tuple(self._string(t) for t in children))
+        return n.SuppressClause(span=meta, lists=tuple(self._string(t) for t in children))
 
     def anchor_property(self, meta: Any, children: list[Any]) -> n.AnchorClause:
         prop, annually = children
-        return n.AnchorClause(span=self._span(meta), target=prop, annually=annually is not None)
+        return n.AnchorClause(span=meta, target=prop, annually=annually is not None)
 
     def anchor_date(self, meta: Any, children: list[Any]) -> n.AnchorClause:
         date, annually = children
         return n.AnchorClause(
-            span=self._span(meta),
+            span=meta,
             target=n.DateLit(span=self._tspan(date), text=str(date)),
             annually=annually is not None,
         )
 
     # -- settings
     def settings_clause(self, meta: Any, children: list[Any]) -> n.SettingsClause:
-        return n.SettingsClause(span=self._span(meta), settings=tuple(children))
+        return n.SettingsClause(span=meta, settings=tuple(children))
 
     def set_timezone(self, meta: Any, children: list[Token]) -> n.TimezoneSetting:
-        return n.TimezoneSetting(span=self._span(meta), name=self._string(children[0]))
+        return n.TimezoneSetting(span=meta, name=self._string(children[0]))
 
     def set_execute(self, meta: Any, children: list[Any]) -> n.ExecuteSetting:
         *days, start, end = children
-        return n.ExecuteSetting(span=self._span(meta), days=tuple(days), start=self._time(start), end=self._time(end))
+        return n.ExecuteSetting(span=meta, days=tuple(days), start=self._time(start), end=self._time(end))
 
     def day_range(self, meta: Any, children: list[Token]) -> n.DayRange:
         start, _dots, end = children
-        return n.DayRange(span=self._span(meta), start=str(start), end=str(end))
+        return n.DayRange(span=meta, start=str(start), end=str(end))
 
     def day_single(self, meta: Any, children: list[Token]) -> n.Day:
-        return n.Day(span=self._span(meta), name=str(children[0]))
+        return n.Day(span=meta, name=str(children[0]))
 
     def set_pause(self, meta: Any, children: list[Token]) -> n.PauseSetting:
         return n.PauseSetting(
-            span=self._span(meta),
+            span=meta,
             dates=tuple(n.DateLit(span=self._tspan(d), text=str(d)) for d in children),
         )
 
     def set_enroll_existing(self, meta: Any, children: list[Any]) -> n.EnrollExistingSetting:
-        return n.EnrollExistingSetting(span=self._span(meta))
+        return n.EnrollExistingSetting(span=meta)
 
     def set_unenroll_unmet(self, meta: Any, children: list[Any]) -> n.UnenrollUnmetSetting:
-        return n.UnenrollUnmetSetting(span=self._span(meta))
+        return n.UnenrollUnmetSetting(span=meta)
 
     def set_on_failure(self, meta: Any, children: list[Token]) -> n.OnFailureSetting:
-        return n.OnFailureSetting(span=self._span(meta), mode=str(children[0]))
+        return n.OnFailureSetting(span=meta, mode=str(children[0]))
 
 
 class _CriteriaRules(_Rules):
@@ -282,40 +278,40 @@ class _CriteriaRules(_Rules):
 
     # -- criteria
     def or_expr(self, meta: Any, children: list[Any]) -> n.Or:
-        return n.Or(span=self._span(meta), items=tuple(children))
+        return n.Or(span=meta, items=tuple(children))
 
     def and_expr(self, meta: Any, children: list[Any]) -> n.And:
-        return n.And(span=self._span(meta), items=tuple(children))
+        return n.And(span=meta, items=tuple(children))
 
     def not_expr(self, meta: Any, children: list[Any]) -> n.Not:
-        return n.Not(span=self._span(meta), item=children[0])
+        return n.Not(span=meta, item=children[0])
 
     def compare(self, meta: Any, children: list[Any]) -> n.Compare:
         prop, op, value = children
-        return n.Compare(span=self._span(meta), prop=prop, op=op, value=value)
+        return n.Compare(span=meta, prop=prop, op=op, value=value)
 
     def cmp_op(self, meta: Any, children: list[Token]) -> str:
         return str(children[0])
 
     def is_known(self, meta: Any, children: list[Any]) -> n.IsKnown:
         prop, word = children
-        return n.IsKnown(span=self._span(meta), prop=prop, known=str(word) == "known")
+        return n.IsKnown(span=meta, prop=prop, known=str(word) == "known")
 
     def in_values(self, meta: Any, children: list[Any]) -> n.InValues:
         prop, values = children
-        return n.InValues(span=self._span(meta), prop=prop, values=values, negated=False)
+        return n.InValues(span=meta, prop=prop, values=values, negated=False)
 
     def not_in_values(self, meta: Any, children: list[Any]) -> n.InValues:
         prop, values = children
-        return n.InValues(span=self._span(meta), prop=prop, values=values, negated=True)
+        return n.InValues(span=meta, prop=prop, values=values, negated=True)
 
     def between(self, meta: Any, children: list[Any]) -> n.Between:
         prop, low, high = children
-        return n.Between(span=self._span(meta), prop=prop, low=low, high=high)
+        return n.Between(span=meta, prop=prop, low=low, high=high)
 
     def _text_match(self, op: str, meta: Any, children: list[Any]) -> n.TextMatch:
         prop, value = children
-        return n.TextMatch(span=self._span(meta), prop=prop, op=op, value=self._string(value))
+        return n.TextMatch(span=meta, prop=prop, op=op, value=self._string(value))
 
     def contains(self, meta: Any, children: list[Any]) -> n.TextMatch:
         return self._text_match("contains", meta, children)
@@ -331,23 +327,23 @@ class _CriteriaRules(_Rules):
 
     def has_ever_been(self, meta: Any, children: list[Any]) -> n.HistoryMatch:
         prop, value = children
-        return n.HistoryMatch(span=self._span(meta), prop=prop, ever=True, value=value)
+        return n.HistoryMatch(span=meta, prop=prop, ever=True, value=value)
 
     def has_never_been(self, meta: Any, children: list[Any]) -> n.HistoryMatch:
         prop, value = children
-        return n.HistoryMatch(span=self._span(meta), prop=prop, ever=False, value=value)
+        return n.HistoryMatch(span=meta, prop=prop, ever=False, value=value)
 
     def before(self, meta: Any, children: list[Any]) -> n.DateCompare:
         prop, value = children
-        return n.DateCompare(span=self._span(meta), prop=prop, op="before", value=value)
+        return n.DateCompare(span=meta, prop=prop, op="before", value=value)
 
     def after(self, meta: Any, children: list[Any]) -> n.DateCompare:
         prop, value = children
-        return n.DateCompare(span=self._span(meta), prop=prop, op="after", value=value)
+        return n.DateCompare(span=meta, prop=prop, op="after", value=value)
 
     def _relative(self, op: str, meta: Any, children: list[Any]) -> n.RelativeDate:
         prop, duration = children
-        return n.RelativeDate(span=self._span(meta), prop=prop, op=op, duration=duration)
+        return n.RelativeDate(span=meta, prop=prop, op=op, duration=duration)
 
     def within_last(self, meta: Any, children: list[Any]) -> n.RelativeDate:
         return self._relative("within_last", meta, children)
@@ -359,22 +355,22 @@ class _CriteriaRules(_Rules):
         return self._relative("more_than_ago", meta, children)
 
     def in_list(self, meta: Any, children: list[Token]) -> n.InList:
-        return n.InList(span=self._span(meta), name=self._string(children[0]))
+        return n.InList(span=meta, name=self._string(children[0]))
 
     def enrolled_in(self, meta: Any, children: list[Token]) -> n.EnrolledIn:
-        return n.EnrolledIn(span=self._span(meta), workflow=self._string(children[0]))
+        return n.EnrolledIn(span=meta, workflow=self._string(children[0]))
 
     def reached_goal(self, meta: Any, children: list[Token]) -> n.ReachedGoal:
-        return n.ReachedGoal(span=self._span(meta), workflow=self._string(children[0]))
+        return n.ReachedGoal(span=meta, workflow=self._string(children[0]))
 
     def has_event(self, meta: Any, children: list[Any]) -> n.HasEvent:
         event, within = children
-        return n.HasEvent(span=self._span(meta), event=event, negated=False, within=within)
+        return n.HasEvent(span=meta, event=event, negated=False, within=within)
 
     def has_event_count(self, meta: Any, children: list[Any]) -> n.HasEvent:
         event, count, _times, within = children
         return n.HasEvent(
-            span=self._span(meta),
+            span=meta,
             event=event,
             negated=False,
             within=within,
@@ -383,60 +379,60 @@ class _CriteriaRules(_Rules):
 
     def updated_within(self, meta: Any, children: list[Any]) -> n.Updated:
         prop, duration = children
-        return n.Updated(span=self._span(meta), prop=prop, within=duration, negated=False)
+        return n.Updated(span=meta, prop=prop, within=duration, negated=False)
 
     def not_updated_within(self, meta: Any, children: list[Any]) -> n.Updated:
         prop, duration = children
-        return n.Updated(span=self._span(meta), prop=prop, within=duration, negated=True)
+        return n.Updated(span=meta, prop=prop, within=duration, negated=True)
 
     def has_not_event(self, meta: Any, children: list[Any]) -> n.HasEvent:
         event, within = children
-        return n.HasEvent(span=self._span(meta), event=event, negated=True, within=within)
+        return n.HasEvent(span=meta, event=event, negated=True, within=within)
 
     def within(self, meta: Any, children: list[Any]) -> Any:
         return children[0]
 
     def received(self, meta: Any, children: list[Any]) -> n.Received:
-        return n.Received(span=self._span(meta))
+        return n.Received(span=meta)
 
     def prop_ref(self, meta: Any, children: list[Any]) -> n.PropertyRef:
         dotted = children[0]
         return n.PropertyRef(span=dotted.span, parts=tuple(dotted.text.split(".")))
 
     def dotted_name(self, meta: Any, children: list[Token]) -> _Dotted:
-        return _Dotted(".".join(str(t) for t in children), self._span(meta))
+        return _Dotted(".".join(str(t) for t in children), meta)
 
     # -- values
     def string(self, meta: Any, children: list[Token]) -> n.StringLit:
         return self._string(children[0])
 
     def number(self, meta: Any, children: list[Token]) -> n.NumberLit:
-        return n.NumberLit(span=self._span(meta), text=str(children[0]))
+        return n.NumberLit(span=meta, text=str(children[0]))
 
     def boolean(self, meta: Any, children: list[Token]) -> n.BoolLit:
-        return n.BoolLit(span=self._span(meta), value=str(children[0]) == "true")
+        return n.BoolLit(span=meta, value=str(children[0]) == "true")
 
     def date(self, meta: Any, children: list[Token]) -> n.DateLit:
-        return n.DateLit(span=self._span(meta), text=str(children[0]))
+        return n.DateLit(span=meta, text=str(children[0]))
 
     def time(self, meta: Any, children: list[Token]) -> n.TimeLit:
-        return n.TimeLit(span=self._span(meta), text=str(children[0]))
+        return n.TimeLit(span=meta, text=str(children[0]))
 
     def datetime(self, meta: Any, children: list[Token]) -> n.DateTimeLit:
-        return n.DateTimeLit(span=self._span(meta), text=str(children[0]))
+        return n.DateTimeLit(span=meta, text=str(children[0]))
 
     def percent(self, meta: Any, children: list[Token]) -> n.PercentLit:
-        return n.PercentLit(span=self._span(meta), text=str(children[0])[:-1])
+        return n.PercentLit(span=meta, text=str(children[0])[:-1])
 
     def list_lit(self, meta: Any, children: list[Any]) -> n.ListLit:
-        return n.ListLit(span=self._span(meta), items=tuple(children))
+        return n.ListLit(span=meta, items=tuple(children))
 
     def duration(self, meta: Any, children: list[n.DurationPart]) -> n.Duration:
-        return n.Duration(span=self._span(meta), parts=tuple(children))
+        return n.Duration(span=meta, parts=tuple(children))
 
     def duration_part(self, meta: Any, children: list[Token]) -> n.DurationPart:
         amount, unit = children
-        return n.DurationPart(span=self._span(meta), amount=str(amount), unit=_UNITS[str(unit)])
+        return n.DurationPart(span=meta, amount=str(amount), unit=_UNITS[str(unit)])
 
 
 class _StepRules(_Rules):
@@ -444,25 +440,25 @@ class _StepRules(_Rules):
 
     # -- steps
     def steps_clause(self, meta: Any, children: list[n.Block]) -> n.StepsClause:
-        return n.StepsClause(span=self._span(meta), body=children[0])
+        return n.StepsClause(span=meta, body=children[0])
 
     def block(self, meta: Any, children: list[Any]) -> n.Block:
-        return n.Block(span=self._span(meta), steps=tuple(children))
+        return n.Block(span=meta, steps=tuple(children))
 
     def delay(self, meta: Any, children: list[Any]) -> n.Delay:
-        return n.Delay(span=self._span(meta), duration=children[0])
+        return n.Delay(span=meta, duration=children[0])
 
     def delay_until_day(self, meta: Any, children: list[Any]) -> n.DelayUntilDay:
         day, at = children
-        return n.DelayUntilDay(span=self._span(meta), day=str(day), at=self._maybe_time(at))
+        return n.DelayUntilDay(span=meta, day=str(day), at=self._maybe_time(at))
 
     def delay_until_time(self, meta: Any, children: list[Any]) -> n.DelayUntilDay:
-        return n.DelayUntilDay(span=self._span(meta), day=None, at=self._time(children[0]))
+        return n.DelayUntilDay(span=meta, day=None, at=self._time(children[0]))
 
     def delay_until_date(self, meta: Any, children: list[Any]) -> n.DelayUntilDate:
         base, sign, offset, at = children
         return n.DelayUntilDate(
-            span=self._span(meta),
+            span=meta,
             base=base,
             sign=None if sign is None else str(sign),
             offset=offset,
@@ -477,15 +473,15 @@ class _StepRules(_Rules):
         return item
 
     def delay_until_anchor(self, meta: Any, children: list[Any]) -> n.DelayUntilAnchor:
-        return n.DelayUntilAnchor(span=self._span(meta), offset=None, side=None, at=self._maybe_time(children[0]))
+        return n.DelayUntilAnchor(span=meta, offset=None, side=None, at=self._maybe_time(children[0]))
 
     def delay_until_anchor_offset(self, meta: Any, children: list[Any]) -> n.DelayUntilAnchor:
         offset, side, at = children
-        return n.DelayUntilAnchor(span=self._span(meta), offset=offset, side=str(side), at=self._maybe_time(at))
+        return n.DelayUntilAnchor(span=meta, offset=offset, side=str(side), at=self._maybe_time(at))
 
     def wait_for(self, meta: Any, children: list[Any]) -> n.WaitFor:
         event, timeout = children
-        return n.WaitFor(span=self._span(meta), event=event, timeout=timeout)
+        return n.WaitFor(span=meta, event=event, timeout=timeout)
 
     def if_step(self, meta: Any, children: list[Any]) -> n.If:
         condition, body, rest = children
@@ -504,7 +500,7 @@ class _StepRules(_Rules):
                 break
             branch, rest = rest
             branches.append(branch)
-        return n.If(span=self._span(meta), branches=tuple(branches), else_body=else_body)
+        return n.If(span=meta, branches=tuple(branches), else_body=else_body)
 
     def else_block(self, meta: Any, children: list[Any]) -> n.Block:
         block: n.Block = children[0]
@@ -523,30 +519,30 @@ class _StepRules(_Rules):
 
     def branch_on(self, meta: Any, children: list[Any]) -> n.BranchOn:
         prop, *cases, else_body = children
-        return n.BranchOn(span=self._span(meta), prop=prop, cases=tuple(cases), else_body=else_body)
+        return n.BranchOn(span=meta, prop=prop, cases=tuple(cases), else_body=else_body)
 
     def branch_case(self, meta: Any, children: list[Any]) -> n.BranchCase:
         value, body = children
-        return n.BranchCase(span=self._span(meta), value=value, body=body)
+        return n.BranchCase(span=meta, value=value, body=body)
 
     def split(self, meta: Any, children: list[Any]) -> n.Split:
-        return n.Split(span=self._span(meta), arms=tuple(children))
+        return n.Split(span=meta, arms=tuple(children))
 
     def split_arm(self, meta: Any, children: list[Any]) -> n.SplitArm:
         percent, body = children
         return n.SplitArm(
-            span=self._span(meta),
+            span=meta,
             percent=n.PercentLit(span=self._tspan(percent), text=str(percent)[:-1]),
             body=body,
         )
 
     def send_email(self, meta: Any, children: list[Token]) -> n.SendEmail:
-        return n.SendEmail(span=self._span(meta), email=self._string(children[0]))
+        return n.SendEmail(span=meta, email=self._string(children[0]))
 
     def notify(self, meta: Any, children: list[Any]) -> n.Notify:
         recipient, subject, body = children
         return n.Notify(
-            span=self._span(meta),
+            span=meta,
             recipient=recipient,
             subject=self._maybe_string(subject),
             body=self._maybe_string(body),
@@ -558,22 +554,22 @@ class _StepRules(_Rules):
 
     def set_property(self, meta: Any, children: list[Any]) -> n.SetProperty:
         prop, value = children
-        return n.SetProperty(span=self._span(meta), prop=prop, value=value)
+        return n.SetProperty(span=meta, prop=prop, value=value)
 
     def clear_property(self, meta: Any, children: list[Any]) -> n.ClearProperty:
-        return n.ClearProperty(span=self._span(meta), prop=children[0])
+        return n.ClearProperty(span=meta, prop=children[0])
 
     def increment(self, meta: Any, children: list[Any]) -> n.Increment:
         prop, amount = children
         return n.Increment(
-            span=self._span(meta),
+            span=meta,
             prop=prop,
             amount=n.NumberLit(span=self._tspan(amount), text=str(amount)),
         )
 
     def copy_property(self, meta: Any, children: list[Any]) -> n.CopyProperty:
         source, target = children
-        return n.CopyProperty(span=self._span(meta), source=source, target=target)
+        return n.CopyProperty(span=meta, source=source, target=target)
 
     def create_task(self, meta: Any, children: list[Any]) -> n.CreateTask:
         title, *options = children
@@ -584,7 +580,7 @@ class _StepRules(_Rules):
             values[name] = value
         assignee = values.pop("assign", None)
         return n.CreateTask(
-            span=self._span(meta),
+            span=meta,
             title=self._string(title),
             assign_owner=assignee == "owner",
             assignee=assignee if isinstance(assignee, n.StringLit) else None,
@@ -592,69 +588,69 @@ class _StepRules(_Rules):
         )
 
     def task_due(self, meta: Any, children: list[Any]) -> tuple[str, Any, Span]:
-        return "due", children[0], self._span(meta)
+        return "due", children[0], meta
 
     def task_assign(self, meta: Any, children: list[Token]) -> tuple[str, Any, Span]:
         _assign_to, target = children
         value = "owner" if target.type == "OWNER" else self._string(target)
-        return "assign", value, self._span(meta)
+        return "assign", value, meta
 
     def task_notes(self, meta: Any, children: list[Token]) -> tuple[str, Any, Span]:
-        return "notes", self._string(children[0]), self._span(meta)
+        return "notes", self._string(children[0]), meta
 
     def task_priority(self, meta: Any, children: list[Token]) -> tuple[str, Any, Span]:
-        return "priority", str(children[0]), self._span(meta)
+        return "priority", str(children[0]), meta
 
     def create_record(self, meta: Any, children: list[Any]) -> n.CreateRecord:
         object_type, *fields = children
         return n.CreateRecord(
-            span=self._span(meta),
+            span=meta,
             object_type=n.Name(span=self._tspan(object_type), value=str(object_type)),
             fields=tuple(fields),
         )
 
     def field(self, meta: Any, children: list[Any]) -> n.Field:
         name, value = children
-        return n.Field(span=self._span(meta), name=n.Name(span=self._tspan(name), value=str(name)), value=value)
+        return n.Field(span=meta, name=n.Name(span=self._tspan(name), value=str(name)), value=value)
 
     def assign_owner(self, meta: Any, children: list[Token]) -> n.AssignOwner:
-        return n.AssignOwner(span=self._span(meta), owner=self._string(children[0]))
+        return n.AssignOwner(span=meta, owner=self._string(children[0]))
 
     def rotate_owner(self, meta: Any, children: list[Any]) -> n.RotateOwner:
-        return n.RotateOwner(span=self._span(meta), owners=children[0])
+        return n.RotateOwner(span=meta, owners=children[0])
 
     def add_to_list(self, meta: Any, children: list[Token]) -> n.AddToList:
-        return n.AddToList(span=self._span(meta), name=self._string(children[0]))
+        return n.AddToList(span=meta, name=self._string(children[0]))
 
     def remove_from_list(self, meta: Any, children: list[Token]) -> n.RemoveFromList:
-        return n.RemoveFromList(span=self._span(meta), name=self._string(children[0]))
+        return n.RemoveFromList(span=meta, name=self._string(children[0]))
 
     def enroll_in_workflow(self, meta: Any, children: list[Token]) -> n.EnrollInWorkflow:
-        return n.EnrollInWorkflow(span=self._span(meta), workflow=self._string(children[0]))
+        return n.EnrollInWorkflow(span=meta, workflow=self._string(children[0]))
 
     def unenroll_from_workflow(self, meta: Any, children: list[Token]) -> n.UnenrollFromWorkflow:
-        return n.UnenrollFromWorkflow(span=self._span(meta), workflow=self._string(children[0]))
+        return n.UnenrollFromWorkflow(span=meta, workflow=self._string(children[0]))
 
     def webhook(self, meta: Any, children: list[Any]) -> n.Webhook:
         method, url, body = children
         return n.Webhook(
-            span=self._span(meta),
+            span=meta,
             method=str(method),
             url=self._string(url),
             body=self._maybe_string(body),
         )
 
     def placeholder(self, meta: Any, children: list[Token]) -> n.Placeholder:
-        return n.Placeholder(span=self._span(meta), text=self._string(children[0]))
+        return n.Placeholder(span=meta, text=self._string(children[0]))
 
     def label(self, meta: Any, children: list[Token]) -> n.Label:
-        return n.Label(span=self._span(meta), name=self._string(children[0]))
+        return n.Label(span=meta, name=self._string(children[0]))
 
     def go_to(self, meta: Any, children: list[Token]) -> n.GoTo:
-        return n.GoTo(span=self._span(meta), target=self._string(children[0]))
+        return n.GoTo(span=meta, target=self._string(children[0]))
 
     def end(self, meta: Any, children: list[Any]) -> n.End:
-        return n.End(span=self._span(meta))
+        return n.End(span=meta)
 
 
 class Builder(_ClauseRules, _CriteriaRules, _StepRules):

@@ -40,6 +40,26 @@ Rule = tuple[str, int, Reduction, bool]
 _IGNORED = frozenset(tables.IGNORE)
 _COMMENT = next(i for i, row in enumerate(tables.TERMINALS) if row[0] == "COMMENT")
 _TERMINAL_IDS = {row[0]: i for i, row in enumerate(tables.TERMINALS)}
+_KEPT = frozenset(tables.KEPT)
+
+
+def _blanks() -> dict[str, Callable[[str, int], re.Match[str] | None]]:
+    """The ASCII characters only an ignored terminal (WS) can start a match at, and its
+    pattern's `match`: whatever the state, Lark's lexer tries that terminal alone there."""
+    starting: dict[str, list[int]] = {}
+    for terminal, row in enumerate(tables.TERMINALS):
+        for char in row[4]:
+            starting.setdefault(char, []).append(terminal)
+    found: dict[str, Callable[[str, int], re.Match[str] | None]] = {}
+    for char, terminals in starting.items():
+        if len(terminals) == 1 and terminals[0] in _IGNORED and terminals[0] != _COMMENT:
+            _name, literal, regexp, newline, _first, _other = tables.TERMINALS[terminals[0]]
+            if literal is None and newline:
+                found[char] = re.compile(regexp).match
+    return found
+
+
+_BLANKS = _blanks()
 
 
 #: One terminal as a state's lexer tries it: its literal, or "" and its pattern's `match`; its
@@ -142,15 +162,30 @@ def parse(text: str, rules: Mapping[int, Rule], context: Any, comments: list[Tok
     states = [state]
     values: list[Any] = []
     bounds: list[Any] = []
+    blanks = _BLANKS
+    kept = _KEPT
     pos = 0
     line = 1
     line_start = 0
     end = len(text)
+    ended = False
     while True:
         # The next token, lexed in the current state (as Lark's contextual lexer does).
         if pos < end:
-            lexer = lexers[state] or _lexer(state)
             char = text[pos]
+            blank = blanks.get(char)
+            if blank is not None:
+                matched = blank(text, pos)
+                if matched is None:
+                    raise Rejected
+                value = matched.group()
+                pos += len(value)
+                newlines = value.count("\n")
+                if newlines:
+                    line += newlines
+                    line_start = pos - len(value) + value.rindex("\n") + 1
+                continue
+            lexer = lexers[state] or _lexer(state)
             found = lexer.by_char.get(char) or lexer.candidates(char)
             for literal, match, kind, newline, keywords, fate in found:  # noqa: B007 - the one that matched is used below
                 if match is None:
@@ -179,18 +214,19 @@ def parse(text: str, rules: Mapping[int, Rule], context: Any, comments: list[Tok
             if keywords is not None:
                 kind = keywords.get(value, kind)
             end_column = pos - line_start + 1
-            token: Token | None = Token(kind, value, start_line, column, line, end_column)
+            # A keyword no rule keeps is only read for where it is (`place`).
+            token = Token(kind, value, start_line, column, line, end_column) if kind in kept else None
             place = (start_line, column, line, end_column)
         else:
             kind = "$END"
-            token = None
+            ended = True
         # Feed it: reduce as long as the table says so, then shift (or accept at the end).
         while True:
             action = (actions[state] or actions.row(state)).get(kind)
             if action is None:
                 raise Rejected
             if action >= 0:
-                if token is None:  # pragma: no cover - the end is never shifted
+                if ended:  # pragma: no cover - the end is never shifted
                     raise Rejected
                 states.append(action)
                 values.append(token)
@@ -202,7 +238,7 @@ def parse(text: str, rules: Mapping[int, Rule], context: Any, comments: list[Tok
                 if not passes:
                     values[-1] = reduce([values[-1]], bounds[-1], context)
                 state = states[-1] = actions[states[-2]][origin]  # type: ignore[index]
-                if token is None and state == tables.END:
+                if ended and state == tables.END:
                     return values[-1]
                 continue
             extent: tuple[int, int, int, int] | None
@@ -224,5 +260,5 @@ def parse(text: str, rules: Mapping[int, Rule], context: Any, comments: list[Tok
             states.append(state)
             values.append(value)
             bounds.append(extent)
-            if token is None and state == tables.END:
+            if ended and state == tables.END:
                 return value

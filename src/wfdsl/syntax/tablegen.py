@@ -130,6 +130,7 @@ def tables_of(parser: Lark) -> dict[str, Any]:
                 embedded = set(strtok.pattern.flags) <= set(retok.pattern.flags)
                 unless.append((ids[retok.name], ids[strtok.name], embedded))
     ignore = tuple(sorted(ids[name] for name in parser.lexer_conf.ignore))
+    kept = {rule.expansion[i].name for rule in parser.rules for i, _inline, _nones in reduction_shape(rule)[3]}
 
     # States and rules numbered in the order a breadth-first walk meets them.
     numbers = {start: 0}
@@ -161,6 +162,7 @@ def tables_of(parser: Lark) -> dict[str, Any]:
         "TERMINALS": tuple(terminal_rows),
         "UNLESS": tuple(unless),
         "IGNORE": ignore,
+        "KEPT": tuple(sorted(kept & ids.keys())),
         "START": 0,
         "END": numbers[end],
         "SYMBOLS": tuple(symbols),
@@ -174,7 +176,8 @@ _HEADER = '''"""Syntax: the grammar's LALR table and terminals as plain data, fo
 Generated from grammar/wfdsl.lark by `python -m wfdsl.syntax.tablegen`; do not edit.
 TERMINALS: (name, literal or None, regexp, may hold a newline, ASCII first characters, may start
 otherwise), in the order Lark's lexer tries them. UNLESS: (pattern terminal, keyword terminal, keyword
-left out of the scanner) where the pattern matches the whole keyword. STATES: per state, "symbol:action"
+left out of the scanner) where the pattern matches the whole keyword. KEPT: the terminals some rule
+keeps as a child (the others are only read for where they are). STATES: per state, "symbol:action"
 with the symbol's number in SYMBOLS and the state to shift or go to (>= 0) or the rule to reduce by
 (-1 - rule). RULES: each rule's shape, as `reductions.decode_shape` reads it.
 """

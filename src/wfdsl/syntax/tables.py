@@ -3,7 +3,8 @@
 Generated from grammar/wfdsl.lark by `python -m wfdsl.syntax.tablegen`; do not edit.
 TERMINALS: (name, literal or None, regexp, may hold a newline, ASCII first characters, may start
 otherwise), in the order Lark's lexer tries them. UNLESS: (pattern terminal, keyword terminal, keyword
-left out of the scanner) where the pattern matches the whole keyword. STATES: per state, "symbol:action"
+left out of the scanner) where the pattern matches the whole keyword. KEPT: the terminals some rule
+keeps as a child (the others are only read for where they are). STATES: per state, "symbol:action"
 with the symbol's number in SYMBOLS and the state to shift or go to (>= 0) or the rule to reduce by
 (-1 - rule). RULES: each rule's shape, as `reductions.decode_shape` reads it.
 """
@@ -113,6 +114,11 @@ UNLESS = (
 (44, 60, True), (59, 99, True),
 )
 IGNORE = (10, 11)
+KEPT = (
+'ANCHOR_SIDE', 'ANNUALLY', 'ASSIGN_TO', 'DATE', 'DATETIME', 'DOTDOT', 'EQ', 'FAILURE_MODE', 'FALSE', 'GE', 'GT',
+'HTTP_METHOD', 'KNOWN', 'LE', 'LT', 'NAME', 'NE', 'NUMBER', 'OFFSET_SIGN', 'OWNER', 'PERCENT', 'PRIORITY', 'STRING',
+'TIME', 'TIMES', 'TRUE', 'UNIT', 'WEEKDAY',
+)
 START = 0
 END = 3
 SYMBOLS = (
