@@ -252,8 +252,7 @@ def run_timers(size: Size) -> list[Row]:
             measurement=m,
             contender=f"SQLite store (durable, synchronous=normal), {n_sql:,} enrollments, one commit per firing",
             value=fmt(sql_rate) + " steps/s",
-            target=">= 10,000",
-            met=sql_rate >= 10_000,
+            # Shown for comparison: the target is the group commit's, which `wfdsl run` uses.
             ratio=f"{mem_rate / sql_rate:.1f}x slower than memory",
         ),
         Row(
