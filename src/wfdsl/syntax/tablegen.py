@@ -5,7 +5,7 @@ the LALR(1) table and the terminals. This module writes what the lean runtime
 (`lalr`) needs of them as literals, so that parsing needs neither Lark nor a
 snapshot. States and rules are numbered in the order a walk from the start
 state meets them, so the output depends on the grammar alone.
-`tests/test_tables.py` checks that the committed module is what this makes;
+`tests/test_lalr.py` checks that the committed module is what this makes;
 after changing the grammar run `python -m wfdsl.syntax.tablegen`.
 """
 
