@@ -99,8 +99,6 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 3: the store's own id (in every idempotency key), dead letters, input positions
     # with what identifies the file, and an index for the waiting enrollments page.
-    # 2: the store's own id (in every idempotency key), dead letters, input positions
-    # with what identifies the file, and an index for the waiting enrollments page.
     """
     INSERT OR IGNORE INTO meta (name, value) VALUES ('store_id', '"' || lower(hex(randomblob(8))) || '"');
     CREATE TABLE dead_letters (
