@@ -121,6 +121,39 @@ def test_fault_injection(crm: MemoryCRM) -> None:
     assert crm.outbox[-1]["args"] == {"email": "Hi"}
 
 
+def test_an_email_performed_unheard_is_kept_logged_and_replayed_alike() -> None:
+    heard, unheard = MemoryCRM(), MemoryCRM()
+    for c in (heard, unheard):
+        c.add_record("contact", "c1", {"email": "a@x.com"}, at=T0)
+    email = Action(
+        kind="send_email",
+        object="contact",
+        id="c1",
+        at=later(1),
+        args={"email": "Hi", "_enrollment": "e1"},
+        enrollment="e1",
+        workflow="W",
+    )
+    first = heard.perform(email, "k1")
+    unheard.perform_unheard(email, "k1")
+    assert unheard.outbox == heard.outbox
+    assert unheard.performed == heard.performed
+    assert unheard.event_history("contact", "c1", "email.sent") == heard.event_history("contact", "c1", "email.sent")
+    replayed = unheard.perform(email, "k1")  # a replay gets the event the first run would have returned
+    assert replayed == first
+    assert unheard.perform(email, "k1") is replayed
+    assert len(unheard.outbox) == 1
+    assert len(unheard.event_history("contact", "c1", "email.sent")) == 1
+    other = Action(kind="send_email", object="contact", id="c1", at=later(1), args={"email": "Bye"})
+    unheard.perform_unheard(email, "k2")
+    with pytest.raises(PermanentAdapterError):
+        unheard.perform(other, "k2")
+    unheard.fail_next("send_email")
+    with pytest.raises(TransientAdapterError):
+        unheard.perform_unheard(email, "k3")
+    assert len(unheard.outbox) == 2
+
+
 def test_facts_read_own_and_associated_records(crm: MemoryCRM) -> None:
     store = MemoryStore()
     record = crm.get("contact", "c1")

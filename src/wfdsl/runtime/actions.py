@@ -33,12 +33,17 @@ from wfdsl.runtime.facts import RecordFacts
 from wfdsl.runtime.lifecycle import Lifecycle
 from wfdsl.runtime.protocols import (
     Action,
+    ActionResult,
     AdapterError,
     Enrollment,
     Event,
     PermanentAdapterError,
+    QuietPerformer,
     TransientAdapterError,
 )
+
+#: The result of an action whose events no one hears.
+_NOTHING = ActionResult()
 
 _TOKEN = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
 
@@ -209,6 +214,8 @@ class Actions:
         # Steps whose arguments are the same on every run (`_rendered` kinds whose
         # values are plain and hold no token), by step: built once, copied per action.
         self._fixed: dict[int, tuple[Step, dict[str, Any]]] = {}
+        # A CRM that can perform an action without building the events no one hears.
+        self._quiet: QuietPerformer | None = ctx.crm if isinstance(ctx.crm, QuietPerformer) else None
 
     def act(self, enr: Enrollment, compiled: Compiled, step: Step) -> object:
         """Perform the action of `step`; returns a `Goto`, `WAIT` (a retry) or `ENDED`."""
@@ -291,8 +298,13 @@ class Actions:
             kind=kind, object=enr.object, id=enr.record, at=ctx.now, args=args, enrollment=enr.id, workflow=enr.workflow
         )
         key = idempotency_key(enr, step.id, ctx.store_id)
+        quiet = self._quiet
         try:
-            result = ctx.crm.perform(action, key)
+            if quiet is not None and kind == "send_email" and ctx.observer is None and not ctx.hears("email.sent"):
+                quiet.perform_unheard(action, key)  # its `email.sent` would be dropped unheard
+                result = _NOTHING
+            else:
+                result = ctx.crm.perform(action, key)
         except TransientAdapterError as error:
             return self._failed(enr, compiled, step, str(error), transient=True, retry_after=error.retry_after)
         except (PermanentAdapterError, AdapterError) as error:

@@ -426,6 +426,15 @@ class EventKeeper(Protocol):
 
 
 @runtime_checkable
+class QuietPerformer(Protocol):
+    """A CRM adapter that performs an action whose events no one would hear (no
+    workflow listens to their type, no observer looks on) as `perform` would, keeping
+    the events in the record's event history without building them."""
+
+    def perform_unheard(self, action: Action, idempotency_key: str) -> None: ...
+
+
+@runtime_checkable
 class ReadAware(Protocol):
     """A CRM adapter that wants to know what the workflows read (the engine tells it
     once at start and again on every deploy)."""
