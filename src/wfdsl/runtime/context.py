@@ -50,18 +50,23 @@ Predicate = Callable[[Any], bool]
 T = TypeVar("T")
 
 _ENROLLMENT_FIELDS = tuple(field.name for field in attrs.fields(Enrollment))
-_set_field = object.__setattr__
+# Each field's slot setter: `Enrollment` refuses `setattr`, its slots do not.
+_SETTERS: dict[str, Callable[[Enrollment, Any], None]] = {
+    name: getattr(Enrollment, name).__set__ for name in _ENROLLMENT_FIELDS
+}
 
 
 def _copier() -> Callable[[Enrollment], Enrollment]:
     """A function copying an enrollment field by field, written out for `Enrollment`'s
-    fields as attrs writes its `__init__` (the class has no validators or converters):
-    the copy `evolve` makes on every step, without building the keywords for
-    `Enrollment(**fields)` and taking them apart again."""
+    fields (the class has no validators or converters): the copy `evolve` makes on
+    every step, without building the keywords for `Enrollment(**fields)` and taking
+    them apart again. Each field is stored through its slot's own setter, fetched
+    once here, rather than looked up by name on every copy as `object.__setattr__` does."""
     lines = ["def copy(enr):", "    new = make(Enrollment)"]
-    lines += [f"    put(new, {name!r}, enr.{name})" for name in _ENROLLMENT_FIELDS]
+    lines += [f"    set_{name}(new, enr.{name})" for name in _ENROLLMENT_FIELDS]
     lines.append("    return new")
-    namespace: dict[str, Any] = {"make": object.__new__, "put": _set_field, "Enrollment": Enrollment}
+    namespace: dict[str, Any] = {"make": object.__new__, "Enrollment": Enrollment}
+    namespace.update({f"set_{name}": setter for name, setter in _SETTERS.items()})
     exec("\n".join(lines), namespace)  # the text is made above from the class's own field names
     copy: Callable[[Enrollment], Enrollment] = namespace["copy"]
     return copy
@@ -75,13 +80,11 @@ def evolve(enr: Enrollment, **changes: Any) -> Enrollment:
     those in `changes`, which must be field names."""
     new = _copy(enr)
     for name, value in changes.items():
-        if name not in _FIELD_SET:
+        setter = _SETTERS.get(name)
+        if setter is None:
             raise TypeError(f"Enrollment has no field {name!r}")
-        _set_field(new, name, value)
+        setter(new, value)
     return new
-
-
-_FIELD_SET = frozenset(_ENROLLMENT_FIELDS)
 
 
 @attrs.define
@@ -292,7 +295,10 @@ class Context:
         or one the store holds, is copied: nothing given out is ever changed."""
         if enr is self._own:
             for name, value in changes.items():
-                _set_field(enr, name, value)
+                setter = _SETTERS.get(name)
+                if setter is None:
+                    raise TypeError(f"Enrollment has no field {name!r}")
+                setter(enr, value)
             return enr
         copy = evolve(enr, **changes)
         if enr.id == self.running:
