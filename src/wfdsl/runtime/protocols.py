@@ -31,7 +31,7 @@ only `StateStore` runs under the engine but not under the service commands.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
@@ -196,6 +196,35 @@ class Enrollment:
     anchor: str | None = None  # ISO date of the anchor for this enrollment
     caused_by: str | None = None
     passes: int = 0  # `go to` jumps taken: a step performed again in a loop gets a new key
+
+
+def _slot_init(cls: type) -> Callable[..., None]:
+    """An `__init__` for a frozen slotted attrs class whose fields have plain defaults
+    (no validators, converters or factories): the one attrs writes, with each field
+    stored through its slot's own setter rather than `object.__setattr__` by name."""
+    namespace: dict[str, Any] = {}
+    params, body = [], []
+    for field in attrs.fields(cls):
+        assert field.validator is None and field.converter is None
+        assert not isinstance(field.default, attrs.Factory)  # type: ignore[arg-type]
+        if field.default is attrs.NOTHING:
+            params.append(field.name)
+        else:
+            namespace[f"_default_{field.name}"] = field.default
+            params.append(f"{field.name}=_default_{field.name}")
+        namespace[f"_set_{field.name}"] = getattr(cls, field.name).__set__
+        body.append(f"    _set_{field.name}(self, {field.name})")
+    source = f"def __init__(self, *, {', '.join(params)}):\n" + "\n".join(body)
+    exec(source, namespace)  # the text is made above from the class's own field names
+    init: Callable[..., None] = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__module__ = cls.__module__
+    init.__annotations__ = dict(vars(cls)["__init__"].__annotations__)
+    return init
+
+
+# Made for every enrollment the engine enrolls or a store reads back.
+type.__setattr__(Enrollment, "__init__", _slot_init(Enrollment))
 
 
 @attrs.frozen(kw_only=True)
