@@ -576,14 +576,16 @@ async def test_out_of_range_positions_and_unopened_documents_get_empty_answers(
 
 async def test_requests_are_answered_while_a_slow_project_check_runs(tmp_path: Path) -> None:
     source = (ROOT / "examples" / "welcome-series.wf").read_text(encoding="utf-8")
-    for index in range(150):
+    # Enough files that the check lasts well beyond ten requests, even on a loaded machine
+    # (a check of 150 of them took about 0.15 s once parsing got faster: too short to overlap).
+    for index in range(800):
         (tmp_path / f"w{index}.wf").write_text(source.replace('"Welcome series"', f'"W{index}"'), encoding="utf-8")
     client = await _config().start()
     try:
         await client.initialize_session(_init(tmp_path, debounce_ms=0))
         text = source.replace('"Welcome series"', '"W0"').replace('"IN_PROGRESS"', '"IN_PROGRES"')
         uri = _open(client, tmp_path / "w0.wf", text=text)
-        await asyncio.sleep(0.05)  # the first check of the project (150 files) is under way
+        await asyncio.sleep(0.05)  # the first check of the project (800 files) is under way
         ident = lsp.TextDocumentIdentifier(uri=uri)
         where = _pos(source, "lifecyclestage", 2)
         for _ in range(5):
