@@ -92,3 +92,61 @@ def test_the_sqlite_log_and_the_outbox_keep_their_format(tmp_path: Path) -> None
         }
     ]
     crm.close()
+
+
+QUIET = """\
+workflow "Score" {
+  object contact
+  enroll manually
+  steps {
+    if contact.hubspotscore >= 50 {
+      set contact.hs_lead_status = "IN_PROGRESS"
+      increment contact.touches by 1
+    }
+    send email "Hi"
+  }
+}
+"""
+
+HEARD = (
+    QUIET
+    + """
+workflow "Follow" {
+  object contact
+  enroll when contact.hs_lead_status = "IN_PROGRESS"
+  steps {
+    clear contact.touches
+  }
+}
+"""
+)
+
+
+def test_actions_no_one_hears_end_alike_whether_their_events_are_built_or_not() -> None:
+    """The memory CRM performs an action whose events no workflow hears without building
+    them; a subclass that overrides `perform` sees every action built. Both end alike,
+    and where another workflow hears the change, it is dispatched and heard."""
+
+    class Loud(MemoryCRM):
+        def perform(self, action: Action, idempotency_key: str) -> ActionResult:
+            return super().perform(action, idempotency_key)
+
+    for text, chained in ((QUIET, False), (HEARD, True)):
+        ends = []
+        for crm in (MemoryCRM(), Loud()):
+            for i in range(4):
+                crm.add_record(
+                    "contact", f"c{i}", {"hubspotscore": 30 * i, "touches": 1}, at=at("2026-03-01T09:00:00Z")
+                )
+            eng = Engine(plans(text), crm, MemoryStore(), VirtualClock(at("2026-03-02T09:00:00Z")))
+            for name in eng.workflows:
+                eng.activate(name)
+            for i in range(4):
+                eng.enroll("Score", ("contact", f"c{i}"))
+            records = [crm.get("contact", f"c{i}") for i in range(4)]
+            events = [crm.event_history("contact", f"c{i}", "property.changed") for i in range(4)]
+            ends.append(([e.to_json() for e in eng.history()], records, events, crm.performed, crm.outbox))
+        assert ends[0] == ends[1]
+        followed = [e for e in ends[0][0] if e["workflow"] == "Follow" and e["kind"] == "enrolled"]
+        assert len(followed) == (2 if chained else 0)
+        assert ends[0][1][2] is not None and ends[0][1][2].properties.get("touches") == (None if chained else 2)

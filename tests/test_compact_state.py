@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from wfdsl.adapters.memory import MemoryCRM
-from wfdsl.runtime.history import SHARED_DETAILS, HistoryLog
+from wfdsl.runtime.history import SHARED_SHAPES, HistoryLog
 from wfdsl.runtime.protocols import Action, Event, HistoryEntry
 
 UTC = dt.timezone.utc
@@ -47,12 +47,12 @@ def test_the_history_log_gives_back_every_entry_in_order() -> None:
     assert log.entry(1) == written[1]
 
 
-def test_equal_details_are_kept_once_up_to_a_limit() -> None:
+def test_equal_shapes_are_kept_once_up_to_a_limit() -> None:
     log = HistoryLog(entry(i, "action", action="send_email", email="Hi") for i in range(3))
-    assert log._detail[0] is log._detail[1] is log._detail[2]
-    many = HistoryLog(entry(i, "delayed", until=str(i)) for i in range(SHARED_DETAILS + 10))
-    assert len(many._shared) == SHARED_DETAILS
-    assert [e.detail["until"] for e in many][-1] == str(SHARED_DETAILS + 9)
+    assert log._shape[0] is log._shape[1] is log._shape[2]
+    many = HistoryLog(entry(i, "delayed", until=str(i)) for i in range(SHARED_SHAPES + 10))
+    assert len(many._shared) == SHARED_SHAPES
+    assert [e.detail["until"] for e in many][-1] == str(SHARED_SHAPES + 9)
 
 
 def test_the_history_log_keeps_what_prune_wants() -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+import attrs
 import pytest
 
 from wfdsl.adapters import adapter_class
@@ -175,3 +177,48 @@ def test_virtual_clock_never_goes_back() -> None:
     clock.set(later(10))
     clock.set(later(5))
     assert clock.now() == later(10)
+
+
+@pytest.mark.parametrize(
+    ("kind", "args"),
+    [
+        ("set", {"object": "contact", "property": "city", "value": "Rome"}),
+        ("clear", {"object": "contact", "property": "city"}),
+        ("increment", {"object": "contact", "property": "score", "by": 2}),
+        ("assign_owner", {"owner": "o7"}),
+    ],
+)
+def test_a_property_action_performed_unheard_is_kept_logged_and_replayed_alike(kind: str, args: dict[str, Any]) -> None:
+    heard, unheard = MemoryCRM(), MemoryCRM()
+    for c in (heard, unheard):
+        c.add_record("contact", "c1", {"city": "Oslo", "score": 1}, at=T0)
+    action = Action(kind=kind, object="contact", id="c1", at=later(1), args=args, enrollment="e1", workflow="W")
+    first = heard.perform(action, "k1")
+    unheard.perform_unheard(action, "k1")
+    assert unheard.get("contact", "c1") == heard.get("contact", "c1")
+    assert unheard.performed == heard.performed
+    changed = "property.changed"
+    assert unheard.event_history("contact", "c1", changed) == heard.event_history("contact", "c1", changed)
+    for prop in ("city", "score", "hubspot_owner_id"):
+        assert unheard.property_history("contact", "c1", prop) == heard.property_history("contact", "c1", prop)
+    replayed = unheard.perform(action, "k1")  # a replay gets the events the first run returned
+    assert replayed == first and len(first.events) == 1 and first.events[0].cause == "e1"
+    assert len(unheard.event_history("contact", "c1", changed)) == 1
+    other = attrs.evolve(action, args={**args, "object": "contact", "property": "zip"})
+    with pytest.raises(PermanentAdapterError):
+        unheard.perform(other, "k1")
+
+
+def test_an_increment_of_text_performed_unheard_fails_and_changes_nothing() -> None:
+    crm = MemoryCRM()
+    crm.add_record("contact", "c1", {"score": "high"}, at=T0)
+    action = Action(
+        kind="increment",
+        object="contact",
+        id="c1",
+        at=later(1),
+        args={"object": "contact", "property": "score", "by": 1},
+    )
+    with pytest.raises(PermanentAdapterError):
+        crm.perform_unheard(action, "k1")
+    assert crm.performed == [] and crm.event_history("contact", "c1", "property.changed") == []

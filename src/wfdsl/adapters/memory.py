@@ -57,6 +57,27 @@ _NO_LISTS: frozenset[str] = frozenset()
 #: The property `assign owner` / `rotate owner` set.
 OWNER_PROPERTY = "hubspot_owner_id"
 
+#: One change made to a record: (property, value, previous).
+_Change = tuple[str, Any, Any]
+_NO_CHANGES: tuple[_Change, ...] = ()
+
+#: The actions `perform_unheard` performs without building their events; the others
+#: go through `perform`.
+_CHANGE_KINDS = frozenset({"set", "clear", "copy", "increment", "assign_owner", "rotate_owner"})
+_QUIET_KINDS = _CHANGE_KINDS | {"send_email"}
+
+
+def _changed(key: Key, change: _Change, at: dt.datetime, cause: str | None) -> Event:
+    prop, value, previous = change
+    return Event(
+        type="property.changed",
+        object=key[0],
+        id=key[1],
+        at=at,
+        data={"property": prop, "value": value, "previous": previous},
+        cause=cause,
+    )
+
 
 @attrs.define
 class _Fault:
@@ -91,8 +112,9 @@ class MemoryCRM:
         self._read_cache: dict[Key, Record] = {}
         self._results: dict[str, ActionResult] = {}
         self._actions: dict[str, Action] = {}
-        # Emails sent with no one to hear their `email.sent` (`perform_unheard`), by key.
-        self._unheard: dict[str, Action] = {}
+        # Actions performed with no one to hear their events (`perform_unheard`), by key:
+        # the action, and for a property action the record and the changes it made.
+        self._unheard: dict[str, tuple[Action, Key | None, Sequence[_Change]]] = {}
         # A subclass that changes `perform` sees every action there.
         self._perform_overridden = type(self).perform is not MemoryCRM.perform
         self._faults: list[_Fault] = []
@@ -237,12 +259,18 @@ class MemoryCRM:
                 kept.append((at, value))
 
     def _set(self, key: Key, changes: Mapping[str, Any], at: dt.datetime, cause: str | None) -> list[Event]:
+        return [_changed(key, change, at, cause) for change in self._apply(key, changes, at)]
+
+    def _apply(self, key: Key, changes: Mapping[str, Any], at: dt.datetime) -> list[_Change]:
+        """Make the changes to the record (created if new), keeping each property's new
+        value in its history and each change's `property.changed` in the record's event
+        history; returns the changes made (property, value, previous)."""
         if key not in self._records:
             self._records[key] = {}
             self._by_type.setdefault(key[0], []).append(key[1])
         props = self._records[key]
         self._read_cache.pop(key, None)
-        events = []
+        made = []
         for prop, value in changes.items():
             if prop == "id":
                 continue
@@ -254,19 +282,11 @@ class MemoryCRM:
             else:
                 props[prop] = value
             self._note_property(key[0], key[1], prop, at, value)
-            events.append(
-                self._remember(
-                    Event(
-                        type="property.changed",
-                        object=key[0],
-                        id=key[1],
-                        at=at,
-                        data={"property": prop, "value": value, "previous": previous},
-                        cause=cause,
-                    )
-                )
+            self.keep_event(
+                "property.changed", key[0], key[1], at, {"property": prop, "value": value, "previous": previous}
             )
-        return events
+            made.append((prop, value, previous))
+        return made
 
     def _list_change(self, key: Key, name: str, add: bool, at: dt.datetime, cause: str | None) -> list[Event]:
         members = self._lists.setdefault(key, set())
@@ -329,9 +349,16 @@ class MemoryCRM:
                 raise replay_mismatch(idempotency_key, first, action)
             return self._results[idempotency_key]
         unheard = self._unheard.pop(idempotency_key, None)
-        if unheard is not None:  # performed unheard: its event, kept then, is built now
-            self._results[idempotency_key] = ActionResult(events=(self._email_sent(unheard),))
-            self._actions[idempotency_key] = unheard
+        if unheard is not None:  # performed unheard: its events, kept then, are built now
+            first, target, made = unheard
+            cause = first.enrollment or None
+            events = (
+                tuple(_changed(target, change, first.at, cause) for change in made)
+                if target is not None
+                else (self._email_sent(first),)
+            )
+            self._results[idempotency_key] = ActionResult(events=events)
+            self._actions[idempotency_key] = first
             return self.perform(action, idempotency_key)
         self._fail(action)
         result = self._perform(action)
@@ -355,24 +382,28 @@ class MemoryCRM:
             self._last_at, self._last_iso = at, at.isoformat()
         return self._last_iso
 
+    def _changes_of(self, action: Action) -> tuple[Key, dict[str, Any]]:
+        """The record a property action changes, and the change (`_CHANGE_KINDS`)."""
+        args = action.args
+        kind = action.kind
+        if kind in ("assign_owner", "rotate_owner"):
+            return (action.object, action.id), {OWNER_PROPERTY: args.get("owner")}
+        target = self._target(action)
+        prop = str(args["property"])
+        if kind == "increment":
+            current = self._records.get(target, {}).get(prop)
+            return target, {prop: incremented(current, args.get("by", 0), f"{target[0]}.{prop}")}
+        return target, {prop: None if kind == "clear" else args.get("value")}
+
     def _perform(self, action: Action) -> ActionResult:
         args = action.args
         at = action.at
         own: Key = (action.object, action.id)
         cause = action.enrollment or None
         kind = action.kind
-        if kind in ("set", "clear", "copy"):
-            target = self._target(action)
-            new = None if kind == "clear" else args.get("value")
-            return ActionResult(events=tuple(self._set(target, {str(args["property"]): new}, at, cause)))
-        if kind == "increment":
-            target = self._target(action)
-            prop = str(args["property"])
-            current = self._records.get(target, {}).get(prop)
-            number = incremented(current, args.get("by", 0), f"{target[0]}.{prop}")
-            return ActionResult(events=tuple(self._set(target, {prop: number}, at, cause)))
-        if kind in ("assign_owner", "rotate_owner"):
-            return ActionResult(events=tuple(self._set(own, {OWNER_PROPERTY: args.get("owner")}, at, cause)))
+        if kind in _CHANGE_KINDS:
+            target, changes = self._changes_of(action)
+            return ActionResult(events=tuple(self._set(target, changes, at, cause)))
         if kind in ("add_to_list", "remove_from_list"):
             return ActionResult(
                 events=tuple(self._list_change(own, str(args["list"]), kind == "add_to_list", at, cause))
@@ -419,8 +450,9 @@ class MemoryCRM:
         """Perform `action` as `perform` would, for an engine that nothing looks on:
         the events it makes are kept in the record's event history, but none is built
         for no one to hear (`QuietPerformer`). A replay through `perform` gets them."""
+        kind = action.kind
         if (
-            action.kind != "send_email"
+            kind not in _QUIET_KINDS
             or self._perform_overridden
             or idempotency_key in self._results
             or idempotency_key in self._unheard
@@ -429,7 +461,11 @@ class MemoryCRM:
             return
         if self._faults:
             self._fail(action)
-        self._to_outbox(action)
-        self.keep_event("email.sent", action.object, action.id, action.at, {"email": action.args.get("email")})
-        self._unheard[idempotency_key] = action
+        if kind == "send_email":
+            self._to_outbox(action)
+            self.keep_event("email.sent", action.object, action.id, action.at, {"email": action.args.get("email")})
+            self._unheard[idempotency_key] = (action, None, _NO_CHANGES)
+        else:
+            target, changes = self._changes_of(action)
+            self._unheard[idempotency_key] = (action, target, self._apply(target, changes, action.at))
         self.performed.append((idempotency_key, action))

@@ -61,6 +61,13 @@ def idempotency_key(enr: Enrollment, step_id: str, store_id: str = "") -> str:
     return f"{store_id}/{key}" if store_id else key
 
 
+#: The type of the events an action makes, for the actions a `QuietPerformer` may
+#: perform without building them when no workflow hears that type.
+_EVENT_OF = {
+    "send_email": "email.sent",
+    **dict.fromkeys(("set", "clear", "copy", "increment", "assign_owner", "rotate_owner"), "property.changed"),
+}
+
 #: The names an action's history entry carries besides `action`, per kind whose are fixed.
 _FIXED_ARGUMENTS: dict[str, frozenset[str]] = {
     "set": frozenset({"object", "property", "value"}),
@@ -205,6 +212,11 @@ ARGUMENTS: dict[type[Step], Callable[[Call], dict[str, Any]]] = {
 }
 
 
+#: The builders whose arguments are the step's own when its values are plain and hold
+#: no token: the same for every enrollment, built once per step.
+_FIXED_WHEN_PLAIN = frozenset({_rendered, _set, _clear, _increment})
+
+
 class Actions:
     """Performs action steps: workflow actions on the engine, the others through the CRM."""
 
@@ -276,7 +288,7 @@ class Actions:
             return dict(fixed[1])
         build = ARGUMENTS.get(type(step), _rendered)
         args = dict(sorted(build(Call(self.ctx, enr, plan, step, facts)).items()))
-        if build is _rendered and all(
+        if build in _FIXED_WHEN_PLAIN and all(
             v is None or (is_plain(v) and not (type(v) is str and "{{" in v)) for v in step.args.values()
         ):
             self._fixed[id(step)] = (step, dict(args))  # the step's own values hold no token
@@ -300,8 +312,9 @@ class Actions:
         key = idempotency_key(enr, step.id, ctx.store_id)
         quiet = self._quiet
         try:
-            if quiet is not None and kind == "send_email" and ctx.observer is None and not ctx.hears("email.sent"):
-                quiet.perform_unheard(action, key)  # its `email.sent` would be dropped unheard
+            makes = _EVENT_OF.get(kind)
+            if quiet is not None and makes is not None and ctx.observer is None and not ctx.hears(makes):
+                quiet.perform_unheard(action, key)  # its events would be dropped unheard
                 result = _NOTHING
             else:
                 result = ctx.crm.perform(action, key)

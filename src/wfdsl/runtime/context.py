@@ -40,6 +40,7 @@ from wfdsl.runtime.protocols import (
     Record,
     StateStore,
     Timer,
+    fast_init,
     utc,
 )
 
@@ -107,6 +108,7 @@ class Compiled:
     when_new: bool = False
 
 
+@fast_init
 @attrs.frozen
 class Goto:
     """What a step handler returns to go on: the enrollment as it now stands, and the next step."""
@@ -181,7 +183,9 @@ class Context:
         self.store_id = store.store_id() if isinstance(store, IdentifiedStore) else ""
         # Entries an observer is shown are built as `HistoryEntry`s; otherwise a store
         # that can take them as fields is given those.
-        self._columns = store if observer is None and isinstance(store, HistoryColumns) else None
+        self._add_history: Callable[..., None] | None = (
+            store.add_history if observer is None and isinstance(store, HistoryColumns) else None
+        )
         self.clock = clock
         self.loop_limit = loop_limit
         # A workflow with placeholder actions cannot be turned on (`placeholder-action`
@@ -382,8 +386,9 @@ class Context:
         enrollment: str | None = None,
     ) -> None:
         """Append a history entry (each decision about a record is one)."""
-        if self._columns is not None:
-            self._columns.add_history(self.now, workflow, object_type, record_id, kind, step, detail, enrollment)
+        add = self._add_history
+        if add is not None:
+            add(self.now, workflow, object_type, record_id, kind, step, detail, enrollment)
             return
         entry = HistoryEntry(
             seq=self.store.next_seq("history"),

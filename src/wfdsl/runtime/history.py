@@ -12,9 +12,12 @@ from __future__ import annotations
 import json
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import chain
 from typing import Any
 
 from wfdsl.runtime.protocols import HistoryEntry
+
+_flat = chain.from_iterable
 
 ENROLLED = "enrolled"
 NOT_ENROLLED = "not_enrolled"
@@ -131,34 +134,25 @@ def trace_text(entries: Iterable[HistoryEntry]) -> str:
     return "".join(trace_line(e) + "\n" for e in entries)
 
 
-#: How many distinct details a log shares (see `HistoryLog`); past that, new ones are
-#: kept each on its own.
-SHARED_DETAILS = 4096
+#: How many distinct entry shapes a log shares (see `HistoryLog`); past that, new ones
+#: are kept each on its own.
+SHARED_SHAPES = 16384
 
 
-def _pack(detail: Mapping[str, Any]) -> tuple[Any, ...] | None:
-    # Keys and values side by side in one tuple: a third of a dict's size, and None
-    # (no object at all) for the many entries without detail.
-    if not detail:
-        return None
-    packed: list[Any] = []
-    for key, value in detail.items():
-        packed += (key, value)
-    return tuple(packed)
-
-
-def _unpack(packed: tuple[Any, ...] | None) -> dict[str, Any]:
-    return {} if packed is None else dict(zip(packed[::2], packed[1::2], strict=True))
+def _unpack(packed: tuple[Any, ...]) -> dict[str, Any]:
+    return dict(zip(packed[4::2], packed[5::2], strict=True))
 
 
 class HistoryLog:
-    """History entries kept compactly: one column per field, sequence numbers in a
-    machine array, detail as a flat tuple, and equal details kept once (the first
-    `SHARED_DETAILS` distinct ones: `{"trigger": "manual"}` or the same email's
-    action detail of every enrollment is one tuple). About a third of the memory of a
-    list of `HistoryEntry` objects with their detail dicts (what a memory store holds
-    for every waiting enrollment), and no objects for the cyclic GC to walk; entries
-    are built again only when read.
+    """History entries kept compactly: sequence numbers in a machine array, then one
+    column each for the time, the record id and the enrollment id, and one for the
+    entry's shape: its workflow, object type, kind and step followed by its detail's
+    keys and values, in one flat tuple. Equal shapes are kept once (the first
+    `SHARED_SHAPES` distinct ones: every `enrolled` entry with `{"trigger": "manual"}`
+    in a workflow, or every enrollment's action entry for the same email, is one
+    tuple). About a quarter of the memory of a list of `HistoryEntry` objects with
+    their detail dicts (what a memory store holds for every waiting enrollment), and
+    no objects for the cyclic GC to walk; entries are built again only when read.
 
     >>> import datetime as dt
     >>> log = HistoryLog()
@@ -172,14 +166,12 @@ class HistoryLog:
     def __init__(self, entries: Iterable[HistoryEntry] = ()) -> None:
         self._seq = array("q")
         self._at: list[Any] = []
-        self._workflow: list[str] = []
-        self._object: list[str] = []
         self._id: list[str] = []
-        self._kind: list[str] = []
-        self._step: list[str | None] = []
-        self._detail: list[tuple[Any, ...] | None] = []
         self._enrollment: list[str | None] = []
+        self._shape: list[tuple[Any, ...]] = []
         self._shared: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        #: The highest sequence number appended (what `add_next` counts on from).
+        self.last_seq = 0
         for entry in entries:
             self.append(entry)
 
@@ -209,42 +201,61 @@ class HistoryLog:
         enrollment: str | None,
     ) -> None:
         """Append the entry with these fields (`append` without a `HistoryEntry`)."""
+        self.add_next(at, workflow, object_type, record_id, kind, step, detail, enrollment, seq)
+
+    def add_next(
+        self,
+        at: Any,
+        workflow: str,
+        object_type: str,
+        record_id: str,
+        kind: str,
+        step: str | None,
+        detail: Mapping[str, Any],
+        enrollment: str | None,
+        seq: int = 0,
+    ) -> int:
+        """Append the entry with these fields under sequence number `seq`, by default the
+        next one (one past `last_seq`); returns the number."""
+        last = self.last_seq
+        if not seq:
+            seq = last + 1
+        if seq > last:
+            self.last_seq = seq
         self._seq.append(seq)
         self._at.append(at)
-        self._workflow.append(workflow)
-        self._object.append(object_type)
         self._id.append(record_id)
-        self._kind.append(kind)
-        self._step.append(step)
         self._enrollment.append(enrollment)
-        self._detail.append(self._share(_pack(detail)) if detail else None)
-
-    def _share(self, packed: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
-        if packed is None:
-            return None
+        if detail:
+            shape = (workflow, object_type, kind, step, *_flat(detail.items()))
+        else:
+            shape = (workflow, object_type, kind, step)
+        shared = self._shared
         try:
-            shared = self._shared.get(packed)
+            found = shared.get(shape)
         except TypeError:  # a value that cannot be hashed (a list): kept on its own
-            return packed
-        if shared is not None:
-            return shared
-        if len(self._shared) < SHARED_DETAILS:
-            self._shared[packed] = packed
-        return packed
+            found = shape
+        if found is None:
+            found = shape
+            if len(shared) < SHARED_SHAPES:
+                shared[shape] = shape
+        self._shape.append(found)
+        return seq
 
     def __len__(self) -> int:
         return len(self._seq)
 
     def entry(self, i: int) -> HistoryEntry:
+        shape = self._shape[i]
         return HistoryEntry(
             seq=self._seq[i],
             at=self._at[i],
-            workflow=self._workflow[i],
-            object=self._object[i],
+            workflow=shape[0],
+            object=shape[1],
             id=self._id[i],
-            kind=self._kind[i],
-            step=self._step[i],
-            detail=_unpack(self._detail[i]),
+            kind=shape[2],
+            step=shape[3],
+            detail=_unpack(shape),
             enrollment=self._enrollment[i],
         )
 
@@ -260,36 +271,38 @@ class HistoryLog:
         """The entries of a record `(object, id)`, a workflow and/or a kind, in order;
         only those are built."""
         out = []
-        for i in range(len(self._seq)):
-            if record is not None and (self._id[i] != record[1] or self._object[i] != record[0]):
+        for i, shape in enumerate(self._shape):
+            if record is not None and (self._id[i] != record[1] or shape[1] != record[0]):
                 continue
-            if workflow is not None and self._workflow[i] != workflow:
+            if workflow is not None and shape[0] != workflow:
                 continue
-            if kind is not None and self._kind[i] != kind:
+            if kind is not None and shape[2] != kind:
                 continue
             out.append(self.entry(i))
         return out
 
     def count(self, kind: str | None = None) -> int:
-        return len(self._kind) if kind is None else self._kind.count(kind)
+        if kind is None:
+            return len(self._shape)
+        return sum(1 for shape in self._shape if shape[2] == kind)
 
     def kinds_and_details(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """(kind, detail) of every entry, without building the entries."""
-        for kind, packed in zip(self._kind, self._detail, strict=True):
-            yield kind, _unpack(packed)
+        for shape in self._shape:
+            yield shape[2], _unpack(shape)
 
     def keep(self, wanted: Callable[[str, Any, str | None], bool]) -> int:
         """Keep the entries for which `wanted(kind, at, enrollment)` holds; returns the
         number removed."""
         kept = [
             i
-            for i, (kind, at, enrollment) in enumerate(zip(self._kind, self._at, self._enrollment, strict=True))
-            if wanted(kind, at, enrollment)
+            for i, (shape, at, enrollment) in enumerate(zip(self._shape, self._at, self._enrollment, strict=True))
+            if wanted(shape[2], at, enrollment)
         ]
         removed = len(self._seq) - len(kept)
         if removed:
             self._seq = array("q", (self._seq[i] for i in kept))
-            for name in ("_at", "_workflow", "_object", "_id", "_kind", "_step", "_detail", "_enrollment"):
+            for name in ("_at", "_id", "_enrollment", "_shape"):
                 column = getattr(self, name)
                 setattr(self, name, [column[i] for i in kept])
         return removed

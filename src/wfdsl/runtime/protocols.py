@@ -33,11 +33,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
 from wfdsl.plan.criteria import Criterion
+
+T = TypeVar("T")
 
 # ---------------------------------------------------------------- errors
 
@@ -65,6 +67,48 @@ class PermanentAdapterError(AdapterError):
 # ---------------------------------------------------------------- data
 
 
+def _slot_init(cls: type) -> Callable[..., None]:
+    """An `__init__` for a frozen slotted attrs class without validators or converters:
+    the one attrs writes, with each field stored through its slot's own setter rather
+    than `object.__setattr__` by name (about half the time; these classes are made
+    for every event, record read, action and step)."""
+    namespace: dict[str, Any] = {"_MISSING": attrs.NOTHING}
+    params, body = [], []
+    keyword = False
+    for field in attrs.fields(cls):
+        assert field.validator is None and field.converter is None
+        name = field.name
+        if field.kw_only and not keyword:
+            params.append("*")
+            keyword = True
+        namespace[f"_set_{name}"] = getattr(cls, name).__set__
+        default = field.default
+        if default is attrs.NOTHING:
+            params.append(name)
+        elif isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            assert not default.takes_self
+            namespace[f"_factory_{name}"] = default.factory
+            params.append(f"{name}=_MISSING")
+            body.append(f"    if {name} is _MISSING:\n        {name} = _factory_{name}()")
+        else:
+            namespace[f"_default_{name}"] = default
+            params.append(f"{name}=_default_{name}")
+        body.append(f"    _set_{name}(self, {name})")
+    source = f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body)
+    exec(source, namespace)  # the text is made above from the class's own field names
+    init: Callable[..., None] = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__module__ = cls.__module__
+    init.__annotations__ = dict(vars(cls)["__init__"].__annotations__)
+    return init
+
+
+def fast_init(cls: type[T]) -> type[T]:
+    """Give a frozen slotted attrs class the `__init__` of `_slot_init`."""
+    type.__setattr__(cls, "__init__", _slot_init(cls))
+    return cls
+
+
 def utc(value: dt.datetime) -> dt.datetime:
     """`value` as an aware UTC datetime (naive values are taken as UTC)."""
     if value.tzinfo is None:
@@ -72,6 +116,7 @@ def utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.timezone.utc)
 
 
+@fast_init
 @attrs.frozen(kw_only=True)
 class Event:
     """Something that happened to a record.
@@ -91,6 +136,7 @@ class Event:
     cause: str | None = None
 
 
+@fast_init
 @attrs.frozen(kw_only=True)
 class Record:
     """A CRM record as the engine sees it: properties, list memberships, associations.
@@ -106,6 +152,7 @@ class Record:
     associations: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
 
 
+@fast_init
 @attrs.frozen(kw_only=True)
 class Action:
     """One action for the adapter to perform on record `object:id`.
@@ -157,6 +204,7 @@ def replay_mismatch(key: str, first: Action, again: Action) -> PermanentAdapterE
     )
 
 
+@fast_init
 @attrs.frozen(kw_only=True)
 class ActionResult:
     """What an action produced: the events of the changes it made (chaining), and data."""
@@ -165,6 +213,7 @@ class ActionResult:
     data: Mapping[str, Any] = attrs.field(factory=dict)
 
 
+@fast_init
 @attrs.frozen(kw_only=True)
 class Enrollment:
     """One record's passage through one workflow.
@@ -198,35 +247,7 @@ class Enrollment:
     passes: int = 0  # `go to` jumps taken: a step performed again in a loop gets a new key
 
 
-def _slot_init(cls: type) -> Callable[..., None]:
-    """An `__init__` for a frozen slotted attrs class whose fields have plain defaults
-    (no validators, converters or factories): the one attrs writes, with each field
-    stored through its slot's own setter rather than `object.__setattr__` by name."""
-    namespace: dict[str, Any] = {}
-    params, body = [], []
-    for field in attrs.fields(cls):
-        assert field.validator is None and field.converter is None
-        assert not isinstance(field.default, attrs.Factory)  # type: ignore[arg-type]
-        if field.default is attrs.NOTHING:
-            params.append(field.name)
-        else:
-            namespace[f"_default_{field.name}"] = field.default
-            params.append(f"{field.name}=_default_{field.name}")
-        namespace[f"_set_{field.name}"] = getattr(cls, field.name).__set__
-        body.append(f"    _set_{field.name}(self, {field.name})")
-    source = f"def __init__(self, *, {', '.join(params)}):\n" + "\n".join(body)
-    exec(source, namespace)  # the text is made above from the class's own field names
-    init: Callable[..., None] = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__module__ = cls.__module__
-    init.__annotations__ = dict(vars(cls)["__init__"].__annotations__)
-    return init
-
-
-# Made for every enrollment the engine enrolls or a store reads back.
-type.__setattr__(Enrollment, "__init__", _slot_init(Enrollment))
-
-
+@fast_init
 @attrs.frozen(kw_only=True)
 class Timer:
     """A due time. `key` is the enrollment id for enrollment timers, or
@@ -240,6 +261,7 @@ class Timer:
     enrollment: str | None = None
 
 
+@fast_init
 @attrs.frozen(kw_only=True)
 class HistoryEntry:
     """One line of an enrollment's history; the simulation trace is these, in order."""

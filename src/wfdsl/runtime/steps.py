@@ -27,6 +27,8 @@ from wfdsl.runtime.values import is_date_form, parse_temporal
 
 #: Steps one enrollment may take without waiting before it is stopped (a `go to` loop).
 MAX_STEPS_PER_RUN = 1000
+#: A branching step's options (predicate, target, history detail) and its `else`.
+_Choices = tuple[list[tuple[Callable[[Any], bool], str | None, Mapping[str, Any]]], str | None, Mapping[str, Any]]
 #: Steps that a skipped stretch of the workflow passes without a `skipped` entry.
 _UNRECORDED = (ps.Label, ps.GoTo, ps.End)
 
@@ -38,6 +40,8 @@ class Steps:
         self.ctx = ctx
         self.lifecycle = lifecycle
         self.actions = actions
+        # Each branching step's options, compiled on its first use (see `_compile_choices`).
+        self._choices: dict[int, tuple[Step, _Choices]] = {}
 
     def run(self, enr: Enrollment, *, new: bool = False) -> None:
         """Run an enrollment from where it stands until it waits or ends (`new`: one the
@@ -124,10 +128,9 @@ class Steps:
     def _choose(self, enr: Enrollment, compiled: Compiled, step: Step) -> object:
         ctx = self.ctx
         plan = compiled.plan
-        record = ctx.crm.get(enr.object, enr.record)
-        detail: dict[str, Any]
         target: str | None
-        if isinstance(step, ps.Split):
+        detail: Mapping[str, Any]
+        if type(step) is ps.Split:
             roll = (timing.stable_hash("split", enr.id, step.id) % 10000) / 100
             total = 0.0
             target = step.arms[-1].target if step.arms else step.next
@@ -137,26 +140,35 @@ class Steps:
                 if roll < total:
                     target, chosen = arm.target, i
                     break
-            detail = {"arm": chosen, "percent": step.arms[chosen].percent if step.arms else 0}
+            detail = {"arm": chosen, "percent": step.arms[chosen].percent if step.arms else 0, "target": target}
         else:
-            assert isinstance(step, (ps.If, ps.BranchOn))
-            facts = None if record is None else ctx.facts(record, plan, received=enr.received)
-            target = step.else_target
-            detail = {"branch": "else"}
-            options: list[tuple[Any, str | None, dict[str, Any]]]
-            if isinstance(step, ps.If):
-                options = [(b.criteria, b.target, {"branch": i}) for i, b in enumerate(step.branches)]
-            else:
-                options = [(c.criteria, c.target, {"value": plan_value(c.value)}) for c in step.cases]
-            for criteria, to, info in options:
-                if facts is not None and ctx.fn(criteria)(facts):
-                    target, detail = to, info
-                    break
-            if isinstance(step, ps.BranchOn) and "value" not in detail:
-                detail = {"value": "else"}
-        detail["target"] = target
+            found = self._choices.get(id(step))
+            if found is None or found[0] is not step:
+                found = self._choices[id(step)] = (step, self._compile_choices(step))
+            options, target, detail = found[1]
+            record = ctx.crm.get(enr.object, enr.record)
+            if record is not None:
+                facts = ctx.facts(record, plan, received=enr.received)
+                for holds, to, info in options:
+                    if holds(facts):
+                        target, detail = to, info
+                        break
         ctx.record(plan.name, enr.object, enr.record, h.BRANCHED, step.id, detail, enr.id)
         return Goto(enr, target)
+
+    def _compile_choices(self, step: Step) -> _Choices:
+        """An `if` or `branch on` step's options (predicate, target, history detail) in
+        order, and its `else` (target, detail): made once per step."""
+        fn = self.ctx.fn
+        options: list[tuple[Callable[[Any], bool], str | None, Mapping[str, Any]]]
+        if isinstance(step, ps.If):
+            options = [
+                (fn(b.criteria), b.target, {"branch": i, "target": b.target}) for i, b in enumerate(step.branches)
+            ]
+            return options, step.else_target, {"branch": "else", "target": step.else_target}
+        assert isinstance(step, ps.BranchOn)
+        options = [(fn(c.criteria), c.target, {"value": plan_value(c.value), "target": c.target}) for c in step.cases]
+        return options, step.else_target, {"value": "else", "target": step.else_target}
 
     # ------------------------------------------------------------ waits
 

@@ -76,6 +76,9 @@ class MemoryStore:
         self._timers: dict[str, _TimerRow] = {}
         self._heap: list[_TimerRow] = []
         self._history = HistoryLog()
+        if history_sink is None:
+            # Entries go straight to the log, which numbers them (`add_history`).
+            self.add_history = self._history.add_next  # type: ignore[method-assign,assignment]
         self._stats: dict[str, dict[str, int]] = {}
         # (kind, workflow, object type) -> record id -> when
         self._facts: dict[tuple[str, str, str], dict[str, dt.datetime]] = {}
@@ -94,6 +97,10 @@ class MemoryStore:
         return _Block(self)
 
     def next_seq(self, name: str) -> int:
+        if name == "history":  # counted by the log (see `add_history`)
+            log = self._history
+            log.last_seq += 1
+            return log.last_seq
         value = self._counters.get(name, 0) + 1
         self._counters[name] = value
         return value
@@ -211,11 +218,12 @@ class MemoryStore:
         enrollment: str | None,
     ) -> None:
         """`append_history` of the entry with these fields and the next `history` number."""
-        counters = self._counters
-        seq = counters["history"] = counters.get("history", 0) + 1
-        if self._sink is not None:
-            entry = HistoryEntry(
-                seq=seq,
+        if self._sink is None:
+            self._history.add_next(at, workflow, object_type, record_id, kind, step, detail, enrollment)
+            return
+        self._sink(
+            HistoryEntry(
+                seq=self.next_seq("history"),
                 at=at,
                 workflow=workflow,
                 object=object_type,
@@ -225,9 +233,7 @@ class MemoryStore:
                 detail=dict(detail),
                 enrollment=enrollment,
             )
-            self._sink(entry)
-        else:
-            self._history.add(seq, at, workflow, object_type, record_id, kind, step, detail, enrollment)
+        )
 
     def history(self, record: tuple[str, str] | None = None, workflow: str | None = None) -> Sequence[HistoryEntry]:
         return self._history.select(None if record is None else (record[0], record[1]), workflow)
