@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from wfdsl.adapters.memory import MemoryCRM
 from wfdsl.runtime.history import SHARED_SHAPES, HistoryLog
 from wfdsl.runtime.protocols import Action, Event, HistoryEntry
@@ -114,3 +116,28 @@ def test_a_record_read_again_sees_every_change_made_since() -> None:
     assert crm.get("company", "k1").properties["name"] == "J"  # type: ignore[union-attr]
     crm.add_record("contact", "c1", {"email": "b@example.com"}, at=T0)
     assert crm.get("contact", "c1").properties == {"email": "b@example.com"}  # type: ignore[union-attr]
+
+
+def test_new_enrollment_is_the_enrollment_its_keywords_make() -> None:
+    from wfdsl.runtime.context import evolve, new_enrollment
+    from wfdsl.runtime.protocols import Enrollment
+
+    made = new_enrollment("e1", "W", "contact", "c1", T0, 1, "abc", "steps.0", "2026-01-01", "e0")
+    assert made == Enrollment(
+        id="e1",
+        workflow="W",
+        object="contact",
+        record="c1",
+        status="active",
+        enrolled_at=T0,
+        seq=1,
+        version="abc",
+        step="steps.0",
+        phase="at",
+        anchor="2026-01-01",
+        caused_by="e0",
+    )
+    copy = evolve(made, step="steps.1", attempt=2)
+    assert (copy.step, copy.attempt, made.step, made.attempt) == ("steps.1", 2, "steps.0", 0)
+    with pytest.raises(TypeError, match="no field 'stage'"):
+        evolve(made, stage="x")

@@ -40,7 +40,6 @@ from wfdsl.runtime.protocols import (
     Record,
     StateStore,
     Timer,
-    fast_init,
     utc,
 )
 
@@ -50,24 +49,19 @@ LOOP_LIMIT = 10
 Predicate = Callable[[Any], bool]
 T = TypeVar("T")
 
-_ENROLLMENT_FIELDS = tuple(field.name for field in attrs.fields(Enrollment))
-# Each field's slot setter: `Enrollment` refuses `setattr`, its slots do not.
-_SETTERS: dict[str, Callable[[Enrollment, Any], None]] = {
-    name: getattr(Enrollment, name).__set__ for name in _ENROLLMENT_FIELDS
-}
+_ENROLLMENT_FIELDS = frozenset(field.name for field in attrs.fields(Enrollment))
 
 
 def _copier() -> Callable[[Enrollment], Enrollment]:
     """A function copying an enrollment field by field, written out for `Enrollment`'s
-    fields (the class has no validators or converters): the copy `evolve` makes on
-    every step, without building the keywords for `Enrollment(**fields)` and taking
-    them apart again. Each field is stored through its slot's own setter, fetched
-    once here, rather than looked up by name on every copy as `object.__setattr__` does."""
+    fields (the class has no validators or converters): the copy `evolve` makes,
+    without building the keywords for `Enrollment(**fields)` and taking them apart
+    again."""
+    names = [field.name for field in attrs.fields(Enrollment)]
     lines = ["def copy(enr):", "    new = make(Enrollment)"]
-    lines += [f"    set_{name}(new, enr.{name})" for name in _ENROLLMENT_FIELDS]
+    lines += [f"    new.{name} = enr.{name}" for name in names]
     lines.append("    return new")
     namespace: dict[str, Any] = {"make": object.__new__, "Enrollment": Enrollment}
-    namespace.update({f"set_{name}": setter for name, setter in _SETTERS.items()})
     exec("\n".join(lines), namespace)  # the text is made above from the class's own field names
     copy: Callable[[Enrollment], Enrollment] = namespace["copy"]
     return copy
@@ -76,15 +70,47 @@ def _copier() -> Callable[[Enrollment], Enrollment]:
 _copy = _copier()
 
 
+#: The fields `new_enrollment` is given, in its order; the others take their defaults.
+_NEW_FIELDS = ("id", "workflow", "object", "record", "enrolled_at", "seq", "version", "step", "anchor", "caused_by")
+
+
+def _maker() -> Callable[..., Enrollment]:
+    lines = [f"def new_enrollment({', '.join(_NEW_FIELDS)}):", "    new = make(Enrollment)"]
+    namespace: dict[str, Any] = {"make": object.__new__, "Enrollment": Enrollment}
+    for field in attrs.fields(Enrollment):
+        if field.name in _NEW_FIELDS:
+            lines.append(f"    new.{field.name} = {field.name}")
+        elif field.name == "status":
+            lines.append('    new.status = "active"')
+        else:
+            assert field.default is not attrs.NOTHING and not isinstance(field.default, attrs.Factory)  # type: ignore[arg-type]
+            namespace[f"default_{field.name}"] = field.default
+            lines.append(f"    new.{field.name} = default_{field.name}")
+    lines.append("    return new")
+    exec("\n".join(lines), namespace)  # the text is made above from the class's own field names
+    make: Callable[..., Enrollment] = namespace["new_enrollment"]
+    return make
+
+
+#: `new_enrollment(id, workflow, object, record, enrolled_at, seq, version, step, anchor,
+#: caused_by)`: an active enrollment in phase `at`, its other fields at their defaults,
+#: as `Enrollment(...)` with these keywords makes it (given by position: one is made for
+#: every record enrolled, and matching a dozen keywords costs twice the making).
+new_enrollment = _maker()
+
+
+def _change(enr: Enrollment, changes: Mapping[str, Any]) -> None:
+    for name, value in changes.items():
+        if name not in _ENROLLMENT_FIELDS:
+            raise TypeError(f"Enrollment has no field {name!r}")
+        setattr(enr, name, value)
+
+
 def evolve(enr: Enrollment, **changes: Any) -> Enrollment:
     """`attrs.evolve` for enrollments: a new instance with every field of `enr` but
     those in `changes`, which must be field names."""
     new = _copy(enr)
-    for name, value in changes.items():
-        setter = _SETTERS.get(name)
-        if setter is None:
-            raise TypeError(f"Enrollment has no field {name!r}")
-        setter(new, value)
+    _change(new, changes)
     return new
 
 
@@ -108,13 +134,14 @@ class Compiled:
     when_new: bool = False
 
 
-@fast_init
-@attrs.frozen
 class Goto:
     """What a step handler returns to go on: the enrollment as it now stands, and the next step."""
 
-    enr: Enrollment
-    target: str | None
+    __slots__ = ("enr", "target")
+
+    def __init__(self, enr: Enrollment, target: str | None) -> None:
+        self.enr = enr
+        self.target = target
 
 
 #: What a step handler returns when the enrollment waits (a timer is set) ...
@@ -298,11 +325,7 @@ class Context:
         a step of a timer firing then makes no copy of its own. Any other enrollment,
         or one the store holds, is copied: nothing given out is ever changed."""
         if enr is self._own:
-            for name, value in changes.items():
-                setter = _SETTERS.get(name)
-                if setter is None:
-                    raise TypeError(f"Enrollment has no field {name!r}")
-                setter(enr, value)
+            _change(enr, changes)
             return enr
         copy = evolve(enr, **changes)
         if enr.id == self.running:

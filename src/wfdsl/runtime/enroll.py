@@ -18,7 +18,7 @@ from typing import Any
 from wfdsl.plan.codec import event_pattern
 from wfdsl.runtime import history as h
 from wfdsl.runtime.anchors import anchor_day
-from wfdsl.runtime.context import Compiled, Context, evolve
+from wfdsl.runtime.context import Compiled, Context, evolve, new_enrollment
 from wfdsl.runtime.facts import ENROLLED_FACT, RecordFacts
 from wfdsl.runtime.lifecycle import Lifecycle
 from wfdsl.runtime.observe import Scope
@@ -156,19 +156,17 @@ class Enroller:
             return None
         anchor = None if plan.anchor is None else anchor_day(ctx, plan, record, anchor_year)
         seq = store.next_seq("enrollment")
-        enr = Enrollment(
-            id=f"e{seq}",
-            workflow=name,
-            object=obj,
-            record=rid,
-            status="active",
-            enrolled_at=ctx.now,
-            seq=seq,
-            version=plan.source_hash,
-            step=plan.entry,
-            phase="at",
-            anchor=None if anchor is None else anchor.isoformat(),
-            caused_by=cause,
+        enr = new_enrollment(
+            f"e{seq}",
+            name,
+            obj,
+            rid,
+            ctx.now,
+            seq,
+            plan.source_hash,
+            plan.entry,
+            None if anchor is None else anchor.isoformat(),
+            cause,
         )
         # Unobserved, the new enrollment is its first run's own until the run hands it
         # to the store (as every run ends by doing): the run changes it in place rather

@@ -201,7 +201,11 @@ class HistoryLog:
         enrollment: str | None,
     ) -> None:
         """Append the entry with these fields (`append` without a `HistoryEntry`)."""
-        self.add_next(at, workflow, object_type, record_id, kind, step, detail, enrollment, seq)
+        last = self.last_seq
+        self.last_seq = seq - 1
+        self.add_next(at, workflow, object_type, record_id, kind, step, detail, enrollment)
+        if last > seq:
+            self.last_seq = last
 
     def add_next(
         self,
@@ -213,15 +217,10 @@ class HistoryLog:
         step: str | None,
         detail: Mapping[str, Any],
         enrollment: str | None,
-        seq: int = 0,
     ) -> int:
-        """Append the entry with these fields under sequence number `seq`, by default the
-        next one (one past `last_seq`); returns the number."""
-        last = self.last_seq
-        if not seq:
-            seq = last + 1
-        if seq > last:
-            self.last_seq = seq
+        """Append the entry with these fields under the next sequence number (one past
+        `last_seq`); returns the number."""
+        self.last_seq = seq = self.last_seq + 1
         self._seq.append(seq)
         self._at.append(at)
         self._id.append(record_id)
@@ -232,14 +231,11 @@ class HistoryLog:
             shape = (workflow, object_type, kind, step)
         shared = self._shared
         try:
-            found = shared.get(shape)
+            self._shape.append(
+                shared.get(shape) or (shared.setdefault(shape, shape) if len(shared) < SHARED_SHAPES else shape)
+            )
         except TypeError:  # a value that cannot be hashed (a list): kept on its own
-            found = shape
-        if found is None:
-            found = shape
-            if len(shared) < SHARED_SHAPES:
-                shared[shape] = shape
-        self._shape.append(found)
+            self._shape.append(shape)
         return seq
 
     def __len__(self) -> int:

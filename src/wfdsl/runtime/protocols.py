@@ -213,8 +213,7 @@ class ActionResult:
     data: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@fast_init
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class Enrollment:
     """One record's passage through one workflow.
 
@@ -223,6 +222,10 @@ class Enrollment:
     `at` runs that step (an action moved to a window, a retry, a migrated
     enrollment), `after` continues after it (a delay or a `wait for` ended).
     `waiting_for` holds the event pattern of a `wait for` (plan JSON form).
+
+    The engine changes an enrollment in place only while the run that made it (or
+    made a copy of it) holds it alone; once handed to a store it is never changed
+    again, and one read back from a store is a snapshot for reading.
     """
 
     id: str

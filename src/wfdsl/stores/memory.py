@@ -40,19 +40,19 @@ def _timer(row: _TimerRow) -> Timer:
 
 
 class _Block:
-    """A `transaction()` block of a memory store: counts nesting, nothing more (a plain
-    class, not a generator: two of these open for every timer fired)."""
+    """The `transaction()` block of a memory store: nothing to do (a plain class, not a
+    generator, and one for the store: two are opened for every timer fired)."""
 
-    __slots__ = ("_store",)
-
-    def __init__(self, store: MemoryStore) -> None:
-        self._store = store
+    __slots__ = ()
 
     def __enter__(self) -> None:
-        self._store._depth += 1
+        return None
 
     def __exit__(self, *exc: object) -> None:
-        self._store._depth -= 1
+        return None
+
+
+_BLOCK = _Block()
 
 
 class MemoryStore:
@@ -87,14 +87,13 @@ class MemoryStore:
         self._inbox: dict[int, InboxEvent] = {}
         self._inbox_ids: set[str] = set()
         self._inbox_next = 0
-        self._depth = 0
 
     # ------------------------------------------------------------ transactions
 
     def transaction(self) -> AbstractContextManager[None]:
         # Nothing here survives the process, so there is nothing to make atomic
-        # against a crash; the block only tracks nesting like a durable store.
-        return _Block(self)
+        # against a crash.
+        return _BLOCK
 
     def next_seq(self, name: str) -> int:
         if name == "history":  # counted by the log (see `add_history`)
