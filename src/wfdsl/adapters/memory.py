@@ -109,6 +109,8 @@ class MemoryCRM:
         # Equal event data is kept once: `{"workflow": "Welcome"}` of every enrollment
         # in a workflow is one dict, not one per record.
         self._shared_data: dict[tuple[tuple[str, Any], ...], Mapping[str, Any]] = {}
+        # The data mapping of the last event kept of each type, and its shared copy.
+        self._last_data: dict[str, tuple[Mapping[str, Any], Mapping[str, Any]]] = {}
         self._read_cache: dict[Key, Record] = {}
         self._results: dict[str, ActionResult] = {}
         self._actions: dict[str, Action] = {}
@@ -219,11 +221,19 @@ class MemoryCRM:
     def keep_event(
         self, event_type: str, object_type: str, record_id: str, at: dt.datetime, data: Mapping[str, Any]
     ) -> None:
-        """Keep an event in the record's event history (`EventKeeper`)."""
+        """Keep an event in the record's event history (`EventKeeper`). The same data
+        mapping as the last event of its type had, unchanged (every enrollment in one
+        workflow), is shared without being looked up again."""
         wanted = self._kept_events
         if wanted is not None and event_type not in wanted:
             return
-        entry = (event_type, at, self._data(data))
+        last = self._last_data.get(event_type)
+        if last is not None and data is last[0] and data == last[1]:
+            entry = (event_type, at, last[1])
+        else:
+            shared = self._data(data)
+            self._last_data[event_type] = (data, shared)
+            entry = (event_type, at, shared)
         key = (object_type, record_id)
         events = self._events
         kept = events.get(key)

@@ -40,6 +40,8 @@ class Enroller:
         #: The CRM, when no workflow listens to `workflow.enrolled` and nothing observes:
         #: the event is then only kept in the record's history (set with the index).
         self.keeper: EventKeeper | None = None
+        # The data of each workflow's `workflow.enrolled` events, one mapping for all.
+        self._enrolled_data: dict[str, Mapping[str, Any]] = {}
 
     # ------------------------------------------------------------ triggers
 
@@ -184,7 +186,10 @@ class Enroller:
                 Event(type="workflow.enrolled", object=obj, id=rid, at=ctx.now, data={"workflow": name}, cause=cause)
             )
         else:
-            keeper.keep_event("workflow.enrolled", obj, rid, ctx.now, {"workflow": name})
+            data = self._enrolled_data.get(name)
+            if data is None:
+                data = self._enrolled_data[name] = {"workflow": name}
+            keeper.keep_event("workflow.enrolled", obj, rid, ctx.now, data)
         self.steps.run(enr, new=new)
         return enr
 
