@@ -72,7 +72,7 @@ class Dispatcher:
     def drain(self, *, processed: int = 0) -> None:
         """Dispatch the queued batches (`processed`: how many this input dispatched already)."""
         ctx = self.ctx
-        hears = self.index.hears
+        concerns = self.index.concerns
         while ctx.queue:
             batch = ctx.queue.popleft()
             processed += 1
@@ -81,9 +81,10 @@ class Dispatcher:
                 break
             if ctx.observer is None:
                 # A batch of events no workflow looks at (the `email.sent` of every email
-                # sent, most often) has nothing to dispatch: no block, no lookups.
+                # sent, most often, or a form no trigger asks for) has nothing to
+                # dispatch: no block, no lookups.
                 for event in batch:
-                    if hears(event.type):
+                    if concerns(event):
                         break
                 else:
                     continue

@@ -9,7 +9,7 @@ a thousand workflows on one event type cost one look-up.
 >>> index = Index({})
 >>> index.event_keys(Event(type="list.added", object="contact", id="c1",
 ...                        at=dt.datetime(2026, 1, 1), data={"list": "VIP"}))
-['event:list.added', 'list:VIP']
+('event:list.added', 'list:VIP')
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ from wfdsl.runtime.context import Compiled, Context
 from wfdsl.runtime.criteria import event_attribute
 from wfdsl.runtime.facts import RECORD_ID_PROPERTY
 from wfdsl.runtime.protocols import Event
+
+_NOTHING: frozenset[str] = frozenset()
+#: How many distinct look-ups an index keeps (see `Index.lookup`); past that it starts again.
+_LOOKUPS_KEPT = 4096
 
 #: Event types whose index key is finer than the type (the property, list or workflow).
 _INDEXED_BY_DETAIL = frozenset({"property.changed"})
@@ -147,6 +151,11 @@ def pins(specs: Iterable[EventSpec]) -> frozenset[tuple[str, str, str]] | None:
 _UNSURE = object()
 
 
+def _value_text(value: object) -> object:
+    """A property value's case-folded text: None when empty, `_UNSURE` for a truth value."""
+    return None if value is None else _UNSURE if isinstance(value, bool) else str(value).casefold()
+
+
 def _event_text(event: Event, attr: str, seen: dict[str, object]) -> object:
     """The case-folded text `event` carries for a pin's attribute (`object.property` for
     a property change): None when it has none, `_UNSURE` when it is not text."""
@@ -156,8 +165,7 @@ def _event_text(event: Event, attr: str, seen: dict[str, object]) -> object:
             if f"{event.object}.{event.data.get('property')}" != attr:
                 text = None
             else:
-                value = event.data.get("value")
-                text = None if value is None else _UNSURE if isinstance(value, bool) else str(value).casefold()
+                text = _value_text(event.data.get("value"))
         else:
             value = event_attribute(event.data, attr)
             text = _UNSURE if not isinstance(value, str) else value.casefold() if value else None
@@ -198,6 +206,7 @@ class Index:
 
     def __init__(self, plans: Mapping[str, Compiled]) -> None:
         self.order = {name: i for i, name in enumerate(plans)}
+        self._lookups: dict[tuple[int, tuple[str, ...]], tuple[str, ...]] = {}
         # index: key -> workflow names, for triggers and for watchers of enrollments
         self.trigger_index: dict[str, set[str]] = {}
         self.watch_index: dict[str, set[str]] = {}
@@ -243,6 +252,21 @@ class Index:
             else:  # workflow:<name>, the key of every `workflow.…` event
                 self._workflow_events = True
         self._heard = frozenset(heard)
+        # Event types, and changed properties, that only pinned event triggers look at:
+        # an event whose text none of them asks for concerns no workflow (`concerns`).
+        looked_at = {*self.watch_index, *self.dispatch_index}
+        self._pinned_only = {
+            etype: tuple(names)
+            for etype, names in self.pin_attrs.items()
+            if etype != "property.changed"
+            and f"event:{etype}" not in looked_at
+            and not etype.startswith(("workflow.", "list.", "record."))
+        }
+        self._pinned_props = frozenset(
+            prop
+            for prop in self.pin_attrs.get("property.changed", ())
+            if "event:property.changed" not in looked_at and f"prop:{prop}" not in looked_at
+        )
 
     def hears(self, event_type: str) -> bool:
         """Whether any workflow may look at an event of this type: one that none does
@@ -250,52 +274,94 @@ class Index:
         dispatched at all. Errs on the side of yes, never of no."""
         return event_type in self._heard or (self._workflow_events and event_type.startswith("workflow."))
 
-    @staticmethod
-    def event_keys(event: Event) -> list[str]:
-        """The index keys an event is looked up by."""
-        keys = [f"event:{event.type}"]
-        if event.type == "property.changed":
-            keys.append(f"prop:{event.object}.{event.data.get('property')}")
-        elif event.type in ("list.added", "list.removed"):
-            keys.append(f"list:{event.data.get('list')}")
-        elif event.type.startswith("workflow."):
-            keys.append(f"workflow:{event.data.get('workflow')}")
-        elif event.type == "record.created":
-            keys.append("event:record.created")
-        return keys
+    def concerns(self, event: Event) -> bool:
+        """Whether any workflow may look at `event`: one that `hears` its type, and where
+        only pinned event triggers look at that type (or changed property), one that asks
+        for the text the event carries. A thousand workflows on one event type, each
+        waiting for its own form, are not dispatched the events none of them asks for.
+        Errs on the side of yes, never of no."""
+        etype = event.type
+        if not self.hears(etype):
+            return False
+        if etype == "property.changed":
+            prop = f"{event.object}.{event.data.get('property')}"
+            return prop not in self._pinned_props or self._asks(etype, prop, _value_text(event.data.get("value")))
+        names = self._pinned_only.get(etype)
+        if names is None:
+            return True
+        for attr in names:
+            value = event_attribute(event.data, attr)
+            text = _UNSURE if not isinstance(value, str) else value.casefold() if value else None
+            if self._asks(etype, attr, text):
+                return True
+        return False
 
-    def lookup(self, index: Mapping[str, set[str]], keys: Sequence[str]) -> list[str]:
+    def _asks(self, etype: str, attr: str, text: object) -> bool:
+        """Whether a pinned trigger on `etype`'s `attr` may match this case-folded text."""
+        return text is _UNSURE or (text is not None and text in self.pin_index[(etype, attr)])
+
+    @staticmethod
+    def event_keys(event: Event) -> tuple[str, ...]:
+        """The index keys an event is looked up by."""
+        etype = event.type
+        if etype == "property.changed":
+            return (f"event:{etype}", f"prop:{event.object}.{event.data.get('property')}")
+        if etype in ("list.added", "list.removed"):
+            return (f"event:{etype}", f"list:{event.data.get('list')}")
+        if etype.startswith("workflow."):
+            return (f"event:{etype}", f"workflow:{event.data.get('workflow')}")
+        return (f"event:{etype}",)
+
+    def lookup(self, index: Mapping[str, set[str]], keys: tuple[str, ...]) -> tuple[str, ...]:
+        """The workflows `index` holds under any of `keys`, in plan order (which keeps runs
+        deterministic). Kept for the next event with the same keys: most events are of a
+        few dozen kinds, and a thousand workflows make the union and the sort dear."""
+        known = self._lookups.get((id(index), keys))
+        if known is not None:
+            return known
         found: set[str] = set()
         for key in keys:
-            found |= index.get(key, set())
-        # Plan order keeps runs deterministic.
-        return sorted(found, key=self.order.__getitem__)
+            found |= index.get(key, _NOTHING)
+        names = tuple(sorted(found, key=self.order.__getitem__))
+        if len(self._lookups) >= _LOOKUPS_KEPT:
+            self._lookups.clear()
+        self._lookups[(id(index), keys)] = names
+        return names
 
     def triggers_for(
-        self, event: Event, keys: Sequence[str], seen: dict[str, object], every: bool = False
-    ) -> list[str]:
+        self, event: Event, keys: tuple[str, ...], seen: dict[str, object], every: bool = False
+    ) -> Sequence[str]:
         """`lookup(trigger_index, keys)` less the pinned event triggers that cannot match
         `event` (`may_fire`), without looking at them one by one (all of them with `every`)."""
         if every:
             return self.lookup(self.trigger_index, keys)
         names = self.lookup(self.dispatch_index, keys)
-        attrs_ = self.pin_attrs.get(event.type)
+        etype = event.type
+        attrs_ = self.pin_attrs.get(etype)
         if not attrs_:
             return names
-        if event.type == "property.changed":
-            attrs_ = {f"{event.object}.{event.data.get('property')}"} & attrs_
-        found: set[str] = set()
-        for attr in attrs_:
-            by_text = self.pin_index[(event.type, attr)]
-            text = _event_text(event, attr, seen)
+        texts: Iterable[tuple[str, object]]
+        if etype == "property.changed":
+            attr = keys[1][5:]  # `prop:<object>.<property>`: the one attribute it has
+            if attr not in attrs_:
+                return names
+            text = seen[attr] = _value_text(event.data.get("value"))
+            texts = ((attr, text),)
+        else:
+            texts = [(attr, _event_text(event, attr, seen)) for attr in attrs_]
+        found: set[str] | None = None
+        for attr, text in texts:
+            by_text = self.pin_index[(etype, attr)]
             if text is _UNSURE:
-                for group in by_text.values():
-                    found |= group
+                for every_text in by_text.values():
+                    found = set(every_text) if found is None else found | every_text
             elif isinstance(text, str):
-                found |= by_text.get(text, set())
+                asked = by_text.get(text)
+                if asked:
+                    found = set(asked) if found is None else found | asked
         if not found:
-            return names
-        return sorted(found.union(names), key=self.order.__getitem__)
+            return names  # no pinned trigger asks for this text: the common case
+        return tuple(sorted(found.union(names), key=self.order.__getitem__))
 
     def workflows_for(self, event: Event) -> tuple[str, ...]:
         """Every workflow that looks at `event` (watchers and triggers), in plan order."""

@@ -243,7 +243,9 @@ class MemoryStore:
     # ------------------------------------------------------------ stats and facts
 
     def add_stat(self, workflow: str, field: str, delta: int) -> None:
-        counters = self._stats.setdefault(workflow, {})
+        counters = self._stats.get(workflow)
+        if counters is None:
+            counters = self._stats[workflow] = {}
         counters[field] = counters.get(field, 0) + delta
 
     def stats(self, workflow: str) -> Mapping[str, int]:
