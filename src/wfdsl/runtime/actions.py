@@ -225,7 +225,7 @@ class Actions:
         self.lifecycle = lifecycle
         # Steps whose arguments are the same on every run (`_rendered` kinds whose
         # values are plain and hold no token), by step: built once, copied per action.
-        self._fixed: dict[int, tuple[Step, dict[str, Any]]] = {}
+        self._fixed: dict[int, tuple[Step, dict[str, Any], Mapping[str, Any]]] = {}
         # A CRM that can perform an action without building the events no one hears.
         self._quiet: QuietPerformer | None = ctx.crm if isinstance(ctx.crm, QuietPerformer) else None
 
@@ -291,7 +291,9 @@ class Actions:
         if build in _FIXED_WHEN_PLAIN and all(
             v is None or (is_plain(v) and not (type(v) is str and "{{" in v)) for v in step.args.values()
         ):
-            self._fixed[id(step)] = (step, dict(args))  # the step's own values hold no token
+            # The step's own values hold no token: the same arguments, and the same
+            # history detail, for every enrollment.
+            self._fixed[id(step)] = (step, dict(args), {"action": step.kind, **args})
         return args
 
     def _perform(self, enr: Enrollment, compiled: Compiled, step: Step) -> object:
@@ -300,8 +302,10 @@ class Actions:
         kind = step.kind
         name = plan.name
         fixed = self._fixed.get(id(step))
+        detail: Mapping[str, Any] | None = None
         if fixed is not None and fixed[0] is step:
             args = dict(fixed[1])  # nothing in them comes from the record: not read for them
+            detail = fixed[2]
         else:
             record = ctx.crm.get(enr.object, enr.record)
             facts = None if record is None else ctx.facts(record, plan, received=enr.received)
@@ -322,9 +326,11 @@ class Actions:
             return self._failed(enr, compiled, step, str(error), transient=True, retry_after=error.retry_after)
         except (PermanentAdapterError, AdapterError) as error:
             return self._failed(enr, compiled, step, str(error), transient=False)
-        detail = {"action": kind, **args}
-        if result.data.get("id") is not None:
-            detail["created"] = result.data["id"]
+        created = result.data.get("id")
+        if detail is None or created is not None:
+            detail = {"action": kind, **args}
+            if created is not None:
+                detail["created"] = created
         ctx.record(name, enr.object, enr.record, h.ACTION, step.id, detail, enr.id)
         if kind == "send_email" and not enr.emailed:
             enr = ctx.change(enr, emailed=True)

@@ -132,6 +132,18 @@ class Compiled:
     pins: frozenset[tuple[str, str, str]] | None = None
     #: A filter trigger that a record may meet as soon as it is created (see `index.meets_when_new`).
     when_new: bool = False
+    #: Nothing for the checks before an action to judge (no goal, unenrollment or
+    #: suppression, no `unenroll if criteria unmet`): the record is not read for them.
+    unchecked: bool = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        plan = self.plan
+        self.unchecked = (
+            self.goal is None
+            and self.unenroll is None
+            and not plan.suppress_lists
+            and not (plan.settings.unenroll_unmet and self.trigger is not None)
+        )
 
 
 class Goto:

@@ -44,15 +44,10 @@ class Lifecycle:
         return self.ctx.within(scope, self._check, enr, compiled, record)
 
     def _check(self, enr: Enrollment, compiled: Compiled, record: Record | None) -> bool:
+        if compiled.unchecked:
+            return True  # nothing to check: the record need not be read for it
         ctx = self.ctx
         plan = compiled.plan
-        if (
-            compiled.goal is None
-            and compiled.unenroll is None
-            and not plan.suppress_lists
-            and not (plan.settings.unenroll_unmet and compiled.trigger is not None)
-        ):
-            return True  # nothing to check: the record need not be read for it
         record = record or ctx.crm.get(enr.object, enr.record)
         if record is None:
             return True
