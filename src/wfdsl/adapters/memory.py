@@ -396,8 +396,6 @@ class MemoryCRM:
         """The record a property action changes, and the change (`_CHANGE_KINDS`)."""
         args = action.args
         kind = action.kind
-        if kind == "set" and args.get("object") == action.object:  # the enrolled record's own
-            return (action.object, action.id), {str(args["property"]): args.get("value")}
         if kind in ("assign_owner", "rotate_owner"):
             return (action.object, action.id), {OWNER_PROPERTY: args.get("owner")}
         target = self._target(action)

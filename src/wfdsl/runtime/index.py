@@ -284,6 +284,8 @@ class Index:
         if not self.hears(etype):
             return False
         if etype == "property.changed":
+            if not self._pinned_props:
+                return True
             prop = f"{event.object}.{event.data.get('property')}"
             return prop not in self._pinned_props or self._asks(etype, prop, _value_text(event.data.get("value")))
         names = self._pinned_only.get(etype)
