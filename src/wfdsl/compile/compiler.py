@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from wfdsl.check import check_project
+from wfdsl.collector import collector_paused
 from wfdsl.diagnostics import Diagnostic, Severity, WfdslError
 from wfdsl.plan import criteria as pc
 from wfdsl.plan import steps as ps
@@ -75,19 +76,20 @@ def compile_project(project: Project, schema: Schema | None = None) -> tuple[Pro
     >>> plan.workflows[0].steps["steps.0"].email
     'Hi'
     """
-    diagnostics: list[Diagnostic] = list(project.diagnostics)
-    for diagnostic in check_project(project, schema):
-        if diagnostic not in diagnostics:
-            diagnostics.append(diagnostic)
-    diagnostics.sort(key=Diagnostic.sort_key)
-    if any(d.severity is Severity.ERROR for d in diagnostics):
-        return None, diagnostics
-    workflows = []
-    for result in project.files:
-        lines = result.source.split("\n")  # once per file, not once per workflow
-        for workflow in result.module.workflows:
-            workflows.append(compile_workflow(workflow, lines))
-    return ProjectPlan(workflows=tuple(workflows)), diagnostics
+    with collector_paused():  # no garbage cycles here; see `wfdsl.collector`
+        diagnostics: list[Diagnostic] = list(project.diagnostics)
+        for diagnostic in check_project(project, schema):
+            if diagnostic not in diagnostics:
+                diagnostics.append(diagnostic)
+        diagnostics.sort(key=Diagnostic.sort_key)
+        if any(d.severity is Severity.ERROR for d in diagnostics):
+            return None, diagnostics
+        workflows = []
+        for result in project.files:
+            lines = result.source.split("\n")  # once per file, not once per workflow
+            for workflow in result.module.workflows:
+                workflows.append(compile_workflow(workflow, lines))
+        return ProjectPlan(workflows=tuple(workflows)), diagnostics
 
 
 def load_plans(paths: Sequence[str | Path], schema: Schema | None = None) -> ProjectPlan:
