@@ -256,6 +256,10 @@ class Context:
         # made and nobody else holds yet: see `change`.
         self.running: str | None = None
         self._own: Enrollment | None = None
+        # A new enrollment its first run has not handed to the store yet: it has no timer
+        # and is not counted `active` until it is handed over (see `put`), so a run that
+        # ends it at once counts it neither up nor down.
+        self._fresh: Enrollment | None = None
 
     # ------------------------------------------------------------ criteria
 
@@ -318,18 +322,20 @@ class Context:
 
     # ------------------------------------------------------------ the enrollment being run
 
-    def run_starts(self, enr: Enrollment, *, new: bool = False) -> tuple[str | None, Enrollment | None]:
+    def run_starts(
+        self, enr: Enrollment, *, new: bool = False
+    ) -> tuple[str | None, Enrollment | None, Enrollment | None]:
         """`Steps.run` begins running `enr`; returns what `run_ends` restores. Watched by
         an observer (which may keep the enrollments it is shown), nothing is owned. A
         `new` enrollment (not yet handed to the store) is owned from the start."""
-        before = (self.running, self._own)
+        before = (self.running, self._own, self._fresh)
         unobserved = self.observer is None
         self.running = enr.id if unobserved else None
-        self._own = enr if new and unobserved else None
+        self._own = self._fresh = enr if new and unobserved else None
         return before
 
-    def run_ends(self, before: tuple[str | None, Enrollment | None]) -> None:
-        self.running, self._own = before
+    def run_ends(self, before: tuple[str | None, Enrollment | None, Enrollment | None]) -> None:
+        self.running, self._own, self._fresh = before
 
     def change(self, enr: Enrollment, **changes: Any) -> Enrollment:
         """`enr` with `changes`, as `evolve` makes it. The enrollment being run is copied
@@ -349,10 +355,20 @@ class Context:
         stands, whatever the store was given before (a new one: nothing yet)."""
         return enr is self._own
 
+    def fresh(self, enr: Enrollment) -> bool:
+        """Whether `enr` is a new enrollment that its first run has not handed to the
+        store yet: no timer of its own, not counted `active` yet."""
+        return enr is self._fresh
+
     def put(self, enr: Enrollment) -> None:
-        """Hand an enrollment to the store (from then on `change` copies it again)."""
+        """Hand an enrollment to the store (from then on `change` copies it again). A
+        fresh enrollment (see `fresh`) still active is counted `active` here."""
         if enr is self._own:
             self._own = None
+            if enr is self._fresh:
+                self._fresh = None
+                if enr.status == "active":
+                    self.store.add_stat(enr.workflow, "active", 1)
         self.store.put_enrollment(enr)
 
     # ------------------------------------------------------------ what every phase does

@@ -173,11 +173,12 @@ class Enroller:
         # Unobserved, the new enrollment is its first run's own until the run hands it
         # to the store (as every run ends by doing): the run changes it in place rather
         # than copying it at its first step. An observer may keep what it is shown.
+        # It is counted `active` when the store is given it (`Context.put`).
         new = ctx.observer is None
+        store.add_stat(name, "enrolled", 1)
         if not new:
             store.put_enrollment(enr)
-        store.add_stat(name, "enrolled", 1)
-        store.add_stat(name, "active", 1)
+            store.add_stat(name, "active", 1)
         store.add_fact(ENROLLED_FACT, name, obj, rid, ctx.now)
         ctx.record(name, obj, rid, h.ENROLLED, None, _MANUAL if manual else _TRIGGERED, enr.id)
         keeper = self.keeper

@@ -97,10 +97,15 @@ class Lifecycle:
         current = enr if ctx.owns(enr) else store.enrollment(enr.id) or enr
         if current.status != "active":
             return
-        store.cancel_timer(enr.id)
+        # A fresh enrollment (ended by its first run) has no timer and was never
+        # counted `active` (see `Context.put`).
+        fresh = ctx.fresh(enr)
+        if not fresh:
+            store.cancel_timer(enr.id)
         ended = ctx.change(enr, status=status, ended_at=ctx.now, waiting_for=None, step=None)
         ctx.put(ended)
-        store.add_stat(enr.workflow, "active", -1)
+        if not fresh:
+            store.add_stat(enr.workflow, "active", -1)
         store.add_stat(enr.workflow, status, 1)
         ctx.record(enr.workflow, enr.object, enr.record, kind, step, detail, enr.id)
         if status == "unenrolled":
