@@ -6,14 +6,16 @@ event history and actions as the path an observer sees."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from engine_helpers import plans
 from wfdsl.adapters.memory import MemoryCRM
 from wfdsl.runtime.engine import Engine
 from wfdsl.runtime.observe import NullObserver
-from wfdsl.runtime.protocols import VirtualClock
+from wfdsl.runtime.protocols import HistoryEntry, StateStore, VirtualClock
 from wfdsl.stores.memory import MemoryStore
+from wfdsl.stores.sqlite import SQLiteStore
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday, inside office hours
@@ -132,3 +134,42 @@ def test_a_new_enrollment_is_given_to_the_store_when_its_first_run_waits_and_nev
     assert (held.status, held.step) == ("active", "steps.0.then.0")  # replaced in the store, not changed
     (done,) = store.enrollments_of("contact", "c1")
     assert done.status == "completed" and done.id == held.id
+
+
+def test_entries_made_once_as_shapes_read_as_every_store_records_them(tmp_path: Path) -> None:
+    """A decision recorded the same way for every enrollment (enrolled, a branch taken,
+    a fixed action, completed) is handed to the memory store as one shared shape; a
+    store with a history sink, and the SQLite store, are given the fields. All read the
+    same, and so do their counters."""
+    text = MINIMAL + GUARDED
+
+    def drive(store: StateStore) -> Engine:
+        crm = MemoryCRM()
+        for rid, score in {"c1": 75, "c2": 20, "c3": 5}.items():
+            crm.add_record("contact", rid, {"hubspotscore": score}, at=T0)
+        crm.add_record("contact", "c4", {"hubspotscore": 80, "lifecyclestage": "customer"}, at=T0)
+        e = Engine(plans(text), crm, store, VirtualClock(T0))
+        for name in e.workflows:
+            e.activate(name)
+        for name in e.workflows:
+            for rid in ("c1", "c2", "c3", "c4", "c1"):
+                e.enroll(name, ("contact", rid), at=T0)
+        return e
+
+    def seen(e: Engine) -> list[tuple[Any, ...]]:
+        return [(h.seq, h.workflow, h.object, h.id, h.kind, h.step, dict(h.detail), h.enrollment) for h in e.history()]
+
+    shaped = drive(MemoryStore())
+    sunk: list[HistoryEntry] = []
+    sink = drive(MemoryStore(history_sink=sunk.append))
+    durable_store = SQLiteStore(tmp_path / "state.db")
+    durable = drive(durable_store)
+    expected = seen(shaped)
+    assert {row[4] for row in expected} >= {"enrolled", "not_enrolled", "branched", "action", "completed"}
+    assert [(x.seq, x.workflow, x.object, x.id, x.kind, x.step, dict(x.detail), x.enrollment) for x in sunk] == expected
+    assert seen(durable) == expected
+    for name in shaped.workflows:
+        assert shaped.stats(name) == sink.stats(name) == durable.stats(name)
+    # c1 twice: by hand, a record enrolls again once its enrollment has ended
+    assert shaped.stats("Minimal")["completed"] == 5 and shaped.stats("Minimal")["active"] == 0
+    durable_store.close()

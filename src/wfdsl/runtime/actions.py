@@ -30,6 +30,7 @@ from wfdsl.runtime import history as h
 from wfdsl.runtime import timing
 from wfdsl.runtime.context import ENDED, WAIT, Compiled, Context, Goto, is_plain, plan_value
 from wfdsl.runtime.facts import RecordFacts
+from wfdsl.runtime.history import Shape, shape_of
 from wfdsl.runtime.lifecycle import Lifecycle
 from wfdsl.runtime.protocols import (
     Action,
@@ -225,7 +226,7 @@ class Actions:
         self.lifecycle = lifecycle
         # Steps whose arguments are the same on every run (`_rendered` kinds whose
         # values are plain and hold no token), by step: built once, copied per action.
-        self._fixed: dict[int, tuple[Step, dict[str, Any], Mapping[str, Any]]] = {}
+        self._fixed: dict[int, tuple[Step, dict[str, Any], Mapping[str, Any], Shape]] = {}
         # A CRM that can perform an action without building the events no one hears.
         self._quiet: QuietPerformer | None = ctx.crm if isinstance(ctx.crm, QuietPerformer) else None
 
@@ -293,7 +294,9 @@ class Actions:
         ):
             # The step's own values hold no token: the same arguments, and the same
             # history detail, for every enrollment.
-            self._fixed[id(step)] = (step, dict(args), {"action": step.kind, **args})
+            detail = {"action": step.kind, **args}
+            shape = shape_of(plan.name, plan.object, h.ACTION, step.id, detail)
+            self._fixed[id(step)] = (step, dict(args), detail, shape)
         return args
 
     def _perform(self, enr: Enrollment, compiled: Compiled, step: Step) -> object:
@@ -303,9 +306,10 @@ class Actions:
         name = plan.name
         fixed = self._fixed.get(id(step))
         detail: Mapping[str, Any] | None = None
+        shape: Shape | None = None
         if fixed is not None and fixed[0] is step:
             args = dict(fixed[1])  # nothing in them comes from the record: not read for them
-            detail = fixed[2]
+            detail, shape = fixed[2], fixed[3]
         else:
             record = ctx.crm.get(enr.object, enr.record)
             facts = None if record is None else ctx.facts(record, plan, received=enr.received)
@@ -327,11 +331,14 @@ class Actions:
         except (PermanentAdapterError, AdapterError) as error:
             return self._failed(enr, compiled, step, str(error), transient=False)
         created = result.data.get("id")
-        if detail is None or created is not None:
-            detail = {"action": kind, **args}
-            if created is not None:
-                detail["created"] = created
-        ctx.record(name, enr.object, enr.record, h.ACTION, step.id, detail, enr.id)
+        if shape is not None and created is None and shape[0] == name and shape[1] == enr.object:
+            ctx.record_shape(shape, enr.record, enr.id)
+        else:
+            if detail is None or created is not None:
+                detail = {"action": kind, **args}
+                if created is not None:
+                    detail["created"] = created
+            ctx.record(name, enr.object, enr.record, h.ACTION, step.id, detail, enr.id)
         if kind == "send_email" and not enr.emailed:
             enr = ctx.change(enr, emailed=True)
             ctx.store.add_stat(name, "emailed", 1)

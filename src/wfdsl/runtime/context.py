@@ -25,9 +25,11 @@ import attrs
 
 from wfdsl.plan.criteria import Criterion
 from wfdsl.plan.model import EventSpec, WorkflowPlan, decode_value
+from wfdsl.runtime import history as h
 from wfdsl.runtime import timing
 from wfdsl.runtime.criteria import compile_criteria, compile_event_criteria
 from wfdsl.runtime.facts import RecordFacts
+from wfdsl.runtime.history import Shape, shape_detail, shape_of
 from wfdsl.runtime.observe import Observer, Scope
 from wfdsl.runtime.protocols import (
     Clock,
@@ -38,6 +40,7 @@ from wfdsl.runtime.protocols import (
     HistoryEntry,
     IdentifiedStore,
     Record,
+    ShapedHistory,
     StateStore,
     Timer,
     utc,
@@ -135,6 +138,11 @@ class Compiled:
     #: Nothing for the checks before an action to judge (no goal, unenrollment or
     #: suppression, no `unenroll if criteria unmet`): the record is not read for them.
     unchecked: bool = attrs.field(init=False)
+    #: The shapes of the entries recorded the same way for every enrollment
+    #: (`history.shape_of`): `enrolled` by a trigger and by hand, `completed`.
+    enrolled_shape: Shape = attrs.field(init=False)
+    enrolled_by_hand_shape: Shape = attrs.field(init=False)
+    completed_shape: Shape = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         plan = self.plan
@@ -144,6 +152,10 @@ class Compiled:
             and not plan.suppress_lists
             and not (plan.settings.unenroll_unmet and self.trigger is not None)
         )
+        name, obj = plan.name, plan.object
+        self.enrolled_shape = shape_of(name, obj, h.ENROLLED, None, {})
+        self.enrolled_by_hand_shape = shape_of(name, obj, h.ENROLLED, None, {"trigger": "manual"})
+        self.completed_shape = shape_of(name, obj, h.COMPLETED, None, {})
 
 
 class Goto:
@@ -224,6 +236,9 @@ class Context:
         # that can take them as fields is given those.
         self._add_history: Callable[..., None] | None = (
             store.add_history if observer is None and isinstance(store, HistoryColumns) else None
+        )
+        self._add_shape: Callable[[dt.datetime, Shape, str, str | None], None] | None = (
+            store.add_shape if observer is None and isinstance(store, ShapedHistory) else None
         )
         self.clock = clock
         self.loop_limit = loop_limit
@@ -425,6 +440,15 @@ class Context:
                 key=key, due=due, seq=self.store.next_seq("timer"), kind=kind, workflow=workflow, enrollment=enrollment
             )
         )
+
+    def record_shape(self, shape: Shape, record_id: str, enrollment: str | None = None) -> None:
+        """`record` of an entry given as its shape (`history.shape_of`), made once for a
+        decision recorded the same way for every enrollment."""
+        add = self._add_shape
+        if add is not None:
+            add(self.now, shape, record_id, enrollment)
+            return
+        self.record(shape[0], shape[1], record_id, shape[2], shape[3], shape_detail(shape), enrollment)
 
     def record(
         self,

@@ -180,7 +180,10 @@ class Enroller:
             store.put_enrollment(enr)
             store.add_stat(name, "active", 1)
         store.add_fact(ENROLLED_FACT, name, obj, rid, ctx.now)
-        ctx.record(name, obj, rid, h.ENROLLED, None, _MANUAL if manual else _TRIGGERED, enr.id)
+        if obj == plan.object:
+            ctx.record_shape(compiled.enrolled_by_hand_shape if manual else compiled.enrolled_shape, rid, enr.id)
+        else:
+            ctx.record(name, obj, rid, h.ENROLLED, None, _MANUAL if manual else _TRIGGERED, enr.id)
         keeper = self.keeper
         if keeper is None:
             ctx.emit(

@@ -143,6 +143,28 @@ def _unpack(packed: tuple[Any, ...]) -> dict[str, Any]:
     return dict(zip(packed[4::2], packed[5::2], strict=True))
 
 
+#: An entry's shape: workflow, object type, kind, step, then the detail's keys and
+#: values in one flat tuple (see `HistoryLog`).
+Shape = tuple[Any, ...]
+
+
+def shape_of(workflow: str, object_type: str, kind: str, step: str | None, detail: Mapping[str, Any]) -> Shape:
+    """The shape of entries with these fields: what `Context.record_shape` takes from a
+    decision recorded the same way for every enrollment (made once, where it is decided).
+
+    >>> shape_of("W", "contact", "branched", "steps.0", {"branch": 0})
+    ('W', 'contact', 'branched', 'steps.0', 'branch', 0)
+    >>> shape_detail(_)
+    {'branch': 0}
+    """
+    return (workflow, object_type, kind, step, *_flat(detail.items()))
+
+
+def shape_detail(shape: Shape) -> dict[str, Any]:
+    """The detail of entries of this shape."""
+    return _unpack(shape)
+
+
 class HistoryLog:
     """History entries kept compactly: sequence numbers in a machine array, then one
     column each for the time, the record id and the enrollment id, and one for the
@@ -236,6 +258,17 @@ class HistoryLog:
             )
         except TypeError:  # a value that cannot be hashed (a list): kept on its own
             self._shape.append(shape)
+        return seq
+
+    def add_shape(self, at: Any, shape: Shape, record_id: str, enrollment: str | None) -> int:
+        """`add_next` of an entry whose shape was made once (`shape_of`), kept as it is:
+        every entry given the same shape shares it."""
+        self.last_seq = seq = self.last_seq + 1
+        self._seq.append(seq)
+        self._at.append(at)
+        self._id.append(record_id)
+        self._enrollment.append(enrollment)
+        self._shape.append(shape)
         return seq
 
     def __len__(self) -> int:

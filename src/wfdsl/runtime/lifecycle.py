@@ -17,6 +17,7 @@ from wfdsl.runtime import history as h
 from wfdsl.runtime.anchors import schedule_anniversary
 from wfdsl.runtime.context import Compiled, Context, evolve
 from wfdsl.runtime.facts import CONVERTED_FACT, GOAL_FACT
+from wfdsl.runtime.history import Shape
 from wfdsl.runtime.migration import Move
 from wfdsl.runtime.observe import Scope
 from wfdsl.runtime.protocols import Enrollment, Event, Record
@@ -90,8 +91,18 @@ class Lifecycle:
         )
         return enr
 
-    def end(self, enr: Enrollment, status: str, kind: str, detail: Mapping[str, Any], step: str | None = None) -> None:
-        """Stop an active enrollment (`completed` or `unenrolled`), recorded as `kind`."""
+    def end(
+        self,
+        enr: Enrollment,
+        status: str,
+        kind: str,
+        detail: Mapping[str, Any],
+        step: str | None = None,
+        *,
+        shape: Shape | None = None,
+    ) -> None:
+        """Stop an active enrollment (`completed` or `unenrolled`), recorded as `kind`
+        (given as its `shape` too, when the caller has it made)."""
         ctx = self.ctx
         store = ctx.store
         current = enr if ctx.owns(enr) else store.enrollment(enr.id) or enr
@@ -107,7 +118,10 @@ class Lifecycle:
         if not fresh:
             store.add_stat(enr.workflow, "active", -1)
         store.add_stat(enr.workflow, status, 1)
-        ctx.record(enr.workflow, enr.object, enr.record, kind, step, detail, enr.id)
+        if shape is not None and shape[1] == enr.object:
+            ctx.record_shape(shape, enr.record, enr.id)
+        else:
+            ctx.record(enr.workflow, enr.object, enr.record, kind, step, detail, enr.id)
         if status == "unenrolled":
             ctx.emit(
                 Event(
@@ -123,8 +137,8 @@ class Lifecycle:
     def unenroll(self, enr: Enrollment, reason: str) -> None:
         self.end(enr, "unenrolled", h.UNENROLLED, {"reason": reason})
 
-    def complete(self, enr: Enrollment) -> None:
-        self.end(enr, "completed", h.COMPLETED, {})
+    def complete(self, enr: Enrollment, compiled: Compiled | None = None) -> None:
+        self.end(enr, "completed", h.COMPLETED, {}, shape=None if compiled is None else compiled.completed_shape)
 
     def migrate(self, enr: Enrollment, new: WorkflowPlan, moves: Mapping[str, Move]) -> None:
         """Move a waiting enrollment onto a new version:

@@ -592,6 +592,17 @@ class HistoryColumns(Protocol):
 
 
 @runtime_checkable
+class ShapedHistory(Protocol):
+    """A store that keeps history entries as shapes (`wfdsl.runtime.history.shape_of`:
+    workflow, object type, kind, step and detail in one tuple) and takes an entry as its
+    shape, made once for a decision recorded the same way for every enrollment, with
+    the time, record id and enrollment id. The engine uses it when no observer is shown
+    the entries."""
+
+    def add_shape(self, at: dt.datetime, shape: tuple[Any, ...], record_id: str, enrollment: str | None) -> None: ...
+
+
+@runtime_checkable
 class IdentifiedStore(Protocol):
     """A store with an id of its own (the engine puts it in every idempotency key)."""
 
@@ -683,6 +694,7 @@ __all__ = [
     "Enrollment",
     "Event",
     "HistoryColumns",
+    "ShapedHistory",
     "HistoryEntry",
     "PermanentAdapterError",
     "ReadAware",

@@ -20,6 +20,7 @@ from wfdsl.runtime import timing
 from wfdsl.runtime.actions import Actions
 from wfdsl.runtime.anchors import anchor_value, enrollment_step_time
 from wfdsl.runtime.context import ENDED, WAIT, Compiled, Context, Goto, is_plain, plan_value
+from wfdsl.runtime.history import Shape, shape_detail, shape_of
 from wfdsl.runtime.lifecycle import Lifecycle
 from wfdsl.runtime.observe import Scope
 from wfdsl.runtime.protocols import Enrollment, utc
@@ -27,8 +28,8 @@ from wfdsl.runtime.values import is_date_form, parse_temporal
 
 #: Steps one enrollment may take without waiting before it is stopped (a `go to` loop).
 MAX_STEPS_PER_RUN = 1000
-#: A branching step's options (predicate, target, history detail) and its `else`.
-_Choices = tuple[list[tuple[Callable[[Any], bool], str | None, Mapping[str, Any]]], str | None, Mapping[str, Any]]
+#: A branching step's options (predicate, target, history entry's shape) and its `else`.
+_Choices = tuple[list[tuple[Callable[[Any], bool], str | None, Shape]], str | None, Shape]
 #: Steps that a skipped stretch of the workflow passes without a `skipped` entry.
 _UNRECORDED = (ps.Label, ps.GoTo, ps.End)
 
@@ -67,11 +68,11 @@ class Steps:
             enr = change(enr, step=step_id, phase="at", attempt=0)
         for _ in range(MAX_STEPS_PER_RUN):
             if step_id is None:
-                self.lifecycle.complete(enr)
+                self.lifecycle.complete(enr, compiled)
                 return
             step = plan.steps.get(step_id)
             if step is None:
-                self.lifecycle.complete(enr)
+                self.lifecycle.complete(enr, compiled)
                 return
             if enr.step != step_id:
                 enr = change(enr, step=step_id)
@@ -95,7 +96,7 @@ class Steps:
         return Goto(self.ctx.change(enr, passes=enr.passes + 1), step.target)
 
     def _end(self, enr: Enrollment, compiled: Compiled, step: Step) -> object:
-        self.lifecycle.complete(enr)
+        self.lifecycle.complete(enr, compiled)
         return ENDED
 
     # ------------------------------------------------------------ actions
@@ -144,31 +145,42 @@ class Steps:
         else:
             found = self._choices.get(id(step))
             if found is None or found[0] is not step:
-                found = self._choices[id(step)] = (step, self._compile_choices(step))
-            options, target, detail = found[1]
+                found = self._choices[id(step)] = (step, self._compile_choices(plan, step))
+            options, target, shape = found[1]
             record = ctx.crm.get(enr.object, enr.record)
             if record is not None:
                 facts = ctx.facts(record, plan, received=enr.received)
-                for holds, to, info in options:
+                for holds, to, made in options:
                     if holds(facts):
-                        target, detail = to, info
+                        target, shape = to, made
                         break
+            if shape[0] == plan.name and shape[1] == enr.object:
+                ctx.record_shape(shape, enr.record, enr.id)
+                return Goto(enr, target)
+            detail = shape_detail(shape)
         ctx.record(plan.name, enr.object, enr.record, h.BRANCHED, step.id, detail, enr.id)
         return Goto(enr, target)
 
-    def _compile_choices(self, step: Step) -> _Choices:
-        """An `if` or `branch on` step's options (predicate, target, history detail) in
-        order, and its `else` (target, detail): made once per step."""
+    def _compile_choices(self, plan: WorkflowPlan, step: Step) -> _Choices:
+        """An `if` or `branch on` step's options (predicate, target, the shape of its
+        history entry) in order, and its `else` (target, shape): made once per step."""
         fn = self.ctx.fn
-        options: list[tuple[Callable[[Any], bool], str | None, Mapping[str, Any]]]
+
+        def shape(detail: Mapping[str, Any]) -> Shape:
+            return shape_of(plan.name, plan.object, h.BRANCHED, step.id, detail)
+
+        options: list[tuple[Callable[[Any], bool], str | None, Shape]]
         if isinstance(step, ps.If):
             options = [
-                (fn(b.criteria), b.target, {"branch": i, "target": b.target}) for i, b in enumerate(step.branches)
+                (fn(b.criteria), b.target, shape({"branch": i, "target": b.target}))
+                for i, b in enumerate(step.branches)
             ]
-            return options, step.else_target, {"branch": "else", "target": step.else_target}
+            return options, step.else_target, shape({"branch": "else", "target": step.else_target})
         assert isinstance(step, ps.BranchOn)
-        options = [(fn(c.criteria), c.target, {"value": plan_value(c.value), "target": c.target}) for c in step.cases]
-        return options, step.else_target, {"value": "else", "target": step.else_target}
+        options = [
+            (fn(c.criteria), c.target, shape({"value": plan_value(c.value), "target": c.target})) for c in step.cases
+        ]
+        return options, step.else_target, shape({"value": "else", "target": step.else_target})
 
     # ------------------------------------------------------------ waits
 
@@ -301,7 +313,7 @@ class Steps:
             if isinstance(here, ps.End):
                 break
             cur = here.target if isinstance(here, ps.GoTo) else here.next
-        self.lifecycle.complete(enr)
+        self.lifecycle.complete(enr, compiled)
         return ENDED
 
     def _skip_rest(self, enr: Enrollment, compiled: Compiled, step: Step) -> object:
@@ -323,7 +335,7 @@ class Steps:
             if isinstance(here, ps.End):
                 break
             cur = here.target if isinstance(here, ps.GoTo) else here.next
-        self.lifecycle.complete(enr)
+        self.lifecycle.complete(enr, compiled)
         return ENDED
 
 

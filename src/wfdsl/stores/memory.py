@@ -25,7 +25,7 @@ from typing import Any
 
 import attrs
 
-from wfdsl.runtime.history import HistoryLog
+from wfdsl.runtime.history import HistoryLog, shape_detail
 from wfdsl.runtime.protocols import STAT_FIELDS, DeadLetter, Enrollment, HistoryEntry, InputPosition, Timer
 from wfdsl.stores.protocols import InboxEvent, event_id_of
 
@@ -79,6 +79,7 @@ class MemoryStore:
         if history_sink is None:
             # Entries go straight to the log, which numbers them (`add_history`).
             self.add_history = self._history.add_next  # type: ignore[method-assign,assignment]
+            self.add_shape = self._history.add_shape  # type: ignore[method-assign,assignment]
         self._stats: dict[str, dict[str, int]] = {}
         # (kind, workflow, object type) -> record id -> when
         self._facts: dict[tuple[str, str, str], dict[str, dt.datetime]] = {}
@@ -204,6 +205,10 @@ class MemoryStore:
             self._sink(entry)
         else:
             self._history.append(entry)
+
+    def add_shape(self, at: dt.datetime, shape: tuple[Any, ...], record_id: str, enrollment: str | None) -> None:
+        """`add_history` of an entry given as its shape (`ShapedHistory`)."""
+        self.add_history(at, shape[0], shape[1], record_id, shape[2], shape[3], shape_detail(shape), enrollment)
 
     def add_history(
         self,
