@@ -365,6 +365,10 @@ class Context:
             self._own = copy
         return copy
 
+    def own(self) -> Enrollment | None:
+        """The run's own copy of the enrollment being run, if it made one (see `change`)."""
+        return self._own
+
     def owns(self, enr: Enrollment) -> bool:
         """Whether `enr` is the run's own copy (see `change`): the enrollment as it now
         stands, whatever the store was given before (a new one: nothing yet)."""

@@ -60,6 +60,7 @@ class Steps:
     def _run(self, enr: Enrollment, compiled: Compiled) -> None:
         plan = compiled.plan
         change = self.ctx.change
+        ctx_own = self.ctx.own
         handlers = HANDLERS
         action = Steps._action
         step_id = enr.step
@@ -75,7 +76,10 @@ class Steps:
                 self.lifecycle.complete(enr, compiled)
                 return
             if enr.step != step_id:
-                enr = change(enr, step=step_id)
+                if enr is ctx_own():
+                    enr.step = step_id  # the run's own copy (see `Context.change`)
+                else:
+                    enr = change(enr, step=step_id)
             result = handlers.get(type(step), action)(self, enr, compiled, step)
             if result is WAIT:
                 return
