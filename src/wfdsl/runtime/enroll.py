@@ -206,7 +206,8 @@ class Enroller:
         name = plan.name
         if not ctx.is_active(name):
             return h.WORKFLOW_OFF
-        prior = [e for e in ctx.store.enrollments_of(record.object, record.id) if e.workflow == name]
+        held = ctx.store.enrollments_of(record.object, record.id)
+        prior = [e for e in held if e.workflow == name] if held else held
         if prior:
             if any(e.status == "active" for e in prior):
                 return h.ALREADY_ENROLLED

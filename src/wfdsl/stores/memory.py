@@ -273,7 +273,8 @@ class MemoryStore:
         return record_id in self._facts.get((kind, workflow, object_type), ())
 
     def workflow_state(self, workflow: str) -> Mapping[str, Any]:
-        return dict(self._workflows.get(workflow, {}))
+        state = self._workflows.get(workflow)
+        return {} if state is None else dict(state)
 
     def set_workflow_state(self, workflow: str, state: Mapping[str, Any]) -> None:
         self._workflows[workflow] = dict(state)
