@@ -331,8 +331,8 @@ class Actions:
         except (PermanentAdapterError, AdapterError) as error:
             return self._failed(enr, compiled, step, str(error), transient=False)
         created = result.data.get("id")
-        if shape is not None and created is None and shape[0] == name and shape[1] == enr.object:
-            ctx.record_shape(shape, enr.record, enr.id)
+        if shape is not None and created is None:
+            ctx.record_shape(shape, enr.object, enr.record, enr.id)
         else:
             if detail is None or created is not None:
                 detail = {"action": kind, **args}

@@ -365,10 +365,6 @@ class Context:
             self._own = copy
         return copy
 
-    def own(self) -> Enrollment | None:
-        """The run's own copy of the enrollment being run, if it made one (see `change`)."""
-        return self._own
-
     def owns(self, enr: Enrollment) -> bool:
         """Whether `enr` is the run's own copy (see `change`): the enrollment as it now
         stands, whatever the store was given before (a new one: nothing yet)."""
@@ -445,14 +441,15 @@ class Context:
             )
         )
 
-    def record_shape(self, shape: Shape, record_id: str, enrollment: str | None = None) -> None:
+    def record_shape(self, shape: Shape, object_type: str, record_id: str, enrollment: str | None = None) -> None:
         """`record` of an entry given as its shape (`history.shape_of`), made once for a
-        decision recorded the same way for every enrollment."""
+        decision recorded the same way for every enrollment. A record of another object
+        type than the shape's is recorded with its own."""
         add = self._add_shape
-        if add is not None:
+        if add is not None and object_type == shape[1]:
             add(self.now, shape, record_id, enrollment)
             return
-        self.record(shape[0], shape[1], record_id, shape[2], shape[3], shape_detail(shape), enrollment)
+        self.record(shape[0], object_type, record_id, shape[2], shape[3], shape_detail(shape), enrollment)
 
     def record(
         self,

@@ -25,10 +25,6 @@ from wfdsl.runtime.observe import Scope
 from wfdsl.runtime.protocols import Enrollment, Event, EventKeeper, Record
 from wfdsl.runtime.steps import Steps
 
-#: The detail of an `enrolled` entry: by hand, or by a trigger (`Context.record` copies it).
-_MANUAL: Mapping[str, Any] = {"trigger": "manual"}
-_TRIGGERED: Mapping[str, Any] = {}
-
 
 class Enroller:
     """Triggers, enrollment and the events that concern existing enrollments."""
@@ -180,10 +176,7 @@ class Enroller:
             store.put_enrollment(enr)
             store.add_stat(name, "active", 1)
         store.add_fact(ENROLLED_FACT, name, obj, rid, ctx.now)
-        if obj == plan.object:
-            ctx.record_shape(compiled.enrolled_by_hand_shape if manual else compiled.enrolled_shape, rid, enr.id)
-        else:
-            ctx.record(name, obj, rid, h.ENROLLED, None, _MANUAL if manual else _TRIGGERED, enr.id)
+        ctx.record_shape(compiled.enrolled_by_hand_shape if manual else compiled.enrolled_shape, obj, rid, enr.id)
         keeper = self.keeper
         if keeper is None:
             ctx.emit(

@@ -242,23 +242,16 @@ class HistoryLog:
     ) -> int:
         """Append the entry with these fields under the next sequence number (one past
         `last_seq`); returns the number."""
-        self.last_seq = seq = self.last_seq + 1
-        self._seq.append(seq)
-        self._at.append(at)
-        self._id.append(record_id)
-        self._enrollment.append(enrollment)
         if detail:
             shape = (workflow, object_type, kind, step, *_flat(detail.items()))
         else:
             shape = (workflow, object_type, kind, step)
         shared = self._shared
         try:
-            self._shape.append(
-                shared.get(shape) or (shared.setdefault(shape, shape) if len(shared) < SHARED_SHAPES else shape)
-            )
+            shape = shared.get(shape) or (shared.setdefault(shape, shape) if len(shared) < SHARED_SHAPES else shape)
         except TypeError:  # a value that cannot be hashed (a list): kept on its own
-            self._shape.append(shape)
-        return seq
+            pass
+        return self.add_shape(at, shape, record_id, enrollment)
 
     def add_shape(self, at: Any, shape: Shape, record_id: str, enrollment: str | None) -> int:
         """`add_next` of an entry whose shape was made once (`shape_of`), kept as it is:

@@ -118,8 +118,8 @@ class Lifecycle:
         if not fresh:
             store.add_stat(enr.workflow, "active", -1)
         store.add_stat(enr.workflow, status, 1)
-        if shape is not None and shape[1] == enr.object:
-            ctx.record_shape(shape, enr.record, enr.id)
+        if shape is not None:
+            ctx.record_shape(shape, enr.object, enr.record, enr.id)
         else:
             ctx.record(enr.workflow, enr.object, enr.record, kind, step, detail, enr.id)
         if status == "unenrolled":

@@ -20,7 +20,7 @@ from wfdsl.runtime import timing
 from wfdsl.runtime.actions import Actions
 from wfdsl.runtime.anchors import anchor_value, enrollment_step_time
 from wfdsl.runtime.context import ENDED, WAIT, Compiled, Context, Goto, is_plain, plan_value
-from wfdsl.runtime.history import Shape, shape_detail, shape_of
+from wfdsl.runtime.history import Shape, shape_of
 from wfdsl.runtime.lifecycle import Lifecycle
 from wfdsl.runtime.observe import Scope
 from wfdsl.runtime.protocols import Enrollment, utc
@@ -60,7 +60,6 @@ class Steps:
     def _run(self, enr: Enrollment, compiled: Compiled) -> None:
         plan = compiled.plan
         change = self.ctx.change
-        ctx_own = self.ctx.own
         handlers = HANDLERS
         action = Steps._action
         step_id = enr.step
@@ -76,10 +75,7 @@ class Steps:
                 self.lifecycle.complete(enr, compiled)
                 return
             if enr.step != step_id:
-                if enr is ctx_own():
-                    enr.step = step_id  # the run's own copy (see `Context.change`)
-                else:
-                    enr = change(enr, step=step_id)
+                enr = change(enr, step=step_id)
             result = handlers.get(type(step), action)(self, enr, compiled, step)
             if result is WAIT:
                 return
@@ -158,10 +154,8 @@ class Steps:
                     if holds(facts):
                         target, shape = to, made
                         break
-            if shape[0] == plan.name and shape[1] == enr.object:
-                ctx.record_shape(shape, enr.record, enr.id)
-                return Goto(enr, target)
-            detail = shape_detail(shape)
+            ctx.record_shape(shape, enr.object, enr.record, enr.id)
+            return Goto(enr, target)
         ctx.record(plan.name, enr.object, enr.record, h.BRANCHED, step.id, detail, enr.id)
         return Goto(enr, target)
 
